@@ -1,0 +1,83 @@
+//! Engine throughput on 1,000 mixed workload manifests, one core, with and without parsing.
+//!
+//! Also writes the corpus to `target/bench-corpus/` (one file per manifest) so the `check`
+//! binary can be timed on the same input: `taskset -c 0 kube-guardian check target/bench-corpus`.
+
+mod corpus;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, Profile};
+use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
+use serde_json::Value;
+
+const COUNT: usize = 1_000;
+
+fn all_rules() -> PolicySet {
+    let policy = GuardianPolicy::new(
+        "all",
+        GuardianPolicySpec {
+            profiles: Profile::ALL.to_vec(),
+            ..GuardianPolicySpec::default()
+        },
+    );
+    PolicySet::compile(&[policy], &[]).expect("the built-in profiles compile")
+}
+
+fn write_corpus(docs: &[String]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-corpus");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        for (i, doc) in docs.iter().enumerate() {
+            let _ = std::fs::write(dir.join(format!("{i:04}.yaml")), doc);
+        }
+    }
+}
+
+fn count_findings(set: &PolicySet, objects: &[Value], ctx: &EvalContext<'_>) -> usize {
+    objects
+        .iter()
+        .map(|o| match set.evaluate(o, ctx) {
+            Evaluation::Evaluated { findings, .. } => findings.len(),
+            Evaluation::Skipped(_) => 0,
+        })
+        .sum()
+}
+
+fn bench(c: &mut Criterion) {
+    let docs = corpus::corpus(COUNT);
+    write_corpus(&docs);
+    let bytes: usize = docs.iter().map(String::len).sum();
+    let objects: Vec<Value> = docs
+        .iter()
+        .map(|d| serde_yaml_ng::from_str(d).expect("corpus parses"))
+        .collect();
+    let set = all_rules();
+    let ctx = EvalContext::offline();
+    eprintln!(
+        "corpus: {COUNT} manifests, {:.1} MB, {} findings, {} rules",
+        bytes as f64 / 1e6,
+        count_findings(&set, &objects, &ctx),
+        set.rules().len()
+    );
+
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(COUNT as u64));
+    group.sample_size(20);
+    group.bench_function("evaluate (parsed)", |b| {
+        b.iter(|| black_box(count_findings(&set, &objects, &ctx)))
+    });
+    group.bench_function("parse YAML + evaluate", |b| {
+        b.iter(|| {
+            let parsed: Vec<Value> = docs
+                .iter()
+                .map(|d| serde_yaml_ng::from_str(d).expect("corpus parses"))
+                .collect();
+            black_box(count_findings(&set, &parsed, &ctx))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

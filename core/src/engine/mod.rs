@@ -1,0 +1,284 @@
+//! The policy engine: a compiled, immutable, thread-shareable set of policies that turns one
+//! object into findings with no work repeated per object.
+
+mod compile;
+
+pub use compile::Rejected;
+mod exceptions;
+mod matcher;
+mod selector;
+
+pub use matcher::{DEFAULT_NAMESPACE, NamespaceLabels, NamespaceMap, UnknownNamespaces};
+pub use selector::Labels;
+
+use std::sync::{Arc, OnceLock};
+
+use k8s_openapi::jiff::Timestamp;
+use serde_json::Value;
+
+use crate::Error;
+use crate::crd::{Enforcement, GuardianException, GuardianPolicy};
+use crate::governance::Rule;
+use crate::governance::Violation;
+use crate::governance::cel::{CelExpression, CelObject};
+use crate::model::{Category, Finding, Outcome, ResourceRef, RuleInfo, Severity};
+use crate::workload::{ObjectMeta, ViewError, WorkloadView};
+use exceptions::CompiledException;
+use matcher::CompiledMatch;
+
+/// Policies compiled once; `Send + Sync`, share it behind an `Arc` across threads and tasks.
+#[derive(Debug)]
+pub struct PolicySet {
+    policies: Vec<CompiledPolicy>,
+    rules: Vec<RuleInfo>,
+}
+
+#[derive(Debug)]
+struct CompiledPolicy {
+    name: Arc<str>,
+    enforcement: Enforcement,
+    matcher: CompiledMatch,
+    rules: Vec<CompiledRule>,
+    exceptions: Vec<CompiledException>,
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    id: Arc<str>,
+    title: String,
+    severity: Severity,
+    category: Category,
+    remediation: Arc<str>,
+    kind: RuleKind,
+}
+
+#[derive(Debug)]
+enum RuleKind {
+    Builtin(Box<dyn Rule>),
+    Cel {
+        expr: CelExpression,
+        message: String,
+    },
+}
+
+/// What the engine needs to know besides the object.
+#[derive(Clone, Copy)]
+pub struct EvalContext<'a> {
+    /// Exceptions expire relative to this instant.
+    pub now: Timestamp,
+    pub namespaces: &'a dyn NamespaceLabels,
+}
+
+impl std::fmt::Debug for EvalContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvalContext")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EvalContext<'static> {
+    /// Now, with no namespace labels known: what offline checks use.
+    pub fn offline() -> Self {
+        EvalContext {
+            now: Timestamp::now(),
+            namespaces: &UnknownNamespaces,
+        }
+    }
+}
+
+/// The result of evaluating one object.
+#[derive(Debug)]
+pub enum Evaluation {
+    /// Not evaluated, with the reason (not a manifest, or not a workload kind).
+    Skipped(String),
+    /// Evaluated: which policies matched (by index) and what they found.
+    Evaluated {
+        resource: Arc<ResourceRef>,
+        matched_policies: Vec<usize>,
+        findings: Vec<Finding>,
+    },
+}
+
+/// Public facts about one compiled policy.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInfo<'a> {
+    pub name: &'a str,
+    pub enforcement: Enforcement,
+    pub rules: usize,
+}
+
+impl PolicySet {
+    /// Compiles policies and exceptions, reporting every error at once.
+    pub fn compile(
+        policies: &[GuardianPolicy],
+        exceptions: &[GuardianException],
+    ) -> Result<PolicySet, Error> {
+        compile::compile(policies, exceptions)
+    }
+
+    /// Compiles the valid policies and exceptions and returns the rejected ones with their errors
+    /// (what a controller wants: one broken policy must not disable the others).
+    pub fn compile_partial(
+        policies: &[GuardianPolicy],
+        exceptions: &[GuardianException],
+    ) -> (PolicySet, Vec<Rejected>) {
+        compile::compile_partial(policies, exceptions)
+    }
+
+    /// Every active rule, sorted by id.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// The compiled policies, in the order given.
+    pub fn policies(&self) -> impl Iterator<Item = PolicyInfo<'_>> {
+        self.policies.iter().map(|p| PolicyInfo {
+            name: &p.name,
+            enforcement: p.enforcement,
+            rules: p.rules.len(),
+        })
+    }
+
+    /// The names of the policies whose `match` selects this object (no rule is run): what a
+    /// controller needs to decide which policies a changed object affects.
+    pub fn matching_policies(&self, object: &Value, ctx: &EvalContext<'_>) -> Vec<Arc<str>> {
+        let Ok(meta) = ObjectMeta::from_value(object) else {
+            return Vec::new();
+        };
+        let Some(workload) = WorkloadView::new(meta, object) else {
+            return Vec::new();
+        };
+        self.policies
+            .iter()
+            .filter(|p| p.matcher.matches(&workload, ctx.namespaces))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Evaluates one object against every matching policy.
+    pub fn evaluate(&self, object: &Value, ctx: &EvalContext<'_>) -> Evaluation {
+        self.evaluate_policies(object, ctx, |_| true)
+    }
+
+    /// Evaluates one object against the matching policies whose name `include` accepts (a
+    /// controller reconciling one policy evaluates only that one).
+    pub fn evaluate_policies(
+        &self,
+        object: &Value,
+        ctx: &EvalContext<'_>,
+        include: impl Fn(&str) -> bool,
+    ) -> Evaluation {
+        let meta = match ObjectMeta::from_value(object) {
+            Ok(meta) => meta,
+            Err(ViewError::NotAManifest(why)) => {
+                return Evaluation::Skipped(format!("not a Kubernetes object: {why}"));
+            }
+        };
+        let Some(workload) = WorkloadView::new(meta, object) else {
+            return Evaluation::Skipped(format!(
+                "{} {} is not a workload kind; no rule applies",
+                meta.api_version, meta.kind
+            ));
+        };
+        let resource = Arc::new(meta.resource_ref());
+        let mut matched_policies = Vec::new();
+        let mut findings = Vec::new();
+        let mut violations = Vec::new();
+        // Converted at most once per object, and only if a matched policy has a CEL rule.
+        let cel_object: OnceLock<Result<CelObject, String>> = OnceLock::new();
+        for (index, policy) in self.policies.iter().enumerate() {
+            if !include(&policy.name) || !policy.matcher.matches(&workload, ctx.namespaces) {
+                continue;
+            }
+            matched_policies.push(index);
+            let exceptions: Vec<&CompiledException> = policy
+                .exceptions
+                .iter()
+                .filter(|e| e.covers_resource(&workload, ctx.now))
+                .collect();
+            for rule in &policy.rules {
+                violations.clear();
+                let errored = run_rule(rule, &workload, object, &cel_object, &mut violations);
+                for v in violations.drain(..) {
+                    let outcome = if errored {
+                        Outcome::Error
+                    } else {
+                        exception_outcome(&exceptions, &rule.id, v.container.as_deref())
+                    };
+                    findings.push(Finding {
+                        policy: policy.name.clone(),
+                        rule: rule.id.clone(),
+                        severity: rule.severity,
+                        category: rule.category,
+                        resource: resource.clone(),
+                        container: v.container,
+                        message: v.message,
+                        path: v.path,
+                        remediation: rule.remediation.clone(),
+                        outcome,
+                        location: None,
+                    });
+                }
+            }
+        }
+        Evaluation::Evaluated {
+            resource,
+            matched_policies,
+            findings,
+        }
+    }
+}
+
+/// Runs one rule; returns true when the violations describe an evaluation error.
+fn run_rule(
+    rule: &CompiledRule,
+    workload: &WorkloadView<'_>,
+    object: &Value,
+    cel_object: &OnceLock<Result<CelObject, String>>,
+    out: &mut Vec<Violation>,
+) -> bool {
+    match &rule.kind {
+        RuleKind::Builtin(r) => {
+            r.check(workload, out);
+            false
+        }
+        RuleKind::Cel { expr, message } => {
+            let result = match cel_object.get_or_init(|| CelObject::new(object)) {
+                Ok(obj) => expr.evaluate(obj),
+                Err(e) => Err(format!("the object cannot be represented in CEL: {e}")),
+            };
+            match result {
+                Ok(true) => false,
+                Ok(false) => {
+                    out.push(Violation::new(String::new(), message.clone()));
+                    false
+                }
+                Err(e) => {
+                    out.push(Violation::new(
+                        String::new(),
+                        format!("CEL rule {} could not be evaluated: {e}", rule.id),
+                    ));
+                    true
+                }
+            }
+        }
+    }
+}
+
+fn exception_outcome(
+    exceptions: &[&CompiledException],
+    rule: &str,
+    container: Option<&str>,
+) -> Outcome {
+    exceptions
+        .iter()
+        .find(|e| e.covers_finding(rule, container))
+        .map_or(Outcome::Fail, |e| Outcome::Skip {
+            exception: e.id.clone(),
+            justification: e.justification.clone(),
+        })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+//! Container hardening beyond PSS: literal secrets in env, writable root filesystems and
+//! automatically mounted service account tokens.
+
+use serde_json::Value;
+
+use super::BEST_PRACTICES;
+use crate::governance::rules::support::{Site, container_violation, is_init_or_regular};
+use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
+use crate::model::{Category, Severity};
+use crate::workload::{Fields, WorkloadView};
+
+pub(super) const SECRET_ENV_VARS: BuiltinRule = BuiltinRule {
+    meta: RuleMeta {
+        id: "secret-env-vars",
+        title: "Secrets in literal env vars",
+        category: Category::Security,
+        severity: Severity::High,
+        profiles: BEST_PRACTICES,
+        description: "An env var whose name looks like a secret (PASSWORD, PASSWD, SECRET, TOKEN, API_KEY, APIKEY, \
+                      PRIVATE_KEY, CREDENTIAL) has a literal value in the manifest, where anyone who can read the \
+                      workload or its Git history can read it. Names ending in _FILE, _PATH, _DIR or _URL are references, \
+                      not secrets, and are ignored.",
+        remediation: "Store the value in a Secret and reference it with env[*].valueFrom.secretKeyRef (or mount the \
+                      Secret as a file).",
+        parameters: &[],
+        example_fail: "containers:\n- name: app\n  env:\n  - name: DB_PASSWORD\n    value: hunter2\n",
+        example_pass: "containers:\n- name: app\n  env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: db\n        key: password\n",
+    },
+    build: no_params::<SecretEnvVars>,
+};
+
+#[derive(Debug, Default)]
+struct SecretEnvVars;
+
+const SECRET_WORDS: [&str; 9] = [
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "PRIVATEKEY",
+    "CREDENTIAL",
+];
+
+/// Suffixes of names that point at a secret rather than hold it (`POSTGRES_PASSWORD_FILE`).
+const REFERENCE_SUFFIXES: [&str; 4] = ["_FILE", "_PATH", "_DIR", "_URL"];
+
+fn looks_like_secret(name: &str) -> bool {
+    let name = name.to_ascii_uppercase().replace(['-', '.'], "_");
+    SECRET_WORDS.iter().any(|w| name.contains(w))
+        && !REFERENCE_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+impl Rule for SecretEnvVars {
+    fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
+        for c in w.containers() {
+            for (i, env) in c.spec.list_field("env").iter().enumerate() {
+                let Some(env) = env.as_object() else { continue };
+                let name = env.str_field("name").unwrap_or("");
+                let literal = env
+                    .get("value")
+                    .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
+                if literal && looks_like_secret(name) {
+                    // Never echo the value: findings end up in logs, reports and events.
+                    out.push(container_violation(
+                        &c,
+                        &format!("env[{i}].value"),
+                        format_args!(
+                            "sets env var {name:?}, which looks like a secret, to a literal value"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+pub(super) const READ_ONLY_ROOT_FILESYSTEM: BuiltinRule = BuiltinRule {
+    meta: RuleMeta {
+        id: "read-only-root-filesystem",
+        title: "Read-only root filesystem",
+        category: Category::Security,
+        severity: Severity::Medium,
+        profiles: BEST_PRACTICES,
+        description: "A writable root filesystem lets an attacker persist tools and modify binaries in the container. \
+                      Checks regular and init containers (ephemeral debug containers are exempt).",
+        remediation: "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the application \
+                      needs to write (e.g. /tmp).",
+        parameters: &[],
+        example_fail: "containers:\n- name: app\n",
+        example_pass: "containers:\n- name: app\n  securityContext:\n    readOnlyRootFilesystem: true\n",
+    },
+    build: no_params::<ReadOnlyRootFilesystem>,
+};
+
+#[derive(Debug, Default)]
+struct ReadOnlyRootFilesystem;
+
+impl Rule for ReadOnlyRootFilesystem {
+    fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
+        for site in w
+            .containers()
+            .filter(is_init_or_regular)
+            .map(Site::container)
+        {
+            let what = match site.bool("readOnlyRootFilesystem") {
+                Some(true) => continue,
+                Some(false) => "has a writable root filesystem (readOnlyRootFilesystem: false)",
+                None => "does not set readOnlyRootFilesystem: true",
+            };
+            out.push(site.violation("readOnlyRootFilesystem", what));
+        }
+    }
+}
+
+pub(super) const AUTOMOUNT_SERVICE_ACCOUNT_TOKEN: BuiltinRule = BuiltinRule {
+    meta: RuleMeta {
+        id: "automount-service-account-token",
+        title: "Service account token not mounted",
+        category: Category::Security,
+        severity: Severity::Low,
+        profiles: BEST_PRACTICES,
+        description: "Most workloads never call the Kubernetes API, yet get a service account token mounted unless the \
+                      pod spec sets automountServiceAccountToken: false (a ServiceAccount-level setting is not visible \
+                      here).",
+        remediation: "Set spec.automountServiceAccountToken: false in the pod spec; workloads that need the API can \
+                      use a projected serviceAccountToken volume instead.",
+        parameters: &[],
+        example_fail: "containers:\n- name: app\n",
+        example_pass: "automountServiceAccountToken: false\ncontainers:\n- name: app\n",
+    },
+    build: no_params::<AutomountServiceAccountToken>,
+};
+
+#[derive(Debug, Default)]
+struct AutomountServiceAccountToken;
+
+impl Rule for AutomountServiceAccountToken {
+    fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
+        let message = match w
+            .pod_spec
+            .get("automountServiceAccountToken")
+            .and_then(Value::as_bool)
+        {
+            Some(false) => return,
+            Some(true) => {
+                "the pod mounts a service account token (automountServiceAccountToken: true)"
+            }
+            None => {
+                "the pod does not set automountServiceAccountToken: false, so a service account token is mounted"
+            }
+        };
+        out.push(Violation::new(
+            w.spec_path("automountServiceAccountToken"),
+            message.to_owned(),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_secret;
+    use crate::governance::rules::testing::{
+        KINDS, assert_one, assert_passes, assert_violation, check, spec_path, workload,
+    };
+
+    #[test]
+    fn secret_names_are_recognised_case_insensitively() {
+        for name in [
+            "DB_PASSWORD",
+            "db-passwd",
+            "github_token",
+            "Stripe_Api_Key",
+            "APIKEY",
+            "TLS_PRIVATE_KEY",
+            "AWS_CREDENTIALS",
+            "client.secret",
+        ] {
+            assert!(looks_like_secret(name), "{name}");
+        }
+        for name in [
+            "POSTGRES_PASSWORD_FILE",
+            "TOKEN_URL",
+            "SECRETS_DIR",
+            "LOG_LEVEL",
+            "KEYCLOAK_REALM",
+        ] {
+            assert!(!looks_like_secret(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn literal_secret_values_fail_without_echoing_them() {
+        let spec = "initContainers: [{name: init, env: [{name: MIGRATE_TOKEN, value: s3cr3t-init}]}]\n\
+                    containers:\n- name: app\n  env:\n  - {name: LOG_LEVEL, value: debug}\n  \
+                    - {name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: p}}}\n  \
+                    - {name: api_key, value: s3cr3t-app}\n\
+                    ephemeralContainers: [{name: dbg, env: [{name: ADMIN_PASSWORD, value: s3cr3t-dbg}]}]";
+        for kind in KINDS {
+            let v = check("secret-env-vars", &workload(kind, spec));
+            assert_eq!(v.len(), 3, "{v:#?}");
+            assert_violation(
+                &v[0],
+                &spec_path(kind, "initContainers[0].env[0].value"),
+                Some("init"),
+            );
+            assert_violation(
+                &v[1],
+                &spec_path(kind, "containers[0].env[2].value"),
+                Some("app"),
+            );
+            assert_violation(
+                &v[2],
+                &spec_path(kind, "ephemeralContainers[0].env[0].value"),
+                Some("dbg"),
+            );
+            assert!(v[1].message.contains("\"api_key\""));
+            assert!(
+                v.iter().all(|v| !v.message.contains("s3cr3t")),
+                "a secret value leaked: {v:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_references_and_harmless_names_pass() {
+        let spec = "containers:\n- name: app\n  env:\n  - {name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: p}}}\n  \
+                    - {name: DB_PASSWORD_FILE, value: /run/secrets/db}\n  - {name: EMPTY_TOKEN, value: ''}\n  \
+                    - {name: MODE, value: prod}";
+        assert_passes("secret-env-vars", spec);
+    }
+
+    #[test]
+    fn writable_root_filesystems_fail_for_init_and_regular_containers() {
+        let spec = "initContainers: [{name: init, securityContext: {readOnlyRootFilesystem: false}}]\n\
+                    containers: [{name: ro, securityContext: {readOnlyRootFilesystem: true}}, {name: app}]\n\
+                    ephemeralContainers: [{name: dbg}]";
+        for kind in KINDS {
+            let v = check("read-only-root-filesystem", &workload(kind, spec));
+            assert_eq!(v.len(), 2, "{v:#?}");
+            let p =
+                |c: &str| spec_path(kind, &format!("{c}.securityContext.readOnlyRootFilesystem"));
+            assert_violation(&v[0], &p("initContainers[0]"), Some("init"));
+            assert_violation(&v[1], &p("containers[1]"), Some("app"));
+        }
+    }
+
+    #[test]
+    fn read_only_root_filesystems_pass() {
+        let spec = "initContainers: [{name: i, securityContext: {readOnlyRootFilesystem: true}}]\n\
+                    containers: [{name: app, securityContext: {readOnlyRootFilesystem: true}}]";
+        for kind in KINDS {
+            assert_eq!(
+                check("read-only-root-filesystem", &workload(kind, spec)),
+                []
+            );
+        }
+    }
+
+    #[test]
+    fn automount_unset_or_true_fails_at_the_pod_spec() {
+        for kind in KINDS {
+            for spec in [
+                "containers: [{name: app}]",
+                "automountServiceAccountToken: true\ncontainers: [{name: app}]",
+            ] {
+                let v = check("automount-service-account-token", &workload(kind, spec));
+                assert_one(&v, &spec_path(kind, "automountServiceAccountToken"), None);
+            }
+        }
+    }
+
+    #[test]
+    fn automount_false_passes() {
+        let spec = "automountServiceAccountToken: false\ncontainers: [{name: app}]";
+        for kind in KINDS {
+            assert_eq!(
+                check("automount-service-account-token", &workload(kind, spec)),
+                []
+            );
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Helpers shared by the rule families: nested lookups, "where a securityContext can be set",
+//! and violation builders that name the container and the exact field.
+
+use std::fmt::Display;
+
+use serde_json::{Map, Value};
+
+use crate::governance::traits::Violation;
+use crate::workload::{ContainerKind, ContainerRef, Fields, WorkloadView};
+
+/// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
+pub(super) fn dig<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut keys = path.split('.');
+    let first = map.get(keys.next()?)?;
+    keys.try_fold(first, |v, k| v.as_object()?.get(k))
+}
+
+/// The string at a dotted chain of keys; `None` when missing or not a string.
+pub(super) fn dig_str<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
+    dig(map, path).and_then(Value::as_str)
+}
+
+/// The array at a dotted chain of keys; missing or non-array yields an empty slice.
+pub(super) fn dig_list<'a>(map: &'a Map<String, Value>, path: &str) -> &'a [Value] {
+    dig(map, path)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A JSON value for a message: strings quoted, anything else as JSON.
+pub(super) fn show(v: &Value) -> String {
+    v.as_str()
+        .map_or_else(|| v.to_string(), |s| format!("{s:?}"))
+}
+
+/// `spec.os.name` is `windows`: PSS exempts such pods from the Linux-only restricted controls.
+pub(super) fn is_windows(w: &WorkloadView<'_>) -> bool {
+    dig_str(w.pod_spec, "os.name") == Some("windows")
+}
+
+/// `spec.hostUsers: false`: the pod runs in a user namespace, which PSS (1.35+) relaxes some controls for.
+pub(super) fn in_user_namespace(w: &WorkloadView<'_>) -> bool {
+    w.pod_spec.bool_field("hostUsers") == Some(false)
+}
+
+/// A violation on a field of one container; the message starts with `container "name"`.
+pub(super) fn container_violation(
+    c: &ContainerRef<'_>,
+    suffix: &str,
+    what: impl Display,
+) -> Violation {
+    Violation::in_container(
+        c.field_path(suffix),
+        format!("container {:?} {what}", c.name),
+        c.name,
+    )
+}
+
+/// Regular and init containers: the ones that can set resources and run the workload.
+pub(super) fn is_init_or_regular(c: &ContainerRef<'_>) -> bool {
+    c.kind != ContainerKind::Ephemeral
+}
+
+/// The volumes of the pod spec that are objects: index, name and the volume.
+pub(super) fn volumes<'a>(
+    w: &WorkloadView<'a>,
+) -> impl Iterator<Item = (usize, &'a str, &'a Map<String, Value>)> + 'a {
+    w.pod_spec
+        .list_field("volumes")
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            v.as_object()
+                .map(|v| (i, v.str_field("name").unwrap_or(""), v))
+        })
+}
+
+/// Whether a seccompProfile or appArmorProfile object names RuntimeDefault or Localhost.
+pub(super) fn confined_profile(profile: &Map<String, Value>) -> bool {
+    matches!(
+        profile.str_field("type"),
+        Some("RuntimeDefault" | "Localhost")
+    )
+}
+
+/// The `type` of a profile object for a message (`""` when unset).
+pub(super) fn profile_type(profile: &Map<String, Value>) -> String {
+    profile.get("type").map_or_else(|| "\"\"".to_owned(), show)
+}
+
+/// Who owns a securityContext.
+#[derive(Debug, Clone, Copy)]
+enum Owner<'a> {
+    /// The pod, with the path of its spec.
+    Pod(&'static str),
+    Container(ContainerRef<'a>),
+}
+
+/// One place a securityContext can be set: the pod, or a container. Builds paths only on violation.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Site<'a> {
+    /// The securityContext there, when set.
+    pub sc: Option<&'a Map<String, Value>>,
+    owner: Owner<'a>,
+}
+
+impl<'a> Site<'a> {
+    pub fn pod(w: &WorkloadView<'a>) -> Self {
+        Site {
+            sc: w.pod_security_context(),
+            owner: Owner::Pod(w.kind.pod_spec_path()),
+        }
+    }
+
+    pub fn container(c: ContainerRef<'a>) -> Self {
+        Site {
+            sc: c.security_context(),
+            owner: Owner::Container(c),
+        }
+    }
+
+    /// The pod's site, then every container's (init, regular, ephemeral).
+    pub fn all(w: &WorkloadView<'a>) -> impl Iterator<Item = Site<'a>> + 'a {
+        std::iter::once(Site::pod(w)).chain(w.containers().map(Site::container))
+    }
+
+    /// The value at a dotted chain of keys inside this securityContext.
+    pub fn get(&self, path: &str) -> Option<&'a Value> {
+        self.sc.and_then(|sc| dig(sc, path))
+    }
+
+    /// The object at a dotted chain of keys inside this securityContext.
+    pub fn map(&self, path: &str) -> Option<&'a Map<String, Value>> {
+        self.get(path).and_then(Value::as_object)
+    }
+
+    pub fn bool(&self, path: &str) -> Option<bool> {
+        self.get(path).and_then(Value::as_bool)
+    }
+
+    /// The array at a dotted chain of keys inside this securityContext (empty when absent).
+    pub fn list(&self, path: &str) -> &'a [Value] {
+        self.sc.map_or(&[], |sc| dig_list(sc, path))
+    }
+
+    /// A violation at `securityContext.<suffix>` of this site; the message is `<subject> <what>`,
+    /// the subject being `the pod` or `container "name"`.
+    pub fn violation(&self, suffix: &str, what: impl Display) -> Violation {
+        match self.owner {
+            Owner::Pod(spec) => Violation::new(
+                format!("{spec}.securityContext.{suffix}"),
+                format!("the pod {what}"),
+            ),
+            Owner::Container(c) => {
+                container_violation(&c, &format!("securityContext.{suffix}"), what)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dig_walks_objects_and_stops_at_anything_else() {
+        let v = json!({"a": {"b": {"c": "x"}}, "s": "str"});
+        let map = v.as_object().expect("object");
+        assert_eq!(dig_str(map, "a.b.c"), Some("x"));
+        assert_eq!(dig(map, "a.b.c.d"), None);
+        assert_eq!(dig(map, "s.t"), None);
+        assert_eq!(dig(map, "missing"), None);
+        assert!(dig_list(map, "a.b").is_empty());
+    }
+
+    #[test]
+    fn show_quotes_strings_only() {
+        assert_eq!(show(&json!("SYS_ADMIN")), "\"SYS_ADMIN\"");
+        assert_eq!(show(&json!(5)), "5");
+    }
+}

@@ -1,0 +1,13 @@
+//! kube-guardian's core: the custom resources, the rule library, CEL rules and the policy engine.
+//!
+//! Every enforcement point (offline `check`, the operator, the admission webhook, the console)
+//! runs the same pipeline: object → workload view → match → exceptions → rules → findings.
+
+pub mod crd;
+pub mod engine;
+mod error;
+pub mod governance;
+pub mod model;
+pub mod workload;
+
+pub use error::Error;

@@ -1,0 +1,9 @@
+//! The report model shared by every sink.
+
+mod finding;
+mod rule_info;
+mod severity;
+
+pub use finding::{Finding, Outcome, ResourceRef, SourceLocation};
+pub use rule_info::RuleInfo;
+pub use severity::{Category, Severity};

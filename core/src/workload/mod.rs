@@ -1,0 +1,262 @@
+//! The workload view: every workload kind normalised to "metadata + pod template spec", borrowed
+//! from the raw object so rules are written once and no object is copied.
+
+mod fields;
+
+pub use fields::Fields;
+
+use serde_json::{Map, Value};
+
+use crate::crd::WorkloadKindName;
+use crate::model::ResourceRef;
+
+/// The identity and labels of any Kubernetes object, borrowed from its JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectMeta<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub namespace: Option<&'a str>,
+    /// `metadata` of the object (empty when absent).
+    pub metadata: &'a Map<String, Value>,
+}
+
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+/// Why an object could not be viewed at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewError {
+    /// Not a JSON object, or no apiVersion / kind: not a Kubernetes manifest.
+    NotAManifest(&'static str),
+}
+
+impl<'a> ObjectMeta<'a> {
+    pub fn from_value(raw: &'a Value) -> Result<Self, ViewError> {
+        let obj = raw
+            .as_object()
+            .ok_or(ViewError::NotAManifest("the document is not a mapping"))?;
+        let api_version = obj
+            .str_field("apiVersion")
+            .ok_or(ViewError::NotAManifest("apiVersion is missing"))?;
+        let kind = obj
+            .str_field("kind")
+            .ok_or(ViewError::NotAManifest("kind is missing"))?;
+        let metadata = obj.map_field("metadata").unwrap_or(&EMPTY);
+        Ok(ObjectMeta {
+            api_version,
+            kind,
+            name: metadata.str_field("name").unwrap_or(""),
+            namespace: metadata.str_field("namespace"),
+            metadata,
+        })
+    }
+
+    pub fn labels(&self) -> Option<&'a Map<String, Value>> {
+        self.metadata.map_field("labels")
+    }
+
+    pub fn annotations(&self) -> Option<&'a Map<String, Value>> {
+        self.metadata.map_field("annotations")
+    }
+
+    pub fn resource_ref(&self) -> ResourceRef {
+        ResourceRef {
+            api_version: self.api_version.to_owned(),
+            kind: self.kind.to_owned(),
+            namespace: self.namespace.map(str::to_owned),
+            name: self.name.to_owned(),
+        }
+    }
+}
+
+/// A workload kind the rule library understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkloadKind {
+    Pod,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    ReplicaSet,
+    Job,
+    CronJob,
+}
+
+impl WorkloadKind {
+    /// The kind of a manifest, when it is a workload of a known API group.
+    pub fn of(api_version: &str, kind: &str) -> Option<WorkloadKind> {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        match (group, kind) {
+            ("", "Pod") => Some(WorkloadKind::Pod),
+            ("apps", "Deployment") => Some(WorkloadKind::Deployment),
+            ("apps", "StatefulSet") => Some(WorkloadKind::StatefulSet),
+            ("apps", "DaemonSet") => Some(WorkloadKind::DaemonSet),
+            ("apps", "ReplicaSet") => Some(WorkloadKind::ReplicaSet),
+            ("batch", "Job") => Some(WorkloadKind::Job),
+            ("batch", "CronJob") => Some(WorkloadKind::CronJob),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> WorkloadKindName {
+        match self {
+            WorkloadKind::Pod => WorkloadKindName::Pod,
+            WorkloadKind::Deployment => WorkloadKindName::Deployment,
+            WorkloadKind::StatefulSet => WorkloadKindName::StatefulSet,
+            WorkloadKind::DaemonSet => WorkloadKindName::DaemonSet,
+            WorkloadKind::ReplicaSet => WorkloadKindName::ReplicaSet,
+            WorkloadKind::Job => WorkloadKindName::Job,
+            WorkloadKind::CronJob => WorkloadKindName::CronJob,
+        }
+    }
+
+    /// Where the pod spec lives, as a dotted path prefix.
+    pub fn pod_spec_path(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "spec",
+            WorkloadKind::CronJob => "spec.jobTemplate.spec.template.spec",
+            _ => "spec.template.spec",
+        }
+    }
+
+    /// Where the pod template's metadata lives (the object's own metadata for a Pod).
+    pub fn pod_metadata_path(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "metadata",
+            WorkloadKind::CronJob => "spec.jobTemplate.spec.template.metadata",
+            _ => "spec.template.metadata",
+        }
+    }
+}
+
+/// Which list of the pod spec a container comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerKind {
+    Init,
+    Regular,
+    Ephemeral,
+}
+
+impl ContainerKind {
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerKind::Init => "initContainers",
+            ContainerKind::Regular => "containers",
+            ContainerKind::Ephemeral => "ephemeralContainers",
+        }
+    }
+}
+
+/// One container of a pod spec, with where it sits.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerRef<'a> {
+    pub kind: ContainerKind,
+    pub index: usize,
+    pub name: &'a str,
+    pub spec: &'a Map<String, Value>,
+    pod_spec_path: &'static str,
+}
+
+impl<'a> ContainerRef<'a> {
+    /// The container's own path, e.g. `spec.template.spec.containers[1]`.
+    pub fn path(&self) -> String {
+        format!(
+            "{}.{}[{}]",
+            self.pod_spec_path,
+            self.kind.field(),
+            self.index
+        )
+    }
+
+    /// A path below the container, e.g. `field_path("securityContext.privileged")`.
+    pub fn field_path(&self, suffix: &str) -> String {
+        format!("{}.{suffix}", self.path())
+    }
+
+    pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
+        self.spec.map_field("securityContext")
+    }
+}
+
+/// A workload normalised to its pod template.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkloadView<'a> {
+    pub meta: ObjectMeta<'a>,
+    pub kind: WorkloadKind,
+    /// The whole raw object, for rules that need more than the pod template.
+    pub raw: &'a Value,
+    /// The pod template's metadata (the Pod's own metadata for a Pod).
+    pub pod_metadata: &'a Map<String, Value>,
+    pub pod_spec: &'a Map<String, Value>,
+}
+
+impl<'a> WorkloadView<'a> {
+    /// The view of a workload, or `None` when the object is not a workload kind.
+    pub fn new(meta: ObjectMeta<'a>, raw: &'a Value) -> Option<WorkloadView<'a>> {
+        let kind = WorkloadKind::of(meta.api_version, meta.kind)?;
+        let (pod_metadata, pod_spec) = match kind {
+            WorkloadKind::Pod => (Some(meta.metadata), raw.get("spec")),
+            WorkloadKind::CronJob => {
+                let template = raw.pointer("/spec/jobTemplate/spec/template");
+                (
+                    template
+                        .and_then(|t| t.get("metadata"))
+                        .and_then(Value::as_object),
+                    template.and_then(|t| t.get("spec")),
+                )
+            }
+            _ => {
+                let template = raw.pointer("/spec/template");
+                (
+                    template
+                        .and_then(|t| t.get("metadata"))
+                        .and_then(Value::as_object),
+                    template.and_then(|t| t.get("spec")),
+                )
+            }
+        };
+        Some(WorkloadView {
+            meta,
+            kind,
+            raw,
+            pod_metadata: pod_metadata.unwrap_or(&EMPTY),
+            pod_spec: pod_spec.and_then(Value::as_object).unwrap_or(&EMPTY),
+        })
+    }
+
+    /// A path below the pod spec, e.g. `spec_path("hostNetwork")`.
+    pub fn spec_path(&self, suffix: &str) -> String {
+        format!("{}.{suffix}", self.kind.pod_spec_path())
+    }
+
+    /// The pod-level securityContext.
+    pub fn pod_security_context(&self) -> Option<&'a Map<String, Value>> {
+        self.pod_spec.map_field("securityContext")
+    }
+
+    /// Init, regular, then ephemeral containers, in spec order.
+    pub fn containers(&self) -> impl Iterator<Item = ContainerRef<'a>> + 'a {
+        let spec = self.pod_spec;
+        let pod_spec_path = self.kind.pod_spec_path();
+        [
+            ContainerKind::Init,
+            ContainerKind::Regular,
+            ContainerKind::Ephemeral,
+        ]
+        .into_iter()
+        .flat_map(move |kind| {
+            spec.list_field(kind.field())
+                .iter()
+                .enumerate()
+                .filter_map(move |(index, c)| {
+                    let spec = c.as_object()?;
+                    Some(ContainerRef {
+                        kind,
+                        index,
+                        name: spec.str_field("name").unwrap_or(""),
+                        spec,
+                        pod_spec_path,
+                    })
+                })
+        })
+    }
+}

@@ -1,0 +1,251 @@
+//! Finding the line of a field path in a document's text, lazily (only for reported findings).
+//!
+//! Block-style YAML (what manifests are written in) is scanned by indentation; where the path
+//! leads into flow style or JSON arrays, the line of the deepest field found is returned.
+
+/// One step of a path like `spec.template.spec.containers[0].image`.
+#[derive(Debug, PartialEq, Eq)]
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn segments(path: &str) -> Vec<Segment<'_>> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(tail) = rest.strip_prefix("[\"") {
+            // A quoted map key, e.g. labels["app.kubernetes.io/name"]: dots belong to the key.
+            let Some(end) = tail.find("\"]") else { break };
+            out.push(Segment::Key(&tail[..end]));
+            rest = &tail[end + 2..];
+        } else if let Some(tail) = rest.strip_prefix('[') {
+            let Some(end) = tail.find(']') else { break };
+            if let Ok(i) = tail[..end].parse() {
+                out.push(Segment::Index(i));
+            }
+            rest = &tail[end + 1..];
+        } else if let Some(tail) = rest.strip_prefix('.') {
+            rest = tail;
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            out.push(Segment::Key(&rest[..end]));
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+/// A meaningful (non-blank, non-comment) line, parsed just enough.
+#[derive(Debug)]
+struct Line<'a> {
+    index: usize,
+    indent: usize,
+    dash: bool,
+    /// Column where the content after any `- ` starts.
+    key_col: usize,
+    key: Option<&'a str>,
+}
+
+fn parse_line(index: usize, raw: &str) -> Option<Line<'_>> {
+    let indent = raw.len() - raw.trim_start_matches(' ').len();
+    let content = raw[indent..].trim_end();
+    if content.is_empty() || content.starts_with('#') {
+        return None;
+    }
+    let (dash, key_col, body) = match content.strip_prefix('-') {
+        Some(rest) if rest.is_empty() || rest.starts_with(' ') => {
+            let trimmed = rest.trim_start_matches(' ');
+            (true, indent + content.len() - trimmed.len(), trimmed)
+        }
+        _ => (false, indent, content),
+    };
+    Some(Line {
+        index,
+        indent,
+        dash,
+        key_col,
+        key: mapping_key(body),
+    })
+}
+
+/// The key of `key: value`, `"key": value` or `key:` (quotes removed).
+fn mapping_key(body: &str) -> Option<&str> {
+    if let Some(quoted) = body.strip_prefix('"').or_else(|| body.strip_prefix('\'')) {
+        let end = quoted.find(['"', '\''])?;
+        let after = quoted[end + 1..].trim_start();
+        return after.starts_with(':').then(|| &quoted[..end]);
+    }
+    let colon = body
+        .find(": ")
+        .or_else(|| body.strip_suffix(':').map(str::len))?;
+    let key = &body[..colon];
+    (!key.starts_with(['{', '[']) && !key.contains(" #")).then_some(key)
+}
+
+/// The 0-based line of `path` within `text`, or `None` when not even the first key is found.
+pub fn locate(text: &str, path: &str) -> Option<usize> {
+    let lines: Vec<Line<'_>> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| parse_line(i, l))
+        .collect();
+    let mut block = &lines[..];
+    let mut found = None;
+    for segment in segments(path) {
+        let next = match segment {
+            Segment::Key(key) => find_key(block, key),
+            Segment::Index(i) => find_item(block, i),
+        };
+        match next {
+            Some((line, inner)) => {
+                found = Some(line);
+                block = inner;
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+/// Finds `key` among the mapping keys of `block`; returns its line and its value's lines.
+fn find_key<'l, 'a>(block: &'l [Line<'a>], key: &str) -> Option<(usize, &'l [Line<'a>])> {
+    let col = block.iter().find(|l| l.key.is_some())?.key_col;
+    let at = block
+        .iter()
+        .position(|l| l.key_col == col && l.key == Some(key))?;
+    let line = &block[at];
+    let rest = &block[at + 1..];
+    // A value block is indented deeper, or is a sequence at the key's own indent.
+    let len = rest
+        .iter()
+        .position(|l| !(l.indent > line.key_col || (l.dash && l.indent == line.key_col)))
+        .unwrap_or(rest.len());
+    Some((line.index, &rest[..len]))
+}
+
+/// Finds the `index`-th item of the sequence `block`; returns its line and its lines.
+fn find_item<'l, 'a>(block: &'l [Line<'a>], index: usize) -> Option<(usize, &'l [Line<'a>])> {
+    let first = block.first()?;
+    if !first.dash {
+        return None;
+    }
+    let seq_indent = first.indent;
+    let starts: Vec<usize> = block
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.dash && l.indent == seq_indent)
+        .map(|(i, _)| i)
+        .collect();
+    let start = *starts.get(index)?;
+    let end = starts.get(index + 1).copied().unwrap_or(block.len());
+    Some((block[start].index, &block[start..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOY: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web # the name
+spec:
+  template:
+    spec:
+      initContainers:
+      - name: init
+        image: busybox
+      containers:
+      - name: app
+        image: nginx
+      -   name: sidecar
+          securityContext:
+            privileged: true
+          ports: [{containerPort: 80}]
+";
+
+    #[test]
+    fn finds_nested_keys_and_sequence_items() {
+        assert_eq!(locate(DEPLOY, "metadata.name"), Some(3));
+        assert_eq!(
+            locate(DEPLOY, "spec.template.spec.containers[0].image"),
+            Some(12)
+        );
+        assert_eq!(locate(DEPLOY, "spec.template.spec.containers[1]"), Some(13));
+        assert_eq!(
+            locate(
+                DEPLOY,
+                "spec.template.spec.containers[1].securityContext.privileged"
+            ),
+            Some(15)
+        );
+        assert_eq!(
+            locate(DEPLOY, "spec.template.spec.initContainers[0].image"),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn falls_back_to_the_deepest_field_found() {
+        // Missing field: the line of its parent, where it should be added.
+        assert_eq!(
+            locate(DEPLOY, "spec.template.spec.containers[0].resources.limits"),
+            Some(11)
+        );
+        // Flow style: the line holding the flow collection.
+        assert_eq!(
+            locate(
+                DEPLOY,
+                "spec.template.spec.containers[1].ports[0].containerPort"
+            ),
+            Some(16)
+        );
+        assert_eq!(locate(DEPLOY, "nope.deeper"), None);
+    }
+
+    #[test]
+    fn does_not_match_keys_of_deeper_levels() {
+        // `image` exists only below containers, never directly under spec.
+        assert_eq!(locate(DEPLOY, "spec.image"), Some(4));
+    }
+
+    #[test]
+    fn pretty_json_keys_are_found() {
+        let json = "{\n  \"kind\": \"Pod\",\n  \"spec\": {\n    \"hostNetwork\": true\n  }\n}\n";
+        assert_eq!(locate(json, "spec.hostNetwork"), Some(3));
+    }
+
+    #[test]
+    fn quoted_map_keys_may_contain_dots() {
+        assert_eq!(
+            segments(r#"metadata.labels["app.kubernetes.io/name"]"#),
+            vec![
+                Segment::Key("metadata"),
+                Segment::Key("labels"),
+                Segment::Key("app.kubernetes.io/name")
+            ]
+        );
+        let text = "metadata:\n  labels:\n    team: a\n    app.kubernetes.io/name: x\n";
+        assert_eq!(
+            locate(text, r#"metadata.labels["app.kubernetes.io/name"]"#),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn parses_paths_with_indices() {
+        assert_eq!(
+            segments("a.b[2].c[0][1]"),
+            vec![
+                Segment::Key("a"),
+                Segment::Key("b"),
+                Segment::Index(2),
+                Segment::Key("c"),
+                Segment::Index(0),
+                Segment::Index(1)
+            ]
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! The command line: one binary, one subcommand per face of the product.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use guardian_core::crd::Profile;
+use guardian_core::model::Severity;
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kube-guardian",
+    version,
+    about = "Kubernetes governance: policies, admission, audit and an on-call console"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifest files against policies, offline (for CI pipelines).
+    Check(CheckArgs),
+    /// List the built-in rule library, or explain one rule.
+    Rules(RulesArgs),
+    /// Print the CustomResourceDefinitions as multi-document YAML.
+    Crd,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Manifest files or directories (searched recursively for .yaml, .yml, .json); `-` reads stdin.
+    #[arg(value_name = "PATH|-", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// GuardianPolicy and GuardianException files or directories. Default: the profiles below.
+    #[arg(short, long = "policy", value_name = "FILE|DIR")]
+    pub policies: Vec<PathBuf>,
+    /// Built-in profiles to check (repeatable). Default without --policy: best-practices and
+    /// pss-restricted; with --policy they are checked in addition.
+    #[arg(long = "profile", value_name = "NAME", value_parser = parse_profile)]
+    pub profiles: Vec<Profile>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// Exit with 1 when a finding of this severity or higher fails.
+    #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_severity)]
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: Option<RulesCommand>,
+    /// Output format of the list.
+    #[arg(short, long, value_enum, default_value_t = RulesFormat::Table)]
+    pub output: RulesFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Explain one rule, with a failing and a passing example.
+    Explain {
+        /// A rule id, as listed by `kube-guardian rules`.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    Table,
+    Json,
+    /// The Markdown table the README embeds.
+    Markdown,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}

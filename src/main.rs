@@ -1,0 +1,110 @@
+//! kube-guardian: one binary, one shared core, several faces.
+
+mod check;
+mod cli;
+mod output;
+mod rules_cmd;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use guardian_core::engine::{EvalContext, PolicySet};
+
+use cli::{CheckArgs, Cli, Command, RulesCommand};
+
+/// Exit codes, as CI pipelines read them.
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_USAGE_OR_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_USAGE_OR_INPUT)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Rules(args) => {
+            let text = match args.command {
+                Some(RulesCommand::Explain { id }) => rules_cmd::explain(&id)?,
+                None => rules_cmd::list(args.output)?,
+            };
+            print(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crd => {
+            print(&guardian_core::crd::crds_yaml()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    out.flush().context("writing to stdout")
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let set = policy_set(args)?;
+    let report = check::run(&set, &args.paths, &EvalContext::offline());
+    let stdout = std::io::stdout();
+    let style = output::Style::detect(stdout.is_terminal());
+    let mut out = stdout.lock();
+    output::render(&report, args.output, &mut out, style).context("writing the report")?;
+    out.flush().context("writing the report")?;
+    if !report.input_errors.is_empty() {
+        return Ok(ExitCode::from(EXIT_USAGE_OR_INPUT));
+    }
+    if report.failures_at_or_above(args.fail_on) > 0 {
+        return Ok(ExitCode::from(EXIT_FINDINGS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn policy_set(args: &CheckArgs) -> Result<PolicySet> {
+    use guardian_core::crd::Profile;
+    let mut loaded = if args.policies.is_empty() {
+        let profiles = if args.profiles.is_empty() {
+            vec![Profile::BestPractices, Profile::PssRestricted]
+        } else {
+            args.profiles.clone()
+        };
+        check::policies::Loaded {
+            policies: vec![check::policies::from_profiles(&profiles)],
+            exceptions: Vec::new(),
+        }
+    } else {
+        check::policies::load(&args.policies).map_err(|errors| {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| match e.line {
+                    Some(line) => format!("{}:{line}: {}", e.file, e.message),
+                    None => format!("{}: {}", e.file, e.message),
+                })
+                .collect();
+            anyhow::anyhow!("cannot load the policies:\n  {}", lines.join("\n  "))
+        })?
+    };
+    if !args.policies.is_empty() && !args.profiles.is_empty() {
+        loaded
+            .policies
+            .push(check::policies::from_profiles(&args.profiles));
+    }
+    if loaded.policies.is_empty() {
+        anyhow::bail!(
+            "no GuardianPolicy found in {:?}; nothing to check against",
+            args.policies
+        );
+    }
+    PolicySet::compile(&loaded.policies, &loaded.exceptions).context("the policies do not compile")
+}

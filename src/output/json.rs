@@ -1,0 +1,136 @@
+//! The JSON format: one stable, versioned document.
+//!
+//! ```json
+//! {
+//!   "apiVersion": "kube-guardian.dev/v1alpha1",
+//!   "kind": "CheckReport",
+//!   "summary": { "resourcesEvaluated": 3, "resourcesFailing": 2, "findings": 5,
+//!                "byOutcome": { "fail": 3, "skip": 1, "error": 1 },
+//!                "failuresBySeverity": { "critical": 1, "high": 1, "medium": 1, "low": 0, "info": 0 },
+//!                "skippedDocuments": 1, "inputErrors": 1 },
+//!   "findings": [ { "policy", "rule", "severity", "category", "resource", "container"?, "message",
+//!                   "path", "remediation", "result": "fail" | "skip" | "error",
+//!                   "exception"? , "justification"?, "location"?: { "file", "line" } } ],
+//!   "skippedDocuments": [ { "file", "line", "reason" } ],
+//!   "inputErrors": [ { "file", "line"?, "message" } ]
+//! }
+//! ```
+//! Fields are only ever added under this apiVersion; a rename or removal needs a new one.
+
+use std::io::{self, Write};
+
+use guardian_core::model::Finding;
+use serde::Serialize;
+
+use super::summary::Summary;
+use crate::check::report::{CheckReport, InputError, SkippedDocument};
+
+pub const API_VERSION: &str = "kube-guardian.dev/v1alpha1";
+pub const KIND: &str = "CheckReport";
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Document<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    summary: Summary,
+    findings: &'a [Finding],
+    skipped_documents: &'a [SkippedDocument],
+    input_errors: &'a [InputError],
+}
+
+pub fn render(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
+    let document = Document {
+        api_version: API_VERSION,
+        kind: KIND,
+        summary: Summary::of(report),
+        findings: &report.findings,
+        skipped_documents: &report.skipped_documents,
+        input_errors: &report.input_errors,
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::test_support::sample_report;
+    use serde_json::{Value, json};
+
+    fn rendered() -> (String, Value) {
+        let mut out = Vec::new();
+        render(&sample_report(), &mut out).expect("render to a Vec");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let value = serde_json::from_str(&text).expect("valid JSON");
+        (text, value)
+    }
+
+    #[test]
+    fn round_trips_through_serde_json() {
+        let (text, value) = rendered();
+        let again: Value = serde_json::from_str(&serde_json::to_string(&value).expect("serialize"))
+            .expect("parse again");
+        assert_eq!(value, again);
+        assert!(text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn has_the_documented_top_level_fields() {
+        let (_, value) = rendered();
+        let object = value.as_object().expect("an object");
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        for key in [
+            "apiVersion",
+            "kind",
+            "summary",
+            "findings",
+            "skippedDocuments",
+            "inputErrors",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        assert_eq!(keys.len(), 6, "no undocumented top-level fields: {keys:?}");
+        assert_eq!(value["apiVersion"], API_VERSION);
+        assert_eq!(value["kind"], KIND);
+    }
+
+    #[test]
+    fn summary_counts_by_severity_and_outcome() {
+        let (_, value) = rendered();
+        assert_eq!(
+            value["summary"],
+            json!({
+                "resourcesEvaluated": 3,
+                "resourcesFailing": 2,
+                "findings": 5,
+                "byOutcome": {"fail": 3, "skip": 1, "error": 1},
+                "failuresBySeverity": {"critical": 1, "high": 1, "medium": 1, "low": 0, "info": 0},
+                "skippedDocuments": 1,
+                "inputErrors": 1,
+            })
+        );
+    }
+
+    #[test]
+    fn findings_carry_outcome_resource_and_location() {
+        let (_, value) = rendered();
+        let findings = value["findings"].as_array().expect("findings array");
+        assert_eq!(findings.len(), 5);
+        let skipped = &findings[2];
+        assert_eq!(skipped["rule"], "resource-limits");
+        assert_eq!(skipped["result"], "skip");
+        assert_eq!(skipped["exception"], "shop/legacy-web");
+        assert_eq!(
+            skipped["resource"],
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"})
+        );
+        assert_eq!(
+            skipped["location"],
+            json!({"file": "examples/bad.yaml", "line": 24})
+        );
+        assert_eq!(findings[3]["result"], "error");
+        assert_eq!(value["skippedDocuments"][0]["line"], 40);
+        assert_eq!(value["inputErrors"][0]["line"], 3);
+    }
+}

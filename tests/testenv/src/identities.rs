@@ -1,0 +1,86 @@
+//! Clients that act as someone other than the admin, for RBAC tests.
+
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Client};
+
+use crate::control_plane::ControlPlane;
+use crate::error::{Error, Result};
+use crate::kubeconfig;
+
+/// Lifetime of minted service-account tokens: longer than any test.
+const TOKEN_SECONDS: i64 = 3600;
+
+impl ControlPlane {
+    /// A client authenticated as user `name` in `groups`, with no other rights than RBAC gives
+    /// them. Locally this is a real client certificate signed by the apiserver's client CA; on an
+    /// existing cluster it is the admin impersonating the user.
+    pub async fn client_for_user(&self, name: &str, groups: &[&str]) -> Result<Client> {
+        let who = || format!("user {name}");
+        let mut config = self.config().clone();
+        match self.local_ref() {
+            Some(local) => {
+                let cert = local.pki.client_cert(name, groups)?;
+                config.auth_info = kubeconfig::client_cert_auth(&cert);
+            }
+            None => {
+                config.auth_info.impersonate = Some(name.to_owned());
+                config.auth_info.impersonate_groups =
+                    Some(groups.iter().map(|g| (*g).to_owned()).collect());
+            }
+        }
+        Client::try_from(config).map_err(|source| Error::Client { who: who(), source })
+    }
+
+    /// A client that authenticates as ServiceAccount `namespace/name` with a bound token from
+    /// the TokenRequest API. The ServiceAccount is created if it does not exist.
+    pub async fn client_for_service_account(&self, namespace: &str, name: &str) -> Result<Client> {
+        let admin = self.client()?;
+        let accounts: Api<ServiceAccount> = Api::namespaced(admin, namespace);
+        let account = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..ServiceAccount::default()
+        };
+        match accounts.create(&PostParams::default(), &account).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(source) => {
+                return Err(Error::Api {
+                    what: format!("creating ServiceAccount {namespace}/{name}"),
+                    source,
+                });
+            }
+        }
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                expiration_seconds: Some(TOKEN_SECONDS),
+                ..TokenRequestSpec::default()
+            }),
+            ..TokenRequest::default()
+        };
+        let token = accounts
+            .create_token_request(name, &PostParams::default(), &request)
+            .await
+            .map_err(|source| Error::Api {
+                what: format!("requesting a token for ServiceAccount {namespace}/{name}"),
+                source,
+            })?
+            .status
+            .and_then(|s| s.token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::NoToken {
+                account: format!("{namespace}/{name}"),
+            })?;
+
+        let mut config = self.config().clone();
+        config.auth_info = kubeconfig::token_auth(&token);
+        Client::try_from(config).map_err(|source| Error::Client {
+            who: format!("ServiceAccount {namespace}/{name}"),
+            source,
+        })
+    }
+}
