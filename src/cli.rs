@@ -27,6 +27,16 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crd,
+    /// Run in-cluster: reconcile GuardianPolicies, write PolicyReports, serve the admission webhook.
+    Operator(Box<OperatorCmd>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OperatorCmd {
+    #[command(flatten)]
+    pub operator: guardian_operator::config::OperatorArgs,
+    #[command(flatten)]
+    pub log: guardian_operator::telemetry::LogConfig,
 }
 
 #[derive(Debug, clap::Args)]

@@ -14,6 +14,9 @@ use guardian_core::engine::{EvalContext, PolicySet};
 
 use cli::{CheckArgs, Cli, Command, RulesCommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes, as CI pipelines read them.
 const EXIT_FINDINGS: u8 = 1;
 const EXIT_USAGE_OR_INPUT: u8 = 2;
@@ -44,7 +47,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print(&guardian_core::crd::crds_yaml()?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Operator(cmd) => operator(*cmd),
     }
+}
+
+fn operator(cmd: cli::OperatorCmd) -> Result<ExitCode> {
+    // Held until exit: dropping it flushes the non-blocking log writers.
+    let _logs = guardian_operator::telemetry::init(&cmd.log).context("setting up logging")?;
+    guardian_operator::webhook::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let stop = shutdown_signal().context("installing signal handlers")?;
+        guardian_operator::run::run(cmd.operator, stop)
+            .await
+            .context("the operator failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGTERM (the kubelet's stop) or SIGINT (Ctrl-C).
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 fn print(text: &str) -> Result<()> {

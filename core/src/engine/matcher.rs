@@ -20,8 +20,14 @@ impl KindSet {
 
 /// Where namespace labels come from when a policy has a namespaceSelector.
 pub trait NamespaceLabels: Sync {
-    /// The labels of `namespace`, or `None` when it is unknown (then only its name label is assumed).
-    fn labels(&self, namespace: &str) -> Option<&dyn Labels>;
+    /// Runs `check` on the labels of `namespace`; `None` when the namespace is unknown (then only
+    /// its name label is assumed). A callback, so a cache can lend labels from behind a lock or
+    /// an atomic snapshot without copying them.
+    fn with_labels(
+        &self,
+        namespace: &str,
+        check: &mut dyn FnMut(&dyn Labels) -> bool,
+    ) -> Option<bool>;
 }
 
 /// No namespace is known: offline checks of manifest files.
@@ -29,7 +35,7 @@ pub trait NamespaceLabels: Sync {
 pub struct UnknownNamespaces;
 
 impl NamespaceLabels for UnknownNamespaces {
-    fn labels(&self, _: &str) -> Option<&dyn Labels> {
+    fn with_labels(&self, _: &str, _: &mut dyn FnMut(&dyn Labels) -> bool) -> Option<bool> {
         None
     }
 }
@@ -41,8 +47,12 @@ pub struct NamespaceMap(
 );
 
 impl NamespaceLabels for NamespaceMap {
-    fn labels(&self, namespace: &str) -> Option<&dyn Labels> {
-        self.0.get(namespace).map(|l| l as &dyn Labels)
+    fn with_labels(
+        &self,
+        namespace: &str,
+        check: &mut dyn FnMut(&dyn Labels) -> bool,
+    ) -> Option<bool> {
+        self.0.get(namespace).map(|l| check(l))
     }
 }
 
@@ -102,10 +112,9 @@ impl CompiledMatch {
             }
         }
         if let Some(sel) = &self.namespace_selector {
-            let matched = match namespaces.labels(ns) {
-                Some(labels) => sel.matches(labels),
-                None => sel.matches(&NamespaceNameOnly(ns)),
-            };
+            let matched = namespaces
+                .with_labels(ns, &mut |labels| sel.matches(labels))
+                .unwrap_or_else(|| sel.matches(&NamespaceNameOnly(ns)));
             if !matched {
                 return false;
             }

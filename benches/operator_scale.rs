@@ -1,0 +1,256 @@
+//! The operator at scale, against the real local control plane: 10,000 Pods and 5 policies.
+//!
+//! Measures the release `kube-guardian operator` process: idle RSS with no workloads, time from
+//! policy creation (caches synced) to all five statuses computed, steady-state RSS, and the
+//! reconcile p99 from its own histogram. Run: `cargo bench --bench operator_scale`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, stream};
+use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::ControlPlane;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, PostParams};
+
+const PODS: usize = 10_000;
+const NAMESPACES: usize = 10;
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response
+        .starts_with("HTTP/1.1 200")
+        .then(|| response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()))?
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn start_operator(cp: &ControlPlane, health: SocketAddr) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(["operator", "--kubeconfig"])
+        .arg(cp.kubeconfig_path())
+        .args([
+            "--health-addr",
+            &health.to_string(),
+            "--log-level",
+            "warn",
+            "--concurrency",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the operator starts")
+}
+
+async fn wait_until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn pod(i: usize) -> Pod {
+    let privileged = i.is_multiple_of(3);
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("pod-{i:05}"), "labels": {"app.kubernetes.io/name": format!("app-{}", i % 50), "team": "bench"}},
+        "spec": {
+            "containers": [{
+                "name": "app",
+                "image": if i.is_multiple_of(2) { "registry.example.com/app:1.2.3" } else { "nginx:latest" },
+                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                "env": [{"name": "MODE", "value": "bench"}, {"name": "INDEX", "value": i.to_string()}],
+                "securityContext": {"privileged": privileged, "runAsNonRoot": !privileged}
+            }]
+        }
+    }))
+    .expect("pod JSON")
+}
+
+fn policies() -> Vec<GuardianPolicy> {
+    let specs = [
+        (
+            "bench-baseline",
+            serde_json::json!({"profiles": ["pss-baseline"]}),
+        ),
+        (
+            "bench-restricted",
+            serde_json::json!({"profiles": ["pss-restricted"], "enforcement": "Deny"}),
+        ),
+        (
+            "bench-practices",
+            serde_json::json!({"profiles": ["best-practices"], "enforcement": "Warn"}),
+        ),
+        (
+            "bench-cel",
+            serde_json::json!({"rules": [{"cel": {"name": "team-label", "expression": "has(object.metadata.labels) && 'team' in object.metadata.labels", "message": "needs a team label"}}]}),
+        ),
+        (
+            "bench-ns0",
+            serde_json::json!({"match": {"namespaces": ["bench-0"]}, "rules": [{"id": "image-tag-pinned"}, {"id": "pss-privileged"}]}),
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(|(name, spec)| {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
+                "metadata": {"name": name}, "spec": spec
+            }))
+            .expect("policy JSON")
+        })
+        .collect()
+}
+
+/// The upper bound of the bucket holding the 99th percentile, from Prometheus text.
+fn histogram_p99(metrics: &str, name: &str) -> (f64, f64) {
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}_bucket")))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let count = l.rsplit(' ').next()?.parse::<f64>().ok()?;
+            Some((
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                },
+                count,
+            ))
+        })
+        .collect();
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    let p99 = buckets
+        .iter()
+        .find(|(_, c)| *c >= total * 0.99)
+        .map_or(f64::NAN, |b| b.0);
+    (p99, total)
+}
+
+#[tokio::main]
+async fn main() {
+    rustls_default_provider();
+    let cp = ControlPlane::start()
+        .await
+        .expect("the local control plane starts");
+    cp.install_crds().await.expect("CRDs");
+    let client = cp.client().expect("client");
+
+    let health = free_port();
+    let mut op = start_operator(&cp, health);
+    wait_until("idle readiness", async || http_get(health, "/readyz")).await;
+    tokio::time::sleep(Duration::from_secs(5)).await; // settle before reading idle RSS
+    let idle_rss = rss_mib(op.id());
+    let _ = op.kill();
+    let _ = op.wait();
+
+    for n in 0..NAMESPACES {
+        let ns: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": format!("bench-{n}")}}))
+                .expect("ns");
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace");
+    }
+    let created = Instant::now();
+    stream::iter(0..PODS)
+        .map(|i| {
+            let api: Api<Pod> =
+                Api::namespaced(client.clone(), &format!("bench-{}", i % NAMESPACES));
+            async move {
+                api.create(&PostParams::default(), &pod(i))
+                    .await
+                    .expect("pod created")
+            }
+        })
+        .buffer_unordered(32)
+        .for_each(|_| async {})
+        .await;
+    eprintln!("created {PODS} pods in {:.1?}", created.elapsed());
+
+    let start = Instant::now();
+    let mut op = start_operator(&cp, health);
+    wait_until("readiness with 10,000 pods", async || {
+        http_get(health, "/readyz")
+    })
+    .await;
+    let synced = start.elapsed();
+    let policies_created = Instant::now();
+    for p in policies() {
+        Api::<GuardianPolicy>::all(client.clone())
+            .create(&PostParams::default(), &p)
+            .await
+            .expect("policy");
+    }
+    let api = Api::<GuardianPolicy>::all(client.clone());
+    wait_until("all statuses", async || {
+        let list = api.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .all(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.summary.as_ref())
+                    .is_some_and(|s| s.resources_evaluated > 0)
+            })
+            .then_some(())
+    })
+    .await;
+    let computed = policies_created.elapsed();
+    tokio::time::sleep(Duration::from_secs(10)).await; // steady state
+    let steady_rss = rss_mib(op.id());
+    let metrics = http_get(health, "/metrics").unwrap_or_default();
+    let (p99, reconciles) = histogram_p99(&metrics, "kube_guardian_reconcile_duration_seconds");
+    let _ = op.kill();
+    let _ = op.wait();
+    for p in api.list(&Default::default()).await.expect("list").items {
+        let s = p.status.and_then(|s| s.summary).unwrap_or_default();
+        eprintln!(
+            "  {:<18} evaluated {:>6}  violations {:>6}",
+            p.metadata.name.unwrap_or_default(),
+            s.resources_evaluated,
+            s.violations
+        );
+    }
+    println!("operator_scale: pods={PODS} policies=5");
+    println!("  idle RSS (no workloads):             {idle_rss:.1} MiB");
+    println!("  start -> caches synced (10k pods):   {synced:.2?}");
+    println!("  policies created -> 5 statuses:      {computed:.2?}");
+    println!("  steady-state RSS:                    {steady_rss:.1} MiB");
+    println!("  reconcile p99 (bucket upper bound):  {p99} s over {reconciles} reconciles");
+}
+
+fn rustls_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,143 @@
+//! What every reconcile shares: clients, caches, the policy store, metrics and leader state.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use guardian_core::crd::{GuardianException, GuardianPolicy};
+use kube::Client;
+use kube::ResourceExt;
+use kube::runtime::reflector::Store;
+use tokio::sync::watch;
+
+use crate::cache::{NamespaceCache, WorkloadCache};
+use crate::events::EventPublisher;
+use crate::metrics::Metrics;
+use crate::reports::ReportState;
+use crate::store::{PolicySnapshot, PolicyStore};
+
+/// Shared by every reconcile, behind an `Arc`.
+pub struct Context {
+    pub client: Client,
+    pub store: Arc<PolicyStore>,
+    pub policies: Store<GuardianPolicy>,
+    pub exceptions: Store<GuardianException>,
+    pub workloads: Arc<WorkloadCache>,
+    pub namespaces: Arc<NamespaceCache>,
+    pub metrics: Metrics,
+    pub events: EventPublisher,
+    pub leader: watch::Receiver<bool>,
+    pub resync: Duration,
+    pub reports: tokio::sync::Mutex<ReportState>,
+    /// Set once the PolicyReport CRD is found missing, so it is logged once.
+    pub reports_unavailable: AtomicBool,
+    /// Consecutive failures per policy, for per-object backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+    /// The policies/exceptions fingerprint the store was last built from.
+    built_from: Mutex<Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("resync", &self.resync)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: Client,
+        store: Arc<PolicyStore>,
+        policies: Store<GuardianPolicy>,
+        exceptions: Store<GuardianException>,
+        workloads: Arc<WorkloadCache>,
+        namespaces: Arc<NamespaceCache>,
+        metrics: Metrics,
+        events: EventPublisher,
+        leader: watch::Receiver<bool>,
+        resync: Duration,
+    ) -> Self {
+        Context {
+            client,
+            store,
+            policies,
+            exceptions,
+            workloads,
+            namespaces,
+            metrics,
+            events,
+            leader,
+            resync,
+            reports: tokio::sync::Mutex::new(ReportState::default()),
+            reports_unavailable: AtomicBool::new(false),
+            failures: Mutex::new(HashMap::new()),
+            built_from: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// True while this replica may write.
+    pub fn is_leader(&self) -> bool {
+        *self.leader.borrow()
+    }
+
+    /// The compiled policies, rebuilt first if a policy or exception changed since the last build
+    /// (reconciles and the watch tasks race; whoever sees the change first rebuilds).
+    pub fn fresh_snapshot(&self) -> Arc<PolicySnapshot> {
+        let policies = self.policies.state();
+        let exceptions = self.exceptions.state();
+        let mut fingerprint: Vec<(String, String)> = policies
+            .iter()
+            .map(|p| (p.name_any(), p.resource_version().unwrap_or_default()))
+            .chain(exceptions.iter().map(|e| {
+                (
+                    format!("{}/{}", e.namespace().unwrap_or_default(), e.name_any()),
+                    e.resource_version().unwrap_or_default(),
+                )
+            }))
+            .collect();
+        fingerprint.sort();
+        let Ok(mut built) = self.built_from.lock() else {
+            return self.store.snapshot();
+        };
+        if *built == fingerprint {
+            return self.store.snapshot();
+        }
+        let policies: Vec<GuardianPolicy> = policies
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(|p| (**p).clone())
+            .collect();
+        let exceptions: Vec<GuardianException> = exceptions.iter().map(|e| (**e).clone()).collect();
+        let snapshot = self.store.rebuild(&policies, &exceptions);
+        *built = fingerprint;
+        snapshot
+    }
+
+    /// Backoff for a failing policy: 1 s, 2 s, 4 s, … up to 5 minutes.
+    pub fn backoff(&self, policy: &str) -> Duration {
+        let Ok(mut failures) = self.failures.lock() else {
+            return Duration::from_secs(30);
+        };
+        let n = failures.entry(policy.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        Duration::from_secs(1u64 << (*n - 1).min(8)).min(Duration::from_secs(300))
+    }
+
+    pub fn reset_backoff(&self, policy: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(policy);
+        }
+    }
+
+    pub fn note_reports_unavailable(&self) {
+        if !self.reports_unavailable.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "the PolicyReport CRD (wgpolicyk8s.io/v1alpha2) is not installed: violations are \
+                 reported in GuardianPolicy status and metrics only; install it from the Helm chart's crds/"
+            );
+        }
+    }
+}

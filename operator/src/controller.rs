@@ -1,0 +1,254 @@
+//! Wiring: watch caches, the GuardianPolicy controller, and the triggers between them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt, stream};
+use guardian_core::crd::{GuardianException, GuardianPolicy};
+use guardian_core::engine::EvalContext;
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::cache::{self, CacheChange, NamespaceCache, WorkloadCache};
+use crate::context::Context;
+use crate::events::EventPublisher;
+use crate::metrics::Metrics;
+use crate::reconcile::{error_policy, reconcile};
+use crate::store::PolicyStore;
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    pub resync: Duration,
+    pub concurrency: u16,
+    /// The reporting instance in Events (the pod name).
+    pub identity: String,
+}
+
+/// Fails fast, with an install hint, when the CRDs are missing.
+pub async fn check_crds(client: &Client) -> Result<(), Error> {
+    let probe = ListParams::default().limit(1);
+    let missing = |e: &kube::Error| matches!(e, kube::Error::Api(s) if s.code == 404);
+    match Api::<GuardianPolicy>::all(client.clone())
+        .list(&probe)
+        .await
+    {
+        Err(e) if missing(&e) => {
+            return Err(Error::CrdMissing {
+                crd: "guardianpolicies.guardian.kube-guardian.dev",
+            });
+        }
+        Err(source) => {
+            return Err(Error::Kube {
+                context: "listing GuardianPolicies".into(),
+                source,
+            });
+        }
+        Ok(_) => {}
+    }
+    match Api::<GuardianException>::all(client.clone())
+        .list(&probe)
+        .await
+    {
+        Err(e) if missing(&e) => Err(Error::CrdMissing {
+            crd: "guardianexceptions.guardian.kube-guardian.dev",
+        }),
+        Err(source) => Err(Error::Kube {
+            context: "listing GuardianExceptions".into(),
+            source,
+        }),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Counts caches to sync; calls `on_ready` once all have listed.
+fn sync_tracker(
+    total: usize,
+    on_ready: Arc<dyn Fn() + Send + Sync>,
+) -> impl Fn() + Clone + Send + Sync + 'static {
+    let done = Arc::new(AtomicUsize::new(0));
+    move || {
+        if done.fetch_add(1, Ordering::SeqCst) + 1 == total {
+            on_ready();
+        }
+    }
+}
+
+/// Runs the controller until `shutdown` is cancelled. Every replica runs it (caches stay warm);
+/// only the leader writes (see `reconcile`).
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    client: Client,
+    options: ControllerOptions,
+    store: Arc<PolicyStore>,
+    workloads: Arc<WorkloadCache>,
+    namespaces: Arc<NamespaceCache>,
+    metrics: Metrics,
+    leader: watch::Receiver<bool>,
+    on_ready: Arc<dyn Fn() + Send + Sync>,
+    shutdown: CancellationToken,
+) {
+    let resources = cache::workload_resources();
+    // Workload kinds, namespaces, policies and exceptions.
+    let synced = sync_tracker(resources.len() + 3, on_ready);
+
+    let (policy_reader, policy_writer) = reflector::store();
+    let policy_stream = {
+        let synced = synced.clone();
+        let mut first = true;
+        reflector::reflector(
+            policy_writer,
+            watcher::watcher(
+                Api::<GuardianPolicy>::all(client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff()
+        .inspect(move |e| {
+            if first && matches!(e, Ok(watcher::Event::InitDone)) {
+                first = false;
+                synced();
+            }
+        })
+        .touched_objects()
+    };
+    let (exception_reader, exception_writer) = reflector::store();
+    let exception_changes = {
+        let synced = synced.clone();
+        let mut first = true;
+        reflector::reflector(
+            exception_writer,
+            watcher::watcher(
+                Api::<GuardianException>::all(client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff()
+        .filter_map(move |e| {
+            let trigger = match e {
+                Ok(watcher::Event::InitDone) => {
+                    if first {
+                        first = false;
+                        synced();
+                    }
+                    true
+                }
+                Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => true,
+                _ => false,
+            };
+            std::future::ready(trigger.then_some(()))
+        })
+    };
+    let namespace_changes = namespaces.clone().watch(client.clone(), synced.clone());
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        store.clone(),
+        policy_reader.clone(),
+        exception_reader,
+        workloads.clone(),
+        namespaces.clone(),
+        metrics,
+        EventPublisher::new(client.clone(), options.identity.clone()),
+        leader.clone(),
+        options.resync,
+    ));
+
+    // Workload changes re-evaluate only the policies matching the old or new object.
+    let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);
+    let (relist_tx, relist_rx) = mpsc::channel::<()>(16);
+    let workload_task = {
+        let ctx = ctx.clone();
+        let watches = resources.into_iter().map(|ar| {
+            cache::watch_kind(client.clone(), ar, workloads.clone(), synced.clone()).boxed()
+        });
+        let mut changes = stream::select_all(watches);
+        let mut refs_tx = refs_tx;
+        let mut relist_tx = relist_tx;
+        async move {
+            while let Some(change) = changes.next().await {
+                let sent = match change {
+                    CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
+                    CacheChange::Object { old, new } => {
+                        let snapshot = ctx.fresh_snapshot();
+                        let labels = ctx.namespaces.snapshot();
+                        let eval = EvalContext {
+                            now: Timestamp::now(),
+                            namespaces: &*labels,
+                        };
+                        let mut names: Vec<_> = old
+                            .iter()
+                            .chain(new.iter())
+                            .flat_map(|o| snapshot.set.matching_policies(o, &eval))
+                            .collect();
+                        names.sort();
+                        names.dedup();
+                        let mut ok = true;
+                        for name in names {
+                            ok &= refs_tx.send(ObjectRef::new(&name)).await.is_ok();
+                        }
+                        ok
+                    }
+                };
+                if !sent {
+                    return;
+                }
+            }
+        }
+    };
+
+    // Becoming leader re-evaluates everything (the previous leader's writes may be stale).
+    let leader_gained = stream::unfold((leader, false), |(mut rx, mut was)| async move {
+        loop {
+            let now = *rx.borrow_and_update();
+            let gained = now && !was;
+            was = now;
+            if gained {
+                return Some(((), (rx, was)));
+            }
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    });
+
+    let triggers = stream::select_all([
+        exception_changes.boxed(),
+        namespace_changes.boxed(),
+        relist_rx.boxed(),
+        leader_gained.boxed(),
+    ]);
+
+    let config = controller::Config::default()
+        .concurrency(options.concurrency)
+        .debounce(Duration::from_millis(300));
+    let controller = Controller::for_stream(policy_stream, policy_reader)
+        .with_config(config)
+        .reconcile_all_on(triggers)
+        .reconcile_on(refs_rx)
+        .graceful_shutdown_on({
+            let shutdown = shutdown.clone();
+            async move { shutdown.cancelled().await }
+        })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller event");
+            }
+            std::future::ready(())
+        });
+
+    tokio::select! {
+        () = controller => {}
+        () = workload_task => {}
+    }
+}

@@ -1,0 +1,173 @@
+//! The operator crate's one error type.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("Kubernetes API call failed: {context}")]
+    Kube {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error(
+        "the CRD {crd} is not installed; install it with `kube-guardian crd | kubectl apply -f -` (or the Helm chart)"
+    )]
+    CrdMissing { crd: &'static str },
+
+    #[error(
+        "cannot build a Kubernetes client: {context}; check --kubeconfig, --context or the in-cluster service account"
+    )]
+    ClientConfig {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[error("failed to register metric {name}")]
+    Metrics {
+        name: &'static str,
+        #[source]
+        source: prometheus::Error,
+    },
+
+    #[error("reconcile failed")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+
+    #[error("an evaluation task failed: {0}")]
+    Join(String),
+
+    #[error("failed to serialize {what}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("cannot read the TLS file {path}")]
+    TlsRead {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the TLS file {path} holds no usable PEM")]
+    TlsPem {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+
+    #[error("the certificate or key in {path} is unusable")]
+    TlsCertificate {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+
+    #[error("cannot build the TLS configuration: {what}")]
+    TlsConfig {
+        what: &'static str,
+        #[source]
+        source: rustls::Error,
+    },
+
+    #[error("cannot use the client CA {path} to verify client certificates")]
+    ClientCa {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::server::VerifierBuilderError,
+    },
+
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("leader election: {context}")]
+    LeaderElection {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[error("invalid leader-election settings: {reason}")]
+    LeaseConfig { reason: String },
+
+    #[error("{what} did not finish within {after:?}")]
+    Timeout {
+        what: &'static str,
+        after: std::time::Duration,
+    },
+
+    #[error("the {what} task stopped abnormally")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+
+    #[error("the HTTP server on {addr} failed")]
+    Serve {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot set up logging: {context}")]
+    Telemetry {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// A bounded label for metrics: one static string per error kind, never the error text.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube { .. } => "kube",
+            Error::CrdMissing { .. } => "crd_missing",
+            Error::ClientConfig { .. } => "client_config",
+            Error::Metrics { .. } => "metrics",
+            Error::Serialize { .. } => "serialize",
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metric_label(),
+                _ => "finalizer",
+            },
+            Error::Join(_) => "join",
+            Error::TlsRead { .. } => "tls_read",
+            Error::TlsPem { .. } => "tls_pem",
+            Error::TlsCertificate { .. } => "tls_certificate",
+            Error::TlsConfig { .. } => "tls_config",
+            Error::ClientCa { .. } => "client_ca",
+            Error::Bind { .. } => "bind",
+            Error::LeaderElection { .. } => "leader_election",
+            Error::LeaseConfig { .. } => "lease_config",
+            Error::Timeout { .. } => "timeout",
+            Error::Task { .. } => "task",
+            Error::Serve { .. } => "serve",
+            Error::Telemetry { .. } => "telemetry",
+        }
+    }
+}
+
+/// The error and its sources, `: `-joined, for logs (Display alone hides the cause).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        // Wrappers such as kube's finalizer error already print their source.
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}

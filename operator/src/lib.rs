@@ -1,0 +1,21 @@
+//! kube-guardian's in-cluster mode: a kube-runtime controller for GuardianPolicies, PolicyReports,
+//! Events, leader election, the validating admission webhook, metrics, health and logs.
+
+pub mod cache;
+pub mod config;
+pub mod context;
+pub mod controller;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod reports;
+pub mod run;
+pub mod status;
+pub mod store;
+pub mod telemetry;
+pub mod webhook;
+
+pub use error::Error;

@@ -1,0 +1,279 @@
+//! Reconciling one GuardianPolicy: evaluate every cached resource it matches, then write status,
+//! PolicyReports, events and metrics, each only when it changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use guardian_core::crd::{GuardianPolicy, GuardianPolicyStatus, PolicySummary};
+use guardian_core::engine::{EvalContext, Evaluation};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::Error;
+use crate::context::Context;
+use crate::events::Transition;
+use crate::reports::{self, PolicyRows, ReportResult};
+use crate::status::{self, Assessment, DEGRADED};
+
+/// Guards report cleanup: a policy's rows leave every report before the policy goes.
+pub const FINALIZER: &str = "guardian.kube-guardian.dev/reports";
+const FIELD_MANAGER: &str = "kube-guardian";
+
+/// The controller's entry point: the finalizer helper dispatches to apply or cleanup.
+#[tracing::instrument(skip_all, fields(policy = %policy.name_any()))]
+pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Every replica keeps the compiled set current: standbys serve the webhook too.
+    ctx.fresh_snapshot();
+    if !ctx.is_leader() {
+        // Standbys keep caches warm and write nothing; becoming leader triggers a full pass.
+        return Ok(Action::await_change());
+    }
+    let started = Instant::now();
+    let api: Api<GuardianPolicy> = Api::all(ctx.client.clone());
+    let name = policy.name_any();
+    let result = finalizer(&api, FINALIZER, policy, |event| async {
+        match event {
+            FinalizerEvent::Apply(p) => apply(&p, &ctx).await,
+            FinalizerEvent::Cleanup(p) => cleanup(&p, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    let label = match &result {
+        Ok(_) => {
+            ctx.reset_backoff(&name);
+            "success"
+        }
+        Err(e) => e.metric_label(),
+    };
+    ctx.metrics.reconcile(label, started.elapsed());
+    result
+}
+
+/// Requeues a failed policy with per-policy exponential backoff; never exits.
+pub fn error_policy(policy: Arc<GuardianPolicy>, error: &Error, ctx: Arc<Context>) -> Action {
+    let name = policy.name_any();
+    let delay = ctx.backoff(&name);
+    tracing::warn!(policy = %name, error = %crate::error::chain(error), retry_in = ?delay, "reconcile failed");
+    ctx.metrics.error(error.metric_label());
+    Action::requeue(delay)
+}
+
+async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
+    let name = policy.name_any();
+    let snapshot = ctx.fresh_snapshot();
+    let enforcement = policy.spec.enforcement;
+    let (assessment, rows) = match snapshot.rejected_policies.get(&name) {
+        Some(errors) => (Assessment::Invalid(errors.clone()), BTreeMap::new()),
+        None => {
+            let set = snapshot.set.clone();
+            let objects = ctx.workloads.snapshot();
+            let namespaces = ctx.namespaces.snapshot();
+            let rules = set
+                .policies()
+                .find(|p| p.name == name)
+                .map_or(0, |p| p.rules);
+            let policy_name = name.clone();
+            // CPU-bound: off the async runtime so watches and probes stay responsive. Findings
+            // are folded into counts and bounded report rows as they come, never all kept.
+            let (summary, rows) = tokio::task::spawn_blocking(move || {
+                let ctx = EvalContext {
+                    now: Timestamp::now(),
+                    namespaces: &*namespaces,
+                };
+                let mut summary = PolicySummary {
+                    rules: u32::try_from(rules).unwrap_or(u32::MAX),
+                    ..PolicySummary::default()
+                };
+                let mut rows: BTreeMap<String, PolicyRows> = BTreeMap::new();
+                for object in &objects {
+                    let Evaluation::Evaluated {
+                        findings,
+                        matched_policies,
+                        ..
+                    } = set.evaluate_policies(object, &ctx, |p| p == policy_name)
+                    else {
+                        continue;
+                    };
+                    if matched_policies.is_empty() {
+                        continue;
+                    }
+                    summary.resources_evaluated += 1;
+                    for f in &findings {
+                        status::count(&mut summary, f);
+                        if let (Some(ns), Some(row)) = (
+                            f.resource.namespace.as_ref(),
+                            ReportResult::from_finding(f, enforcement),
+                        ) {
+                            rows.entry(ns.clone()).or_default().push(row);
+                        }
+                    }
+                }
+                (summary, rows)
+            })
+            .await
+            .map_err(|e| Error::Join(e.to_string()))?;
+            (Assessment::Evaluated(summary), rows)
+        }
+    };
+    if !ctx.is_leader() {
+        return Ok(Action::await_change());
+    }
+    if matches!(assessment, Assessment::Evaluated(_)) {
+        write_reports(&name, rows, ctx).await?;
+    }
+    write_status(policy, &assessment, ctx).await?;
+    Ok(match assessment {
+        // An invalid policy waits for its next edit instead of hot-looping.
+        Assessment::Invalid(_) => Action::await_change(),
+        Assessment::Evaluated(_) => Action::requeue(ctx.resync),
+    })
+}
+
+async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
+    let name = policy.name_any();
+    let mut state = ctx.reports.lock().await;
+    let changed = state.remove_policy(&name);
+    flush_reports(&mut state, changed, ctx).await?;
+    ctx.metrics.forget_policy(&name);
+    tracing::info!(policy = %name, "policy deleted; its results were removed from the reports");
+    Ok(Action::await_change())
+}
+
+async fn write_reports(
+    policy: &str,
+    rows: BTreeMap<String, PolicyRows>,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let mut state = ctx.reports.lock().await;
+    let changed = state.set_policy(policy, rows);
+    flush_reports(&mut state, changed, ctx).await
+}
+
+async fn flush_reports(
+    state: &mut reports::ReportState,
+    namespaces: Vec<String>,
+    ctx: &Context,
+) -> Result<(), Error> {
+    for ns in namespaces {
+        if !ctx.is_leader() {
+            return Ok(());
+        }
+        let body = state.body(&ns);
+        let written = reports::write(&ctx.client, &ns, &body, state.is_empty(&ns))
+            .await
+            .map_err(|source| Error::Kube {
+                context: format!("writing PolicyReport {ns}/{}", reports::REPORT_NAME),
+                source,
+            })?;
+        if written {
+            state.mark_written(&ns, &body);
+        } else {
+            ctx.note_reports_unavailable();
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+async fn write_status(
+    policy: &GuardianPolicy,
+    assessment: &Assessment,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let name = policy.name_any();
+    let previous = policy.status.as_ref();
+    let desired = status::desired(
+        assessment,
+        policy.meta().generation,
+        previous,
+        Timestamp::now(),
+    );
+    if let Assessment::Evaluated(summary) = assessment {
+        ctx.metrics.policy_counts(
+            &name,
+            &status::severity_pairs(&summary.by_severity),
+            summary.resources_evaluated,
+        );
+    }
+    if previous == Some(&desired) {
+        return Ok(());
+    }
+    publish_transitions(policy, previous, &desired, ctx).await;
+    let api: Api<GuardianPolicy> = Api::all(ctx.client.clone());
+    let patch = json!({
+        "apiVersion": GuardianPolicy::api_version(&()),
+        "kind": GuardianPolicy::kind(&()),
+        "status": desired,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::Kube {
+        context: format!("writing the status of GuardianPolicy {name}"),
+        source,
+    })?;
+    Ok(())
+}
+
+async fn publish_transitions(
+    policy: &GuardianPolicy,
+    previous: Option<&GuardianPolicyStatus>,
+    desired: &GuardianPolicyStatus,
+    ctx: &Context,
+) {
+    let was_degraded = status::condition_status(previous, DEGRADED) == Some("True");
+    let is_degraded = status::condition_status(Some(desired), DEGRADED) == Some("True");
+    if is_degraded && !was_degraded {
+        let message = desired
+            .conditions
+            .iter()
+            .find(|c| c.type_ == DEGRADED)
+            .map(|c| c.message.clone());
+        ctx.events
+            .publish(
+                policy,
+                Transition::BecameDegraded,
+                message.unwrap_or_default(),
+            )
+            .await;
+    } else if was_degraded && !is_degraded {
+        ctx.events
+            .publish(
+                policy,
+                Transition::BecameReady,
+                "the policy compiles again".to_owned(),
+            )
+            .await;
+    }
+    let violations = |s: Option<&GuardianPolicyStatus>| {
+        s.and_then(|s| s.summary.as_ref())
+            .map_or(0, |s| s.violations)
+    };
+    let (before, after) = (violations(previous), violations(Some(desired)));
+    if before == 0 && after > 0 {
+        ctx.events
+            .publish(
+                policy,
+                Transition::ViolationsAppeared,
+                format!("{after} violations found"),
+            )
+            .await;
+    } else if before > 0 && after == 0 && !is_degraded {
+        ctx.events
+            .publish(
+                policy,
+                Transition::ViolationsCleared,
+                "no violations remain".to_owned(),
+            )
+            .await;
+    }
+}

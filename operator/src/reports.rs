@@ -1,0 +1,357 @@
+//! PolicyReports (`wgpolicyk8s.io/v1alpha2`, the format Kyverno, Kubescape and Policy Reporter
+//! read): one report per namespace holding every policy's fail and warn results, bounded in
+//! size, and rewritten only when its content changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use guardian_core::crd::Enforcement;
+use guardian_core::model::{Finding, Outcome};
+use kube::Client;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+};
+use serde_json::{Value, json};
+
+/// The name of the report kube-guardian owns in each namespace.
+pub const REPORT_NAME: &str = "kube-guardian";
+/// Results kept per report; the rest are counted in the summary's `truncated` property.
+pub const MAX_RESULTS: usize = 1000;
+const FIELD_MANAGER: &str = "kube-guardian";
+
+/// One row of a report, in a deterministic order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReportResult {
+    pub policy: String,
+    pub resource_kind: String,
+    pub resource_api_version: String,
+    pub resource_name: String,
+    pub rule: String,
+    pub path: String,
+    pub result: &'static str,
+    pub severity: &'static str,
+    pub category: &'static str,
+    pub message: String,
+    pub container: Option<String>,
+}
+
+impl ReportResult {
+    /// A row for a counting finding; excepted findings are not reported as failures.
+    pub fn from_finding(f: &Finding, enforcement: Enforcement) -> Option<Self> {
+        let result = match (&f.outcome, enforcement) {
+            (Outcome::Fail, Enforcement::Warn) => "warn",
+            (Outcome::Fail, _) => "fail",
+            _ => return None,
+        };
+        Some(ReportResult {
+            policy: f.policy.to_string(),
+            resource_kind: f.resource.kind.clone(),
+            resource_api_version: f.resource.api_version.clone(),
+            resource_name: f.resource.name.clone(),
+            rule: f.rule.to_string(),
+            path: f.path.clone(),
+            result,
+            severity: f.severity.as_str(),
+            category: f.category.as_str(),
+            message: f.message.clone(),
+            container: f.container.clone(),
+        })
+    }
+
+    fn to_json(&self, namespace: &str) -> Value {
+        let mut properties = serde_json::Map::new();
+        if !self.path.is_empty() {
+            properties.insert("path".into(), self.path.clone().into());
+        }
+        if let Some(c) = &self.container {
+            properties.insert("container".into(), c.clone().into());
+        }
+        json!({
+            "source": "kube-guardian",
+            "policy": self.policy,
+            "rule": self.rule,
+            "result": self.result,
+            "severity": self.severity,
+            "category": self.category,
+            "message": self.message,
+            "properties": properties,
+            "resources": [{
+                "apiVersion": self.resource_api_version,
+                "kind": self.resource_kind,
+                "name": self.resource_name,
+                "namespace": namespace,
+            }],
+        })
+    }
+}
+
+/// One policy's results in one namespace: the first [`MAX_RESULTS`] rows in report order (all a
+/// report can show, since the merged report's first rows are among every policy's first rows)
+/// and the full counts, so memory stays bounded however many violations there are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyRows {
+    rows: BTreeSet<ReportResult>,
+    fail: usize,
+    warn: usize,
+}
+
+impl PolicyRows {
+    pub fn push(&mut self, row: ReportResult) {
+        if row.result == "fail" {
+            self.fail += 1;
+        } else {
+            self.warn += 1;
+        }
+        self.rows.insert(row);
+        if self.rows.len() > MAX_RESULTS {
+            self.rows.pop_last();
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.fail + self.warn
+    }
+}
+
+/// Every policy's results by namespace; the source of truth the reports are written from.
+#[derive(Debug, Default)]
+pub struct ReportState {
+    by_namespace: BTreeMap<String, BTreeMap<String, PolicyRows>>,
+    /// A hash of each report body last written, to skip identical writes without keeping bodies.
+    written: BTreeMap<String, u64>,
+}
+
+fn fingerprint(body: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+impl ReportState {
+    /// Replaces one policy's results; returns the namespaces whose report content changed.
+    pub fn set_policy(
+        &mut self,
+        policy: &str,
+        results: BTreeMap<String, PolicyRows>,
+    ) -> Vec<String> {
+        let mut touched: BTreeSet<String> = self
+            .by_namespace
+            .iter()
+            .filter(|(_, policies)| policies.contains_key(policy))
+            .map(|(ns, _)| ns.clone())
+            .collect();
+        touched.extend(results.keys().cloned());
+        let mut results = results;
+        for ns in &touched {
+            let policies = self.by_namespace.entry(ns.clone()).or_default();
+            match results.remove(ns) {
+                Some(rows) if rows.total() > 0 => {
+                    policies.insert(policy.to_owned(), rows);
+                }
+                _ => {
+                    policies.remove(policy);
+                }
+            }
+            if policies.is_empty() {
+                self.by_namespace.remove(ns);
+            }
+        }
+        touched
+            .into_iter()
+            .filter(|ns| self.written.get(ns) != Some(&fingerprint(&self.body(ns))))
+            .collect()
+    }
+
+    /// Removes a deleted policy's results; returns the namespaces to rewrite.
+    pub fn remove_policy(&mut self, policy: &str) -> Vec<String> {
+        self.set_policy(policy, BTreeMap::new())
+    }
+
+    /// The report body (summary and results) for a namespace.
+    pub fn body(&self, namespace: &str) -> Value {
+        let policies = self.by_namespace.get(namespace);
+        let mut rows: Vec<&ReportResult> = policies
+            .into_iter()
+            .flat_map(|p| p.values())
+            .flat_map(|p| &p.rows)
+            .collect();
+        rows.sort();
+        let fail: usize = policies
+            .into_iter()
+            .flat_map(|p| p.values())
+            .map(|p| p.fail)
+            .sum();
+        let warn: usize = policies
+            .into_iter()
+            .flat_map(|p| p.values())
+            .map(|p| p.warn)
+            .sum();
+        let results: Vec<Value> = rows
+            .iter()
+            .take(MAX_RESULTS)
+            .map(|r| r.to_json(namespace))
+            .collect();
+        let shown = results.len();
+        let mut body = json!({
+            "summary": {"pass": 0, "fail": fail, "warn": warn, "error": 0, "skip": 0},
+            "results": results,
+        });
+        if fail + warn > shown {
+            body["metadata"] = json!({"annotations": {
+                "guardian.kube-guardian.dev/truncated-results": (fail + warn - shown).to_string()
+            }});
+        }
+        body
+    }
+
+    pub fn mark_written(&mut self, namespace: &str, body: &Value) {
+        self.written.insert(namespace.to_owned(), fingerprint(body));
+    }
+
+    pub fn is_empty(&self, namespace: &str) -> bool {
+        self.by_namespace
+            .get(namespace)
+            .is_none_or(|p| p.is_empty())
+    }
+}
+
+fn report_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
+        "policyreports",
+    )
+}
+
+/// Writes one namespace's report by server-side apply, or deletes it when it has no results.
+/// Returns `Ok(false)` when the PolicyReport CRD is not installed.
+pub async fn write(
+    client: &Client,
+    namespace: &str,
+    body: &Value,
+    empty: bool,
+) -> Result<bool, kube::Error> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &report_resource());
+    let result = if empty {
+        match api.delete(REPORT_NAME, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 && !crd_missing(&s) => Ok(()),
+            Err(e) => Err(e),
+        }
+    } else {
+        let mut doc = json!({
+            "apiVersion": "wgpolicyk8s.io/v1alpha2",
+            "kind": "PolicyReport",
+            "metadata": {
+                "name": REPORT_NAME,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/managed-by": "kube-guardian"},
+            },
+        });
+        merge(&mut doc, body);
+        api.patch(
+            REPORT_NAME,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&doc),
+        )
+        .await
+        .map(|_| ())
+    };
+    match result {
+        Ok(()) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 && crd_missing(&s) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A 404 for the resource type itself (no CRD: a bare "404 page not found"), not the
+/// `NotFound` Status the API server returns for one missing object.
+fn crd_missing(status: &kube::core::Status) -> bool {
+    status.reason != "NotFound"
+}
+
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(policy: &str, name: &str, rule: &str) -> ReportResult {
+        ReportResult {
+            policy: policy.into(),
+            resource_kind: "Pod".into(),
+            resource_api_version: "v1".into(),
+            resource_name: name.into(),
+            rule: rule.into(),
+            path: "spec.containers[0].image".into(),
+            result: "fail",
+            severity: "high",
+            category: "security",
+            message: "m".into(),
+            container: Some("c".into()),
+        }
+    }
+
+    fn results(ns: &str, rows: Vec<ReportResult>) -> BTreeMap<String, PolicyRows> {
+        let mut policy_rows = PolicyRows::default();
+        rows.into_iter().for_each(|r| policy_rows.push(r));
+        [(ns.to_owned(), policy_rows)].into()
+    }
+
+    #[test]
+    fn unchanged_content_is_not_rewritten() {
+        let mut state = ReportState::default();
+        let changed = state.set_policy("p", results("a", vec![row("p", "x", "r")]));
+        assert_eq!(changed, vec!["a"]);
+        let body = state.body("a");
+        state.mark_written("a", &body);
+        assert!(
+            state
+                .set_policy("p", results("a", vec![row("p", "x", "r")]))
+                .is_empty()
+        );
+        assert_eq!(
+            state.set_policy("p", results("a", vec![row("p", "y", "r")])),
+            vec!["a"]
+        );
+    }
+
+    #[test]
+    fn policies_share_a_namespace_report_and_removal_cleans_only_their_rows() {
+        let mut state = ReportState::default();
+        state.set_policy("p", results("a", vec![row("p", "x", "r")]));
+        state.set_policy("q", results("a", vec![row("q", "x", "r")]));
+        assert_eq!(state.body("a")["results"].as_array().map(Vec::len), Some(2));
+        assert_eq!(state.remove_policy("p"), vec!["a"]);
+        let body = state.body("a");
+        assert_eq!(body["results"][0]["policy"], "q");
+        assert_eq!(body["summary"]["fail"], 1);
+        state.remove_policy("q");
+        assert!(state.is_empty("a"));
+    }
+
+    #[test]
+    fn reports_are_bounded() {
+        let mut state = ReportState::default();
+        let rows = (0..MAX_RESULTS + 5)
+            .map(|i| row("p", &format!("pod-{i:05}"), "r"))
+            .collect();
+        state.set_policy("p", results("a", rows));
+        let body = state.body("a");
+        assert_eq!(body["results"].as_array().map(Vec::len), Some(MAX_RESULTS));
+        assert_eq!(body["summary"]["fail"], MAX_RESULTS + 5);
+        assert_eq!(
+            body["metadata"]["annotations"]["guardian.kube-guardian.dev/truncated-results"],
+            "5"
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! The validating admission webhook: `POST /validate` over TLS answers `admission.k8s.io/v1`
+//! AdmissionReviews for the workload kinds with the same engine and policies as the controller.
+//!
+//! - [`review`] decides (pure: body + policies + context → response); the fuzz target calls it.
+//! - [`router`] is the HTTP surface (body limit, deadline, JSON errors, bounded evaluation).
+//! - [`Webhook`] binds and serves it over rustls (ring, TLS 1.2/1.3, optional mTLS) and reloads
+//!   the certificate when its Secret volume changes.
+//!
+//! Health and metrics are served on the operator's plain-HTTP port, not here.
+
+mod admission;
+mod api_error;
+mod config;
+mod message;
+mod reload;
+pub mod review;
+mod router;
+mod server;
+mod state;
+mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use admission::{API_VERSION, AdmissionResponse, KIND, Status};
+pub use api_error::ApiError;
+pub use config::{
+    DEFAULT_BODY_LIMIT, DEFAULT_RELOAD_INTERVAL, DEFAULT_REQUEST_TIMEOUT, WebhookConfig,
+};
+pub use message::WARNING_MAX_CHARS;
+pub use reload::ReloadingCert;
+pub use router::{VALIDATE_PATH, router};
+pub use server::Webhook;
+pub use state::{SharedNamespaces, WebhookState};
+pub use tls::{CERT_FILE, KEY_FILE, install_crypto_provider};
+
+use crate::Error;
+use crate::metrics::Metrics;
+use crate::store::PolicyStore;
+
+/// Binds `config.listen` and serves until `shutdown` completes, with namespace labels unknown.
+/// To plug in a namespace cache, build a [`WebhookState`] and use [`Webhook::bind`].
+pub async fn serve(
+    config: WebhookConfig,
+    store: Arc<PolicyStore>,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    Webhook::bind(&config, WebhookState::new(store, metrics))
+        .await?
+        .serve(shutdown)
+        .await
+}

@@ -1,0 +1,169 @@
+//! The HTTP surface: `POST /validate`, with a body limit, a deadline per request and JSON errors
+//! for everything that is not an AdmissionReview answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use guardian_core::engine::EvalContext;
+use k8s_openapi::jiff::Timestamp;
+use tower::{BoxError, ServiceBuilder};
+
+use super::api_error::ApiError;
+use super::review::{Reviewed, review};
+use super::state::WebhookState;
+
+/// The path the ValidatingWebhookConfiguration points at.
+pub const VALIDATE_PATH: &str = "/validate";
+
+/// The webhook's routes, ready for `oneshot` in tests or for the TLS server.
+pub fn router(state: WebhookState) -> Router {
+    let timeout = state.request_timeout;
+    let metrics = state.metrics.clone();
+    let on_timeout = move |err: BoxError| {
+        let metrics = metrics.clone();
+        async move {
+            metrics.admission("error", "none", timeout);
+            if err.is::<tower::timeout::error::Elapsed>() {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the review was not answered within {timeout:?}"),
+                )
+            } else {
+                ApiError::internal(format!("the request failed: {err}"))
+            }
+        }
+    };
+    Router::new()
+        .route(VALIDATE_PATH, post(validate))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.body_limit))
+        // Outermost: the deadline covers reading the body (a slow client), waiting for an
+        // evaluation slot and the evaluation itself.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(on_timeout))
+                .timeout(timeout),
+        )
+        .with_state(Arc::new(state))
+}
+
+async fn validate(
+    State(state): State<Arc<WebhookState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = answer(&state, body).await;
+    let elapsed = started.elapsed();
+    match result {
+        Ok((reviewed, json)) => {
+            record(&state, &reviewed, elapsed);
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                json,
+            )
+                .into_response()
+        }
+        Err(error) => {
+            state.metrics.admission("error", "none", elapsed);
+            tracing::warn!(status = %error.status, error = %error.message, "admission review rejected");
+            error.into_response()
+        }
+    }
+}
+
+async fn answer(
+    state: &WebhookState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Reviewed, Vec<u8>), ApiError> {
+    // 413 for a body over the limit, 400 for one that cannot be read.
+    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+    let permit = state
+        .evaluations
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the evaluation pool is closed"))?;
+    let snapshot = state.store.snapshot();
+    let namespaces = state.namespaces.clone();
+    // Parsing and evaluation are CPU-bound: run them on the blocking pool, one per slot. If the
+    // deadline fires meanwhile the work still finishes, holding its slot, so abandoned requests
+    // cannot pile up more work than there are slots.
+    let work = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        let ctx = EvalContext {
+            now: Timestamp::now(),
+            namespaces: &*namespaces,
+        };
+        let reviewed = review(&body, &snapshot.set, &ctx)?;
+        let json = reviewed
+            .to_json()
+            .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
+        Ok((reviewed, json))
+    });
+    match work.await {
+        Ok(result) => result,
+        // A panic in the engine is a bug; answer it as one instead of dropping the connection.
+        Err(e) => {
+            tracing::error!(error = %e, "evaluating an admission review panicked");
+            Err(ApiError::internal("evaluating the review failed"))
+        }
+    }
+}
+
+/// Counts a decision. Dry runs are answered exactly like real requests but not counted:
+/// `kubectl diff` and server-side dry runs would otherwise inflate the admission numbers with
+/// objects that were never admitted or denied. The webhook writes nothing, so neither has other
+/// side effects (`sideEffects: None`).
+fn record(state: &WebhookState, reviewed: &Reviewed, elapsed: std::time::Duration) {
+    let decision = reviewed.decision.as_str();
+    if !reviewed.dry_run {
+        state
+            .metrics
+            .admission(decision, reviewed.enforcement_label(), elapsed);
+        if reviewed.rule_errors > 0 {
+            state.metrics.error("admission_rule_error");
+        }
+    }
+    if reviewed.response.allowed {
+        tracing::debug!(
+            uid = %reviewed.response.uid,
+            subject = %reviewed.subject,
+            decision,
+            dry_run = reviewed.dry_run,
+            warnings = reviewed.response.warnings.len(),
+            "admission review answered"
+        );
+    } else {
+        tracing::info!(
+            uid = %reviewed.response.uid,
+            subject = %reviewed.subject,
+            decision,
+            dry_run = reviewed.dry_run,
+            "admission denied"
+        );
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("use POST {VALIDATE_PATH} with an AdmissionReview"),
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such path; the webhook serves POST {VALIDATE_PATH}"),
+    )
+}

@@ -1,0 +1,203 @@
+//! Shared helpers for the operator's tests against the real local control plane.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use guardian_core::crd::GuardianPolicy;
+use guardian_operator::cache::{NamespaceCache, WorkloadCache};
+use guardian_operator::controller::{self, ControllerOptions};
+use guardian_operator::metrics::Metrics;
+use guardian_operator::store::PolicyStore;
+use guardian_testenv::ControlPlane;
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Generous: the CI machine has two loaded cores.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+pub async fn cluster() -> &'static ControlPlane {
+    let cp = ControlPlane::shared()
+        .await
+        .expect("the local control plane starts");
+    cp.install_crds().await.expect("the CRDs install");
+    install_policy_report_crd(cp).await;
+    cp
+}
+
+/// Installs the PolicyReport CRD the chart ships, and waits until it is served.
+pub async fn install_policy_report_crd(cp: &ControlPlane) {
+    let client = cp.client().expect("client");
+    guardian_testenv::demo::install_crd_file(
+        &client,
+        &guardian_testenv::demo::policy_report_crd_file(),
+    )
+    .await
+    .expect("the PolicyReport CRD installs");
+}
+
+/// Polls `check` until it returns `Some`, failing with `what` after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An in-process operator (controller only) with leadership under the test's control.
+pub struct Operator {
+    pub token: CancellationToken,
+    /// Held so leadership stays true for the operator's lifetime.
+    _leader: watch::Sender<bool>,
+    pub ready: Arc<AtomicBool>,
+    pub metrics: Metrics,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Operator {
+    pub async fn start(client: Client, resync: Duration) -> Operator {
+        let token = CancellationToken::new();
+        let (leader, leader_rx) = watch::channel(true);
+        let ready = Arc::new(AtomicBool::new(false));
+        let metrics = Metrics::new().expect("metrics");
+        let on_ready: Arc<dyn Fn() + Send + Sync> = {
+            let ready = ready.clone();
+            Arc::new(move || ready.store(true, Ordering::SeqCst))
+        };
+        let handle = tokio::spawn(controller::run(
+            client,
+            ControllerOptions {
+                resync,
+                concurrency: 2,
+                identity: "test".into(),
+            },
+            Arc::new(PolicyStore::new()),
+            Arc::new(WorkloadCache::default()),
+            Arc::new(NamespaceCache::default()),
+            metrics.clone(),
+            leader_rx,
+            on_ready,
+            token.clone(),
+        ));
+        let op = Operator {
+            token,
+            _leader: leader,
+            ready,
+            metrics,
+            handle,
+        };
+        eventually("the operator's caches to sync", || async {
+            op.ready.load(Ordering::SeqCst).then_some(())
+        })
+        .await;
+        op
+    }
+
+    pub async fn stop(self) {
+        self.token.cancel();
+        let _ = tokio::time::timeout(DEADLINE, self.handle).await;
+    }
+}
+
+/// Creates any object from YAML in `namespace` (or cluster-scoped when it has none).
+pub async fn create(client: &Client, namespace: Option<&str>, yaml: &str) -> DynamicObject {
+    let obj: DynamicObject = serde_yaml_ng::from_str(yaml).expect("test YAML parses");
+    let api = dynamic_api(client, namespace, &obj).await;
+    api.create(&PostParams::default(), &obj)
+        .await
+        .expect("the object is created")
+}
+
+pub async fn dynamic_api(
+    client: &Client,
+    namespace: Option<&str>,
+    obj: &DynamicObject,
+) -> Api<DynamicObject> {
+    let types = obj.types.as_ref().expect("apiVersion and kind");
+    let (group, version) = types
+        .api_version
+        .rsplit_once('/')
+        .unwrap_or(("", &types.api_version));
+    let gvk = GroupVersionKind::gvk(group, version, &types.kind);
+    let (ar, _) = kube::discovery::pinned_kind(client, &gvk)
+        .await
+        .expect("the kind is served");
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    }
+}
+
+pub async fn create_policy(client: &Client, yaml: &str) -> GuardianPolicy {
+    let policy: GuardianPolicy = serde_yaml_ng::from_str(yaml).expect("policy YAML parses");
+    Api::<GuardianPolicy>::all(client.clone())
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created")
+}
+
+pub async fn policy(client: &Client, name: &str) -> Option<GuardianPolicy> {
+    Api::<GuardianPolicy>::all(client.clone())
+        .get_opt(name)
+        .await
+        .expect("get policy")
+}
+
+pub fn policy_report_api(client: &Client, namespace: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
+            "policyreports",
+        ),
+    )
+}
+
+pub fn deployment(name: &str, privileged: bool) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example.com/app:1.0
+        securityContext: {{privileged: {privileged}}}
+"#
+    )
+}
+
+pub fn pod(name: &str, host_network: bool) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  hostNetwork: {host_network}
+  containers:
+  - name: app
+    image: registry.example.com/app:1.0
+"#
+    )
+}

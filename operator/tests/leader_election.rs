@@ -1,0 +1,307 @@
+//! Leader election against a real kube-apiserver: one leader of two, handover on release, takeover
+//! after a crash, and surviving an apiserver restart.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use guardian_operator::leader::{LeaderElection, LeaderHandle, LeaseConfig};
+use guardian_operator::metrics::Metrics;
+use guardian_testenv::ControlPlane;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
+use tokio::sync::watch;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const LEASE: &str = "kube-guardian-test";
+/// Short timings so takeovers are quick; renewals every second leave a loaded machine 2 s of slack.
+const LEASE_DURATION: Duration = Duration::from_secs(4);
+const RENEW_DEADLINE: Duration = Duration::from_secs(3);
+const RETRY_PERIOD: Duration = Duration::from_secs(1);
+/// Generous: the first election includes creating the Lease on a possibly busy 2-core machine.
+const ELECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Candidate {
+    handle: Option<LeaderHandle>,
+    leader: watch::Receiver<bool>,
+    metrics: Metrics,
+    identity: String,
+}
+
+impl Candidate {
+    fn start(
+        client: &Client,
+        namespace: &str,
+        identity: &str,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut config = LeaseConfig::new(LEASE, namespace, identity);
+        config.lease_duration = LEASE_DURATION;
+        config.renew_deadline = RENEW_DEADLINE;
+        config.retry_period = RETRY_PERIOD;
+        let metrics = Metrics::new()?;
+        let (handle, leader) = LeaderElection::start(client.clone(), config, metrics.clone())?;
+        assert_eq!(handle.identity(), identity);
+        Ok(Candidate {
+            handle: Some(handle),
+            leader,
+            metrics,
+            identity: identity.to_owned(),
+        })
+    }
+
+    fn leads(&self) -> bool {
+        *self.leader.borrow()
+    }
+
+    fn handle(&self) -> Result<&LeaderHandle, &'static str> {
+        self.handle.as_ref().ok_or("the candidate was stopped")
+    }
+}
+
+async fn two_candidates(
+    client: &Client,
+    namespace: &str,
+) -> Result<[Candidate; 2], Box<dyn std::error::Error>> {
+    Ok([
+        Candidate::start(client, namespace, "candidate-a")?,
+        Candidate::start(client, namespace, "candidate-b")?,
+    ])
+}
+
+/// Waits until one of the two leads; returns its index after checking the other does not.
+async fn wait_for_one_leader(
+    candidates: &mut [Candidate; 2],
+    within: Duration,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let [a, b] = candidates;
+    let index = tokio::time::timeout(within, async {
+        tokio::select! {
+            led = a.leader.wait_for(|leads| *leads) => led.map(|_| 0),
+            led = b.leader.wait_for(|leads| *leads) => led.map(|_| 1),
+        }
+    })
+    .await
+    .map_err(|_| format!("no leader within {within:?}"))??;
+    assert!(!candidates[1 - index].leads(), "both candidates lead");
+    Ok(index)
+}
+
+async fn holder(client: &Client, namespace: &str) -> Result<Option<String>, kube::Error> {
+    let lease = Api::<Lease>::namespaced(client.clone(), namespace)
+        .get(LEASE)
+        .await?;
+    Ok(lease.spec.and_then(|s| s.holder_identity))
+}
+
+/// Waits for `candidate` to lead; returns how long that took.
+async fn time_until_leads(
+    candidate: &mut Candidate,
+    within: Duration,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    tokio::time::timeout(within, candidate.leader.wait_for(|leads| *leads))
+        .await
+        .map_err(|_| format!("{} did not take over within {within:?}", candidate.identity))??;
+    Ok(start.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_one_of_two_leads_and_the_lease_names_it() -> TestResult {
+    let Some(cp) = ControlPlane::shared_unless_skipped().await? else {
+        return Ok(());
+    };
+    let namespace = cp.create_namespace("leader-one").await?;
+    let client = cp.client()?;
+    let mut candidates = two_candidates(&client, &namespace).await?;
+
+    let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
+    let standby = 1 - leader;
+    assert_eq!(
+        holder(&client, &namespace).await?.as_deref(),
+        Some(candidates[leader].identity.as_str())
+    );
+    assert!(
+        candidates[leader]
+            .metrics
+            .render()
+            .contains("kube_guardian_leader 1")
+    );
+    assert!(
+        candidates[standby]
+            .metrics
+            .render()
+            .contains("kube_guardian_leader 0")
+    );
+
+    // Steady state over two lease durations: renewals keep the leader, the standby stays out.
+    let [a, b] = &mut candidates;
+    let quiet = tokio::time::timeout(2 * LEASE_DURATION, async {
+        tokio::select! {
+            _ = a.leader.changed() => "a",
+            _ = b.leader.changed() => "b",
+        }
+    })
+    .await;
+    assert!(
+        quiet.is_err(),
+        "leadership changed in steady state: {quiet:?}"
+    );
+    assert!(candidates[leader].leads() && !candidates[standby].leads());
+
+    for candidate in candidates {
+        if let Some(handle) = candidate.handle {
+            handle.release().await?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_hands_over_to_the_standby_within_two_seconds() -> TestResult {
+    let Some(cp) = ControlPlane::shared_unless_skipped().await? else {
+        return Ok(());
+    };
+    let namespace = cp.create_namespace("leader-release").await?;
+    let client = cp.client()?;
+    let mut candidates = two_candidates(&client, &namespace).await?;
+    let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
+    let standby = 1 - leader;
+
+    let start = Instant::now();
+    let handle = candidates[leader].handle.take().ok_or("no handle")?;
+    handle.release().await?;
+    assert!(!candidates[leader].leads(), "still leading after release");
+    let waited = time_until_leads(&mut candidates[standby], ELECTION_TIMEOUT).await?;
+    let took = start.elapsed();
+    eprintln!(
+        "takeover after release: {took:?} (release call {:?})",
+        took - waited
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "takeover after release took {took:?}"
+    );
+    assert_eq!(
+        holder(&client, &namespace).await?.as_deref(),
+        Some(candidates[standby].identity.as_str())
+    );
+
+    if let Some(handle) = candidates[standby].handle.take() {
+        handle.release().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_replaced_within_the_lease_duration() -> TestResult {
+    let Some(cp) = ControlPlane::shared_unless_skipped().await? else {
+        return Ok(());
+    };
+    let namespace = cp.create_namespace("leader-kill").await?;
+    let client = cp.client()?;
+    let mut candidates = two_candidates(&client, &namespace).await?;
+    let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
+    let standby = 1 - leader;
+
+    // Dropping the handle aborts the elector without releasing: the Lease keeps naming the dead
+    // leader until it expires, as after kill -9.
+    let start = Instant::now();
+    drop(candidates[leader].handle.take());
+    assert!(
+        !candidates[leader].leads(),
+        "a stopped elector must not claim leadership"
+    );
+    time_until_leads(&mut candidates[standby], LEASE_DURATION + ELECTION_TIMEOUT).await?;
+    let took = start.elapsed();
+    eprintln!("takeover after kill: {took:?} (lease duration {LEASE_DURATION:?})");
+    assert!(
+        took < LEASE_DURATION + Duration::from_secs(2),
+        "takeover after kill took {took:?}"
+    );
+    assert_eq!(
+        holder(&client, &namespace).await?.as_deref(),
+        Some(candidates[standby].identity.as_str())
+    );
+
+    if let Some(handle) = candidates[standby].handle.take() {
+        handle.release().await?;
+    }
+    Ok(())
+}
+
+/// Records every value a leader channel takes, with when it took it.
+fn record(mut leader: watch::Receiver<bool>) -> Arc<Mutex<Vec<(Instant, bool)>>> {
+    let log = Arc::new(Mutex::new(vec![(
+        Instant::now(),
+        *leader.borrow_and_update(),
+    )]));
+    let writer = log.clone();
+    tokio::spawn(async move {
+        while leader.changed().await.is_ok() {
+            let value = *leader.borrow_and_update();
+            writer
+                .lock()
+                .map(|mut log| log.push((Instant::now(), value)))
+                .ok();
+        }
+    });
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apiserver_restart_does_not_stop_the_election() -> TestResult {
+    if guardian_testenv::skip_cluster_tests()? || guardian_testenv::existing_cluster_configured() {
+        eprintln!("SKIPPING: this test restarts its own local control plane");
+        return Ok(());
+    }
+    let mut cp = ControlPlane::start().await?;
+    let namespace = cp.create_namespace("leader-restart").await?;
+    let client = cp.client()?;
+    let mut candidates = two_candidates(&client, &namespace).await?;
+    let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
+    let history = record(candidates[leader].leader.clone());
+
+    let start = Instant::now();
+    cp.restart_apiserver().await?;
+    let outage = start.elapsed();
+
+    let new_leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
+    let resumed = start.elapsed();
+    for candidate in &candidates {
+        assert!(
+            !candidate.handle()?.is_finished(),
+            "{} stopped",
+            candidate.identity
+        );
+    }
+    assert_eq!(
+        holder(&client, &namespace).await?.as_deref(),
+        Some(candidates[new_leader].identity.as_str())
+    );
+
+    let history = history.lock().map_err(|_| "poisoned")?.clone();
+    let stepped_down = history
+        .iter()
+        .find(|(_, leads)| !leads)
+        .map(|(at, _)| at.duration_since(start));
+    eprintln!(
+        "apiserver restart took {outage:?}; old leader stepped down after {stepped_down:?}; \
+         {} leads again {resumed:?} after the restart began",
+        candidates[new_leader].identity
+    );
+    // Without an apiserver for longer than the renew deadline, the leader cannot have renewed.
+    if outage > RENEW_DEADLINE + RETRY_PERIOD {
+        let stepped_down = stepped_down.ok_or("the leader kept leading through the outage")?;
+        assert!(
+            stepped_down <= RENEW_DEADLINE + RETRY_PERIOD,
+            "stepped down late: {stepped_down:?}"
+        );
+    }
+
+    for candidate in candidates {
+        if let Some(handle) = candidate.handle {
+            handle.release().await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! The controller against the real control plane: status, change propagation, invalid policies,
+//! PolicyReports and the finalizer.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use guardian_core::crd::GuardianPolicy;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::json;
+
+fn policy_yaml(name: &str, namespace: &str, enforcement: &str) -> String {
+    format!(
+        r#"
+apiVersion: guardian.kube-guardian.dev/v1alpha1
+kind: GuardianPolicy
+metadata: {{name: {name}}}
+spec:
+  enforcement: {enforcement}
+  match: {{namespaces: [{namespace}]}}
+  rules:
+  - id: pss-privileged
+  - id: pss-host-namespaces
+"#
+    )
+}
+
+fn summary(p: &GuardianPolicy) -> Option<(u64, u64, u64)> {
+    let s = p.status.as_ref()?.summary.as_ref()?;
+    Some((s.resources_evaluated, s.violations, s.by_severity.critical))
+}
+
+fn condition(p: &GuardianPolicy, type_: &str) -> Option<(String, String, String)> {
+    p.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_follow_workload_changes_within_two_seconds() {
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("status").await.expect("namespace");
+    create(&client, Some(&ns), &deployment("good", false)).await;
+    create(&client, Some(&ns), &deployment("bad", true)).await;
+    create(&client, Some(&ns), &pod("host-net", true)).await;
+    let name = format!("{ns}-status");
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    create_policy(&client, &policy_yaml(&name, &ns, "Audit")).await;
+
+    let p = eventually("status with 3 resources and 2 violations", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((3, 2, 2)))
+    })
+    .await;
+    assert_eq!(condition(&p, "Ready").map(|c| c.0), Some("True".to_owned()));
+    assert_eq!(
+        condition(&p, "Degraded").map(|c| c.0),
+        Some("False".to_owned())
+    );
+    assert_eq!(
+        p.status.as_ref().and_then(|s| s.observed_generation),
+        p.metadata.generation
+    );
+
+    // A workload change shows in the status within 2 s.
+    let deployments: Api<kube::api::DynamicObject> = dynamic_api(
+        &client,
+        Some(&ns),
+        &serde_yaml_ng::from_str(&deployment("good", true)).expect("yaml"),
+    )
+    .await;
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "securityContext": {"privileged": true}}]}}}});
+    let changed = Instant::now();
+    deployments
+        .patch("good", &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .expect("patch");
+    eventually("the change to reach the status", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((3, 3, 3)))
+    })
+    .await;
+    let latency = changed.elapsed();
+    assert!(
+        latency < Duration::from_secs(2),
+        "the status took {latency:?}"
+    );
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_cel_sets_degraded_without_hot_looping() {
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("invalid").await.expect("namespace");
+    let name = format!("{ns}-invalid");
+    let op = Operator::start(client.clone(), Duration::from_secs(1)).await;
+    create_policy(
+        &client,
+        &format!(
+            r#"
+apiVersion: guardian.kube-guardian.dev/v1alpha1
+kind: GuardianPolicy
+metadata: {{name: {name}}}
+spec:
+  match: {{namespaces: [{ns}]}}
+  rules:
+  - cel: {{name: broken, expression: "object.spec.(", message: never}}
+"#
+        ),
+    )
+    .await;
+    let p = eventually("the Degraded condition", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| condition(p, "Degraded").is_some_and(|c| c.0 == "True"))
+    })
+    .await;
+    let (_, reason, message) = condition(&p, "Degraded").expect("Degraded");
+    assert_eq!(reason, "InvalidPolicy");
+    assert!(
+        message.contains("rule \"broken\": CEL expression does not compile at 1:"),
+        "{message}"
+    );
+    assert_eq!(
+        condition(&p, "Ready").map(|c| c.0),
+        Some("False".to_owned())
+    );
+
+    // The transition is told as a Kubernetes Event on the policy.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::all(client.clone());
+    let event = eventually("a PolicyDegraded event", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items.into_iter().find(|e| {
+            e.reason.as_deref() == Some("PolicyDegraded")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+        })
+    })
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert!(
+        event.note.as_deref().is_some_and(|n| n.contains("broken")),
+        "{event:?}"
+    );
+
+    // No hot loop: an invalid policy is not requeued by the 1 s resync, and its status is not
+    // rewritten (a rewrite would trigger the next reconcile).
+    let version = p.metadata.resource_version.clone();
+    tokio::time::sleep(Duration::from_secs(4)).await; // observation window, not synchronisation
+    let p = policy(&client, &name).await.expect("policy");
+    assert_eq!(p.metadata.resource_version, version, "no status rewrite");
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them() {
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("reports").await.expect("namespace");
+    create(&client, Some(&ns), &deployment("bad", true)).await;
+    create(&client, Some(&ns), &pod("host-net", true)).await;
+    let deny = format!("{ns}-deny");
+    let warn = format!("{ns}-warn");
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    create_policy(&client, &policy_yaml(&deny, &ns, "Deny")).await;
+    create_policy(&client, &policy_yaml(&warn, &ns, "Warn")).await;
+
+    let reports = policy_report_api(&client, &ns);
+    let report = eventually("a report with both policies' results", || async {
+        reports
+            .get_opt("kube-guardian")
+            .await
+            .ok()
+            .flatten()
+            .filter(|r| r.data["results"].as_array().is_some_and(|a| a.len() == 4))
+    })
+    .await;
+    assert_eq!(report.data["summary"]["fail"], 2);
+    assert_eq!(report.data["summary"]["warn"], 2);
+    let results = report.data["results"].as_array().expect("results");
+    let privileged = results
+        .iter()
+        .find(|r| r["policy"] == deny.as_str() && r["rule"] == "pss-privileged")
+        .expect("the privileged result");
+    assert_eq!(privileged["result"], "fail");
+    assert_eq!(privileged["severity"], "critical");
+    assert_eq!(privileged["resources"][0]["kind"], "Deployment");
+    assert_eq!(privileged["resources"][0]["name"], "bad");
+    assert_eq!(
+        privileged["properties"]["path"],
+        "spec.template.spec.containers[0].securityContext.privileged"
+    );
+    assert!(
+        results
+            .iter()
+            .filter(|r| r["policy"] == warn.as_str())
+            .all(|r| r["result"] == "warn")
+    );
+
+    // The finalizer removes the deleted policy's rows before the policy goes.
+    let p = policy(&client, &deny).await.expect("policy");
+    assert!(
+        p.metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == "guardian.kube-guardian.dev/reports")
+    );
+    Api::<GuardianPolicy>::all(client.clone())
+        .delete(&deny, &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually("the policy to be gone", || async {
+        policy(&client, &deny).await.is_none().then_some(())
+    })
+    .await;
+    let report = reports
+        .get("kube-guardian")
+        .await
+        .expect("the report remains for the other policy");
+    let results = report.data["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|r| r["policy"] == warn.as_str()));
+
+    // With no policy left, the report goes too.
+    Api::<GuardianPolicy>::all(client.clone())
+        .delete(&warn, &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually("the empty report to be deleted", || async {
+        reports
+            .get_opt("kube-guardian")
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_cluster_gets_no_status_or_report_writes_across_resyncs() {
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("quiet").await.expect("namespace");
+    create(&client, Some(&ns), &deployment("bad", true)).await;
+    let name = format!("{ns}-quiet");
+    // A 1 s resync: twenty full re-evaluations in the observation window.
+    let op = Operator::start(client.clone(), Duration::from_secs(1)).await;
+    create_policy(&client, &policy_yaml(&name, &ns, "Audit")).await;
+    let reports = policy_report_api(&client, &ns);
+    let settled = eventually("status and report", || async {
+        let p = policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((1, 1, 1)))?;
+        let r = reports.get_opt("kube-guardian").await.ok().flatten()?;
+        Some((p.metadata.resource_version, r.metadata.resource_version))
+    })
+    .await;
+    let resyncs_before = reconciles(&op.metrics.render());
+    tokio::time::sleep(Duration::from_secs(20)).await; // observation window, not synchronisation
+    let resyncs = reconciles(&op.metrics.render()) - resyncs_before;
+    assert!(
+        resyncs >= 10.0,
+        "only {resyncs} reconciles ran: the window proves nothing"
+    );
+    let p = policy(&client, &name).await.expect("policy");
+    let r = reports.get("kube-guardian").await.expect("report");
+    assert_eq!(
+        (p.metadata.resource_version, r.metadata.resource_version),
+        settled,
+        "a status or report was rewritten although nothing changed"
+    );
+    op.stop().await;
+}
+
+fn reconciles(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("kube_guardian_reconciles_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_selectors_follow_namespace_labels() {
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("nssel").await.expect("namespace");
+    create(&client, Some(&ns), &deployment("bad", true)).await;
+    let name = format!("{ns}-nssel");
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    create_policy(
+        &client,
+        &format!(
+            r#"
+apiVersion: guardian.kube-guardian.dev/v1alpha1
+kind: GuardianPolicy
+metadata: {{name: {name}}}
+spec:
+  match: {{namespaceSelector: {{matchLabels: {{guardian-test: {name}}}}}}}
+  rules: [{{id: pss-privileged}}]
+"#
+        ),
+    )
+    .await;
+    eventually("no resource matched before the label", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((0, 0, 0)))
+    })
+    .await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .patch(
+            &ns,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"guardian-test": name}}})),
+        )
+        .await
+        .expect("label the namespace");
+    eventually("the labelled namespace's workload to count", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((1, 1, 1)))
+    })
+    .await;
+    op.stop().await;
+}

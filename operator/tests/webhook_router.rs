@@ -1,0 +1,625 @@
+//! Every branch of `POST /validate`, in process through `Router::oneshot`: decisions by
+//! enforcement, exceptions, updates, dry runs, the fast path and every kind of bad input.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use guardian_core::crd::{GuardianException, GuardianPolicy};
+use guardian_operator::metrics::Metrics;
+use guardian_operator::store::PolicyStore;
+use guardian_operator::webhook::{WARNING_MAX_CHARS, WebhookState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn policy(name: &str, enforcement: &str, rules: &[&str]) -> GuardianPolicy {
+    let rules: Vec<Value> = rules.iter().map(|id| json!({ "id": id })).collect();
+    serde_json::from_value(json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+        "kind": "GuardianPolicy",
+        "metadata": { "name": name },
+        "spec": { "enforcement": enforcement, "rules": rules }
+    }))
+    .expect("test policy")
+}
+
+fn cel_policy(name: &str, enforcement: &str, expression: &str) -> GuardianPolicy {
+    serde_json::from_value(json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+        "kind": "GuardianPolicy",
+        "metadata": { "name": name },
+        "spec": {
+            "enforcement": enforcement,
+            "rules": [{ "cel": { "name": "team-label", "expression": expression,
+                                  "message": "needs a team label" } }]
+        }
+    }))
+    .expect("test CEL policy")
+}
+
+fn exception(policy: &str, pod: &str) -> GuardianException {
+    serde_json::from_value(json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+        "kind": "GuardianException",
+        "metadata": { "name": "legacy", "namespace": "shop" },
+        "spec": {
+            "policy": policy,
+            "resources": { "names": [pod] },
+            "owner": "team-shop",
+            "justification": "migrating off privileged mode",
+            "expiresAt": "2999-01-01T00:00:00Z"
+        }
+    }))
+    .expect("test exception")
+}
+
+fn pod(name: &str, privileged: bool, image: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": name, "namespace": "shop", "labels": { "app": name } },
+        "spec": { "containers": [{
+            "name": "app",
+            "image": image,
+            "securityContext": { "privileged": privileged }
+        }]}
+    })
+}
+
+fn review(operation: &str, object: Value, old: Option<Value>, dry_run: bool) -> Value {
+    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+    let group = match kind.as_str() {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => "apps",
+        "Job" | "CronJob" => "batch",
+        _ => "",
+    };
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": { "group": group, "version": "v1", "kind": kind },
+            "resource": { "group": group, "version": "v1", "resource": "pods" },
+            "name": object["metadata"]["name"],
+            "namespace": "shop",
+            "operation": operation,
+            "userInfo": { "username": "alice" },
+            "object": object,
+            "oldObject": old,
+            "dryRun": dry_run
+        }
+    })
+}
+
+struct Harness {
+    metrics: Metrics,
+    state: WebhookState,
+}
+
+impl Harness {
+    fn new(policies: &[GuardianPolicy], exceptions: &[GuardianException]) -> Harness {
+        let store = Arc::new(PolicyStore::new());
+        let snapshot = store.rebuild(policies, exceptions);
+        assert!(
+            snapshot.rejected_policies.is_empty(),
+            "{:?}",
+            snapshot.rejected_policies
+        );
+        let metrics = Metrics::new().expect("metrics");
+        let state = WebhookState::new(store.clone(), metrics.clone());
+        Harness { metrics, state }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert_eq!(
+            content_type, "application/json",
+            "every answer is JSON: {bytes:?}"
+        );
+        (status, serde_json::from_slice(&bytes).expect("a JSON body"))
+    }
+
+    async fn post(&self, body: impl Into<Body>) -> (StatusCode, Value) {
+        self.send(
+            Request::post("/validate")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.into())
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Posts a review and returns its `response`, checking the envelope on the way.
+    async fn decide(&self, review: Value) -> Value {
+        let (status, body) = self.post(review.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(body["kind"], "AdmissionReview");
+        assert_eq!(
+            body["response"]["uid"],
+            "705ab4f5-6393-11e8-b7cc-42010a800002"
+        );
+        body["response"].clone()
+    }
+
+    fn metrics_line(&self, decision: &str, enforcement: &str) -> Option<String> {
+        let wanted = format!(
+            "kube_guardian_admission_requests_total{{decision=\"{decision}\",enforcement=\"{enforcement}\"}}"
+        );
+        self.metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with(&wanted))
+            .map(str::to_owned)
+    }
+}
+
+#[tokio::test]
+async fn deny_lists_policy_rule_path_and_remediation_of_each_violation() {
+    let h = Harness::new(
+        &[policy(
+            "no-privileged",
+            "Deny",
+            &["pss-privileged", "image-tag-pinned"],
+        )],
+        &[],
+    );
+    let response = h
+        .decide(review(
+            "CREATE",
+            pod("web", true, "nginx:latest"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 403);
+    assert_eq!(response["status"]["reason"], "Forbidden");
+    let message = response["status"]["message"].as_str().expect("a message");
+    for expected in [
+        "kube-guardian: Pod shop/web violates 1 Deny policy (2 violations)",
+        "[no-privileged/pss-privileged] spec.containers[0].securityContext.privileged:",
+        "Fix: Remove securityContext.privileged or set it to false.",
+        "[no-privileged/image-tag-pinned] spec.containers[0].image:",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected:?} not in:\n{message}"
+        );
+    }
+    assert_eq!(
+        h.metrics_line("denied", "deny").as_deref(),
+        Some("kube_guardian_admission_requests_total{decision=\"denied\",enforcement=\"deny\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn warn_allows_with_one_short_warning_per_violation() {
+    let h = Harness::new(
+        &[policy("limits", "Warn", &["cpu-limits", "memory-limits"])],
+        &[],
+    );
+    let response = h
+        .decide(review(
+            "CREATE",
+            pod("web", false, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], true);
+    assert!(response.get("status").is_none());
+    let warnings: Vec<&str> = response["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("[limits/cpu-limits] "),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].starts_with("[limits/memory-limits] "),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.chars().count() <= WARNING_MAX_CHARS)
+    );
+    assert!(h.metrics_line("warned", "warn").is_some());
+}
+
+#[tokio::test]
+async fn audit_allows_silently_and_is_counted() {
+    let h = Harness::new(
+        &[policy("audit-privileged", "Audit", &["pss-privileged"])],
+        &[],
+    );
+    let response = h
+        .decide(review(
+            "CREATE",
+            pod("web", true, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], true);
+    assert!(response.get("warnings").is_none(), "{response}");
+    assert!(
+        h.metrics_line("allowed", "audit").is_some(),
+        "{}",
+        h.metrics.render()
+    );
+}
+
+#[tokio::test]
+async fn the_strictest_matched_enforcement_labels_the_metric() {
+    let h = Harness::new(
+        &[
+            policy("audit", "Audit", &["cpu-limits"]),
+            policy("deny", "Deny", &["pss-privileged"]),
+        ],
+        &[],
+    );
+    let response = h
+        .decide(review(
+            "CREATE",
+            pod("web", false, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], true);
+    assert!(
+        h.metrics_line("allowed", "deny").is_some(),
+        "{}",
+        h.metrics.render()
+    );
+}
+
+#[tokio::test]
+async fn an_exception_lets_the_resource_in() {
+    let h = Harness::new(
+        &[policy("no-privileged", "Deny", &["pss-privileged"])],
+        &[exception("no-privileged", "legacy-*")],
+    );
+    let excepted = h
+        .decide(review(
+            "CREATE",
+            pod("legacy-db", true, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(excepted["allowed"], true, "{excepted}");
+    assert!(
+        excepted.get("warnings").is_none(),
+        "excepted findings do not warn: {excepted}"
+    );
+    let other = h
+        .decide(review(
+            "CREATE",
+            pod("web", true, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(
+        other["allowed"], false,
+        "the exception covers only its resources"
+    );
+}
+
+#[tokio::test]
+async fn update_allows_a_pre_existing_violation_but_denies_a_new_one() {
+    let h = Harness::new(
+        &[policy(
+            "strict",
+            "Deny",
+            &["pss-privileged", "image-tag-pinned"],
+        )],
+        &[],
+    );
+    let old = pod("web", true, "nginx:1.27");
+
+    let mut relabelled = old.clone();
+    relabelled["metadata"]["labels"]["tier"] = json!("frontend");
+    let response = h
+        .decide(review("UPDATE", relabelled, Some(old.clone()), false))
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+    let warnings = response["warnings"].to_string();
+    assert!(
+        warnings.contains("[strict/pss-privileged] pre-existing"),
+        "{warnings}"
+    );
+
+    let retagged = pod("web", true, "nginx:latest");
+    let response = h.decide(review("UPDATE", retagged, Some(old), false)).await;
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().expect("message");
+    assert!(message.contains("image-tag-pinned"), "{message}");
+    assert!(
+        !message.contains("pss-privileged"),
+        "old violations are not listed: {message}"
+    );
+
+    // The same change as a CREATE is judged on everything.
+    let response = h
+        .decide(review(
+            "CREATE",
+            pod("web", true, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], false);
+}
+
+#[tokio::test]
+async fn dry_run_is_decided_the_same_but_not_counted() {
+    let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
+    let response = h
+        .decide(review("CREATE", pod("web", true, "nginx:1.27"), None, true))
+        .await;
+    assert_eq!(response["allowed"], false);
+    assert!(
+        h.metrics_line("denied", "deny").is_none(),
+        "{}",
+        h.metrics.render()
+    );
+}
+
+#[tokio::test]
+async fn a_cel_rule_that_cannot_be_evaluated_fails_closed_under_deny() {
+    // `object.metadata.labels.team` errors (no such key) on a Pod without that label.
+    let h = Harness::new(
+        &[cel_policy(
+            "team",
+            "Deny",
+            "object.metadata.labels.team != ''",
+        )],
+        &[],
+    );
+    let response = h
+        .decide(review(
+            "CREATE",
+            pod("web", false, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().expect("message");
+    assert!(message.contains("could not be evaluated"), "{message}");
+    assert!(message.contains("fails closed"), "{message}");
+
+    let h = Harness::new(
+        &[cel_policy(
+            "team",
+            "Warn",
+            "object.metadata.labels.team != ''",
+        )],
+        &[],
+    );
+    let response = h
+        .decide(review(
+            "CREATE",
+            pod("web", false, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], true, "under Warn an error only warns");
+    assert!(
+        response["warnings"]
+            .to_string()
+            .contains("could not be evaluated")
+    );
+}
+
+#[tokio::test]
+async fn kinds_and_operations_no_policy_judges_are_allowed() {
+    let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
+    let config_map = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": { "name": "c", "namespace": "shop" }, "data": {}
+    });
+    let response = h.decide(review("CREATE", config_map, None, false)).await;
+    assert_eq!(response["allowed"], true);
+
+    let response = h
+        .decide(review(
+            "DELETE",
+            pod("web", true, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], true, "DELETE is not judged");
+
+    // No policies at all: allowed without evaluation.
+    let empty = Harness::new(&[], &[]);
+    let response = empty
+        .decide(review(
+            "CREATE",
+            pod("web", true, "nginx:1.27"),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], true);
+}
+
+#[tokio::test]
+async fn every_workload_kind_is_judged() {
+    let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
+    let spec = json!({ "containers": [{ "name": "app", "image": "nginx:1.27",
+                                         "securityContext": { "privileged": true } }] });
+    let template = json!({ "metadata": { "labels": { "app": "x" } }, "spec": spec });
+    let objects = [
+        ("apps/v1", "Deployment", json!({ "template": template })),
+        ("apps/v1", "StatefulSet", json!({ "template": template })),
+        ("apps/v1", "DaemonSet", json!({ "template": template })),
+        ("apps/v1", "ReplicaSet", json!({ "template": template })),
+        ("batch/v1", "Job", json!({ "template": template })),
+        (
+            "batch/v1",
+            "CronJob",
+            json!({ "schedule": "* * * * *",
+                                         "jobTemplate": { "spec": { "template": template } } }),
+        ),
+    ];
+    for (api_version, kind, spec) in objects {
+        let object = json!({
+            "apiVersion": api_version, "kind": kind,
+            "metadata": { "name": "w", "namespace": "shop" }, "spec": spec
+        });
+        let response = h.decide(review("CREATE", object, None, false)).await;
+        assert_eq!(response["allowed"], false, "{kind}: {response}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_with_a_json_error() {
+    let h = Harness::new(&[], &[]);
+    let (status, body) = h.post("{ not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("not an AdmissionReview")
+    );
+    assert!(h.metrics_line("error", "none").is_some());
+}
+
+#[tokio::test]
+async fn wrong_api_version_or_kind_is_a_400() {
+    let h = Harness::new(&[], &[]);
+    let mut v1beta1 = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    v1beta1["apiVersion"] = json!("admission.k8s.io/v1beta1");
+    let (status, body) = h.post(v1beta1.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("admission.k8s.io/v1beta1")
+    );
+
+    let mut wrong_kind = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    wrong_kind["kind"] = json!("Pod");
+    let (status, _) = h.post(wrong_kind.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let mut no_request = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    no_request["request"] = Value::Null;
+    let (status, _) = h.post(no_request.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn odd_inputs_get_an_answer_never_a_panic() {
+    let h = Harness::new(
+        &[
+            policy("no-privileged", "Deny", &["pss-privileged"]),
+            cel_policy("team", "Deny", "object.metadata.labels.team != ''"),
+        ],
+        &[],
+    );
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let mut weird_object = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    weird_object["request"]["object"] = json!("a string");
+    let mut no_object = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    no_object["request"]["object"] = Value::Null;
+    let mut bad_containers = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    bad_containers["request"]["object"]["spec"]["containers"] = json!({ "not": "a list" });
+    let bodies = [
+        deep,
+        String::new(),
+        "null".to_owned(),
+        "[]".to_owned(),
+        "\u{0}".to_owned(),
+        weird_object.to_string(),
+        no_object.to_string(),
+        bad_containers.to_string(),
+    ];
+    for body in bodies {
+        let (status, answer) = h.post(body.clone()).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+            "{status} for {:.80}: {answer}",
+            body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413() {
+    let h = Harness::new(&[], &[]);
+    let body = vec![b' '; guardian_operator::webhook::DEFAULT_BODY_LIMIT + 1];
+    let (status, body) = h.post(body).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], 413);
+}
+
+#[tokio::test]
+async fn other_methods_are_a_405_and_other_paths_a_404() {
+    let h = Harness::new(&[], &[]);
+    let (status, body) = h
+        .send(
+            Request::get("/validate")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["code"], 405);
+    let (status, _) = h
+        .send(
+            Request::post("/mutate")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_times_out_with_a_503() {
+    let h = Harness::new(&[], &[]);
+    let state = h
+        .state
+        .clone()
+        .with_limits(1024, Duration::from_millis(200));
+    let stalled = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+    let response = router(state)
+        .oneshot(Request::post("/validate").body(stalled).expect("request"))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(body["code"], 503);
+}

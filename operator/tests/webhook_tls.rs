@@ -1,0 +1,535 @@
+//! The webhook over real TLS on loopback: protocol versions (including a raw TLS 1.1
+//! ClientHello), certificate rotation by symlink swap, a broken new pair, and mTLS.
+
+mod support {
+    pub mod pki;
+}
+
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ProtocolVersion, RootCertStore};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_rustls::TlsConnector;
+
+use guardian_operator::metrics::Metrics;
+use guardian_operator::store::PolicyStore;
+use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
+use support::pki::{Ca, Pair};
+
+/// Generous: the machine running the tests may be busy.
+const DEADLINE: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(25);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// ---- a Secret-volume-like certificate directory -------------------------------------------
+
+/// `tls.crt -> ..data/tls.crt`, `..data -> ..<version>/`: the layout the kubelet writes, whose
+/// updates are an atomic rename of `..data`.
+struct CertDir {
+    dir: tempfile::TempDir,
+    version: u32,
+}
+
+impl CertDir {
+    fn new(pair: &Pair) -> CertDir {
+        let mut d = CertDir {
+            dir: tempfile::tempdir().expect("temp dir"),
+            version: 0,
+        };
+        d.swap(pair);
+        for file in [webhook::CERT_FILE, webhook::KEY_FILE] {
+            std::os::unix::fs::symlink(Path::new("..data").join(file), d.path().join(file))
+                .expect("file symlink");
+        }
+        d
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a new version directory and points `..data` at it in one rename.
+    fn swap(&mut self, pair: &Pair) {
+        self.version += 1;
+        let version = format!("..v{}", self.version);
+        let target = self.path().join(&version);
+        std::fs::create_dir(&target).expect("version dir");
+        std::fs::write(target.join(webhook::CERT_FILE), &pair.cert_pem).expect("tls.crt");
+        std::fs::write(target.join(webhook::KEY_FILE), &pair.key_pem).expect("tls.key");
+        let tmp = self.path().join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &tmp).expect("..data_tmp");
+        std::fs::rename(&tmp, self.path().join("..data")).expect("atomic swap");
+    }
+}
+
+// ---- the server --------------------------------------------------------------------------
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), guardian_operator::Error>>,
+}
+
+impl Server {
+    async fn start(cert_dir: &Path, client_ca: Option<PathBuf>) -> Server {
+        webhook::install_crypto_provider();
+        let store = Arc::new(PolicyStore::new());
+        let policy = serde_json::from_value(json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianPolicy",
+            "metadata": { "name": "no-privileged" },
+            "spec": { "enforcement": "Deny", "rules": [{ "id": "pss-privileged" }] }
+        }))
+        .expect("policy");
+        store.rebuild(&[policy], &[]);
+        let mut config = WebhookConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), cert_dir);
+        config.client_ca = client_ca;
+        config.reload_interval = Duration::from_millis(50);
+        let state = WebhookState::new(store, Metrics::new().expect("metrics"));
+        let bound = Webhook::bind(&config, state).await.expect("bind");
+        let addr = bound.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.serve(async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops the server and checks it shut down cleanly and promptly.
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = tokio::time::timeout(DEADLINE, self.task)
+            .await
+            .expect("the server stops within the deadline")
+            .expect("the server task does not panic");
+        result.expect("the server returns Ok");
+    }
+}
+
+// ---- clients -----------------------------------------------------------------------------
+
+fn client_config(
+    ca_pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    identity: Option<&Pair>,
+) -> ClientConfig {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA cert");
+    }
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(versions)
+            .expect("versions")
+            .with_root_certificates(roots);
+    match identity {
+        None => builder.with_no_client_auth(),
+        Some(pair) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("client cert"),
+                PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).expect("client key"),
+            )
+            .expect("client auth"),
+    }
+}
+
+/// An open HTTP/1.1-over-TLS connection and what its handshake negotiated.
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    version: Option<ProtocolVersion>,
+    peer_cert: Vec<u8>,
+}
+
+async fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Connection, BoxError> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?;
+    let (_, session) = tls.get_ref();
+    let version = session.protocol_version();
+    let peer_cert = session
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.to_vec())
+        .unwrap_or_default();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    tokio::spawn(conn);
+    Ok(Connection {
+        sender,
+        version,
+        peer_cert,
+    })
+}
+
+fn review_body(privileged: bool) -> Vec<u8> {
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "tls-test",
+            "kind": { "group": "", "version": "v1", "kind": "Pod" },
+            "namespace": "shop",
+            "operation": "CREATE",
+            "object": {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": { "name": "web", "namespace": "shop" },
+                "spec": { "containers": [{ "name": "app", "image": "nginx:1.27",
+                                           "securityContext": { "privileged": privileged } }] }
+            }
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl Connection {
+    /// Posts a review and returns `response.allowed`.
+    async fn review(&mut self, privileged: bool) -> Result<bool, BoxError> {
+        let request = hyper::Request::post("/validate")
+            .header(hyper::header::HOST, "127.0.0.1")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(review_body(privileged))))?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if status != hyper::StatusCode::OK {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
+        }
+        let body: Value = serde_json::from_slice(&bytes)?;
+        assert_eq!(body["response"]["uid"], "tls-test");
+        body["response"]["allowed"]
+            .as_bool()
+            .ok_or_else(|| "no allowed field".into())
+    }
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .expect("cert PEM")
+        .to_vec()
+}
+
+async fn wait_for<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+// ---- captured logs (to wait for "rejected" without sleeping) -------------------------------
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(|| Capture)
+            .try_init();
+    });
+}
+
+fn logs_contain(needles: &[&str]) -> bool {
+    let logs = LOGS
+        .lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default();
+    logs.lines()
+        .any(|line| needles.iter().all(|n| line.contains(n)))
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_tls_1_2_and_1_3() {
+    let ca = Ca::new("test CA");
+    let dir = CertDir::new(&ca.server_cert());
+    let server = Server::start(dir.path(), None).await;
+    for (version, expected) in [
+        (&rustls::version::TLS12, ProtocolVersion::TLSv1_2),
+        (&rustls::version::TLS13, ProtocolVersion::TLSv1_3),
+    ] {
+        let mut conn = connect(server.addr, client_config(&ca.pem(), &[version], None))
+            .await
+            .expect("handshake");
+        assert_eq!(conn.version, Some(expected));
+        assert!(
+            !conn.review(true).await.expect("review"),
+            "denied over {expected:?}"
+        );
+        assert!(
+            conn.review(false).await.expect("review"),
+            "allowed over {expected:?}"
+        );
+    }
+    server.stop().await;
+}
+
+/// A ClientHello with the given `legacy_version` and no `supported_versions` extension, offering
+/// ECDHE-ECDSA/RSA AES-GCM suites with the extensions a TLS 1.2 server needs.
+fn raw_client_hello(version: [u8; 2]) -> Vec<u8> {
+    fn ext(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+        out.extend_from_slice(&kind.to_be_bytes());
+        out.extend_from_slice(&u16::try_from(data.len()).expect("small").to_be_bytes());
+        out.extend_from_slice(data);
+    }
+    let mut hello = Vec::new();
+    hello.extend_from_slice(&version);
+    hello.extend_from_slice(&[7; 32]); // random
+    hello.push(0); // no session id
+    hello.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2b, 0xc0, 0x2f]); // two cipher suites
+    hello.extend_from_slice(&[0x01, 0x00]); // null compression
+    let mut extensions = Vec::new();
+    ext(
+        &mut extensions,
+        0x000a,
+        &[0x00, 0x04, 0x00, 0x1d, 0x00, 0x17],
+    ); // x25519, P-256
+    ext(&mut extensions, 0x000b, &[0x01, 0x00]); // uncompressed points
+    ext(
+        &mut extensions,
+        0x000d,
+        &[0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01],
+    ); // sig algs
+    hello.extend_from_slice(
+        &u16::try_from(extensions.len())
+            .expect("small")
+            .to_be_bytes(),
+    );
+    hello.extend_from_slice(&extensions);
+
+    let mut handshake = vec![0x01]; // ClientHello
+    handshake.extend_from_slice(&u32::try_from(hello.len()).expect("small").to_be_bytes()[1..]);
+    handshake.extend_from_slice(&hello);
+    let mut record = vec![0x16, 0x03, 0x01]; // handshake record, TLS 1.0 record version as usual
+    record.extend_from_slice(&u16::try_from(handshake.len()).expect("small").to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+/// Sends raw bytes and returns the first TLS record the server answers with.
+async fn first_record(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(bytes).await.expect("send hello");
+    let mut header = [0u8; 5];
+    tokio::time::timeout(DEADLINE, tcp.read_exact(&mut header))
+        .await
+        .expect("the server answers")
+        .expect("a record header");
+    let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+    let mut payload = vec![0; len];
+    tcp.read_exact(&mut payload).await.expect("the record");
+    let mut record = header.to_vec();
+    record.extend_from_slice(&payload);
+    record
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_1_1_client_hello_is_refused_with_a_protocol_version_alert() {
+    let ca = Ca::new("test CA");
+    let dir = CertDir::new(&ca.server_cert());
+    let server = Server::start(dir.path(), None).await;
+
+    // Control: the very same hello claiming TLS 1.2 gets a ServerHello, so the bytes are sound.
+    let answer = first_record(server.addr, &raw_client_hello([0x03, 0x03])).await;
+    assert_eq!(answer[0], 0x16, "a handshake record: {answer:02x?}");
+    assert_eq!(answer[5], 0x02, "a ServerHello: {answer:02x?}");
+
+    // TLS 1.1: a fatal (2) protocol_version (70) alert record.
+    let answer = first_record(server.addr, &raw_client_hello([0x03, 0x02])).await;
+    assert_eq!(&answer[..1], &[0x15], "an alert record: {answer:02x?}");
+    assert_eq!(
+        &answer[5..],
+        &[0x02, 0x46],
+        "fatal protocol_version: {answer:02x?}"
+    );
+
+    // And a rustls client cannot even be configured below 1.2: there is no 1.1 to ask for.
+    assert!(
+        rustls::ALL_VERSIONS
+            .iter()
+            .all(|v| v.version != ProtocolVersion::TLSv1_1)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() {
+    capture_logs();
+    let ca = Ca::new("test CA");
+    let first = ca.server_cert();
+    let mut dir = CertDir::new(&first);
+    let server = Server::start(dir.path(), None).await;
+    let tls = || client_config(&ca.pem(), &[&rustls::version::TLS13], None);
+
+    let mut open = connect(server.addr, tls()).await.expect("connect");
+    assert_eq!(open.peer_cert, der(&first.cert_pem));
+    assert!(!open.review(true).await.expect("review"));
+
+    let second = ca.server_cert();
+    dir.swap(&second);
+    wait_for("the rotated certificate to be served", || async {
+        connect(server.addr, tls())
+            .await
+            .is_ok_and(|c| c.peer_cert == der(&second.cert_pem))
+    })
+    .await;
+    // The connection opened before the swap keeps working on the pair it started with.
+    assert!(
+        !open
+            .review(true)
+            .await
+            .expect("review on the old connection")
+    );
+
+    // A certificate with someone else's key: rejected, logged, the current pair keeps serving.
+    let mismatched = Pair {
+        cert_pem: ca.server_cert().cert_pem,
+        key_pem: ca.server_cert().key_pem,
+    };
+    dir.swap(&mismatched);
+    let dir_text = dir.path().display().to_string();
+    wait_for("the broken pair to be rejected in the logs", || async {
+        logs_contain(&["does not load; keeping the current one", &dir_text])
+    })
+    .await;
+    let mut conn = connect(server.addr, tls()).await.expect("still serving");
+    assert_eq!(conn.peer_cert, der(&second.cert_pem));
+    assert!(conn.review(false).await.expect("review"));
+
+    // Not PEM at all: same.
+    dir.swap(&Pair {
+        cert_pem: "garbage".into(),
+        key_pem: "garbage".into(),
+    });
+    wait_for("the garbage pair to be rejected in the logs", || async {
+        logs_contain(&["does not load", "holds no usable PEM", &dir_text])
+    })
+    .await;
+    let conn = connect(server.addr, tls()).await.expect("still serving");
+    assert_eq!(conn.peer_cert, der(&second.cert_pem));
+
+    // And a good pair after the broken ones is picked up again.
+    let third = ca.server_cert();
+    dir.swap(&third);
+    wait_for("the third certificate to be served", || async {
+        connect(server.addr, tls())
+            .await
+            .is_ok_and(|c| c.peer_cert == der(&third.cert_pem))
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
+    let ca = Ca::new("serving CA");
+    let client_ca = Ca::new("client CA");
+    let dir = CertDir::new(&ca.server_cert());
+    let ca_file = dir.path().join("client-ca.crt");
+    std::fs::File::create(&ca_file)
+        .and_then(|mut f| f.write_all(client_ca.pem().as_bytes()))
+        .expect("client CA file");
+    let server = Server::start(dir.path(), Some(ca_file)).await;
+
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        // No certificate: TLS 1.2 fails the handshake; under TLS 1.3 the client finishes first
+        // and learns of the refusal on its first read. Either way no review is answered.
+        let anonymous = async {
+            let mut conn = connect(server.addr, client_config(&ca.pem(), &[version], None)).await?;
+            conn.review(false).await
+        };
+        assert!(
+            anonymous.await.is_err(),
+            "{version:?}: a client without a certificate is refused"
+        );
+
+        let stranger = Ca::new("another CA").client_cert("mallory");
+        let rogue = async {
+            let mut conn = connect(
+                server.addr,
+                client_config(&ca.pem(), &[version], Some(&stranger)),
+            )
+            .await?;
+            conn.review(false).await
+        };
+        assert!(
+            rogue.await.is_err(),
+            "{version:?}: a certificate from another CA is refused"
+        );
+
+        let trusted = client_ca.client_cert("kube-apiserver");
+        let mut conn = connect(
+            server.addr,
+            client_config(&ca.pem(), &[version], Some(&trusted)),
+        )
+        .await
+        .expect("handshake with a trusted client certificate");
+        assert!(!conn.review(true).await.expect("review"), "{version:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_fails_clearly_without_a_certificate() {
+    webhook::install_crypto_provider();
+    let empty = tempfile::tempdir().expect("temp dir");
+    let config = WebhookConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), empty.path());
+    let state = WebhookState::new(
+        Arc::new(PolicyStore::new()),
+        Metrics::new().expect("metrics"),
+    );
+    let error = Webhook::bind(&config, state)
+        .await
+        .expect_err("no certificate");
+    assert_eq!(error.metric_label(), "tls_read");
+    assert!(error.to_string().contains("tls.crt"), "{error}");
+}

@@ -1,0 +1,397 @@
+//! `kube-guardian operator` as real processes against the real local control plane: leader
+//! election between replicas, kill -9 and SIGTERM takeovers, /metrics, and an apiserver restart.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::ControlPlane;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+const LEASE: &str = "kube-guardian-test";
+
+/// One operator process; killed on drop so a failing test leaves nothing behind.
+struct OperatorProcess {
+    name: String,
+    child: Child,
+    health: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr")
+}
+
+fn start_operator(cp: &ControlPlane, name: &str, dir: &Path) -> OperatorProcess {
+    let health = free_port();
+    let log = dir.join(format!("{name}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(["operator", "--kubeconfig"])
+        .arg(cp.kubeconfig_path())
+        .args([
+            "--context",
+            cp.context_name(),
+            "--health-addr",
+            &health.to_string(),
+        ])
+        .args([
+            "--leader-elect",
+            "--lease-name",
+            LEASE,
+            "--lease-namespace",
+            "default",
+        ])
+        .args([
+            "--lease-duration",
+            "4s",
+            "--renew-deadline",
+            "3s",
+            "--resync-interval",
+            "30s",
+        ])
+        .args([
+            "--log-format",
+            "text",
+            "--log-level",
+            "info,guardian_operator=debug,kube_runtime=debug",
+        ])
+        .env("POD_NAME", name)
+        .stdout(Stdio::from(std::fs::File::create(&log).expect("log file")))
+        .stderr(Stdio::from(
+            std::fs::File::options()
+                .append(true)
+                .open(&log)
+                .expect("log file"),
+        ))
+        .spawn()
+        .expect("the operator starts");
+    OperatorProcess {
+        name: name.to_owned(),
+        child,
+        health,
+        log,
+    }
+}
+
+impl OperatorProcess {
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.health, path)
+    }
+
+    fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        Some(
+            body.lines()
+                .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum(),
+        )
+    }
+
+    fn is_leader(&self) -> bool {
+        self.metric("kube_guardian_leader") == Some(1.0)
+    }
+}
+
+/// A minimal HTTP/1.1 GET, enough for the plain-HTTP health port.
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+async fn wait_for<T>(
+    what: &str,
+    logs: &[&OperatorProcess],
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > DEADLINE {
+            let logs: Vec<String> = logs
+                .iter()
+                .map(|p| format!("--- {}:\n{}", p.name, p.logs()))
+                .collect();
+            panic!(
+                "timed out after {DEADLINE:?} waiting for {what}\n{}",
+                logs.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn lease_holder(client: &kube::Client) -> Option<String> {
+    let lease = Api::<Lease>::namespaced(client.clone(), "default")
+        .get_opt(LEASE)
+        .await
+        .ok()??;
+    lease.spec?.holder_identity.filter(|h| !h.is_empty())
+}
+
+async fn seed(cp: &ControlPlane) -> (kube::Client, String) {
+    cp.install_crds().await.expect("CRDs");
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("proc").await.expect("namespace");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "privileged"},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1", "securityContext": {"privileged": true}}]}
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+    let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
+        "metadata": {"name": format!("{ns}-policy")},
+        "spec": {"match": {"namespaces": [ns]}, "rules": [{"id": "pss-privileged"}]}
+    }))
+    .expect("policy");
+    Api::<GuardianPolicy>::all(client.clone())
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("policy");
+    (client, format!("{ns}-policy"))
+}
+
+async fn violations(client: &kube::Client, policy: &str) -> Option<u64> {
+    let p = Api::<GuardianPolicy>::all(client.clone())
+        .get_opt(policy)
+        .await
+        .ok()??;
+    Some(p.status?.summary?.violations)
+}
+
+fn signal(p: &OperatorProcess, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(p.child.id()).expect("pid fits"));
+    nix::sys::signal::kill(pid, sig).expect("signal the operator");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
+    let cp = ControlPlane::shared().await.expect("control plane");
+    let (client, policy) = seed(cp).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = start_operator(cp, "op-a", dir.path());
+    let b = start_operator(cp, "op-b", dir.path());
+    let both = [&a, &b];
+    wait_for("both replicas ready", &both, async || {
+        (a.get("/readyz")?.0 == 200 && b.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
+    wait_for("the status to be written", &both, async || {
+        violations(&client, &policy).await.filter(|v| *v == 1)
+    })
+    .await;
+
+    // Exactly one leads, the Lease names it, and only it reconciles.
+    let holder = wait_for("a lease holder", &both, async || {
+        lease_holder(&client).await
+    })
+    .await;
+    let (leader, standby) = if holder.starts_with("op-a") {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert!(holder.starts_with(&leader.name));
+    assert!(leader.is_leader() && !standby.is_leader());
+    assert!(
+        leader
+            .metric("kube_guardian_reconciles_total")
+            .unwrap_or(0.0)
+            >= 1.0
+    );
+    assert_eq!(
+        standby
+            .metric("kube_guardian_reconciles_total")
+            .unwrap_or(0.0),
+        0.0,
+        "the standby wrote"
+    );
+
+    // /metrics parses as Prometheus text: every sample line is `name{labels} value`.
+    let (status, body) = leader.get("/metrics").expect("metrics");
+    assert_eq!(status, 200);
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let value = line.rsplit(' ').next().expect("a value");
+        assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
+    }
+    assert!(
+        body.contains("kube_guardian_violations{policy=\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("process_resident_memory_bytes"),
+        "standard process metrics"
+    );
+
+    // SIGTERM: the lease is released and the standby leads within 2 s; the process exits in 10 s.
+    let sigterm_at = Instant::now();
+    let mut leader = leader;
+    signal(&leader, nix::sys::signal::Signal::SIGTERM);
+    let standby_name = standby.name.clone();
+    wait_for(
+        "the standby to lead after SIGTERM",
+        &[&standby],
+        async || {
+            lease_holder(&client)
+                .await
+                .filter(|h| h.starts_with(&standby_name))
+                .map(|_| ())
+        },
+    )
+    .await;
+    let takeover = sigterm_at.elapsed();
+    assert!(
+        takeover < Duration::from_secs(2),
+        "takeover after SIGTERM took {takeover:?}"
+    );
+    let exited = loop {
+        if let Some(status) = leader.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            sigterm_at.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM:\n{}",
+            leader.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        exited.success(),
+        "exit after SIGTERM: {exited:?}\n{}",
+        leader.logs()
+    );
+    wait_for("the new leader's metric", &[&standby], async || {
+        standby.is_leader().then_some(())
+    })
+    .await;
+
+    // kill -9 of the new leader: a fresh replica leads within lease duration (4 s) + 2 s.
+    let c = start_operator(cp, "op-c", dir.path());
+    wait_for("the third replica ready", &[&c], async || {
+        (c.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
+    let killed_at = Instant::now();
+    signal(&standby, nix::sys::signal::Signal::SIGKILL);
+    wait_for("op-c to lead after kill -9", &[&c], async || {
+        lease_holder(&client)
+            .await
+            .filter(|h| h.starts_with("op-c"))
+            .map(|_| ())
+    })
+    .await;
+    let takeover = killed_at.elapsed();
+    assert!(
+        takeover < Duration::from_secs(6),
+        "takeover after kill -9 took {takeover:?}"
+    );
+    drop(standby);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_recovers_from_an_apiserver_restart_without_exiting() {
+    let mut cp = ControlPlane::start().await.expect("control plane");
+
+    // Without the CRDs the operator fails fast with an install hint.
+    let out = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(["operator", "--kubeconfig"])
+        .arg(cp.kubeconfig_path())
+        .args(["--health-addr", &free_port().to_string()])
+        .output()
+        .expect("the operator runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("guardianpolicies.guardian.kube-guardian.dev is not installed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("kube-guardian crd | kubectl apply -f -"),
+        "{stderr}"
+    );
+
+    let (client, policy) = seed(&cp).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut op = start_operator(&cp, "op-r", dir.path());
+    wait_for("the status", &[&op], async || {
+        violations(&client, &policy).await.filter(|v| *v == 1)
+    })
+    .await;
+    cp.restart_apiserver().await.expect("apiserver restarts");
+    assert!(
+        op.child.try_wait().expect("wait").is_none(),
+        "the operator exited:\n{}",
+        op.logs()
+    );
+    // After the restart the operator still sees changes: a second privileged Pod is counted.
+    let client = cp.client().expect("client after restart");
+    let ns = policy.trim_end_matches("-policy").to_owned();
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "privileged-2"},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1", "securityContext": {"privileged": true}}]}
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+    wait_for("the status after the restart", &[&op], async || {
+        violations(&client, &policy).await.filter(|v| *v == 2)
+    })
+    .await;
+    assert!(
+        op.child.try_wait().expect("wait").is_none(),
+        "the operator exited:\n{}",
+        op.logs()
+    );
+    // This cluster has no PolicyReport CRD: said once, and status keeps working.
+    assert_eq!(
+        op.logs()
+            .matches("PolicyReport CRD (wgpolicyk8s.io/v1alpha2) is not installed")
+            .count(),
+        1,
+        "{}",
+        op.logs()
+    );
+}
