@@ -82,7 +82,10 @@ declare -A WANT_VERSION=(
 )
 
 works() { # binary path, name
-  [[ -x "$1" ]] && "$1" --version 2>/dev/null | grep -qF "${WANT_VERSION[$2]}"
+  # Capture first: `| grep -q` exits at the first match, the binary then dies of SIGPIPE
+  # while printing its remaining lines, and pipefail turns that into a failure.
+  local out
+  [[ -x "$1" ]] && out=$("$1" --version 2>/dev/null) && grep -qF "${WANT_VERSION[$2]}" <<<"$out"
 }
 
 TMP_DIR=""
