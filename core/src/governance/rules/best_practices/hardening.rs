@@ -47,10 +47,38 @@ const SECRET_WORDS: [&str; 9] = [
 /// Suffixes of names that point at a secret rather than hold it (`POSTGRES_PASSWORD_FILE`).
 const REFERENCE_SUFFIXES: [&str; 4] = ["_FILE", "_PATH", "_DIR", "_URL"];
 
+/// Upper-case, with `-` and `.` read as `_`, so `api-key` and `Api.Key` match `API_KEY`.
+fn normalize(b: u8) -> u8 {
+    match b {
+        b'-' | b'.' => b'_',
+        _ => b.to_ascii_uppercase(),
+    }
+}
+
+// Runs for every literal env var of every container: no allocation, and a word is compared only
+// where its first letter occurs (this rule was the engine's hottest before).
 fn looks_like_secret(name: &str) -> bool {
-    let name = name.to_ascii_uppercase().replace(['-', '.'], "_");
-    SECRET_WORDS.iter().any(|w| name.contains(w))
-        && !REFERENCE_SUFFIXES.iter().any(|s| name.ends_with(s))
+    let mut buf = [0u8; 128];
+    let owned: Vec<u8>;
+    let name: &[u8] = if name.len() <= buf.len() {
+        for (dst, src) in buf.iter_mut().zip(name.bytes()) {
+            *dst = normalize(src);
+        }
+        &buf[..name.len()]
+    } else {
+        owned = name.bytes().map(normalize).collect();
+        &owned
+    };
+    let has_word = (0..name.len()).any(|i| {
+        let rest = &name[i..];
+        SECRET_WORDS
+            .iter()
+            .any(|w| w.as_bytes()[0] == rest[0] && rest.starts_with(w.as_bytes()))
+    });
+    has_word
+        && !REFERENCE_SUFFIXES
+            .iter()
+            .any(|s| name.ends_with(s.as_bytes()))
 }
 
 impl Rule for SecretEnvVars {
