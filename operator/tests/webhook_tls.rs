@@ -212,6 +212,9 @@ impl Connection {
             .header(hyper::header::HOST, "127.0.0.1")
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(review_body(privileged))))?;
+        // hyper's HTTP/1 sender takes one request at a time: wait until the previous exchange
+        // has fully finished, or a quick second request fails with "connection was not ready".
+        self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
