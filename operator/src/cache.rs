@@ -68,14 +68,6 @@ impl WorkloadCache {
             .unwrap_or_default()
     }
 
-    pub fn len(&self) -> usize {
-        self.objects.read().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn apply(&self, key: ObjectKey, value: Option<Arc<Value>>) -> Option<Arc<Value>> {
         let Ok(mut map) = self.objects.write() else {
             return None;

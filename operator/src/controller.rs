@@ -83,6 +83,17 @@ fn sync_tracker(
     }
 }
 
+/// An `inspect` callback that reports a watch stream's first complete list, once.
+fn on_first_list<K>(synced: impl Fn()) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) {
+    let mut first = true;
+    move |event| {
+        if first && matches!(event, Ok(watcher::Event::InitDone)) {
+            first = false;
+            synced();
+        }
+    }
+}
+
 /// Runs the controller until `shutdown` is cancelled. Every replica runs it (caches stay warm);
 /// only the leader writes (see `reconcile`).
 #[allow(clippy::too_many_arguments)]
@@ -102,52 +113,34 @@ pub async fn run(
     let synced = sync_tracker(resources.len() + 3, on_ready);
 
     let (policy_reader, policy_writer) = reflector::store();
-    let policy_stream = {
-        let synced = synced.clone();
-        let mut first = true;
-        reflector::reflector(
-            policy_writer,
-            watcher::watcher(
-                Api::<GuardianPolicy>::all(client.clone()),
-                watcher::Config::default(),
-            ),
-        )
-        .default_backoff()
-        .inspect(move |e| {
-            if first && matches!(e, Ok(watcher::Event::InitDone)) {
-                first = false;
-                synced();
-            }
-        })
-        .touched_objects()
-    };
+    let policy_stream = reflector::reflector(
+        policy_writer,
+        watcher::watcher(
+            Api::<GuardianPolicy>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .inspect(on_first_list(synced.clone()))
+    .touched_objects();
     let (exception_reader, exception_writer) = reflector::store();
-    let exception_changes = {
-        let synced = synced.clone();
-        let mut first = true;
-        reflector::reflector(
-            exception_writer,
-            watcher::watcher(
-                Api::<GuardianException>::all(client.clone()),
-                watcher::Config::default(),
-            ),
-        )
-        .default_backoff()
-        .filter_map(move |e| {
-            let trigger = match e {
-                Ok(watcher::Event::InitDone) => {
-                    if first {
-                        first = false;
-                        synced();
-                    }
-                    true
-                }
-                Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => true,
-                _ => false,
-            };
-            std::future::ready(trigger.then_some(()))
-        })
-    };
+    // Any exception change (and every relist) can change outcomes of every policy.
+    let exception_changes = reflector::reflector(
+        exception_writer,
+        watcher::watcher(
+            Api::<GuardianException>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .inspect(on_first_list(synced.clone()))
+    .filter_map(|e| {
+        let trigger = matches!(
+            e,
+            Ok(watcher::Event::InitDone | watcher::Event::Apply(_) | watcher::Event::Delete(_))
+        );
+        std::future::ready(trigger.then_some(()))
+    });
     let namespace_changes = namespaces.clone().watch(client.clone(), synced.clone());
 
     let ctx = Arc::new(Context::new(

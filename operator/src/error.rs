@@ -38,13 +38,6 @@ pub enum Error {
     #[error("an evaluation task failed: {0}")]
     Join(String),
 
-    #[error("failed to serialize {what}")]
-    Serialize {
-        what: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-
     #[error("cannot read the TLS file {path}")]
     TlsRead {
         path: std::path::PathBuf,
@@ -133,7 +126,6 @@ impl Error {
             Error::CrdMissing { .. } => "crd_missing",
             Error::ClientConfig { .. } => "client_config",
             Error::Metrics { .. } => "metrics",
-            Error::Serialize { .. } => "serialize",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
                 | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metric_label(),
