@@ -45,7 +45,7 @@ fn container(out: &mut String, pad: &str, name: &str, rng: &mut Lcg, good: bool)
         "{pad}  ports:\n{pad}  - {{containerPort: 8080, name: http}}"
     );
     let _ = writeln!(out, "{pad}  env:");
-    for i in 0..24 {
+    for i in 0..10 {
         let _ = writeln!(
             out,
             "{pad}  - name: FEATURE_FLAG_{i}_{}\n{pad}    value: \"{}\"",

@@ -153,32 +153,43 @@ pub struct ContainerRef<'a> {
     pub index: usize,
     pub name: &'a str,
     pub spec: &'a Map<String, Value>,
+    /// Looked up once: most rules read it.
+    security_context: Option<&'a Map<String, Value>>,
     pod_spec_path: &'static str,
 }
 
 impl<'a> ContainerRef<'a> {
     /// The container's own path, e.g. `spec.template.spec.containers[1]`.
     pub fn path(&self) -> String {
-        format!(
-            "{}.{}[{}]",
-            self.pod_spec_path,
-            self.kind.field(),
-            self.index
-        )
+        self.field_path("")
     }
 
-    /// A path below the container, e.g. `field_path("securityContext.privileged")`.
+    /// A path below the container, e.g. `field_path("securityContext.privileged")`; `""` gives
+    /// the container's own path. Built in one allocation: every container finding needs one.
     pub fn field_path(&self, suffix: &str) -> String {
-        format!("{}.{suffix}", self.path())
+        use std::fmt::Write as _;
+        let field = self.kind.field();
+        let mut path =
+            String::with_capacity(self.pod_spec_path.len() + field.len() + suffix.len() + 32);
+        path.push_str(self.pod_spec_path);
+        path.push('.');
+        path.push_str(field);
+        // Writing an integer to a String cannot fail.
+        let _ = write!(path, "[{}]", self.index);
+        if !suffix.is_empty() {
+            path.push('.');
+            path.push_str(suffix);
+        }
+        path
     }
 
     pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
-        self.spec.map_field("securityContext")
+        self.security_context
     }
 }
 
 /// A workload normalised to its pod template.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WorkloadView<'a> {
     pub meta: ObjectMeta<'a>,
     pub kind: WorkloadKind,
@@ -187,6 +198,8 @@ pub struct WorkloadView<'a> {
     /// The pod template's metadata (the Pod's own metadata for a Pod).
     pub pod_metadata: &'a Map<String, Value>,
     pub pod_spec: &'a Map<String, Value>,
+    /// Init, regular, then ephemeral containers, collected once: every rule walks them.
+    containers: Vec<ContainerRef<'a>>,
 }
 
 impl<'a> WorkloadView<'a> {
@@ -214,12 +227,14 @@ impl<'a> WorkloadView<'a> {
                 )
             }
         };
+        let pod_spec = pod_spec.and_then(Value::as_object).unwrap_or(&EMPTY);
         Some(WorkloadView {
             meta,
             kind,
             raw,
             pod_metadata: pod_metadata.unwrap_or(&EMPTY),
-            pod_spec: pod_spec.and_then(Value::as_object).unwrap_or(&EMPTY),
+            pod_spec,
+            containers: collect_containers(pod_spec, kind.pod_spec_path()),
         })
     }
 
@@ -234,29 +249,36 @@ impl<'a> WorkloadView<'a> {
     }
 
     /// Init, regular, then ephemeral containers, in spec order.
-    pub fn containers(&self) -> impl Iterator<Item = ContainerRef<'a>> + 'a {
-        let spec = self.pod_spec;
-        let pod_spec_path = self.kind.pod_spec_path();
-        [
-            ContainerKind::Init,
-            ContainerKind::Regular,
-            ContainerKind::Ephemeral,
-        ]
-        .into_iter()
-        .flat_map(move |kind| {
-            spec.list_field(kind.field())
-                .iter()
-                .enumerate()
-                .filter_map(move |(index, c)| {
-                    let spec = c.as_object()?;
-                    Some(ContainerRef {
-                        kind,
-                        index,
-                        name: spec.str_field("name").unwrap_or(""),
-                        spec,
-                        pod_spec_path,
-                    })
-                })
-        })
+    pub fn containers(&self) -> impl Iterator<Item = ContainerRef<'a>> + '_ {
+        self.containers.iter().copied()
     }
+}
+
+fn collect_containers<'a>(
+    spec: &'a Map<String, Value>,
+    pod_spec_path: &'static str,
+) -> Vec<ContainerRef<'a>> {
+    [
+        ContainerKind::Init,
+        ContainerKind::Regular,
+        ContainerKind::Ephemeral,
+    ]
+    .into_iter()
+    .flat_map(|kind| {
+        spec.list_field(kind.field())
+            .iter()
+            .enumerate()
+            .filter_map(move |(index, c)| {
+                let spec = c.as_object()?;
+                Some(ContainerRef {
+                    kind,
+                    index,
+                    name: spec.str_field("name").unwrap_or(""),
+                    spec,
+                    security_context: spec.map_field("securityContext"),
+                    pod_spec_path,
+                })
+            })
+    })
+    .collect()
 }

@@ -10,9 +10,22 @@ use crate::workload::{ContainerKind, ContainerRef, Fields, WorkloadView};
 
 /// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
 pub(super) fn dig<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    let mut keys = path.split('.');
-    let first = map.get(keys.next()?)?;
-    keys.try_fold(first, |v, k| v.as_object()?.get(k))
+    let (first, mut rest) = split_key(path);
+    let mut value = map.get(first)?;
+    while let Some(path) = rest {
+        let (key, next) = split_key(path);
+        value = value.as_object()?.get(key)?;
+        rest = next;
+    }
+    Some(value)
+}
+
+/// `("a", Some("b.c"))` for `"a.b.c"`; a byte scan, as this runs for nearly every rule lookup.
+fn split_key(path: &str) -> (&str, Option<&str>) {
+    match path.bytes().position(|b| b == b'.') {
+        Some(dot) => (&path[..dot], Some(&path[dot + 1..])),
+        None => (path, None),
+    }
 }
 
 /// The string at a dotted chain of keys; `None` when missing or not a string.
@@ -49,11 +62,32 @@ pub(super) fn container_violation(
     suffix: &str,
     what: impl Display,
 ) -> Violation {
-    Violation::in_container(
-        c.field_path(suffix),
-        format!("container {:?} {what}", c.name),
-        c.name,
-    )
+    container_violation_at(c, c.field_path(suffix), what)
+}
+
+fn container_violation_at(c: &ContainerRef<'_>, path: String, what: impl Display) -> Violation {
+    use std::fmt::Write as _;
+    let mut message = String::with_capacity(96);
+    message.push_str("container ");
+    push_quoted(&mut message, c.name);
+    message.push(' ');
+    // Writing to a String cannot fail.
+    let _ = write!(message, "{what}");
+    Violation::in_container(path, message, c.name)
+}
+
+/// `"name"` as `{:?}` would print it, without the per-character escaping for the usual plain name.
+fn push_quoted(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{s:?}");
+    }
 }
 
 /// Regular and init containers: the ones that can set resources and run the workload.
@@ -120,7 +154,7 @@ impl<'a> Site<'a> {
     }
 
     /// The pod's site, then every container's (init, regular, ephemeral).
-    pub fn all(w: &WorkloadView<'a>) -> impl Iterator<Item = Site<'a>> + 'a {
+    pub fn all<'v>(w: &'v WorkloadView<'a>) -> impl Iterator<Item = Site<'a>> + 'v {
         std::iter::once(Site::pod(w)).chain(w.containers().map(Site::container))
     }
 
@@ -152,7 +186,10 @@ impl<'a> Site<'a> {
                 format!("the pod {what}"),
             ),
             Owner::Container(c) => {
-                container_violation(&c, &format!("securityContext.{suffix}"), what)
+                let mut path = c.field_path("securityContext");
+                path.push('.');
+                path.push_str(suffix);
+                container_violation_at(&c, path, what)
             }
         }
     }
@@ -172,6 +209,23 @@ mod tests {
         assert_eq!(dig(map, "s.t"), None);
         assert_eq!(dig(map, "missing"), None);
         assert!(dig_list(map, "a.b").is_empty());
+    }
+
+    #[test]
+    fn quoting_matches_debug_formatting() {
+        for name in [
+            "app",
+            "with space",
+            "quo\"te",
+            "back\\slash",
+            "tab\t",
+            "ünï",
+            "",
+        ] {
+            let mut out = String::new();
+            push_quoted(&mut out, name);
+            assert_eq!(out, format!("{name:?}"));
+        }
     }
 
     #[test]

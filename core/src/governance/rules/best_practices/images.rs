@@ -11,7 +11,9 @@ use crate::model::{Category, Severity};
 use crate::workload::{ContainerRef, Fields, WorkloadView};
 
 /// Every container with a non-empty image, and that image.
-fn images<'a>(w: &WorkloadView<'a>) -> impl Iterator<Item = (ContainerRef<'a>, &'a str)> + 'a {
+fn images<'v, 'a>(
+    w: &'v WorkloadView<'a>,
+) -> impl Iterator<Item = (ContainerRef<'a>, &'a str)> + 'v {
     w.containers().filter_map(|c| {
         c.spec
             .str_field("image")

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::BASELINE;
-use crate::governance::rules::support::{Site, container_violation, dig, volumes};
+use crate::governance::rules::support::{Site, container_violation, volumes};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
 use crate::workload::{Fields, WorkloadView};
@@ -170,19 +170,21 @@ pub(super) const HOST_PROBES: BuiltinRule = BuiltinRule {
 #[derive(Debug, Default)]
 struct HostProbes;
 
-const PROBE_HANDLERS: [&str; 5] = [
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
-    "lifecycle.postStart",
-    "lifecycle.preStop",
+const PROBES: [&str; 3] = ["livenessProbe", "readinessProbe", "startupProbe"];
+const HOOKS: [(&str, &str); 2] = [
+    ("postStart", "lifecycle.postStart"),
+    ("preStop", "lifecycle.preStop"),
 ];
 
 impl Rule for HostProbes {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
         for c in w.containers() {
-            for handler in PROBE_HANDLERS {
-                let Some(handler_spec) = dig(c.spec, handler).and_then(Value::as_object) else {
+            // `lifecycle` is looked up once for both hooks: this runs for every container.
+            let lifecycle = c.spec.map_field("lifecycle");
+            let probes = PROBES.map(|p| (p, c.spec.map_field(p)));
+            let hooks = HOOKS.map(|(key, path)| (path, lifecycle.and_then(|l| l.map_field(key))));
+            for (handler, handler_spec) in probes.into_iter().chain(hooks) {
+                let Some(handler_spec) = handler_spec else {
                     continue;
                 };
                 for action in ["httpGet", "tcpSocket"] {
