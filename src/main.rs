@@ -93,7 +93,8 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
     let report = check::run(&set, &args.paths, &EvalContext::offline());
     let stdout = std::io::stdout();
     let style = output::Style::detect(stdout.is_terminal());
-    let mut out = stdout.lock();
+    // Stdout is line-buffered; a report of thousands of lines needs one buffer, not a write per line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     output::render(&report, args.output, &mut out, style).context("writing the report")?;
     out.flush().context("writing the report")?;
     if !report.input_errors.is_empty() {

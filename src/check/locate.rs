@@ -83,29 +83,43 @@ fn mapping_key(body: &str) -> Option<&str> {
     (!key.starts_with(['{', '[']) && !key.contains(" #")).then_some(key)
 }
 
-/// The 0-based line of `path` within `text`, or `None` when not even the first key is found.
-pub fn locate(text: &str, path: &str) -> Option<usize> {
-    let lines: Vec<Line<'_>> = text
-        .lines()
-        .enumerate()
-        .filter_map(|(i, l)| parse_line(i, l))
-        .collect();
-    let mut block = &lines[..];
-    let mut found = None;
-    for segment in segments(path) {
-        let next = match segment {
-            Segment::Key(key) => find_key(block, key),
-            Segment::Index(i) => find_item(block, i),
-        };
-        match next {
-            Some((line, inner)) => {
-                found = Some(line);
-                block = inner;
-            }
-            None => break,
+/// The meaningful lines of one document, parsed once so each finding's lookup is a walk over
+/// them rather than a re-scan of the text (a document typically has a dozen findings).
+#[derive(Debug)]
+pub struct LineIndex<'a> {
+    lines: Vec<Line<'a>>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        LineIndex {
+            lines: text
+                .lines()
+                .enumerate()
+                .filter_map(|(i, l)| parse_line(i, l))
+                .collect(),
         }
     }
-    found
+
+    /// The 0-based line of `path`, or `None` when not even the first key is found.
+    pub fn locate(&self, path: &str) -> Option<usize> {
+        let mut block = &self.lines[..];
+        let mut found = None;
+        for segment in segments(path) {
+            let next = match segment {
+                Segment::Key(key) => find_key(block, key),
+                Segment::Index(i) => find_item(block, i),
+            };
+            match next {
+                Some((line, inner)) => {
+                    found = Some(line);
+                    block = inner;
+                }
+                None => break,
+            }
+        }
+        found
+    }
 }
 
 /// Finds `key` among the mapping keys of `block`; returns its line and its value's lines.
@@ -131,20 +145,23 @@ fn find_item<'l, 'a>(block: &'l [Line<'a>], index: usize) -> Option<(usize, &'l 
         return None;
     }
     let seq_indent = first.indent;
-    let starts: Vec<usize> = block
+    let mut starts = block
         .iter()
         .enumerate()
         .filter(|(_, l)| l.dash && l.indent == seq_indent)
-        .map(|(i, _)| i)
-        .collect();
-    let start = *starts.get(index)?;
-    let end = starts.get(index + 1).copied().unwrap_or(block.len());
+        .map(|(i, _)| i);
+    let start = starts.nth(index)?;
+    let end = starts.next().unwrap_or(block.len());
     Some((block[start].index, &block[start..end]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn locate(text: &str, path: &str) -> Option<usize> {
+        LineIndex::new(text).locate(path)
+    }
 
     const DEPLOY: &str = "\
 apiVersion: apps/v1

@@ -6,6 +6,7 @@ mod locate;
 pub mod policies;
 pub mod report;
 
+use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -91,13 +92,21 @@ fn check_document(
         }
     };
     // `kind: List` (what `kubectl get -o yaml` prints) is expanded into its items.
+    // Built on the first finding only (most documents of a clean repo have none), then shared
+    // by the items of a List.
+    let lines = OnceCell::new();
+    let target = Target {
+        file,
+        doc,
+        lines: &lines,
+    };
     if let Some(items) = list_items(value) {
         for (index, item) in items.iter().enumerate() {
             let prefix = format!("items[{index}]");
-            evaluate_object(set, item, file, doc, Some(&prefix), ctx, &mut result);
+            evaluate_object(set, item, &target, Some(&prefix), ctx, &mut result);
         }
     } else {
-        evaluate_object(set, value, file, doc, None, ctx, &mut result);
+        evaluate_object(set, value, &target, None, ctx, &mut result);
     }
     result
 }
@@ -111,22 +120,30 @@ fn list_items(value: &Value) -> Option<&Vec<Value>> {
     }
 }
 
+/// Where an object comes from: its file, its document and the document's line index.
+struct Target<'t, 'a> {
+    file: &'t Arc<str>,
+    doc: &'t Document<'a>,
+    lines: &'t OnceCell<locate::LineIndex<'a>>,
+}
+
 fn evaluate_object(
     set: &PolicySet,
     object: &Value,
-    file: &Arc<str>,
-    doc: &Document<'_>,
+    target: &Target<'_, '_>,
     prefix: Option<&str>,
     ctx: &EvalContext<'_>,
     result: &mut FileResult,
 ) {
+    let Target { file, doc, lines } = *target;
     let line_of = |path: &str| {
-        let full = match prefix {
-            Some(p) if path.is_empty() => p.to_owned(),
-            Some(p) => format!("{p}.{path}"),
-            None => path.to_owned(),
+        let index = lines.get_or_init(|| locate::LineIndex::new(doc.text));
+        let line = match prefix {
+            Some(p) if path.is_empty() => index.locate(p),
+            Some(p) => index.locate(&format!("{p}.{path}")),
+            None => index.locate(path),
         };
-        doc.first_line + locate::locate(doc.text, &full).unwrap_or(0)
+        doc.first_line + line.unwrap_or(0)
     };
     match set.evaluate(object, ctx) {
         Evaluation::Skipped(reason) => result.skipped.push(SkippedDocument {
@@ -150,7 +167,9 @@ fn evaluate_object(
 /// Deterministic order, whatever the thread scheduling: by file, line, resource, policy, rule.
 fn sort(report: &mut CheckReport) {
     report.findings.sort_by(|a, b| {
-        let loc = |f: &Finding| f.location.as_ref().map(|l| (l.file.clone(), l.line));
+        fn loc(f: &Finding) -> Option<(&str, usize)> {
+            f.location.as_ref().map(|l| (&*l.file, l.line))
+        }
         (loc(a), &a.resource, &a.policy, &a.rule, &a.path).cmp(&(
             loc(b),
             &b.resource,
