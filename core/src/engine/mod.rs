@@ -185,8 +185,8 @@ impl PolicySet {
         let mut matched_policies = Vec::new();
         let mut findings = Vec::new();
         let mut violations = Vec::new();
-        // Converted at most once per object, and only if a matched policy has a CEL rule.
-        let cel_object: OnceLock<Result<CelObject, String>> = OnceLock::new();
+        // Bound once per object, so fields several CEL rules read are converted once.
+        let cel_object: OnceLock<CelObject<'_>> = OnceLock::new();
         for (index, policy) in self.policies.iter().enumerate() {
             if !include(&policy.name) || !policy.matcher.matches(&workload, ctx.namespaces) {
                 continue;
@@ -231,11 +231,11 @@ impl PolicySet {
 }
 
 /// Runs one rule; returns true when the violations describe an evaluation error.
-fn run_rule(
+fn run_rule<'o>(
     rule: &CompiledRule,
     workload: &WorkloadView<'_>,
-    object: &Value,
-    cel_object: &OnceLock<Result<CelObject, String>>,
+    object: &'o Value,
+    cel_object: &OnceLock<CelObject<'o>>,
     out: &mut Vec<Violation>,
 ) -> bool {
     match &rule.kind {
@@ -244,11 +244,7 @@ fn run_rule(
             false
         }
         RuleKind::Cel { expr, message } => {
-            let result = match cel_object.get_or_init(|| CelObject::new(object)) {
-                Ok(obj) => expr.evaluate(obj),
-                Err(e) => Err(format!("the object cannot be represented in CEL: {e}")),
-            };
-            match result {
+            match expr.evaluate(cel_object.get_or_init(|| CelObject::new(object))) {
                 Ok(true) => false,
                 Ok(false) => {
                     out.push(Violation::new(String::new(), message.clone()));
