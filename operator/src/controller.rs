@@ -159,10 +159,18 @@ pub async fn run(
     // Workload changes re-evaluate only the policies matching the old or new object.
     let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);
     let (relist_tx, relist_rx) = mpsc::channel::<()>(16);
+    let initial_list = cache::InitialList::for_server(&client).await;
     let workload_task = {
         let ctx = ctx.clone();
         let watches = resources.into_iter().map(|ar| {
-            cache::watch_kind(client.clone(), ar, workloads.clone(), synced.clone()).boxed()
+            cache::watch_kind(
+                client.clone(),
+                ar,
+                initial_list,
+                workloads.clone(),
+                synced.clone(),
+            )
+            .boxed()
         });
         let mut changes = stream::select_all(watches);
         let mut refs_tx = refs_tx;
@@ -181,7 +189,8 @@ pub async fn run(
                         let mut names: Vec<_> = old
                             .iter()
                             .chain(new.iter())
-                            .flat_map(|o| snapshot.set.matching_policies(o, &eval))
+                            .filter_map(|o| o.value().ok())
+                            .flat_map(|o| snapshot.set.matching_policies(&o, &eval))
                             .collect();
                         names.sort();
                         names.dedup();

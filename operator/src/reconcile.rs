@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::Error;
 use crate::context::Context;
 use crate::events::Transition;
-use crate::reports::{self, PolicyRows, ReportResult};
+use crate::reports::{self, PolicyRows};
 use crate::status::{self, Assessment, DEGRADED};
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
@@ -92,11 +92,12 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
                 };
                 let mut rows: BTreeMap<String, PolicyRows> = BTreeMap::new();
                 for object in &objects {
+                    let Ok(object) = object.value() else { continue };
                     let Evaluation::Evaluated {
                         findings,
                         matched_policies,
                         ..
-                    } = set.evaluate_policies(object, &ctx, |p| p == policy_name)
+                    } = set.evaluate_policies(&object, &ctx, |p| p == policy_name)
                     else {
                         continue;
                     };
@@ -106,11 +107,10 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
                     summary.resources_evaluated += 1;
                     for f in &findings {
                         status::count(&mut summary, f);
-                        if let (Some(ns), Some(row)) = (
-                            f.resource.namespace.as_ref(),
-                            ReportResult::from_finding(f, enforcement),
-                        ) {
-                            rows.entry(ns.clone()).or_default().push(row);
+                        if let Some(ns) = f.resource.namespace.as_ref() {
+                            rows.entry(ns.clone())
+                                .or_default()
+                                .push_finding(f, enforcement);
                         }
                     }
                 }

@@ -2,10 +2,11 @@
 //! read): one report per namespace holding every policy's fail and warn results, bounded in
 //! size, and rewritten only when its content changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use guardian_core::crd::Enforcement;
-use guardian_core::model::{Finding, Outcome};
+use guardian_core::model::{Finding, Outcome, ResourceRef};
 use kube::Client;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
@@ -18,66 +19,127 @@ pub const REPORT_NAME: &str = "kube-guardian";
 pub const MAX_RESULTS: usize = 1000;
 const FIELD_MANAGER: &str = "kube-guardian";
 
-/// One row of a report, in a deterministic order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// One row of a report. Policy, rule and resource are shared with the findings, and the report
+/// state interns paths and messages (rows live as long as the policy's results, and a template
+/// deployed many times yields the same texts again and again).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportResult {
-    pub policy: String,
-    pub resource_kind: String,
-    pub resource_api_version: String,
-    pub resource_name: String,
-    pub rule: String,
-    pub path: String,
+    pub policy: Arc<str>,
+    pub resource: Arc<ResourceRef>,
+    pub rule: Arc<str>,
+    pub path: Arc<str>,
     pub result: &'static str,
     pub severity: &'static str,
     pub category: &'static str,
-    pub message: String,
-    pub container: Option<String>,
+    pub message: Arc<str>,
+    pub container: Option<Arc<str>>,
+}
+
+/// The order of rows in a report, borrowed so a finding can be placed before it becomes a row.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct RowKey<'a> {
+    policy: &'a str,
+    kind: &'a str,
+    api_version: &'a str,
+    name: &'a str,
+    rule: &'a str,
+    path: &'a str,
+    result: &'static str,
+    severity: &'static str,
+    category: &'static str,
+    message: &'a str,
+    container: Option<&'a str>,
+}
+
+impl PartialOrd for ReportResult {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ReportResult {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// `fail` or `warn` for a finding that counts; excepted findings are not reported as failures.
+fn result_of(f: &Finding, enforcement: Enforcement) -> Option<&'static str> {
+    match (&f.outcome, enforcement) {
+        (Outcome::Fail, Enforcement::Warn) => Some("warn"),
+        (Outcome::Fail, _) => Some("fail"),
+        _ => None,
+    }
+}
+
+fn finding_key<'a>(f: &'a Finding, result: &'static str) -> RowKey<'a> {
+    RowKey {
+        policy: &f.policy,
+        kind: &f.resource.kind,
+        api_version: &f.resource.api_version,
+        name: &f.resource.name,
+        rule: &f.rule,
+        path: &f.path,
+        result,
+        severity: f.severity.as_str(),
+        category: f.category.as_str(),
+        message: &f.message,
+        container: f.container.as_deref(),
+    }
 }
 
 impl ReportResult {
-    /// A row for a counting finding; excepted findings are not reported as failures.
-    pub fn from_finding(f: &Finding, enforcement: Enforcement) -> Option<Self> {
-        let result = match (&f.outcome, enforcement) {
-            (Outcome::Fail, Enforcement::Warn) => "warn",
-            (Outcome::Fail, _) => "fail",
-            _ => return None,
-        };
-        Some(ReportResult {
-            policy: f.policy.to_string(),
-            resource_kind: f.resource.kind.clone(),
-            resource_api_version: f.resource.api_version.clone(),
-            resource_name: f.resource.name.clone(),
-            rule: f.rule.to_string(),
-            path: f.path.clone(),
+    fn new(f: &Finding, result: &'static str) -> Self {
+        ReportResult {
+            policy: f.policy.clone(),
+            resource: f.resource.clone(),
+            rule: f.rule.clone(),
+            path: f.path.as_str().into(),
             result,
             severity: f.severity.as_str(),
             category: f.category.as_str(),
-            message: f.message.clone(),
-            container: f.container.clone(),
-        })
+            message: f.message.as_str().into(),
+            container: f.container.as_deref().map(Arc::from),
+        }
+    }
+
+    fn key(&self) -> RowKey<'_> {
+        RowKey {
+            policy: &self.policy,
+            kind: &self.resource.kind,
+            api_version: &self.resource.api_version,
+            name: &self.resource.name,
+            rule: &self.rule,
+            path: &self.path,
+            result: self.result,
+            severity: self.severity,
+            category: self.category,
+            message: &self.message,
+            container: self.container.as_deref(),
+        }
     }
 
     fn to_json(&self, namespace: &str) -> Value {
         let mut properties = serde_json::Map::new();
         if !self.path.is_empty() {
-            properties.insert("path".into(), self.path.clone().into());
+            properties.insert("path".into(), (*self.path).into());
         }
         if let Some(c) = &self.container {
-            properties.insert("container".into(), c.clone().into());
+            properties.insert("container".into(), (**c).into());
         }
         json!({
             "source": "kube-guardian",
-            "policy": self.policy,
-            "rule": self.rule,
+            "policy": &*self.policy,
+            "rule": &*self.rule,
             "result": self.result,
             "severity": self.severity,
             "category": self.category,
-            "message": self.message,
+            "message": &*self.message,
             "properties": properties,
             "resources": [{
-                "apiVersion": self.resource_api_version,
-                "kind": self.resource_kind,
-                "name": self.resource_name,
+                "apiVersion": self.resource.api_version,
+                "kind": self.resource.kind,
+                "name": self.resource.name,
                 "namespace": namespace,
             }],
         })
@@ -95,12 +157,36 @@ pub struct PolicyRows {
 }
 
 impl PolicyRows {
-    pub fn push(&mut self, row: ReportResult) {
-        if row.result == "fail" {
+    /// Counts a finding and keeps its row if it is among the first [`MAX_RESULTS`]; the row is
+    /// built only then (a policy failing on every Pod of a big namespace would otherwise
+    /// allocate a row per finding only to drop it).
+    pub fn push_finding(&mut self, f: &Finding, enforcement: Enforcement) {
+        let Some(result) = result_of(f, enforcement) else {
+            return;
+        };
+        let full = self.rows.len() >= MAX_RESULTS;
+        if full
+            && self
+                .rows
+                .last()
+                .is_some_and(|last| finding_key(f, result) >= last.key())
+        {
+            self.count(result);
+            return;
+        }
+        self.push(ReportResult::new(f, result));
+    }
+
+    fn count(&mut self, result: &str) {
+        if result == "fail" {
             self.fail += 1;
         } else {
             self.warn += 1;
         }
+    }
+
+    pub fn push(&mut self, row: ReportResult) {
+        self.count(row.result);
         self.rows.insert(row);
         if self.rows.len() > MAX_RESULTS {
             self.rows.pop_last();
@@ -118,6 +204,8 @@ pub struct ReportState {
     by_namespace: BTreeMap<String, BTreeMap<String, PolicyRows>>,
     /// A hash of each report body last written, to skip identical writes without keeping bodies.
     written: BTreeMap<String, u64>,
+    /// Every path, message and container name the rows hold, once.
+    strings: HashSet<Arc<str>>,
 }
 
 fn fingerprint(body: &Value) -> u64 {
@@ -143,8 +231,9 @@ impl ReportState {
         touched.extend(results.keys().cloned());
         let mut results = results;
         for ns in &touched {
+            let rows = results.remove(ns).map(|rows| self.interned(rows));
             let policies = self.by_namespace.entry(ns.clone()).or_default();
-            match results.remove(ns) {
+            match rows {
                 Some(rows) if rows.total() > 0 => {
                     policies.insert(policy.to_owned(), rows);
                 }
@@ -156,10 +245,36 @@ impl ReportState {
                 self.by_namespace.remove(ns);
             }
         }
+        // Texts only the replaced rows used.
+        self.strings.retain(|s| Arc::strong_count(s) > 1);
         touched
             .into_iter()
             .filter(|ns| self.written.get(ns) != Some(&fingerprint(&self.body(ns))))
             .collect()
+    }
+
+    /// The same rows, their texts shared with every other row holding the same ones.
+    fn interned(&mut self, rows: PolicyRows) -> PolicyRows {
+        let mut intern = |s: Arc<str>| match self.strings.get(&s) {
+            Some(shared) => shared.clone(),
+            None => {
+                self.strings.insert(s.clone());
+                s
+            }
+        };
+        PolicyRows {
+            rows: rows
+                .rows
+                .into_iter()
+                .map(|r| ReportResult {
+                    path: intern(r.path),
+                    message: intern(r.message),
+                    container: r.container.map(&mut intern),
+                    ..r
+                })
+                .collect(),
+            ..rows
+        }
     }
 
     /// Removes a deleted policy's results; returns the namespaces to rewrite.
@@ -288,9 +403,12 @@ mod tests {
     fn row(policy: &str, name: &str, rule: &str) -> ReportResult {
         ReportResult {
             policy: policy.into(),
-            resource_kind: "Pod".into(),
-            resource_api_version: "v1".into(),
-            resource_name: name.into(),
+            resource: Arc::new(ResourceRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: Some("a".into()),
+                name: name.into(),
+            }),
             rule: rule.into(),
             path: "spec.containers[0].image".into(),
             result: "fail",
@@ -337,6 +455,85 @@ mod tests {
         assert_eq!(body["summary"]["fail"], 1);
         state.remove_policy("q");
         assert!(state.is_empty("a"));
+    }
+
+    fn finding(name: &str, outcome: Outcome) -> Finding {
+        Finding {
+            policy: "p".into(),
+            rule: "r".into(),
+            severity: guardian_core::model::Severity::High,
+            category: guardian_core::model::Category::Security,
+            resource: Arc::new(ResourceRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: Some("a".into()),
+                name: name.into(),
+            }),
+            container: Some("c".into()),
+            message: "m".into(),
+            path: "spec.containers[0].image".into(),
+            remediation: "fix".into(),
+            outcome,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn findings_past_the_bound_are_counted_without_becoming_rows() {
+        // Out of order, so the bound must keep the first rows by report order, not by arrival.
+        let findings: Vec<Finding> = (0..MAX_RESULTS + 50)
+            .rev()
+            .map(|i| finding(&format!("pod-{i:05}"), Outcome::Fail))
+            .chain([finding(
+                "excepted",
+                Outcome::Skip {
+                    exception: "e".into(),
+                    justification: "j".into(),
+                },
+            )])
+            .collect();
+        let mut lazy = PolicyRows::default();
+        let mut eager = PolicyRows::default();
+        for f in &findings {
+            lazy.push_finding(f, Enforcement::Warn);
+            if let Some(result) = result_of(f, Enforcement::Warn) {
+                eager.push(ReportResult::new(f, result));
+            }
+        }
+        assert_eq!(lazy, eager);
+        assert_eq!(
+            (lazy.warn, lazy.fail, lazy.rows.len()),
+            (MAX_RESULTS + 50, 0, MAX_RESULTS)
+        );
+        assert_eq!(
+            lazy.rows.last().map(|r| r.resource.name.clone()),
+            Some(format!("pod-{:05}", MAX_RESULTS - 1))
+        );
+    }
+
+    #[test]
+    fn rows_share_their_texts_until_no_row_holds_them() {
+        let mut state = ReportState::default();
+        state.set_policy(
+            "p",
+            results("a", vec![row("p", "x", "r"), row("p", "y", "r")]),
+        );
+        state.set_policy("q", results("b", vec![row("q", "z", "r")]));
+        let messages: Vec<&Arc<str>> = state
+            .by_namespace
+            .values()
+            .flat_map(|p| p.values())
+            .flat_map(|p| &p.rows)
+            .map(|r| &r.message)
+            .collect();
+        assert_eq!(messages.len(), 3);
+        assert!(messages.windows(2).all(|w| Arc::ptr_eq(w[0], w[1])));
+        // path, message and container name: three texts for three rows
+        assert_eq!(state.strings.len(), 3);
+        state.remove_policy("p");
+        assert_eq!(state.strings.len(), 3);
+        state.remove_policy("q");
+        assert!(state.strings.is_empty());
     }
 
     #[test]
