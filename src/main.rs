@@ -52,6 +52,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn operator(cmd: cli::OperatorCmd) -> Result<ExitCode> {
+    // Transparent huge pages back mimalloc's arenas with 2 MiB pages, which kept about 12 MiB more
+    // resident in an idle operator. Before any thread starts, so it covers the whole process.
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!(
+            "warning: could not opt out of transparent huge pages ({e}); memory use may be higher"
+        );
+    }
+    return_freed_memory_periodically();
     // Held until exit: dropping it flushes the non-blocking log writers.
     let _logs = guardian_operator::telemetry::init(&cmd.log).context("setting up logging")?;
     guardian_operator::webhook::install_crypto_provider();
@@ -66,6 +74,30 @@ fn operator(cmd: cli::OperatorCmd) -> Result<ExitCode> {
             .context("the operator failed")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// mimalloc hands pages freed by a burst of work (a reconcile of every cached object) back to the
+/// OS lazily, on some later allocation; a quiet operator would keep them resident for good. A
+/// background collect every few seconds returns them (about 7 MiB after a 10,000-Pod reconcile).
+fn return_freed_memory_periodically() {
+    let spawned = std::thread::Builder::new()
+        .name("mimalloc-collect".into())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                // SAFETY: mi_collect only walks the allocator's own bookkeeping, and mimalloc
+                // documents it as callable from any thread at any time.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libmimalloc_sys::mi_collect(false)
+                };
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!(
+            "warning: cannot start the memory collector thread ({e}); memory use may be higher"
+        );
+    }
 }
 
 /// Completes on SIGTERM (the kubelet's stop) or SIGINT (Ctrl-C).

@@ -214,6 +214,9 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
         (a.get("/readyz")?.0 == 200 && b.get("/readyz")?.0 == 200).then_some(())
     })
     .await;
+    // The operator opts out of transparent huge pages, which would inflate its memory use.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", a.child.id())).expect("status");
+    assert!(status.contains("THP_enabled:\t0"), "{status}");
     wait_for("the status to be written", &both, async || {
         violations(&client, &policy).await.filter(|v| *v == 1)
     })
