@@ -23,6 +23,7 @@ pub struct Metrics {
     leader: IntGauge,
     admission_requests: IntCounterVec,
     admission_duration: HistogramVec,
+    admission_evaluation: HistogramVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(
@@ -132,6 +133,22 @@ impl Metrics {
                     &[],
                 ),
             )?,
+            admission_evaluation: register(
+                r,
+                "admission_evaluation_seconds",
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "admission_evaluation_seconds",
+                        "Time a review spends in its evaluation slot (parse, evaluate, encode), \
+                         without the wait for a slot",
+                    )
+                    .buckets(vec![
+                        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025,
+                        0.1, 1.0,
+                    ]),
+                    &[],
+                ),
+            )?,
             registry,
         })
     }
@@ -180,6 +197,14 @@ impl Metrics {
             .with_label_values(&[decision, enforcement])
             .inc();
         self.admission_duration
+            .with_label_values(&[] as &[&str])
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Records the work of one review inside its evaluation slot: together with the total
+    /// duration it separates the server's own time from queueing under load.
+    pub fn admission_evaluation(&self, duration: Duration) {
+        self.admission_evaluation
             .with_label_values(&[] as &[&str])
             .observe(duration.as_secs_f64());
     }

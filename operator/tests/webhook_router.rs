@@ -205,6 +205,15 @@ async fn deny_lists_policy_rule_path_and_remediation_of_each_violation() {
         h.metrics_line("denied", "deny").as_deref(),
         Some("kube_guardian_admission_requests_total{decision=\"denied\",enforcement=\"deny\"} 1")
     );
+    // The time in the evaluation slot is recorded apart from the total.
+    let text = h.metrics.render();
+    for histogram in ["admission_duration_seconds", "admission_evaluation_seconds"] {
+        let count = format!("kube_guardian_{histogram}_count 1");
+        assert!(
+            text.lines().any(|l| l == count),
+            "{count:?} not in:\n{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -98,17 +98,22 @@ async fn answer(
     // Parsing and evaluation are CPU-bound: run them on the blocking pool, one per slot. If the
     // deadline fires meanwhile the work still finishes, holding its slot, so abandoned requests
     // cannot pile up more work than there are slots.
+    let metrics = state.metrics.clone();
     let work = tokio::task::spawn_blocking(move || {
         let _slot = permit;
+        let started = Instant::now();
         let ctx = EvalContext {
             now: Timestamp::now(),
             namespaces: &*namespaces,
         };
-        let reviewed = review(&body, &snapshot.set, &ctx)?;
-        let json = reviewed
-            .to_json()
-            .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
-        Ok((reviewed, json))
+        let result = review(&body, &snapshot.set, &ctx).and_then(|reviewed| {
+            let json = reviewed
+                .to_json()
+                .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
+            Ok((reviewed, json))
+        });
+        metrics.admission_evaluation(started.elapsed());
+        result
     });
     match work.await {
         Ok(result) => result,
