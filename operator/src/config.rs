@@ -19,6 +19,10 @@ pub struct OperatorArgs {
     /// Policies reconciled at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// How the workload caches get their initial state: `streaming` (one watch, Kubernetes 1.34+ with
+    /// WatchList on), `paged` (list calls, any version) or `auto` (streaming from 1.34 on).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub initial_list: InitialListFlag,
     /// Address of the plain-HTTP port: /healthz, /readyz, /metrics.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub health_addr: SocketAddr,
@@ -26,6 +30,14 @@ pub struct OperatorArgs {
     pub leader: LeaderArgs,
     #[command(flatten)]
     pub webhook: WebhookArgs,
+}
+
+/// The `--initial-list` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitialListFlag {
+    Auto,
+    Streaming,
+    Paged,
 }
 
 /// Admission webhook flags; the webhook runs when a certificate directory is given.

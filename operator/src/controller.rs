@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::cache::{self, CacheChange, NamespaceCache, WorkloadCache};
+use crate::config::InitialListFlag;
 use crate::context::Context;
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
@@ -30,6 +31,7 @@ use crate::store::PolicyStore;
 pub struct ControllerOptions {
     pub resync: Duration,
     pub concurrency: u16,
+    pub initial_list: InitialListFlag,
     /// The reporting instance in Events (the pod name).
     pub identity: String,
 }
@@ -159,7 +161,11 @@ pub async fn run(
     // Workload changes re-evaluate only the policies matching the old or new object.
     let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);
     let (relist_tx, relist_rx) = mpsc::channel::<()>(16);
-    let initial_list = cache::InitialList::for_server(&client).await;
+    let initial_list = match options.initial_list {
+        InitialListFlag::Auto => cache::InitialList::for_server(&client).await,
+        InitialListFlag::Streaming => cache::InitialList::Streaming,
+        InitialListFlag::Paged => cache::InitialList::Paged,
+    };
     let workload_task = {
         let ctx = ctx.clone();
         let watches = resources.into_iter().map(|ar| {

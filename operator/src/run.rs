@@ -131,6 +131,7 @@ pub async fn run(
         ControllerOptions {
             resync: args.resync_interval,
             concurrency: args.concurrency,
+            initial_list: args.initial_list,
             identity,
         },
         store,

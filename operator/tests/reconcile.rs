@@ -96,6 +96,32 @@ async fn status_counts_follow_workload_changes_within_two_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paged_initial_lists_fill_the_caches_like_streaming_ones() {
+    // `auto` streams on this 1.37 control plane; paged lists are what older clusters get.
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("paged").await.expect("namespace");
+    create(&client, Some(&ns), &deployment("good", false)).await;
+    create(&client, Some(&ns), &deployment("bad", true)).await;
+    create(&client, Some(&ns), &pod("host-net", true)).await;
+    let name = format!("{ns}-status");
+    let op = Operator::start_with(
+        client.clone(),
+        Duration::from_secs(300),
+        InitialListFlag::Paged,
+    )
+    .await;
+    create_policy(&client, &policy_yaml(&name, &ns, "Audit")).await;
+    eventually("status with 3 resources and 2 violations", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((3, 2, 2)))
+    })
+    .await;
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_cel_sets_degraded_without_hot_looping() {
     let cp = cluster().await;
     let client = cp.client().expect("client");

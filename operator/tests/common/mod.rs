@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_operator::cache::{NamespaceCache, WorkloadCache};
+pub use guardian_operator::config::InitialListFlag;
 use guardian_operator::controller::{self, ControllerOptions};
 use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
@@ -69,6 +70,14 @@ pub struct Operator {
 
 impl Operator {
     pub async fn start(client: Client, resync: Duration) -> Operator {
+        Self::start_with(client, resync, InitialListFlag::Auto).await
+    }
+
+    pub async fn start_with(
+        client: Client,
+        resync: Duration,
+        initial_list: InitialListFlag,
+    ) -> Operator {
         let token = CancellationToken::new();
         let (leader, leader_rx) = watch::channel(true);
         let ready = Arc::new(AtomicBool::new(false));
@@ -82,6 +91,7 @@ impl Operator {
             ControllerOptions {
                 resync,
                 concurrency: 2,
+                initial_list,
                 identity: "test".into(),
             },
             Arc::new(PolicyStore::new()),
