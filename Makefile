@@ -8,7 +8,7 @@ help:
 	@echo "make demo           two local clusters (demo-a, demo-b) seeded from examples/, until Ctrl-C"
 	@echo "make test           format check, clippy, and every test (builds the local control plane if missing)"
 	@echo "make control-plane  build kube-apiserver and etcd from Go modules into ~/.cache (idempotent)"
-	@echo "make bench          engine benchmarks (release build)"
+	@echo "make bench          engine and check benchmarks (release build)"
 	@echo "make crds           regenerate helm/kube-guardian/crds/crds.yaml from the code"
 	@echo "make readme-rules   print the README rule table"
 
@@ -35,6 +35,8 @@ unit:
 
 bench:
 	cargo bench -p guardian-core --bench engine
+	cargo build --release --locked
+	bash -c 'time taskset -c 0 target/release/kube-guardian check target/bench-corpus -o json > /dev/null; test $$? -le 1'
 
 crds:
 	cargo run -q -- crd > helm/kube-guardian/crds/crds.yaml
