@@ -162,6 +162,17 @@ async fn lease_holder(client: &kube::Client) -> Option<String> {
     lease.spec?.holder_identity.filter(|h| !h.is_empty())
 }
 
+/// Waits until the Lease names `name` (a holder identity starts with the pod name).
+async fn wait_for_holder(client: &kube::Client, name: &str, when: &str, logs: &[&OperatorProcess]) {
+    wait_for(&format!("{name} to lead {when}"), logs, async || {
+        lease_holder(client)
+            .await
+            .filter(|h| h.starts_with(name))
+            .map(|_| ())
+    })
+    .await;
+}
+
 async fn seed(cp: &ControlPlane) -> (kube::Client, String) {
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
@@ -272,17 +283,7 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     let mut leader = leader;
     signal(&leader, nix::sys::signal::Signal::SIGTERM);
     let standby_name = standby.name.clone();
-    wait_for(
-        "the standby to lead after SIGTERM",
-        &[&standby],
-        async || {
-            lease_holder(&client)
-                .await
-                .filter(|h| h.starts_with(&standby_name))
-                .map(|_| ())
-        },
-    )
-    .await;
+    wait_for_holder(&client, &standby_name, "after SIGTERM", &[&standby]).await;
     let takeover = sigterm_at.elapsed();
     assert!(
         takeover < Duration::from_secs(2),
@@ -317,13 +318,7 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     .await;
     let killed_at = Instant::now();
     signal(&standby, nix::sys::signal::Signal::SIGKILL);
-    wait_for("op-c to lead after kill -9", &[&c], async || {
-        lease_holder(&client)
-            .await
-            .filter(|h| h.starts_with("op-c"))
-            .map(|_| ())
-    })
-    .await;
+    wait_for_holder(&client, "op-c", "after kill -9", &[&c]).await;
     let takeover = killed_at.elapsed();
     assert!(
         takeover < Duration::from_secs(6),

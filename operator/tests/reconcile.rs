@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::ControlPlane;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
@@ -40,24 +42,36 @@ fn condition(p: &GuardianPolicy, type_: &str) -> Option<(String, String, String)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_counts_follow_workload_changes_within_two_seconds() {
-    let cp = cluster().await;
+/// A namespace with one compliant and one privileged Deployment and a host-network Pod.
+async fn seed_three_workloads(cp: &ControlPlane, prefix: &str) -> (Client, String) {
     let client = cp.client().expect("client");
-    let ns = cp.create_namespace("status").await.expect("namespace");
+    let ns = cp.create_namespace(prefix).await.expect("namespace");
     create(&client, Some(&ns), &deployment("good", false)).await;
     create(&client, Some(&ns), &deployment("bad", true)).await;
     create(&client, Some(&ns), &pod("host-net", true)).await;
-    let name = format!("{ns}-status");
-    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    create_policy(&client, &policy_yaml(&name, &ns, "Audit")).await;
+    (client, ns)
+}
 
+/// Creates an Audit policy on the seeded namespace and waits for its status to count the three
+/// workloads, two of them violating.
+async fn audit_policy_counts_the_seed(client: &Client, ns: &str) -> (String, GuardianPolicy) {
+    let name = format!("{ns}-status");
+    create_policy(client, &policy_yaml(&name, ns, "Audit")).await;
     let p = eventually("status with 3 resources and 2 violations", || async {
-        policy(&client, &name)
+        policy(client, &name)
             .await
             .filter(|p| summary(p) == Some((3, 2, 2)))
     })
     .await;
+    (name, p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_follow_workload_changes_within_two_seconds() {
+    let cp = cluster().await;
+    let (client, ns) = seed_three_workloads(cp, "status").await;
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    let (name, p) = audit_policy_counts_the_seed(&client, &ns).await;
     assert_eq!(condition(&p, "Ready").map(|c| c.0), Some("True".to_owned()));
     assert_eq!(
         condition(&p, "Degraded").map(|c| c.0),
@@ -99,25 +113,14 @@ async fn status_counts_follow_workload_changes_within_two_seconds() {
 async fn paged_initial_lists_fill_the_caches_like_streaming_ones() {
     // `auto` streams on this 1.37 control plane; paged lists are what older clusters get.
     let cp = cluster().await;
-    let client = cp.client().expect("client");
-    let ns = cp.create_namespace("paged").await.expect("namespace");
-    create(&client, Some(&ns), &deployment("good", false)).await;
-    create(&client, Some(&ns), &deployment("bad", true)).await;
-    create(&client, Some(&ns), &pod("host-net", true)).await;
-    let name = format!("{ns}-status");
+    let (client, ns) = seed_three_workloads(cp, "paged").await;
     let op = Operator::start_with(
         client.clone(),
         Duration::from_secs(300),
         InitialListFlag::Paged,
     )
     .await;
-    create_policy(&client, &policy_yaml(&name, &ns, "Audit")).await;
-    eventually("status with 3 resources and 2 violations", || async {
-        policy(&client, &name)
-            .await
-            .filter(|p| summary(p) == Some((3, 2, 2)))
-    })
-    .await;
+    audit_policy_counts_the_seed(&client, &ns).await;
     op.stop().await;
 }
 
