@@ -92,8 +92,12 @@ TMP_DIR=""
 cleanup() { if [[ -n "$TMP_DIR" ]]; then rm -rf "$TMP_DIR"; fi; }
 trap cleanup EXIT
 
-# Static binaries, no C toolchain needed; the build cache and module cache stay where Go keeps them.
+# Static binaries, no C toolchain needed.
 export CGO_ENABLED=0
+# A private build cache, removed once every binary is built: Kubernetes leaves ~3.5 GB of
+# compiled packages behind, which only a version bump would reuse. Modules stay in GOMODCACHE.
+GO_BUILD_CACHE="$CACHE_ROOT/.go-build"
+export GOCACHE="$GO_BUILD_CACHE"
 
 TARGETS=(kube-apiserver etcd)
 [[ $WITH_KCM == 1 ]] && TARGETS+=(kube-controller-manager)
@@ -116,5 +120,6 @@ for name in "${TARGETS[@]}"; do
   rm -rf "$TMP_DIR"; TMP_DIR=""
   log "$name: built in $((SECONDS - start))s ($(du -h "$BIN_DIR/$name" | cut -f1))"
 done
+rm -rf "$GO_BUILD_CACHE"
 log "done in $((SECONDS - TOTAL_START))s"
 echo "$BIN_DIR"
