@@ -2,10 +2,6 @@
 //! `https://127.0.0.1:<port>/validate` with the test CA as caBundle, so the API server calls the
 //! webhook over TLS exactly as in a cluster, and clients see what `kubectl` users would see.
 
-mod support {
-    pub mod pki;
-}
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -15,13 +11,12 @@ use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
-use guardian_testenv::ControlPlane;
+use guardian_testenv::{Ca, CertAndKey, ControlPlane};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
-use support::pki::{Ca, Pair};
 use tokio::sync::oneshot;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -68,7 +63,7 @@ struct RunningWebhook {
 
 impl RunningWebhook {
     async fn start(
-        serving: &Pair,
+        serving: &CertAndKey,
         client_ca_pem: Option<&str>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         webhook::install_crypto_provider();
@@ -215,8 +210,8 @@ async fn the_api_server_enforces_deny_warn_audit_dry_run_exceptions_and_updates(
     let client = cp.client()?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
 
-    let ca = Ca::new("webhook test CA");
-    let hook = RunningWebhook::start(&ca.server_cert(), None).await?;
+    let ca = Ca::new("webhook test CA")?;
+    let hook = RunningWebhook::start(&ca.server_cert("kube-guardian-webhook", &[])?, None).await?;
     let deny = policy("deny", "Deny", &ns, &["pss-privileged", "image-tag-pinned"]);
     hook.store.rebuild(std::slice::from_ref(&deny), &[]);
     let configuration = guardian_testenv::unique_name("kube-guardian");
@@ -375,13 +370,17 @@ async fn the_api_server_authenticates_to_an_mtls_webhook_with_a_client_certifica
     if guardian_testenv::skip_cluster_tests()? || guardian_testenv::existing_cluster_configured() {
         return Ok(());
     }
-    let ca = Ca::new("webhook test CA");
-    let client_ca = Ca::new("webhook client CA");
-    let hook = RunningWebhook::start(&ca.server_cert(), Some(&client_ca.pem())).await?;
+    let ca = Ca::new("webhook test CA")?;
+    let client_ca = Ca::new("webhook client CA")?;
+    let hook = RunningWebhook::start(
+        &ca.server_cert("kube-guardian-webhook", &[])?,
+        Some(&client_ca.pem()),
+    )
+    .await?;
 
     // The API server's identity towards this webhook, keyed by the webhook's host:port.
     let files = tempfile::tempdir()?;
-    let identity = client_ca.client_cert("kube-apiserver");
+    let identity = client_ca.client_cert("kube-apiserver", &[])?;
     let admission_config = write_admission_config(files.path(), &hook.addr.to_string(), &identity)?;
     let cp = ControlPlane::builder()
         .use_existing_cluster(false)
@@ -446,7 +445,7 @@ fn tls_client_without_certificate(ca_pem: &str) -> rustls::ClientConfig {
 fn write_admission_config(
     dir: &Path,
     host_port: &str,
-    identity: &Pair,
+    identity: &CertAndKey,
 ) -> Result<std::path::PathBuf, std::io::Error> {
     let cert = dir.join("apiserver-webhook-client.crt");
     let key = dir.join("apiserver-webhook-client.key");

@@ -1,10 +1,6 @@
 //! The webhook over real TLS on loopback: protocol versions (including a raw TLS 1.1
 //! ClientHello), certificate rotation by symlink swap, a broken new pair, and mTLS.
 
-mod support {
-    pub mod pki;
-}
-
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -27,7 +23,7 @@ use tokio_rustls::TlsConnector;
 use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
-use support::pki::{Ca, Pair};
+use guardian_testenv::{Ca, CertAndKey};
 
 /// Generous: the machine running the tests may be busy.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -45,7 +41,7 @@ struct CertDir {
 }
 
 impl CertDir {
-    fn new(pair: &Pair) -> CertDir {
+    fn new(pair: &CertAndKey) -> CertDir {
         let mut d = CertDir {
             dir: tempfile::tempdir().expect("temp dir"),
             version: 0,
@@ -63,7 +59,7 @@ impl CertDir {
     }
 
     /// Writes a new version directory and points `..data` at it in one rename.
-    fn swap(&mut self, pair: &Pair) {
+    fn swap(&mut self, pair: &CertAndKey) {
         self.version += 1;
         let version = format!("..v{}", self.version);
         let target = self.path().join(&version);
@@ -131,7 +127,7 @@ impl Server {
 fn client_config(
     ca_pem: &str,
     versions: &[&'static rustls::SupportedProtocolVersion],
-    identity: Option<&Pair>,
+    identity: Option<&CertAndKey>,
 ) -> ClientConfig {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -229,6 +225,12 @@ impl Connection {
     }
 }
 
+/// A serving certificate for the webhook on 127.0.0.1.
+fn serving_cert(ca: &Ca) -> CertAndKey {
+    ca.server_cert("kube-guardian-webhook", &[])
+        .expect("a serving certificate")
+}
+
 fn der(pem: &str) -> Vec<u8> {
     CertificateDer::from_pem_slice(pem.as_bytes())
         .expect("cert PEM")
@@ -293,8 +295,8 @@ fn logs_contain(needles: &[&str]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_tls_1_2_and_1_3() {
-    let ca = Ca::new("test CA");
-    let dir = CertDir::new(&ca.server_cert());
+    let ca = Ca::new("test CA").expect("a test CA");
+    let dir = CertDir::new(&serving_cert(&ca));
     let server = Server::start(dir.path(), None).await;
     for (version, expected) in [
         (&rustls::version::TLS12, ProtocolVersion::TLSv1_2),
@@ -377,8 +379,8 @@ async fn first_record(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_1_1_client_hello_is_refused_with_a_protocol_version_alert() {
-    let ca = Ca::new("test CA");
-    let dir = CertDir::new(&ca.server_cert());
+    let ca = Ca::new("test CA").expect("a test CA");
+    let dir = CertDir::new(&serving_cert(&ca));
     let server = Server::start(dir.path(), None).await;
 
     // Control: the very same hello claiming TLS 1.2 gets a ServerHello, so the bytes are sound.
@@ -407,8 +409,8 @@ async fn a_tls_1_1_client_hello_is_refused_with_a_protocol_version_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() {
     capture_logs();
-    let ca = Ca::new("test CA");
-    let first = ca.server_cert();
+    let ca = Ca::new("test CA").expect("a test CA");
+    let first = serving_cert(&ca);
     let mut dir = CertDir::new(&first);
     let server = Server::start(dir.path(), None).await;
     let tls = || client_config(&ca.pem(), &[&rustls::version::TLS13], None);
@@ -417,7 +419,7 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
     assert_eq!(open.peer_cert, der(&first.cert_pem));
     assert!(!open.review(true).await.expect("review"));
 
-    let second = ca.server_cert();
+    let second = serving_cert(&ca);
     dir.swap(&second);
     wait_for("the rotated certificate to be served", || async {
         connect(server.addr, tls())
@@ -434,9 +436,9 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
     );
 
     // A certificate with someone else's key: rejected, logged, the current pair keeps serving.
-    let mismatched = Pair {
-        cert_pem: ca.server_cert().cert_pem,
-        key_pem: ca.server_cert().key_pem,
+    let mismatched = CertAndKey {
+        cert_pem: serving_cert(&ca).cert_pem,
+        key_pem: serving_cert(&ca).key_pem,
     };
     dir.swap(&mismatched);
     let dir_text = dir.path().display().to_string();
@@ -449,7 +451,7 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
     assert!(conn.review(false).await.expect("review"));
 
     // Not PEM at all: same.
-    dir.swap(&Pair {
+    dir.swap(&CertAndKey {
         cert_pem: "garbage".into(),
         key_pem: "garbage".into(),
     });
@@ -461,7 +463,7 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
     assert_eq!(conn.peer_cert, der(&second.cert_pem));
 
     // And a good pair after the broken ones is picked up again.
-    let third = ca.server_cert();
+    let third = serving_cert(&ca);
     dir.swap(&third);
     wait_for("the third certificate to be served", || async {
         connect(server.addr, tls())
@@ -474,9 +476,9 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
-    let ca = Ca::new("serving CA");
-    let client_ca = Ca::new("client CA");
-    let dir = CertDir::new(&ca.server_cert());
+    let ca = Ca::new("serving CA").expect("a test CA");
+    let client_ca = Ca::new("client CA").expect("a test CA");
+    let dir = CertDir::new(&serving_cert(&ca));
     let ca_file = dir.path().join("client-ca.crt");
     std::fs::File::create(&ca_file)
         .and_then(|mut f| f.write_all(client_ca.pem().as_bytes()))
@@ -495,7 +497,10 @@ async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
             "{version:?}: a client without a certificate is refused"
         );
 
-        let stranger = Ca::new("another CA").client_cert("mallory");
+        let stranger = Ca::new("another CA")
+            .expect("a test CA")
+            .client_cert("mallory", &[])
+            .expect("a client certificate");
         let rogue = async {
             let mut conn = connect(
                 server.addr,
@@ -509,7 +514,9 @@ async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
             "{version:?}: a certificate from another CA is refused"
         );
 
-        let trusted = client_ca.client_cert("kube-apiserver");
+        let trusted = client_ca
+            .client_cert("kube-apiserver", &[])
+            .expect("a client certificate");
         let mut conn = connect(
             server.addr,
             client_config(&ca.pem(), &[version], Some(&trusted)),

@@ -1,6 +1,7 @@
 //! The control plane's PKI, generated fresh for every control plane with rcgen (pure Rust, ring):
 //! a serving CA and the apiserver's serving certificate, a client CA that the apiserver trusts
 //! for client certificates (so tests can mint any user), and the service-account signing key.
+//! [`Ca`] is public for tests that serve TLS themselves, such as webhooks the apiserver calls.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -25,12 +26,74 @@ impl std::fmt::Debug for CertAndKey {
     }
 }
 
+/// A certificate authority that signs serving and client certificates. Each control plane has
+/// two; tests of servers the apiserver calls (webhooks) make their own.
+pub struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca").finish_non_exhaustive()
+    }
+}
+
+impl Ca {
+    /// A new self-signed CA with common name `name`.
+    pub fn new(name: &str) -> Result<Ca> {
+        let what = || format!("the {name}");
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_err(what()))?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().map_err(cert_err(what()))?;
+        let issuer = CertifiedIssuer::self_signed(params, key).map_err(cert_err(what()))?;
+        Ok(Ca { issuer })
+    }
+
+    /// The CA certificate, PEM: what a client trusts.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A serving certificate for `cn`, valid for `127.0.0.1` and each of `dns_names`.
+    pub fn server_cert(&self, cn: &str, dns_names: &[&str]) -> Result<CertAndKey> {
+        let mut params = leaf_params(cn, &[], ExtendedKeyUsagePurpose::ServerAuth)?;
+        params.subject_alt_names =
+            std::iter::once(Ok(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST))))
+                .chain(dns_names.iter().map(|name| dns(name)))
+                .collect::<Result<_>>()?;
+        self.sign(params, &format!("the serving certificate for {cn}"))
+    }
+
+    /// A client certificate for `user` in `groups`.
+    pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<CertAndKey> {
+        let params = leaf_params(user, groups, ExtendedKeyUsagePurpose::ClientAuth)?;
+        self.sign(params, &format!("a client certificate for {user}"))
+    }
+
+    fn sign(&self, params: CertificateParams, what: &str) -> Result<CertAndKey> {
+        let key = KeyPair::generate().map_err(cert_err(what))?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(cert_err(what))?;
+        Ok(CertAndKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
 /// Every certificate and key one control plane needs.
 pub(crate) struct Pki {
     pub serving_ca_pem: String,
     pub serving: CertAndKey,
     pub client_ca_pem: String,
-    client_ca: CertifiedIssuer<'static, KeyPair>,
+    client_ca: Ca,
     pub admin: CertAndKey,
     pub service_account_key_pem: String,
     pub service_account_pub_pem: String,
@@ -44,18 +107,13 @@ impl std::fmt::Debug for Pki {
 
 impl Pki {
     pub fn generate() -> Result<Self> {
-        let serving_ca = new_ca("kube-guardian-testenv serving CA")?;
-        let mut serving = leaf_params("kube-apiserver", &[], ExtendedKeyUsagePurpose::ServerAuth)?;
-        serving.subject_alt_names = vec![
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            dns("localhost")?,
-            dns("kubernetes")?,
-            dns("kubernetes.default.svc")?,
-        ];
-        let serving = sign(serving, &serving_ca, "the apiserver serving certificate")?;
-
-        let client_ca = new_ca("kube-guardian-testenv client CA")?;
-        let admin = mint_client(&client_ca, "admin", &["system:masters"])?;
+        let serving_ca = Ca::new("kube-guardian-testenv serving CA")?;
+        let serving = serving_ca.server_cert(
+            "kube-apiserver",
+            &["localhost", "kubernetes", "kubernetes.default.svc"],
+        )?;
+        let client_ca = Ca::new("kube-guardian-testenv client CA")?;
+        let admin = client_ca.client_cert("admin", &["system:masters"])?;
 
         let sa_key = KeyPair::generate().map_err(cert_err("the service-account signing key"))?;
         Ok(Self {
@@ -71,22 +129,8 @@ impl Pki {
 
     /// A client certificate for `user` in `groups`, signed by the client CA the apiserver trusts.
     pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<CertAndKey> {
-        mint_client(&self.client_ca, user, groups)
+        self.client_ca.client_cert(user, groups)
     }
-}
-
-fn new_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
-    let what = || format!("the {name}");
-    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_err(what()))?;
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let key = KeyPair::generate().map_err(cert_err(what()))?;
-    CertifiedIssuer::self_signed(params, key).map_err(cert_err(what()))
 }
 
 fn leaf_params(
@@ -110,28 +154,6 @@ fn leaf_params(
     params.extended_key_usages = vec![usage];
     params.use_authority_key_identifier_extension = true;
     Ok(params)
-}
-
-fn mint_client(
-    ca: &CertifiedIssuer<'static, KeyPair>,
-    user: &str,
-    groups: &[&str],
-) -> Result<CertAndKey> {
-    let params = leaf_params(user, groups, ExtendedKeyUsagePurpose::ClientAuth)?;
-    sign(params, ca, &format!("a client certificate for {user}"))
-}
-
-fn sign(
-    params: CertificateParams,
-    ca: &CertifiedIssuer<'static, KeyPair>,
-    what: &str,
-) -> Result<CertAndKey> {
-    let key = KeyPair::generate().map_err(cert_err(what))?;
-    let cert = params.signed_by(&key, ca).map_err(cert_err(what))?;
-    Ok(CertAndKey {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
 }
 
 fn dns(name: &str) -> Result<SanType> {

@@ -35,6 +35,7 @@ mod process;
 mod resources;
 
 pub use binaries::{DIR_ENV, Versions, default_dir as default_binary_dir};
+pub use certs::{Ca, CertAndKey};
 pub use control_plane::{ControlPlane, ControlPlaneBuilder};
 pub use env::{
     EXISTING_CONTEXT_ENV, EXISTING_KUBECONFIG_ENV, SKIP_ENV, existing_cluster_configured,
