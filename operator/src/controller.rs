@@ -195,7 +195,7 @@ pub async fn run(
                         let mut names: Vec<_> = old
                             .iter()
                             .chain(new.iter())
-                            .filter_map(|o| o.value().ok())
+                            .filter_map(|o| o.value())
                             .flat_map(|o| snapshot.set.matching_policies(&o, &eval))
                             .collect();
                         names.sort();

@@ -92,7 +92,9 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
                 };
                 let mut rows: BTreeMap<String, PolicyRows> = BTreeMap::new();
                 for object in &objects {
-                    let Ok(object) = object.value() else { continue };
+                    let Some(object) = object.value() else {
+                        continue;
+                    };
                     let Evaluation::Evaluated {
                         findings,
                         matched_policies,

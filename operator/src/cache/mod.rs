@@ -1,9 +1,9 @@
 //! Watch caches of the workload kinds and of namespace labels.
 //!
-//! Objects are kept pruned (no managedFields, no status, no last-applied annotation) and as compact
-//! JSON text, parsed again for each evaluation: a parsed `serde_json::Value` allocates a B-tree
-//! node of about 600 bytes per JSON object however small, which made a 1.5 KB Pod cost ~15 KB of
-//! memory; parsing one back takes microseconds. Objects owned by a controller (a Deployment's
+//! Objects are kept pruned (no managedFields, no status, no last-applied annotation) as compact
+//! JSON text, compressed (see [`packed`]) and parsed again for each evaluation: a parsed
+//! `serde_json::Value` allocates a B-tree node of about 600 bytes per JSON object however small,
+//! which made a 1.5 KB Pod cost ~15 KB of memory; parsing one back takes microseconds. Objects owned by a controller (a Deployment's
 //! ReplicaSets and Pods, a CronJob's Jobs) are not cached: their template is evaluated on the
 //! owner, and skipping them keeps memory flat.
 
@@ -19,7 +19,10 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, ResourceExt};
-use serde_json::Value;
+
+mod packed;
+pub use packed::CachedObject;
+use packed::Packer;
 
 /// The workload kinds the rule library understands, with their API resources.
 pub fn workload_resources() -> Vec<ApiResource> {
@@ -41,18 +44,6 @@ pub struct ObjectKey {
     pub kind: &'static str,
     pub namespace: String,
     pub name: String,
-}
-
-/// One cached object: its pruned form as compact JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedObject(Box<[u8]>);
-
-impl CachedObject {
-    /// The object as the engine reads it. Cannot fail for text this cache wrote; an error would
-    /// mean memory corruption, so callers skip the object rather than stop.
-    pub fn value(&self) -> Result<Value, serde_json::Error> {
-        serde_json::from_slice(&self.0)
-    }
 }
 
 /// A change to the cache, for deciding which policies to re-evaluate.
@@ -109,7 +100,11 @@ fn is_controlled(obj: &DynamicObject) -> bool {
 }
 
 /// The object as the engine reads it: with apiVersion and kind, without what no rule reads.
-fn prune(mut obj: DynamicObject, ar: &ApiResource) -> Option<(ObjectKey, Arc<CachedObject>)> {
+fn prune(
+    mut obj: DynamicObject,
+    ar: &ApiResource,
+    packer: &mut Packer,
+) -> Option<(ObjectKey, Arc<CachedObject>)> {
     obj.metadata.managed_fields = None;
     if let Some(annotations) = obj.metadata.annotations.as_mut() {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
@@ -124,8 +119,8 @@ fn prune(mut obj: DynamicObject, ar: &ApiResource) -> Option<(ObjectKey, Arc<Cac
         api_version: ar.api_version.clone(),
         kind: ar.kind.clone(),
     });
-    let bytes = serde_json::to_vec(&obj).ok()?;
-    Some((key, Arc::new(CachedObject(bytes.into_boxed_slice()))))
+    let json = serde_json::to_vec(&obj).ok()?;
+    Some((key, Arc::new(packer.pack(&json))))
 }
 
 fn kind_name(kind: &str) -> &'static str {
@@ -207,6 +202,7 @@ pub fn watch_kind(
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
     let config = initial_list.config();
     let mut buffer: Vec<(ObjectKey, Arc<CachedObject>)> = Vec::new();
+    let mut packer = Packer::default();
     let mut synced_once = false;
     watcher::watcher(api, config)
         .default_backoff()
@@ -218,7 +214,7 @@ pub fn watch_kind(
                 }
                 Ok(Event::InitApply(obj)) => {
                     if !is_controlled(&obj)
-                        && let Some(entry) = prune(obj, &ar)
+                        && let Some(entry) = prune(obj, &ar, &mut packer)
                     {
                         buffer.push(entry);
                     }
@@ -240,7 +236,7 @@ pub fn watch_kind(
                             new: None,
                         })
                     } else {
-                        prune(obj, &ar).map(|(key, value)| {
+                        prune(obj, &ar, &mut packer).map(|(key, value)| {
                             let old = cache.apply(key, Some(value.clone()));
                             CacheChange::Object {
                                 old,
@@ -380,7 +376,7 @@ mod tests {
             "status": {"phase": "Running"}
         }))
         .expect("object");
-        let (key, cached) = prune(obj, &ar).expect("pruned");
+        let (key, cached) = prune(obj, &ar, &mut Packer::default()).expect("pruned");
         assert_eq!(
             (key.kind, &*key.namespace, &*key.name),
             ("Pod", "shop", "web")
