@@ -143,6 +143,11 @@ impl Harness {
         .await
     }
 
+    /// Reviews the creation of `object` (not a dry run).
+    async fn create(&self, object: Value) -> Value {
+        self.decide(review("CREATE", object, None, false)).await
+    }
+
     /// Posts a review and returns its `response`, checking the envelope on the way.
     async fn decide(&self, review: Value) -> Value {
         let (status, body) = self.post(review.to_string()).await;
@@ -178,14 +183,7 @@ async fn deny_lists_policy_rule_path_and_remediation_of_each_violation() {
         )],
         &[],
     );
-    let response = h
-        .decide(review(
-            "CREATE",
-            pod("web", true, "nginx:latest"),
-            None,
-            false,
-        ))
-        .await;
+    let response = h.create(pod("web", true, "nginx:latest")).await;
     assert_eq!(response["allowed"], false);
     assert_eq!(response["status"]["code"], 403);
     assert_eq!(response["status"]["reason"], "Forbidden");
@@ -222,14 +220,7 @@ async fn warn_allows_with_one_short_warning_per_violation() {
         &[policy("limits", "Warn", &["cpu-limits", "memory-limits"])],
         &[],
     );
-    let response = h
-        .decide(review(
-            "CREATE",
-            pod("web", false, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let response = h.create(pod("web", false, "nginx:1.27")).await;
     assert_eq!(response["allowed"], true);
     assert!(response.get("status").is_none());
     let warnings: Vec<&str> = response["warnings"]
@@ -261,14 +252,7 @@ async fn audit_allows_silently_and_is_counted() {
         &[policy("audit-privileged", "Audit", &["pss-privileged"])],
         &[],
     );
-    let response = h
-        .decide(review(
-            "CREATE",
-            pod("web", true, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let response = h.create(pod("web", true, "nginx:1.27")).await;
     assert_eq!(response["allowed"], true);
     assert!(response.get("warnings").is_none(), "{response}");
     assert!(
@@ -287,14 +271,7 @@ async fn the_strictest_matched_enforcement_labels_the_metric() {
         ],
         &[],
     );
-    let response = h
-        .decide(review(
-            "CREATE",
-            pod("web", false, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let response = h.create(pod("web", false, "nginx:1.27")).await;
     assert_eq!(response["allowed"], true);
     assert!(
         h.metrics_line("allowed", "deny").is_some(),
@@ -309,27 +286,13 @@ async fn an_exception_lets_the_resource_in() {
         &[policy("no-privileged", "Deny", &["pss-privileged"])],
         &[exception("no-privileged", "legacy-*")],
     );
-    let excepted = h
-        .decide(review(
-            "CREATE",
-            pod("legacy-db", true, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let excepted = h.create(pod("legacy-db", true, "nginx:1.27")).await;
     assert_eq!(excepted["allowed"], true, "{excepted}");
     assert!(
         excepted.get("warnings").is_none(),
         "excepted findings do not warn: {excepted}"
     );
-    let other = h
-        .decide(review(
-            "CREATE",
-            pod("web", true, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let other = h.create(pod("web", true, "nginx:1.27")).await;
     assert_eq!(
         other["allowed"], false,
         "the exception covers only its resources"
@@ -371,14 +334,7 @@ async fn update_allows_a_pre_existing_violation_but_denies_a_new_one() {
     );
 
     // The same change as a CREATE is judged on everything.
-    let response = h
-        .decide(review(
-            "CREATE",
-            pod("web", true, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let response = h.create(pod("web", true, "nginx:1.27")).await;
     assert_eq!(response["allowed"], false);
 }
 
@@ -407,14 +363,7 @@ async fn a_cel_rule_that_cannot_be_evaluated_fails_closed_under_deny() {
         )],
         &[],
     );
-    let response = h
-        .decide(review(
-            "CREATE",
-            pod("web", false, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let response = h.create(pod("web", false, "nginx:1.27")).await;
     assert_eq!(response["allowed"], false, "{response}");
     let message = response["status"]["message"].as_str().expect("message");
     assert!(message.contains("could not be evaluated"), "{message}");
@@ -428,14 +377,7 @@ async fn a_cel_rule_that_cannot_be_evaluated_fails_closed_under_deny() {
         )],
         &[],
     );
-    let response = h
-        .decide(review(
-            "CREATE",
-            pod("web", false, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let response = h.create(pod("web", false, "nginx:1.27")).await;
     assert_eq!(response["allowed"], true, "under Warn an error only warns");
     assert!(
         response["warnings"]
@@ -451,7 +393,7 @@ async fn kinds_and_operations_no_policy_judges_are_allowed() {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": { "name": "c", "namespace": "shop" }, "data": {}
     });
-    let response = h.decide(review("CREATE", config_map, None, false)).await;
+    let response = h.create(config_map).await;
     assert_eq!(response["allowed"], true);
 
     let response = h
@@ -466,14 +408,7 @@ async fn kinds_and_operations_no_policy_judges_are_allowed() {
 
     // No policies at all: allowed without evaluation.
     let empty = Harness::new(&[], &[]);
-    let response = empty
-        .decide(review(
-            "CREATE",
-            pod("web", true, "nginx:1.27"),
-            None,
-            false,
-        ))
-        .await;
+    let response = empty.create(pod("web", true, "nginx:1.27")).await;
     assert_eq!(response["allowed"], true);
 }
 
@@ -501,7 +436,7 @@ async fn every_workload_kind_is_judged() {
             "apiVersion": api_version, "kind": kind,
             "metadata": { "name": "w", "namespace": "shop" }, "spec": spec
         });
-        let response = h.decide(review("CREATE", object, None, false)).await;
+        let response = h.create(object).await;
         assert_eq!(response["allowed"], false, "{kind}: {response}");
     }
 }
