@@ -19,8 +19,8 @@ demo:
 	cargo run -p guardian-testenv --bin demo -- --operator-bin target/debug/kube-guardian
 
 # CI builds once from a clean clone: incremental caches would only cost disk (~1.6 GB).
-ifdef CI
-export CARGO_INCREMENTAL := 0
+ifneq ($(filter-out false 0,$(CI)),)
+export CARGO_INCREMENTAL ?= 0
 endif
 
 test: deps control-plane lint unit

@@ -94,9 +94,10 @@ trap cleanup EXIT
 
 # Static binaries, no C toolchain needed.
 export CGO_ENABLED=0
-# A private build cache, removed once every binary is built: Kubernetes leaves ~3.5 GB of
-# compiled packages behind, which only a version bump would reuse. Modules stay in GOMODCACHE.
-GO_BUILD_CACHE="$CACHE_ROOT/.go-build"
+# A private build cache under the lock, removed once every binary is built: Kubernetes leaves
+# up to 5 GB of compiled packages behind, which only a version bump would reuse. A failed or
+# interrupted build keeps it, so the next attempt resumes. Modules stay in GOMODCACHE.
+GO_BUILD_CACHE="$BIN_DIR/.go-build"
 export GOCACHE="$GO_BUILD_CACHE"
 
 TARGETS=(kube-apiserver etcd)
