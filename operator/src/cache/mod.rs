@@ -1,11 +1,11 @@
 //! Watch caches of the workload kinds and of namespace labels.
 //!
 //! Objects are kept pruned (no managedFields, no status, no last-applied annotation) as compact
-//! JSON text, compressed (see [`packed`]) and parsed again for each evaluation: a parsed
-//! `serde_json::Value` allocates a B-tree node of about 600 bytes per JSON object however small,
-//! which made a 1.5 KB Pod cost ~15 KB of memory; parsing one back takes microseconds. Objects owned by a controller (a Deployment's
-//! ReplicaSets and Pods, a CronJob's Jobs) are not cached: their template is evaluated on the
-//! owner, and skipping them keeps memory flat.
+//! JSON text, compressed (module `packed`) and parsed again for each evaluation: a parsed
+//! `serde_json::Value` allocates a B-tree node of about 600 bytes per JSON object however
+//! small, which made a 1.5 KB Pod cost ~15 KB of memory; parsing one back takes microseconds.
+//! Objects owned by a controller (a Deployment's ReplicaSets and Pods, a CronJob's Jobs) are not
+//! cached: their template is evaluated on the owner, and skipping them keeps memory flat.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -210,6 +210,7 @@ pub fn watch_kind(
             let change = match event {
                 Ok(Event::Init) => {
                     buffer.clear();
+                    packer.relist();
                     None
                 }
                 Ok(Event::InitApply(obj)) => {

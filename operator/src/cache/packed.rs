@@ -2,7 +2,7 @@
 //!
 //! Objects of one kind repeat most of their text: field names, the defaults the API server fills
 //! in, and for a template deployed many times nearly everything. Each object is kept as LZ4
-//! (lz4_flex: pure Rust) with the first object of its kind as the dictionary, so a Pod of ~1.3 KB
+//! (lz4_flex: pure Rust) with an earlier object of its kind as the dictionary, so a Pod of ~1.3 KB
 //! of JSON keeps a few hundred bytes. Unpacking costs about a microsecond per KB, next to the
 //! parse that follows it anyway.
 
@@ -14,30 +14,47 @@ use serde_json::Value;
 /// most, and an object that big is unlike its siblings anyway.
 const MAX_DICTIONARY: usize = 16 * 1024;
 
-/// One cached object: its pruned form as compact JSON, compressed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One cached object: its pruned form as compact JSON, compressed. Each holds the dictionary it
+/// was packed with, so choosing a new one never strands what was packed before.
+#[derive(Clone)]
 pub struct CachedObject {
-    /// Shared by every object packed by the same [`Packer`].
     dictionary: Arc<[u8]>,
     packed: Box<[u8]>,
 }
 
-impl CachedObject {
-    /// The object as the engine reads it. `None` cannot happen for bytes this cache wrote
-    /// (it would mean memory corruption), so callers skip the object rather than stop.
-    pub fn value(&self) -> Option<Value> {
-        let json =
-            lz4_flex::block::decompress_size_prepended_with_dict(&self.packed, &self.dictionary)
-                .ok()?;
-        serde_json::from_slice(&json).ok()
+// Lengths only: the bytes are compressed JSON, unreadable in a log.
+impl std::fmt::Debug for CachedObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedObject")
+            .field("packed_len", &self.packed.len())
+            .field("dictionary_len", &self.dictionary.len())
+            .finish()
     }
 }
 
-/// Packs the objects of one kind. The first object small enough becomes the dictionary for all
-/// that follow; each object keeps a reference to the dictionary it was packed with, so a new
-/// packer (after a watch restart) never invalidates what an old one packed.
+impl CachedObject {
+    /// The object as the engine reads it. `None` cannot happen for bytes this cache wrote (it
+    /// would mean memory corruption): it is logged, and callers skip the object rather than stop.
+    pub fn value(&self) -> Option<Value> {
+        let value = self
+            .json()
+            .and_then(|json| serde_json::from_slice(&json).ok());
+        if value.is_none() {
+            tracing::error!(object = ?self, "a cached object does not unpack; skipping it");
+        }
+        value
+    }
+
+    fn json(&self) -> Option<Vec<u8>> {
+        lz4_flex::block::decompress_size_prepended_with_dict(&self.packed, &self.dictionary).ok()
+    }
+}
+
+/// Packs the objects of one kind, choosing as dictionary the first object small enough after
+/// each (re)list: a relist starts from the cluster as it is now, so the dictionary does not
+/// pin an object deleted long ago or one unlike today's workloads.
 #[derive(Debug)]
-pub struct Packer {
+pub(super) struct Packer {
     dictionary: Arc<[u8]>,
     chosen: bool,
 }
@@ -63,6 +80,11 @@ impl Packer {
             dictionary: Arc::clone(&self.dictionary),
             packed: packed.into_boxed_slice(),
         }
+    }
+
+    /// A relist begins: the next object packed becomes the dictionary.
+    pub fn relist(&mut self) {
+        self.chosen = false;
     }
 }
 
@@ -95,13 +117,13 @@ mod tests {
     }
 
     #[test]
-    fn objects_round_trip_exactly() {
+    fn objects_unpack_to_the_same_bytes() {
         let mut packer = Packer::default();
         for (name, image) in [("web-0", "nginx:1.27"), ("web-1", "nginx:latest"), ("", "")] {
             let json = pod(name, image);
             let cached = packer.pack(&json);
-            let want: Value = serde_json::from_slice(&json).expect("JSON");
-            assert_eq!(cached.value(), Some(want), "{name}");
+            assert_eq!(cached.json().as_deref(), Some(&json[..]), "{name}");
+            assert_eq!(cached.value(), serde_json::from_slice(&json).ok(), "{name}");
         }
     }
 
@@ -120,21 +142,30 @@ mod tests {
     }
 
     #[test]
-    fn a_new_packer_leaves_what_an_old_one_packed_readable() {
-        let mut first = Packer::default();
-        let json = pod("web-0", "nginx:1.27");
-        let old = first.pack(&json);
-        drop(first);
-        let mut second = Packer::default();
-        second.pack(&pod("other", "busybox"));
-        assert_eq!(old.value(), serde_json::from_slice(&json).ok());
+    fn a_relist_chooses_a_new_dictionary_and_old_objects_stay_readable() {
+        let mut packer = Packer::default();
+        let first = pod("web-0", "nginx:1.27");
+        let old = packer.pack(&first);
+        packer.pack(&pod("web-1", "nginx:1.27"));
+        assert_eq!(&*packer.dictionary, &first[..], "the first object stays");
+
+        packer.relist();
+        let after = pod("api-0", "busybox");
+        packer.pack(&after);
+        assert_eq!(
+            &*packer.dictionary,
+            &after[..],
+            "chosen again after a relist"
+        );
+        assert_eq!(old.json().as_deref(), Some(&first[..]));
     }
 
     #[test]
     fn an_oversized_first_object_is_not_the_dictionary() {
         let mut packer = Packer::default();
         let big = serde_json::to_vec(&json!({"data": "x".repeat(MAX_DICTIONARY)})).expect("JSON");
-        packer.pack(&big);
+        let cached = packer.pack(&big);
+        assert_eq!(cached.json().as_deref(), Some(&big[..]));
         let small = pod("web-0", "nginx:1.27");
         packer.pack(&small);
         assert_eq!(&*packer.dictionary, &small[..]);
