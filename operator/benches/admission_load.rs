@@ -118,17 +118,11 @@ struct Pki {
 }
 
 fn pki() -> Result<Pki, BoxError> {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
-    let mut leaf = CertificateParams::new(Vec::<String>::new())?;
-    leaf.subject_alt_names = vec![SanType::IpAddress(Ipv4Addr::LOCALHOST.into())];
-    let key = KeyPair::generate()?;
-    let cert = leaf.signed_by(&key, &ca)?;
+    let ca = guardian_testenv::Ca::new("admission bench CA")?;
+    let serving = ca.server_cert("kube-guardian-webhook", &[])?;
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join(webhook::CERT_FILE), cert.pem())?;
-    std::fs::write(dir.path().join(webhook::KEY_FILE), key.serialize_pem())?;
+    std::fs::write(dir.path().join(webhook::CERT_FILE), serving.cert_pem)?;
+    std::fs::write(dir.path().join(webhook::KEY_FILE), serving.key_pem)?;
     let ca_file = dir.path().join("ca.crt");
     std::fs::write(&ca_file, ca.pem())?;
     Ok(Pki { dir, ca_file })
