@@ -11,6 +11,11 @@ use prometheus::{
 
 use crate::Error;
 
+/// Admission latency buckets, fine below a millisecond where a review normally lands.
+const ADMISSION_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 1.0,
+];
+
 /// Every metric the operator and the webhook export, in one registry.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -126,10 +131,7 @@ impl Metrics {
                         "admission_duration_seconds",
                         "Time to answer an admission review",
                     )
-                    .buckets(vec![
-                        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025,
-                        0.1, 1.0,
-                    ]),
+                    .buckets(ADMISSION_BUCKETS.to_vec()),
                     &[],
                 ),
             )?,
@@ -142,10 +144,7 @@ impl Metrics {
                         "Time a review spends in its evaluation slot (parse, evaluate, encode), \
                          without the wait for a slot",
                     )
-                    .buckets(vec![
-                        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025,
-                        0.1, 1.0,
-                    ]),
+                    .buckets(ADMISSION_BUCKETS.to_vec()),
                     &[],
                 ),
             )?,

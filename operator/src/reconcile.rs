@@ -110,9 +110,14 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
                     for f in &findings {
                         status::count(&mut summary, f);
                         if let Some(ns) = f.resource.namespace.as_ref() {
-                            rows.entry(ns.clone())
-                                .or_default()
-                                .push_finding(f, enforcement);
+                            // Look up before inserting: `entry` would copy the name per finding.
+                            match rows.get_mut(ns) {
+                                Some(ns_rows) => ns_rows.push_finding(f, enforcement),
+                                None => rows
+                                    .entry(ns.clone())
+                                    .or_default()
+                                    .push_finding(f, enforcement),
+                            }
                         }
                     }
                 }

@@ -22,7 +22,7 @@ const FIELD_MANAGER: &str = "kube-guardian";
 /// One row of a report. Policy, rule and resource are shared with the findings, and the report
 /// state interns paths and messages (rows live as long as the policy's results, and a template
 /// deployed many times yields the same texts again and again).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ReportResult {
     pub policy: Arc<str>,
     pub resource: Arc<ResourceRef>,
@@ -50,6 +50,15 @@ struct RowKey<'a> {
     message: &'a str,
     container: Option<&'a str>,
 }
+
+// Equality follows the report order, so the two never disagree inside a row set.
+impl PartialEq for ReportResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ReportResult {}
 
 impl PartialOrd for ReportResult {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -164,8 +173,8 @@ impl PolicyRows {
         let Some(result) = result_of(f, enforcement) else {
             return;
         };
-        let full = self.rows.len() >= MAX_RESULTS;
-        if full
+        // Full, and the finding sorts after the last kept row: it can only be counted.
+        if self.rows.len() >= MAX_RESULTS
             && self
                 .rows
                 .last()
@@ -185,7 +194,7 @@ impl PolicyRows {
         }
     }
 
-    pub fn push(&mut self, row: ReportResult) {
+    fn push(&mut self, row: ReportResult) {
         self.count(row.result);
         self.rows.insert(row);
         if self.rows.len() > MAX_RESULTS {
@@ -475,6 +484,15 @@ mod tests {
             remediation: "fix".into(),
             outcome,
             location: None,
+        }
+    }
+
+    #[test]
+    fn a_finding_sorts_exactly_where_its_row_would() {
+        // Every field distinct, so a swapped mapping between the two keys shows.
+        let f = finding("web", Outcome::Fail);
+        for result in ["fail", "warn"] {
+            assert_eq!(finding_key(&f, result), ReportResult::new(&f, result).key());
         }
     }
 
