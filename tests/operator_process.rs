@@ -282,8 +282,7 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     let sigterm_at = Instant::now();
     let mut leader = leader;
     signal(&leader, nix::sys::signal::Signal::SIGTERM);
-    let standby_name = standby.name.clone();
-    wait_for_holder(&client, &standby_name, "after SIGTERM", &[&standby]).await;
+    wait_for_holder(&client, &standby.name, "after SIGTERM", &[&standby]).await;
     let takeover = sigterm_at.elapsed();
     assert!(
         takeover < Duration::from_secs(2),

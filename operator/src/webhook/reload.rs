@@ -192,9 +192,10 @@ mod tests {
     use crate::webhook::tls::{CERT_FILE, KEY_FILE};
 
     fn pair() -> (String, String) {
-        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-            .expect("self-signed certificate");
-        (key.cert.pem(), key.signing_key.serialize_pem())
+        let pair = guardian_testenv::Ca::new("reload test CA")
+            .and_then(|ca| ca.server_cert("kube-guardian-webhook", &[]))
+            .expect("a test certificate");
+        (pair.cert_pem, pair.key_pem)
     }
 
     fn write(dir: &std::path::Path, cert: &str, key: &str) {

@@ -43,6 +43,25 @@ pub fn skip_cluster_tests() -> Result<bool> {
     Ok(true)
 }
 
+/// Whether a test that starts (and restarts or breaks) its own local control plane should run:
+/// not when cluster tests are skipped ([`skip_cluster_tests`], an error under CI), nor when an
+/// existing cluster is configured, which such a test cannot use. Says so loudly when it skips.
+pub fn local_plane_wanted() -> Result<bool> {
+    if skip_cluster_tests()? {
+        return Ok(false);
+    }
+    if existing_cluster_configured() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!! an existing cluster is configured: SKIPPING a test that needs its own local \
+             control plane. It has NOT run. !!!\n"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 fn non_empty(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.is_empty())
 }

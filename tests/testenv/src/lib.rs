@@ -39,7 +39,7 @@ pub use certs::{Ca, CertAndKey};
 pub use control_plane::{ControlPlane, ControlPlaneBuilder};
 pub use env::{
     EXISTING_CONTEXT_ENV, EXISTING_KUBECONFIG_ENV, SKIP_ENV, existing_cluster_configured,
-    skip_cluster_tests,
+    local_plane_wanted, skip_cluster_tests,
 };
 pub use error::{Error, Result};
 pub use resources::{NAMESPACE_LABEL, unique_name};

@@ -17,20 +17,6 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Whether tests that need their own local control plane should run.
-fn local_planes_wanted() -> Result<bool, Error> {
-    if guardian_testenv::skip_cluster_tests()? {
-        return Ok(false);
-    }
-    if guardian_testenv::existing_cluster_configured() {
-        eprintln!(
-            "SKIPPING: this test needs its own local control plane, and an existing cluster is configured"
-        );
-        return Ok(false);
-    }
-    Ok(true)
-}
-
 fn config_map(name: &str, value: &str) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
@@ -44,7 +30,7 @@ fn config_map(name: &str, value: &str) -> ConfigMap {
 
 #[tokio::test]
 async fn two_control_planes_run_side_by_side_in_isolation() -> TestResult {
-    if !local_planes_wanted()? {
+    if !guardian_testenv::local_plane_wanted()? {
         return Ok(());
     }
     let (a, b) = tokio::try_join!(
@@ -108,7 +94,7 @@ async fn two_control_planes_run_side_by_side_in_isolation() -> TestResult {
 
 #[tokio::test]
 async fn stored_objects_survive_an_apiserver_restart_and_an_etcd_outage() -> TestResult {
-    if !local_planes_wanted()? {
+    if !guardian_testenv::local_plane_wanted()? {
         return Ok(());
     }
     let mut cp = ControlPlane::start().await?;
@@ -156,7 +142,7 @@ async fn stored_objects_survive_an_apiserver_restart_and_an_etcd_outage() -> Tes
 
 #[tokio::test]
 async fn the_controller_manager_makes_pods_and_finishes_namespace_deletion() -> TestResult {
-    if !local_planes_wanted()? {
+    if !guardian_testenv::local_plane_wanted()? {
         return Ok(());
     }
     // `make test` builds kube-controller-manager (build.sh --with-controller-manager); a missing
