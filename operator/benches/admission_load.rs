@@ -165,14 +165,15 @@ async fn server_main(args: Args) -> Result<(), BoxError> {
         let output = run_client(addr, &pki.ca_file, concurrency, args.duration)?;
         let cpu = cpu_seconds()? - before_cpu;
         let after = metrics.render();
-        let hist = histogram(&after, "admission_duration_seconds");
+        let total = delta(
+            &before_hist,
+            &histogram(&after, "admission_duration_seconds"),
+        );
         let eval = delta(
             &before_eval,
             &histogram(&after, "admission_evaluation_seconds"),
         );
-        let served = hist.last().map_or(0.0, |b| b.1) - before_hist.last().map_or(0.0, |b| b.1);
-        // The histogram is absent from the exposition until its first observation.
-        let total = delta(&before_hist, &hist);
+        let served = total.last().map_or(0.0, |b| b.1);
         println!("\n== concurrency {concurrency} ==");
         print!("{output}");
         println!(
