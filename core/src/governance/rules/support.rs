@@ -9,23 +9,13 @@ use crate::governance::traits::Violation;
 use crate::workload::{ContainerKind, ContainerRef, Fields, WorkloadView};
 
 /// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
-pub(super) fn dig<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    let (first, mut rest) = split_key(path);
-    let mut value = map.get(first)?;
-    while let Some(path) = rest {
-        let (key, next) = split_key(path);
-        value = value.as_object()?.get(key)?;
-        rest = next;
+pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut rest = path;
+    while let Some((key, tail)) = rest.split_once('.') {
+        map = map.get(key)?.as_object()?;
+        rest = tail;
     }
-    Some(value)
-}
-
-/// `("a", Some("b.c"))` for `"a.b.c"`; a byte scan, as this runs for nearly every rule lookup.
-fn split_key(path: &str) -> (&str, Option<&str>) {
-    match path.bytes().position(|b| b == b'.') {
-        Some(dot) => (&path[..dot], Some(&path[dot + 1..])),
-        None => (path, None),
-    }
+    map.get(rest)
 }
 
 /// The string at a dotted chain of keys; `None` when missing or not a string.

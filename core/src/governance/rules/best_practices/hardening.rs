@@ -32,13 +32,17 @@ pub(super) const SECRET_ENV_VARS: BuiltinRule = BuiltinRule {
 #[derive(Debug, Default)]
 struct SecretEnvVars;
 
-/// Words that make a name look like a secret, grouped by first letter for the scan below.
-const SECRET_WORDS: [(u8, &[&str]); 5] = [
-    (b'A', &["API_KEY", "APIKEY"]),
-    (b'C', &["CREDENTIAL"]),
-    (b'P', &["PASSWORD", "PASSWD", "PRIVATE_KEY", "PRIVATEKEY"]),
-    (b'S', &["SECRET"]),
-    (b'T', &["TOKEN"]),
+/// Words that make a name look like a secret (upper-case).
+const SECRET_WORDS: [&str; 9] = [
+    "API_KEY",
+    "APIKEY",
+    "CREDENTIAL",
+    "PASSWORD",
+    "PASSWD",
+    "PRIVATE_KEY",
+    "PRIVATEKEY",
+    "SECRET",
+    "TOKEN",
 ];
 
 /// Suffixes of names that point at a secret rather than hold it (`POSTGRES_PASSWORD_FILE`).
@@ -70,7 +74,7 @@ fn looks_like_secret(name: &str) -> bool {
         let first = normalize(bytes[at]);
         SECRET_WORDS
             .iter()
-            .any(|&(letter, words)| letter == first && words.iter().any(|w| word_at(bytes, at, w)))
+            .any(|w| w.as_bytes().first() == Some(&first) && word_at(bytes, at, w))
     });
     has_word
         && !REFERENCE_SUFFIXES
@@ -200,6 +204,7 @@ mod tests {
             "Stripe_Api_Key",
             "APIKEY",
             "TLS_PRIVATE_KEY",
+            "sshPrivateKey",
             "AWS_CREDENTIALS",
             "client.secret",
         ] {
