@@ -247,7 +247,6 @@ mod tests {
         assert!(err.contains("budget"), "{err}");
     }
 
-    /// Runs `expr` with `object` bound as given, returning the raw result.
     #[test]
     fn a_missing_field_is_an_error_naming_it() {
         let err = eval("object.spec.replicas > 1", json!({"spec": {}})).expect_err("no such key");
@@ -257,15 +256,11 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_stops_a_loop_over_lazy_maps() {
-        // Only lookups of `object` count: comprehension variables resolve in an inner scope.
-        let items: Vec<_> = (0..1000).map(|i| json!({"n": i})).collect();
-        let object = json!({"a": items, "b": (0..200).collect::<Vec<_>>()});
-        let err = eval(
-            "object.a.all(x, x.n >= 0u && object.b.all(y, has(object.b)))",
-            object,
-        )
-        .expect_err("budget must stop it");
-        assert!(err.contains("budget"), "{err}");
+    fn loop_variables_do_not_count_against_the_budget() {
+        // 1,000 x 200 iterations read `y` 200,000 times (over the budget were it counted) but
+        // `object` only about 1,000 times: comprehension variables resolve in an inner scope.
+        let object = json!({"a": (0..1000).collect::<Vec<_>>(), "b": (0..200).collect::<Vec<_>>()});
+        let expr = "object.a.all(x, object.b.all(y, y >= 0))";
+        assert_eq!(eval(expr, object), Ok(true));
     }
 }

@@ -93,8 +93,8 @@ impl<'a> LazyList<'a> {
 
     fn unconverted(&self) -> Self {
         LazyList {
-            items: self.items,
             level: OnceLock::new(),
+            ..*self
         }
     }
 }
@@ -137,9 +137,8 @@ impl<'a> LazyMap<'a> {
 
     fn unconverted(&self) -> Self {
         LazyMap {
-            map: self.map,
-            place: self.place,
             level: OnceLock::new(),
+            ..*self
         }
     }
 }
