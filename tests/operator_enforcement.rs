@@ -90,6 +90,24 @@ fn privileged_pod(name: &str, owner: Option<serde_json::Value>) -> Pod {
     serde_json::from_value(pod).expect("pod")
 }
 
+/// The webhook of a ValidatingWebhookConfiguration: Pods in `ns`, sent to `addr`.
+fn webhook_entry(addr: SocketAddr, ca_pem: &str, ns: &str) -> serde_json::Value {
+    json!({
+        "name": "validate.kube-guardian.dev",
+        "clientConfig": {
+            "url": format!("https://{addr}/validate"),
+            "caBundle": k8s_openapi::ByteString(ca_pem.as_bytes().to_vec()),
+        },
+        "rules": [{
+            "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+            "resources": ["pods"], "scope": "Namespaced"
+        }],
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+        "sideEffects": "None", "admissionReviewVersions": ["v1"],
+        "failurePolicy": "Fail", "timeoutSeconds": 10
+    })
+}
+
 fn deny_policy(name: &str, ns: &str, rules: serde_json::Value) -> GuardianPolicy {
     serde_json::from_value(json!({
         "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
@@ -158,7 +176,7 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
     std::fs::write(dir.path().join("tls.crt"), &serving.cert_pem).expect("cert");
     std::fs::write(dir.path().join("tls.key"), &serving.key_pem).expect("key");
     let webhook = free_port();
-    let op = start_operator(cp, dir.path(), dir.path(), webhook);
+    let mut op = start_operator(cp, dir.path(), dir.path(), webhook);
     wait_for("generation 1 to be evaluated", &op, async || {
         degraded(&policies, &name, 1)
             .await
@@ -166,24 +184,12 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
     })
     .await;
 
+    let vwc_name = guardian_testenv::unique_name("enforce");
     let configuration: ValidatingWebhookConfiguration = serde_json::from_value(json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": guardian_testenv::unique_name("enforce")},
-        "webhooks": [{
-            "name": "validate.kube-guardian.dev",
-            "clientConfig": {
-                "url": format!("https://{webhook}/validate"),
-                "caBundle": k8s_openapi::ByteString(ca.pem().into_bytes()),
-            },
-            "rules": [{
-                "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
-                "resources": ["pods"], "scope": "Namespaced"
-            }],
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-            "sideEffects": "None", "admissionReviewVersions": ["v1"],
-            "failurePolicy": "Fail", "timeoutSeconds": 10
-        }]
+        "metadata": {"name": vwc_name},
+        "webhooks": [webhook_entry(webhook, &ca.pem(), &ns)]
     }))
     .expect("configuration");
     Api::<ValidatingWebhookConfiguration>::all(client.clone())
@@ -245,6 +251,36 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
     assert!(
         message.contains("broken"),
         "names the broken rule: {message}"
+    );
+
+    // A restart (or a standby started after the edit) never saw generation 1 compile; it
+    // enforces it all the same.
+    let _ = op.child.kill();
+    let _ = op.child.wait();
+    let webhook = free_port();
+    let restarted_dir = tempfile::tempdir().expect("temp dir");
+    op = start_operator(cp, restarted_dir.path(), dir.path(), webhook);
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .patch(
+            &vwc_name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"webhooks": [webhook_entry(webhook, &ca.pem(), &ns)]})),
+        )
+        .await
+        .expect("point the webhook at the restarted operator");
+    wait_for("the restarted operator to deny", &op, async || {
+        denied_by_us(&pods.create(&dry, &privileged_pod("restarted", None)).await).then_some(())
+    })
+    .await;
+    let (_, message) = wait_for("the restarted operator's status", &op, async || {
+        degraded(&policies, &name, 2)
+            .await
+            .filter(|(_, m)| m.ends_with("generation 1 is still enforced"))
+    })
+    .await;
+    assert!(
+        message.starts_with("generation 2 does not compile: "),
+        "{message}"
     );
 
     let (_, message) = wait_for("the never-compiled policy's status", &op, async || {

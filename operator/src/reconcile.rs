@@ -19,6 +19,7 @@ use crate::context::Context;
 use crate::events::Transition;
 use crate::reports::{self, PolicyRows};
 use crate::status::{self, Assessment, DEGRADED};
+use crate::store;
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
 pub const FINALIZER: &str = "guardian.kube-guardian.dev/reports";
@@ -89,6 +90,9 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
     if !ctx.is_leader() {
         return Ok(Action::await_change());
     }
+    if matches!(assessment, Assessment::Evaluated(_)) {
+        record_last_good(policy, ctx).await?;
+    }
     write_reports(&name, rows, ctx).await?;
     write_status(policy, &assessment, ctx).await?;
     Ok(match assessment {
@@ -96,6 +100,24 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
         Assessment::Invalid(_) => Action::await_change(),
         Assessment::Evaluated(_) | Assessment::Fallback { .. } => Action::requeue(ctx.resync),
     })
+}
+
+/// Records a generation that compiles on the policy itself, so replicas that never saw it compile
+/// (a standby started later, any replica after a restart) enforce it should an edit break it.
+async fn record_last_good(policy: &GuardianPolicy, ctx: &Context) -> Result<(), Error> {
+    let Some(value) = store::last_good_annotation(policy) else {
+        return Ok(());
+    };
+    let name = policy.name_any();
+    let patch = json!({"metadata": {"annotations": {store::LAST_GOOD_ANNOTATION: value}}});
+    Api::<GuardianPolicy>::all(ctx.client.clone())
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::Kube {
+            context: format!("recording the last good generation of GuardianPolicy {name}"),
+            source,
+        })?;
+    Ok(())
 }
 
 /// Evaluates every cached object against the compiled policy `name` (the last good generation

@@ -175,8 +175,8 @@ pub fn desired(
                     true,
                     "InvalidPolicy",
                     format!(
-                        "{} does not compile: {}; no generation of this policy has compiled \
-                         since the operator started, so nothing of it is enforced",
+                        "{} does not compile: {}; no earlier generation of this policy is \
+                         known to compile, so nothing of it is enforced",
                         generation_text(generation),
                         errors.join("; ")
                     ),

@@ -5,14 +5,69 @@
 //!
 //! A broken edit never turns a policy off: the last generation of each policy that compiled is
 //! kept (as its source object, which compiles the same way again) and compiled in place of a
-//! generation that does not, until the policy is fixed or deleted.
+//! generation that does not, until the policy is fixed or deleted. The leader also records it on
+//! the policy itself ([`LAST_GOOD_ANNOTATION`]), so a replica that never saw it compile (a
+//! standby started later, or any replica after a restart) enforces it too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use guardian_core::crd::{GuardianException, GuardianPolicy};
+use guardian_core::crd::{GuardianException, GuardianPolicy, GuardianPolicySpec};
 use guardian_core::engine::PolicySet;
+use serde::{Deserialize, Serialize};
+
+/// The annotation holding a policy's last generation that compiled, as JSON
+/// `{"generation": 2, "spec": {…}}`; written by the leader, read by every replica when the
+/// current generation does not compile. Whoever may edit the policy may edit it too, which
+/// grants nothing: they could as well change the spec.
+pub const LAST_GOOD_ANNOTATION: &str = "guardian.kube-guardian.dev/last-good";
+
+/// The content of [`LAST_GOOD_ANNOTATION`].
+#[derive(Debug, Serialize, Deserialize)]
+struct Recorded {
+    generation: Option<i64>,
+    spec: GuardianPolicySpec,
+}
+
+/// The annotation value to write on `policy` when its current generation compiles and the
+/// annotation does not already record that generation; `None` when nothing is to be written.
+pub fn last_good_annotation(policy: &GuardianPolicy) -> Option<String> {
+    let recorded = recorded(policy);
+    if recorded.is_some_and(|r| r.generation == policy.metadata.generation && r.spec == policy.spec)
+    {
+        return None;
+    }
+    PolicySet::compile(std::slice::from_ref(policy), &[]).ok()?;
+    serde_json::to_string(&Recorded {
+        generation: policy.metadata.generation,
+        spec: policy.spec.clone(),
+    })
+    .ok()
+}
+
+fn recorded(policy: &GuardianPolicy) -> Option<Recorded> {
+    let value = policy
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(LAST_GOOD_ANNOTATION)?;
+    serde_json::from_str(value).ok()
+}
+
+/// The policy as its annotation records its last good generation.
+fn from_annotation(policy: &GuardianPolicy) -> Option<Remembered> {
+    let recorded = recorded(policy)?;
+    let mut last_good = policy.clone();
+    last_good.spec = recorded.spec;
+    last_good.metadata.generation = recorded.generation;
+    Some(Remembered {
+        uid: policy.metadata.uid.clone(),
+        generation: recorded.generation,
+        resource_version: None,
+        policy: last_good,
+    })
+}
 
 /// One consistent view of the policies.
 #[derive(Debug)]
@@ -131,23 +186,27 @@ impl PolicyStore {
         }
 
         // A rejected policy with a remembered generation of the same object (same uid: a policy
-        // deleted and created again under its name starts afresh) is compiled from that one.
+        // deleted and created again under its name starts afresh) is compiled from that one; a
+        // replica that never saw one compile takes it from the policy's annotation.
         let mut enforced_instead = BTreeMap::new();
         let substituted: Vec<GuardianPolicy> = policies
             .iter()
             .map(|p| {
                 let name = name_of(p);
-                match last_good.get(name) {
-                    Some(r) if rejected_policies.contains_key(name) && r.uid == p.metadata.uid => {
-                        enforced_instead.insert(
-                            name.to_owned(),
-                            LastGood {
-                                generation: r.generation,
-                            },
-                        );
-                        r.policy.clone()
+                if !rejected_policies.contains_key(name) {
+                    return p.clone();
+                }
+                let remembered = last_good
+                    .get(name)
+                    .filter(|r| r.uid == p.metadata.uid)
+                    .map(|r| (r.generation, r.policy.clone()))
+                    .or_else(|| from_annotation(p).map(|r| (r.generation, r.policy)));
+                match remembered {
+                    Some((generation, policy)) => {
+                        enforced_instead.insert(name.to_owned(), LastGood { generation });
+                        policy
                     }
-                    _ => p.clone(),
+                    None => p.clone(),
                 }
             })
             .collect();
@@ -266,6 +325,37 @@ mod tests {
             broken.enforced_instead.get("deny").map(|g| g.generation),
             Some(Some(5))
         );
+    }
+
+    #[test]
+    fn a_replica_that_never_saw_the_good_generation_enforces_the_annotated_one() {
+        let good = policy("u1", 2, GOOD);
+        let annotation = last_good_annotation(&good).expect("a generation that compiles");
+        let mut annotated = good.clone();
+        annotated
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(LAST_GOOD_ANNOTATION.to_owned(), annotation);
+        assert_eq!(last_good_annotation(&annotated), None, "already recorded");
+
+        let mut broken = policy("u1", 3, BROKEN);
+        broken.metadata.annotations = annotated.metadata.annotations.clone();
+        assert_eq!(
+            last_good_annotation(&broken),
+            None,
+            "a broken generation is not recorded"
+        );
+        // A fresh store: a restarted operator, or a standby started after the good generation.
+        let store = PolicyStore::new();
+        let snapshot = store.rebuild(&[broken], &[]);
+        assert_eq!(
+            snapshot.enforced_instead.get("deny"),
+            Some(&LastGood {
+                generation: Some(2)
+            })
+        );
+        assert_eq!(failed_rules(&snapshot), vec!["pss-privileged"]);
     }
 
     #[test]
