@@ -25,6 +25,10 @@ use crate::reports::{self, ReportState};
 const POLL: Duration = Duration::from_millis(200);
 /// The wait before retrying a failed write or sweep.
 const RETRY: Duration = Duration::from_secs(5);
+/// A pass waits this long at most for every policy to be evaluated: one policy whose reconcile
+/// keeps failing must not hold back every report. Reports are then written without the sweep,
+/// which would delete the rows of the policies not evaluated.
+const PASS_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs for the operator's lifetime: one pass per leadership term.
 pub async fn run(
@@ -47,8 +51,9 @@ pub async fn run(
                 return;
             }
         }
+        let started = tokio::time::Instant::now();
         while ctx.is_leader() {
-            match finish(&ctx).await {
+            match finish(&ctx, started.elapsed() > PASS_TIMEOUT).await {
                 Ok(true) => break,
                 Ok(false) => tokio::time::sleep(POLL).await,
                 Err(e) => {
@@ -64,20 +69,33 @@ pub async fn run(
 }
 
 /// Completes the pass once every live policy was evaluated in it: writes the reports and
-/// deletes the stale ones. Returns whether the reports have converged.
-async fn finish(ctx: &Context) -> Result<bool, Error> {
+/// deletes the stale ones. After the timeout, writes what it has, without deleting. Returns
+/// whether the pass is over.
+async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
     let live = ctx.live_policies();
     let mut state = ctx.reports.lock().await;
-    if state.in_pass() {
-        if !state.pass_covers(live.iter().map(String::as_str)) {
-            return Ok(false);
-        }
-        state.finish_pass();
+    if !state.in_pass() {
+        return Ok(true);
+    }
+    let complete = state.pass_covers(live.iter().map(String::as_str));
+    if !complete && !timed_out {
+        return Ok(false);
+    }
+    if !complete {
+        tracing::warn!(
+            timeout = ?PASS_TIMEOUT,
+            "not every policy could be evaluated since becoming leader; writing the \
+             PolicyReports without deleting stale ones"
+        );
     }
     let stale = state.unwritten();
     flush_reports(&mut state, stale, ctx).await?;
-    sweep(&mut state, ctx).await?;
-    tracing::info!("PolicyReports reconciled with the current results");
+    if complete {
+        sweep(&mut state, ctx).await?;
+        tracing::info!("PolicyReports reconciled with the current results");
+    }
+    // Only now: a failed write or sweep is retried as part of the same pass.
+    state.finish_pass();
     Ok(true)
 }
 
