@@ -197,6 +197,7 @@ pub async fn run(
         let mut relist_tx = relist_tx;
         let fetching = Arc::new(AtomicBool::new(false));
         let client = client.clone();
+        let shutdown = shutdown.clone();
         async move {
             while let Some(change) = changes.next().await {
                 let sent = match change {
@@ -206,8 +207,12 @@ pub async fn run(
                         if !fetching.swap(true, Ordering::SeqCst) {
                             let (workloads, client) = (ctx.workloads.clone(), client.clone());
                             let (fetching, mut relist_tx) = (fetching.clone(), relist_tx.clone());
+                            let shutdown = shutdown.clone();
                             tokio::spawn(async move {
-                                tokio::time::sleep(cache::ORPHAN_GRACE).await;
+                                tokio::select! {
+                                    () = shutdown.cancelled() => return,
+                                    () = tokio::time::sleep(cache::ORPHAN_GRACE) => {}
+                                }
                                 fetching.store(false, Ordering::SeqCst);
                                 if workloads.fetch_orphans(&client).await > 0 {
                                     let _ = relist_tx.send(()).await;
