@@ -18,14 +18,16 @@ use guardian_core::engine::PolicySet;
 use serde::{Deserialize, Serialize};
 
 /// The annotation holding a policy's last generation that compiled, as JSON
-/// `{"generation": 2, "spec": {…}}`; written by the leader, read by every replica when the
-/// current generation does not compile. Whoever may edit the policy may edit it too, which
+/// `{"uid": …, "generation": 2, "spec": {…}}`; written by the leader, read by every replica when
+/// the current generation does not compile. It applies only to the object it was written on (the
+/// uid), not to a copy made from exported YAML. Whoever may edit the policy may edit it too, which
 /// grants nothing: they could as well change the spec.
 pub const LAST_GOOD_ANNOTATION: &str = "guardian.kube-guardian.dev/last-good";
 
 /// The content of [`LAST_GOOD_ANNOTATION`].
 #[derive(Debug, Serialize, Deserialize)]
 struct Recorded {
+    uid: Option<String>,
     generation: Option<i64>,
     spec: GuardianPolicySpec,
 }
@@ -40,19 +42,23 @@ pub fn last_good_annotation(policy: &GuardianPolicy) -> Option<String> {
     }
     PolicySet::compile(std::slice::from_ref(policy), &[]).ok()?;
     serde_json::to_string(&Recorded {
+        uid: policy.metadata.uid.clone(),
         generation: policy.metadata.generation,
         spec: policy.spec.clone(),
     })
     .ok()
 }
 
+/// The annotation's record, when it was written on this very object.
 fn recorded(policy: &GuardianPolicy) -> Option<Recorded> {
     let value = policy
         .metadata
         .annotations
         .as_ref()?
         .get(LAST_GOOD_ANNOTATION)?;
-    serde_json::from_str(value).ok()
+    serde_json::from_str::<Recorded>(value)
+        .ok()
+        .filter(|r| r.uid == policy.metadata.uid)
 }
 
 /// The policy as its annotation records its last good generation.
@@ -356,6 +362,12 @@ mod tests {
             })
         );
         assert_eq!(failed_rules(&snapshot), vec!["pss-privileged"]);
+
+        // A copy created from exported YAML is another object: the annotation is not its own.
+        let mut copy = policy("u2", 1, BROKEN);
+        copy.metadata.annotations = annotated.metadata.annotations.clone();
+        let snapshot = PolicyStore::new().rebuild(&[copy], &[]);
+        assert!(snapshot.enforced_instead.is_empty());
     }
 
     #[test]
