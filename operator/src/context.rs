@@ -1,6 +1,6 @@
 //! What every reconcile shares: clients, caches, the policy store, metrics and leader state.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 use tokio::sync::watch;
 
+use crate::backoff::Backoff;
 use crate::cache::{NamespaceCache, WorkloadCache};
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
@@ -33,7 +34,7 @@ pub struct Context {
     /// Set once the PolicyReport CRD is found missing, so it is logged once.
     pub reports_unavailable: AtomicBool,
     /// Consecutive failures per policy, for per-object backoff.
-    pub failures: Mutex<HashMap<String, u32>>,
+    pub failures: Backoff,
     /// The policies/exceptions fingerprint the store was last built from.
     built_from: Mutex<Vec<(String, String)>>,
 }
@@ -73,7 +74,7 @@ impl Context {
             resync,
             reports: tokio::sync::Mutex::new(ReportState::default()),
             reports_unavailable: AtomicBool::new(false),
-            failures: Mutex::new(HashMap::new()),
+            failures: Backoff::default(),
             built_from: Mutex::new(Vec::new()),
         }
     }
@@ -113,23 +114,32 @@ impl Context {
         let exceptions: Vec<GuardianException> = exceptions.iter().map(|e| (**e).clone()).collect();
         let snapshot = self.store.rebuild(&policies, &exceptions);
         *built = fingerprint;
+        // Policies gone from the cache (deleted, even without the finalizer running) leave the
+        // per-policy memories too.
+        let live: HashSet<String> = self.policies.state().iter().map(|p| p.name_any()).collect();
+        let live = |name: &str| live.contains(name);
+        self.failures.retain_policies(&live);
+        self.events.retain_policies(&live);
         snapshot
+    }
+
+    /// The names of the policies not being deleted: what a report pass must evaluate.
+    pub fn live_policies(&self) -> Vec<String> {
+        self.policies
+            .state()
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(|p| p.name_any())
+            .collect()
     }
 
     /// Backoff for a failing policy: 1 s, 2 s, 4 s, … up to 5 minutes.
     pub fn backoff(&self, policy: &str) -> Duration {
-        let Ok(mut failures) = self.failures.lock() else {
-            return Duration::from_secs(30);
-        };
-        let n = failures.entry(policy.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        Duration::from_secs(1u64 << (*n - 1).min(8)).min(Duration::from_secs(300))
+        self.failures.next(policy)
     }
 
     pub fn reset_backoff(&self, policy: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(policy);
-        }
+        self.failures.reset(policy);
     }
 
     pub fn note_reports_unavailable(&self) {

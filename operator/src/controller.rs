@@ -1,7 +1,7 @@
 //! Wiring: watch caches, the GuardianPolicy controller, and the triggers between them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -21,6 +21,7 @@ use crate::Error;
 use crate::cache::{self, CacheChange, NamespaceCache, WorkloadCache};
 use crate::config::InitialListFlag;
 use crate::context::Context;
+use crate::converge;
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
 use crate::reconcile::{error_policy, reconcile};
@@ -111,6 +112,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let resources = cache::workload_resources();
+    let (synced_tx, synced_rx) = watch::channel(false);
+    let on_ready: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+        synced_tx.send_replace(true);
+        on_ready();
+    });
     // Workload kinds, namespaces, policies and exceptions.
     let synced = sync_tracker(resources.len() + 3, on_ready);
 
@@ -161,6 +167,14 @@ pub async fn run(
     // Workload changes re-evaluate only the policies matching the old or new object.
     let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);
     let (relist_tx, relist_rx) = mpsc::channel::<()>(16);
+    // Each leadership term reconciles the PolicyReports once every policy was evaluated.
+    let converge_task = {
+        let converge = converge::run(ctx.clone(), leader.clone(), synced_rx, refs_tx.clone());
+        async move {
+            converge.await;
+            std::future::pending::<()>().await;
+        }
+    };
     let initial_list = match options.initial_list {
         InitialListFlag::Auto => cache::InitialList::for_server(&client).await,
         InitialListFlag::Streaming => cache::InitialList::Streaming,
@@ -181,10 +195,32 @@ pub async fn run(
         let mut changes = stream::select_all(watches);
         let mut refs_tx = refs_tx;
         let mut relist_tx = relist_tx;
+        let fetching = Arc::new(AtomicBool::new(false));
+        let client = client.clone();
+        let shutdown = shutdown.clone();
         async move {
             while let Some(change) = changes.next().await {
                 let sent = match change {
                     CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
+                    CacheChange::Orphaned => {
+                        // One fetch at a time, after the garbage collector had its chance.
+                        if !fetching.swap(true, Ordering::SeqCst) {
+                            let (workloads, client) = (ctx.workloads.clone(), client.clone());
+                            let (fetching, mut relist_tx) = (fetching.clone(), relist_tx.clone());
+                            let shutdown = shutdown.clone();
+                            tokio::spawn(async move {
+                                tokio::select! {
+                                    () = shutdown.cancelled() => return,
+                                    () = tokio::time::sleep(cache::ORPHAN_GRACE) => {}
+                                }
+                                fetching.store(false, Ordering::SeqCst);
+                                if workloads.fetch_orphans(&client).await > 0 {
+                                    let _ = relist_tx.send(()).await;
+                                }
+                            });
+                        }
+                        true
+                    }
                     CacheChange::Object { old, new } => {
                         let snapshot = ctx.fresh_snapshot();
                         let labels = ctx.namespaces.snapshot();
@@ -258,5 +294,6 @@ pub async fn run(
     tokio::select! {
         () = controller => {}
         () = workload_task => {}
+        () = converge_task => {}
     }
 }

@@ -1,4 +1,8 @@
 //! Kubernetes Events on meaningful transitions of a policy, rate-bounded per policy and reason.
+//!
+//! The rate limit remembers when each (policy, reason) last published, and forgets it once the
+//! minute has passed or the policy is deleted, so its memory is bounded by the events of the last
+//! minute. kube's recorder keeps its own series cache, which drops entries after 6 minutes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,10 +43,39 @@ impl Transition {
     }
 }
 
+/// When each (policy, transition) last published, within the last [`MIN_INTERVAL`].
+#[derive(Debug, Default)]
+struct RateLimit {
+    last: HashMap<(String, Transition), Instant>,
+}
+
+impl RateLimit {
+    /// True (and noted) unless the same transition was let through for the policy within the
+    /// interval. Expired entries go on the way, so the map never outgrows one interval's events.
+    fn allow(&mut self, policy: &str, transition: Transition, now: Instant) -> bool {
+        let fresh = |at: &Instant| now.saturating_duration_since(*at) < MIN_INTERVAL;
+        self.last.retain(|_, at| fresh(at));
+        let key = (policy.to_owned(), transition);
+        if self.last.get(&key).is_some_and(fresh) {
+            return false;
+        }
+        self.last.insert(key, now);
+        true
+    }
+
+    fn forget(&mut self, policy: &str) {
+        self.last.retain(|(p, _), _| p != policy);
+    }
+
+    fn retain_policies(&mut self, live: &dyn Fn(&str) -> bool) {
+        self.last.retain(|(p, _), _| live(p));
+    }
+}
+
 /// Publishes events through kube's recorder (which also folds repeats into series).
 pub struct EventPublisher {
     recorder: Recorder,
-    last: Mutex<HashMap<(String, Transition), Instant>>,
+    limit: Mutex<RateLimit>,
 }
 
 impl std::fmt::Debug for EventPublisher {
@@ -59,7 +92,22 @@ impl EventPublisher {
         };
         EventPublisher {
             recorder: Recorder::new(client, reporter),
-            last: Mutex::new(HashMap::new()),
+            limit: Mutex::new(RateLimit::default()),
+        }
+    }
+
+    /// Drops what the rate limit remembers of a deleted policy.
+    pub fn forget(&self, policy: &str) {
+        if let Ok(mut limit) = self.limit.lock() {
+            limit.forget(policy);
+        }
+    }
+
+    /// Keeps only what the rate limit remembers of policies `live` accepts (for deletions the
+    /// controller never saw, like a finalizer removed by hand).
+    pub fn retain_policies(&self, live: &dyn Fn(&str) -> bool) {
+        if let Ok(mut limit) = self.limit.lock() {
+            limit.retain_policies(live);
         }
     }
 
@@ -67,15 +115,12 @@ impl EventPublisher {
     /// Failures are logged, never fatal: events are a courtesy, not state.
     pub async fn publish(&self, policy: &GuardianPolicy, transition: Transition, note: String) {
         let name = policy.meta().name.clone().unwrap_or_default();
-        {
-            let Ok(mut last) = self.last.lock() else {
-                return;
-            };
-            let key = (name.clone(), transition);
-            if last.get(&key).is_some_and(|t| t.elapsed() < MIN_INTERVAL) {
-                return;
-            }
-            last.insert(key, Instant::now());
+        let allowed = self
+            .limit
+            .lock()
+            .is_ok_and(|mut limit| limit.allow(&name, transition, Instant::now()));
+        if !allowed {
+            return;
         }
         let event = Event {
             type_: transition.type_(),
@@ -87,5 +132,46 @@ impl EventPublisher {
         if let Err(e) = self.recorder.publish(&event, &policy.object_ref(&())).await {
             tracing::warn!(policy = %name, error = %e, "failed to publish an event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_event_per_policy_and_reason_a_minute() {
+        let mut limit = RateLimit::default();
+        let t0 = Instant::now();
+        assert!(limit.allow("p", Transition::BecameDegraded, t0));
+        assert!(!limit.allow(
+            "p",
+            Transition::BecameDegraded,
+            t0 + Duration::from_secs(59)
+        ));
+        // Another reason, or another policy, is not held back.
+        assert!(limit.allow("p", Transition::BecameReady, t0 + Duration::from_secs(1)));
+        assert!(limit.allow("q", Transition::BecameDegraded, t0 + Duration::from_secs(1)));
+        assert!(limit.allow("p", Transition::BecameDegraded, t0 + MIN_INTERVAL));
+    }
+
+    #[test]
+    fn the_rate_limit_forgets_expired_entries_and_deleted_policies() {
+        let mut limit = RateLimit::default();
+        let t0 = Instant::now();
+        for i in 0..1000 {
+            limit.allow(&format!("p{i}"), Transition::ViolationsAppeared, t0);
+        }
+        assert_eq!(limit.last.len(), 1000);
+        // A minute later the old entries are gone as soon as anything publishes.
+        limit.allow("late", Transition::ViolationsAppeared, t0 + MIN_INTERVAL);
+        assert_eq!(limit.last.len(), 1);
+
+        limit.allow("late", Transition::BecameDegraded, t0 + MIN_INTERVAL);
+        limit.allow("other", Transition::BecameDegraded, t0 + MIN_INTERVAL);
+        limit.forget("late");
+        assert_eq!(limit.last.len(), 1);
+        limit.retain_policies(&|p| p != "other");
+        assert!(limit.last.is_empty());
     }
 }

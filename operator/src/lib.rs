@@ -1,10 +1,12 @@
 //! kube-guardian's in-cluster mode: a kube-runtime controller for GuardianPolicies, PolicyReports,
 //! Events, leader election, the validating admission webhook, metrics, health and logs.
 
+pub mod backoff;
 pub mod cache;
 pub mod config;
 pub mod context;
 pub mod controller;
+pub mod converge;
 pub mod error;
 pub mod events;
 pub mod health;

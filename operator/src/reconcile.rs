@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use guardian_core::crd::{GuardianPolicy, GuardianPolicyStatus, PolicySummary};
-use guardian_core::engine::{EvalContext, Evaluation};
+use guardian_core::crd::{Enforcement, GuardianPolicy, GuardianPolicyStatus, PolicySummary};
+use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -19,6 +19,7 @@ use crate::context::Context;
 use crate::events::Transition;
 use crate::reports::{self, PolicyRows};
 use crate::status::{self, Assessment, DEGRADED};
+use crate::store;
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
 pub const FINALIZER: &str = "guardian.kube-guardian.dev/reports";
@@ -67,87 +68,132 @@ pub fn error_policy(policy: Arc<GuardianPolicy>, error: &Error, ctx: Arc<Context
 async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
     let name = policy.name_any();
     let snapshot = ctx.fresh_snapshot();
-    let enforcement = policy.spec.enforcement;
-    let (assessment, rows) = match snapshot.rejected_policies.get(&name) {
-        Some(errors) => (Assessment::Invalid(errors.clone()), BTreeMap::new()),
-        None => {
-            let set = snapshot.set.clone();
-            let objects = ctx.workloads.snapshot();
-            let namespaces = ctx.namespaces.snapshot();
-            let rules = set
-                .policies()
-                .find(|p| p.name == name)
-                .map_or(0, |p| p.rules);
-            let policy_name = name.clone();
-            // CPU-bound: off the async runtime so watches and probes stay responsive. Findings
-            // are folded into counts and bounded report rows as they come, never all kept.
-            let (summary, rows) = tokio::task::spawn_blocking(move || {
-                let ctx = EvalContext {
-                    now: Timestamp::now(),
-                    namespaces: &*namespaces,
-                };
-                let mut summary = PolicySummary {
-                    rules: u32::try_from(rules).unwrap_or(u32::MAX),
-                    ..PolicySummary::default()
-                };
-                let mut rows: BTreeMap<String, PolicyRows> = BTreeMap::new();
-                for object in &objects {
-                    let Some(object) = object.value() else {
-                        continue;
-                    };
-                    let Evaluation::Evaluated {
-                        findings,
-                        matched_policies,
-                        ..
-                    } = set.evaluate_policies(&object, &ctx, |p| p == policy_name)
-                    else {
-                        continue;
-                    };
-                    if matched_policies.is_empty() {
-                        continue;
-                    }
-                    summary.resources_evaluated += 1;
-                    for f in &findings {
-                        status::count(&mut summary, f);
-                        if let Some(ns) = f.resource.namespace.as_ref() {
-                            // Look up before inserting: `entry` would copy the name per finding.
-                            match rows.get_mut(ns) {
-                                Some(ns_rows) => ns_rows.push_finding(f, enforcement),
-                                None => rows
-                                    .entry(ns.clone())
-                                    .or_default()
-                                    .push_finding(f, enforcement),
-                            }
-                        }
-                    }
-                }
-                (summary, rows)
-            })
-            .await
-            .map_err(|e| Error::Join(e.to_string()))?;
-            (Assessment::Evaluated(summary), rows)
+    let errors = snapshot.rejected_policies.get(&name);
+    let fallback = snapshot.enforced_instead.get(&name);
+    let (assessment, rows) = match (errors, fallback) {
+        // Nothing of the policy compiled: nothing is enforced, and nothing reported.
+        (Some(errors), None) => (Assessment::Invalid(errors.clone()), BTreeMap::new()),
+        // Compiled, or broken with its last good generation in the set: that is evaluated.
+        _ => {
+            let (summary, rows) = evaluate(&name, snapshot.set.clone(), ctx).await?;
+            let assessment = match (errors, fallback) {
+                (Some(errors), Some(last)) => Assessment::Fallback {
+                    errors: errors.clone(),
+                    enforced: last.generation,
+                    summary,
+                },
+                _ => Assessment::Evaluated(summary),
+            };
+            (assessment, rows)
         }
     };
     if !ctx.is_leader() {
         return Ok(Action::await_change());
     }
     if matches!(assessment, Assessment::Evaluated(_)) {
-        write_reports(&name, rows, ctx).await?;
+        record_last_good(policy, ctx).await?;
     }
+    write_reports(&name, rows, ctx).await?;
     write_status(policy, &assessment, ctx).await?;
     Ok(match assessment {
         // An invalid policy waits for its next edit instead of hot-looping.
         Assessment::Invalid(_) => Action::await_change(),
-        Assessment::Evaluated(_) => Action::requeue(ctx.resync),
+        Assessment::Evaluated(_) | Assessment::Fallback { .. } => Action::requeue(ctx.resync),
     })
+}
+
+/// Records a generation that compiles on the policy itself, so replicas that never saw it compile
+/// (a standby started later, any replica after a restart) enforce it should an edit break it.
+async fn record_last_good(policy: &GuardianPolicy, ctx: &Context) -> Result<(), Error> {
+    let Some(value) = store::last_good_annotation(policy) else {
+        return Ok(());
+    };
+    let name = policy.name_any();
+    let patch = json!({"metadata": {"annotations": {store::LAST_GOOD_ANNOTATION: value}}});
+    Api::<GuardianPolicy>::all(ctx.client.clone())
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::Kube {
+            context: format!("recording the last good generation of GuardianPolicy {name}"),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Evaluates every cached object against the compiled policy `name` (the last good generation
+/// when the current one does not compile).
+async fn evaluate(
+    name: &str,
+    set: Arc<PolicySet>,
+    ctx: &Context,
+) -> Result<(PolicySummary, BTreeMap<String, PolicyRows>), Error> {
+    let objects = ctx.workloads.snapshot();
+    let namespaces = ctx.namespaces.snapshot();
+    let (rules, enforcement) = set
+        .policies()
+        .find(|p| p.name == name)
+        .map_or((0, Enforcement::Audit), |p| (p.rules, p.enforcement));
+    let policy_name = name.to_owned();
+    // CPU-bound: off the async runtime so watches and probes stay responsive. Findings
+    // are folded into counts and bounded report rows as they come, never all kept.
+    tokio::task::spawn_blocking(move || {
+        let ctx = EvalContext {
+            now: Timestamp::now(),
+            namespaces: &*namespaces,
+        };
+        let mut summary = PolicySummary {
+            rules: u32::try_from(rules).unwrap_or(u32::MAX),
+            ..PolicySummary::default()
+        };
+        let mut rows: BTreeMap<String, PolicyRows> = BTreeMap::new();
+        for object in &objects {
+            let Some(object) = object.value() else {
+                continue;
+            };
+            let Evaluation::Evaluated {
+                findings,
+                matched_policies,
+                ..
+            } = set.evaluate_policies(&object, &ctx, |p| p == policy_name)
+            else {
+                continue;
+            };
+            if matched_policies.is_empty() {
+                continue;
+            }
+            summary.resources_evaluated += 1;
+            for f in &findings {
+                status::count(&mut summary, f);
+                if let Some(ns) = f.resource.namespace.as_ref() {
+                    // Look up before inserting: `entry` would copy the name per finding.
+                    match rows.get_mut(ns) {
+                        Some(ns_rows) => ns_rows.push_finding(f, enforcement),
+                        None => rows
+                            .entry(ns.clone())
+                            .or_default()
+                            .push_finding(f, enforcement),
+                    }
+                }
+            }
+        }
+        (summary, rows)
+    })
+    .await
+    .map_err(|e| Error::Join(e.to_string()))
 }
 
 async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
     let name = policy.name_any();
     let mut state = ctx.reports.lock().await;
     let changed = state.remove_policy(&name);
-    flush_reports(&mut state, changed, ctx).await?;
+    // During a pass the namespaces are written (or deleted) when it completes.
+    if !state.in_pass() {
+        flush_reports(&mut state, changed, ctx).await?;
+    }
+    drop(state);
     ctx.metrics.forget_policy(&name);
+    ctx.events.forget(&name);
+    ctx.reset_backoff(&name);
     tracing::info!(policy = %name, "policy deleted; its results were removed from the reports");
     Ok(Action::await_change())
 }
@@ -159,10 +205,15 @@ async fn write_reports(
 ) -> Result<(), Error> {
     let mut state = ctx.reports.lock().await;
     let changed = state.set_policy(policy, rows);
+    state.record(policy);
+    if state.in_pass() {
+        // Written all at once when the pass completes (see `converge`).
+        return Ok(());
+    }
     flush_reports(&mut state, changed, ctx).await
 }
 
-async fn flush_reports(
+pub(crate) async fn flush_reports(
     state: &mut reports::ReportState,
     namespaces: Vec<String>,
     ctx: &Context,
@@ -201,7 +252,7 @@ async fn write_status(
         previous,
         Timestamp::now(),
     );
-    if let Assessment::Evaluated(summary) = assessment {
+    if let Some(summary) = assessment.summary() {
         ctx.metrics.policy_counts(
             &name,
             &status::severity_pairs(&summary.by_severity),

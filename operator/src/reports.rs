@@ -9,7 +9,7 @@ use guardian_core::crd::Enforcement;
 use guardian_core::model::{Finding, Outcome, ResourceRef};
 use kube::Client;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
 use serde_json::{Value, json};
 
@@ -72,12 +72,14 @@ impl Ord for ReportResult {
     }
 }
 
-/// `fail` or `warn` for a finding that counts; excepted findings are not reported as failures.
+/// `fail` or `warn` for a finding that counts, `error` for a rule that could not be evaluated (a
+/// CEL runtime error: neither a pass nor a plain failure); excepted findings are not reported.
 fn result_of(f: &Finding, enforcement: Enforcement) -> Option<&'static str> {
     match (&f.outcome, enforcement) {
+        (Outcome::Error, _) => Some("error"),
         (Outcome::Fail, Enforcement::Warn) => Some("warn"),
         (Outcome::Fail, _) => Some("fail"),
-        _ => None,
+        (Outcome::Skip { .. }, _) => None,
     }
 }
 
@@ -163,6 +165,7 @@ pub struct PolicyRows {
     rows: BTreeSet<ReportResult>,
     fail: usize,
     warn: usize,
+    error: usize,
 }
 
 impl PolicyRows {
@@ -187,10 +190,10 @@ impl PolicyRows {
     }
 
     fn count(&mut self, result: &str) {
-        if result == "fail" {
-            self.fail += 1;
-        } else {
-            self.warn += 1;
+        match result {
+            "fail" => self.fail += 1,
+            "warn" => self.warn += 1,
+            _ => self.error += 1,
         }
     }
 
@@ -203,18 +206,36 @@ impl PolicyRows {
     }
 
     fn total(&self) -> usize {
-        self.fail + self.warn
+        self.fail + self.warn + self.error
     }
 }
 
 /// Every policy's results by namespace; the source of truth the reports are written from.
-#[derive(Debug, Default)]
+///
+/// After a start or a leadership change the state is rebuilt from scratch: reports are written
+/// only once every live policy has been evaluated (a *pass*), so a report never loses the rows
+/// of a policy not yet evaluated, and reports nothing holds results for any more are deleted then.
+#[derive(Debug)]
 pub struct ReportState {
     by_namespace: BTreeMap<String, BTreeMap<String, PolicyRows>>,
     /// A hash of each report body last written, to skip identical writes without keeping bodies.
     written: BTreeMap<String, u64>,
     /// Every path, message and container name the rows hold, once.
     strings: HashSet<Arc<str>>,
+    /// Until the pass completes: the policies evaluated in it so far.
+    pass: Option<BTreeSet<String>>,
+}
+
+/// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
+impl Default for ReportState {
+    fn default() -> Self {
+        ReportState {
+            by_namespace: BTreeMap::new(),
+            written: BTreeMap::new(),
+            strings: HashSet::new(),
+            pass: Some(BTreeSet::new()),
+        }
+    }
 }
 
 fn fingerprint(body: &Value) -> u64 {
@@ -288,7 +309,49 @@ impl ReportState {
 
     /// Removes a deleted policy's results; returns the namespaces to rewrite.
     pub fn remove_policy(&mut self, policy: &str) -> Vec<String> {
+        if let Some(pass) = self.pass.as_mut() {
+            pass.remove(policy);
+        }
         self.set_policy(policy, BTreeMap::new())
+    }
+
+    /// Forgets everything and starts a pass: what a new leader does, since the reports may have
+    /// changed while it was not writing (another leader, or none).
+    pub fn start_pass(&mut self) {
+        *self = ReportState::default();
+    }
+
+    /// True while reports wait for a pass to complete.
+    pub fn in_pass(&self) -> bool {
+        self.pass.is_some()
+    }
+
+    /// Notes that a policy's results are current in this pass.
+    pub fn record(&mut self, policy: &str) {
+        if let Some(pass) = self.pass.as_mut() {
+            pass.insert(policy.to_owned());
+        }
+    }
+
+    /// Whether every one of `live` was evaluated in the current pass (true outside a pass).
+    pub fn pass_covers<'a>(&self, mut live: impl Iterator<Item = &'a str>) -> bool {
+        self.pass
+            .as_ref()
+            .is_none_or(|pass| live.all(|p| pass.contains(p)))
+    }
+
+    /// Ends the pass: reports are written as results change again.
+    pub fn finish_pass(&mut self) {
+        self.pass = None;
+    }
+
+    /// The namespaces with results whose report was not written as it is now.
+    pub fn unwritten(&self) -> Vec<String> {
+        self.by_namespace
+            .keys()
+            .filter(|ns| self.written.get(*ns) != Some(&fingerprint(&self.body(ns))))
+            .cloned()
+            .collect()
     }
 
     /// The report body (summary and results) for a namespace.
@@ -300,29 +363,30 @@ impl ReportState {
             .flat_map(|p| &p.rows)
             .collect();
         rows.sort();
-        let fail: usize = policies
-            .into_iter()
-            .flat_map(|p| p.values())
-            .map(|p| p.fail)
-            .sum();
-        let warn: usize = policies
-            .into_iter()
-            .flat_map(|p| p.values())
-            .map(|p| p.warn)
-            .sum();
+        let sum = |count: fn(&PolicyRows) -> usize| -> usize {
+            policies
+                .into_iter()
+                .flat_map(|p| p.values())
+                .map(count)
+                .sum()
+        };
+        let (fail, warn, error) = (sum(|p| p.fail), sum(|p| p.warn), sum(|p| p.error));
         let results: Vec<Value> = rows
             .iter()
             .take(MAX_RESULTS)
             .map(|r| r.to_json(namespace))
             .collect();
         let shown = results.len();
+        // Counts of what the report holds plus what the bound left out. Passing and excepted
+        // checks are not results of these reports, so `pass` and `skip` are not claimed.
         let mut body = json!({
-            "summary": {"pass": 0, "fail": fail, "warn": warn, "error": 0, "skip": 0},
+            "summary": {"fail": fail, "warn": warn, "error": error},
             "results": results,
         });
-        if fail + warn > shown {
+        let total = fail + warn + error;
+        if total > shown {
             body["metadata"] = json!({"annotations": {
-                "guardian.kube-guardian.dev/truncated-results": (fail + warn - shown).to_string()
+                "guardian.kube-guardian.dev/truncated-results": (total - shown).to_string()
             }});
         }
         body
@@ -369,7 +433,7 @@ pub async fn write(
             "metadata": {
                 "name": REPORT_NAME,
                 "namespace": namespace,
-                "labels": {"app.kubernetes.io/managed-by": "kube-guardian"},
+                "labels": {MANAGED_BY_LABEL: MANAGED_BY},
             },
         });
         merge(&mut doc, body);
@@ -386,6 +450,63 @@ pub async fn write(
         Err(kube::Error::Api(s)) if s.code == 404 && crd_missing(&s) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The label on every report kube-guardian writes, by which it finds its reports again.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "kube-guardian";
+
+/// The namespaces holding a report this operator owns, for deleting those no policy has results
+/// for any more. Owned: named [`REPORT_NAME`] and labelled as kube-guardian's, or named so
+/// without any managed-by label and holding only kube-guardian results (written before reports
+/// were labelled; the next write labels them). A report with another manager's label is never
+/// touched. Lists metadata only, in pages. `Ok(None)` when the PolicyReport CRD is not installed.
+pub async fn owned_namespaces(client: &Client) -> Result<Option<Vec<String>>, kube::Error> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &report_resource());
+    let mut params = ListParams::default()
+        .fields(&format!("metadata.name={REPORT_NAME}"))
+        .limit(500);
+    let mut owned = Vec::new();
+    loop {
+        let page = match api.list_metadata(&params).await {
+            Ok(page) => page,
+            Err(kube::Error::Api(s)) if s.code == 404 && crd_missing(&s) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        for meta in &page.items {
+            let Some(namespace) = meta.metadata.namespace.clone() else {
+                continue;
+            };
+            let label = meta
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(MANAGED_BY_LABEL));
+            let ours = match label {
+                Some(manager) => manager == MANAGED_BY,
+                None => is_unlabelled_own(client, &namespace).await?,
+            };
+            if ours {
+                owned.push(namespace);
+            }
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(Some(owned)),
+        }
+    }
+}
+
+/// An unlabelled report named like ours is ours when every result came from kube-guardian.
+async fn is_unlabelled_own(client: &Client, namespace: &str) -> Result<bool, kube::Error> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &report_resource());
+    let Some(report) = api.get_opt(REPORT_NAME).await? else {
+        return Ok(false);
+    };
+    Ok(report.data["results"]
+        .as_array()
+        .is_none_or(|results| results.iter().all(|r| r["source"] == "kube-guardian")))
 }
 
 /// A 404 for the resource type itself (no CRD: a bare "404 page not found"), not the
@@ -552,6 +673,88 @@ mod tests {
         assert_eq!(state.strings.len(), 3);
         state.remove_policy("q");
         assert!(state.strings.is_empty());
+    }
+
+    #[test]
+    fn cel_runtime_errors_are_error_results_and_the_summary_counts_them() {
+        let mut rows = PolicyRows::default();
+        rows.push_finding(&finding("broken", Outcome::Error), Enforcement::Deny);
+        rows.push_finding(&finding("bad", Outcome::Fail), Enforcement::Deny);
+        rows.push_finding(
+            &finding(
+                "waived",
+                Outcome::Skip {
+                    exception: "e".into(),
+                    justification: "j".into(),
+                },
+            ),
+            Enforcement::Deny,
+        );
+        let mut state = ReportState::default();
+        state.set_policy("p", [("a".to_owned(), rows)].into());
+        let body = state.body("a");
+        let results: Vec<(&str, &str)> = body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| {
+                (
+                    r["resources"][0]["name"].as_str().unwrap_or_default(),
+                    r["result"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(results, vec![("bad", "fail"), ("broken", "error")]);
+        assert_eq!(body["summary"], json!({"fail": 1, "warn": 0, "error": 1}));
+    }
+
+    #[test]
+    fn the_summary_counts_every_result_kind_past_the_bound() {
+        let mut rows = PolicyRows::default();
+        for i in 0..MAX_RESULTS + 7 {
+            let outcome = if i % 2 == 0 {
+                Outcome::Error
+            } else {
+                Outcome::Fail
+            };
+            rows.push_finding(&finding(&format!("pod-{i:05}"), outcome), Enforcement::Warn);
+        }
+        let mut state = ReportState::default();
+        state.set_policy("p", [("a".to_owned(), rows)].into());
+        let body = state.body("a");
+        let shown = body["results"].as_array().map_or(0, Vec::len);
+        assert_eq!(shown, MAX_RESULTS);
+        let (warn, error) = ((MAX_RESULTS + 7) / 2, (MAX_RESULTS + 7).div_ceil(2));
+        assert_eq!(
+            body["summary"],
+            json!({"fail": 0, "warn": warn, "error": error})
+        );
+        assert_eq!(
+            body["metadata"]["annotations"]["guardian.kube-guardian.dev/truncated-results"],
+            "7"
+        );
+    }
+
+    #[test]
+    fn a_pass_holds_reports_back_until_every_live_policy_was_evaluated() {
+        let mut state = ReportState::default();
+        state.set_policy("gone", results("old", vec![row("gone", "x", "r")]));
+        state.start_pass();
+        assert!(state.is_empty("old"), "a new pass starts from nothing");
+        assert!(state.in_pass());
+        state.set_policy("p", results("a", vec![row("p", "x", "r")]));
+        state.record("p");
+        assert!(!state.pass_covers(["p", "q"].into_iter()));
+        state.set_policy("q", BTreeMap::new());
+        state.record("q");
+        assert!(state.pass_covers(["p", "q"].into_iter()));
+        state.finish_pass();
+        assert_eq!(state.unwritten(), vec!["a"]);
+        let body = state.body("a");
+        state.mark_written("a", &body);
+        assert!(state.unwritten().is_empty());
+        assert!(!state.in_pass());
+        assert!(state.pass_covers(["anything"].into_iter()));
     }
 
     #[test]

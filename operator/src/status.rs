@@ -16,8 +16,32 @@ pub const DEGRADED: &str = "Degraded";
 pub enum Assessment {
     /// Compiled and evaluated.
     Evaluated(PolicySummary),
-    /// The policy does not compile; every error as text.
+    /// The current generation does not compile; the last good one was evaluated (and is what
+    /// admission enforces) instead.
+    Fallback {
+        errors: Vec<String>,
+        enforced: Option<i64>,
+        summary: PolicySummary,
+    },
+    /// The policy does not compile and no earlier generation did: nothing is enforced.
     Invalid(Vec<String>),
+}
+
+impl Assessment {
+    /// The evaluation's counts, when something was evaluated.
+    pub fn summary(&self) -> Option<&PolicySummary> {
+        match self {
+            Assessment::Evaluated(summary) | Assessment::Fallback { summary, .. } => Some(summary),
+            Assessment::Invalid(_) => None,
+        }
+    }
+}
+
+fn generation_text(generation: Option<i64>) -> String {
+    generation.map_or_else(
+        || "the current generation".to_owned(),
+        |g| format!("generation {g}"),
+    )
 }
 
 /// Counts one finding into a summary.
@@ -101,13 +125,48 @@ pub fn desired(
             ],
             Some(summary.clone()),
         ),
+        Assessment::Fallback {
+            errors,
+            enforced,
+            summary,
+        } => {
+            let enforced = generation_text(*enforced);
+            (
+                vec![
+                    condition(
+                        READY,
+                        false,
+                        "LastGoodGenerationEnforced",
+                        format!(
+                            "{enforced} is enforced instead: {} resources evaluated, {} violations",
+                            summary.resources_evaluated, summary.violations
+                        ),
+                        generation,
+                        &now,
+                    ),
+                    condition(
+                        DEGRADED,
+                        true,
+                        "InvalidPolicy",
+                        format!(
+                            "{} does not compile: {}; {enforced} is still enforced",
+                            generation_text(generation),
+                            errors.join("; ")
+                        ),
+                        generation,
+                        &now,
+                    ),
+                ],
+                Some(summary.clone()),
+            )
+        }
         Assessment::Invalid(errors) => (
             vec![
                 condition(
                     READY,
                     false,
                     "InvalidPolicy",
-                    "the policy does not compile".to_owned(),
+                    "the policy does not compile and nothing of it is enforced".to_owned(),
                     generation,
                     &now,
                 ),
@@ -115,7 +174,12 @@ pub fn desired(
                     DEGRADED,
                     true,
                     "InvalidPolicy",
-                    errors.join("; "),
+                    format!(
+                        "{} does not compile: {}; no earlier generation of this policy is \
+                         known to compile, so nothing of it is enforced",
+                        generation_text(generation),
+                        errors.join("; ")
+                    ),
                     generation,
                     &now,
                 ),
@@ -197,5 +261,41 @@ mod tests {
         );
         assert_eq!(bad.summary, ok.summary, "the last good summary is kept");
         assert!(bad.conditions[1].message.contains("rule x: bad"));
+        assert!(
+            bad.conditions[1]
+                .message
+                .contains("generation 2 does not compile")
+                && bad.conditions[1]
+                    .message
+                    .contains("nothing of it is enforced"),
+            "{}",
+            bad.conditions[1].message
+        );
+    }
+
+    #[test]
+    fn a_fallback_names_the_generation_still_enforced() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
+        let fallback = desired(
+            &Assessment::Fallback {
+                errors: vec!["rule x: syntax error".into()],
+                enforced: Some(2),
+                summary: PolicySummary {
+                    violations: 4,
+                    ..PolicySummary::default()
+                },
+            },
+            Some(3),
+            None,
+            t0,
+        );
+        assert_eq!(condition_status(Some(&fallback), DEGRADED), Some("True"));
+        let degraded = &fallback.conditions[1];
+        assert_eq!(
+            degraded.message,
+            "generation 3 does not compile: rule x: syntax error; generation 2 is still enforced"
+        );
+        assert_eq!(fallback.summary.map(|s| s.violations), Some(4));
+        assert_eq!(fallback.observed_generation, Some(3));
     }
 }

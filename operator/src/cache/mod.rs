@@ -4,11 +4,13 @@
 //! JSON text, compressed (module `packed`) and parsed again for each evaluation: a parsed
 //! `serde_json::Value` allocates a B-tree node of about 600 bytes per JSON object however
 //! small, which made a 1.5 KB Pod cost ~15 KB of memory; parsing one back takes microseconds.
-//! Objects owned by a controller (a Deployment's ReplicaSets and Pods, a CronJob's Jobs) are not
-//! cached: their template is evaluated on the owner, and skipping them keeps memory flat.
+//! Objects controlled by a cached workload (a Deployment's ReplicaSets and Pods, a CronJob's
+//! Jobs) keep no body: their template is evaluated on the owner, and skipping them keeps memory
+//! flat. Every other object is evaluated itself, whoever claims to own it (module `owners`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -20,9 +22,15 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, ResourceExt};
 
+mod owners;
 mod packed;
+use owners::{Entry, Index, controller_of};
 pub use packed::CachedObject;
 use packed::Packer;
+
+/// How long the children of a deleted owner wait before they are fetched to be evaluated
+/// themselves: the garbage collector usually deletes them first, and then nothing is fetched.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(5);
 
 /// The workload kinds the rule library understands, with their API resources.
 pub fn workload_resources() -> Vec<ApiResource> {
@@ -56,47 +64,99 @@ pub enum CacheChange {
     },
     /// A kind was (re)listed: everything may have changed.
     Relisted,
+    /// Objects lost the owner they were evaluated through: fetch them after [`ORPHAN_GRACE`]
+    /// ([`WorkloadCache::fetch_orphans`]).
+    Orphaned,
 }
 
 /// The pruned objects of every workload kind.
 #[derive(Debug, Default)]
 pub struct WorkloadCache {
-    objects: RwLock<HashMap<ObjectKey, Arc<CachedObject>>>,
+    index: RwLock<Index>,
 }
 
 impl WorkloadCache {
-    /// Every cached object (cheap: shares the values).
+    /// Every object evaluated itself (cheap: shares the values).
     pub fn snapshot(&self) -> Vec<Arc<CachedObject>> {
-        self.objects
+        self.index
             .read()
-            .map(|m| m.values().cloned().collect())
+            .map(|i| i.objects.values().cloned().collect())
             .unwrap_or_default()
     }
 
-    fn apply(&self, key: ObjectKey, value: Option<Arc<CachedObject>>) -> Option<Arc<CachedObject>> {
-        let Ok(mut map) = self.objects.write() else {
-            return None;
-        };
-        match value {
-            Some(v) => map.insert(key, v),
-            None => map.remove(&key),
+    fn update(&self, change: impl FnOnce(&mut Index, &mut Vec<CacheChange>)) -> Vec<CacheChange> {
+        let mut changes = Vec::new();
+        if let Ok(mut index) = self.index.write() {
+            change(&mut index, &mut changes);
+            if index.take_new_orphans() {
+                changes.push(CacheChange::Orphaned);
+            }
         }
+        changes
     }
 
-    fn replace_kind(&self, kind: &'static str, objects: Vec<(ObjectKey, Arc<CachedObject>)>) {
-        if let Ok(mut map) = self.objects.write() {
-            map.retain(|k, _| k.kind != kind);
-            map.extend(objects);
+    /// Whether an object with this controller is evaluated through it (so need not be packed).
+    fn parks(&self, obj: &DynamicObject) -> bool {
+        controller_of(obj).is_some_and(|owner| self.index.read().is_ok_and(|i| i.parks(&owner)))
+    }
+
+    /// Fetches the objects whose owner went away and evaluates them themselves (or parks them
+    /// again, should they have a known owner now). Those deleted or changed meanwhile (their own
+    /// watch event came first) are left as their watch put them. Returns how many were added.
+    pub async fn fetch_orphans(&self, client: &Client) -> usize {
+        let keys = self
+            .index
+            .read()
+            .map(|i| i.orphan_keys())
+            .unwrap_or_default();
+        let resources = workload_resources();
+        let mut packer = Packer::default();
+        let mut added = 0;
+        for key in keys {
+            let Some(ar) = resources.iter().find(|ar| kind_name(&ar.kind) == key.kind) else {
+                continue;
+            };
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &key.namespace, ar);
+            let fetched = match api.get_opt(&key.name).await {
+                Ok(obj) => obj,
+                Err(e) => {
+                    tracing::warn!(kind = key.kind, namespace = %key.namespace, name = %key.name, error = %e, "fetching an object whose owner went away failed; it is evaluated after the next relist");
+                    continue;
+                }
+            };
+            let Ok(mut index) = self.index.write() else {
+                return added;
+            };
+            if !index.is_orphan(&key) {
+                continue;
+            }
+            match fetched.and_then(|obj| entry(obj, ar, Some(&mut packer))) {
+                Some(entry) => {
+                    index.apply(entry, &mut Vec::new());
+                    added += 1;
+                }
+                None => index.forget_orphan(&key),
+            }
         }
+        added
     }
 }
 
-fn is_controlled(obj: &DynamicObject) -> bool {
-    obj.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.controller == Some(true))
+/// The object as the index takes it: packed unless `packer` is `None` (expected to be parked).
+fn entry(obj: DynamicObject, ar: &ApiResource, packer: Option<&mut Packer>) -> Option<Entry> {
+    let controller = controller_of(&obj);
+    let uid = obj.metadata.uid.as_deref().unwrap_or_default().into();
+    let key = key_of(&obj, ar);
+    let body = match packer {
+        Some(packer) => Some(prune(obj, ar, packer)?.1),
+        None => None,
+    };
+    Some(Entry {
+        key,
+        uid,
+        controller,
+        body,
+    })
 }
 
 /// The object as the engine reads it: with apiVersion and kind, without what no rule reads.
@@ -201,66 +261,51 @@ pub fn watch_kind(
 ) -> impl Stream<Item = CacheChange> + Send {
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
     let config = initial_list.config();
-    let mut buffer: Vec<(ObjectKey, Arc<CachedObject>)> = Vec::new();
+    let mut buffer: Vec<Entry> = Vec::new();
     let mut packer = Packer::default();
     let mut synced_once = false;
     watcher::watcher(api, config)
         .default_backoff()
-        .filter_map(move |event| {
-            let change = match event {
-                Ok(Event::Init) => {
-                    buffer.clear();
-                    packer.relist();
-                    None
+        .map(move |event| match event {
+            Ok(Event::Init) => {
+                buffer.clear();
+                packer.relist();
+                Vec::new()
+            }
+            Ok(Event::InitApply(obj)) => {
+                let packer = (!cache.parks(&obj)).then_some(&mut packer);
+                buffer.extend(entry(obj, &ar, packer));
+                Vec::new()
+            }
+            Ok(Event::InitDone) => {
+                let entries = std::mem::take(&mut buffer);
+                let changes = cache.update(|index, changes| {
+                    index.replace_kind(kind_name(&ar.kind), entries, changes);
+                });
+                if !synced_once {
+                    synced_once = true;
+                    on_synced();
                 }
-                Ok(Event::InitApply(obj)) => {
-                    if !is_controlled(&obj)
-                        && let Some(entry) = prune(obj, &ar, &mut packer)
-                    {
-                        buffer.push(entry);
-                    }
-                    None
+                changes
+            }
+            Ok(Event::Apply(obj)) => {
+                let packer = (!cache.parks(&obj)).then_some(&mut packer);
+                match entry(obj, &ar, packer) {
+                    Some(entry) => cache.update(|index, changes| index.apply(entry, changes)),
+                    None => Vec::new(),
                 }
-                Ok(Event::InitDone) => {
-                    cache.replace_kind(kind_name(&ar.kind), std::mem::take(&mut buffer));
-                    if !synced_once {
-                        synced_once = true;
-                        on_synced();
-                    }
-                    Some(CacheChange::Relisted)
-                }
-                Ok(Event::Apply(obj)) => {
-                    if is_controlled(&obj) {
-                        let old = cache.apply(key_of(&obj, &ar), None);
-                        old.map(|old| CacheChange::Object {
-                            old: Some(old),
-                            new: None,
-                        })
-                    } else {
-                        prune(obj, &ar, &mut packer).map(|(key, value)| {
-                            let old = cache.apply(key, Some(value.clone()));
-                            CacheChange::Object {
-                                old,
-                                new: Some(value),
-                            }
-                        })
-                    }
-                }
-                Ok(Event::Delete(obj)) => {
-                    let old = cache.apply(key_of(&obj, &ar), None);
-                    old.map(|old| CacheChange::Object {
-                        old: Some(old),
-                        new: None,
-                    })
-                }
-                Err(e) => {
-                    // The watcher retries with backoff; a 410 Gone relists on its own.
-                    tracing::warn!(kind = %ar.kind, error = %e, "workload watch error, retrying");
-                    None
-                }
-            };
-            std::future::ready(change)
+            }
+            Ok(Event::Delete(obj)) => {
+                let key = key_of(&obj, &ar);
+                cache.update(|index, changes| index.delete(&key, changes))
+            }
+            Err(e) => {
+                // The watcher retries with backoff; a 410 Gone relists on its own.
+                tracing::warn!(kind = %ar.kind, error = %e, "workload watch error, retrying");
+                Vec::new()
+            }
         })
+        .flat_map(futures::stream::iter)
 }
 
 impl NamespaceLabels for NamespaceCache {

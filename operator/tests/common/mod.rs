@@ -116,9 +116,14 @@ impl Operator {
         op
     }
 
+    /// Stops the controller and waits until it has: nothing of it runs afterwards.
     pub async fn stop(self) {
         self.token.cancel();
-        let _ = tokio::time::timeout(DEADLINE, self.handle).await;
+        let stopped = tokio::time::timeout(DEADLINE, self.handle).await;
+        assert!(
+            stopped.is_ok(),
+            "the operator did not stop within {DEADLINE:?}"
+        );
     }
 }
 
