@@ -10,12 +10,15 @@
 
 mod admission;
 mod api_error;
+mod client_auth;
 mod config;
+mod idle;
 mod message;
 mod reload;
 pub mod review;
 mod router;
 mod server;
+mod shape;
 mod state;
 mod tls;
 
@@ -25,7 +28,9 @@ use std::sync::Arc;
 pub use admission::{API_VERSION, AdmissionResponse, KIND, Status};
 pub use api_error::ApiError;
 pub use config::{
-    DEFAULT_BODY_LIMIT, DEFAULT_RELOAD_INTERVAL, DEFAULT_REQUEST_TIMEOUT, WebhookConfig,
+    DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_INTERVAL,
+    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_RELOAD_INTERVAL,
+    DEFAULT_REQUEST_TIMEOUT, WebhookConfig,
 };
 pub use message::WARNING_MAX_CHARS;
 pub use reload::ReloadingCert;
