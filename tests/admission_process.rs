@@ -536,3 +536,32 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
         let _ = roles.delete(name, &DeleteParams::default()).await;
     }
 }
+
+#[test]
+fn the_transport_flags_are_documented_and_client_names_need_a_client_ca() {
+    let help = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(["operator", "--help"])
+        .output()
+        .expect("the binary runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--webhook-max-connections",
+        "--webhook-idle-timeout",
+        "--webhook-client-name",
+        "--webhook-client-ca",
+    ] {
+        assert!(help.contains(flag), "{flag} not in:\n{help}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(["operator", "--webhook-client-name", "kube-apiserver"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--webhook-client-ca"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(["operator", "--webhook-max-connections", "0"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
