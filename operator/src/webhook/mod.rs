@@ -14,6 +14,7 @@ mod client_auth;
 mod config;
 mod idle;
 mod message;
+mod namespaces;
 mod reload;
 pub mod review;
 mod router;
@@ -33,6 +34,7 @@ pub use config::{
     DEFAULT_REQUEST_TIMEOUT, WebhookConfig,
 };
 pub use message::WARNING_MAX_CHARS;
+pub use namespaces::{FailClosedNamespaces, NAMESPACE_WAIT};
 pub use reload::ReloadingCert;
 pub use router::{VALIDATE_PATH, router};
 pub use server::Webhook;
