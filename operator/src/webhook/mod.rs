@@ -3,8 +3,11 @@
 //!
 //! - [`review`] decides (pure: body + policies + context → response); the fuzz target calls it.
 //! - [`router`] is the HTTP surface (body limit, deadline, JSON errors, bounded evaluation).
-//! - [`Webhook`] binds and serves it over rustls (ring, TLS 1.2/1.3, optional mTLS) and reloads
-//!   the certificate when its Secret volume changes.
+//! - [`Webhook`] binds and serves it over rustls (ring, TLS 1.2/1.3, optional mTLS with accepted
+//!   client names), bounds open connections, closes idle ones, and reloads the certificate and
+//!   the client CA when their files change.
+//! - The operator gives it its namespace cache ([`FailClosedNamespaces`]) and a policies-loaded
+//!   flag: before the policy set is built from synced caches every review is a 503.
 //!
 //! Health and metrics are served on the operator's plain-HTTP port, not here.
 
