@@ -50,8 +50,24 @@ pub struct WebhookArgs {
     #[arg(long = "webhook-addr", default_value = "0.0.0.0:8443")]
     pub addr: SocketAddr,
     /// CA bundle; when set, the API server must present a client certificate it signed (mTLS).
+    /// Re-read when its content changes; a bundle that does not load keeps the previous one.
     #[arg(long = "webhook-client-ca", value_name = "FILE")]
     pub client_ca: Option<PathBuf>,
+    /// Accept only client certificates naming this identity (a SAN DNS name or the subject's
+    /// common name); repeatable. Needs --webhook-client-ca.
+    #[arg(
+        long = "webhook-client-name",
+        value_name = "NAME",
+        requires = "client_ca"
+    )]
+    pub client_names: Vec<String>,
+    /// Open webhook connections at most; further ones wait until one closes.
+    #[arg(long = "webhook-max-connections", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Close a webhook connection without a request in flight for this long (HTTP/1 and HTTP/2).
+    #[arg(long = "webhook-idle-timeout", default_value = "120s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
     /// Largest AdmissionReview body accepted, in bytes (the API server's own limit is 3 MiB).
     #[arg(long = "webhook-body-limit", default_value_t = 3 * 1024 * 1024)]
     pub body_limit: usize,

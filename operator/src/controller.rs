@@ -113,14 +113,37 @@ pub async fn run(
 ) {
     let resources = cache::workload_resources();
     let (synced_tx, synced_rx) = watch::channel(false);
-    let on_ready: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-        synced_tx.send_replace(true);
-        on_ready();
-    });
-    // Workload kinds, namespaces, policies and exceptions.
-    let synced = sync_tracker(resources.len() + 3, on_ready);
-
     let (policy_reader, policy_writer) = reflector::store();
+    let (exception_reader, exception_writer) = reflector::store();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        store,
+        policy_reader.clone(),
+        exception_reader,
+        workloads.clone(),
+        namespaces.clone(),
+        metrics,
+        EventPublisher::new(client.clone(), options.identity.clone()),
+        leader.clone(),
+        options.resync,
+    ));
+    // Workload kinds, namespaces, policies and exceptions. Ready means the policy set is built
+    // from the synced policies and exceptions: the webhook admits nothing before that.
+    let on_synced: Arc<dyn Fn() + Send + Sync> = {
+        let ctx = ctx.clone();
+        Arc::new(move || {
+            let snapshot = ctx.fresh_snapshot();
+            tracing::debug!(
+                version = snapshot.version,
+                "policy set built from the synced caches"
+            );
+            // Convergence of the reports waits for the same moment.
+            synced_tx.send_replace(true);
+            on_ready();
+        })
+    };
+    let synced = sync_tracker(resources.len() + 3, on_synced);
+
     let policy_stream = reflector::reflector(
         policy_writer,
         watcher::watcher(
@@ -131,7 +154,6 @@ pub async fn run(
     .default_backoff()
     .inspect(on_first_list(synced.clone()))
     .touched_objects();
-    let (exception_reader, exception_writer) = reflector::store();
     // Any exception change (and every relist) can change outcomes of every policy.
     let exception_changes = reflector::reflector(
         exception_writer,
@@ -150,19 +172,6 @@ pub async fn run(
         std::future::ready(trigger.then_some(()))
     });
     let namespace_changes = namespaces.clone().watch(client.clone(), synced.clone());
-
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        store.clone(),
-        policy_reader.clone(),
-        exception_reader,
-        workloads.clone(),
-        namespaces.clone(),
-        metrics,
-        EventPublisher::new(client.clone(), options.identity.clone()),
-        leader.clone(),
-        options.resync,
-    ));
 
     // Workload changes re-evaluate only the policies matching the old or new object.
     let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);

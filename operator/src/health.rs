@@ -1,5 +1,5 @@
 //! The plain-HTTP port, separate from the webhook's TLS port: `/healthz` (liveness), `/readyz`
-//! (readiness: caches synced) and `/metrics` (Prometheus text).
+//! (readiness: caches synced and the policy set built from them) and `/metrics` (Prometheus text).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 use crate::Error;
 use crate::metrics::Metrics;
 
-/// Whether the operator is ready to serve: set once its caches have synced. Clones share the flag.
+/// Whether the operator is ready to serve: set once its caches have synced and the policy set
+/// was built from the synced policies and exceptions. Clones share the flag.
 #[derive(Debug, Clone, Default)]
 pub struct Readiness(Arc<AtomicBool>);
 
@@ -65,7 +66,11 @@ async fn readyz(State(state): State<HealthState>) -> Response {
     if state.readiness.is_ready() {
         (StatusCode::OK, Json(json!({ "ready": true }))).into_response()
     } else {
-        let body = json!({ "ready": false, "reason": "caches have not synced yet" });
+        let body = json!({
+            "ready": false,
+            "reason": "the caches have not synced and the policies are not built yet; \
+                       the webhook admits nothing until they are"
+        });
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }

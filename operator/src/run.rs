@@ -19,7 +19,7 @@ use crate::health::{self, HealthServer, Readiness};
 use crate::leader::{self, LeaderElection, LeaderHandle, LeaseConfig};
 use crate::metrics::Metrics;
 use crate::store::PolicyStore;
-use crate::webhook::{Webhook, WebhookConfig, WebhookState};
+use crate::webhook::{FailClosedNamespaces, Webhook, WebhookConfig, WebhookState};
 
 /// How long shutdown may take before the process gives up waiting.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(10);
@@ -75,6 +75,9 @@ pub async fn run(
     let store = Arc::new(PolicyStore::new());
     // One namespace cache for reconciles and admission: the same labels, the same verdict.
     let namespaces = Arc::new(NamespaceCache::default());
+    // Set once, when the policy set is first built from synced caches; unlike `readiness` it is
+    // not cleared at shutdown, so the webhook keeps answering while connections drain.
+    let policies_loaded = Readiness::new();
 
     let (leader_handle, leader_rx) = if args.leader.leader_elect {
         let config = LeaseConfig {
@@ -108,11 +111,19 @@ pub async fn run(
         Some(dir) => {
             let config = WebhookConfig {
                 client_ca: args.webhook.client_ca.clone(),
+                client_names: args.webhook.client_names.clone(),
+                max_connections: args.webhook.max_connections as usize,
+                idle_timeout: args.webhook.idle_timeout,
                 body_limit: args.webhook.body_limit,
                 ..WebhookConfig::new(args.webhook.addr, dir.clone())
             };
-            let webhook =
-                Webhook::bind(&config, WebhookState::new(store.clone(), metrics.clone())).await?;
+            // The same namespace labels as the reconcile loop (a namespace it does not know yet
+            // is waited for, then judged by every namespaceSelector), and no answer before the
+            // policy set is built from the synced caches.
+            let state = WebhookState::new(store.clone(), metrics.clone())
+                .with_namespaces(Arc::new(FailClosedNamespaces::new(namespaces.clone())))
+                .with_loaded(policies_loaded.clone());
+            let webhook = Webhook::bind(&config, state).await?;
             tracing::info!(addr = %webhook.local_addr(), "admission webhook listening");
             Some(tokio::spawn(webhook.serve(cancelled(&token))))
         }
@@ -122,7 +133,8 @@ pub async fn run(
     let on_ready: Arc<dyn Fn() + Send + Sync> = {
         let readiness = readiness.clone();
         Arc::new(move || {
-            tracing::info!("caches synced; ready");
+            tracing::info!("caches synced and policies built; ready");
+            policies_loaded.set_ready();
             readiness.set_ready();
         })
     };

@@ -11,7 +11,7 @@ use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
-use guardian_testenv::{Ca, CertAndKey, ControlPlane};
+use guardian_testenv::{Ca, CertAndKey, ControlPlane, WEBHOOK_NAME};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -25,7 +25,6 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// the machine may be busy.
 const DEADLINE: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(200);
-const WEBHOOK_NAME: &str = "validate.kube-guardian.dev";
 
 fn policy(name: &str, enforcement: &str, namespace: &str, rules: &[&str]) -> GuardianPolicy {
     let rules: Vec<Value> = rules.iter().map(|id| json!({ "id": id })).collect();
@@ -119,8 +118,8 @@ impl RunningWebhook {
     }
 }
 
-/// Registers the webhook for the workload kinds in `namespace` only, so other tests sharing the
-/// control plane are untouched.
+/// Registers the webhook (the workload kinds and `pods/ephemeralcontainers`) for `namespace`
+/// only, so other tests sharing the control plane are untouched.
 async fn register(
     client: &Client,
     name: &str,
@@ -128,27 +127,7 @@ async fn register(
     ca_pem: &str,
     namespace: &str,
 ) -> TestResult {
-    let config: ValidatingWebhookConfiguration = serde_json::from_value(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": { "name": name },
-        "webhooks": [{
-            "name": WEBHOOK_NAME,
-            "clientConfig": { "url": url, "caBundle": k8s_openapi::ByteString(ca_pem.as_bytes().to_vec()) },
-            "rules": [{
-                "apiGroups": ["", "apps", "batch"],
-                "apiVersions": ["v1"],
-                "operations": ["CREATE", "UPDATE"],
-                "resources": ["pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs"],
-                "scope": "Namespaced"
-            }],
-            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": namespace } },
-            "sideEffects": "None",
-            "admissionReviewVersions": ["v1"],
-            "failurePolicy": "Fail",
-            "timeoutSeconds": 10
-        }]
-    }))?;
+    let config = guardian_testenv::webhook_configuration(name, url, ca_pem, namespace);
     Api::<ValidatingWebhookConfiguration>::all(client.clone())
         .create(&PostParams::default(), &config)
         .await?;

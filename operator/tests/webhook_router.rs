@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use guardian_core::crd::{GuardianException, GuardianPolicy};
+use guardian_operator::health::Readiness;
 use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{WARNING_MAX_CHARS, WebhookState, router};
@@ -339,6 +340,133 @@ async fn update_allows_a_pre_existing_violation_but_denies_a_new_one() {
 }
 
 #[tokio::test]
+async fn update_judges_a_failure_after_an_error_on_the_old_object_as_new() {
+    // Errors on a Pod without a `team` label, fails on one with an empty `team`.
+    let h = Harness::new(
+        &[cel_policy(
+            "team",
+            "Deny",
+            "object.metadata.labels.team != ''",
+        )],
+        &[],
+    );
+    let old = pod("web", false, "nginx:1.27");
+    let mut new = old.clone();
+    new["metadata"]["labels"]["team"] = json!("");
+    let response = h
+        .decide(review("UPDATE", new, Some(old.clone()), false))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        response["status"]["message"]
+            .to_string()
+            .contains("[team/team-label]"),
+        "{response}"
+    );
+    // An error now after an error before is no pre-existing violation either: fail-closed.
+    let mut relabelled = old.clone();
+    relabelled["metadata"]["labels"]["tier"] = json!("web");
+    let response = h
+        .decide(review("UPDATE", relabelled, Some(old), false))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    // A failure before still vouches for the same failure now.
+    let mut failing = pod("web", false, "nginx:1.27");
+    failing["metadata"]["labels"]["team"] = json!("");
+    let mut failing_relabelled = failing.clone();
+    failing_relabelled["metadata"]["labels"]["tier"] = json!("web");
+    let response = h
+        .decide(review("UPDATE", failing_relabelled, Some(failing), false))
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+}
+
+#[tokio::test]
+async fn an_ephemeral_container_added_through_the_subresource_is_judged() {
+    let h = Harness::new(&[policy("baseline", "Deny", &["pss-privileged"])], &[]);
+    let old = pod("web", false, "nginx:1.27");
+    let mut new = old.clone();
+    new["spec"]["ephemeralContainers"] = json!([{
+        "name": "debugger", "image": "busybox:1.36", "targetContainerName": "app",
+        "securityContext": { "privileged": true }
+    }]);
+    // What the API server sends for `kubectl debug`: kind Pod, the subresource, the whole Pod.
+    let mut request = review("UPDATE", new, Some(old), false);
+    request["request"]["subResource"] = json!("ephemeralcontainers");
+    request["request"]["resource"]["resource"] = json!("pods");
+    let response = h.decide(request).await;
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].to_string();
+    assert!(
+        message.contains("spec.ephemeralContainers[0].securityContext.privileged"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_admitted_before_the_policies_are_loaded() {
+    let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
+    let loaded = Readiness::new();
+    let state = h.state.clone().with_loaded(loaded.clone());
+    let send = |body: Value| {
+        let state = state.clone();
+        async move {
+            let response = router(state)
+                .oneshot(
+                    Request::post("/validate")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(body.to_string()))
+                        .expect("request"),
+                )
+                .await
+                .expect("infallible");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).expect("JSON"),
+            )
+        }
+    };
+    // Not a compliant Pod, nor a violating one, nor a kind no policy judges: no decision at all.
+    let config_map = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": { "name": "c", "namespace": "shop" }, "data": {}
+    });
+    for object in [
+        pod("web", false, "nginx:1.27"),
+        pod("web", true, "nginx:1.27"),
+        config_map,
+    ] {
+        let (status, body) = send(review("CREATE", object, None, false)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.get("response").is_none(), "no decision: {body}");
+        assert!(body["message"].to_string().contains("not loaded"), "{body}");
+    }
+    loaded.set_ready();
+    let (status, body) = send(review(
+        "CREATE",
+        pod("web", true, "nginx:1.27"),
+        None,
+        false,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["response"]["allowed"], false, "{body}");
+    let (status, body) = send(review(
+        "CREATE",
+        pod("web", false, "nginx:1.27"),
+        None,
+        false,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["response"]["allowed"], true, "{body}");
+}
+
+#[tokio::test]
 async fn dry_run_is_decided_the_same_but_not_counted() {
     let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
     let response = h
@@ -443,9 +571,10 @@ async fn every_workload_kind_is_judged() {
 
 #[tokio::test]
 async fn malformed_json_is_a_400_with_a_json_error() {
-    let h = Harness::new(&[], &[]);
+    let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
     let (status, body) = h.post("{ not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.get("response").is_none(), "no decision: {body}");
     assert_eq!(body["code"], 400);
     assert!(
         body["message"]
@@ -458,7 +587,7 @@ async fn malformed_json_is_a_400_with_a_json_error() {
 
 #[tokio::test]
 async fn wrong_api_version_or_kind_is_a_400() {
-    let h = Harness::new(&[], &[]);
+    let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
     let mut v1beta1 = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
     v1beta1["apiVersion"] = json!("admission.k8s.io/v1beta1");
     let (status, body) = h.post(v1beta1.to_string()).await;
@@ -470,51 +599,93 @@ async fn wrong_api_version_or_kind_is_a_400() {
             .contains("admission.k8s.io/v1beta1")
     );
 
+    assert!(body.get("response").is_none(), "no decision: {body}");
+
     let mut wrong_kind = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
     wrong_kind["kind"] = json!("Pod");
-    let (status, _) = h.post(wrong_kind.to_string()).await;
+    let (status, body) = h.post(wrong_kind.to_string()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.get("response").is_none(), "no decision: {body}");
 
     let mut no_request = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
     no_request["request"] = Value::Null;
-    let (status, _) = h.post(no_request.to_string()).await;
+    let (status, body) = h.post(no_request.to_string()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.get("response").is_none(), "no decision: {body}");
 }
 
 #[tokio::test]
-async fn odd_inputs_get_an_answer_never_a_panic() {
-    let h = Harness::new(
-        &[
-            policy("no-privileged", "Deny", &["pss-privileged"]),
-            cel_policy("team", "Deny", "object.metadata.labels.team != ''"),
-        ],
-        &[],
-    );
+async fn odd_and_wrongly_typed_inputs_are_refused_never_allowed() {
+    // Only a rule that reads the containers: nothing else would deny these objects, so an input
+    // read leniently (a wrongly typed field read as absent) would be allowed.
+    let h = Harness::new(&[policy("no-privileged", "Deny", &["pss-privileged"])], &[]);
+    let base = || review("CREATE", pod("web", true, "nginx:1.27"), None, false);
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let mut weird_object = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    let mut weird_object = base();
     weird_object["request"]["object"] = json!("a string");
-    let mut no_object = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
+    let mut no_object = base();
     no_object["request"]["object"] = Value::Null;
-    let mut bad_containers = review("CREATE", pod("web", false, "nginx:1.27"), None, false);
-    bad_containers["request"]["object"]["spec"]["containers"] = json!({ "not": "a list" });
+    // The privileged container in a map instead of a list: invisible to a lenient reader.
+    let mut containers_as_map = base();
+    containers_as_map["request"]["object"]["spec"]["containers"] = json!({ "app": { "name": "app", "image": "nginx:1.27",
+                          "securityContext": { "privileged": true } } });
+    let mut privileged_as_string = base();
+    privileged_as_string["request"]["object"]["spec"]["containers"][0]["securityContext"]["privileged"] =
+        json!("true");
+    let mut spec_as_list = base();
+    spec_as_list["request"]["object"]["spec"] = json!([]);
+    // The request says Pod, the object is something else the engine does not judge.
+    let mut other_kind = base();
+    other_kind["request"]["object"]["kind"] = json!("ConfigMap");
+    let mut no_kind = base();
+    no_kind["request"]["object"]
+        .as_object_mut()
+        .expect("an object")
+        .remove("kind");
+    let mut uid_as_number = base();
+    uid_as_number["request"]["uid"] = json!(42);
+    let mut operation_as_list = base();
+    operation_as_list["request"]["operation"] = json!(["CREATE"]);
+    let mut old_as_string = review(
+        "UPDATE",
+        pod("web", true, "nginx:1.27"),
+        Some(pod("web", true, "nginx:1.27")),
+        false,
+    );
+    old_as_string["request"]["oldObject"] = json!("a string");
     let bodies = [
-        deep,
-        String::new(),
-        "null".to_owned(),
-        "[]".to_owned(),
-        "\u{0}".to_owned(),
-        weird_object.to_string(),
-        no_object.to_string(),
-        bad_containers.to_string(),
+        ("deep nesting", deep),
+        ("empty", String::new()),
+        ("null", "null".to_owned()),
+        ("a list", "[]".to_owned()),
+        ("NUL", "\u{0}".to_owned()),
+        ("object is a string", weird_object.to_string()),
+        ("object is null", no_object.to_string()),
+        ("containers is a map", containers_as_map.to_string()),
+        ("privileged is a string", privileged_as_string.to_string()),
+        ("spec is a list", spec_as_list.to_string()),
+        ("object of another kind", other_kind.to_string()),
+        ("object without kind", no_kind.to_string()),
+        ("uid is a number", uid_as_number.to_string()),
+        ("operation is a list", operation_as_list.to_string()),
     ];
-    for body in bodies {
-        let (status, answer) = h.post(body.clone()).await;
+    for (what, body) in bodies {
+        let (status, answer) = h.post(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {answer}");
         assert!(
-            status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
-            "{status} for {:.80}: {answer}",
-            body
+            answer.get("response").is_none(),
+            "{what}: a refused review carries no decision: {answer}"
         );
+        assert_eq!(answer["code"], 400, "{what}: {answer}");
     }
+    // A malformed old object vouches for nothing: the violation is judged as new.
+    let response = h.decide(old_as_string).await;
+    assert_eq!(response["allowed"], false, "{response}");
+    // The same review, well typed, gets a decision: the refusals above are about the types.
+    let response = h.decide(base()).await;
+    assert_eq!(response["allowed"], false, "{response}");
+    let response = h.create(pod("web", false, "nginx:1.27")).await;
+    assert_eq!(response["allowed"], true, "{response}");
 }
 
 #[tokio::test]

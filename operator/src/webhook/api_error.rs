@@ -20,12 +20,15 @@ struct Body<'a> {
     message: &'a str,
 }
 
+/// Longest message answered: a 400's message may quote the request (a parser's excerpt, a
+/// wrong apiVersion), and the answer must not echo megabytes back.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        let mut message = message.into();
+        super::message::truncate(&mut message, MAX_MESSAGE_CHARS);
+        ApiError { status, message }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

@@ -4,7 +4,8 @@
 //! path misses; so the directory's files are polled and compared by content. Certificate and key
 //! are swapped together as one `CertifiedKey` behind an `ArcSwap`: a handshake sees the old pair
 //! or the new one, never a mix, and connections already open keep the pair they started with.
-//! A new pair that does not load is logged and ignored; the old one keeps serving.
+//! A new pair that does not load is logged and ignored; the old one keeps serving. The client CA
+//! (`--webhook-client-ca`) is polled the same way in the same loop ([`ClientCaWatcher`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio_util::sync::CancellationToken;
 
+use super::client_auth::ClientCaWatcher;
 use super::tls;
 use crate::Error;
 
@@ -58,6 +60,8 @@ pub(crate) struct CertWatcher {
     rejected: Option<u64>,
     /// Whether the last poll could not read the files (logged once until they are back).
     unreadable: bool,
+    /// The client CA, when client certificates are required, and whether it was unreadable.
+    client_ca: Option<(ClientCaWatcher, bool)>,
 }
 
 impl CertWatcher {
@@ -91,7 +95,14 @@ impl CertWatcher {
             provider,
             rejected: None,
             unreadable: false,
+            client_ca: None,
         })
+    }
+
+    /// Polls `client_ca` along with the serving pair.
+    pub fn with_client_ca(mut self, client_ca: ClientCaWatcher) -> Self {
+        self.client_ca = Some((client_ca, false));
+        self
     }
 
     pub fn resolver(&self) -> Arc<ReloadingCert> {
@@ -133,6 +144,7 @@ impl CertWatcher {
             // File reads block; a slow volume must not stall an async worker.
             let polled = tokio::task::spawn_blocking(move || {
                 let poll = self.poll();
+                self.poll_client_ca();
                 (self, poll)
             })
             .await;
@@ -145,6 +157,39 @@ impl CertWatcher {
             };
             self = watcher;
             self.log(poll);
+        }
+    }
+
+    /// Polls the client CA (blocking read) and logs what changed.
+    fn poll_client_ca(&mut self) {
+        let Some((watcher, unreadable)) = &mut self.client_ca else {
+            return;
+        };
+        let path = watcher.path().display().to_string();
+        match watcher.poll() {
+            Poll::Unchanged | Poll::Changing => *unreadable = false,
+            Poll::Reloaded => {
+                *unreadable = false;
+                tracing::info!(path, "client CA reloaded");
+            }
+            Poll::Rejected(e) => {
+                *unreadable = false;
+                tracing::warn!(
+                    path,
+                    error = %error_chain(&e),
+                    "the new client CA does not load; keeping the current one"
+                );
+            }
+            Poll::Unreadable(e) => {
+                if !*unreadable {
+                    tracing::warn!(
+                        path,
+                        error = %error_chain(&e),
+                        "cannot read the client CA; keeping the current one"
+                    );
+                }
+                *unreadable = true;
+            }
         }
     }
 

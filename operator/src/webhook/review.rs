@@ -14,6 +14,12 @@
 //! Excepted findings never deny or warn. On UPDATE, a Deny violation that the old object already
 //! had (same policy, rule, container and field) does not deny — editing an unrelated field of a
 //! legacy object must not be blocked — but it is still warned about; a new violation denies.
+//! Only a *failure* on the old object counts as "already had": a rule that could not be
+//! evaluated on the old object (an `error`) says nothing about it, so a failure or an error on
+//! the new object is judged as new.
+//!
+//! The object must have the typed shape of its kind ([`super::shape`]); a review of a workload
+//! kind whose object does not (or that the engine cannot view) is a 400, never "allowed".
 
 use std::collections::HashSet;
 
@@ -26,7 +32,7 @@ use super::admission::{
     API_VERSION, AdmissionRequest, AdmissionResponse, KIND, ReviewRequest, ReviewResponse, Status,
 };
 use super::api_error::ApiError;
-use super::message;
+use super::{message, shape};
 
 /// What the webhook decided, as a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,15 +182,27 @@ fn decide(
             kind.kind
         )));
     };
+    shape::check(&kind.kind, &object).map_err(|e| {
+        ApiError::bad_request(format!(
+            "request.object is not a valid {} for {operation}: {e}",
+            kind.kind
+        ))
+    })?;
     fill_identity(&mut object, namespace.as_deref(), name.as_deref());
 
-    let Evaluation::Evaluated {
-        matched_policies,
-        findings,
-        ..
-    } = set.evaluate(&object, ctx)
-    else {
-        return Ok(Reviewed::allowed(uid, dry_run, subject));
+    let (matched_policies, findings) = match set.evaluate(&object, ctx) {
+        Evaluation::Evaluated {
+            matched_policies,
+            findings,
+            ..
+        } => (matched_policies, findings),
+        // A workload kind the engine cannot view is malformed input, not a pass.
+        Evaluation::Skipped(why) => {
+            return Err(ApiError::bad_request(format!(
+                "request.object cannot be evaluated as a {}: {why}",
+                kind.kind
+            )));
+        }
     };
     let infos: Vec<PolicyInfo<'_>> = set.policies().collect();
     let matched: Vec<PolicyInfo<'_>> = matched_policies
@@ -223,10 +241,16 @@ fn decide(
         && let Some(mut old) = old_object
     {
         fill_identity(&mut old, namespace.as_deref(), name.as_deref());
-        let existing = existing_violations(set, &old, ctx);
+        let existing = if shape::check(&kind.kind, &old).is_ok() {
+            existing_violations(set, &old, ctx)
+        } else {
+            // A malformed old object vouches for nothing.
+            HashSet::new()
+        };
+        // Only a failure can be pre-existing: an error on the new object is judged fresh.
         let (pre_existing, new): (Vec<&Finding>, Vec<&Finding>) = blocking
             .into_iter()
-            .partition(|f| existing.contains(&ViolationKey::of(f)));
+            .partition(|f| f.outcome == Outcome::Fail && existing.contains(&ViolationKey::of(f)));
         for f in pre_existing {
             warnings.push(message::warning(f, "pre-existing, allowed on update: "));
         }
@@ -331,14 +355,19 @@ fn strip_indices(path: &str) -> String {
     out
 }
 
-/// Every finding of the old object, excepted or not: a violation it already had is not new.
+/// Every violation of the old object, excepted or not: a violation it already had is not new.
+/// A rule that could not be evaluated on it (`error`) is no violation: it proves nothing.
 fn existing_violations(
     set: &PolicySet,
     old: &Value,
     ctx: &EvalContext<'_>,
 ) -> HashSet<ViolationKey> {
     match set.evaluate(old, ctx) {
-        Evaluation::Evaluated { findings, .. } => findings.iter().map(ViolationKey::of).collect(),
+        Evaluation::Evaluated { findings, .. } => findings
+            .iter()
+            .filter(|f| f.outcome != Outcome::Error)
+            .map(ViolationKey::of)
+            .collect(),
         Evaluation::Skipped(_) => HashSet::new(),
     }
 }

@@ -17,6 +17,7 @@ use k8s_openapi::jiff::Timestamp;
 use tower::{BoxError, ServiceBuilder};
 
 use super::api_error::ApiError;
+use super::message;
 use super::review::{Reviewed, review};
 use super::state::WebhookState;
 
@@ -75,9 +76,25 @@ async fn validate(
         }
         Err(error) => {
             state.metrics.admission("error", "none", elapsed);
-            tracing::warn!(status = %error.status, error = %error.message, "admission review rejected");
+            log_refusal(&error);
             error.into_response()
         }
+    }
+}
+
+/// Longest excerpt of a refusal's message in the logs.
+const LOGGED_MESSAGE_CHARS: usize = 200;
+
+/// A refused request may come from anyone who reaches the port, and a 4xx message may quote it:
+/// those are logged at debug only, escaped and cut short. A 5xx is the webhook's own trouble
+/// (not loaded yet, overloaded, a bug) with a message of its own words: a warning.
+fn log_refusal(error: &ApiError) {
+    if error.status.is_server_error() {
+        tracing::warn!(status = %error.status, error = %error.message, "admission review not answered");
+    } else {
+        let mut excerpt = error.message.escape_debug().to_string();
+        message::truncate(&mut excerpt, LOGGED_MESSAGE_CHARS);
+        tracing::debug!(status = %error.status, error = %excerpt, "admission review refused");
     }
 }
 
@@ -85,6 +102,13 @@ async fn answer(
     state: &WebhookState,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Reviewed, Vec<u8>), ApiError> {
+    if !state.policies_loaded.is_ready() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the policies are not loaded yet (caches syncing); no review is answered before they \
+             are, so the API server applies the webhook's failurePolicy",
+        ));
+    }
     // 413 for a body over the limit, 400 for one that cannot be read.
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let permit = state
@@ -139,22 +163,19 @@ fn record(state: &WebhookState, reviewed: &Reviewed, elapsed: std::time::Duratio
             state.metrics.error("admission_rule_error");
         }
     }
-    if reviewed.response.allowed {
+    // The uid and subject come from the request, whoever sent it: debug only, escaped and cut.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let mut uid = reviewed.response.uid.escape_debug().to_string();
+        message::truncate(&mut uid, 64);
+        let mut subject = reviewed.subject.escape_debug().to_string();
+        message::truncate(&mut subject, LOGGED_MESSAGE_CHARS);
         tracing::debug!(
-            uid = %reviewed.response.uid,
-            subject = %reviewed.subject,
+            %uid,
+            %subject,
             decision,
             dry_run = reviewed.dry_run,
             warnings = reviewed.response.warnings.len(),
             "admission review answered"
-        );
-    } else {
-        tracing::info!(
-            uid = %reviewed.response.uid,
-            subject = %reviewed.subject,
-            decision,
-            dry_run = reviewed.dry_run,
-            "admission denied"
         );
     }
 }

@@ -1,5 +1,6 @@
-//! The TLS listener: accepts connections, bounds each handshake, serves HTTP/1.1 and HTTP/2 with
-//! the router, and drains open connections on shutdown.
+//! The TLS listener: accepts connections (at most `max_connections` open at once), bounds each
+//! handshake, serves HTTP/1.1 and HTTP/2 with the router, closes idle connections, and drains
+//! open connections on shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,13 +10,15 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use super::client_auth::ClientCaWatcher;
 use super::config::WebhookConfig;
+use super::idle::{Activity, Tracked};
 use super::reload::{CertWatcher, error_chain};
 use super::router::router;
 use super::state::WebhookState;
@@ -35,6 +38,10 @@ pub struct Webhook {
     reload_interval: Duration,
     /// Bounds the TLS handshake and the HTTP headers of a request, and the drain at shutdown.
     request_timeout: Duration,
+    max_connections: usize,
+    idle_timeout: Duration,
+    keep_alive_interval: Duration,
+    keep_alive_timeout: Duration,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -52,8 +59,21 @@ impl Webhook {
     pub async fn bind(config: &WebhookConfig, state: WebhookState) -> Result<Self, Error> {
         let provider = tls::provider();
         let cert_dir = config.cert_dir.clone();
-        let certs = CertWatcher::start(cert_dir, provider.clone())?;
-        let tls = tls::server_config(certs.resolver(), config.client_ca.as_deref(), provider)?;
+        let mut certs = CertWatcher::start(cert_dir, provider.clone())?;
+        let client_auth = match &config.client_ca {
+            Some(path) => {
+                let watcher = ClientCaWatcher::start(
+                    path.clone(),
+                    config.client_names.clone(),
+                    provider.clone(),
+                )?;
+                let auth = watcher.auth();
+                certs = certs.with_client_ca(watcher);
+                Some(auth as _)
+            }
+            None => None,
+        };
+        let tls = tls::server_config(certs.resolver(), client_auth, provider)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -73,6 +93,10 @@ impl Webhook {
             certs,
             reload_interval: config.reload_interval,
             request_timeout: config.request_timeout,
+            max_connections: config.max_connections.max(1),
+            idle_timeout: config.idle_timeout,
+            keep_alive_interval: config.keep_alive_interval,
+            keep_alive_timeout: config.keep_alive_timeout,
         })
     }
 
@@ -95,6 +119,10 @@ impl Webhook {
             certs,
             reload_interval,
             request_timeout,
+            max_connections,
+            idle_timeout,
+            keep_alive_interval,
+            keep_alive_timeout,
         } = self;
         let stop_reload = CancellationToken::new();
         let reload = tokio::spawn(certs.run(reload_interval, stop_reload.clone()));
@@ -103,15 +131,30 @@ impl Webhook {
         // Slow-loris guard for HTTP/1 headers; bodies are bounded by the router's timeout.
         http.http1()
             .timer(TokioTimer::new())
+            .keep_alive(true)
             .header_read_timeout(request_timeout);
+        // HTTP/2: PINGs find dead peers; a client that stops answering them is dropped.
+        http.http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(keep_alive_interval)
+            .keep_alive_timeout(keep_alive_timeout);
         let http = Arc::new(http);
-        let graceful = GracefulShutdown::new();
-        // Connection tasks, so any still open after the drain deadline can be ended.
+        let draining = CancellationToken::new();
+        // A permit per open connection: at the limit the loop stops accepting, and further
+        // clients wait in the kernel's accept queue.
+        let slots = Arc::new(Semaphore::new(max_connections));
         let mut connections = tokio::task::JoinSet::new();
-        tracing::info!(addr = %local_addr, "admission webhook listening");
+        tracing::info!(addr = %local_addr, max_connections, ?idle_timeout, "admission webhook listening");
 
         tokio::pin!(shutdown);
         loop {
+            let slot = tokio::select! {
+                () = &mut shutdown => break,
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+            };
             let (stream, peer) = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
@@ -126,11 +169,12 @@ impl Webhook {
             while connections.try_join_next().is_some() {}
             // Reviews are small request/response pairs: do not let Nagle hold them back.
             let _ = stream.set_nodelay(true);
-            let watcher = graceful.watcher();
             let acceptor = acceptor.clone();
             let app = app.clone();
             let http = http.clone();
+            let draining = draining.clone();
             connections.spawn(async move {
+                let _slot = slot;
                 let tls = match tokio::time::timeout(request_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
@@ -142,8 +186,26 @@ impl Webhook {
                         return;
                     }
                 };
-                let conn = http.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
-                if let Err(e) = watcher.watch(conn).await {
+                let activity = Activity::new();
+                let service = TowerToHyperService::new(Tracked::new(app, activity.clone()));
+                let conn = http.serve_connection(TokioIo::new(tls), service);
+                tokio::pin!(conn);
+                let mut closing = false;
+                let result = loop {
+                    tokio::select! {
+                        result = conn.as_mut() => break result,
+                        () = draining.cancelled(), if !closing => {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                        () = activity.idle_for(idle_timeout), if !closing => {
+                            tracing::debug!(%peer, "closing an idle connection");
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!(%peer, error = %error_chain(&*e), "connection closed with an error");
                 }
             });
@@ -151,10 +213,12 @@ impl Webhook {
 
         drop(listener);
         tracing::info!("admission webhook draining connections");
-        if tokio::time::timeout(request_timeout, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        draining.cancel();
+        let drained = tokio::time::timeout(request_timeout, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
             tracing::warn!("connections still open after the drain deadline; closing them");
         }
         connections.shutdown().await;

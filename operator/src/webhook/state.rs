@@ -8,6 +8,7 @@ use guardian_core::engine::{NamespaceLabels, UnknownNamespaces};
 use tokio::sync::Semaphore;
 
 use super::config::{DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT};
+use crate::health::Readiness;
 use crate::metrics::Metrics;
 use crate::store::PolicyStore;
 
@@ -20,6 +21,10 @@ pub struct WebhookState {
     pub(crate) store: Arc<PolicyStore>,
     pub(crate) metrics: Metrics,
     pub(crate) namespaces: SharedNamespaces,
+    /// Set once the store holds the policies built from synced caches. Until then every review
+    /// is answered with a 503, so the API server applies the webhook's `failurePolicy`: an
+    /// empty policy set must never admit what the real one would deny.
+    pub(crate) policies_loaded: Readiness,
     /// Evaluation is CPU-bound: at most this many run at once (one per core), on the blocking
     /// pool, so a flood of reviews queues here instead of starving the async workers.
     pub(crate) evaluations: Arc<Semaphore>,
@@ -31,6 +36,7 @@ impl std::fmt::Debug for WebhookState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookState")
             .field("evaluation_slots", &self.evaluations.available_permits())
+            .field("policies_loaded", &self.policies_loaded.is_ready())
             .field("body_limit", &self.body_limit)
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
@@ -38,14 +44,19 @@ impl std::fmt::Debug for WebhookState {
 }
 
 impl WebhookState {
-    /// Unknown namespace labels (only `kubernetes.io/metadata.name` is assumed), one evaluation
-    /// slot per core, the default body limit and request timeout.
+    /// Serves `store` as it is (its policies count as loaded), with unknown namespace labels
+    /// (only `kubernetes.io/metadata.name` is assumed), one evaluation slot per core, the default
+    /// body limit and request timeout. The operator adds its namespace cache and its
+    /// policies-loaded flag ([`WebhookState::with_namespaces`], [`WebhookState::with_loaded`]).
     pub fn new(store: Arc<PolicyStore>, metrics: Metrics) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let loaded = Readiness::new();
+        loaded.set_ready();
         WebhookState {
             store,
             metrics,
             namespaces: Arc::new(UnknownNamespaces),
+            policies_loaded: loaded,
             evaluations: Arc::new(Semaphore::new(cores)),
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -55,6 +66,13 @@ impl WebhookState {
     /// Where `namespaceSelector` reads namespace labels from (the operator's namespace cache).
     pub fn with_namespaces(mut self, namespaces: SharedNamespaces) -> Self {
         self.namespaces = namespaces;
+        self
+    }
+
+    /// Admits nothing (503) until `loaded` is set: the operator sets it once the store was built
+    /// from the synced policies and exceptions.
+    pub fn with_loaded(mut self, loaded: Readiness) -> Self {
+        self.policies_loaded = loaded;
         self
     }
 

@@ -3,15 +3,16 @@
 //! optional client-certificate verification.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::ResolvesServerCert;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig};
 
 use crate::Error;
 
@@ -60,7 +61,7 @@ pub(crate) fn read_pair(dir: &Path) -> Result<Option<PairBytes>, Error> {
     Ok((again == cert).then_some(PairBytes { cert, key }))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, Error> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|source| Error::TlsRead {
         path: path.to_owned(),
         source,
@@ -88,7 +89,10 @@ pub(crate) fn certified_key(
     Ok(key)
 }
 
-fn certificates(path: &Path, pem_bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(crate) fn certificates(
+    path: &Path,
+    pem_bytes: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, Error> {
     let pem_err = |source| Error::TlsPem {
         path: path.to_owned(),
         source,
@@ -104,44 +108,23 @@ fn certificates(path: &Path, pem_bytes: &[u8]) -> Result<Vec<CertificateDer<'sta
 
 /// The server configuration: certificates from `resolver`, TLS 1.3 and 1.2 (rustls implements
 /// nothing older, so TLS 1.0/1.1 clients are refused), HTTP/2 and HTTP/1.1 by ALPN, and client
-/// certificates required and verified against `client_ca` when given.
+/// certificates required and verified by `client_auth` when given.
 pub(crate) fn server_config(
     resolver: Arc<dyn ResolvesServerCert>,
-    client_ca: Option<&Path>,
+    client_auth: Option<Arc<dyn ClientCertVerifier>>,
     provider: Arc<CryptoProvider>,
 ) -> Result<ServerConfig, Error> {
-    let builder = ServerConfig::builder_with_provider(provider.clone())
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|source| Error::TlsConfig {
             what: "protocol versions",
             source,
         })?;
-    let builder = match client_ca {
+    let builder = match client_auth {
         None => builder.with_no_client_auth(),
-        Some(path) => {
-            let roots = client_roots(path)?;
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|source| Error::ClientCa {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            builder.with_client_cert_verifier(verifier)
-        }
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
     };
     let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
-}
-
-fn client_roots(path: &Path) -> Result<RootCertStore, Error> {
-    let bytes = read(path)?;
-    let mut roots = RootCertStore::empty();
-    for cert in certificates(path, &bytes)? {
-        roots.add(cert).map_err(|source| Error::TlsCertificate {
-            path: PathBuf::from(path),
-            source,
-        })?;
-    }
-    Ok(roots)
 }

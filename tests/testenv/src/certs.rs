@@ -76,6 +76,16 @@ impl Ca {
         self.sign(params, &format!("a client certificate for {user}"))
     }
 
+    /// A client certificate for `user` that also names each of `dns_names` in its SANs.
+    pub fn client_cert_with_dns_names(&self, user: &str, dns_names: &[&str]) -> Result<CertAndKey> {
+        let mut params = leaf_params(user, &[], ExtendedKeyUsagePurpose::ClientAuth)?;
+        params.subject_alt_names = dns_names
+            .iter()
+            .map(|name| dns(name))
+            .collect::<Result<_>>()?;
+        self.sign(params, &format!("a client certificate for {user}"))
+    }
+
     fn sign(&self, params: CertificateParams, what: &str) -> Result<CertAndKey> {
         let key = KeyPair::generate().map_err(cert_err(what))?;
         let cert = params

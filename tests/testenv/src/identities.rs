@@ -33,6 +33,36 @@ impl ControlPlane {
         Client::try_from(config).map_err(|source| Error::Client { who: who(), source })
     }
 
+    /// Writes a kubeconfig to `path` that authenticates as user `name` in `groups`, for a
+    /// process a test starts (`kube-guardian operator --kubeconfig`). Locally a client
+    /// certificate; on an existing cluster its admin user impersonating `name`.
+    pub fn write_kubeconfig_for_user(
+        &self,
+        name: &str,
+        groups: &[&str],
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let mut config = self.kubeconfig().clone();
+        let local_auth = match self.local_ref() {
+            Some(local) => Some(kubeconfig::client_cert_auth(
+                &local.pki.client_cert(name, groups)?,
+            )),
+            None => None,
+        };
+        for named in &mut config.auth_infos {
+            let auth = named.auth_info.get_or_insert_with(Default::default);
+            match &local_auth {
+                Some(local) => *auth = local.clone(),
+                None => {
+                    auth.impersonate = Some(name.to_owned());
+                    auth.impersonate_groups =
+                        Some(groups.iter().map(|g| (*g).to_owned()).collect());
+                }
+            }
+        }
+        kubeconfig::write(&config, path)
+    }
+
     /// A client that authenticates as ServiceAccount `namespace/name` with a bound token from
     /// the TokenRequest API. The ServiceAccount is created if it does not exist.
     pub async fn client_for_service_account(&self, namespace: &str, name: &str) -> Result<Client> {

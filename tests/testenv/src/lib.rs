@@ -33,6 +33,7 @@ mod local;
 mod ports;
 mod process;
 mod resources;
+mod webhook;
 
 pub use binaries::{DIR_ENV, Versions, default_dir as default_binary_dir};
 pub use certs::{Ca, CertAndKey};
@@ -43,3 +44,4 @@ pub use env::{
 };
 pub use error::{Error, Result};
 pub use resources::{NAMESPACE_LABEL, unique_name};
+pub use webhook::{WEBHOOK_NAME, WEBHOOK_RESOURCES, webhook_configuration};

@@ -1,0 +1,552 @@
+//! The webhook's transport limits over real TLS on loopback: the bound on open connections, idle
+//! connections closed over HTTP/1 and HTTP/2, HTTP/2 keep-alive PINGs, the client CA reloaded
+//! while serving, accepted client identities, and what a refused request leaves in the logs.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ClientConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use guardian_operator::metrics::Metrics;
+use guardian_operator::store::PolicyStore;
+use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
+use guardian_testenv::{Ca, CertAndKey};
+
+/// Generous: the machine running the tests may be busy.
+const DEADLINE: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(25);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// ---- the server --------------------------------------------------------------------------
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), guardian_operator::Error>>,
+    _certs: tempfile::TempDir,
+}
+
+fn certs_dir(ca: &Ca) -> tempfile::TempDir {
+    let pair = ca
+        .server_cert("kube-guardian-webhook", &[])
+        .expect("a serving certificate");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join(webhook::CERT_FILE), &pair.cert_pem).expect("tls.crt");
+    std::fs::write(dir.path().join(webhook::KEY_FILE), &pair.key_pem).expect("tls.key");
+    dir
+}
+
+impl Server {
+    /// A webhook with one Deny policy, configured by `tune`.
+    async fn start(ca: &Ca, tune: impl FnOnce(&mut WebhookConfig)) -> Server {
+        webhook::install_crypto_provider();
+        let store = Arc::new(PolicyStore::new());
+        let policy = serde_json::from_value(json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianPolicy",
+            "metadata": { "name": "no-privileged" },
+            "spec": { "enforcement": "Deny", "rules": [{ "id": "pss-privileged" }] }
+        }))
+        .expect("policy");
+        store.rebuild(&[policy], &[]);
+        let certs = certs_dir(ca);
+        let mut config =
+            WebhookConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), certs.path());
+        config.reload_interval = Duration::from_millis(50);
+        tune(&mut config);
+        let state = WebhookState::new(store, Metrics::new().expect("metrics"));
+        let bound = Webhook::bind(&config, state).await.expect("bind");
+        let addr = bound.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.serve(async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            task,
+            _certs: certs,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(DEADLINE, self.task)
+            .await
+            .expect("the server stops within the deadline")
+            .expect("the server task does not panic")
+            .expect("the server returns Ok");
+    }
+}
+
+// ---- clients -----------------------------------------------------------------------------
+
+fn client_config(ca_pem: &str, alpn: &[&[u8]], identity: Option<&CertAndKey>) -> ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA cert");
+    }
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(pair) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("client cert"),
+                PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).expect("client key"),
+            )
+            .expect("client auth"),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
+}
+
+const H1: &[&[u8]] = &[b"http/1.1"];
+const H2: &[&[u8]] = &[b"h2"];
+
+async fn tls(addr: SocketAddr, config: ClientConfig) -> Result<TlsStream<TcpStream>, BoxError> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
+    Ok(TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?)
+}
+
+fn review_request(privileged: bool) -> hyper::Request<Full<Bytes>> {
+    let body = json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "transport-test",
+            "kind": { "group": "", "version": "v1", "kind": "Pod" },
+            "namespace": "shop",
+            "operation": "CREATE",
+            "object": {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": { "name": "web", "namespace": "shop" },
+                "spec": { "containers": [{ "name": "app", "image": "nginx:1.27",
+                                           "securityContext": { "privileged": privileged } }] }
+            }
+        }
+    });
+    hyper::Request::post("https://127.0.0.1/validate")
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("request")
+}
+
+async fn allowed(response: hyper::Response<hyper::body::Incoming>) -> Result<bool, BoxError> {
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    if status != hyper::StatusCode::OK {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
+    }
+    let body: Value = serde_json::from_slice(&bytes)?;
+    body["response"]["allowed"]
+        .as_bool()
+        .ok_or_else(|| "no allowed field".into())
+}
+
+/// An HTTP/1.1 connection: the sender and the task that ends when the server closes it.
+async fn http1(
+    addr: SocketAddr,
+    config: ClientConfig,
+) -> Result<
+    (
+        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+        tokio::task::JoinHandle<()>,
+    ),
+    BoxError,
+> {
+    let stream = tls(addr, config).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    Ok((
+        sender,
+        tokio::spawn(async move {
+            let _ = conn.await;
+        }),
+    ))
+}
+
+async fn review_http1(addr: SocketAddr, config: ClientConfig) -> Result<bool, BoxError> {
+    let (mut sender, _conn) = http1(addr, config).await?;
+    sender.ready().await?;
+    allowed(sender.send_request(review_request(true)).await?).await
+}
+
+async fn wait_for<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+// ---- captured logs -------------------------------------------------------------------------
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of this test binary, debug included, each starting with its level.
+fn capture_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(|| Capture)
+            .try_init();
+    });
+}
+
+fn log_lines() -> Vec<String> {
+    LOGS.lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let ca = Ca::new("test CA").expect("a test CA");
+    let server = Server::start(&ca, |c| c.max_connections = 2).await;
+    let (mut first, first_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+        .await
+        .expect("first connection");
+    let (_second, _second_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+        .await
+        .expect("second connection");
+    first.ready().await.expect("ready");
+    assert!(
+        !allowed(
+            first
+                .send_request(review_request(true))
+                .await
+                .expect("review")
+        )
+        .await
+        .expect("answer")
+    );
+
+    // A third connection is not served while two are open: its handshake stays unanswered.
+    let addr = server.addr;
+    let config = client_config(&ca.pem(), H1, None);
+    let mut third =
+        tokio::spawn(async move { review_http1(addr, config).await.map_err(|e| e.to_string()) });
+    let early = tokio::time::timeout(Duration::from_secs(1), &mut third).await;
+    assert!(
+        early.is_err(),
+        "a third connection was served at a limit of 2: {early:?}"
+    );
+
+    // Closing one lets it in.
+    drop(first);
+    first_conn.abort();
+    let answer = tokio::time::timeout(DEADLINE, third)
+        .await
+        .expect("the third connection is served once one closes")
+        .expect("no panic");
+    assert_eq!(answer, Ok(false), "the privileged Pod is denied");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_over_http1_and_http2() {
+    let ca = Ca::new("test CA").expect("a test CA");
+    let idle = Duration::from_millis(300);
+    let server = Server::start(&ca, |c| c.idle_timeout = idle).await;
+    // Well under the request timeout (8 s), which bounds HTTP/1 header reads on its own.
+    let closed_within = Duration::from_secs(5);
+
+    let (mut sender, conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+        .await
+        .expect("HTTP/1.1");
+    sender.ready().await.expect("ready");
+    assert!(
+        !allowed(
+            sender
+                .send_request(review_request(true))
+                .await
+                .expect("review")
+        )
+        .await
+        .expect("answer")
+    );
+    let started = Instant::now();
+    tokio::time::timeout(closed_within, conn)
+        .await
+        .expect("the idle HTTP/1.1 connection is closed")
+        .expect("no panic");
+    assert!(started.elapsed() >= idle / 2, "closed before it was idle");
+
+    let stream = tls(server.addr, client_config(&ca.pem(), H2, None))
+        .await
+        .expect("TLS");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2");
+    let conn = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender.ready().await.expect("ready");
+    assert!(
+        !allowed(
+            sender
+                .send_request(review_request(true))
+                .await
+                .expect("review")
+        )
+        .await
+        .expect("answer")
+    );
+    tokio::time::timeout(closed_within, conn)
+        .await
+        .expect("the idle HTTP/2 connection is closed")
+        .expect("no panic");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_peer_that_stops_answering_pings_is_dropped() {
+    let ca = Ca::new("test CA").expect("a test CA");
+    let server = Server::start(&ca, |c| {
+        c.idle_timeout = Duration::from_secs(3600);
+        c.keep_alive_interval = Duration::from_millis(200);
+        c.keep_alive_timeout = Duration::from_millis(200);
+    })
+    .await;
+    // An HTTP/2 client that sends its preface and SETTINGS, then never answers anything.
+    let mut stream = tls(server.addr, client_config(&ca.pem(), H2, None))
+        .await
+        .expect("TLS");
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .expect("preface");
+    let mut everything = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut everything)).await;
+    assert!(read.is_ok(), "the server kept a peer that answers no PING");
+    // It did ask: a PING frame (type 6) is among what the server sent.
+    assert!(
+        everything
+            .windows(4)
+            .any(|w| w[3] == 0x06 && w[..3] == [0, 0, 8]),
+        "no PING in {everything:02x?}"
+    );
+    server.stop().await;
+}
+
+/// Writes `pem` to `path` in one rename, as a ConfigMap or Secret volume update does.
+fn replace(path: &Path, pem: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, pem).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+fn client_ca_file(ca: &Ca) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("client-ca.crt");
+    replace(&path, &ca.pem());
+    (dir, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_ca_is_reloaded_and_a_broken_one_keeps_the_current() {
+    capture_logs();
+    let ca = Ca::new("serving CA").expect("a test CA");
+    let old_ca = Ca::new("old client CA").expect("a test CA");
+    let new_ca = Ca::new("new client CA").expect("a test CA");
+    let old_client = old_ca.client_cert("kube-apiserver", &[]).expect("cert");
+    let new_client = new_ca.client_cert("kube-apiserver", &[]).expect("cert");
+    let (_dir, ca_file) = client_ca_file(&old_ca);
+    let server = Server::start(&ca, |c| c.client_ca = Some(ca_file.clone())).await;
+    let with = |identity: &CertAndKey| client_config(&ca.pem(), H1, Some(identity));
+
+    assert_eq!(
+        review_http1(server.addr, with(&old_client)).await.ok(),
+        Some(false)
+    );
+    assert!(review_http1(server.addr, with(&new_client)).await.is_err());
+
+    replace(&ca_file, &new_ca.pem());
+    wait_for("the new client CA to be trusted", || async {
+        review_http1(server.addr, with(&new_client)).await.is_ok()
+    })
+    .await;
+    assert!(
+        review_http1(server.addr, with(&old_client)).await.is_err(),
+        "the replaced CA is no longer trusted"
+    );
+
+    replace(&ca_file, "not a certificate");
+    let path = ca_file.display().to_string();
+    wait_for("the broken client CA to be refused in the logs", || async {
+        log_lines().iter().any(|l| {
+            l.contains("the new client CA does not load; keeping the current one")
+                && l.contains(&path)
+        })
+    })
+    .await;
+    assert_eq!(
+        review_http1(server.addr, with(&new_client)).await.ok(),
+        Some(false),
+        "the current CA keeps working"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_accepted_client_names_complete_the_handshake() {
+    let ca = Ca::new("serving CA").expect("a test CA");
+    let client_ca = Ca::new("client CA").expect("a test CA");
+    let (_dir, ca_file) = client_ca_file(&client_ca);
+    let server = Server::start(&ca, |c| {
+        c.client_ca = Some(ca_file.clone());
+        c.client_names = vec!["kube-apiserver".into(), "apiserver.example.internal".into()];
+    })
+    .await;
+    let with = |identity: &CertAndKey| client_config(&ca.pem(), H1, Some(identity));
+
+    let by_cn = client_ca.client_cert("kube-apiserver", &[]).expect("cert");
+    assert_eq!(
+        review_http1(server.addr, with(&by_cn)).await.ok(),
+        Some(false)
+    );
+    let by_dns = client_ca
+        .client_cert_with_dns_names("front-proxy", &["apiserver.example.internal"])
+        .expect("cert");
+    assert_eq!(
+        review_http1(server.addr, with(&by_dns)).await.ok(),
+        Some(false)
+    );
+    // Signed by the same CA, but nobody the webhook was told to accept.
+    let other = client_ca
+        .client_cert("system:anonymous", &["system:masters"])
+        .expect("cert");
+    let refused = review_http1(server.addr, with(&other)).await;
+    assert!(
+        refused.is_err(),
+        "an unlisted identity was answered: {refused:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
+    capture_logs();
+    let ca = Ca::new("test CA").expect("a test CA");
+    let server = Server::start(&ca, |_| {}).await;
+    let marker = format!("LEAKED-{}", "x".repeat(4000));
+    let mut bodies = Vec::new();
+    let mut wrong_version = review_request(true)
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    let mut review: Value = serde_json::from_slice(&wrong_version).expect("JSON");
+    review["apiVersion"] = json!(marker);
+    wrong_version = review.to_string().into_bytes();
+    bodies.push(wrong_version);
+    let mut privileged: Value = review.clone();
+    privileged["apiVersion"] = json!("admission.k8s.io/v1");
+    privileged["request"]["object"]["spec"]["containers"][0]["securityContext"]["privileged"] =
+        json!(marker);
+    bodies.push(privileged.to_string().into_bytes());
+
+    for body in bodies {
+        let (mut sender, _conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+            .await
+            .expect("connection");
+        sender.ready().await.expect("ready");
+        let request = hyper::Request::post("https://127.0.0.1/validate")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        let response = sender.send_request(request).await.expect("answer");
+        assert_eq!(response.status(), hyper::StatusCode::BAD_REQUEST);
+        let answer = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert!(
+            answer.len() < 2048,
+            "the answer echoes {} bytes",
+            answer.len()
+        );
+    }
+    wait_for("the refusals in the debug log", || async {
+        log_lines()
+            .iter()
+            .filter(|l| l.contains("admission review refused"))
+            .count()
+            >= 2
+    })
+    .await;
+    for line in log_lines().iter().filter(|l| l.contains("LEAKED-")) {
+        assert!(
+            line.trim_start().starts_with("DEBUG"),
+            "logged above debug: {line:.300}"
+        );
+        assert!(!line.contains(&marker), "logged verbatim: {line:.300}");
+        assert!(
+            line.len() < 1000,
+            "an excerpt, not the request: {} bytes",
+            line.len()
+        );
+    }
+    server.stop().await;
+}
