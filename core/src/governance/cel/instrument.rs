@@ -1,7 +1,7 @@
 //! Counting comprehension iterations. cel-rust 0.15 has no hook in its interpreter loop, and its
 //! loop variables live in an inner scope the variable resolver never sees, so the compiled
 //! expression is rewritten once: every comprehension calls [`TICK`] exactly once per iteration,
-//! a function that passes its boolean argument through and fails once the evaluation must stop.
+//! a function that passes its argument through and fails once the evaluation must stop.
 //!
 //! Where the tick goes: `all`, `exists` and `exists_one` evaluate their loop condition before
 //! each iteration, so it wraps that (`@tick(cond)`). `map` and `filter` keep a literal condition,
@@ -9,14 +9,27 @@
 //! the list built so far); the tick wraps their per-element guard instead, added as
 //! `@tick(true)` when a `map` has none. The interpreter stops a loop at once when either fails.
 
-use cel::IdedExpr;
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedEntryExpr, LiteralValue, operators,
 };
+use cel::common::value::CowVal;
+use cel::{ExecutionError, IdedExpr};
+
+use super::budget::Meter;
 
 /// The counting function. `@` cannot start an identifier in CEL source, so no user expression
 /// can call or shadow it.
 pub(super) const TICK: &str = "@tick";
+
+/// `@tick(x)`: one step of the running evaluation's meter, then `x` unchanged; an error once
+/// the evaluation must stop.
+pub(super) fn tick<'b, 'v>(
+    mut args: Vec<CowVal<'b, 'v>>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Meter::step_current().map_err(|stop| ExecutionError::function_error(TICK, stop))?;
+    args.pop()
+        .ok_or_else(|| ExecutionError::invalid_argument_count(1, 0))
+}
 
 /// `expr` with a [`TICK`] in every comprehension.
 pub(super) fn instrument(expr: &IdedExpr) -> IdedExpr {
