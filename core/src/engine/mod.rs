@@ -157,7 +157,8 @@ impl PolicySet {
             .collect()
     }
 
-    /// Evaluates one object against every matching policy.
+    /// Evaluates one object against every matching policy. CEL rules stop at the deadline of an
+    /// enclosing [`Deadline::run`], if any, as with [`evaluate_until`](Self::evaluate_until).
     pub fn evaluate(&self, object: &Value, ctx: &EvalContext<'_>) -> Evaluation {
         self.evaluate_policies(object, ctx, |_| true)
     }
