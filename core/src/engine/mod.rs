@@ -8,6 +8,7 @@ mod exceptions;
 mod matcher;
 mod selector;
 
+pub use crate::governance::cel::Deadline;
 pub use matcher::{DEFAULT_NAMESPACE, NamespaceLabels, NamespaceMap, UnknownNamespaces};
 pub use selector::Labels;
 
@@ -156,9 +157,24 @@ impl PolicySet {
             .collect()
     }
 
-    /// Evaluates one object against every matching policy.
+    /// Evaluates one object against every matching policy. CEL rules stop at the deadline of an
+    /// enclosing [`Deadline::run`], if any, as with [`evaluate_until`](Self::evaluate_until).
     pub fn evaluate(&self, object: &Value, ctx: &EvalContext<'_>) -> Evaluation {
         self.evaluate_policies(object, ctx, |_| true)
+    }
+
+    /// [`evaluate`](Self::evaluate), stopping CEL rules once `deadline` passes: each one still
+    /// running stops at its next step and each one not yet started fails at once, all as `error`
+    /// findings (which deny under `Deny`: fail-closed). Built-in rules always finish; they do
+    /// bounded work. The webhook passes its request deadline, so an abandoned review gives its
+    /// evaluation slot back instead of running on.
+    pub fn evaluate_until(
+        &self,
+        object: &Value,
+        ctx: &EvalContext<'_>,
+        deadline: &Deadline,
+    ) -> Evaluation {
+        deadline.run(|| self.evaluate(object, ctx))
     }
 
     /// Evaluates one object against the matching policies whose name `include` accepts (a

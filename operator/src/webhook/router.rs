@@ -2,6 +2,7 @@
 //! for everything that is not an AdmissionReview answer.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -12,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use guardian_core::engine::EvalContext;
+use guardian_core::engine::{Deadline, EvalContext};
 use k8s_openapi::jiff::Timestamp;
 use tower::{BoxError, ServiceBuilder};
 
@@ -111,6 +112,11 @@ async fn answer(
     }
     // 413 for a body over the limit, 400 for one that cannot be read.
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+    // The evaluation stops (its CEL rules become errors) once nobody waits for it: when the
+    // request's deadline fires or the client leaves, this future is dropped and sets the flag.
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let _abandon_on_drop = AbandonOnDrop(abandoned.clone());
+    let deadline = Deadline::at(Instant::now() + state.request_timeout).or_cancelled(abandoned);
     let permit = state
         .evaluations
         .clone()
@@ -120,8 +126,8 @@ async fn answer(
     let snapshot = state.store.snapshot();
     let namespaces = state.namespaces.clone();
     // Parsing and evaluation are CPU-bound: run them on the blocking pool, one per slot. If the
-    // deadline fires meanwhile the work still finishes, holding its slot, so abandoned requests
-    // cannot pile up more work than there are slots.
+    // deadline fires meanwhile, the evaluation stops at its next step and gives its slot back, so
+    // a few hostile reviews cannot starve the ones queued behind them.
     let metrics = state.metrics.clone();
     let work = tokio::task::spawn_blocking(move || {
         let _slot = permit;
@@ -130,7 +136,8 @@ async fn answer(
             now: Timestamp::now(),
             namespaces: &*namespaces,
         };
-        let result = review(&body, &snapshot.set, &ctx).and_then(|reviewed| {
+        let result = deadline.run(|| review(&body, &snapshot.set, &ctx));
+        let result = result.and_then(|reviewed| {
             let json = reviewed
                 .to_json()
                 .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
@@ -146,6 +153,15 @@ async fn answer(
             tracing::error!(error = %e, "evaluating an admission review panicked");
             Err(ApiError::internal("evaluating the review failed"))
         }
+    }
+}
+
+/// Sets its flag when dropped: with the request future, when its deadline fires.
+struct AbandonOnDrop(Arc<AtomicBool>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

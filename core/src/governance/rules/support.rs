@@ -80,8 +80,9 @@ fn push_quoted(out: &mut String, s: &str) {
     }
 }
 
-/// Regular and init containers: the ones that can set resources and run the workload.
-pub(super) fn is_init_or_regular(c: &ContainerRef<'_>) -> bool {
+/// Regular and init containers: the API forbids resources on ephemeral ones, so a rule demanding
+/// them must skip ephemeral containers (no ephemeral container could comply).
+pub(super) fn can_set_resources(c: &ContainerRef<'_>) -> bool {
     c.kind != ContainerKind::Ephemeral
 }
 

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::BEST_PRACTICES;
-use crate::governance::rules::support::{Site, container_violation, is_init_or_regular};
+use crate::governance::rules::support::{Site, container_violation};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
 use crate::workload::{Fields, WorkloadView};
@@ -114,7 +114,7 @@ pub(super) const READ_ONLY_ROOT_FILESYSTEM: BuiltinRule = BuiltinRule {
         severity: Severity::Medium,
         profiles: BEST_PRACTICES,
         description: "A writable root filesystem lets an attacker persist tools and modify binaries in the container. \
-                      Checks regular and init containers (ephemeral debug containers are exempt).",
+                      Checks init, regular and ephemeral (kubectl debug) containers.",
         remediation: "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the application \
                       needs to write (e.g. /tmp).",
         parameters: &[],
@@ -129,11 +129,7 @@ struct ReadOnlyRootFilesystem;
 
 impl Rule for ReadOnlyRootFilesystem {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
-        for site in w
-            .containers()
-            .filter(is_init_or_regular)
-            .map(Site::container)
-        {
+        for site in w.containers().map(Site::container) {
             let what = match site.bool("readOnlyRootFilesystem") {
                 Some(true) => continue,
                 Some(false) => "has a writable root filesystem (readOnlyRootFilesystem: false)",
@@ -263,17 +259,18 @@ mod tests {
     }
 
     #[test]
-    fn writable_root_filesystems_fail_for_init_and_regular_containers() {
+    fn writable_root_filesystems_fail_in_every_container_list() {
         let spec = "initContainers: [{name: init, securityContext: {readOnlyRootFilesystem: false}}]\n\
                     containers: [{name: ro, securityContext: {readOnlyRootFilesystem: true}}, {name: app}]\n\
                     ephemeralContainers: [{name: dbg}]";
         for kind in KINDS {
             let v = check("read-only-root-filesystem", &workload(kind, spec));
-            assert_eq!(v.len(), 2, "{v:#?}");
+            assert_eq!(v.len(), 3, "{v:#?}");
             let p =
                 |c: &str| spec_path(kind, &format!("{c}.securityContext.readOnlyRootFilesystem"));
             assert_violation(&v[0], &p("initContainers[0]"), Some("init"));
             assert_violation(&v[1], &p("containers[1]"), Some("app"));
+            assert_violation(&v[2], &p("ephemeralContainers[0]"), Some("dbg"));
         }
     }
 

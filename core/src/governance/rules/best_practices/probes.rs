@@ -1,5 +1,6 @@
 //! Health probes of long-running containers. Jobs, CronJobs and pods that run to completion
-//! (restartPolicy Never or OnFailure) are skipped, as are init and ephemeral containers.
+//! (restartPolicy Never or OnFailure) are skipped, as are init containers (they run to
+//! completion) and ephemeral containers (the API forbids probes on them).
 
 use super::BEST_PRACTICES;
 use crate::governance::rules::support::container_violation;
@@ -15,7 +16,8 @@ pub(super) const LIVENESS_PROBE: BuiltinRule = BuiltinRule {
         severity: Severity::Low,
         profiles: BEST_PRACTICES,
         description: "Without a liveness probe a hung container keeps running and is never restarted. \
-                      Not checked for Jobs, CronJobs and run-to-completion pods.",
+                      Not checked for Jobs, CronJobs and run-to-completion pods, nor for ephemeral (kubectl debug) \
+                      containers: the API forbids probes on ephemeral containers.",
         remediation: "Add a livenessProbe (httpGet, tcpSocket, grpc or exec) to every container, checking that the \
                       process can still make progress.",
         parameters: &[],
@@ -33,7 +35,8 @@ pub(super) const READINESS_PROBE: BuiltinRule = BuiltinRule {
         severity: Severity::Medium,
         profiles: BEST_PRACTICES,
         description: "Without a readiness probe the pod receives traffic as soon as it starts and while it is \
-                      overloaded or shutting down. Not checked for Jobs, CronJobs and run-to-completion pods.",
+                      overloaded or shutting down. Not checked for Jobs, CronJobs and run-to-completion pods, nor \
+                      for ephemeral (kubectl debug) containers: the API forbids probes on ephemeral containers.",
         remediation: "Add a readinessProbe to every container, checking that it can serve requests.",
         parameters: &[],
         example_fail: "containers:\n- name: app\n",
@@ -65,6 +68,7 @@ impl<const READINESS: bool> Rule for Probe<READINESS> {
         } else {
             "livenessProbe"
         };
+        // Ephemeral containers cannot have probes (the API refuses them), so none could comply.
         for c in w.containers().filter(|c| c.kind == ContainerKind::Regular) {
             if c.spec.map_field(field).is_none() {
                 out.push(container_violation(

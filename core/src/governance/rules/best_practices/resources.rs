@@ -1,10 +1,11 @@
-//! Resource requests and limits of regular and init containers (ephemeral containers cannot set
-//! resources). Pod-level resources (`spec.resources`, Kubernetes 1.34+) cover every container.
+//! Resource requests and limits of regular and init containers (the API forbids resources on
+//! ephemeral containers). Pod-level resources (`spec.resources`, Kubernetes 1.34+) cover every
+//! container.
 
 use serde_json::{Map, Value};
 
 use super::BEST_PRACTICES;
-use crate::governance::rules::support::{container_violation, is_init_or_regular};
+use crate::governance::rules::support::{can_set_resources, container_violation};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
 use crate::workload::{Fields, WorkloadView};
@@ -17,7 +18,8 @@ pub(super) const CPU_REQUESTS: BuiltinRule = BuiltinRule {
         severity: Severity::Medium,
         profiles: BEST_PRACTICES,
         description: "Without a CPU request the scheduler cannot place the pod sensibly and the container gets the \
-                      smallest CPU share under contention.",
+                      smallest CPU share under contention. Ephemeral (kubectl debug) \
+                      containers are exempt: the API forbids resources on ephemeral containers.",
         remediation: "Set resources.requests.cpu on every container (e.g. 100m), or spec.resources.requests.cpu for \
                       the whole pod.",
         parameters: &[],
@@ -35,7 +37,8 @@ pub(super) const MEMORY_REQUESTS: BuiltinRule = BuiltinRule {
         severity: Severity::Medium,
         profiles: BEST_PRACTICES,
         description: "Without a memory request the pod may be scheduled onto a node without room for it and is among \
-                      the first evicted under memory pressure.",
+                      the first evicted under memory pressure. Ephemeral (kubectl debug) \
+                      containers are exempt: the API forbids resources on ephemeral containers.",
         remediation: "Set resources.requests.memory on every container (e.g. 128Mi), or spec.resources.requests.memory \
                       for the whole pod.",
         parameters: &[],
@@ -53,7 +56,8 @@ pub(super) const CPU_LIMITS: BuiltinRule = BuiltinRule {
         severity: Severity::Low,
         profiles: BEST_PRACTICES,
         description: "Without a CPU limit one container can use every idle core of the node. Some teams deliberately \
-                      run without CPU limits to avoid throttling; disable this rule if that is your policy.",
+                      run without CPU limits to avoid throttling; disable this rule if that is your policy. Ephemeral (kubectl debug) \
+                      containers are exempt: the API forbids resources on ephemeral containers.",
         remediation: "Set resources.limits.cpu on every container (e.g. 500m), or spec.resources.limits.cpu for the \
                       whole pod.",
         parameters: &[],
@@ -71,7 +75,8 @@ pub(super) const MEMORY_LIMITS: BuiltinRule = BuiltinRule {
         severity: Severity::Medium,
         profiles: BEST_PRACTICES,
         description: "Without a memory limit a leaking container can exhaust the node's memory and get other pods \
-                      evicted or OOM-killed.",
+                      evicted or OOM-killed. Ephemeral (kubectl debug) \
+                      containers are exempt: the API forbids resources on ephemeral containers.",
         remediation: "Set resources.limits.memory on every container (e.g. 256Mi), or spec.resources.limits.memory \
                       for the whole pod.",
         parameters: &[],
@@ -110,7 +115,8 @@ impl<const LIMIT: bool, const MEMORY: bool> Rule for Resource<LIMIT, MEMORY> {
             (false, true) => "has no CPU limit",
             (true, true) => "has no memory limit",
         };
-        for c in w.containers().filter(is_init_or_regular) {
+        // No ephemeral container could comply: the API refuses resources on them.
+        for c in w.containers().filter(can_set_resources) {
             if !Self::is_set(c.spec) {
                 let field = format!("resources.{}.{}", Self::SECTION, Self::RESOURCE);
                 out.push(container_violation(
