@@ -3,6 +3,7 @@
 //! [`yaml`]). Pure: it takes text, never a path, so `check` and the console share it.
 
 mod defaults;
+mod json;
 mod scalar;
 mod yaml;
 
@@ -79,7 +80,7 @@ pub fn parse(text: &str, first_line: usize) -> Result<Value, Error> {
     }
     // Flow-style YAML (`{a: 1}`) also starts with a brace: YAML is the fallback, but a
     // document that is neither reports the JSON error, which is what its author wrote.
-    serde_json::from_str(text).or_else(|json_error| {
+    json::from_str(text).or_else(|json_error| {
         yaml().map_err(|_| Error::Manifest {
             line: Some(first_line + json_error.line().saturating_sub(1)),
             message: json_error.to_string(),

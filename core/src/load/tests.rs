@@ -77,3 +77,20 @@ fn privileged_yes_is_a_privileged_container() {
         Value::Bool(true)
     );
 }
+
+#[test]
+fn json_duplicate_keys_are_errors_with_their_line() {
+    let err = documents("{\n \"kind\": \"Pod\",\n \"kind\": \"Job\"\n}")
+        .remove(0)
+        .value
+        .expect_err("duplicate key");
+    assert!(err.to_string().contains("set twice"), "{err}");
+    assert_eq!(line_of(&err), Some(3), "{err:?}");
+    let ok = documents("{\"a\": [1, 2.5, null, true, {\"b\": \"c\"}]}")
+        .remove(0)
+        .value;
+    assert_eq!(
+        ok.ok(),
+        Some(serde_json::json!({"a": [1, 2.5, null, true, {"b": "c"}]}))
+    );
+}
