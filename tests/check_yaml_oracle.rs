@@ -186,6 +186,14 @@ fn rejected_cases() -> Vec<(String, &'static str, String)> {
             ),
         ),
         (
+            "JSON duplicate key".into(),
+            "Pod",
+            r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "json-dup"},
+               "spec": {"hostNetwork": true, "hostNetwork": false,
+                        "containers": [{"name": "app", "image": "nginx:1.27"}]}}"#
+                .into(),
+        ),
+        (
             "merged maps sharing a key".into(),
             "Pod",
             pod(
@@ -210,16 +218,13 @@ async fn check_reads_manifests_as_the_api_server_does() {
     support::ensure_namespace(&client, &namespace).await;
     let server_object = |kind: &'static str, yaml: String| {
         let (client, namespace) = (client.clone(), namespace.clone());
-        async move {
-            support::dry_run(
-                &client,
-                &namespace,
-                kind,
-                yaml.into_bytes(),
-                "application/yaml",
-            )
-            .await
-        }
+        // JSON goes as JSON, as kubectl sends a .json file.
+        let content_type = if yaml.starts_with('{') {
+            "application/json"
+        } else {
+            "application/yaml"
+        };
+        async move { support::dry_run(&client, &namespace, kind, yaml.into_bytes(), content_type).await }
     };
     let mut failures = Vec::new();
     for (name, kind, yaml) in accepted_cases() {
