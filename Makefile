@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test deps lint unit control-plane bench crds readme-rules
+.PHONY: help demo test deps lint unit control-plane bench crds readme-rules print-ci
 
 help:
 	@echo "make demo           two local clusters (demo-a, demo-b) seeded from examples/, until Ctrl-C"
@@ -18,10 +18,20 @@ demo:
 	cargo build -p kube-guardian
 	cargo run -p guardian-testenv --bin demo -- --operator-bin target/debug/kube-guardian
 
+# CI is on when set to anything but empty, 0 or false (any case, whitespace ignored): the rule of
+# guardian_core::ci::is_on, which tests/ci_rule.rs keeps in step with this one.
+lowercase = $(subst A,a,$(subst B,b,$(subst C,c,$(subst D,d,$(subst E,e,$(subst F,f,$(subst G,g,$(subst H,h,$(subst I,i,$(subst J,j,$(subst K,k,$(subst L,l,$(subst M,m,$(subst N,n,$(subst O,o,$(subst P,p,$(subst Q,q,$(subst R,r,$(subst S,s,$(subst T,t,$(subst U,u,$(subst V,v,$(subst W,w,$(subst X,x,$(subst Y,y,$(subst Z,z,$(1)))))))))))))))))))))))))))
+ci_value := $(call lowercase,$(strip $(CI)))
+ci_on := $(if $(filter 1,$(words $(ci_value))),$(if $(filter false 0,$(ci_value)),,1),$(if $(ci_value),1,))
+
 # CI builds once from a clean clone: incremental caches would only cost disk (~1.6 GB).
-ifneq ($(filter-out false 0,$(CI)),)
+ifneq ($(ci_on),)
 export CARGO_INCREMENTAL ?= 0
 endif
+
+# Prints whether CI is on (`on` or `off`), for tests/ci_rule.rs.
+print-ci:
+	@echo $(if $(ci_on),on,off)
 
 test: deps control-plane lint unit
 

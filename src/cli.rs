@@ -57,6 +57,11 @@ pub struct CheckArgs {
     /// Exit with 1 when a finding of this severity or higher fails.
     #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_severity)]
     pub fail_on: Severity,
+    /// Larger files are not read (an input error naming the file, exit code 2); the other
+    /// files are still checked. Bytes, or with a KiB, MiB or GiB suffix. The default is far
+    /// above any real manifest and far below what would exhaust memory.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::check::parse_size)]
+    pub max_file_size: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -23,10 +23,19 @@ const EXIT_USAGE_OR_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+    // A panic is a bug, but a CI pipeline must still see "failed" (2) with a message, never
+    // Rust's 101; panics in worker threads reach here too (rayon re-raises them).
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("error: {}", output::escape_control(&format!("{e:#}")));
+            ExitCode::from(EXIT_USAGE_OR_INPUT)
+        }
+        Err(_) => {
+            eprintln!(
+                "error: kube-guardian stopped on an internal error (a bug, described above); \
+                 please report it with the command and input that caused it"
+            );
             ExitCode::from(EXIT_USAGE_OR_INPUT)
         }
     }
@@ -122,7 +131,12 @@ fn print(text: &str) -> Result<()> {
 
 fn check(args: &CheckArgs) -> Result<ExitCode> {
     let set = policy_set(args)?;
-    let report = check::run(&set, &args.paths, &EvalContext::offline());
+    let report = check::run(
+        &set,
+        &args.paths,
+        &EvalContext::offline(),
+        args.max_file_size,
+    );
     let stdout = std::io::stdout();
     let style = output::Style::detect(stdout.is_terminal());
     // Stdout is line-buffered; a report of thousands of lines needs one buffer, not a write per line.
@@ -151,7 +165,7 @@ fn policy_set(args: &CheckArgs) -> Result<PolicySet> {
             exceptions: Vec::new(),
         }
     } else {
-        check::policies::load(&args.policies).map_err(|errors| {
+        check::policies::load(&args.policies, args.max_file_size).map_err(|errors| {
             let lines: Vec<String> = errors
                 .iter()
                 .map(|e| match e.line {

@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
     let bytes: usize = docs.iter().map(String::len).sum();
     let objects: Vec<Value> = docs
         .iter()
-        .map(|d| serde_yaml_ng::from_str(d).expect("corpus parses"))
+        .map(|d| guardian_core::load::parse(d, 1).expect("corpus parses"))
         .collect();
     let set = all_rules();
     let ctx = EvalContext::offline();
@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let parsed: Vec<Value> = docs
                 .iter()
-                .map(|d| serde_yaml_ng::from_str(d).expect("corpus parses"))
+                .map(|d| guardian_core::load::parse(d, 1).expect("corpus parses"))
                 .collect();
             black_box(count_findings(&set, &parsed, &ctx))
         })

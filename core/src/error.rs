@@ -64,6 +64,14 @@ pub enum Error {
     #[error("policy {policy:?} has no rules and no profiles; it would check nothing")]
     EmptyPolicy { policy: String },
 
+    /// A manifest document that cannot be read as the API server would read it; `line` is
+    /// 1-based in the file.
+    #[error("{message}")]
+    Manifest {
+        line: Option<usize>,
+        message: String,
+    },
+
     /// Every error found while compiling a policy set, so a user fixes them all in one pass.
     #[error("{} error(s) in the policy set:\n  {}", .0.len(), join_errors(.0))]
     PolicySet(Vec<Error>),

@@ -3,10 +3,12 @@
 //! Every enforcement point (offline `check`, the operator, the admission webhook, the console)
 //! runs the same pipeline: object → workload view → match → exceptions → rules → findings.
 
+pub mod ci;
 pub mod crd;
 pub mod engine;
 mod error;
 pub mod governance;
+pub mod load;
 pub mod model;
 pub mod workload;
 

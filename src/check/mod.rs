@@ -1,6 +1,5 @@
 //! `kube-guardian check`: the engine on manifest files, in parallel, for CI pipelines.
 
-mod documents;
 mod input;
 mod locate;
 pub mod policies;
@@ -10,18 +9,26 @@ use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use input::parse_size;
+
 use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
 use guardian_core::model::{Finding, SourceLocation};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use documents::Document;
+use guardian_core::load::{self, Document};
 use input::Source;
 use report::{CheckReport, InputError, SkippedDocument};
 
 /// Checks every manifest under `paths` against `set`. Never fails as a whole: unreadable files
 /// and invalid documents become `input_errors`, and every other file is still checked.
-pub fn run(set: &PolicySet, paths: &[PathBuf], ctx: &EvalContext<'_>) -> CheckReport {
+/// No file is read past `max_file_size` bytes.
+pub fn run(
+    set: &PolicySet,
+    paths: &[PathBuf],
+    ctx: &EvalContext<'_>,
+    max_file_size: u64,
+) -> CheckReport {
     let mut report = CheckReport {
         rules: set.rules().to_vec(),
         ..CheckReport::default()
@@ -29,12 +36,15 @@ pub fn run(set: &PolicySet, paths: &[PathBuf], ctx: &EvalContext<'_>) -> CheckRe
     let files = input::expand(paths, &mut report.input_errors);
     let results: Vec<FileResult> = files
         .par_iter()
-        .map(|path| match input::read(path) {
-            Ok(source) => check_source(set, &source, ctx),
-            Err(e) => FileResult {
-                input_errors: vec![e],
-                ..FileResult::default()
-            },
+        .map(|path| {
+            panic_if_asked(path);
+            match input::read(path, max_file_size) {
+                Ok(source) => check_source(set, &source, ctx),
+                Err(e) => FileResult {
+                    input_errors: vec![e],
+                    ..FileResult::default()
+                },
+            }
         })
         .collect();
     for r in results {
@@ -47,9 +57,31 @@ pub fn run(set: &PolicySet, paths: &[PathBuf], ctx: &EvalContext<'_>) -> CheckRe
     report
 }
 
+/// Lets tests prove that a panic in a worker thread still ends the run with exit code 2 and a
+/// message: debug builds panic on the file named by `KUBE_GUARDIAN_TEST_PANIC_ON`. Release builds
+/// do not have it.
+#[cfg(debug_assertions)]
+fn panic_if_asked(path: &std::path::Path) {
+    if std::env::var_os("KUBE_GUARDIAN_TEST_PANIC_ON").is_some_and(|p| p == path.as_os_str()) {
+        panic!(
+            "KUBE_GUARDIAN_TEST_PANIC_ON asked for a panic on {}",
+            path.display()
+        );
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn panic_if_asked(_: &std::path::Path) {}
+
 /// Checks one in-memory source (also used by tests and benchmarks).
 pub fn check_source(set: &PolicySet, source: &Source, ctx: &EvalContext<'_>) -> FileResult {
-    let docs = documents::documents(&source.text);
+    let mut docs = load::documents(&source.text);
+    // Judged as the API server stores them: with the defaults a verdict depends on.
+    for doc in &mut docs {
+        if let Ok(value) = &mut doc.value {
+            load::apply_api_defaults(value);
+        }
+    }
     let per_doc: Vec<FileResult> = docs
         .par_iter()
         .map(|doc| check_document(set, &source.name, doc, ctx))
@@ -83,11 +115,7 @@ fn check_document(
     let value = match &doc.value {
         Ok(v) => v,
         Err(e) => {
-            result.input_errors.push(InputError {
-                file: file.clone(),
-                line: e.line.or(Some(doc.first_line)),
-                message: format!("invalid YAML: {}", e.message),
-            });
+            result.input_errors.push(InputError::document(file, doc, e));
             return result;
         }
     };

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use guardian_core::crd::{GuardianException, GuardianPolicy, GuardianPolicySpec, Profile};
 use serde_json::Value;
 
-use super::documents::documents;
 use super::input::{expand, read};
 use super::report::InputError;
+use guardian_core::load::documents;
 
 /// The policies and exceptions of a run, or every error found loading them.
 #[derive(Debug, Default)]
@@ -18,11 +18,11 @@ pub struct Loaded {
 
 /// Reads every policy document; any unreadable or unknown document is an error (a policy that
 /// silently does not load would pass a CI check it should fail).
-pub fn load(paths: &[PathBuf]) -> Result<Loaded, Vec<InputError>> {
+pub fn load(paths: &[PathBuf], max_file_size: u64) -> Result<Loaded, Vec<InputError>> {
     let mut errors = Vec::new();
     let mut loaded = Loaded::default();
     for path in expand(paths, &mut errors) {
-        let source = match read(&path) {
+        let source = match read(&path, max_file_size) {
             Ok(source) => source,
             Err(e) => {
                 errors.push(e);
@@ -35,10 +35,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Vec<InputError>> {
                 line: line.or(Some(doc.first_line)),
                 message,
             };
-            let value = match doc.value {
-                Ok(value) => value,
+            let value = match &doc.value {
+                Ok(value) => value.clone(),
                 Err(e) => {
-                    errors.push(error(format!("invalid YAML: {}", e.message), e.line));
+                    errors.push(InputError::document(&source.name, &doc, e));
                     continue;
                 }
             };

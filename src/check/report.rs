@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use guardian_core::load::Document;
 use guardian_core::model::{Finding, RuleInfo, Severity};
 use serde::Serialize;
 
@@ -20,6 +21,21 @@ pub struct InputError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     pub message: String,
+}
+
+impl InputError {
+    /// A document that does not load, at its error's line (or its first line).
+    pub fn document(file: &Arc<str>, doc: &Document<'_>, error: &guardian_core::Error) -> Self {
+        let line = match error {
+            guardian_core::Error::Manifest { line, .. } => *line,
+            _ => None,
+        };
+        InputError {
+            file: file.clone(),
+            line: line.or(Some(doc.first_line)),
+            message: format!("invalid YAML: {error}"),
+        }
+    }
 }
 
 /// Everything a `check` run found, in deterministic order.

@@ -1,5 +1,6 @@
 //! Output formats of `check`: the same report as a human table, JSON, SARIF or JUnit XML.
 
+mod escape;
 mod json;
 mod junit;
 mod sarif;
@@ -15,6 +16,7 @@ use std::io::{self, Write};
 
 use crate::check::report::CheckReport;
 
+pub use escape::escape_control;
 pub use style::Style;
 
 /// How `check` prints its report.

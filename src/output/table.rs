@@ -19,6 +19,7 @@ use anstyle::{AnsiColor, Effects};
 use guardian_core::model::{Finding, Outcome, ResourceRef, Severity};
 
 use super::Style;
+use super::escape::escape_control;
 use super::summary::Summary;
 use super::wrap::wrap;
 use crate::check::report::CheckReport;
@@ -54,7 +55,7 @@ pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Re
         writeln!(out, "{}", style.paint(Effects::BOLD.into(), &title))?;
         for doc in &report.skipped_documents {
             let text = format!("{}:{}  {}", uri_path(&doc.file), doc.line, doc.reason);
-            write_lines(out, &wrap(&text, "  ", "      ", WIDTH))?;
+            write_lines(out, &wrap(&escape_control(&text), "  ", "      ", WIDTH))?;
         }
     }
     if !report.input_errors.is_empty() {
@@ -67,7 +68,7 @@ pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Re
                 None => uri_path(&error.file),
             };
             let text = format!("{place}  {}", error.message);
-            write_lines(out, &wrap(&text, "  ", "      ", WIDTH))?;
+            write_lines(out, &wrap(&escape_control(&text), "  ", "      ", WIDTH))?;
         }
     }
     writeln!(out)?;
@@ -126,7 +127,7 @@ fn write_group(
         (Some(file), Some(line)) => format!("{name}  ({}:{line})", uri_path(file)),
         _ => name,
     };
-    for line in wrap(&header, "", "    ", WIDTH) {
+    for line in wrap(&escape_control(&header), "", "    ", WIDTH) {
         writeln!(out, "{}", style.paint(Effects::BOLD.into(), &line))?;
     }
     for finding in &group.findings {
@@ -150,7 +151,7 @@ fn write_finding(
     // Wrap as plain text with a placeholder label, then colour only the label itself.
     let plain_label = format!("{LABEL_INDENT}{label:<LABEL_WIDTH$} ");
     let text = format!("{rule}  {}", finding.message);
-    let mut lines = wrap(&text, &plain_label, TEXT_INDENT, WIDTH);
+    let mut lines = wrap(&escape_control(&text), &plain_label, TEXT_INDENT, WIDTH);
     if let Some(first) = lines.first_mut() {
         let padding = " ".repeat(LABEL_WIDTH - label.len() + 1);
         let painted = format!("{LABEL_INDENT}{}{padding}", style.paint(label_style, label));
@@ -163,7 +164,7 @@ fn write_finding(
         // A no-break space keeps `(line N)` in one piece.
         at.push_str(&format!(" (line\u{a0}{})", location.line));
     }
-    let at_lines: Vec<String> = wrap(&at, TEXT_INDENT, TEXT_INDENT, WIDTH)
+    let at_lines: Vec<String> = wrap(&escape_control(&at), TEXT_INDENT, TEXT_INDENT, WIDTH)
         .into_iter()
         .map(|l| l.replace('\u{a0}', " "))
         .collect();
@@ -172,14 +173,20 @@ fn write_finding(
         Outcome::Fail => {
             let fix = format!("{TEXT_INDENT}fix: ");
             let rest = " ".repeat(fix.len());
-            write_lines(out, &wrap(&finding.remediation, &fix, &rest, WIDTH))
+            write_lines(
+                out,
+                &wrap(&escape_control(&finding.remediation), &fix, &rest, WIDTH),
+            )
         }
         Outcome::Skip {
             exception,
             justification,
         } => {
             let text = format!("excepted by {exception}: {justification}");
-            write_lines(out, &wrap(&text, TEXT_INDENT, TEXT_INDENT, WIDTH))
+            write_lines(
+                out,
+                &wrap(&escape_control(&text), TEXT_INDENT, TEXT_INDENT, WIDTH),
+            )
         }
         Outcome::Error => Ok(()),
     }

@@ -163,7 +163,7 @@ impl ControlPlane {
     }
 
     /// [`ControlPlane::shared`], or `None` when [`SKIP_ENV`](crate::SKIP_ENV) asks to skip cluster
-    /// tests (said loudly on stderr; an error under `CI=true`).
+    /// tests (said loudly on stderr; an error under CI, see `guardian_core::ci`).
     pub async fn shared_unless_skipped() -> Result<Option<&'static ControlPlane>> {
         if env::skip_cluster_tests()? {
             return Ok(None);

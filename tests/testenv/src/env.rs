@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 pub const EXISTING_KUBECONFIG_ENV: &str = "KUBE_GUARDIAN_TEST_KUBECONFIG";
 /// Context of [`EXISTING_KUBECONFIG_ENV`] to use; its current context when unset.
 pub const EXISTING_CONTEXT_ENV: &str = "KUBE_GUARDIAN_TEST_CONTEXT";
-/// `1` skips cluster tests for quick local loops; an error when `CI=true`.
+/// `1` skips cluster tests for quick local loops; an error under CI ([`guardian_core::ci`]).
 pub const SKIP_ENV: &str = "KUBE_GUARDIAN_SKIP_CLUSTER_TESTS";
 
 /// The existing cluster to use, if [`EXISTING_KUBECONFIG_ENV`] is set.
@@ -24,12 +24,12 @@ pub fn existing_cluster_configured() -> bool {
 
 /// Whether cluster tests should be skipped ([`SKIP_ENV`]); says so loudly on stderr.
 ///
-/// Fails when the switch is set under `CI=true`: CI must always run them.
+/// Fails when the switch is set under CI ([`guardian_core::ci::is_on`]): CI must always run them.
 pub fn skip_cluster_tests() -> Result<bool> {
     if !non_empty(SKIP_ENV).is_some_and(|v| v != "0" && v != "false") {
         return Ok(false);
     }
-    if non_empty("CI").is_some_and(|v| v == "true" || v == "1") {
+    if guardian_core::ci::from_env() {
         return Err(Error::SkipInCi);
     }
     // Written to the stderr handle, not with eprintln!: the test harness captures the macros'

@@ -139,7 +139,7 @@ pub enum Error {
     NotSupported { operation: &'static str },
 
     #[error(
-        "KUBE_GUARDIAN_SKIP_CLUSTER_TESTS is set while CI=true: cluster tests must never be skipped in CI"
+        "KUBE_GUARDIAN_SKIP_CLUSTER_TESTS is set while CI is on (set, and not empty, 0 or false): cluster tests must never be skipped in CI"
     )]
     SkipInCi,
 }

@@ -1,0 +1,96 @@
+use serde_json::Value;
+
+use super::*;
+
+fn line_of(error: &Error) -> Option<usize> {
+    match error {
+        Error::Manifest { line, .. } => *line,
+        _ => None,
+    }
+}
+
+#[test]
+fn splits_on_markers_with_absolute_lines() {
+    let text = "a: 1\n---\nb: 2\nc: 3\n--- # comment\n\n---\nd: 4\n...\n";
+    let docs = documents(text);
+    let lines: Vec<_> = docs.iter().map(|d| d.first_line).collect();
+    assert_eq!(lines, vec![1, 3, 8]);
+    assert_eq!(
+        docs[1].value.as_ref().ok().and_then(|v| v.get("c")),
+        Some(&Value::from(3))
+    );
+}
+
+#[test]
+fn leading_marker_and_inline_documents() {
+    let docs = documents("---\na: 1\n--- {b: 2}\n");
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0].first_line, 2);
+    assert_eq!(docs[1].first_line, 3);
+    assert_eq!(
+        docs[1].value.as_ref().ok().and_then(|v| v.get("b")),
+        Some(&Value::from(2))
+    );
+}
+
+#[test]
+fn markers_inside_block_scalars_need_column_zero() {
+    let docs = documents("a: |\n  --- not a marker\nb: 1\n");
+    assert_eq!(docs.len(), 1);
+}
+
+#[test]
+fn parse_errors_carry_the_absolute_line() {
+    let docs = documents("a: 1\n---\nb: 2\nc: [unclosed\nd: 3\n");
+    let err = docs[1].value.as_ref().expect_err("must fail");
+    assert!(line_of(err).is_some_and(|l| l >= 4), "{err:?}");
+    assert!(!err.to_string().contains("at line"), "{err}");
+}
+
+#[test]
+fn duplicate_keys_carry_the_absolute_line() {
+    let docs = documents("a: 1\n---\nb: 2\nc: 3\nb: 4\n");
+    let err = docs[1].value.as_ref().expect_err("must fail");
+    assert_eq!(line_of(err), Some(5), "{err:?}");
+}
+
+#[test]
+fn json_is_one_document() {
+    let docs = documents("{\n \"kind\": \"Pod\"\n}\n");
+    assert_eq!(docs.len(), 1);
+    let err = documents("{\n \"kind\": \"Pod\"\n \"spec\": 1\n}")
+        .remove(0)
+        .value
+        .expect_err("bad json");
+    assert_eq!(line_of(&err), Some(3), "{err:?}");
+}
+
+#[test]
+fn privileged_yes_is_a_privileged_container() {
+    let docs = documents(
+        "kind: Pod\nspec:\n  hostNetwork: on\n  containers:\n  - name: a\n    securityContext: {privileged: yes}\n",
+    );
+    let pod = docs[0].value.as_ref().expect("loads");
+    assert_eq!(pod["spec"]["hostNetwork"], Value::Bool(true));
+    assert_eq!(
+        pod["spec"]["containers"][0]["securityContext"]["privileged"],
+        Value::Bool(true)
+    );
+}
+
+#[test]
+fn json_duplicate_keys_are_errors_with_their_line() {
+    let err = documents("{\n \"kind\": \"Pod\",\n \"kind\": \"Job\"\n}")
+        .remove(0)
+        .value
+        .expect_err("duplicate key");
+    assert!(err.to_string().contains("set twice"), "{err}");
+    assert_eq!(line_of(&err), Some(3), "{err:?}");
+    let ok = documents("{\"a\": [1, 2.5, null, true, {\"b\": \"c\"}]}")
+        .remove(0)
+        .value;
+    assert_eq!(
+        ok.ok(),
+        Some(serde_json::json!({"a": [1, 2.5, null, true, {"b": "c"}]}))
+    );
+}
