@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use guardian_core::crd::{Enforcement, GuardianPolicy, GuardianPolicyStatus, PolicySummary};
-use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
+use guardian_core::engine::{Deadline, EvalContext, Evaluation, PolicySet};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -120,6 +120,23 @@ async fn record_last_good(policy: &GuardianPolicy, ctx: &Context) -> Result<(), 
     Ok(())
 }
 
+/// How long the audit may spend on one object. CEL rules are bounded in steps and bytes, but a
+/// step can still scan a large string; past this deadline the object's unfinished CEL rules are
+/// `error` findings, so a hostile policy costs each reconcile at most this per object, never a
+/// stall. Built-in rules always finish.
+pub const OBJECT_EVALUATION_DEADLINE: Duration = Duration::from_secs(1);
+
+/// One object against the policy `name`, within [`OBJECT_EVALUATION_DEADLINE`].
+fn evaluate_object(
+    set: &PolicySet,
+    object: &serde_json::Value,
+    ctx: &EvalContext<'_>,
+    name: &str,
+) -> Evaluation {
+    Deadline::at(Instant::now() + OBJECT_EVALUATION_DEADLINE)
+        .run(|| set.evaluate_policies(object, ctx, |p| p == name))
+}
+
 /// Evaluates every cached object against the compiled policy `name` (the last good generation
 /// when the current one does not compile).
 async fn evaluate(
@@ -154,7 +171,7 @@ async fn evaluate(
                 findings,
                 matched_policies,
                 ..
-            } = set.evaluate_policies(&object, &ctx, |p| p == policy_name)
+            } = evaluate_object(&set, &object, &ctx, &policy_name)
             else {
                 continue;
             };
@@ -333,5 +350,61 @@ async fn publish_transitions(
                 "no violations remain".to_owned(),
             )
             .await;
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use guardian_core::crd::GuardianPolicy;
+    use guardian_core::engine::UnknownNamespaces;
+    use guardian_core::model::Outcome;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_slow_cel_rule_is_an_error_after_the_objects_deadline() {
+        // Every step scans 1 MiB: within the step budget this runs for minutes.
+        let policy: GuardianPolicy = serde_json::from_value(json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianPolicy",
+            "metadata": { "name": "slow" },
+            "spec": { "enforcement": "Audit", "rules": [{ "cel": {
+                "name": "scan", "message": "scans",
+                "expression":
+                    "object.spec.containers.all(c, object.spec.containers.all(d, !object.blob.contains('y')))"
+            }}]}
+        }))
+        .expect("policy");
+        let set = PolicySet::compile(&[policy], &[]).expect("compiles");
+        let containers: Vec<_> = (0..1000)
+            .map(|i| json!({ "name": format!("c{i}"), "image": "nginx:1.27" }))
+            .collect();
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": { "name": "web", "namespace": "shop" },
+            "spec": { "containers": containers },
+            "blob": "x".repeat(1 << 20)
+        });
+        let ctx = EvalContext {
+            now: Timestamp::now(),
+            namespaces: &UnknownNamespaces,
+        };
+        let started = Instant::now();
+        let evaluation = evaluate_object(&set, &pod, &ctx, "slow");
+        let elapsed = started.elapsed();
+        let Evaluation::Evaluated { findings, .. } = evaluation else {
+            panic!("not evaluated: {evaluation:?}");
+        };
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.outcome == Outcome::Error && f.message.contains("deadline")),
+            "{findings:?}"
+        );
+        assert!(
+            elapsed < OBJECT_EVALUATION_DEADLINE * 5,
+            "stopped only after {elapsed:?}"
+        );
     }
 }

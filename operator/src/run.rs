@@ -19,7 +19,7 @@ use crate::health::{self, HealthServer, Readiness};
 use crate::leader::{self, LeaderElection, LeaderHandle, LeaseConfig};
 use crate::metrics::Metrics;
 use crate::store::PolicyStore;
-use crate::webhook::{FailClosedNamespaces, Webhook, WebhookConfig, WebhookState};
+use crate::webhook::{Webhook, WebhookConfig, WebhookState};
 
 /// How long shutdown may take before the process gives up waiting.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(10);
@@ -121,7 +121,7 @@ pub async fn run(
             // is waited for, then judged by every namespaceSelector), and no answer before the
             // policy set is built from the synced caches.
             let state = WebhookState::new(store.clone(), metrics.clone())
-                .with_namespaces(Arc::new(FailClosedNamespaces::new(namespaces.clone())))
+                .with_namespaces(namespaces.clone())
                 .with_loaded(policies_loaded.clone());
             let webhook = Webhook::bind(&config, state).await?;
             tracing::info!(addr = %webhook.local_addr(), "admission webhook listening");

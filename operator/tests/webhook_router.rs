@@ -738,3 +738,93 @@ async fn a_body_that_never_arrives_times_out_with_a_503() {
     let body: Value = serde_json::from_slice(&bytes).expect("JSON");
     assert_eq!(body["code"], 503);
 }
+
+/// A Pod whose one container adds `caps` and binds `host_ports`.
+fn pod_with(caps: &[&str], host_ports: &[u16]) -> Value {
+    let ports: Vec<Value> = host_ports
+        .iter()
+        .map(|p| json!({ "containerPort": p, "hostPort": p }))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": "web", "namespace": "shop", "labels": { "app": "web" } },
+        "spec": { "containers": [{
+            "name": "app",
+            "image": "nginx:1.27",
+            "ports": ports,
+            "securityContext": { "capabilities": { "add": caps } }
+        }]}
+    })
+}
+
+#[tokio::test]
+async fn update_denies_a_new_capability_or_host_port_next_to_an_old_one() {
+    let h = Harness::new(
+        &[policy(
+            "strict",
+            "Deny",
+            &["pss-capabilities-baseline", "pss-host-ports"],
+        )],
+        &[],
+    );
+    let old = pod_with(&["SYS_ADMIN"], &[8080]);
+
+    // An unrelated change keeps the old violations: warned, allowed.
+    let mut relabelled = old.clone();
+    relabelled["metadata"]["labels"]["tier"] = json!("frontend");
+    let response = h
+        .decide(review("UPDATE", relabelled, Some(old.clone()), false))
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+    let warnings = response["warnings"].to_string();
+    assert!(
+        warnings.contains("[strict/pss-capabilities-baseline] pre-existing"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("[strict/pss-host-ports] pre-existing"),
+        "{warnings}"
+    );
+
+    // A second capability is a new violation, whether appended or put first.
+    for caps in [["SYS_ADMIN", "NET_RAW"], ["NET_RAW", "SYS_ADMIN"]] {
+        let response = h
+            .decide(review(
+                "UPDATE",
+                pod_with(&caps, &[8080]),
+                Some(old.clone()),
+                false,
+            ))
+            .await;
+        assert_eq!(response["allowed"], false, "{caps:?}: {response}");
+        let message = response["status"]["message"].as_str().expect("message");
+        assert!(message.contains("NET_RAW"), "{message}");
+    }
+
+    // So is another host port.
+    let response = h
+        .decide(review(
+            "UPDATE",
+            pod_with(&["SYS_ADMIN"], &[8080, 9090]),
+            Some(old.clone()),
+            false,
+        ))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().expect("message");
+    assert!(message.contains("9090"), "{message}");
+    assert!(
+        !message.contains("port 8080"),
+        "old violations are not listed: {message}"
+    );
+
+    // Reordering containers still keeps an old violation old.
+    let mut two = old.clone();
+    two["spec"]["containers"]
+        .as_array_mut()
+        .expect("containers")
+        .insert(0, json!({ "name": "side", "image": "busybox:1.36" }));
+    let response = h.decide(review("UPDATE", two, Some(old), false)).await;
+    assert_eq!(response["allowed"], true, "{response}");
+}

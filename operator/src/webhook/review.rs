@@ -12,7 +12,7 @@
 //! - Audit: allowed; only counted (the controller's reports carry the details).
 //!
 //! Excepted findings never deny or warn. On UPDATE, a Deny violation that the old object already
-//! had (same policy, rule, container and field) does not deny — editing an unrelated field of a
+//! had (same policy, rule, container, field and offending value) does not deny — editing an unrelated field of a
 //! legacy object must not be blocked — but it is still warned about; a new violation denies.
 //! Only a *failure* on the old object counts as "already had": a rule that could not be
 //! evaluated on the old object (an `error`) says nothing about it, so a failure or an error on
@@ -307,21 +307,24 @@ fn fill_identity(object: &mut Value, namespace: Option<&str>, name: Option<&str>
     }
 }
 
-/// What makes two findings "the same violation" across an update: policy, rule, container and
-/// field. For a container's finding the list index is dropped from the path, so reordering
-/// containers does not turn an old violation into a new one.
+/// What makes two findings "the same violation" across an update: policy, rule, container,
+/// field and message. For a container's finding only the container's own list index is dropped
+/// from the path (the container is keyed by its name), so reordering containers does not turn an
+/// old violation into a new one; every other index stays, and the message names the offending
+/// value, so a second added capability or another host port is a new violation.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ViolationKey {
     policy: String,
     rule: String,
     container: Option<String>,
     path: String,
+    message: String,
 }
 
 impl ViolationKey {
     fn of(f: &Finding) -> Self {
         let path = if f.container.is_some() {
-            strip_indices(&f.path)
+            strip_container_index(&f.path)
         } else {
             f.path.clone()
         };
@@ -330,28 +333,32 @@ impl ViolationKey {
             rule: f.rule.to_string(),
             container: f.container.clone(),
             path,
+            message: f.message.clone(),
         }
     }
 }
 
-/// `spec.containers[2].image` → `spec.containers[].image`.
-fn strip_indices(path: &str) -> String {
+/// The lists whose index names a container.
+const CONTAINER_LISTS: [&str; 3] = ["containers[", "initContainers[", "ephemeralContainers["];
+
+/// `spec.containers[2].ports[1].hostPort` → `spec.containers[].ports[1].hostPort`: only the
+/// index right after a container list goes.
+fn strip_container_index(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
-    let mut in_index = false;
-    for c in path.chars() {
-        match c {
-            '[' => {
-                in_index = true;
-                out.push(c);
-            }
-            ']' => {
-                in_index = false;
-                out.push(c);
-            }
-            _ if in_index => {}
-            _ => out.push(c),
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let (head, tail) = rest.split_at(open + 1);
+        out.push_str(head);
+        let is_container_list = CONTAINER_LISTS.iter().any(|list| {
+            head.strip_suffix(list)
+                .is_some_and(|before| before.is_empty() || before.ends_with('.'))
+        });
+        match tail.find(']') {
+            Some(close) if is_container_list => rest = &tail[close..],
+            _ => rest = tail,
         }
     }
+    out.push_str(rest);
     out
 }
 
@@ -377,12 +384,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn indices_are_stripped_only_inside_brackets() {
+    fn only_the_container_index_is_stripped() {
         assert_eq!(
-            strip_indices("spec.template.spec.containers[12].securityContext"),
+            strip_container_index("spec.template.spec.containers[12].securityContext"),
             "spec.template.spec.containers[].securityContext"
         );
-        assert_eq!(strip_indices("metadata.labels"), "metadata.labels");
+        assert_eq!(
+            strip_container_index("spec.initContainers[3].ports[1].hostPort"),
+            "spec.initContainers[].ports[1].hostPort"
+        );
+        assert_eq!(
+            strip_container_index(
+                "spec.ephemeralContainers[0].securityContext.capabilities.add[2]"
+            ),
+            "spec.ephemeralContainers[].securityContext.capabilities.add[2]"
+        );
+        assert_eq!(
+            strip_container_index("spec.sidecarcontainers[4].x"),
+            "spec.sidecarcontainers[4].x"
+        );
+        assert_eq!(strip_container_index("metadata.labels"), "metadata.labels");
     }
 
     #[test]

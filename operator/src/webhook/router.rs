@@ -19,8 +19,9 @@ use tower::{BoxError, ServiceBuilder};
 
 use super::api_error::ApiError;
 use super::message;
+use super::namespaces::{FailClosedNamespaces, namespace_of, wait_for_namespace};
 use super::review::{Reviewed, review};
-use super::state::WebhookState;
+use super::state::{SharedNamespaces, WebhookState};
 
 /// The path the ValidatingWebhookConfiguration points at.
 pub const VALIDATE_PATH: &str = "/validate";
@@ -116,7 +117,9 @@ async fn answer(
     // request's deadline fires or the client leaves, this future is dropped and sets the flag.
     let abandoned = Arc::new(AtomicBool::new(false));
     let _abandon_on_drop = AbandonOnDrop(abandoned.clone());
-    let deadline = Deadline::at(Instant::now() + state.request_timeout).or_cancelled(abandoned);
+    let until = Instant::now() + state.request_timeout;
+    let deadline = Deadline::at(until).or_cancelled(abandoned);
+    let namespaces = namespaces_for(state, &body, until).await;
     let permit = state
         .evaluations
         .clone()
@@ -124,7 +127,6 @@ async fn answer(
         .await
         .map_err(|_| ApiError::internal("the evaluation pool is closed"))?;
     let snapshot = state.store.snapshot();
-    let namespaces = state.namespaces.clone();
     // Parsing and evaluation are CPU-bound: run them on the blocking pool, one per slot. If the
     // deadline fires meanwhile, the evaluation stops at its next step and gives its slot back, so
     // a few hostile reviews cannot starve the ones queued behind them.
@@ -154,6 +156,22 @@ async fn answer(
             Err(ApiError::internal("evaluating the review failed"))
         }
     }
+}
+
+/// The namespace labels the evaluation reads. Failing closed, a namespace the cache does not
+/// know yet is waited for here, once per review, before an evaluation slot is taken: the wait
+/// delays only this request and ends with it. It takes at most half of what is left of the
+/// request's deadline, so the evaluation keeps the other half.
+async fn namespaces_for(state: &WebhookState, body: &[u8], until: Instant) -> SharedNamespaces {
+    let Some(wait) = state.namespace_wait else {
+        return state.namespaces.clone();
+    };
+    if let Some(namespace) = namespace_of(body) {
+        let now = Instant::now();
+        let wait = wait.min(until.saturating_duration_since(now) / 2);
+        wait_for_namespace(&state.namespaces, &namespace, now + wait).await;
+    }
+    Arc::new(FailClosedNamespaces::new(state.namespaces.clone()))
 }
 
 /// Sets its flag when dropped: with the request future, when its deadline fires.

@@ -8,6 +8,7 @@ use guardian_core::engine::{NamespaceLabels, UnknownNamespaces};
 use tokio::sync::Semaphore;
 
 use super::config::{DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT};
+use super::namespaces::NAMESPACE_WAIT;
 use crate::health::Readiness;
 use crate::metrics::Metrics;
 use crate::store::PolicyStore;
@@ -21,6 +22,9 @@ pub struct WebhookState {
     pub(crate) store: Arc<PolicyStore>,
     pub(crate) metrics: Metrics,
     pub(crate) namespaces: SharedNamespaces,
+    /// `None`: a namespace `namespaces` does not know is judged by its name label only.
+    /// `Some(wait)`: it is waited for (before the evaluation slot), then matches every selector.
+    pub(crate) namespace_wait: Option<Duration>,
     /// Set once the store holds the policies built from synced caches. Until then every review
     /// is answered with a 503, so the API server applies the webhook's `failurePolicy`: an
     /// empty policy set must never admit what the real one would deny.
@@ -39,6 +43,7 @@ impl std::fmt::Debug for WebhookState {
             .field("policies_loaded", &self.policies_loaded.is_ready())
             .field("body_limit", &self.body_limit)
             .field("request_timeout", &self.request_timeout)
+            .field("namespace_wait", &self.namespace_wait)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +61,7 @@ impl WebhookState {
             store,
             metrics,
             namespaces: Arc::new(UnknownNamespaces),
+            namespace_wait: None,
             policies_loaded: loaded,
             evaluations: Arc::new(Semaphore::new(cores)),
             body_limit: DEFAULT_BODY_LIMIT,
@@ -63,9 +69,18 @@ impl WebhookState {
         }
     }
 
-    /// Where `namespaceSelector` reads namespace labels from (the operator's namespace cache).
+    /// Where `namespaceSelector` reads namespace labels from (the operator's namespace cache),
+    /// failing closed: a namespace it does not know is waited for up to [`NAMESPACE_WAIT`], then
+    /// matches every selector (see [`super::namespaces`]).
     pub fn with_namespaces(mut self, namespaces: SharedNamespaces) -> Self {
         self.namespaces = namespaces;
+        self.namespace_wait = Some(NAMESPACE_WAIT);
+        self
+    }
+
+    /// How long a namespace the cache does not know is waited for (after [`Self::with_namespaces`]).
+    pub fn with_namespace_wait(mut self, wait: Duration) -> Self {
+        self.namespace_wait = Some(wait);
         self
     }
 

@@ -2,6 +2,8 @@
 //! checked cooperatively at every step, so a runaway expression stops with an error and gives
 //! its thread back.
 //!
+//! Bytes built are metered too ([`MEMORY_BUDGET`], see [`super::memory`]).
+//!
 //! A step is one comprehension iteration (see [`super::instrument`]) or one read of `object`.
 //! Between two steps an evaluation runs only the nodes of the expression (at most 4 KiB of it)
 //! on values it already holds, so steps count the work that grows with the size of the input;
@@ -18,6 +20,11 @@ use std::time::Instant;
 /// `object`. A step of a plain nested comprehension takes about 0.5 µs in a release build, so the
 /// budget is about half a second of work.
 pub const STEP_BUDGET: u64 = 1_000_000;
+
+/// Bytes one evaluation may build: strings, lists and maps made by `+`, and the elements `map`
+/// and `filter` keep (see [`super::memory`]). Counted cumulatively, so it also bounds what the
+/// evaluation holds at any moment; per evaluation slot, not per process.
+pub const MEMORY_BUDGET: u64 = 16 * 1024 * 1024;
 
 /// The clock is read every this many steps (the cancellation flag at every one), which keeps its
 /// cost out of sight while a deadline is still seen within a few dozen steps.
@@ -103,6 +110,8 @@ impl Drop for RestoreMeter {
 pub(super) enum Stop {
     /// The budget, in steps, was spent.
     Budget(u64),
+    /// The budget, in bytes built, was spent.
+    Memory(u64),
     Deadline,
 }
 
@@ -113,6 +122,11 @@ impl fmt::Display for Stop {
                 f,
                 "evaluation stopped after {steps} steps (comprehension iterations and reads of \
                  object): budget exceeded; iterate over fewer or smaller lists"
+            ),
+            Stop::Memory(bytes) => write!(
+                f,
+                "evaluation stopped after building {bytes} bytes (strings and lists made by `+`, \
+                 elements kept by map and filter): budget exceeded; build smaller values"
             ),
             Stop::Deadline => write!(
                 f,
@@ -126,6 +140,7 @@ impl fmt::Display for Stop {
 const RUNNING: u8 = 0;
 const STOPPED_BUDGET: u8 = 1;
 const STOPPED_DEADLINE: u8 = 2;
+const STOPPED_MEMORY: u8 = 3;
 
 /// The steps of one evaluation. Shared by the `@tick` function and the variable resolver (both
 /// must be `Send + Sync`, hence atomics; one thread uses it, so `Relaxed` suffices).
@@ -133,6 +148,7 @@ const STOPPED_DEADLINE: u8 = 2;
 pub(super) struct Meter {
     steps: AtomicU64,
     budget: u64,
+    bytes: AtomicU64,
     stopped: AtomicU8,
     deadline: Deadline,
 }
@@ -144,6 +160,7 @@ impl Meter {
         Meter {
             steps: AtomicU64::new(0),
             budget,
+            bytes: AtomicU64::new(0),
             stopped: AtomicU8::new(RUNNING),
             deadline: Deadline::current(),
         }
@@ -170,14 +187,35 @@ impl Meter {
         match stop {
             None => Ok(()),
             Some(stop) => {
-                let code = match stop {
-                    Stop::Budget(_) => STOPPED_BUDGET,
-                    Stop::Deadline => STOPPED_DEADLINE,
-                };
-                self.stopped.store(code, Ordering::Relaxed);
+                self.stop(stop);
                 Err(stop)
             }
         }
+    }
+
+    /// Counts `bytes` built. Once [`MEMORY_BUDGET`] is exceeded, this and every later step or
+    /// charge fails.
+    pub fn charge(&self, bytes: u64) -> Result<(), Stop> {
+        if let Some(stop) = self.stopped() {
+            return Err(stop);
+        }
+        let total = self.bytes.load(Ordering::Relaxed).saturating_add(bytes);
+        self.bytes.store(total, Ordering::Relaxed);
+        if total > MEMORY_BUDGET {
+            let stop = Stop::Memory(MEMORY_BUDGET);
+            self.stop(stop);
+            return Err(stop);
+        }
+        Ok(())
+    }
+
+    fn stop(&self, stop: Stop) {
+        let code = match stop {
+            Stop::Budget(_) => STOPPED_BUDGET,
+            Stop::Memory(_) => STOPPED_MEMORY,
+            Stop::Deadline => STOPPED_DEADLINE,
+        };
+        self.stopped.store(code, Ordering::Relaxed);
     }
 
     /// Runs `f` with `meter` counting the `@tick`s of what it evaluates on this thread.
@@ -192,12 +230,23 @@ impl Meter {
         METERING.with(|metering| metering.borrow().as_ref().map_or(Ok(()), |m| m.step()))
     }
 
+    /// Charges `bytes` to the meter of the innermost [`Meter::metering`] on this thread, if any.
+    pub fn charge_current(bytes: u64) -> Result<(), Stop> {
+        METERING.with(|metering| {
+            metering
+                .borrow()
+                .as_ref()
+                .map_or(Ok(()), |m| m.charge(bytes))
+        })
+    }
+
     /// Why the evaluation was stopped, if it was: an expression may swallow the error of a
     /// stopped step (`error || true` is `true`), so the result is discarded after the fact.
     pub fn stopped(&self) -> Option<Stop> {
         match self.stopped.load(Ordering::Relaxed) {
             STOPPED_BUDGET => Some(Stop::Budget(self.budget)),
             STOPPED_DEADLINE => Some(Stop::Deadline),
+            STOPPED_MEMORY => Some(Stop::Memory(MEMORY_BUDGET)),
             _ => None,
         }
     }
@@ -217,6 +266,15 @@ mod tests {
         assert_eq!(meter.step(), Err(Stop::Budget(STEP_BUDGET)));
         assert_eq!(meter.step(), Err(Stop::Budget(STEP_BUDGET)));
         assert_eq!(meter.stopped(), Some(Stop::Budget(STEP_BUDGET)));
+    }
+
+    #[test]
+    fn the_memory_budget_stops_the_charge_over_it_and_every_later_step() {
+        let meter = Meter::new(STEP_BUDGET);
+        assert_eq!(meter.charge(MEMORY_BUDGET), Ok(()));
+        assert_eq!(meter.charge(1), Err(Stop::Memory(MEMORY_BUDGET)));
+        assert_eq!(meter.step(), Err(Stop::Memory(MEMORY_BUDGET)));
+        assert_eq!(meter.stopped(), Some(Stop::Memory(MEMORY_BUDGET)));
     }
 
     #[test]

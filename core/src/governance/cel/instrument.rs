@@ -8,6 +8,9 @@
 //! which the interpreter needs to build their result in place (otherwise every iteration copies
 //! the list built so far); the tick wraps their per-element guard instead, added as
 //! `@tick(true)` when a `map` has none. The interpreter stops a loop at once when either fails.
+//!
+//! The same pass meters what is built ([`super::memory`]): every `_+_` becomes `@add`, and each
+//! element a `map` or `filter` appends is wrapped in `@keep`.
 
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedEntryExpr, LiteralValue, operators,
@@ -16,6 +19,7 @@ use cel::common::value::CowVal;
 use cel::{ExecutionError, IdedExpr};
 
 use super::budget::Meter;
+use super::memory::{ADD, KEEP};
 
 /// The counting function. `@` cannot start an identifier in CEL source, so no user expression
 /// can call or shadow it.
@@ -48,6 +52,16 @@ fn walk(expr: &mut IdedExpr, ids: &mut u64) {
                 walk(target, ids);
             }
             c.args.iter_mut().for_each(|a| walk(a, ids));
+            // Every `+` but a comprehension's own append to its accumulator (`@result + [..]`,
+            // which the interpreter must recognise to build in place; its element is kept).
+            let appends_to_accumulator = matches!(c.args.first().map(|a| &a.expr), Some(Expr::Ident(n)) if n.starts_with('@'));
+            if c.func_name == operators::ADD
+                && c.target.is_none()
+                && c.args.len() == 2
+                && !appends_to_accumulator
+            {
+                c.func_name = ADD.to_owned();
+            }
         }
         Expr::List(l) => l.elements.iter_mut().for_each(|e| walk(e, ids)),
         Expr::Map(m) => m
@@ -105,6 +119,7 @@ fn tick_every_iteration(c: &mut ComprehensionExpr, ids: &mut u64) {
             && is_ident(otherwise, &accu)
         {
             wrap_in_tick(guard, ids);
+            keep_appended(then, ids);
             return;
         }
     }
@@ -118,6 +133,22 @@ fn appends(expr: &IdedExpr, accu: &str) -> bool {
             matches!(c.args.as_slice(), [lhs, rhs] if is_ident(lhs, accu) && matches!(rhs.expr, Expr::List(_)))
         }
         _ => false,
+    }
+}
+
+/// Wraps every element of the list in `@result + [..]` in [`KEEP`]: what the result holds is
+/// charged by size.
+fn keep_appended(append: &mut IdedExpr, ids: &mut u64) {
+    if let Expr::Call(c) = &mut append.expr
+        && let Some(IdedExpr {
+            expr: Expr::List(list),
+            ..
+        }) = c.args.get_mut(1)
+    {
+        for element in &mut list.elements {
+            let inner = std::mem::take(element);
+            *element = call(KEEP, vec![inner], ids);
+        }
     }
 }
 
@@ -245,6 +276,43 @@ mod tests {
             assert!(is_ident(&c.result, &c.accu_var), "{source}");
             assert!(is_tick(guard(&c)), "{source}: {:?}", c.loop_step);
         }
+    }
+
+    fn calls(expr: &IdedExpr, name: &str) -> usize {
+        let own = usize::from(matches!(&expr.expr, Expr::Call(c) if c.func_name == name));
+        let children: usize = match &expr.expr {
+            Expr::Call(c) => c
+                .args
+                .iter()
+                .chain(c.target.as_deref())
+                .map(|a| calls(a, name))
+                .sum(),
+            Expr::Comprehension(c) => [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ]
+            .into_iter()
+            .map(|p| calls(p, name))
+            .sum(),
+            Expr::List(l) => l.elements.iter().map(|e| calls(e, name)).sum(),
+            Expr::Select(s) => calls(&s.operand, name),
+            _ => 0,
+        };
+        own + children
+    }
+
+    #[test]
+    fn every_plus_is_metered_but_the_accumulators_append_and_kept_elements_are_charged() {
+        let program = Program::compile("object.a.map(x, x + 'a' + 'b').filter(y, y != '') + ['c']")
+            .expect("compiles");
+        let instrumented = instrument(program.expression());
+        assert_eq!(calls(&instrumented, ADD), 3);
+        assert_eq!(calls(&instrumented, KEEP), 2);
+        // The appends stay `_+_`, so both comprehensions still build in place.
+        assert_eq!(calls(&instrumented, operators::ADD), 2);
     }
 
     #[test]

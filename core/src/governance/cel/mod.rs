@@ -3,7 +3,8 @@
 //! cel-rust has no runtime cost tracking, so evaluation is bounded three ways: a static cost
 //! estimate at load time (comprehensions multiply by their range size, like the apiserver's
 //! estimator), a per-evaluation budget of steps (comprehension iterations, counted by a function
-//! the compiled expression calls in every loop, plus reads of `object`), and an optional
+//! the compiled expression calls in every loop, plus reads of `object`), a per-evaluation budget
+//! of bytes built ([`MEMORY_BUDGET`]: `+` and what `map`/`filter` keep), and an optional
 //! [`Deadline`] checked at every step.
 
 use std::sync::{Arc, LazyLock};
@@ -15,15 +16,16 @@ use cel::{Context, Env, IdedExpr, Program, Value};
 
 mod budget;
 mod instrument;
+mod memory;
 mod object;
 
-pub use budget::{Deadline, STEP_BUDGET};
+pub use budget::{Deadline, MEMORY_BUDGET, STEP_BUDGET};
 pub use object::CelObject;
 
 use budget::Meter;
 use instrument::TICK;
 
-/// The standard environment plus `@tick`, built once: building it per evaluation was 13 % of an
+/// The standard environment plus `@tick`, `@add` and `@keep`, built once: building it per evaluation was 13 % of an
 /// admission review.
 static STDLIB: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
@@ -34,6 +36,18 @@ static STDLIB: LazyLock<Arc<Env>> = LazyLock::new(|| {
         "guardian_tick",
         vec![cel::common::types::DYN_TYPE],
         instrument::tick,
+    );
+    let _ = env.add_overload(
+        memory::ADD,
+        "guardian_add",
+        vec![cel::common::types::DYN_TYPE, cel::common::types::DYN_TYPE],
+        memory::add,
+    );
+    let _ = env.add_overload(
+        memory::KEEP,
+        "guardian_keep",
+        vec![cel::common::types::DYN_TYPE],
+        memory::keep,
     );
     Arc::new(env)
 });
@@ -349,6 +363,67 @@ mod tests {
         ] {
             assert_eq!(eval(expr, object.clone()), Ok(expected), "{expr}");
         }
+    }
+
+    #[test]
+    fn concatenating_big_strings_in_a_map_stops_at_the_memory_budget() {
+        // 1,000 iterations of 1,000 steps' worth: unmetered, this keeps 2 GiB.
+        let object = json!({"a": numbers(1000), "blob": "x".repeat(1 << 20)});
+        let started = Instant::now();
+        let err = eval(
+            "object.a.map(x, object.blob + object.blob).size() > 0",
+            object,
+        )
+        .expect_err("the memory budget must stop it");
+        let elapsed = started.elapsed();
+        assert!(err.contains("bytes"), "{err}");
+        // About 8 MiB built and copied before the stop, not 2 GiB.
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "stopped only after {elapsed:?}"
+        );
+    }
+
+    #[test]
+    fn a_nested_map_within_the_step_budget_stops_at_the_memory_budget() {
+        // 600,000 inner iterations, under the step budget, keeping 600,000 values.
+        let object = json!({"a": numbers(1000), "b": numbers(600)});
+        let err = eval("object.a.map(x, object.b.map(y, y)).size() > 0", object)
+            .expect_err("the memory budget must stop it");
+        assert!(err.contains("bytes"), "{err}");
+    }
+
+    #[test]
+    fn what_a_filter_keeps_and_lists_joined_by_plus_are_charged_too() {
+        let object = json!({"a": numbers(2000), "blob": "x".repeat(1 << 20)});
+        for expr in [
+            // Each kept element is an owned 1 MiB string (`+ ''` copies it).
+            "object.a.map(x, [object.blob + '']).filter(l, true).size() > 0",
+            // The list grows by `+` in no comprehension's accumulator.
+            "object.a.all(x, ([object.blob + ''] + [object.blob + '']).size() == 2)",
+        ] {
+            let err = eval(expr, object.clone()).expect_err(expr);
+            assert!(err.contains("bytes"), "{expr}: {err}");
+        }
+    }
+
+    #[test]
+    fn small_values_built_and_kept_stay_within_the_memory_budget() {
+        let object = json!({"a": numbers(1000), "s": "abc"});
+        for (expr, expected) in [
+            ("object.a.map(x, object.s + 'd').size() == 1000", true),
+            (
+                "object.a.map(x, [x, x + 1u]).filter(l, l[0] % 2u == 0u).size() == 500",
+                true,
+            ),
+            ("object.a.all(x, x + 1u > x)", true),
+            ("object.s + 'd' + 'e' == 'abcde'", true),
+            ("[1, 2] + [3] == [1, 2, 3]", true),
+        ] {
+            assert_eq!(eval(expr, object.clone()), Ok(expected), "{expr}");
+        }
+        let err = eval("1 + 'a' == 2", json!({})).expect_err("no such overload");
+        assert!(!err.contains("bytes"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! A namespace the cache does not know yet, at admission: waited for once per review, before an
+//! evaluation slot is taken, within the request's deadline; then every `namespaceSelector`
+//! matches it (fail-closed).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use guardian_core::crd::GuardianPolicy;
+use guardian_core::engine::{Labels, NamespaceLabels, NamespaceMap};
+use guardian_operator::metrics::Metrics;
+use guardian_operator::store::PolicyStore;
+use guardian_operator::webhook::{SharedNamespaces, WebhookState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// How long an unknown namespace is waited for in these tests.
+const WAIT: Duration = Duration::from_millis(500);
+
+/// A Deny policy on privileged Pods in namespaces labelled `env: prod`.
+fn prod_policy(name: &str) -> GuardianPolicy {
+    serde_json::from_value(json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+        "kind": "GuardianPolicy",
+        "metadata": { "name": name },
+        "spec": {
+            "enforcement": "Deny",
+            "match": { "namespaceSelector": { "matchLabels": { "env": "prod" } } },
+            "rules": [{ "id": "pss-privileged" }]
+        }
+    }))
+    .expect("test policy")
+}
+
+fn privileged_pod_review(namespace: &str) -> String {
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": { "group": "", "version": "v1", "kind": "Pod" },
+            "resource": { "group": "", "version": "v1", "resource": "pods" },
+            "name": "web",
+            "namespace": namespace,
+            "operation": "CREATE",
+            "userInfo": { "username": "alice" },
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": { "name": "web", "namespace": namespace },
+                "spec": { "containers": [{
+                    "name": "app",
+                    "image": "nginx:1.27",
+                    "securityContext": { "privileged": true }
+                }]}
+            }
+        }
+    })
+    .to_string()
+}
+
+/// Knows `prod` (labelled `env: prod`) and `dev`; notes when `ghost` is first asked about.
+struct Cache {
+    known: NamespaceMap,
+    ghost_asked: AtomicBool,
+}
+
+impl NamespaceLabels for Cache {
+    fn with_labels(
+        &self,
+        namespace: &str,
+        check: &mut dyn FnMut(&dyn Labels) -> bool,
+    ) -> Option<bool> {
+        if namespace == "ghost" {
+            self.ghost_asked.store(true, Ordering::SeqCst);
+        }
+        self.known.with_labels(namespace, check)
+    }
+}
+
+fn cache() -> Arc<Cache> {
+    let label = |env: &str| BTreeMap::from([("env".to_owned(), env.to_owned())]);
+    Arc::new(Cache {
+        known: NamespaceMap(HashMap::from([
+            ("prod".to_owned(), label("prod")),
+            ("dev".to_owned(), label("dev")),
+        ])),
+        ghost_asked: AtomicBool::new(false),
+    })
+}
+
+fn state(policies: usize, cache: SharedNamespaces) -> WebhookState {
+    let store = Arc::new(PolicyStore::new());
+    let set: Vec<GuardianPolicy> = (0..policies)
+        .map(|i| prod_policy(&format!("prod-{i}")))
+        .collect();
+    let snapshot = store.rebuild(&set, &[]);
+    assert!(snapshot.rejected_policies.is_empty());
+    WebhookState::new(store, Metrics::new().expect("metrics"))
+        .with_namespaces(cache)
+        .with_namespace_wait(WAIT)
+        .with_evaluation_slots(1)
+}
+
+/// Posts a review; the answer's `allowed` (panics on anything but a 200 AdmissionReview).
+async fn allowed(state: WebhookState, body: String) -> bool {
+    let request = Request::post("/validate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let response = router(state).oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let review: Value = serde_json::from_slice(&bytes).expect("JSON");
+    review["response"]["allowed"]
+        .as_bool()
+        .expect("an allowed field")
+}
+
+#[tokio::test]
+async fn an_unknown_namespace_is_waited_for_once_per_review_not_once_per_policy() {
+    let state = state(6, cache());
+    let started = Instant::now();
+    let allowed = allowed(state, privileged_pod_review("ghost")).await;
+    let elapsed = started.elapsed();
+    assert!(!allowed, "an unknown namespace matches every selector");
+    assert!(elapsed >= WAIT, "it was waited for: {elapsed:?}");
+    // Six waits would be 3 s; one is 0.5 s plus the evaluation.
+    assert!(
+        elapsed < WAIT * 3,
+        "waited {elapsed:?} for one unknown namespace under six policies"
+    );
+}
+
+/// Long enough that a review queued behind the waiting one would be noticed.
+const LONG_WAIT: Duration = Duration::from_secs(3);
+
+#[tokio::test]
+async fn a_review_waiting_for_its_namespace_holds_no_evaluation_slot() {
+    let cache = cache();
+    let state = state(3, cache.clone()).with_namespace_wait(LONG_WAIT);
+    let ghost = tokio::spawn(allowed(state.clone(), privileged_pod_review("ghost")));
+    let asked_by = Instant::now() + Duration::from_secs(60);
+    while !cache.ghost_asked.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < asked_by,
+            "the ghost review never looked up its namespace"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The only slot is free: a review of a known namespace is answered while the other waits.
+    let started = Instant::now();
+    assert!(!allowed(state.clone(), privileged_pod_review("prod")).await);
+    assert!(allowed(state, privileged_pod_review("dev")).await);
+    let elapsed = started.elapsed();
+    // Queued behind a slot held through the wait, they would take three waits (9 s).
+    assert!(
+        elapsed < LONG_WAIT / 2,
+        "served only after the waiting review ({elapsed:?})"
+    );
+    assert!(!ghost.await.expect("the ghost review"));
+}
+
+#[tokio::test]
+async fn the_wait_leaves_the_request_time_to_be_evaluated() {
+    // A request deadline shorter than the wait: the review is still answered, not a 503.
+    let state = state(2, cache())
+        .with_namespace_wait(Duration::from_secs(30))
+        .with_limits(1024 * 1024, Duration::from_secs(2));
+    let started = Instant::now();
+    assert!(!allowed(state, privileged_pod_review("ghost")).await);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
