@@ -6,7 +6,7 @@
 //! small, which made a 1.5 KB Pod cost ~15 KB of memory; parsing one back takes microseconds.
 //! Objects controlled by a cached workload (a Deployment's ReplicaSets and Pods, a CronJob's
 //! Jobs) keep no body: their template is evaluated on the owner, and skipping them keeps memory
-//! flat. Every other object is evaluated itself, whoever claims to own it (module `owners`).
+//! flat. Every other object is evaluated itself, whatever it claims as owner (module `owners`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -96,8 +96,9 @@ impl WorkloadCache {
     }
 
     /// Whether an object with this controller is evaluated through it (so need not be packed).
-    fn parks(&self, obj: &DynamicObject) -> bool {
-        controller_of(obj).is_some_and(|owner| self.index.read().is_ok_and(|i| i.parks(&owner)))
+    fn parks(&self, obj: &DynamicObject, ar: &ApiResource) -> bool {
+        controller_of(obj, &ar.kind)
+            .is_some_and(|owner| self.index.read().is_ok_and(|i| i.parks(&owner)))
     }
 
     /// Fetches the objects whose owner went away and evaluates them themselves (or parks them
@@ -144,7 +145,7 @@ impl WorkloadCache {
 
 /// The object as the index takes it: packed unless `packer` is `None` (expected to be parked).
 fn entry(obj: DynamicObject, ar: &ApiResource, packer: Option<&mut Packer>) -> Option<Entry> {
-    let controller = controller_of(&obj);
+    let controller = controller_of(&obj, &ar.kind);
     let uid = obj.metadata.uid.as_deref().unwrap_or_default().into();
     let key = key_of(&obj, ar);
     let body = match packer {
@@ -273,7 +274,7 @@ pub fn watch_kind(
                 Vec::new()
             }
             Ok(Event::InitApply(obj)) => {
-                let packer = (!cache.parks(&obj)).then_some(&mut packer);
+                let packer = (!cache.parks(&obj, &ar)).then_some(&mut packer);
                 buffer.extend(entry(obj, &ar, packer));
                 Vec::new()
             }
@@ -289,7 +290,7 @@ pub fn watch_kind(
                 changes
             }
             Ok(Event::Apply(obj)) => {
-                let packer = (!cache.parks(&obj)).then_some(&mut packer);
+                let packer = (!cache.parks(&obj, &ar)).then_some(&mut packer);
                 match entry(obj, &ar, packer) {
                     Some(entry) => cache.update(|index, changes| index.apply(entry, changes)),
                     None => Vec::new(),
