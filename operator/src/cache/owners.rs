@@ -8,7 +8,8 @@
 //! their body, so the common case (a Deployment's ReplicaSets and Pods, a CronJob's Jobs) keeps
 //! memory flat. Anything else (a Pod of a CRD operator, a Pod that claims a ConfigMap or a
 //! Deployment as owner, a Deployment that claims a StatefulSet, an object that claims itself, an
-//! owner with another uid, an owner not seen yet) is evaluated itself: anyone who can read a uid
+//! owner with another uid, an owner not seen yet, a Pod with ephemeral containers, which no
+//! template holds) is evaluated itself: anyone who can read a uid
 //! can write an ownerReference, and a claim the owner's template does not cover would hide the
 //! object from the audit.
 //!
@@ -55,8 +56,16 @@ fn owner_kind(child: &str, api_version: &str, kind: &str) -> Option<&'static str
 }
 
 /// The controller of `obj` (of kind `child`) when it is the kind whose template makes it (owners
-/// share the namespace).
+/// share the namespace), unless `obj` is a Pod with ephemeral containers.
 pub(super) fn controller_of(obj: &DynamicObject, child: &str) -> Option<OwnerRef> {
+    // A container added by `kubectl debug` is in no template: such a Pod is judged itself.
+    if child == "Pod"
+        && obj.data["spec"]["ephemeralContainers"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+    {
+        return None;
+    }
     let owner = obj
         .metadata
         .owner_references
@@ -555,6 +564,27 @@ mod tests {
             );
             assert_eq!(index.parked_len(), 1);
         }
+    }
+
+    #[test]
+    fn a_controlled_pod_with_ephemeral_containers_is_evaluated_itself() {
+        let mut index = Index::default();
+        owners(&mut index);
+        let owner = Some(("apps/v1", "ReplicaSet", "rs"));
+        index.apply(watched("Pod", "p", owner, json!({})), &mut Vec::new());
+        assert_eq!(index.parked_len(), 1);
+        // `kubectl debug` adds a container to the running Pod.
+        let debugged = json!({"ephemeralContainers": [{"name": "debugger", "image": "busybox"}]});
+        let changes = &mut Vec::new();
+        index.apply(watched("Pod", "p", owner, debugged), changes);
+        assert_eq!(index.parked_len(), 0);
+        assert!(evaluated(&index).contains(&"p".to_owned()));
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, CacheChange::Object { new: Some(_), .. })),
+            "the Pod's policies are re-evaluated"
+        );
     }
 
     #[test]
