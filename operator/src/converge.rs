@@ -25,9 +25,9 @@ use crate::reports::{self, ReportState};
 const POLL: Duration = Duration::from_millis(200);
 /// The wait before retrying a failed write or sweep.
 const RETRY: Duration = Duration::from_secs(5);
-/// A pass waits this long at most for every policy to be evaluated: one policy whose reconcile
-/// keeps failing must not hold back every report. Reports are then written without the sweep,
-/// which would delete the rows of the policies not evaluated.
+/// A pass holds reports back this long at most: one policy whose reconcile keeps failing must
+/// not hold back every report. Reports are then written, and the sweep (which would delete the
+/// rows of the policies not evaluated) waits until every live policy has been evaluated.
 const PASS_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs for the operator's lifetime: one pass per leadership term.
@@ -68,35 +68,72 @@ pub async fn run(
     }
 }
 
+/// What a pass does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// No pass runs.
+    Done,
+    /// Not every live policy was evaluated yet: wait.
+    Wait,
+    /// Timed out: write the reports and let reconciles write them from now on; the sweep waits.
+    Write,
+    /// Every live policy was evaluated: write the reports and delete the stale ones.
+    WriteAndSweep,
+}
+
+fn next_step(state: &ReportState, live: &[String], timed_out: bool) -> Step {
+    if !state.pass_running() {
+        Step::Done
+    } else if state.pass_covers(live.iter().map(String::as_str)) {
+        Step::WriteAndSweep
+    } else if timed_out && state.in_pass() {
+        Step::Write
+    } else {
+        Step::Wait
+    }
+}
+
+/// After `step` wrote (and swept) successfully; returns whether the pass is over. Only now: a
+/// failed write or sweep is retried as part of the same pass.
+fn wrote(state: &mut ReportState, step: Step) -> bool {
+    match step {
+        Step::Write => {
+            state.release_reports();
+            false
+        }
+        Step::WriteAndSweep => {
+            state.finish_pass();
+            true
+        }
+        Step::Done => true,
+        Step::Wait => false,
+    }
+}
+
 /// Completes the pass once every live policy was evaluated in it: writes the reports and
-/// deletes the stale ones. After the timeout, writes what it has, without deleting. Returns
-/// whether the pass is over.
+/// deletes the stale ones. After the timeout, writes what it has and sweeps once the rest is
+/// evaluated. Returns whether the pass is over.
 async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
     let live = ctx.live_policies();
     let mut state = ctx.reports.lock().await;
-    if !state.in_pass() {
-        return Ok(true);
-    }
-    let complete = state.pass_covers(live.iter().map(String::as_str));
-    if !complete && !timed_out {
-        return Ok(false);
-    }
-    if !complete {
-        tracing::warn!(
+    let step = next_step(&state, &live, timed_out);
+    match step {
+        Step::Done => return Ok(true),
+        Step::Wait => return Ok(false),
+        Step::Write => tracing::warn!(
             timeout = ?PASS_TIMEOUT,
             "not every policy could be evaluated since becoming leader; writing the \
-             PolicyReports without deleting stale ones"
-        );
+             PolicyReports, and deleting stale ones once every policy is evaluated"
+        ),
+        Step::WriteAndSweep => {}
     }
     let stale = state.unwritten();
     flush_reports(&mut state, stale, ctx).await?;
-    if complete {
+    if step == Step::WriteAndSweep {
         sweep(&mut state, ctx).await?;
         tracing::info!("PolicyReports reconciled with the current results");
     }
-    // Only now: a failed write or sweep is retried as part of the same pass.
-    state.finish_pass();
-    Ok(true)
+    Ok(wrote(&mut state, step))
 }
 
 /// Deletes the reports this operator owns in namespaces no policy has results for.
@@ -116,4 +153,37 @@ async fn sweep(state: &mut ReportState, ctx: &Context) -> Result<(), Error> {
         tracing::info!(namespace = %ns, "deleting a PolicyReport no policy has results for any more");
     }
     flush_reports(state, stale, ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timed_out_pass_sweeps_once_every_policy_was_evaluated() {
+        let mut state = ReportState::default();
+        let live = ["p".to_owned(), "q".to_owned()];
+        state.record("p");
+        assert_eq!(next_step(&state, &live, false), Step::Wait);
+        // "q" keeps failing: past the timeout the reports are written without the sweep.
+        assert_eq!(next_step(&state, &live, true), Step::Write);
+        assert!(!wrote(&mut state, Step::Write), "the pass goes on");
+        assert!(!state.in_pass(), "reconciles write the reports again");
+        assert_eq!(next_step(&state, &live, true), Step::Wait);
+        // "q" is evaluated at last: the sweep runs.
+        state.record("q");
+        assert_eq!(next_step(&state, &live, true), Step::WriteAndSweep);
+        assert!(wrote(&mut state, Step::WriteAndSweep));
+        assert_eq!(next_step(&state, &live, true), Step::Done);
+    }
+
+    #[test]
+    fn a_complete_pass_sweeps_without_waiting_for_the_timeout() {
+        let mut state = ReportState::default();
+        state.record("p");
+        assert_eq!(
+            next_step(&state, &["p".to_owned()], false),
+            Step::WriteAndSweep
+        );
+    }
 }

@@ -224,6 +224,8 @@ pub struct ReportState {
     strings: HashSet<Arc<str>>,
     /// Until the pass completes: the policies evaluated in it so far.
     pass: Option<BTreeSet<String>>,
+    /// Whether reports wait for the pass; no longer once it timed out (the sweep still waits).
+    holding: bool,
 }
 
 /// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
@@ -234,6 +236,7 @@ impl Default for ReportState {
             written: BTreeMap::new(),
             strings: HashSet::new(),
             pass: Some(BTreeSet::new()),
+            holding: true,
         }
     }
 }
@@ -323,7 +326,18 @@ impl ReportState {
 
     /// True while reports wait for a pass to complete.
     pub fn in_pass(&self) -> bool {
+        self.pass.is_some() && self.holding
+    }
+
+    /// True until the pass completes, even once reports no longer wait for it.
+    pub fn pass_running(&self) -> bool {
         self.pass.is_some()
+    }
+
+    /// Reports are written as results change again, while the pass goes on recording which
+    /// policies were evaluated, for the sweep.
+    pub fn release_reports(&mut self) {
+        self.holding = false;
     }
 
     /// Notes that a policy's results are current in this pass.
