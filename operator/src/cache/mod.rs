@@ -309,13 +309,34 @@ pub fn watch_kind(
         .flat_map(futures::stream::iter)
 }
 
+/// The webhook's view: `None` for a namespace not in the cache, which admission waits for
+/// briefly before failing closed (`webhook::namespaces`).
 impl NamespaceLabels for NamespaceCache {
     fn with_labels(
         &self,
         namespace: &str,
         check: &mut dyn FnMut(&dyn Labels) -> bool,
     ) -> Option<bool> {
-        self.labels.load().with_labels(namespace, check)
+        self.labels.load().0.with_labels(namespace, check)
+    }
+}
+
+/// Namespace labels as the audit reads them: a namespace not in the cache matches every
+/// namespaceSelector, as at admission. The audit meets one when an object's watch event comes
+/// before its namespace's, or a namespace's deletion before its objects'. Failing closed, the
+/// object is judged by every policy that could select it until the namespace event (which
+/// re-evaluates every policy) says which; and its deletion re-evaluates every policy that may
+/// have reported it, where name-only matching would leave a row behind until the next resync.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNamespaces(NamespaceMap);
+
+impl NamespaceLabels for AuditNamespaces {
+    fn with_labels(
+        &self,
+        namespace: &str,
+        check: &mut dyn FnMut(&dyn Labels) -> bool,
+    ) -> Option<bool> {
+        Some(self.0.with_labels(namespace, check).unwrap_or(true))
     }
 }
 
@@ -323,20 +344,20 @@ impl NamespaceLabels for NamespaceCache {
 /// rarely, and every reconcile and admission request reads a snapshot without copying.
 #[derive(Debug, Default)]
 pub struct NamespaceCache {
-    labels: ArcSwap<NamespaceMap>,
+    labels: ArcSwap<AuditNamespaces>,
 }
 
 impl NamespaceCache {
-    /// The current labels, shared.
-    pub fn snapshot(&self) -> Arc<NamespaceMap> {
+    /// The current labels, shared, as the audit reads them.
+    pub fn snapshot(&self) -> Arc<AuditNamespaces> {
         self.labels.load_full()
     }
 
     fn update(&self, change: impl Fn(&mut NamespaceMap) -> bool) -> bool {
-        let mut next = NamespaceMap::clone(&self.labels.load());
+        let mut next = NamespaceMap::clone(&self.labels.load().0);
         let changed = change(&mut next);
         if changed {
-            self.labels.store(Arc::new(next));
+            self.labels.store(Arc::new(AuditNamespaces(next)));
         }
         changed
     }
@@ -364,7 +385,9 @@ impl NamespaceCache {
                     }
                     Ok(Event::InitDone) => {
                         self.labels
-                            .store(Arc::new(NamespaceMap(std::mem::take(&mut buffer))));
+                            .store(Arc::new(AuditNamespaces(NamespaceMap(std::mem::take(
+                                &mut buffer,
+                            )))));
                         if !synced_once {
                             synced_once = true;
                             on_synced();
@@ -397,6 +420,28 @@ impl NamespaceCache {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_audit_judges_an_unknown_namespace_by_every_selector_as_admission_does() {
+        let cache = NamespaceCache::default();
+        cache.update(|map| {
+            map.0.insert(
+                "known".to_owned(),
+                BTreeMap::from([("env".to_owned(), "dev".to_owned())]),
+            );
+            true
+        });
+        let audit = cache.snapshot();
+        // A selector the known namespace's labels do not match.
+        assert_eq!(audit.with_labels("known", &mut |_| false), Some(false));
+        assert_eq!(
+            audit.with_labels("not-seen-yet", &mut |_| false),
+            Some(true),
+            "fail-closed: every namespaceSelector matches"
+        );
+        // The webhook's view still says "unknown", so that it can wait for the namespace first.
+        assert_eq!(cache.with_labels("not-seen-yet", &mut |_| false), None);
+    }
 
     #[test]
     fn streaming_lists_only_where_the_server_has_them_on() {
