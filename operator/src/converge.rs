@@ -7,6 +7,7 @@
 //! none loses the rows of a policy not yet evaluated), then writes every report with results and
 //! deletes every report it owns (see [`reports::owned_namespaces`]) that no policy has results for.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +69,70 @@ pub async fn run(
     }
 }
 
+/// Which policies a pass has evaluated so far, and whether reports still wait for it. Kept in
+/// the [`ReportState`], under the same lock as the results it vouches for.
+#[derive(Debug)]
+pub struct Pass {
+    /// Until the pass completes: the policies evaluated in it so far.
+    evaluated: Option<BTreeSet<String>>,
+    /// Whether reports wait for the pass; no longer once it timed out (the sweep still waits).
+    holding: bool,
+}
+
+/// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
+impl Default for Pass {
+    fn default() -> Self {
+        Pass {
+            evaluated: Some(BTreeSet::new()),
+            holding: true,
+        }
+    }
+}
+
+impl Pass {
+    /// True while reports wait for the pass to complete.
+    pub fn holds_reports(&self) -> bool {
+        self.evaluated.is_some() && self.holding
+    }
+
+    /// True until the pass completes, even once reports no longer wait for it.
+    pub fn running(&self) -> bool {
+        self.evaluated.is_some()
+    }
+
+    /// Notes that a policy's results are current in this pass.
+    pub fn record(&mut self, policy: &str) {
+        if let Some(evaluated) = self.evaluated.as_mut() {
+            evaluated.insert(policy.to_owned());
+        }
+    }
+
+    /// A deleted policy is no longer waited for.
+    pub fn forget(&mut self, policy: &str) {
+        if let Some(evaluated) = self.evaluated.as_mut() {
+            evaluated.remove(policy);
+        }
+    }
+
+    /// Whether every one of `live` was evaluated in the pass (true outside a pass).
+    pub fn covers<'a>(&self, mut live: impl Iterator<Item = &'a str>) -> bool {
+        self.evaluated
+            .as_ref()
+            .is_none_or(|evaluated| live.all(|p| evaluated.contains(p)))
+    }
+
+    /// Reports are written as results change again, while the pass goes on recording which
+    /// policies were evaluated, for the sweep.
+    fn release(&mut self) {
+        self.holding = false;
+    }
+
+    /// Ends the pass.
+    pub fn finish(&mut self) {
+        self.evaluated = None;
+    }
+}
+
 /// What a pass does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -82,9 +147,9 @@ enum Step {
 }
 
 fn next_step(state: &ReportState, live: &[String], timed_out: bool) -> Step {
-    if !state.pass_running() {
+    if !state.pass.running() {
         Step::Done
-    } else if state.pass_covers(live.iter().map(String::as_str)) {
+    } else if state.pass.covers(live.iter().map(String::as_str)) {
         Step::WriteAndSweep
     } else if timed_out && state.in_pass() {
         Step::Write
@@ -98,11 +163,11 @@ fn next_step(state: &ReportState, live: &[String], timed_out: bool) -> Step {
 fn wrote(state: &mut ReportState, step: Step) -> bool {
     match step {
         Step::Write => {
-            state.release_reports();
+            state.pass.release();
             false
         }
         Step::WriteAndSweep => {
-            state.finish_pass();
+            state.pass.finish();
             true
         }
         Step::Done => true,
