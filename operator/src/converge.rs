@@ -178,10 +178,12 @@ fn wrote(state: &mut ReportState, step: Step) -> bool {
 /// Completes the pass once every live policy was evaluated in it: writes the reports and
 /// deletes the stale ones. After the timeout, writes what it has and sweeps once the rest is
 /// evaluated. Returns whether the pass is over.
+///
+/// The report lock is held for one report write at a time, never while listing: reconciles
+/// record their results meanwhile, and whatever they change is written before the pass moves on.
 async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
     let live = ctx.live_policies();
-    let mut state = ctx.reports.lock().await;
-    let step = next_step(&state, &live, timed_out);
+    let step = next_step(&*ctx.reports.lock().await, &live, timed_out);
     match step {
         Step::Done => return Ok(true),
         Step::Wait => return Ok(false),
@@ -192,32 +194,60 @@ async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
         ),
         Step::WriteAndSweep => {}
     }
-    let stale = state.unwritten();
-    flush_reports(&mut state, stale, ctx).await?;
-    if step == Step::WriteAndSweep {
-        sweep(&mut state, ctx).await?;
-        tracing::info!("PolicyReports reconciled with the current results");
+    let owned = match step {
+        Step::WriteAndSweep => owned_reports(ctx).await?,
+        _ => Vec::new(),
+    };
+    loop {
+        let pending = ctx.reports.lock().await.unwritten();
+        let mut wrote_all = true;
+        for ns in pending.iter().chain(&owned) {
+            if !write_one(ctx, ns).await? {
+                // Not leading any more, or no PolicyReport CRD: nothing more to write.
+                wrote_all = false;
+                break;
+            }
+        }
+        let mut state = ctx.reports.lock().await;
+        // Results recorded while writing are written too, before the pass moves on (reconciles
+        // do not write while the pass holds reports back).
+        if wrote_all && !state.unwritten().is_empty() {
+            continue;
+        }
+        if wrote_all && step == Step::WriteAndSweep {
+            tracing::info!("PolicyReports reconciled with the current results");
+        }
+        // Only now: a failed write or sweep is retried as part of the same pass.
+        return Ok(wrote(&mut state, step));
     }
-    Ok(wrote(&mut state, step))
 }
 
-/// Deletes the reports this operator owns in namespaces no policy has results for.
-async fn sweep(state: &mut ReportState, ctx: &Context) -> Result<(), Error> {
+/// Writes (or deletes, when empty) one namespace's report unless it is written as it is now,
+/// holding the report lock for this one write. Returns false when nothing more can be written.
+async fn write_one(ctx: &Context, namespace: &str) -> Result<bool, Error> {
+    let mut state = ctx.reports.lock().await;
+    if state.is_written(namespace) {
+        return Ok(true);
+    }
+    if state.is_empty(namespace) {
+        tracing::info!(namespace = %namespace, "deleting a PolicyReport no policy has results for any more");
+    }
+    flush_reports(&mut state, vec![namespace.to_owned()], ctx).await?;
+    Ok(state.is_written(namespace))
+}
+
+/// The namespaces holding a report this operator owns (listed without the report lock).
+async fn owned_reports(ctx: &Context) -> Result<Vec<String>, Error> {
     let owned = reports::owned_namespaces(&ctx.client)
         .await
         .map_err(|source| Error::Kube {
             context: "listing the PolicyReports kube-guardian owns".into(),
             source,
         })?;
-    let Some(owned) = owned else {
+    Ok(owned.unwrap_or_else(|| {
         ctx.note_reports_unavailable();
-        return Ok(());
-    };
-    let stale: Vec<String> = owned.into_iter().filter(|ns| state.is_empty(ns)).collect();
-    for ns in &stale {
-        tracing::info!(namespace = %ns, "deleting a PolicyReport no policy has results for any more");
-    }
-    flush_reports(state, stale, ctx).await
+        Vec::new()
+    }))
 }
 
 #[cfg(test)]
@@ -250,5 +280,90 @@ mod tests {
             next_step(&state, &["p".to_owned()], false),
             Step::WriteAndSweep
         );
+    }
+}
+
+#[cfg(test)]
+mod stalled_api_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use guardian_core::crd::{GuardianException, GuardianPolicy};
+    use kube::runtime::reflector;
+    use tokio::sync::{mpsc as chan, watch};
+
+    use super::finish;
+    use crate::cache::{NamespaceCache, WorkloadCache};
+    use crate::context::Context;
+    use crate::events::EventPublisher;
+    use crate::metrics::Metrics;
+    use crate::store::PolicyStore;
+
+    /// A leader's context whose API server takes every request and answers none; the first
+    /// bytes of each request (its request line) go to the receiver.
+    async fn stalled_api() -> (
+        Arc<Context>,
+        chan::UnboundedReceiver<String>,
+        watch::Sender<bool>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (tx, rx) = chan::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 512];
+                loop {
+                    let _ = socket.readable().await;
+                    match socket.try_read(&mut buf) {
+                        Ok(n) => {
+                            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+                            break;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                    }
+                }
+                held.push(socket);
+            }
+        });
+        let config = kube::Config::new(url.parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("client");
+        let (leader_tx, leader) = watch::channel(true);
+        let ctx = Context::new(
+            client.clone(),
+            Arc::new(PolicyStore::new()),
+            reflector::store::<GuardianPolicy>().0,
+            reflector::store::<GuardianException>().0,
+            Arc::new(WorkloadCache::default()),
+            Arc::new(NamespaceCache::default()),
+            Metrics::new().expect("metrics"),
+            EventPublisher::new(client, "test".into()),
+            leader,
+            Duration::from_secs(300),
+        );
+        (Arc::new(ctx), rx, leader_tx)
+    }
+
+    #[tokio::test]
+    async fn the_sweep_lists_owned_reports_without_holding_the_report_lock() {
+        let (ctx, mut requests, _leader) = stalled_api().await;
+        // No live policy: the pass is complete and the sweep lists the reports it owns.
+        let finishing = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { finish(&ctx, false).await }
+        });
+        let request = tokio::time::timeout(Duration::from_secs(60), requests.recv())
+            .await
+            .expect("a request within 60 s")
+            .expect("a request");
+        assert!(request.contains("policyreports"), "{request}");
+        assert!(
+            ctx.reports.try_lock().is_ok(),
+            "reconciles record their results while the API server is slow"
+        );
+        finishing.abort();
     }
 }

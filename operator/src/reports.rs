@@ -338,9 +338,14 @@ impl ReportState {
     pub fn unwritten(&self) -> Vec<String> {
         self.by_namespace
             .keys()
-            .filter(|ns| self.written.get(*ns) != Some(&fingerprint(&self.body(ns))))
+            .filter(|ns| !self.is_written(ns))
             .cloned()
             .collect()
+    }
+
+    /// Whether the namespace's report was written (or deleted, when empty) as it is now.
+    pub fn is_written(&self, namespace: &str) -> bool {
+        self.written.get(namespace) == Some(&fingerprint(&self.body(namespace)))
     }
 
     /// The report body (summary and results) for a namespace.
