@@ -162,6 +162,16 @@ async fn objects_are_audited_through_cached_owners_only() {
         &host_network_pod("web-x", Some(("apps/v1", "ReplicaSet", "web", &rs_uid))),
     )
     .await;
+    // The ReplicaSet's too, until `kubectl debug` adds a container no template holds.
+    create(
+        &client,
+        Some(&ns),
+        &host_network_pod(
+            "web-debugged",
+            Some(("apps/v1", "ReplicaSet", "web", &rs_uid)),
+        ),
+    )
+    .await;
     // Claims the ReplicaSet by name with another uid: not its Pod.
     create(
         &client,
@@ -222,7 +232,7 @@ async fn objects_are_audited_through_cached_owners_only() {
         &NS_POLICY.replace("NAME", &name).replace("NS", &ns),
     )
     .await;
-    // Evaluated: the ReplicaSet (for its Pod too), the four Pods no cached workload controls,
+    // Evaluated: the ReplicaSet (for its Pods too), the four Pods no cached workload controls,
     // the Deployment and the StatefulSet claimed, and the Deployment claiming the StatefulSet.
     eventually("8 resources evaluated, 5 violations", || async {
         policy(&client, &name)
@@ -246,6 +256,29 @@ async fn objects_are_audited_through_cached_owners_only() {
         ]
     );
 
+    // An ephemeral container on a controlled Pod: the Pod is audited itself.
+    Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+        .patch_ephemeral_containers(
+            "web-debugged",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"ephemeralContainers": [
+                {"name": "debugger", "image": "registry.example.com/debug:1.0"}
+            ]}})),
+        )
+        .await
+        .expect("add an ephemeral container");
+    eventually("the debugged Pod to be audited", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| counts(p) == Some((9, 6)))
+    })
+    .await;
+    let names = eventually("the debugged Pod in the report", || async {
+        reported(&reports).await.filter(|n| n.len() == 6)
+    })
+    .await;
+    assert!(names.contains(&"web-debugged".to_owned()), "{names:?}");
+
     // The owner goes (without a garbage collector here, its Pod stays): the Pod is audited.
     if !cp.is_existing_cluster() {
         dynamic_api(
@@ -260,11 +293,11 @@ async fn objects_are_audited_through_cached_owners_only() {
         eventually("the orphaned Pod to be audited", || async {
             policy(&client, &name)
                 .await
-                .filter(|p| counts(p) == Some((8, 6)))
+                .filter(|p| counts(p) == Some((9, 7)))
         })
         .await;
         let names = eventually("the orphan in the report", || async {
-            reported(&reports).await.filter(|n| n.len() == 6)
+            reported(&reports).await.filter(|n| n.len() == 7)
         })
         .await;
         assert!(names.contains(&"web-x".to_owned()), "{names:?}");
