@@ -7,6 +7,7 @@
 //! none loses the rows of a policy not yet evaluated), then writes every report with results and
 //! deletes every report it owns (see [`reports::owned_namespaces`]) that no policy has results for.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,9 +26,9 @@ use crate::reports::{self, ReportState};
 const POLL: Duration = Duration::from_millis(200);
 /// The wait before retrying a failed write or sweep.
 const RETRY: Duration = Duration::from_secs(5);
-/// A pass waits this long at most for every policy to be evaluated: one policy whose reconcile
-/// keeps failing must not hold back every report. Reports are then written without the sweep,
-/// which would delete the rows of the policies not evaluated.
+/// A pass holds reports back this long at most: one policy whose reconcile keeps failing must
+/// not hold back every report. Reports are then written, and the sweep (which would delete the
+/// rows of the policies not evaluated) waits until every live policy has been evaluated.
 const PASS_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs for the operator's lifetime: one pass per leadership term.
@@ -68,52 +69,301 @@ pub async fn run(
     }
 }
 
-/// Completes the pass once every live policy was evaluated in it: writes the reports and
-/// deletes the stale ones. After the timeout, writes what it has, without deleting. Returns
-/// whether the pass is over.
-async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
-    let live = ctx.live_policies();
-    let mut state = ctx.reports.lock().await;
-    if !state.in_pass() {
-        return Ok(true);
-    }
-    let complete = state.pass_covers(live.iter().map(String::as_str));
-    if !complete && !timed_out {
-        return Ok(false);
-    }
-    if !complete {
-        tracing::warn!(
-            timeout = ?PASS_TIMEOUT,
-            "not every policy could be evaluated since becoming leader; writing the \
-             PolicyReports without deleting stale ones"
-        );
-    }
-    let stale = state.unwritten();
-    flush_reports(&mut state, stale, ctx).await?;
-    if complete {
-        sweep(&mut state, ctx).await?;
-        tracing::info!("PolicyReports reconciled with the current results");
-    }
-    // Only now: a failed write or sweep is retried as part of the same pass.
-    state.finish_pass();
-    Ok(true)
+/// Which policies a pass has evaluated so far, and whether reports still wait for it. Kept in
+/// the [`ReportState`], under the same lock as the results it vouches for.
+#[derive(Debug)]
+pub struct Pass {
+    /// Until the pass completes: the policies evaluated in it so far.
+    evaluated: Option<BTreeSet<String>>,
+    /// Whether reports wait for the pass; no longer once it timed out (the sweep still waits).
+    holding: bool,
 }
 
-/// Deletes the reports this operator owns in namespaces no policy has results for.
-async fn sweep(state: &mut ReportState, ctx: &Context) -> Result<(), Error> {
+/// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
+impl Default for Pass {
+    fn default() -> Self {
+        Pass {
+            evaluated: Some(BTreeSet::new()),
+            holding: true,
+        }
+    }
+}
+
+impl Pass {
+    /// True while reports wait for the pass to complete.
+    pub fn holds_reports(&self) -> bool {
+        self.evaluated.is_some() && self.holding
+    }
+
+    /// True until the pass completes, even once reports no longer wait for it.
+    pub fn running(&self) -> bool {
+        self.evaluated.is_some()
+    }
+
+    /// Notes that a policy's results are current in this pass.
+    pub fn record(&mut self, policy: &str) {
+        if let Some(evaluated) = self.evaluated.as_mut() {
+            evaluated.insert(policy.to_owned());
+        }
+    }
+
+    /// A deleted policy is no longer waited for.
+    pub fn forget(&mut self, policy: &str) {
+        if let Some(evaluated) = self.evaluated.as_mut() {
+            evaluated.remove(policy);
+        }
+    }
+
+    /// Whether every one of `live` was evaluated in the pass (true outside a pass).
+    pub fn covers<'a>(&self, mut live: impl Iterator<Item = &'a str>) -> bool {
+        self.evaluated
+            .as_ref()
+            .is_none_or(|evaluated| live.all(|p| evaluated.contains(p)))
+    }
+
+    /// Reports are written as results change again, while the pass goes on recording which
+    /// policies were evaluated, for the sweep.
+    fn release(&mut self) {
+        self.holding = false;
+    }
+
+    /// Ends the pass.
+    pub fn finish(&mut self) {
+        self.evaluated = None;
+    }
+}
+
+/// What a pass does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// No pass runs.
+    Done,
+    /// Not every live policy was evaluated yet: wait.
+    Wait,
+    /// Timed out: write the reports and let reconciles write them from now on; the sweep waits.
+    Write,
+    /// Every live policy was evaluated: write the reports and delete the stale ones.
+    WriteAndSweep,
+}
+
+fn next_step(state: &ReportState, live: &[String], timed_out: bool) -> Step {
+    if !state.pass.running() {
+        Step::Done
+    } else if state.pass.covers(live.iter().map(String::as_str)) {
+        Step::WriteAndSweep
+    } else if timed_out && state.in_pass() {
+        Step::Write
+    } else {
+        Step::Wait
+    }
+}
+
+/// After `step` wrote (and swept) successfully; returns whether the pass is over. Only now: a
+/// failed write or sweep is retried as part of the same pass.
+fn wrote(state: &mut ReportState, step: Step) -> bool {
+    match step {
+        Step::Write => {
+            state.pass.release();
+            false
+        }
+        Step::WriteAndSweep => {
+            state.pass.finish();
+            true
+        }
+        Step::Done => true,
+        Step::Wait => false,
+    }
+}
+
+/// Completes the pass once every live policy was evaluated in it: writes the reports and
+/// deletes the stale ones. After the timeout, writes what it has and sweeps once the rest is
+/// evaluated. Returns whether the pass is over.
+///
+/// The report lock is held for one report write at a time, never while listing: reconciles
+/// record their results meanwhile, and whatever they change is written before the pass moves on.
+async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
+    let live = ctx.live_policies();
+    let step = next_step(&*ctx.reports.lock().await, &live, timed_out);
+    match step {
+        Step::Done => return Ok(true),
+        Step::Wait => return Ok(false),
+        Step::Write => tracing::warn!(
+            timeout = ?PASS_TIMEOUT,
+            "not every policy could be evaluated since becoming leader; writing the \
+             PolicyReports, and deleting stale ones once every policy is evaluated"
+        ),
+        Step::WriteAndSweep => {}
+    }
+    let owned = match step {
+        Step::WriteAndSweep => owned_reports(ctx).await?,
+        _ => Vec::new(),
+    };
+    loop {
+        let pending = ctx.reports.lock().await.unwritten();
+        let mut wrote_all = true;
+        for ns in pending.iter().chain(&owned) {
+            if !write_one(ctx, ns).await? {
+                // Not leading any more, or no PolicyReport CRD: nothing more to write.
+                wrote_all = false;
+                break;
+            }
+        }
+        let mut state = ctx.reports.lock().await;
+        // Results recorded while writing are written too, before the pass moves on (reconciles
+        // do not write while the pass holds reports back).
+        if wrote_all && !state.unwritten().is_empty() {
+            continue;
+        }
+        if wrote_all && step == Step::WriteAndSweep {
+            tracing::info!("PolicyReports reconciled with the current results");
+        }
+        // Only now: a failed write or sweep is retried as part of the same pass.
+        return Ok(wrote(&mut state, step));
+    }
+}
+
+/// Writes (or deletes, when empty) one namespace's report unless it is written as it is now,
+/// holding the report lock for this one write. Returns false when nothing more can be written.
+async fn write_one(ctx: &Context, namespace: &str) -> Result<bool, Error> {
+    let mut state = ctx.reports.lock().await;
+    if state.is_written(namespace) {
+        return Ok(true);
+    }
+    if state.is_empty(namespace) {
+        tracing::info!(namespace = %namespace, "deleting a PolicyReport no policy has results for any more");
+    }
+    flush_reports(&mut state, vec![namespace.to_owned()], ctx).await?;
+    Ok(state.is_written(namespace))
+}
+
+/// The namespaces holding a report this operator owns (listed without the report lock).
+async fn owned_reports(ctx: &Context) -> Result<Vec<String>, Error> {
     let owned = reports::owned_namespaces(&ctx.client)
         .await
         .map_err(|source| Error::Kube {
             context: "listing the PolicyReports kube-guardian owns".into(),
             source,
         })?;
-    let Some(owned) = owned else {
+    Ok(owned.unwrap_or_else(|| {
         ctx.note_reports_unavailable();
-        return Ok(());
-    };
-    let stale: Vec<String> = owned.into_iter().filter(|ns| state.is_empty(ns)).collect();
-    for ns in &stale {
-        tracing::info!(namespace = %ns, "deleting a PolicyReport no policy has results for any more");
+        Vec::new()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timed_out_pass_sweeps_once_every_policy_was_evaluated() {
+        let mut state = ReportState::default();
+        let live = ["p".to_owned(), "q".to_owned()];
+        state.record("p");
+        assert_eq!(next_step(&state, &live, false), Step::Wait);
+        // "q" keeps failing: past the timeout the reports are written without the sweep.
+        assert_eq!(next_step(&state, &live, true), Step::Write);
+        assert!(!wrote(&mut state, Step::Write), "the pass goes on");
+        assert!(!state.in_pass(), "reconciles write the reports again");
+        assert_eq!(next_step(&state, &live, true), Step::Wait);
+        // "q" is evaluated at last: the sweep runs.
+        state.record("q");
+        assert_eq!(next_step(&state, &live, true), Step::WriteAndSweep);
+        assert!(wrote(&mut state, Step::WriteAndSweep));
+        assert_eq!(next_step(&state, &live, true), Step::Done);
     }
-    flush_reports(state, stale, ctx).await
+
+    #[test]
+    fn a_complete_pass_sweeps_without_waiting_for_the_timeout() {
+        let mut state = ReportState::default();
+        state.record("p");
+        assert_eq!(
+            next_step(&state, &["p".to_owned()], false),
+            Step::WriteAndSweep
+        );
+    }
+}
+
+#[cfg(test)]
+mod stalled_api_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use guardian_core::crd::{GuardianException, GuardianPolicy};
+    use kube::runtime::reflector;
+    use tokio::sync::{mpsc as chan, watch};
+
+    use super::finish;
+    use crate::cache::{NamespaceCache, WorkloadCache};
+    use crate::context::Context;
+    use crate::events::EventPublisher;
+    use crate::metrics::Metrics;
+    use crate::store::PolicyStore;
+
+    /// A leader's context whose API server takes every request and answers none; the first
+    /// bytes of each request (its request line) go to the receiver.
+    async fn stalled_api() -> (
+        Arc<Context>,
+        chan::UnboundedReceiver<String>,
+        watch::Sender<bool>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (tx, rx) = chan::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 512];
+                loop {
+                    let _ = socket.readable().await;
+                    match socket.try_read(&mut buf) {
+                        Ok(n) => {
+                            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+                            break;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                    }
+                }
+                held.push(socket);
+            }
+        });
+        let config = kube::Config::new(url.parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("client");
+        let (leader_tx, leader) = watch::channel(true);
+        let ctx = Context::new(
+            client.clone(),
+            Arc::new(PolicyStore::new()),
+            reflector::store::<GuardianPolicy>().0,
+            reflector::store::<GuardianException>().0,
+            Arc::new(WorkloadCache::default()),
+            Arc::new(NamespaceCache::default()),
+            Metrics::new().expect("metrics"),
+            EventPublisher::new(client, "test".into()),
+            leader,
+            Duration::from_secs(300),
+        );
+        (Arc::new(ctx), rx, leader_tx)
+    }
+
+    #[tokio::test]
+    async fn the_sweep_lists_owned_reports_without_holding_the_report_lock() {
+        let (ctx, mut requests, _leader) = stalled_api().await;
+        // No live policy: the pass is complete and the sweep lists the reports it owns.
+        let finishing = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { finish(&ctx, false).await }
+        });
+        let request = tokio::time::timeout(Duration::from_secs(60), requests.recv())
+            .await
+            .expect("a request within 60 s")
+            .expect("a request");
+        assert!(request.contains("policyreports"), "{request}");
+        assert!(
+            ctx.reports.try_lock().is_ok(),
+            "reconciles record their results while the API server is slow"
+        );
+        finishing.abort();
+    }
 }

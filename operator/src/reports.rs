@@ -9,8 +9,13 @@ use guardian_core::crd::Enforcement;
 use guardian_core::model::{Finding, Outcome, ResourceRef};
 use kube::Client;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
 };
+
+use crate::converge::Pass;
+
+mod owned;
+pub use owned::owned_namespaces;
 use serde_json::{Value, json};
 
 /// The name of the report kube-guardian owns in each namespace.
@@ -222,8 +227,8 @@ pub struct ReportState {
     written: BTreeMap<String, u64>,
     /// Every path, message and container name the rows hold, once.
     strings: HashSet<Arc<str>>,
-    /// Until the pass completes: the policies evaluated in it so far.
-    pass: Option<BTreeSet<String>>,
+    /// The convergence pass after a start or a leadership change.
+    pub(crate) pass: Pass,
 }
 
 /// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
@@ -233,7 +238,7 @@ impl Default for ReportState {
             by_namespace: BTreeMap::new(),
             written: BTreeMap::new(),
             strings: HashSet::new(),
-            pass: Some(BTreeSet::new()),
+            pass: Pass::default(),
         }
     }
 }
@@ -309,9 +314,7 @@ impl ReportState {
 
     /// Removes a deleted policy's results; returns the namespaces to rewrite.
     pub fn remove_policy(&mut self, policy: &str) -> Vec<String> {
-        if let Some(pass) = self.pass.as_mut() {
-            pass.remove(policy);
-        }
+        self.pass.forget(policy);
         self.set_policy(policy, BTreeMap::new())
     }
 
@@ -323,35 +326,26 @@ impl ReportState {
 
     /// True while reports wait for a pass to complete.
     pub fn in_pass(&self) -> bool {
-        self.pass.is_some()
+        self.pass.holds_reports()
     }
 
     /// Notes that a policy's results are current in this pass.
     pub fn record(&mut self, policy: &str) {
-        if let Some(pass) = self.pass.as_mut() {
-            pass.insert(policy.to_owned());
-        }
-    }
-
-    /// Whether every one of `live` was evaluated in the current pass (true outside a pass).
-    pub fn pass_covers<'a>(&self, mut live: impl Iterator<Item = &'a str>) -> bool {
-        self.pass
-            .as_ref()
-            .is_none_or(|pass| live.all(|p| pass.contains(p)))
-    }
-
-    /// Ends the pass: reports are written as results change again.
-    pub fn finish_pass(&mut self) {
-        self.pass = None;
+        self.pass.record(policy);
     }
 
     /// The namespaces with results whose report was not written as it is now.
     pub fn unwritten(&self) -> Vec<String> {
         self.by_namespace
             .keys()
-            .filter(|ns| self.written.get(*ns) != Some(&fingerprint(&self.body(ns))))
+            .filter(|ns| !self.is_written(ns))
             .cloned()
             .collect()
+    }
+
+    /// Whether the namespace's report was written (or deleted, when empty) as it is now.
+    pub fn is_written(&self, namespace: &str) -> bool {
+        self.written.get(namespace) == Some(&fingerprint(&self.body(namespace)))
     }
 
     /// The report body (summary and results) for a namespace.
@@ -455,59 +449,6 @@ pub async fn write(
 /// The label on every report kube-guardian writes, by which it finds its reports again.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "kube-guardian";
-
-/// The namespaces holding a report this operator owns, for deleting those no policy has results
-/// for any more. Owned: named [`REPORT_NAME`] and labelled as kube-guardian's, or named so
-/// without any managed-by label and holding only kube-guardian results (written before reports
-/// were labelled; the next write labels them). A report with another manager's label is never
-/// touched. Lists metadata only, in pages. `Ok(None)` when the PolicyReport CRD is not installed.
-pub async fn owned_namespaces(client: &Client) -> Result<Option<Vec<String>>, kube::Error> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &report_resource());
-    let mut params = ListParams::default()
-        .fields(&format!("metadata.name={REPORT_NAME}"))
-        .limit(500);
-    let mut owned = Vec::new();
-    loop {
-        let page = match api.list_metadata(&params).await {
-            Ok(page) => page,
-            Err(kube::Error::Api(s)) if s.code == 404 && crd_missing(&s) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        for meta in &page.items {
-            let Some(namespace) = meta.metadata.namespace.clone() else {
-                continue;
-            };
-            let label = meta
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(MANAGED_BY_LABEL));
-            let ours = match label {
-                Some(manager) => manager == MANAGED_BY,
-                None => is_unlabelled_own(client, &namespace).await?,
-            };
-            if ours {
-                owned.push(namespace);
-            }
-        }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(Some(owned)),
-        }
-    }
-}
-
-/// An unlabelled report named like ours is ours when every result came from kube-guardian.
-async fn is_unlabelled_own(client: &Client, namespace: &str) -> Result<bool, kube::Error> {
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &report_resource());
-    let Some(report) = api.get_opt(REPORT_NAME).await? else {
-        return Ok(false);
-    };
-    Ok(report.data["results"]
-        .as_array()
-        .is_none_or(|results| results.iter().all(|r| r["source"] == "kube-guardian")))
-}
 
 /// A 404 for the resource type itself (no CRD: a bare "404 page not found"), not the
 /// `NotFound` Status the API server returns for one missing object.
@@ -744,17 +685,17 @@ mod tests {
         assert!(state.in_pass());
         state.set_policy("p", results("a", vec![row("p", "x", "r")]));
         state.record("p");
-        assert!(!state.pass_covers(["p", "q"].into_iter()));
+        assert!(!state.pass.covers(["p", "q"].into_iter()));
         state.set_policy("q", BTreeMap::new());
         state.record("q");
-        assert!(state.pass_covers(["p", "q"].into_iter()));
-        state.finish_pass();
+        assert!(state.pass.covers(["p", "q"].into_iter()));
+        state.pass.finish();
         assert_eq!(state.unwritten(), vec!["a"]);
         let body = state.body("a");
         state.mark_written("a", &body);
         assert!(state.unwritten().is_empty());
         assert!(!state.in_pass());
-        assert!(state.pass_covers(["anything"].into_iter()));
+        assert!(state.pass.covers(["anything"].into_iter()));
     }
 
     #[test]

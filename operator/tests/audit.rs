@@ -1,5 +1,5 @@
 //! The audit against the real control plane: owned objects are evaluated through a cached owner
-//! only (anything else that claims an owner is audited itself, and so is an object whose owner
+//! whose template makes them only (anything else that claims an owner is audited itself, and so is an object whose owner
 //! goes away), and PolicyReports converge after a restart (what changed while no operator ran
 //! leaves no row and no report behind).
 
@@ -60,6 +60,45 @@ spec:
       - name: app
         image: registry.example.com/app:1.0
 "#;
+
+/// A compliant workload of `kind` with no replicas (a real cluster makes no Pods of it), and with
+/// `host_network` in its template a violation; `owner` as in [`host_network_pod`].
+fn workload(
+    kind: &str,
+    name: &str,
+    host_network: bool,
+    owner: Option<(&str, &str, &str, &str)>,
+) -> String {
+    let owner = owner.map_or_else(String::new, |(api_version, kind, name, uid)| {
+        format!(
+            "  ownerReferences: [{{apiVersion: {api_version}, kind: {kind}, name: {name}, uid: {uid}, controller: true}}]\n"
+        )
+    });
+    // A StatefulSet names its governing Service; a Deployment has no such field.
+    let service = if kind == "StatefulSet" {
+        format!("  serviceName: {name}\n")
+    } else {
+        String::new()
+    };
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: {kind}
+metadata:
+  name: {name}
+{owner}spec:
+  replicas: 0
+{service}  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      hostNetwork: {host_network}
+      containers:
+      - name: app
+        image: registry.example.com/app:1.0
+"#
+    )
+}
 
 fn counts(p: &GuardianPolicy) -> Option<(u64, u64)> {
     let s = p.status.as_ref()?.summary.as_ref()?;
@@ -123,6 +162,16 @@ async fn objects_are_audited_through_cached_owners_only() {
         &host_network_pod("web-x", Some(("apps/v1", "ReplicaSet", "web", &rs_uid))),
     )
     .await;
+    // The ReplicaSet's too, until `kubectl debug` adds a container no template holds.
+    create(
+        &client,
+        Some(&ns),
+        &host_network_pod(
+            "web-debugged",
+            Some(("apps/v1", "ReplicaSet", "web", &rs_uid)),
+        ),
+    )
+    .await;
     // Claims the ReplicaSet by name with another uid: not its Pod.
     create(
         &client,
@@ -139,6 +188,43 @@ async fn objects_are_audited_through_cached_owners_only() {
     )
     .await;
 
+    // Claims a Deployment directly: Kubernetes makes Pods from its ReplicaSets, never from it.
+    let deploy = create(
+        &client,
+        Some(&ns),
+        &workload("Deployment", "target", false, None),
+    )
+    .await;
+    let deploy_uid = deploy.metadata.uid.clone().expect("uid");
+    create(
+        &client,
+        Some(&ns),
+        &host_network_pod(
+            "claims-a-deployment",
+            Some(("apps/v1", "Deployment", "target", &deploy_uid)),
+        ),
+    )
+    .await;
+    // A Deployment claiming an unrelated StatefulSet: no controller chain either.
+    let sts = create(
+        &client,
+        Some(&ns),
+        &workload("StatefulSet", "db", false, None),
+    )
+    .await;
+    let sts_uid = sts.metadata.uid.clone().expect("uid");
+    create(
+        &client,
+        Some(&ns),
+        &workload(
+            "Deployment",
+            "claims-a-statefulset",
+            true,
+            Some(("apps/v1", "StatefulSet", "db", &sts_uid)),
+        ),
+    )
+    .await;
+
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     let name = format!("{ns}-owned");
     create_policy(
@@ -146,22 +232,52 @@ async fn objects_are_audited_through_cached_owners_only() {
         &NS_POLICY.replace("NAME", &name).replace("NS", &ns),
     )
     .await;
-    // Evaluated: the ReplicaSet (for its Pod too) and the three Pods no cached workload owns.
-    eventually("4 resources evaluated, 3 violations", || async {
+    // Evaluated: the ReplicaSet (for its Pods too), the four Pods no cached workload controls,
+    // the Deployment and the StatefulSet claimed, and the Deployment claiming the StatefulSet.
+    eventually("8 resources evaluated, 5 violations", || async {
         policy(&client, &name)
             .await
-            .filter(|p| counts(p) == Some((4, 3)))
+            .filter(|p| counts(p) == Some((8, 5)))
     })
     .await;
     let reports = policy_report_api(&client, &ns);
     let names = eventually("the report", || async {
-        reported(&reports).await.filter(|n| n.len() == 3)
+        reported(&reports).await.filter(|n| n.len() == 5)
     })
     .await;
     assert_eq!(
         names,
-        vec!["claims-a-configmap", "crd-operated", "impostor"]
+        vec![
+            "claims-a-configmap",
+            "claims-a-deployment",
+            "claims-a-statefulset",
+            "crd-operated",
+            "impostor"
+        ]
     );
+
+    // An ephemeral container on a controlled Pod: the Pod is audited itself.
+    Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+        .patch_ephemeral_containers(
+            "web-debugged",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"ephemeralContainers": [
+                {"name": "debugger", "image": "registry.example.com/debug:1.0"}
+            ]}})),
+        )
+        .await
+        .expect("add an ephemeral container");
+    eventually("the debugged Pod to be audited", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| counts(p) == Some((9, 6)))
+    })
+    .await;
+    let names = eventually("the debugged Pod in the report", || async {
+        reported(&reports).await.filter(|n| n.len() == 6)
+    })
+    .await;
+    assert!(names.contains(&"web-debugged".to_owned()), "{names:?}");
 
     // The owner goes (without a garbage collector here, its Pod stays): the Pod is audited.
     if !cp.is_existing_cluster() {
@@ -177,11 +293,11 @@ async fn objects_are_audited_through_cached_owners_only() {
         eventually("the orphaned Pod to be audited", || async {
             policy(&client, &name)
                 .await
-                .filter(|p| counts(p) == Some((4, 4)))
+                .filter(|p| counts(p) == Some((9, 7)))
         })
         .await;
         let names = eventually("the orphan in the report", || async {
-            reported(&reports).await.filter(|n| n.len() == 4)
+            reported(&reports).await.filter(|n| n.len() == 7)
         })
         .await;
         assert!(names.contains(&"web-x".to_owned()), "{names:?}");

@@ -6,7 +6,7 @@
 //! small, which made a 1.5 KB Pod cost ~15 KB of memory; parsing one back takes microseconds.
 //! Objects controlled by a cached workload (a Deployment's ReplicaSets and Pods, a CronJob's
 //! Jobs) keep no body: their template is evaluated on the owner, and skipping them keeps memory
-//! flat. Every other object is evaluated itself, whoever claims to own it (module `owners`).
+//! flat. Every other object is evaluated itself, whatever it claims as owner (module `owners`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -96,8 +96,9 @@ impl WorkloadCache {
     }
 
     /// Whether an object with this controller is evaluated through it (so need not be packed).
-    fn parks(&self, obj: &DynamicObject) -> bool {
-        controller_of(obj).is_some_and(|owner| self.index.read().is_ok_and(|i| i.parks(&owner)))
+    fn parks(&self, obj: &DynamicObject, ar: &ApiResource) -> bool {
+        controller_of(obj, &ar.kind)
+            .is_some_and(|owner| self.index.read().is_ok_and(|i| i.parks(&owner)))
     }
 
     /// Fetches the objects whose owner went away and evaluates them themselves (or parks them
@@ -144,7 +145,7 @@ impl WorkloadCache {
 
 /// The object as the index takes it: packed unless `packer` is `None` (expected to be parked).
 fn entry(obj: DynamicObject, ar: &ApiResource, packer: Option<&mut Packer>) -> Option<Entry> {
-    let controller = controller_of(&obj);
+    let controller = controller_of(&obj, &ar.kind);
     let uid = obj.metadata.uid.as_deref().unwrap_or_default().into();
     let key = key_of(&obj, ar);
     let body = match packer {
@@ -273,7 +274,7 @@ pub fn watch_kind(
                 Vec::new()
             }
             Ok(Event::InitApply(obj)) => {
-                let packer = (!cache.parks(&obj)).then_some(&mut packer);
+                let packer = (!cache.parks(&obj, &ar)).then_some(&mut packer);
                 buffer.extend(entry(obj, &ar, packer));
                 Vec::new()
             }
@@ -289,7 +290,7 @@ pub fn watch_kind(
                 changes
             }
             Ok(Event::Apply(obj)) => {
-                let packer = (!cache.parks(&obj)).then_some(&mut packer);
+                let packer = (!cache.parks(&obj, &ar)).then_some(&mut packer);
                 match entry(obj, &ar, packer) {
                     Some(entry) => cache.update(|index, changes| index.apply(entry, changes)),
                     None => Vec::new(),
@@ -308,13 +309,34 @@ pub fn watch_kind(
         .flat_map(futures::stream::iter)
 }
 
+/// The webhook's view: `None` for a namespace not in the cache, which admission waits for
+/// briefly before failing closed (`webhook::namespaces`).
 impl NamespaceLabels for NamespaceCache {
     fn with_labels(
         &self,
         namespace: &str,
         check: &mut dyn FnMut(&dyn Labels) -> bool,
     ) -> Option<bool> {
-        self.labels.load().with_labels(namespace, check)
+        self.labels.load().0.with_labels(namespace, check)
+    }
+}
+
+/// Namespace labels as the audit reads them: a namespace not in the cache matches every
+/// namespaceSelector, as at admission. The audit meets one when an object's watch event comes
+/// before its namespace's, or a namespace's deletion before its objects'. Failing closed, the
+/// object is judged by every policy that could select it until the namespace event (which
+/// re-evaluates every policy) says which; and its deletion re-evaluates every policy that may
+/// have reported it, where name-only matching would leave a row behind until the next resync.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNamespaces(NamespaceMap);
+
+impl NamespaceLabels for AuditNamespaces {
+    fn with_labels(
+        &self,
+        namespace: &str,
+        check: &mut dyn FnMut(&dyn Labels) -> bool,
+    ) -> Option<bool> {
+        Some(self.0.with_labels(namespace, check).unwrap_or(true))
     }
 }
 
@@ -322,20 +344,20 @@ impl NamespaceLabels for NamespaceCache {
 /// rarely, and every reconcile and admission request reads a snapshot without copying.
 #[derive(Debug, Default)]
 pub struct NamespaceCache {
-    labels: ArcSwap<NamespaceMap>,
+    labels: ArcSwap<AuditNamespaces>,
 }
 
 impl NamespaceCache {
-    /// The current labels, shared.
-    pub fn snapshot(&self) -> Arc<NamespaceMap> {
+    /// The current labels, shared, as the audit reads them.
+    pub fn snapshot(&self) -> Arc<AuditNamespaces> {
         self.labels.load_full()
     }
 
     fn update(&self, change: impl Fn(&mut NamespaceMap) -> bool) -> bool {
-        let mut next = NamespaceMap::clone(&self.labels.load());
+        let mut next = NamespaceMap::clone(&self.labels.load().0);
         let changed = change(&mut next);
         if changed {
-            self.labels.store(Arc::new(next));
+            self.labels.store(Arc::new(AuditNamespaces(next)));
         }
         changed
     }
@@ -363,7 +385,9 @@ impl NamespaceCache {
                     }
                     Ok(Event::InitDone) => {
                         self.labels
-                            .store(Arc::new(NamespaceMap(std::mem::take(&mut buffer))));
+                            .store(Arc::new(AuditNamespaces(NamespaceMap(std::mem::take(
+                                &mut buffer,
+                            )))));
                         if !synced_once {
                             synced_once = true;
                             on_synced();
@@ -396,6 +420,28 @@ impl NamespaceCache {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_audit_judges_an_unknown_namespace_by_every_selector_as_admission_does() {
+        let cache = NamespaceCache::default();
+        cache.update(|map| {
+            map.0.insert(
+                "known".to_owned(),
+                BTreeMap::from([("env".to_owned(), "dev".to_owned())]),
+            );
+            true
+        });
+        let audit = cache.snapshot();
+        // A selector the known namespace's labels do not match.
+        assert_eq!(audit.with_labels("known", &mut |_| false), Some(false));
+        assert_eq!(
+            audit.with_labels("not-seen-yet", &mut |_| false),
+            Some(true),
+            "fail-closed: every namespaceSelector matches"
+        );
+        // The webhook's view still says "unknown", so that it can wait for the namespace first.
+        assert_eq!(cache.with_labels("not-seen-yet", &mut |_| false), None);
+    }
 
     #[test]
     fn streaming_lists_only_where_the_server_has_them_on() {

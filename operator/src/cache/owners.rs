@@ -1,12 +1,17 @@
 //! Which cached objects are evaluated themselves and which through their owner.
 //!
-//! An object is evaluated through its owner only when its controller ownerReference names a
-//! workload kind the operator watches (apps/v1 Deployment, StatefulSet, DaemonSet, ReplicaSet;
-//! batch/v1 Job, CronJob) and that very object (same uid) is in the cache, evaluated itself or in
-//! turn through its own owner. Such objects are *parked*: only their key and their owner's key
-//! are kept, not their body, so the common case (a Deployment's ReplicaSets and Pods, a
-//! CronJob's Jobs) keeps memory flat. Anything else (a Pod of a CRD operator, a Pod that claims a
-//! ConfigMap as owner, an owner with another uid, an owner not seen yet) is evaluated itself.
+//! An object is evaluated through its owner only when its controller ownerReference names the
+//! kind whose template Kubernetes' own controllers make it from (a Pod: apps/v1 ReplicaSet,
+//! StatefulSet or DaemonSet, batch/v1 Job; a ReplicaSet: apps/v1 Deployment; a Job: batch/v1
+//! CronJob) and that very object (same uid) is in the cache, evaluated itself or in turn through
+//! its own owner. Such objects are *parked*: only their key and their owner's key are kept, not
+//! their body, so the common case (a Deployment's ReplicaSets and Pods, a CronJob's Jobs) keeps
+//! memory flat. Anything else (a Pod of a CRD operator, a Pod that claims a ConfigMap or a
+//! Deployment as owner, a Deployment that claims a StatefulSet, an object that claims itself, an
+//! owner with another uid, an owner not seen yet, a Pod with ephemeral containers, which no
+//! template holds) is evaluated itself: anyone who can read a uid
+//! can write an ownerReference, and a claim the owner's template does not cover would hide the
+//! object from the audit.
 //!
 //! Owners come and go: an object waiting for its owner is parked when the owner arrives (its
 //! body dropped), and the children parked under an owner that disappears become *orphans*,
@@ -35,17 +40,32 @@ pub(super) struct Entry {
     pub body: Option<Arc<CachedObject>>,
 }
 
-/// The kinds that control other workloads here (a Pod controls nothing).
-fn owner_kind(api_version: &str, kind: &str) -> Option<&'static str> {
-    match (api_version, kind) {
-        ("apps/v1", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
-        | ("batch/v1", "Job" | "CronJob") => Some(kind_name(kind)),
+/// The owner kind whose template makes objects of kind `child` (apiVersion, kind of the owner
+/// reference), or `None` when that pair is no controller chain. An owner always ranks above its
+/// child (CronJob, Deployment > Job, ReplicaSet, StatefulSet, DaemonSet > Pod), so a chain of
+/// these pairs never leads back to where it started: no object is parked under itself, nor
+/// under an object parked under it.
+fn owner_kind(child: &str, api_version: &str, kind: &str) -> Option<&'static str> {
+    match (child, api_version, kind) {
+        ("Pod", "apps/v1", "ReplicaSet" | "StatefulSet" | "DaemonSet")
+        | ("Pod", "batch/v1", "Job")
+        | ("ReplicaSet", "apps/v1", "Deployment")
+        | ("Job", "batch/v1", "CronJob") => Some(kind_name(kind)),
         _ => None,
     }
 }
 
-/// The object's controller, when it is of a watched workload kind (owners share the namespace).
-pub(super) fn controller_of(obj: &DynamicObject) -> Option<OwnerRef> {
+/// The controller of `obj` (of kind `child`) when it is the kind whose template makes it (owners
+/// share the namespace), unless `obj` is a Pod with ephemeral containers.
+pub(super) fn controller_of(obj: &DynamicObject, child: &str) -> Option<OwnerRef> {
+    // A container added by `kubectl debug` is in no template: such a Pod is judged itself.
+    if child == "Pod"
+        && obj.data["spec"]["ephemeralContainers"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+    {
+        return None;
+    }
     let owner = obj
         .metadata
         .owner_references
@@ -54,7 +74,7 @@ pub(super) fn controller_of(obj: &DynamicObject) -> Option<OwnerRef> {
         .find(|o| o.controller == Some(true))?;
     Some(OwnerRef {
         key: ObjectKey {
-            kind: owner_kind(&owner.api_version, &owner.kind)?,
+            kind: owner_kind(child, &owner.api_version, &owner.kind)?,
             namespace: obj.metadata.namespace.clone().unwrap_or_default(),
             name: owner.name.clone(),
         },
@@ -390,8 +410,185 @@ mod tests {
         assert_eq!(evaluated(&index), vec!["stays"]);
     }
 
+    /// An object as its watch delivers it, taken in the way `watch_kind` takes it; its owner
+    /// reference (apiVersion, kind, name) carries the uid `entry` gives that owner.
+    fn watched(
+        kind: &str,
+        name: &str,
+        owner: Option<(&str, &str, &str)>,
+        spec: serde_json::Value,
+    ) -> Entry {
+        let ar = crate::cache::workload_resources()
+            .into_iter()
+            .find(|ar| ar.kind == kind)
+            .expect("a workload kind");
+        let refs = owner.map(|(api_version, kind, name)| {
+            serde_json::json!([{"apiVersion": api_version, "kind": kind, "name": name,
+                "uid": format!("uid-{name}"), "controller": true}])
+        });
+        let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": ar.api_version, "kind": kind,
+            "metadata": {"name": name, "namespace": "a", "uid": format!("uid-{name}"),
+                "ownerReferences": refs},
+            "spec": spec
+        }))
+        .expect("object");
+        crate::cache::entry(obj, &ar, Some(&mut Packer::default())).expect("entry")
+    }
+
+    fn owners(index: &mut Index) {
+        for (kind, name) in [
+            ("Deployment", "deploy"),
+            ("StatefulSet", "sts"),
+            ("DaemonSet", "ds"),
+            ("ReplicaSet", "rs"),
+            ("Job", "job"),
+            ("CronJob", "cron"),
+        ] {
+            index.apply(watched(kind, name, None, json!({})), &mut Vec::new());
+        }
+    }
+
+    use serde_json::json;
+
     #[test]
-    fn only_watched_workload_kinds_count_as_owners() {
+    fn every_controller_chain_kubernetes_makes_is_parked() {
+        let mut index = Index::default();
+        owners(&mut index);
+        for (kind, name, owner) in [
+            ("Pod", "of-rs", ("apps/v1", "ReplicaSet", "rs")),
+            ("Pod", "of-sts", ("apps/v1", "StatefulSet", "sts")),
+            ("Pod", "of-ds", ("apps/v1", "DaemonSet", "ds")),
+            ("Pod", "of-job", ("batch/v1", "Job", "job")),
+            (
+                "ReplicaSet",
+                "of-deploy",
+                ("apps/v1", "Deployment", "deploy"),
+            ),
+            ("Job", "of-cron", ("batch/v1", "CronJob", "cron")),
+        ] {
+            index.apply(watched(kind, name, Some(owner), json!({})), &mut Vec::new());
+        }
+        assert_eq!(index.parked_len(), 6);
+        assert_eq!(
+            evaluated(&index),
+            vec!["cron", "deploy", "ds", "job", "rs", "sts"]
+        );
+    }
+
+    #[test]
+    fn a_claim_no_owner_template_covers_hides_nothing() {
+        let mut index = Index::default();
+        owners(&mut index);
+        for (kind, name, owner) in [
+            // Kubernetes makes Pods from a Deployment's ReplicaSet, never from the Deployment.
+            ("Pod", "claims-deploy", ("apps/v1", "Deployment", "deploy")),
+            ("Pod", "claims-cron", ("batch/v1", "CronJob", "cron")),
+            (
+                "Deployment",
+                "claims-sts",
+                ("apps/v1", "StatefulSet", "sts"),
+            ),
+            (
+                "StatefulSet",
+                "claims-deploy-too",
+                ("apps/v1", "Deployment", "deploy"),
+            ),
+            ("DaemonSet", "claims-ds", ("apps/v1", "DaemonSet", "ds")),
+            ("ReplicaSet", "claims-rs", ("apps/v1", "ReplicaSet", "rs")),
+            ("CronJob", "claims-job", ("batch/v1", "Job", "job")),
+            // The right kind under another API group is not Kubernetes' controller.
+            (
+                "Pod",
+                "claims-other-group",
+                ("example.com/v1", "ReplicaSet", "rs"),
+            ),
+        ] {
+            index.apply(watched(kind, name, Some(owner), json!({})), &mut Vec::new());
+        }
+        assert_eq!(index.parked_len(), 0);
+        assert_eq!(evaluated(&index).len(), 14);
+    }
+
+    #[test]
+    fn an_object_claiming_itself_is_evaluated() {
+        let mut index = Index::default();
+        let changes = &mut Vec::new();
+        for (kind, api_version) in [
+            ("Deployment", "apps/v1"),
+            ("ReplicaSet", "apps/v1"),
+            ("Job", "batch/v1"),
+        ] {
+            let name = format!("self-{kind}");
+            index.apply(
+                watched(kind, &name, Some((api_version, kind, &name)), json!({})),
+                changes,
+            );
+        }
+        assert_eq!(index.parked_len(), 0);
+        assert_eq!(
+            evaluated(&index),
+            vec!["self-Deployment", "self-Job", "self-ReplicaSet"]
+        );
+    }
+
+    #[test]
+    fn two_objects_claiming_each_other_are_not_both_parked() {
+        for deployment_first in [true, false] {
+            let mut index = Index::default();
+            let changes = &mut Vec::new();
+            let deploy = watched(
+                "Deployment",
+                "b",
+                Some(("apps/v1", "ReplicaSet", "a")),
+                json!({}),
+            );
+            let rs = watched(
+                "ReplicaSet",
+                "a",
+                Some(("apps/v1", "Deployment", "b")),
+                json!({}),
+            );
+            if deployment_first {
+                index.apply(deploy, changes);
+                index.apply(rs, changes);
+            } else {
+                index.apply(rs, changes);
+                index.apply(deploy, changes);
+            }
+            // The ReplicaSet is the Deployment's; the Deployment's claim is no controller chain.
+            assert_eq!(
+                evaluated(&index),
+                vec!["b"],
+                "deployment first: {deployment_first}"
+            );
+            assert_eq!(index.parked_len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_controlled_pod_with_ephemeral_containers_is_evaluated_itself() {
+        let mut index = Index::default();
+        owners(&mut index);
+        let owner = Some(("apps/v1", "ReplicaSet", "rs"));
+        index.apply(watched("Pod", "p", owner, json!({})), &mut Vec::new());
+        assert_eq!(index.parked_len(), 1);
+        // `kubectl debug` adds a container to the running Pod.
+        let debugged = json!({"ephemeralContainers": [{"name": "debugger", "image": "busybox"}]});
+        let changes = &mut Vec::new();
+        index.apply(watched("Pod", "p", owner, debugged), changes);
+        assert_eq!(index.parked_len(), 0);
+        assert!(evaluated(&index).contains(&"p".to_owned()));
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, CacheChange::Object { new: Some(_), .. })),
+            "the Pod's policies are re-evaluated"
+        );
+    }
+
+    #[test]
+    fn only_controller_kinds_count_as_owners() {
         let obj: DynamicObject = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "namespace": "a", "ownerReferences": [
@@ -399,7 +596,7 @@ mod tests {
             ]}
         }))
         .expect("object");
-        assert_eq!(controller_of(&obj), None);
+        assert_eq!(controller_of(&obj, "Pod"), None);
         let obj: DynamicObject = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "namespace": "a", "ownerReferences": [
@@ -408,11 +605,13 @@ mod tests {
         }))
         .expect("object");
         assert_eq!(
-            controller_of(&obj),
+            controller_of(&obj, "Pod"),
             Some(OwnerRef {
                 key: key("ReplicaSet", "rs"),
                 uid: "u".into()
             })
         );
+        // The same reference on a Deployment is no controller chain.
+        assert_eq!(controller_of(&obj, "Deployment"), None);
     }
 }
