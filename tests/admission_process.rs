@@ -5,13 +5,16 @@
 //! containers added through `pods/ephemeralcontainers`.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::operator_process::{
+    self, OperatorProcess as Operator, free_addr, parse_http_response,
+};
 use guardian_testenv::{Ca, ControlPlane};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -19,101 +22,32 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-const DEADLINE: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(200);
 
-/// One operator process with its webhook; killed on drop so a failing test leaves nothing behind.
-struct Operator {
-    child: Child,
-    health: SocketAddr,
-    webhook: SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr")
-}
-
 /// Starts `kube-guardian operator` with its webhook on a free port, serving `certs`.
-fn start_operator(kubeconfig: &Path, context: &str, certs: &Path, log: &Path) -> Operator {
-    let health = free_port();
-    let webhook = free_port();
-    let out = std::fs::File::create(log).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
-        .args(["operator", "--kubeconfig"])
-        .arg(kubeconfig)
-        .args(["--context", context])
-        .args(["--health-addr", &health.to_string()])
-        .args(["--webhook-addr", &webhook.to_string(), "--webhook-cert-dir"])
-        .arg(certs)
-        .args([
-            "--log-format",
-            "text",
-            "--log-level",
-            "info,guardian_operator=debug",
-        ])
-        .stdout(Stdio::from(out.try_clone().expect("log file")))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .expect("the operator starts");
-    Operator {
-        child,
-        health,
-        webhook,
-        log: log.to_owned(),
-    }
+fn start_operator(kubeconfig: &Path, context: &str, certs: &Path, log_dir: &Path) -> Operator {
+    let webhook = free_addr().expect("a free port");
+    Operator::builder(env!("CARGO_BIN_EXE_kube-guardian"), kubeconfig, context)
+        .webhook(certs, webhook)
+        .log_level("info,guardian_operator=debug")
+        .start(log_dir)
+        .expect("the operator starts")
 }
 
-impl Operator {
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn readyz(&self) -> Option<u16> {
-        http_get(self.health, "/readyz").map(|(status, _)| status)
-    }
-
-    /// Reviews the webhook evaluated, dry runs included (the decision counters skip those).
-    fn answered_reviews(&self) -> f64 {
-        let Some((_, body)) = http_get(self.health, "/metrics") else {
-            return 0.0;
-        };
-        body.lines()
-            .find_map(|l| l.strip_prefix("kube_guardian_admission_evaluation_seconds_count "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0)
-    }
+/// The operator's webhook address (always configured here).
+fn webhook_addr(op: &Operator) -> SocketAddr {
+    op.webhook_addr().expect("the webhook is configured")
 }
 
-/// A minimal HTTP/1.1 GET for the plain-HTTP health port.
-fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    parse_response(&response)
-}
-
-fn parse_response(response: &str) -> Option<(u16, String)> {
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Some((status, body))
+/// Reviews the webhook evaluated, dry runs included (the decision counters skip those).
+fn answered_reviews(op: &Operator) -> f64 {
+    let Some((_, body)) = op.get("/metrics") else {
+        return 0.0;
+    };
+    body.lines()
+        .find_map(|l| l.strip_prefix("kube_guardian_admission_evaluation_seconds_count "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// POSTs `review` to the webhook over TLS (trusting `ca_pem`), as the API server would.
@@ -147,7 +81,7 @@ fn post_review(addr: SocketAddr, ca_pem: &str, review: &Value) -> Option<(u16, S
     // The server closes after answering; rustls reports a close without close_notify as an
     // error, after the data, so keep whatever was read.
     let _ = tls.read_to_end(&mut response);
-    parse_response(&String::from_utf8_lossy(&response))
+    parse_http_response(&String::from_utf8_lossy(&response))
 }
 
 fn pod_review(namespace: &str, privileged: bool) -> Value {
@@ -177,19 +111,8 @@ fn typed_pod(name: &str, privileged: bool) -> Pod {
     serde_json::from_value(pod(name, privileged)).expect("pod")
 }
 
-async fn wait_for<T>(what: &str, op: &Operator, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}\n--- operator log:\n{}",
-            op.logs()
-        );
-        tokio::time::sleep(POLL).await;
-    }
+async fn wait_for<T>(what: &str, op: &Operator, check: impl AsyncFnMut() -> Option<T>) -> T {
+    operator_process::wait_for(what, POLL, &[op], check).await
 }
 
 /// The webhook's serving pair in a Secret-like directory, and the CA the API server trusts.
@@ -212,7 +135,7 @@ async fn create_policy(client: &kube::Client, policy: Value) {
 }
 
 async fn register(client: &kube::Client, name: &str, op: &Operator, ca: &Ca, ns: &str) {
-    let url = format!("https://{}/validate", op.webhook);
+    let url = format!("https://{}/validate", webhook_addr(op));
     let config = guardian_testenv::webhook_configuration(name, &url, &ca.pem(), ns);
     Api::<ValidatingWebhookConfiguration>::all(client.clone())
         .create(&PostParams::default(), &config)
@@ -277,7 +200,7 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
         cp.kubeconfig_path(),
         cp.context_name(),
         dir.path(),
-        &dir.path().join("operator.log"),
+        dir.path(),
     );
     wait_for("the operator to be ready", &op, async || {
         (op.readyz()? == 200).then_some(())
@@ -289,13 +212,13 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
 
     // Without the label the policy does not apply: admitted, and by the webhook (it counted it).
     wait_for("the API server to call the webhook", &op, async || {
-        let before = op.answered_reviews();
+        let before = answered_reviews(&op);
         let created = pods.create(&dry_run(), &typed_pod("probe", true)).await;
         assert!(
             !is_our_denial(&created),
             "denied before the label: {created:?}"
         );
-        (created.is_ok() && op.answered_reviews() > before).then_some(())
+        (created.is_ok() && answered_reviews(&op) > before).then_some(())
     })
     .await;
 
@@ -353,7 +276,7 @@ async fn an_ephemeral_container_added_by_kubectl_debug_is_reviewed() {
         cp.kubeconfig_path(),
         cp.context_name(),
         dir.path(),
-        &dir.path().join("operator.log"),
+        dir.path(),
     );
     wait_for("the operator to be ready", &op, async || {
         (op.readyz()? == 200).then_some(())
@@ -468,16 +391,11 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
     cp.write_kubeconfig_for_user(&user, &[], &kubeconfig)
         .expect("kubeconfig");
     let ca = webhook_certs(dir.path());
-    let op = start_operator(
-        &kubeconfig,
-        cp.context_name(),
-        dir.path(),
-        &dir.path().join("operator.log"),
-    );
+    let op = start_operator(&kubeconfig, cp.context_name(), dir.path(), dir.path());
 
     // Serving, not ready: every review is refused with a 503 and no decision.
     let refused = wait_for("the webhook to answer", &op, async || {
-        post_review(op.webhook, &ca.pem(), &pod_review(&ns, false))
+        post_review(webhook_addr(&op), &ca.pem(), &pod_review(&ns, false))
     })
     .await;
     assert_eq!(refused.0, 503, "{refused:?}\n{}", op.logs());
@@ -509,7 +427,7 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
     );
     assert_eq!(op.readyz(), Some(503), "still not ready");
     assert_eq!(
-        op.answered_reviews(),
+        answered_reviews(&op),
         0.0,
         "a decision was made before the policies were loaded"
     );
@@ -535,7 +453,7 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
     })
     .await;
     let (status, body) =
-        post_review(op.webhook, &ca.pem(), &pod_review(&ns, true)).expect("answer");
+        post_review(webhook_addr(&op), &ca.pem(), &pod_review(&ns, true)).expect("answer");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"allowed\":false"), "{body}");
     pods.create(&dry_run(), &typed_pod("fine", false))

@@ -2,79 +2,33 @@
 //! API server calling its webhook. A Deny policy whose new generation does not compile keeps
 //! denying through its last good generation, and its status says so.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::operator_process::{self, OperatorProcess as Operator, free_addr};
 use guardian_testenv::{Ca, ControlPlane};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-const DEADLINE: Duration = Duration::from_secs(90);
-
-/// The operator process; killed on drop so a failing test leaves nothing behind.
-struct Operator {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Operator {
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr")
-}
-
 /// Starts `kube-guardian operator` with its webhook on `webhook` serving the pair in `certs`.
 fn start_operator(cp: &ControlPlane, dir: &Path, certs: &Path, webhook: SocketAddr) -> Operator {
-    let log = dir.join("operator.log");
-    let out = std::fs::File::create(&log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
-        .args(["operator", "--kubeconfig"])
-        .arg(cp.kubeconfig_path())
-        .args(["--context", cp.context_name()])
-        .args(["--health-addr", &free_port().to_string()])
-        .arg("--webhook-cert-dir")
-        .arg(certs)
-        .args(["--webhook-addr", &webhook.to_string()])
-        .args(["--log-format", "text", "--log-level", "info"])
-        .env("POD_NAME", "op-enforce")
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("the operator starts");
-    Operator { child, log }
+    Operator::builder(
+        env!("CARGO_BIN_EXE_kube-guardian"),
+        cp.kubeconfig_path(),
+        cp.context_name(),
+    )
+    .name("op-enforce")
+    .webhook(certs, webhook)
+    .start(dir)
+    .expect("the operator starts")
 }
 
-async fn wait_for<T>(what: &str, op: &Operator, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}\n--- operator:\n{}",
-            op.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+async fn wait_for<T>(what: &str, op: &Operator, check: impl AsyncFnMut() -> Option<T>) -> T {
+    operator_process::wait_for(what, Duration::from_millis(200), &[op], check).await
 }
 
 fn privileged_pod(name: &str, owner: Option<serde_json::Value>) -> Pod {
@@ -175,7 +129,7 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
     let serving = ca.server_cert("kube-guardian-webhook", &[]).expect("cert");
     std::fs::write(dir.path().join("tls.crt"), &serving.cert_pem).expect("cert");
     std::fs::write(dir.path().join("tls.key"), &serving.key_pem).expect("key");
-    let webhook = free_port();
+    let webhook = free_addr().expect("a free port");
     let mut op = start_operator(cp, dir.path(), dir.path(), webhook);
     wait_for("generation 1 to be evaluated", &op, async || {
         degraded(&policies, &name, 1)
@@ -255,9 +209,9 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
 
     // A restart (or a standby started after the edit) never saw generation 1 compile; it
     // enforces it all the same.
-    let _ = op.child.kill();
-    let _ = op.child.wait();
-    let webhook = free_port();
+    let _ = op.child_mut().kill();
+    let _ = op.child_mut().wait();
+    let webhook = free_addr().expect("a free port");
     let restarted_dir = tempfile::tempdir().expect("temp dir");
     op = start_operator(cp, restarted_dir.path(), dir.path(), webhook);
     Api::<ValidatingWebhookConfiguration>::all(client.clone())

@@ -1,157 +1,48 @@
 //! `kube-guardian operator` as real processes against the real local control plane: leader
 //! election between replicas, kill -9 and SIGTERM takeovers, /metrics, and an apiserver restart.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
+use guardian_testenv::operator_process::{self, OperatorProcess, free_addr};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 
-const DEADLINE: Duration = Duration::from_secs(90);
 const LEASE: &str = "kube-guardian-test";
 
-/// One operator process; killed on drop so a failing test leaves nothing behind.
-struct OperatorProcess {
-    name: String,
-    child: Child,
-    health: SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl Drop for OperatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr")
-}
-
 fn start_operator(cp: &ControlPlane, name: &str, dir: &Path) -> OperatorProcess {
-    let health = free_port();
-    let log = dir.join(format!("{name}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
-        .args(["operator", "--kubeconfig"])
-        .arg(cp.kubeconfig_path())
-        .args([
-            "--context",
-            cp.context_name(),
-            "--health-addr",
-            &health.to_string(),
-        ])
-        .args([
-            "--leader-elect",
-            "--lease-name",
-            LEASE,
-            "--lease-namespace",
-            "default",
-        ])
-        .args([
-            "--lease-duration",
-            "4s",
-            "--renew-deadline",
-            "3s",
-            "--resync-interval",
-            "30s",
-        ])
-        .args([
-            "--log-format",
-            "text",
-            "--log-level",
-            "info,guardian_operator=debug,kube_runtime=debug",
-        ])
-        .env("POD_NAME", name)
-        .stdout(Stdio::from(std::fs::File::create(&log).expect("log file")))
-        .stderr(Stdio::from(
-            std::fs::File::options()
-                .append(true)
-                .open(&log)
-                .expect("log file"),
-        ))
-        .spawn()
-        .expect("the operator starts");
-    OperatorProcess {
-        name: name.to_owned(),
-        child,
-        health,
-        log,
-    }
-}
-
-impl OperatorProcess {
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        http_get(self.health, path)
-    }
-
-    fn metric(&self, name: &str) -> Option<f64> {
-        let (_, body) = self.get("/metrics")?;
-        Some(
-            body.lines()
-                .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum(),
-        )
-    }
-
-    fn is_leader(&self) -> bool {
-        self.metric("kube_guardian_leader") == Some(1.0)
-    }
-}
-
-/// A minimal HTTP/1.1 GET, enough for the plain-HTTP health port.
-fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    OperatorProcess::builder(
+        env!("CARGO_BIN_EXE_kube-guardian"),
+        cp.kubeconfig_path(),
+        cp.context_name(),
     )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Some((status, body))
+    .name(name)
+    .leader_election(
+        LEASE,
+        "default",
+        Duration::from_secs(4),
+        Duration::from_secs(3),
+    )
+    .resync(Duration::from_secs(30))
+    .log_level("info,guardian_operator=debug,kube_runtime=debug")
+    .start(dir)
+    .expect("the operator starts")
+}
+
+fn is_leader(op: &OperatorProcess) -> bool {
+    op.metric("kube_guardian_leader") == Some(1.0)
 }
 
 async fn wait_for<T>(
     what: &str,
-    logs: &[&OperatorProcess],
-    mut check: impl AsyncFnMut() -> Option<T>,
+    operators: &[&OperatorProcess],
+    check: impl AsyncFnMut() -> Option<T>,
 ) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        if start.elapsed() > DEADLINE {
-            let logs: Vec<String> = logs
-                .iter()
-                .map(|p| format!("--- {}:\n{}", p.name, p.logs()))
-                .collect();
-            panic!(
-                "timed out after {DEADLINE:?} waiting for {what}\n{}",
-                logs.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    operator_process::wait_for(what, Duration::from_millis(50), operators, check).await
 }
 
 async fn lease_holder(client: &kube::Client) -> Option<String> {
@@ -209,7 +100,7 @@ async fn violations(client: &kube::Client, policy: &str) -> Option<u64> {
 }
 
 fn signal(p: &OperatorProcess, sig: nix::sys::signal::Signal) {
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(p.child.id()).expect("pid fits"));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(p.child().id()).expect("pid fits"));
     nix::sys::signal::kill(pid, sig).expect("signal the operator");
 }
 
@@ -226,7 +117,8 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     })
     .await;
     // The operator opts out of transparent huge pages, which would inflate its memory use.
-    let status = std::fs::read_to_string(format!("/proc/{}/status", a.child.id())).expect("status");
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", a.child().id())).expect("status");
     assert!(status.contains("THP_enabled:\t0"), "{status}");
     wait_for("the status to be written", &both, async || {
         violations(&client, &policy).await.filter(|v| *v == 1)
@@ -243,8 +135,8 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     } else {
         (b, a)
     };
-    assert!(holder.starts_with(&leader.name));
-    assert!(leader.is_leader() && !standby.is_leader());
+    assert!(holder.starts_with(leader.name()));
+    assert!(is_leader(&leader) && !is_leader(&standby));
     assert!(
         leader
             .metric("kube_guardian_reconciles_total")
@@ -282,14 +174,14 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     let sigterm_at = Instant::now();
     let mut leader = leader;
     signal(&leader, nix::sys::signal::Signal::SIGTERM);
-    wait_for_holder(&client, &standby.name, "after SIGTERM", &[&standby]).await;
+    wait_for_holder(&client, standby.name(), "after SIGTERM", &[&standby]).await;
     let takeover = sigterm_at.elapsed();
     assert!(
         takeover < Duration::from_secs(2),
         "takeover after SIGTERM took {takeover:?}"
     );
     let exited = loop {
-        if let Some(status) = leader.child.try_wait().expect("wait") {
+        if let Some(status) = leader.child_mut().try_wait().expect("wait") {
             break status;
         }
         assert!(
@@ -305,7 +197,7 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
         leader.logs()
     );
     wait_for("the new leader's metric", &[&standby], async || {
-        standby.is_leader().then_some(())
+        is_leader(&standby).then_some(())
     })
     .await;
 
@@ -334,7 +226,10 @@ async fn the_operator_recovers_from_an_apiserver_restart_without_exiting() {
     let out = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
         .args(["operator", "--kubeconfig"])
         .arg(cp.kubeconfig_path())
-        .args(["--health-addr", &free_port().to_string()])
+        .args([
+            "--health-addr",
+            &free_addr().expect("a free port").to_string(),
+        ])
         .output()
         .expect("the operator runs");
     assert!(!out.status.success());
@@ -357,7 +252,7 @@ async fn the_operator_recovers_from_an_apiserver_restart_without_exiting() {
     .await;
     cp.restart_apiserver().await.expect("apiserver restarts");
     assert!(
-        op.child.try_wait().expect("wait").is_none(),
+        op.child_mut().try_wait().expect("wait").is_none(),
         "the operator exited:\n{}",
         op.logs()
     );
@@ -378,7 +273,7 @@ async fn the_operator_recovers_from_an_apiserver_restart_without_exiting() {
     })
     .await;
     assert!(
-        op.child.try_wait().expect("wait").is_none(),
+        op.child_mut().try_wait().expect("wait").is_none(),
         "the operator exited:\n{}",
         op.logs()
     );

@@ -1,11 +1,13 @@
 //! The webhook over real TLS on loopback: protocol versions (including a raw TLS 1.1
 //! ClientHello), certificate rotation by symlink swap, a broken new pair, and mTLS.
 
+mod support;
+
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -24,10 +26,7 @@ use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use guardian_testenv::{Ca, CertAndKey};
-
-/// Generous: the machine running the tests may be busy.
-const DEADLINE: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(25);
+use support::{DEADLINE, capture_logs, log_lines, wait_for};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -237,57 +236,10 @@ fn der(pem: &str) -> Vec<u8> {
         .to_vec()
 }
 
-async fn wait_for<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-// ---- captured logs (to wait for "rejected" without sleeping) -------------------------------
-
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(|| Capture)
-            .try_init();
-    });
-}
-
+/// Whether one captured log line contains every needle.
 fn logs_contain(needles: &[&str]) -> bool {
-    let logs = LOGS
-        .lock()
-        .map(|l| String::from_utf8_lossy(&l).into_owned())
-        .unwrap_or_default();
-    logs.lines()
+    log_lines()
+        .iter()
         .any(|line| needles.iter().all(|n| line.contains(n)))
 }
 
@@ -408,7 +360,7 @@ async fn a_tls_1_1_client_hello_is_refused_with_a_protocol_version_alert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() {
-    capture_logs();
+    capture_logs(tracing::Level::INFO);
     let ca = Ca::new("test CA").expect("a test CA");
     let first = serving_cert(&ca);
     let mut dir = CertDir::new(&first);

@@ -2,9 +2,11 @@
 //! connections closed over HTTP/1 and HTTP/2, HTTP/2 keep-alive PINGs, the client CA reloaded
 //! while serving, accepted client identities, and what a refused request leaves in the logs.
 
+mod support;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -24,10 +26,7 @@ use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use guardian_testenv::{Ca, CertAndKey};
-
-/// Generous: the machine running the tests may be busy.
-const DEADLINE: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(25);
+use support::{DEADLINE, capture_logs, log_lines, wait_for};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -195,62 +194,6 @@ async fn review_http1(addr: SocketAddr, config: ClientConfig) -> Result<bool, Bo
     allowed(sender.send_request(review_request(true)).await?).await
 }
 
-async fn wait_for<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-// ---- captured logs -------------------------------------------------------------------------
-
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this test binary, debug included, each starting with its level.
-fn capture_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .without_time()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(|| Capture)
-            .try_init();
-    });
-}
-
-fn log_lines() -> Vec<String> {
-    LOGS.lock()
-        .map(|l| String::from_utf8_lossy(&l).into_owned())
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 // ---- tests -------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,7 +345,7 @@ fn client_ca_file(ca: &Ca) -> (tempfile::TempDir, PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_ca_is_reloaded_and_a_broken_one_keeps_the_current() {
-    capture_logs();
+    capture_logs(tracing::Level::DEBUG);
     let ca = Ca::new("serving CA").expect("a test CA");
     let old_ca = Ca::new("old client CA").expect("a test CA");
     let new_ca = Ca::new("new client CA").expect("a test CA");
@@ -483,7 +426,7 @@ async fn only_accepted_client_names_complete_the_handshake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
-    capture_logs();
+    capture_logs(tracing::Level::DEBUG);
     let ca = Ca::new("test CA").expect("a test CA");
     let server = Server::start(&ca, |_| {}).await;
     let marker = format!("LEAKED-{}", "x".repeat(4000));

@@ -30,6 +30,7 @@ mod error;
 mod identities;
 mod kubeconfig;
 mod local;
+pub mod operator_process;
 mod ports;
 mod process;
 mod resources;
