@@ -1,22 +1,20 @@
 //! Server-side dry runs against the testenv API server: what it would store for a manifest.
 
+use guardian_core::workload::WorkloadKind;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
 use serde_json::Value;
 
-/// The API path of a namespaced collection, for the workload kinds and ConfigMaps.
+/// The API path of a namespaced collection, for the workload kinds (core's list) and ConfigMaps.
 pub fn collection(kind: &str, namespace: &str) -> String {
-    let (group, plural) = match kind {
-        "Deployment" => ("apis/apps/v1", "deployments"),
-        "StatefulSet" => ("apis/apps/v1", "statefulsets"),
-        "DaemonSet" => ("apis/apps/v1", "daemonsets"),
-        "ReplicaSet" => ("apis/apps/v1", "replicasets"),
-        "Job" => ("apis/batch/v1", "jobs"),
-        "CronJob" => ("apis/batch/v1", "cronjobs"),
-        "ConfigMap" => ("api/v1", "configmaps"),
-        _ => ("api/v1", "pods"),
-    };
-    format!("/{group}/namespaces/{namespace}/{plural}")
+    let (prefix, api_version, plural) =
+        match WorkloadKind::ALL.into_iter().find(|k| k.kind() == kind) {
+            Some(k) if k.group().is_empty() => ("api", k.api_version(), k.plural()),
+            Some(k) => ("apis", k.api_version(), k.plural()),
+            None if kind == "ConfigMap" => ("api", "v1", "configmaps"),
+            None => ("api", "v1", "pods"),
+        };
+    format!("/{prefix}/{api_version}/namespaces/{namespace}/{plural}")
 }
 
 /// What the API server would store for `body` (a dry-run create with strict field validation,

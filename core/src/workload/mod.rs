@@ -82,18 +82,75 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
+    /// Every workload kind, once: the operator watches these, the webhook is registered for them,
+    /// and the rules view them.
+    pub const ALL: [WorkloadKind; 7] = [
+        WorkloadKind::Pod,
+        WorkloadKind::Deployment,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::ReplicaSet,
+        WorkloadKind::Job,
+        WorkloadKind::CronJob,
+    ];
+
     /// The kind of a manifest, when it is a workload of a known API group.
     pub fn of(api_version: &str, kind: &str) -> Option<WorkloadKind> {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        match (group, kind) {
-            ("", "Pod") => Some(WorkloadKind::Pod),
-            ("apps", "Deployment") => Some(WorkloadKind::Deployment),
-            ("apps", "StatefulSet") => Some(WorkloadKind::StatefulSet),
-            ("apps", "DaemonSet") => Some(WorkloadKind::DaemonSet),
-            ("apps", "ReplicaSet") => Some(WorkloadKind::ReplicaSet),
-            ("batch", "Job") => Some(WorkloadKind::Job),
-            ("batch", "CronJob") => Some(WorkloadKind::CronJob),
-            _ => None,
+        Self::ALL
+            .into_iter()
+            .find(|k| k.group() == group && k.kind() == kind)
+    }
+
+    /// The kind as the API names it (`Deployment`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "Pod",
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+            WorkloadKind::Job => "Job",
+            WorkloadKind::CronJob => "CronJob",
+        }
+    }
+
+    /// The API group (`""` for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "",
+            WorkloadKind::Deployment
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::DaemonSet
+            | WorkloadKind::ReplicaSet => "apps",
+            WorkloadKind::Job | WorkloadKind::CronJob => "batch",
+        }
+    }
+
+    /// The served version the operator watches (every workload kind is `v1`).
+    pub fn version(self) -> &'static str {
+        "v1"
+    }
+
+    /// `group/version`, or just the version for the core group.
+    pub fn api_version(self) -> &'static str {
+        match self.group() {
+            "" => "v1",
+            "apps" => "apps/v1",
+            _ => "batch/v1",
+        }
+    }
+
+    /// The resource name in API paths and webhook rules (`deployments`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "pods",
+            WorkloadKind::Deployment => "deployments",
+            WorkloadKind::StatefulSet => "statefulsets",
+            WorkloadKind::DaemonSet => "daemonsets",
+            WorkloadKind::ReplicaSet => "replicasets",
+            WorkloadKind::Job => "jobs",
+            WorkloadKind::CronJob => "cronjobs",
         }
     }
 

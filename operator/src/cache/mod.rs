@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 
 use futures::{Stream, StreamExt};
 use guardian_core::engine::{Labels, NamespaceLabels, NamespaceMap};
+use guardian_core::workload::WorkloadKind;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
@@ -34,16 +35,16 @@ pub const ORPHAN_GRACE: Duration = Duration::from_secs(5);
 
 /// The workload kinds the rule library understands, with their API resources.
 pub fn workload_resources() -> Vec<ApiResource> {
-    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
-    vec![
-        ApiResource::erase::<core::Pod>(&()),
-        ApiResource::erase::<apps::Deployment>(&()),
-        ApiResource::erase::<apps::StatefulSet>(&()),
-        ApiResource::erase::<apps::DaemonSet>(&()),
-        ApiResource::erase::<apps::ReplicaSet>(&()),
-        ApiResource::erase::<batch::Job>(&()),
-        ApiResource::erase::<batch::CronJob>(&()),
-    ]
+    WorkloadKind::ALL
+        .into_iter()
+        .map(|k| ApiResource {
+            group: k.group().to_owned(),
+            version: k.version().to_owned(),
+            api_version: k.api_version().to_owned(),
+            kind: k.kind().to_owned(),
+            plural: k.plural().to_owned(),
+        })
+        .collect()
 }
 
 /// Identifies a cached object.
@@ -420,6 +421,27 @@ impl NamespaceCache {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_core_kind_table_names_the_resources_k8s_openapi_knows() {
+        use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
+        let expected = [
+            ApiResource::erase::<core::Pod>(&()),
+            ApiResource::erase::<apps::Deployment>(&()),
+            ApiResource::erase::<apps::StatefulSet>(&()),
+            ApiResource::erase::<apps::DaemonSet>(&()),
+            ApiResource::erase::<apps::ReplicaSet>(&()),
+            ApiResource::erase::<batch::Job>(&()),
+            ApiResource::erase::<batch::CronJob>(&()),
+        ];
+        assert_eq!(workload_resources(), expected);
+        for (kind, resource) in WorkloadKind::ALL.into_iter().zip(&expected) {
+            assert_eq!(
+                WorkloadKind::of(&resource.api_version, &resource.kind),
+                Some(kind)
+            );
+        }
+    }
 
     #[test]
     fn the_audit_judges_an_unknown_namespace_by_every_selector_as_admission_does() {

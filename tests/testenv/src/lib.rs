@@ -45,4 +45,4 @@ pub use env::{
 };
 pub use error::{Error, Result};
 pub use resources::{NAMESPACE_LABEL, unique_name};
-pub use webhook::{WEBHOOK_NAME, WEBHOOK_RESOURCES, webhook_configuration};
+pub use webhook::{WEBHOOK_NAME, webhook_configuration, webhook_resources};

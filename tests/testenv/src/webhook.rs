@@ -2,6 +2,7 @@
 //! every test covers the same resources as the README's example: each workload kind and the
 //! `pods/ephemeralcontainers` subresource that `kubectl debug` writes through.
 
+use guardian_core::workload::WorkloadKind;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
     RuleWithOperations, ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
@@ -12,19 +13,18 @@ use kube::api::ObjectMeta;
 /// The webhook's name in the configuration; the API server quotes it in denials.
 pub const WEBHOOK_NAME: &str = "validate.kube-guardian.dev";
 
-/// What the webhook reviews: the workload kinds and the ephemeral containers subresource.
-pub const WEBHOOK_RESOURCES: &[&str] = &[
-    "pods",
-    "pods/ephemeralcontainers",
-    "deployments",
-    "statefulsets",
-    "daemonsets",
-    "replicasets",
-    "jobs",
-    "cronjobs",
-];
+/// What the webhook reviews: every workload kind (core's list) and the ephemeral containers
+/// subresource, which `kubectl debug` writes through.
+pub fn webhook_resources() -> Vec<String> {
+    let mut resources: Vec<String> = WorkloadKind::ALL
+        .iter()
+        .map(|k| k.plural().to_owned())
+        .collect();
+    resources.push("pods/ephemeralcontainers".to_owned());
+    resources
+}
 
-/// A configuration `name` that sends CREATE and UPDATE of [`WEBHOOK_RESOURCES`] in `namespace`
+/// A configuration `name` that sends CREATE and UPDATE of [`webhook_resources`] in `namespace`
 /// (only, so tests sharing a control plane do not see each other's webhooks) to `url`, trusting
 /// `ca_pem`, with `failurePolicy: Fail`.
 pub fn webhook_configuration(
@@ -49,7 +49,7 @@ pub fn webhook_configuration(
                 api_groups: Some(vec!["".into(), "apps".into(), "batch".into()]),
                 api_versions: Some(vec!["v1".into()]),
                 operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
-                resources: Some(WEBHOOK_RESOURCES.iter().map(|r| (*r).to_owned()).collect()),
+                resources: Some(webhook_resources()),
                 scope: Some("Namespaced".into()),
             }]),
             namespace_selector: Some(LabelSelector {
