@@ -47,15 +47,38 @@ pub struct GuardianPolicySpec {
     pub rules: Vec<RuleSpec>,
 }
 
-/// How a policy's violations are enforced at admission.
+/// How a policy's violations are enforced at admission. Ordered by strength (`Audit < Warn <
+/// Deny`, the declaration order): an object matched by several policies gets the strongest.
 #[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    schemars::JsonSchema,
 )]
 pub enum Enforcement {
     #[default]
     Audit,
     Warn,
     Deny,
+}
+
+impl Enforcement {
+    /// Lower-case, for metric labels and log fields (a bounded set).
+    pub fn label(self) -> &'static str {
+        match self {
+            Enforcement::Audit => "audit",
+            Enforcement::Warn => "warn",
+            Enforcement::Deny => "deny",
+        }
+    }
 }
 
 /// A named set of built-in rules.
@@ -262,4 +285,21 @@ pub struct SeverityCounts {
     pub medium: u64,
     pub low: u64,
     pub info: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Enforcement;
+
+    #[test]
+    fn the_strongest_enforcement_wins() {
+        let matched = [Enforcement::Warn, Enforcement::Deny, Enforcement::Audit];
+        assert_eq!(matched.into_iter().max(), Some(Enforcement::Deny));
+        assert!(Enforcement::Audit < Enforcement::Warn && Enforcement::Warn < Enforcement::Deny);
+        let labels: Vec<_> = [Enforcement::Audit, Enforcement::Warn, Enforcement::Deny]
+            .into_iter()
+            .map(Enforcement::label)
+            .collect();
+        assert_eq!(labels, ["audit", "warn", "deny"]);
+    }
 }

@@ -96,20 +96,7 @@ impl Reviewed {
 }
 
 fn enforcement_label(enforcement: Option<Enforcement>) -> &'static str {
-    match enforcement {
-        None => "none",
-        Some(Enforcement::Audit) => "audit",
-        Some(Enforcement::Warn) => "warn",
-        Some(Enforcement::Deny) => "deny",
-    }
-}
-
-fn rank(e: Enforcement) -> u8 {
-    match e {
-        Enforcement::Audit => 0,
-        Enforcement::Warn => 1,
-        Enforcement::Deny => 2,
-    }
+    enforcement.map_or("none", Enforcement::label)
 }
 
 /// Parses an AdmissionReview body and decides it. Malformed input is an [`ApiError`] (400), never
@@ -215,10 +202,7 @@ fn decide(
             .find(|p| p.name == policy)
             .map(|p| p.enforcement)
     };
-    let enforcement = matched
-        .iter()
-        .map(|p| p.enforcement)
-        .max_by_key(|e| rank(*e));
+    let enforcement = matched.iter().map(|p| p.enforcement).max();
 
     let mut blocking: Vec<&Finding> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
