@@ -5,9 +5,8 @@ mod support;
 
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -19,14 +18,13 @@ use rustls::{ClientConfig, ProtocolVersion, RootCertStore};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio_rustls::TlsConnector;
 
 use guardian_operator::metrics::Metrics;
 use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use guardian_testenv::{Ca, CertAndKey};
-use support::{DEADLINE, capture_logs, log_lines, wait_for};
+use support::{DEADLINE, Server, capture_logs, log_lines, wait_for};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -72,54 +70,6 @@ impl CertDir {
 }
 
 // ---- the server --------------------------------------------------------------------------
-
-struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), guardian_operator::Error>>,
-}
-
-impl Server {
-    async fn start(cert_dir: &Path, client_ca: Option<PathBuf>) -> Server {
-        webhook::install_crypto_provider();
-        let store = Arc::new(PolicyStore::new());
-        let policy = serde_json::from_value(json!({
-            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
-            "kind": "GuardianPolicy",
-            "metadata": { "name": "no-privileged" },
-            "spec": { "enforcement": "Deny", "rules": [{ "id": "pss-privileged" }] }
-        }))
-        .expect("policy");
-        store.rebuild(&[policy], &[]);
-        let mut config = WebhookConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), cert_dir);
-        config.client_ca = client_ca;
-        config.reload_interval = Duration::from_millis(50);
-        let state = WebhookState::new(store, Metrics::new().expect("metrics"));
-        let bound = Webhook::bind(&config, state).await.expect("bind");
-        let addr = bound.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(bound.serve(async move {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    /// Stops the server and checks it shut down cleanly and promptly.
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let result = tokio::time::timeout(DEADLINE, self.task)
-            .await
-            .expect("the server stops within the deadline")
-            .expect("the server task does not panic");
-        result.expect("the server returns Ok");
-    }
-}
 
 // ---- clients -----------------------------------------------------------------------------
 
@@ -249,7 +199,7 @@ fn logs_contain(needles: &[&str]) -> bool {
 async fn serves_tls_1_2_and_1_3() {
     let ca = Ca::new("test CA").expect("a test CA");
     let dir = CertDir::new(&serving_cert(&ca));
-    let server = Server::start(dir.path(), None).await;
+    let server = Server::start(dir.path(), |_| {}).await;
     for (version, expected) in [
         (&rustls::version::TLS12, ProtocolVersion::TLSv1_2),
         (&rustls::version::TLS13, ProtocolVersion::TLSv1_3),
@@ -333,7 +283,7 @@ async fn first_record(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
 async fn a_tls_1_1_client_hello_is_refused_with_a_protocol_version_alert() {
     let ca = Ca::new("test CA").expect("a test CA");
     let dir = CertDir::new(&serving_cert(&ca));
-    let server = Server::start(dir.path(), None).await;
+    let server = Server::start(dir.path(), |_| {}).await;
 
     // Control: the very same hello claiming TLS 1.2 gets a ServerHello, so the bytes are sound.
     let answer = first_record(server.addr, &raw_client_hello([0x03, 0x03])).await;
@@ -364,7 +314,7 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
     let ca = Ca::new("test CA").expect("a test CA");
     let first = serving_cert(&ca);
     let mut dir = CertDir::new(&first);
-    let server = Server::start(dir.path(), None).await;
+    let server = Server::start(dir.path(), |_| {}).await;
     let tls = || client_config(&ca.pem(), &[&rustls::version::TLS13], None);
 
     let mut open = connect(server.addr, tls()).await.expect("connect");
@@ -435,7 +385,7 @@ async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
     std::fs::File::create(&ca_file)
         .and_then(|mut f| f.write_all(client_ca.pem().as_bytes()))
         .expect("client CA file");
-    let server = Server::start(dir.path(), Some(ca_file)).await;
+    let server = Server::start(dir.path(), |c| c.client_ca = Some(ca_file)).await;
 
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
         // No certificate: TLS 1.2 fails the handshake; under TLS 1.3 the client finishes first

@@ -18,26 +18,16 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
-use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
+use guardian_operator::webhook::{self, WebhookConfig};
 use guardian_testenv::{Ca, CertAndKey};
-use support::{DEADLINE, capture_logs, log_lines, wait_for};
+use support::{DEADLINE, Server, capture_logs, log_lines, wait_for};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 // ---- the server --------------------------------------------------------------------------
-
-struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), guardian_operator::Error>>,
-    _certs: tempfile::TempDir,
-}
 
 fn certs_dir(ca: &Ca) -> tempfile::TempDir {
     let pair = ca
@@ -49,49 +39,11 @@ fn certs_dir(ca: &Ca) -> tempfile::TempDir {
     dir
 }
 
-impl Server {
-    /// A webhook with one Deny policy, configured by `tune`.
-    async fn start(ca: &Ca, tune: impl FnOnce(&mut WebhookConfig)) -> Server {
-        webhook::install_crypto_provider();
-        let store = Arc::new(PolicyStore::new());
-        let policy = serde_json::from_value(json!({
-            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
-            "kind": "GuardianPolicy",
-            "metadata": { "name": "no-privileged" },
-            "spec": { "enforcement": "Deny", "rules": [{ "id": "pss-privileged" }] }
-        }))
-        .expect("policy");
-        store.rebuild(&[policy], &[]);
-        let certs = certs_dir(ca);
-        let mut config =
-            WebhookConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), certs.path());
-        config.reload_interval = Duration::from_millis(50);
-        tune(&mut config);
-        let state = WebhookState::new(store, Metrics::new().expect("metrics"));
-        let bound = Webhook::bind(&config, state).await.expect("bind");
-        let addr = bound.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(bound.serve(async move {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            stop: Some(stop),
-            task,
-            _certs: certs,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(DEADLINE, self.task)
-            .await
-            .expect("the server stops within the deadline")
-            .expect("the server task does not panic")
-            .expect("the server returns Ok");
-    }
+/// A webhook with one Deny policy serving a fresh pair from `ca`, configured by `tune`; the
+/// certificate directory lives as long as the returned guard.
+async fn start(ca: &Ca, tune: impl FnOnce(&mut WebhookConfig)) -> (Server, tempfile::TempDir) {
+    let certs = certs_dir(ca);
+    (Server::start(certs.path(), tune).await, certs)
 }
 
 // ---- clients -----------------------------------------------------------------------------
@@ -199,7 +151,7 @@ async fn review_http1(addr: SocketAddr, config: ClientConfig) -> Result<bool, Bo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let ca = Ca::new("test CA").expect("a test CA");
-    let server = Server::start(&ca, |c| c.max_connections = 2).await;
+    let (server, _certs) = start(&ca, |c| c.max_connections = 2).await;
     let (mut first, first_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("first connection");
@@ -244,7 +196,7 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
 async fn idle_connections_are_closed_over_http1_and_http2() {
     let ca = Ca::new("test CA").expect("a test CA");
     let idle = Duration::from_millis(300);
-    let server = Server::start(&ca, |c| c.idle_timeout = idle).await;
+    let (server, _certs) = start(&ca, |c| c.idle_timeout = idle).await;
     // Well under the request timeout (8 s), which bounds HTTP/1 header reads on its own.
     let closed_within = Duration::from_secs(5);
 
@@ -301,7 +253,7 @@ async fn idle_connections_are_closed_over_http1_and_http2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http2_peer_that_stops_answering_pings_is_dropped() {
     let ca = Ca::new("test CA").expect("a test CA");
-    let server = Server::start(&ca, |c| {
+    let (server, _certs) = start(&ca, |c| {
         c.idle_timeout = Duration::from_secs(3600);
         c.keep_alive_interval = Duration::from_millis(200);
         c.keep_alive_timeout = Duration::from_millis(200);
@@ -352,7 +304,7 @@ async fn the_client_ca_is_reloaded_and_a_broken_one_keeps_the_current() {
     let old_client = old_ca.client_cert("kube-apiserver", &[]).expect("cert");
     let new_client = new_ca.client_cert("kube-apiserver", &[]).expect("cert");
     let (_dir, ca_file) = client_ca_file(&old_ca);
-    let server = Server::start(&ca, |c| c.client_ca = Some(ca_file.clone())).await;
+    let (server, _certs) = start(&ca, |c| c.client_ca = Some(ca_file.clone())).await;
     let with = |identity: &CertAndKey| client_config(&ca.pem(), H1, Some(identity));
 
     assert_eq!(
@@ -393,7 +345,7 @@ async fn only_accepted_client_names_complete_the_handshake() {
     let ca = Ca::new("serving CA").expect("a test CA");
     let client_ca = Ca::new("client CA").expect("a test CA");
     let (_dir, ca_file) = client_ca_file(&client_ca);
-    let server = Server::start(&ca, |c| {
+    let (server, _certs) = start(&ca, |c| {
         c.client_ca = Some(ca_file.clone());
         c.client_names = vec!["kube-apiserver".into(), "apiserver.example.internal".into()];
     })
@@ -428,7 +380,7 @@ async fn only_accepted_client_names_complete_the_handshake() {
 async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
     capture_logs(tracing::Level::DEBUG);
     let ca = Ca::new("test CA").expect("a test CA");
-    let server = Server::start(&ca, |_| {}).await;
+    let (server, _certs) = start(&ca, |_| {}).await;
     let marker = format!("LEAKED-{}", "x".repeat(4000));
     let mut bodies = Vec::new();
     let mut wrong_version = review_request(true)

@@ -1,9 +1,18 @@
 //! Helpers shared by the in-process webhook server tests (`webhook_tls`, `webhook_transport`):
-//! polling with a deadline and this test binary's captured logs. Kept apart from `common`,
+//! a webhook server with one Deny policy, polling with a deadline and this test binary's
+//! captured logs. Kept apart from `common`,
 //! whose cluster helpers these tests do not use (unused items in a test module warn per crate).
 
-use std::sync::{Mutex, OnceLock};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use guardian_operator::metrics::Metrics;
+use guardian_operator::store::PolicyStore;
+use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
+use serde_json::json;
+use tokio::sync::oneshot;
 
 /// Generous: the CI machine has two loaded cores.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -66,4 +75,56 @@ pub fn log_lines() -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+// ---- the server under test -------------------------------------------------------------------
+
+/// A webhook on a free loopback port with one Deny policy (`pss-privileged`).
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), guardian_operator::Error>>,
+}
+
+impl Server {
+    /// Serves the pair in `cert_dir`, reloading every 50 ms, with `tune` applied to the config.
+    pub async fn start(cert_dir: &Path, tune: impl FnOnce(&mut WebhookConfig)) -> Server {
+        webhook::install_crypto_provider();
+        let store = Arc::new(PolicyStore::new());
+        let policy = serde_json::from_value(json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianPolicy",
+            "metadata": { "name": "no-privileged" },
+            "spec": { "enforcement": "Deny", "rules": [{ "id": "pss-privileged" }] }
+        }))
+        .expect("policy");
+        store.rebuild(&[policy], &[]);
+        let mut config = WebhookConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), cert_dir);
+        config.reload_interval = Duration::from_millis(50);
+        tune(&mut config);
+        let state = WebhookState::new(store, Metrics::new().expect("metrics"));
+        let bound = Webhook::bind(&config, state).await.expect("bind");
+        let addr = bound.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.serve(async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops the server and checks it shut down cleanly and promptly.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(DEADLINE, self.task)
+            .await
+            .expect("the server stops within the deadline")
+            .expect("the server task does not panic")
+            .expect("the server returns Ok");
+    }
 }
