@@ -30,6 +30,31 @@ pub trait NamespaceLabels: Sync {
     ) -> Option<bool>;
 }
 
+/// In a cluster, a namespace the labels do not know yet (created a moment ago) matches every
+/// `namespaceSelector`: fail-closed, the same rule for admission and audit.
+#[derive(Debug, Clone, Default)]
+pub struct FailClosed<N>(pub N);
+
+impl<N: NamespaceLabels> NamespaceLabels for FailClosed<N> {
+    fn with_labels(
+        &self,
+        namespace: &str,
+        check: &mut dyn FnMut(&dyn Labels) -> bool,
+    ) -> Option<bool> {
+        Some(self.0.with_labels(namespace, check).unwrap_or(true))
+    }
+}
+
+impl<N: NamespaceLabels + ?Sized + Send> NamespaceLabels for std::sync::Arc<N> {
+    fn with_labels(
+        &self,
+        namespace: &str,
+        check: &mut dyn FnMut(&dyn Labels) -> bool,
+    ) -> Option<bool> {
+        (**self).with_labels(namespace, check)
+    }
+}
+
 /// No namespace is known: offline checks of manifest files.
 #[derive(Debug)]
 pub struct UnknownNamespaces;

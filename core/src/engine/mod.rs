@@ -9,7 +9,9 @@ mod matcher;
 mod selector;
 
 pub use crate::governance::cel::Deadline;
-pub use matcher::{DEFAULT_NAMESPACE, NamespaceLabels, NamespaceMap, UnknownNamespaces};
+pub use matcher::{
+    DEFAULT_NAMESPACE, FailClosed, NamespaceLabels, NamespaceMap, UnknownNamespaces,
+};
 pub use selector::Labels;
 
 use std::sync::{Arc, OnceLock};

@@ -15,7 +15,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use futures::{Stream, StreamExt};
-use guardian_core::engine::{Labels, NamespaceLabels, NamespaceMap};
+use guardian_core::engine::{FailClosed, Labels, NamespaceLabels, NamespaceMap};
 use guardian_core::workload::WorkloadKind;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ApiResource, DynamicObject};
@@ -328,18 +328,7 @@ impl NamespaceLabels for NamespaceCache {
 /// object is judged by every policy that could select it until the namespace event (which
 /// re-evaluates every policy) says which; and its deletion re-evaluates every policy that may
 /// have reported it, where name-only matching would leave a row behind until the next resync.
-#[derive(Debug, Clone, Default)]
-pub struct AuditNamespaces(NamespaceMap);
-
-impl NamespaceLabels for AuditNamespaces {
-    fn with_labels(
-        &self,
-        namespace: &str,
-        check: &mut dyn FnMut(&dyn Labels) -> bool,
-    ) -> Option<bool> {
-        Some(self.0.with_labels(namespace, check).unwrap_or(true))
-    }
-}
+pub type AuditNamespaces = FailClosed<NamespaceMap>;
 
 /// Namespace labels, for policies with a namespaceSelector. Copy-on-write: namespaces change
 /// rarely, and every reconcile and admission request reads a snapshot without copying.
@@ -358,7 +347,7 @@ impl NamespaceCache {
         let mut next = NamespaceMap::clone(&self.labels.load().0);
         let changed = change(&mut next);
         if changed {
-            self.labels.store(Arc::new(AuditNamespaces(next)));
+            self.labels.store(Arc::new(FailClosed(next)));
         }
         changed
     }
@@ -386,7 +375,7 @@ impl NamespaceCache {
                     }
                     Ok(Event::InitDone) => {
                         self.labels
-                            .store(Arc::new(AuditNamespaces(NamespaceMap(std::mem::take(
+                            .store(Arc::new(FailClosed(NamespaceMap(std::mem::take(
                                 &mut buffer,
                             )))));
                         if !synced_once {

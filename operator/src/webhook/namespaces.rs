@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use guardian_core::engine::{Labels, NamespaceLabels};
+use guardian_core::engine::{FailClosed, NamespaceLabels};
 use serde::Deserialize;
 
 use super::state::SharedNamespaces;
@@ -89,40 +89,15 @@ pub(super) fn namespace_of(body: &[u8]) -> Option<String> {
 }
 
 /// The operator's namespace cache as one evaluation sees it: a namespace it does not know
-/// matches every `namespaceSelector`. Never waits (the router waited before).
-pub struct FailClosedNamespaces {
-    cache: SharedNamespaces,
-}
-
-impl std::fmt::Debug for FailClosedNamespaces {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FailClosedNamespaces")
-            .finish_non_exhaustive()
-    }
-}
-
-impl FailClosedNamespaces {
-    pub fn new(cache: SharedNamespaces) -> Self {
-        FailClosedNamespaces { cache }
-    }
-}
-
-impl NamespaceLabels for FailClosedNamespaces {
-    fn with_labels(
-        &self,
-        namespace: &str,
-        check: &mut dyn FnMut(&dyn Labels) -> bool,
-    ) -> Option<bool> {
-        Some(self.cache.with_labels(namespace, check).unwrap_or(true))
-    }
-}
+/// matches every `namespaceSelector` (core's rule). Never waits (the router waited before).
+pub type FailClosedNamespaces = FailClosed<SharedNamespaces>;
 
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, HashMap};
     use std::sync::{Arc, Mutex};
 
-    use guardian_core::engine::NamespaceMap;
+    use guardian_core::engine::{Labels, NamespaceMap};
 
     use super::*;
 
@@ -183,7 +158,7 @@ mod tests {
         let cache = late(3);
         let until = Instant::now() + Duration::from_secs(60);
         assert!(wait_for_namespace(&cache, "shop", until).await);
-        let namespaces = FailClosedNamespaces::new(cache);
+        let namespaces = FailClosed(cache);
         assert_eq!(namespaces.with_labels("shop", &mut is_prod), Some(false));
     }
 
@@ -192,7 +167,7 @@ mod tests {
         let cache = late(usize::MAX);
         let until = Instant::now() + Duration::from_millis(60);
         assert!(!wait_for_namespace(&cache, "shop", until).await);
-        let namespaces = FailClosedNamespaces::new(cache);
+        let namespaces = FailClosed(cache);
         assert_eq!(namespaces.with_labels("shop", &mut is_prod), Some(true));
     }
 }

@@ -19,7 +19,7 @@ use tower::{BoxError, ServiceBuilder};
 
 use super::api_error::ApiError;
 use super::message;
-use super::namespaces::{FailClosedNamespaces, namespace_of, wait_for_namespace};
+use super::namespaces::{namespace_of, wait_for_namespace};
 use super::review::{Reviewed, review};
 use super::state::{SharedNamespaces, WebhookState};
 
@@ -171,7 +171,7 @@ async fn namespaces_for(state: &WebhookState, body: &[u8], until: Instant) -> Sh
         let wait = wait.min(until.saturating_duration_since(now) / 2);
         wait_for_namespace(&state.namespaces, &namespace, now + wait).await;
     }
-    Arc::new(FailClosedNamespaces::new(state.namespaces.clone()))
+    Arc::new(guardian_core::engine::FailClosed(state.namespaces.clone()))
 }
 
 /// Sets its flag when dropped: with the request future, when its deadline fires.
