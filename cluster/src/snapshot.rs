@@ -1,0 +1,53 @@
+//! What one cluster holds at one moment: its connection, the objects kube-guardian reads, and
+//! the operator's own state. Faces (console, `scan`) and the aggregation read only this.
+
+use std::sync::Arc;
+
+use guardian_core::crd::{GuardianException, GuardianPolicy};
+use guardian_core::model::Finding;
+use k8s_openapi::api::coordination::v1::Lease;
+use serde::Serialize;
+
+use crate::state::Connection;
+
+/// One cluster's view, rebuilt when something changed; `generation` grows with each rebuild.
+#[derive(Debug, Clone)]
+pub struct ClusterSnapshot {
+    /// The kubeconfig context name.
+    pub context: String,
+    pub generation: u64,
+    pub connection: Connection,
+    /// Per watched resource, whether it is shown (a kind the credentials cannot list is hidden).
+    pub kinds: Vec<KindStatus>,
+    /// Workload objects evaluated (those evaluated through an owner are not counted twice).
+    pub evaluated_objects: usize,
+    /// Findings of the cluster's own policies and exceptions over the cached workloads.
+    pub findings: Vec<Finding>,
+    pub policies: Vec<Arc<GuardianPolicy>>,
+    pub exceptions: Vec<Arc<GuardianException>>,
+    /// The operator's leader-election Lease, when one is found.
+    pub lease: Option<Arc<Lease>>,
+}
+
+/// Whether one watched resource is shown, and how many objects it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KindStatus {
+    /// `plural.group`, or the plural alone for the core group.
+    pub resource: String,
+    pub state: KindState,
+    pub objects: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all_fields = "camelCase")]
+pub enum KindState {
+    Listing,
+    Synced,
+    /// The credentials cannot `verb` this resource: hidden, the other kinds still show.
+    Forbidden { verb: String },
+    /// The resource is not served (a CRD not installed).
+    NotInstalled,
+    /// The watch fails for another reason; it is retried.
+    Failing { error: String },
+}
