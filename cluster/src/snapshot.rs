@@ -45,9 +45,13 @@ pub enum KindState {
     Listing,
     Synced,
     /// The credentials cannot `verb` this resource: hidden, the other kinds still show.
-    Forbidden { verb: String },
+    Forbidden {
+        verb: String,
+    },
     /// The resource is not served (a CRD not installed).
     NotInstalled,
     /// The watch fails for another reason; it is retried.
-    Failing { error: String },
+    Failing {
+        error: String,
+    },
 }

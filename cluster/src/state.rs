@@ -98,6 +98,8 @@ impl Connection {
         }
         let since = self.last_synced?;
         let seconds = now.as_second().saturating_sub(since.as_second());
-        Some(std::time::Duration::from_secs(seconds.max(0).unsigned_abs()))
+        Some(std::time::Duration::from_secs(
+            seconds.max(0).unsigned_abs(),
+        ))
     }
 }

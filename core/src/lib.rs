@@ -3,6 +3,7 @@
 //! Every enforcement point (offline `check`, the operator, the admission webhook, the console)
 //! runs the same pipeline: object → workload view → match → exceptions → rules → findings.
 
+pub mod audit;
 pub mod ci;
 pub mod crd;
 pub mod engine;
