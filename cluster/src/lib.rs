@@ -9,5 +9,5 @@ pub mod snapshot;
 pub mod state;
 
 pub use error::Error;
-pub use snapshot::ClusterSnapshot;
+pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation};
 pub use state::{Access, ClusterState, Connection, UnreachableReason, WatchFailure};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use guardian_core::crd::{GuardianException, GuardianPolicy};
-use guardian_core::model::Finding;
+use guardian_core::model::{Finding, ResourceRef};
 use k8s_openapi::api::coordination::v1::Lease;
 use serde::Serialize;
 
@@ -19,14 +19,21 @@ pub struct ClusterSnapshot {
     pub connection: Connection,
     /// Per watched resource, whether it is shown (a kind the credentials cannot list is hidden).
     pub kinds: Vec<KindStatus>,
-    /// Workload objects evaluated (those evaluated through an owner are not counted twice).
-    pub evaluated_objects: usize,
-    /// Findings of the cluster's own policies and exceptions over the cached workloads.
-    pub findings: Vec<Finding>,
+    /// Every workload object evaluated with the cluster's own policies and exceptions (an
+    /// object evaluated through its owner, like a Deployment's Pods, is not listed again).
+    pub evaluations: Vec<ObjectEvaluation>,
     pub policies: Vec<Arc<GuardianPolicy>>,
     pub exceptions: Vec<Arc<GuardianException>>,
     /// The operator's leader-election Lease, when one is found.
     pub lease: Option<Arc<Lease>>,
+}
+
+/// One evaluated object: the policies that matched it and what they found.
+#[derive(Debug, Clone)]
+pub struct ObjectEvaluation {
+    pub resource: Arc<ResourceRef>,
+    pub matched_policies: Vec<Arc<str>>,
+    pub findings: Vec<Finding>,
 }
 
 /// Whether one watched resource is shown, and how many objects it holds.
