@@ -4,9 +4,14 @@
 //! several clusters at once, each with an explicit connection state. It never imports a face
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
+pub mod aggregate;
+pub mod drift;
 pub mod error;
+pub mod operator_state;
 pub mod snapshot;
 pub mod state;
+#[cfg(test)]
+mod testing;
 
 pub use error::Error;
 pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation};
