@@ -4,7 +4,10 @@
 //! several clusters at once, each with an explicit connection state. It never imports a face
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
+pub mod backoff;
+pub mod classify;
 pub mod error;
+pub mod kubeconfig;
 pub mod snapshot;
 pub mod state;
 
