@@ -24,8 +24,12 @@ pub enum Failure {
     },
     /// 401: the credentials are rejected (expired certificate, bad token).
     Unauthorized { detail: String },
-    /// 403: the credentials lack the right for this request.
-    Forbidden { detail: String },
+    /// 403: the credentials lack the right for this request: `verb` as the API server names it
+    /// (`list`, `watch`), when it does.
+    Forbidden {
+        verb: Option<String>,
+        detail: String,
+    },
     /// 404: the resource is not served (its CRD is not installed).
     NotFound,
     /// The server answered with another error (5xx, 410 handled by the watcher, …).
@@ -54,16 +58,27 @@ pub fn classify(error: &kube::Error) -> Failure {
     }
 }
 
-/// Classifies a failure of a watch (its list, its watch request, or an error event).
+/// Classifies a failure of a watch (its list, its watch request, or an error event). A denial
+/// whose message names no verb is named after the request that failed.
 pub fn classify_watch(error: &watcher::Error) -> Failure {
-    match error {
-        watcher::Error::InitialListFailed(e)
-        | watcher::Error::WatchStartFailed(e)
-        | watcher::Error::WatchFailed(e) => classify(e),
-        watcher::Error::WatchError(status) => from_status(status.code, &status.message),
-        watcher::Error::NoResourceVersion => Failure::Other {
-            detail: error.to_string(),
+    let (failure, verb) = match error {
+        watcher::Error::InitialListFailed(e) => (classify(e), "list"),
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            (classify(e), "watch")
+        }
+        watcher::Error::WatchError(status) => (from_status(status.code, &status.message), "watch"),
+        watcher::Error::NoResourceVersion => {
+            return Failure::Other {
+                detail: error.to_string(),
+            };
+        }
+    };
+    match failure {
+        Failure::Forbidden { verb: None, detail } => Failure::Forbidden {
+            verb: Some(verb.to_owned()),
+            detail,
         },
+        other => other,
     }
 }
 
@@ -71,10 +86,20 @@ fn from_status(code: u16, message: &str) -> Failure {
     let detail = format!("{code}: {message}");
     match code {
         401 => Failure::Unauthorized { detail },
-        403 => Failure::Forbidden { detail },
+        403 => Failure::Forbidden {
+            verb: denied_verb(message),
+            detail,
+        },
         404 => Failure::NotFound,
         _ => Failure::Other { detail },
     }
+}
+
+/// The verb of an RBAC denial: `… User "u" cannot list resource "cronjobs" in API group …`.
+fn denied_verb(message: &str) -> Option<String> {
+    let rest = &message[message.find(" cannot ")? + " cannot ".len()..];
+    let verb = rest.split_whitespace().next()?;
+    (!verb.is_empty() && verb.chars().all(|c| c.is_ascii_lowercase())).then(|| verb.to_owned())
 }
 
 /// An error below the HTTP layer: find the first source that says what happened.

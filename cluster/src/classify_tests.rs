@@ -139,7 +139,7 @@ fn status_codes_name_credentials_rights_and_missing_resources() {
     let status = |code: u16| {
         kube::Error::Api(Box::new(kube::core::Status {
             code,
-            message: "guardianpolicies.kube-guardian.dev is forbidden".into(),
+            message: "cronjobs.batch is forbidden: User \"viewer\" cannot list resource \"cronjobs\" in API group \"batch\" at the cluster scope".into(),
             ..kube::core::Status::default()
         }))
     };
@@ -149,11 +149,19 @@ fn status_codes_name_credentials_rights_and_missing_resources() {
     ));
     assert!(classify(&status(401)).is_connection());
     assert!(
-        matches!(classify(&status(403)), Failure::Forbidden { detail } if detail.contains("forbidden"))
+        matches!(classify(&status(403)), Failure::Forbidden { verb: Some(verb), detail } if verb == "list" && detail.contains("forbidden"))
     );
     assert_eq!(classify(&status(404)), Failure::NotFound);
     assert!(matches!(classify(&status(500)), Failure::Other { .. }));
     let watch = watcher::Error::InitialListFailed(status(403));
     assert!(matches!(classify_watch(&watch), Failure::Forbidden { .. }));
     assert!(!classify_watch(&watch).is_connection());
+    // A denial without the usual message is named after the request.
+    let bare = watcher::Error::WatchStartFailed(kube::Error::Api(Box::new(kube::core::Status {
+        code: 403,
+        ..kube::core::Status::default()
+    })));
+    assert!(
+        matches!(classify_watch(&bare), Failure::Forbidden { verb: Some(v), .. } if v == "watch")
+    );
 }

@@ -7,10 +7,13 @@
 pub mod backoff;
 pub mod classify;
 pub mod error;
+pub mod evaluate;
+pub mod kinds;
 pub mod kubeconfig;
 pub mod snapshot;
 pub mod state;
+pub mod watches;
 
 pub use error::Error;
-pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation};
+pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation, Rejected};
 pub use state::{Access, ClusterState, Connection, UnreachableReason, WatchFailure};
