@@ -4,6 +4,7 @@
 //! several clusters at once, each with an explicit connection state. It never imports a face
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
+pub mod cache;
 pub mod error;
 pub mod snapshot;
 pub mod state;
