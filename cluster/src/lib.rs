@@ -5,6 +5,7 @@
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
 pub mod backoff;
+pub mod cache;
 pub mod classify;
 pub mod error;
 pub mod evaluate;
