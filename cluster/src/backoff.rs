@@ -9,33 +9,45 @@ pub const FIRST: Duration = Duration::from_secs(1);
 /// The longest delay.
 pub const MAX: Duration = Duration::from_secs(60);
 
-/// Consecutive failures of one cluster and the random source of the jitter.
+/// Consecutive failures of one cluster, the bounds, and the random source of the jitter.
 #[derive(Debug)]
 pub struct Backoff {
     failures: u32,
+    first: Duration,
+    max: Duration,
     rng: fastrand::Rng,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff::with_rng(fastrand::Rng::new())
+        Backoff::new(FIRST, MAX, fastrand::Rng::new())
     }
 }
 
 impl Backoff {
-    /// A backoff with a given random source (tests seed it).
+    /// Delays from `first` doubling up to `max`, jittered from `rng` (tests seed it).
+    pub fn new(first: Duration, max: Duration, rng: fastrand::Rng) -> Self {
+        Backoff {
+            failures: 0,
+            first,
+            max: max.max(first),
+            rng,
+        }
+    }
+
+    /// A backoff with the default bounds and a given random source.
     pub fn with_rng(rng: fastrand::Rng) -> Self {
-        Backoff { failures: 0, rng }
+        Backoff::new(FIRST, MAX, rng)
     }
 
     /// Counts a failure; returns how long to wait before the next attempt.
     pub fn next_delay(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
-        // 2^6 s already exceeds the maximum; the shift stays small whatever the count.
-        let doublings = (self.failures - 1).min(6);
-        let nominal = (FIRST * (1u32 << doublings)).min(MAX);
+        // 2^20 times the first delay exceeds any sensible maximum; the shift stays small.
+        let doublings = (self.failures - 1).min(20);
+        let nominal = self.first.saturating_mul(1u32 << doublings).min(self.max);
         let jitter = nominal.mul_f64(self.rng.f64() * 0.25);
-        (nominal + jitter).min(MAX)
+        (nominal + jitter).min(self.max)
     }
 
     /// The connection is back: the next failure waits [`FIRST`] again.

@@ -63,6 +63,15 @@ impl Kinds {
         };
     }
 
+    /// Resource `index` delivers events again after failing: it streams.
+    pub fn recovered(&mut self, index: usize) {
+        if let Some(status) = self.statuses.get_mut(index)
+            && matches!(status.state, KindState::Failing { .. })
+        {
+            status.state = KindState::Synced;
+        }
+    }
+
     pub fn set_objects(&mut self, index: usize, objects: usize) {
         if let Some(status) = self.statuses.get_mut(index) {
             status.objects = objects;

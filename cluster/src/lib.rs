@@ -11,10 +11,14 @@ pub mod error;
 pub mod evaluate;
 pub mod kinds;
 pub mod kubeconfig;
+pub mod set;
 pub mod snapshot;
 pub mod state;
+mod task;
 pub mod watches;
 
 pub use error::Error;
+pub use kubeconfig::{ContextSelection, Target};
+pub use set::{ClusterOptions, ClusterSet};
 pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation, Rejected};
 pub use state::{Access, ClusterState, Connection, UnreachableReason, WatchFailure};

@@ -4,15 +4,13 @@
 //! into a map of their own.
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
-use kube::Api;
+use futures::stream::BoxStream;
 use kube::Resource;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::classify::{Failure, classify_watch};
@@ -40,18 +38,21 @@ pub fn values<K>(objects: &Objects<K>) -> Vec<Arc<K>> {
         .unwrap_or_default()
 }
 
-/// Watches `api` into `objects` until the future is dropped, reporting as resource `index`.
+/// The events of a watcher (`watcher::watcher`, or `metadata_watcher` for what is only counted).
+pub type WatchEvents<K> = BoxStream<'static, watcher::Result<Event<K>>>;
+
+/// Follows `events` into `objects` until the future is dropped, reporting as resource `index`;
+/// after a failure the watcher retries with kube's default backoff.
 pub async fn watch_objects<K>(
-    api: Api<K>,
-    config: watcher::Config,
+    events: WatchEvents<K>,
     objects: Objects<K>,
     index: usize,
     updates: UnboundedSender<Update>,
 ) where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource + Send + Sync + 'static,
 {
     let mut buffer = BTreeMap::new();
-    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    let mut stream = std::pin::pin!(events.default_backoff());
     while let Some(event) = stream.next().await {
         let update = match event {
             Ok(Event::Init) => {
