@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::snapshot::{ClusterSnapshot, KindState};
 
 /// The resources drift compares, as [`crate::KindStatus::resource`] names them.
-pub const POLICIES_RESOURCE: &str = "guardianpolicies.guardian.kube-guardian.dev";
+pub use crate::kinds::POLICIES as POLICIES_RESOURCE;
 pub const EXCEPTIONS_RESOURCE: &str = "guardianexceptions.guardian.kube-guardian.dev";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

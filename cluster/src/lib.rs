@@ -5,14 +5,25 @@
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
 pub mod aggregate;
+pub mod backoff;
+pub mod cache;
+pub mod classify;
 pub mod drift;
 pub mod error;
+pub mod evaluate;
+pub mod kinds;
+pub mod kubeconfig;
 pub mod operator_state;
+pub mod set;
 pub mod snapshot;
 pub mod state;
+mod task;
 #[cfg(test)]
 mod testing;
+pub mod watches;
 
 pub use error::Error;
-pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation};
+pub use kubeconfig::{ContextSelection, Target};
+pub use set::{ClusterOptions, ClusterSet};
+pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation, Rejected};
 pub use state::{Access, ClusterState, Connection, UnreachableReason, WatchFailure};

@@ -10,7 +10,6 @@ use crate::state::{ClusterState, Connection};
 
 pub fn snapshot(context: &str, evaluations: Vec<ObjectEvaluation>) -> ClusterSnapshot {
     ClusterSnapshot {
-        context: context.into(),
         generation: 1,
         connection: Connection {
             state: ClusterState::Synced,
@@ -18,11 +17,10 @@ pub fn snapshot(context: &str, evaluations: Vec<ObjectEvaluation>) -> ClusterSna
             last_synced: Some(Timestamp::UNIX_EPOCH),
             next_retry: None,
         },
-        kinds: Vec::new(),
         evaluations,
         policies: Vec::new(),
         exceptions: Vec::new(),
-        lease: None,
+        ..ClusterSnapshot::connecting(context, Timestamp::UNIX_EPOCH)
     }
 }
 

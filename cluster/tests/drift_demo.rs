@@ -26,7 +26,6 @@ fn typed<T: DeserializeOwned>(plan: &Plan, kind: &str) -> Vec<Arc<T>> {
 fn seeded(context: &str, variant: Variant) -> ClusterSnapshot {
     let plan = Plan::load(&examples_dir(), variant).expect("the demo plan loads");
     ClusterSnapshot {
-        context: context.into(),
         generation: 1,
         connection: Connection {
             state: ClusterState::Synced,
@@ -34,11 +33,10 @@ fn seeded(context: &str, variant: Variant) -> ClusterSnapshot {
             last_synced: Some(Timestamp::UNIX_EPOCH),
             next_retry: None,
         },
-        kinds: Vec::new(),
         evaluations: Vec::new(),
         policies: typed::<GuardianPolicy>(&plan, "GuardianPolicy"),
         exceptions: typed::<GuardianException>(&plan, "GuardianException"),
-        lease: None,
+        ..ClusterSnapshot::connecting(context, Timestamp::UNIX_EPOCH)
     }
 }
 

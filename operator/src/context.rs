@@ -12,11 +12,11 @@ use kube::runtime::reflector::Store;
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
-use crate::cache::{NamespaceCache, WorkloadCache};
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
 use crate::reports::ReportState;
 use crate::store::{PolicySnapshot, PolicyStore};
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
 
 /// Shared by every reconcile, behind an `Arc`.
 pub struct Context {

@@ -2,7 +2,6 @@
 //! Events, leader election, the validating admission webhook, metrics, health and logs.
 
 pub mod backoff;
-pub mod cache;
 pub mod config;
 pub mod context;
 pub mod controller;

@@ -12,7 +12,6 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::cache::{NamespaceCache, WorkloadCache};
 use crate::config::OperatorArgs;
 use crate::controller::{self, ControllerOptions};
 use crate::health::{self, HealthServer, Readiness};
@@ -20,6 +19,7 @@ use crate::leader::{self, LeaderElection, LeaderHandle, LeaseConfig};
 use crate::metrics::Metrics;
 use crate::store::PolicyStore;
 use crate::webhook::{Webhook, WebhookConfig, WebhookState};
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
 
 /// How long shutdown may take before the process gives up waiting.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(10);

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
 use guardian_core::crd::GuardianPolicy;
-use guardian_operator::cache::{NamespaceCache, WorkloadCache};
 pub use guardian_operator::config::InitialListFlag;
 use guardian_operator::controller::{self, ControllerOptions};
 use guardian_operator::metrics::Metrics;
