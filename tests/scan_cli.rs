@@ -1,0 +1,324 @@
+//! `kube-guardian scan` end to end: the real binary against TWO real control planes, seeded with
+//! the same manifests (examples/manifests) and different policies, the way a user runs it:
+//! `kube-guardian scan --kubeconfig FILE --contexts scan-a,scan-b`.
+//!
+//! scan-a gets every example policy and the exception; scan-b lacks `team-ownership` and the
+//! exception, and its `restricted-security` warns instead of denying.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use guardian_testenv::ControlPlane;
+use guardian_testenv::demo::{
+    Applier, Document, NamespacePlan, load_dir, merge_kubeconfigs, write_kubeconfig,
+};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+const A: &str = "scan-a";
+const B: &str = "scan-b";
+/// A context whose API server address has nothing listening.
+const DOWN: &str = "scan-down";
+
+/// The two control planes, seeded once for every test of this binary, and the files they use.
+struct Clusters {
+    _a: ControlPlane,
+    _b: ControlPlane,
+    dir: tempfile::TempDir,
+}
+
+impl Clusters {
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// The policy files each cluster got, for `check` with the same policies.
+    fn policies(&self, context: &str) -> PathBuf {
+        self.dir.path().join(context)
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+async fn clusters() -> &'static Clusters {
+    static CLUSTERS: OnceCell<Clusters> = OnceCell::const_new();
+    CLUSTERS.get_or_init(start).await
+}
+
+async fn start() -> Clusters {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (a, b) = tokio::join!(
+        ControlPlane::builder().context_name(A).start(),
+        ControlPlane::builder().context_name(B).start()
+    );
+    let (a, b) = (a.expect("scan-a starts"), b.expect("scan-b starts"));
+
+    let examples = root().join("examples");
+    let manifests = load_dir(&examples.join("manifests")).expect("the example manifests load");
+    let mut policies_a = load_dir(&examples.join("policies")).expect("the example policies load");
+    policies_a.extend(load_dir(&examples.join("exceptions")).expect("the exception loads"));
+    let mut policies_b: Vec<Document> = policies_a
+        .iter()
+        .filter(|d| d.kind() == "GuardianPolicy" && d.name() != "team-ownership")
+        .cloned()
+        .collect();
+    for policy in &mut policies_b {
+        if policy.name() == "restricted-security" {
+            policy.object.data["spec"]["enforcement"] = Value::from("Warn");
+        }
+    }
+    for (context, policies) in [(A, &policies_a), (B, &policies_b)] {
+        write_documents(&dir.path().join(context), policies);
+    }
+    tokio::try_join!(
+        seed(&a, &policies_a, &manifests),
+        seed(&b, &policies_b, &manifests)
+    )
+    .expect("both clusters are seeded");
+
+    // One kubeconfig with both contexts, and one more pointing at a closed port.
+    let mut merged = merge_kubeconfigs(&[a.kubeconfig(), b.kubeconfig()]);
+    let mut down_cluster = merged.clusters[0].clone();
+    down_cluster.name = DOWN.into();
+    if let Some(cluster) = down_cluster.cluster.as_mut() {
+        cluster.server = Some(format!("https://127.0.0.1:{}", closed_port()));
+    }
+    let mut down_context = merged.contexts[0].clone();
+    down_context.name = DOWN.into();
+    if let Some(context) = down_context.context.as_mut() {
+        context.cluster = DOWN.into();
+    }
+    merged.clusters.push(down_cluster);
+    merged.contexts.push(down_context);
+    write_kubeconfig(&merged, &dir.path().join("kubeconfig")).expect("kubeconfig written");
+    Clusters { _a: a, _b: b, dir }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+async fn seed(
+    cp: &ControlPlane,
+    policies: &[Document],
+    manifests: &[Document],
+) -> guardian_testenv::demo::Result<()> {
+    cp.install_crds().await?;
+    let mut applier = Applier::new(cp.client()?);
+    let namespaces: std::collections::BTreeSet<&str> = manifests
+        .iter()
+        .chain(policies)
+        .filter_map(|d| d.object.metadata.namespace.as_deref())
+        .filter(|ns| *ns != "default")
+        .collect();
+    for name in namespaces {
+        let plan = NamespacePlan {
+            name: name.to_owned(),
+            labels: Default::default(),
+        };
+        applier.apply_namespace(&plan).await?;
+    }
+    for document in policies.iter().chain(manifests) {
+        applier.apply(document).await?;
+    }
+    Ok(())
+}
+
+fn write_documents(dir: &Path, documents: &[Document]) {
+    std::fs::create_dir_all(dir).expect("policy dir");
+    for (index, document) in documents.iter().enumerate() {
+        let text = serde_yaml_ng::to_string(&document.object).expect("a document serialises");
+        std::fs::write(dir.join(format!("{index:02}.yaml")), text).expect("policy file");
+    }
+}
+
+fn kube_guardian(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn scan(clusters: &Clusters, contexts: &str, extra: &[&str]) -> Output {
+    let kubeconfig = clusters.kubeconfig();
+    let mut args = vec![
+        "scan",
+        "--kubeconfig",
+        kubeconfig.to_str().expect("UTF-8 path"),
+        "--contexts",
+        contexts,
+    ];
+    args.extend(extra);
+    kube_guardian(&args)
+}
+
+fn cluster<'a>(report: &'a Value, context: &str) -> &'a Value {
+    report["clusters"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["context"] == context))
+        .unwrap_or_else(|| panic!("no cluster {context} in {report:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aggregated_numbers_equal_what_check_reports_on_the_same_manifests() {
+    let clusters = clusters().await;
+    let output = scan(clusters, &format!("{A},{B}"), &["--output", "json"]);
+    let report = json(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "violations fail the scan: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut objects = 0;
+    for context in [A, B] {
+        let policies = clusters.policies(context);
+        let checked = json(&kube_guardian(&[
+            "check",
+            "examples/manifests",
+            "--policy",
+            policies.to_str().expect("UTF-8 path"),
+            "--output",
+            "json",
+        ]));
+        let summary = &checked["summary"];
+        let scanned = cluster(&report, context);
+        assert_eq!(scanned["connection"]["state"], "Synced", "{scanned:#}");
+        assert_eq!(
+            scanned["objects"], summary["resourcesEvaluated"],
+            "{context}"
+        );
+        assert_eq!(
+            scanned["failingObjects"], summary["resourcesFailing"],
+            "{context}"
+        );
+        assert_eq!(
+            scanned["violations"], summary["byOutcome"]["fail"],
+            "{context}"
+        );
+        assert_eq!(
+            scanned["bySeverity"], summary["failuresBySeverity"],
+            "{context}"
+        );
+        assert_eq!(
+            scanned["skipped"], summary["byOutcome"]["skip"],
+            "{context}"
+        );
+        assert!(
+            scanned["violations"].as_u64().is_some_and(|n| n > 0),
+            "{context} has violations to compare: {scanned:#}"
+        );
+        objects += summary["resourcesEvaluated"].as_u64().expect("a count");
+        eprintln!(
+            "{context}: {} objects, {} violations, {} skipped, score {}",
+            scanned["objects"], scanned["violations"], scanned["skipped"], scanned["score"]
+        );
+    }
+    assert_eq!(report["total"]["objects"], objects);
+    // The clusters differ by policy, so they do not score the same: the numbers are per cluster.
+    assert_ne!(
+        cluster(&report, A)["violations"],
+        cluster(&report, B)["violations"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_between_the_clusters_is_reported_exactly() {
+    let clusters = clusters().await;
+    let report = json(&scan(clusters, &format!("{A},{B}"), &["--output", "json"]));
+    assert_eq!(
+        report["drift"],
+        serde_json::json!({
+            "compared": [A, B],
+            "drifts": [
+                {
+                    "kind": "GuardianPolicy", "name": "restricted-security",
+                    "presentIn": [A, B], "missingIn": [],
+                    "fields": [{"path": "spec.enforcement", "values": [
+                        {"context": A, "value": "Deny"}, {"context": B, "value": "Warn"}]}]
+                },
+                {
+                    "kind": "GuardianPolicy", "name": "team-ownership",
+                    "presentIn": [A], "missingIn": [B], "fields": []
+                },
+                {
+                    "kind": "GuardianException", "name": "monitoring/legacy-node-agent",
+                    "presentIn": [A], "missingIn": [B], "fields": []
+                }
+            ]
+        })
+    );
+    // The table says the same for people.
+    let table = scan(clusters, &format!("{A},{B}"), &[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains(&format!("Drift across {A}, {B}\n"))
+            && text.contains("  GuardianPolicy restricted-security: differs in 1 field\n")
+            && text.contains(&format!(
+                "    spec.enforcement: {A} \"Deny\", {B} \"Warn\"\n"
+            ))
+            && text.contains(&format!(
+                "  GuardianPolicy team-ownership: missing in {B}\n"
+            )),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_context_is_a_usage_error_listing_the_available_ones() {
+    let clusters = clusters().await;
+    let output = scan(clusters, &format!("{A},nope"), &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("\"nope\"") && stderr.contains(&format!("{A}, {B}, {DOWN}")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no report on a usage error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_that_cannot_be_reached_exits_2_and_the_other_is_still_reported() {
+    let clusters = clusters().await;
+    let output = scan(
+        clusters,
+        &format!("{A},{DOWN}"),
+        &[
+            "--output",
+            "json",
+            "--timeout",
+            "20s",
+            "--fail-on",
+            "critical",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let report = json(&output);
+    let up = cluster(&report, A);
+    assert_eq!(up["connection"]["state"], "Synced");
+    assert_eq!(up["scanned"], true);
+    assert!(up["objects"].as_u64().is_some_and(|n| n > 0), "{up:#}");
+    let down = cluster(&report, DOWN);
+    assert_eq!(down["scanned"], false);
+    assert_eq!(down["connection"]["state"], "Unreachable", "{down:#}");
+    assert_eq!(down["connection"]["reason"], "refused", "{down:#}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(DOWN), "{stderr}");
+}
