@@ -20,7 +20,7 @@ pub use escape::escape_control;
 pub use style::Style;
 // `scan` renders with the same pieces.
 pub(crate) use json::API_VERSION;
-pub(crate) use sarif::log as sarif_log;
+pub(crate) use sarif::render as render_sarif;
 pub(crate) use table::{
     WIDTH, count, error_style, severity_label, severity_style, write_findings, write_lines,
 };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use guardian_cluster::drift::POLICIES_RESOURCE;
 use guardian_cluster::{
     Access, ClusterSnapshot, ClusterState, Connection, KindState, KindStatus, ObjectEvaluation,
-    UnreachableReason,
+    Rejected, UnreachableReason,
 };
 use guardian_core::crd::{
     Enforcement, ExceptionResources, GuardianException, GuardianExceptionSpec, GuardianPolicy,
@@ -271,7 +271,13 @@ fn staging() -> ClusterSnapshot {
         ))],
         exceptions: Vec::new(),
         lease: None,
-        ..ClusterSnapshot::connecting("", now())
+        rejected: vec![Rejected {
+            kind: "GuardianPolicy",
+            name: "typo".into(),
+            errors: vec!["rule \"pss-privileged-x\": no built-in rule has this id".into()],
+        }],
+        policy_reports: Some(0),
+        warning_events: Some(2),
     }
 }
 

@@ -9,10 +9,9 @@ use guardian_cluster::kubeconfig::{ContextSelection, select};
 use guardian_cluster::set::{ClusterOptions, ClusterSet};
 use k8s_openapi::jiff::Timestamp;
 
-use super::{ScanReport, render};
+use super::{ScanReport, exit_code, render};
 use crate::cli::ScanArgs;
 use crate::output::Style;
-use crate::{EXIT_FINDINGS, EXIT_USAGE_OR_INPUT};
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     let selection = ContextSelection {
@@ -48,10 +47,6 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
             "error: could not scan {}; the report above says why",
             lost.join(", ")
         );
-        return Ok(ExitCode::from(EXIT_USAGE_OR_INPUT));
     }
-    if report.failures_at_or_above(args.fail_on) > 0 {
-        return Ok(ExitCode::from(EXIT_FINDINGS));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(exit_code(&report, args.fail_on)))
 }

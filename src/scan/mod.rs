@@ -18,6 +18,8 @@ use std::time::Duration;
 pub use live::run;
 pub use report::ScanReport;
 
+use guardian_core::model::Severity;
+
 use crate::output::Style;
 
 /// How `scan` prints its report.
@@ -41,6 +43,18 @@ pub fn render(
         ScanFormat::Table => table::render(report, out, style),
         ScanFormat::Json => json::render(report, out),
         ScanFormat::Sarif => sarif::render(report, out),
+    }
+}
+
+/// The exit code, as `check`'s: 2 when a cluster could not be scanned (the others are still
+/// reported), else 1 when a violation at or above `fail_on` was found, else 0.
+pub fn exit_code(report: &ScanReport, fail_on: Severity) -> u8 {
+    if report.not_scanned().next().is_some() {
+        crate::EXIT_USAGE_OR_INPUT
+    } else if report.failures_at_or_above(fail_on) > 0 {
+        crate::EXIT_FINDINGS
+    } else {
+        0
     }
 }
 
@@ -74,6 +88,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_cluster_exits_2_and_violations_at_the_threshold_exit_1() {
+        let all = fixture::snapshots();
+        let report = |contexts: &[&str]| {
+            let chosen: Vec<_> = all
+                .iter()
+                .filter(|s| contexts.contains(&s.context.as_str()))
+                .cloned()
+                .collect();
+            ScanReport::build(&chosen, fixture::now())
+        };
+        // dr is unreachable: 2 whatever the findings.
+        assert_eq!(exit_code(&report(&["prod", "dr"]), Severity::Critical), 2);
+        // prod has critical and high violations, staging only a medium one.
+        assert_eq!(
+            exit_code(&report(&["prod", "staging"]), Severity::Critical),
+            1
+        );
+        assert_eq!(exit_code(&report(&["staging"]), Severity::Medium), 1);
+        assert_eq!(exit_code(&report(&["staging"]), Severity::High), 0);
+        assert_eq!(exit_code(&report(&[]), Severity::Info), 0);
+    }
 
     #[test]
     fn durations_read_with_their_unit() {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use guardian_cluster::aggregate::{Aggregate, aggregate};
 use guardian_cluster::drift::{DriftReport, drift};
 use guardian_cluster::operator_state::{OperatorState, operator_state};
-use guardian_cluster::{ClusterSnapshot, ClusterState, Connection, KindState, KindStatus};
+use guardian_cluster::{
+    ClusterSnapshot, ClusterState, Connection, KindState, KindStatus, Rejected,
+};
 use guardian_core::audit::Tally;
 use guardian_core::engine::PolicySet;
 use guardian_core::model::{Finding, RuleInfo, Severity};
@@ -29,6 +31,14 @@ pub struct ClusterReport {
     /// Watched resources not shown (forbidden, not installed, failing).
     pub hidden_kinds: Vec<KindStatus>,
     pub operator: OperatorState,
+    /// Policies and exceptions that do not compile, left out of the evaluation.
+    pub rejected: Vec<Rejected>,
+    /// PolicyReports and Warning Events about GuardianPolicies the cluster holds (absent when
+    /// they could not be listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_reports: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning_events: Option<usize>,
     /// Its counts (the same numbers as in the aggregate's cluster list).
     #[serde(flatten)]
     pub tally: Tally,
@@ -94,6 +104,9 @@ impl ScanReport {
                     .cloned()
                     .collect(),
                 operator: operator_state(snapshot, now),
+                rejected: snapshot.rejected.clone(),
+                policy_reports: snapshot.policy_reports,
+                warning_events: snapshot.warning_events,
                 tally: tally.tally.clone(),
                 score: tally.score,
             })

@@ -10,17 +10,20 @@ use super::report::ScanReport;
 use crate::check::report::CheckReport;
 
 pub fn render(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &log(report))?;
+    serde_json::to_writer_pretty(&mut *out, &log(report)?)?;
     writeln!(out)
 }
 
-pub fn log(report: &ScanReport) -> Value {
+pub fn log(report: &ScanReport) -> io::Result<Value> {
     let check = CheckReport {
         findings: report.findings.iter().map(|f| f.finding.clone()).collect(),
         rules: report.rules.clone(),
         ..CheckReport::default()
     };
-    let mut log = crate::output::sarif_log(&check);
+    // Through the rendered text: `check`'s SARIF is whatever its module builds it with.
+    let mut text = Vec::new();
+    crate::output::render_sarif(&check, &mut text)?;
+    let mut log: Value = serde_json::from_slice(&text)?;
     if let Some(results) = log["runs"][0]["results"].as_array_mut() {
         // `check`'s log has one result per finding, in the same order.
         for (result, finding) in results.iter_mut().zip(&report.findings) {
@@ -46,5 +49,5 @@ pub fn log(report: &ScanReport) -> Value {
     let invocation = &mut log["runs"][0]["invocations"][0];
     invocation["executionSuccessful"] = json!(notifications.is_empty());
     invocation["toolExecutionNotifications"] = Value::Array(notifications);
-    log
+    Ok(log)
 }

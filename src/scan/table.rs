@@ -128,6 +128,14 @@ fn write_cluster(
             .collect();
         details.push(format!("hidden: {}", kinds.join(", ")));
     }
+    for rejected in &cluster.rejected {
+        details.push(format!(
+            "rejected {} {}: {}",
+            rejected.kind,
+            rejected.name,
+            rejected.errors.join("; ")
+        ));
+    }
     details.extend(operator_lines(&cluster.operator));
     for detail in details {
         write_lines(
