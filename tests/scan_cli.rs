@@ -5,6 +5,9 @@
 //! scan-a gets every example policy and the exception; scan-b lacks `team-ownership` and the
 //! exception, and its `restricted-security` warns instead of denying.
 
+#[path = "support/sarif_schema.rs"]
+mod sarif_schema;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -321,4 +324,38 @@ async fn a_cluster_that_cannot_be_reached_exits_2_and_the_other_is_still_reporte
     assert_eq!(down["connection"]["reason"], "refused", "{down:#}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(DOWN), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sarif_is_one_valid_run_whose_results_name_their_cluster() {
+    let clusters = clusters().await;
+    let output = scan(
+        clusters,
+        &format!("{A},{B},{DOWN}"),
+        &["--output", "sarif", "--timeout", "20s"],
+    );
+    assert_eq!(output.status.code(), Some(2), "scan-down is not scanned");
+    let log = json(&output);
+    let problems = sarif_schema::errors(&sarif_schema::validator(), &log);
+    assert!(
+        problems.is_empty(),
+        "invalid SARIF:\n{}",
+        problems.join("\n")
+    );
+    let runs = log["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    let results = runs[0]["results"].as_array().expect("results");
+    for context in [A, B] {
+        let theirs: Vec<&Value> = results
+            .iter()
+            .filter(|r| r["properties"]["cluster"] == context)
+            .collect();
+        assert!(!theirs.is_empty(), "no result of {context}");
+        let name = theirs[0]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+            .as_str()
+            .expect("a logical location");
+        assert!(name.starts_with(&format!("{context}/")), "{name}");
+    }
+    let notes = &runs[0]["invocations"][0]["toolExecutionNotifications"];
+    assert_eq!(notes[0]["properties"]["cluster"], DOWN, "{notes:#}");
 }
