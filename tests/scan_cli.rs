@@ -15,6 +15,7 @@ use guardian_testenv::ControlPlane;
 use guardian_testenv::demo::{
     Applier, Document, NamespacePlan, load_dir, merge_kubeconfigs, write_kubeconfig,
 };
+use guardian_testenv::operator_process::{self, OperatorProcess};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -25,7 +26,7 @@ const DOWN: &str = "scan-down";
 
 /// The two control planes, seeded once for every test of this binary, and the files they use.
 struct Clusters {
-    _a: ControlPlane,
+    a: ControlPlane,
     _b: ControlPlane,
     dir: tempfile::TempDir,
 }
@@ -96,7 +97,7 @@ async fn start() -> Clusters {
     merged.clusters.push(down_cluster);
     merged.contexts.push(down_context);
     write_kubeconfig(&merged, &dir.path().join("kubeconfig")).expect("kubeconfig written");
-    Clusters { _a: a, _b: b, dir }
+    Clusters { a, _b: b, dir }
 }
 
 /// A loopback port nothing listens on (bound, then released).
@@ -358,4 +359,83 @@ async fn sarif_is_one_valid_run_whose_results_name_their_cluster() {
     }
     let notes = &runs[0]["invocations"][0]["toolExecutionNotifications"];
     assert_eq!(notes[0]["properties"]["cluster"], DOWN, "{notes:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
+    let clusters = clusters().await;
+    let logs = tempfile::tempdir().expect("a log dir");
+    // The Lease name scan looks for by default, the operator's default too.
+    let operator = OperatorProcess::builder(
+        env!("CARGO_BIN_EXE_kube-guardian"),
+        clusters.a.kubeconfig_path(),
+        A,
+    )
+    .name("scan-a-operator")
+    .leader_election(
+        "kube-guardian-operator",
+        "default",
+        std::time::Duration::from_secs(15),
+        std::time::Duration::from_secs(10),
+    )
+    .start(logs.path())
+    .expect("the operator starts");
+    let report = operator_process::wait_for(
+        "scan to see a healthy leader and every policy reconciled",
+        std::time::Duration::from_millis(500),
+        &[&operator],
+        async || {
+            let report = json(&scan(clusters, &format!("{A},{B}"), &["--output", "json"]));
+            let state = &cluster(&report, A)["operator"];
+            let policies = state["policies"].as_array()?;
+            let ready = state["leader"]["health"] == "healthy"
+                && !policies.is_empty()
+                && policies.iter().all(|p| p["sync"] == "reconciled");
+            ready.then_some(report)
+        },
+    )
+    .await;
+    let leader = &cluster(&report, A)["operator"]["leader"];
+    assert!(
+        leader["holder"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("scan-a-operator")),
+        "{leader:#}"
+    );
+    assert_eq!(leader["leaseDurationSeconds"], 15);
+    assert!(
+        leader["renewAgeSeconds"]
+            .as_u64()
+            .is_some_and(|age| age <= 15)
+    );
+    let policies = cluster(&report, A)["operator"]["policies"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = policies.iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["best-practices", "restricted-security", "team-ownership"]
+    );
+    for policy in &policies {
+        assert_eq!(
+            policy["observedGeneration"], policy["generation"],
+            "{policy:#}"
+        );
+        assert!(
+            policy["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready")),
+            "{policy:#}"
+        );
+    }
+    // No operator runs in scan-b: no leader, and the table does not call its policies pending.
+    assert!(cluster(&report, B)["operator"]["leader"].is_null());
+    let table = scan(clusters, &format!("{A},{B}"), &[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("policies: 3 reconciled\n")
+            && text.contains("operator: no leader Lease found"),
+        "{text}"
+    );
 }
