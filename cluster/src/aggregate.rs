@@ -30,6 +30,15 @@ impl Group {
     }
 }
 
+/// A tally with its score, for the total across clusters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scored {
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// [`Tally::score`] of `tally`.
+    pub score: u8,
+}
+
 /// Violations of one severity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,7 +54,7 @@ pub struct SeverityGroup {
 #[serde(rename_all = "camelCase")]
 pub struct Aggregate {
     /// Across every cluster.
-    pub total: Group,
+    pub total: Scored,
     /// One per snapshot, in the order given.
     pub clusters: Vec<Group>,
     /// Per policy name across clusters, sorted by name: the objects it matched and its findings.
@@ -98,7 +107,10 @@ pub fn aggregate(snapshots: &[&ClusterSnapshot]) -> Aggregate {
             .collect()
     };
     Aggregate {
-        total: Group::new(String::new(), total),
+        total: Scored {
+            score: total.score(),
+            tally: total,
+        },
         clusters,
         policies: groups(policies),
         namespaces: groups(namespaces),

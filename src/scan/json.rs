@@ -2,13 +2,17 @@
 //!
 //! ```json
 //! { "apiVersion": "kube-guardian.dev/v1alpha1", "kind": "ScanReport", "scannedAt": "…",
-//!   "clusters": [ { "context", "scanned", "connection": { "state", …, "since", "lastSynced"?,
-//!                   "nextRetry"? }, "staleSeconds"?, "hiddenKinds", "operator": { "leader",
-//!                   "policies" }, "name", "objects", "failingObjects", "violations",
+//!   "clusters": [ { "context", "scanned", "connection": { "state", …its fields, "since",
+//!                   "lastSynced"?, "nextRetry"? }, "staleSeconds"?, "hiddenKinds",
+//!                   "operator": { "leader": { "holder", "health", "renewAgeSeconds",
+//!                   "leaseDurationSeconds", "transitions", "acquired"? } | null,
+//!                   "policies": [ { "name", "sync", "generation", "observedGeneration",
+//!                   "conditions", "lastTransition" } ] }, "rejected", "policyReports"?,
+//!                   "warningEvents"?, "objects", "failingObjects", "violations",
 //!                   "bySeverity", "skipped", "score" } ],
 //!   "total": { …the same counts and score across clusters },
-//!   "byPolicy": [ … ], "byNamespace": [ … ], "bySeverity": [ { "severity", "violations",
-//!   "failingObjects" } ],
+//!   "byPolicy": [ { "name", …counts, "score" } ], "byNamespace": [ … ],
+//!   "bySeverity": [ { "severity", "violations", "failingObjects" } ],
 //!   "findings": [ { "cluster", …every field of a `check` finding } ],
 //!   "drift": { "compared": [contexts], "drifts": [ { "kind", "name", "presentIn", "missingIn",
 //!              "fields": [ { "path", "values": [ { "context", "value" } ] } ] } ] } }
@@ -17,7 +21,7 @@
 
 use std::io::{self, Write};
 
-use guardian_cluster::aggregate::{Group, SeverityGroup};
+use guardian_cluster::aggregate::{Group, Scored, SeverityGroup};
 use guardian_cluster::drift::DriftReport;
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
@@ -33,7 +37,7 @@ struct Document<'a> {
     kind: &'static str,
     scanned_at: Timestamp,
     clusters: &'a [ClusterReport],
-    total: &'a Group,
+    total: &'a Scored,
     by_policy: &'a [Group],
     by_namespace: &'a [Group],
     by_severity: &'a [SeverityGroup],
