@@ -74,9 +74,9 @@ pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Re
 }
 
 /// Findings grouped by resource, a blank line between groups (also `scan`'s findings list).
-pub(crate) fn write_findings(
+pub(crate) fn write_findings<'a>(
     out: &mut dyn Write,
-    findings: &[Finding],
+    findings: impl IntoIterator<Item = &'a Finding>,
     show_policy: bool,
     style: Style,
 ) -> io::Result<()> {
@@ -99,7 +99,7 @@ struct Group<'a> {
 
 /// Groups by (resource, file) in order of first appearance, so the caller's sort order holds
 /// even when another resource's findings are interleaved.
-fn group_by_resource(findings: &[Finding]) -> Vec<Group<'_>> {
+fn group_by_resource<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<Group<'a>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut index: HashMap<(&ResourceRef, Option<&str>), usize> = HashMap::new();
     for finding in findings {

@@ -11,7 +11,8 @@ use super::{ScanFormat, ScanReport, render};
 use crate::output::Style;
 
 fn rendered(format: ScanFormat, style: Style) -> String {
-    let report = ScanReport::build(&snapshots(), now());
+    let snapshots = snapshots();
+    let report = ScanReport::build(&snapshots, now());
     let mut out = Vec::new();
     render(&report, format, &mut out, style).expect("render to a Vec");
     String::from_utf8(out).expect("UTF-8")

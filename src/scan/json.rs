@@ -41,11 +41,11 @@ struct Document<'a> {
     by_policy: &'a [Group],
     by_namespace: &'a [Group],
     by_severity: &'a [SeverityGroup],
-    findings: &'a [ClusterFinding],
+    findings: &'a [ClusterFinding<'a>],
     drift: &'a DriftReport,
 }
 
-pub fn render(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &ScanReport<'_>, out: &mut dyn Write) -> io::Result<()> {
     let aggregate = &report.aggregate;
     let document = Document {
         api_version: crate::output::API_VERSION,

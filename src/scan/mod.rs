@@ -34,7 +34,7 @@ pub enum ScanFormat {
 }
 
 pub fn render(
-    report: &ScanReport,
+    report: &ScanReport<'_>,
     format: ScanFormat,
     out: &mut dyn Write,
     style: Style,
@@ -48,7 +48,7 @@ pub fn render(
 
 /// The exit code, as `check`'s: 2 when a cluster could not be scanned (the others are still
 /// reported), else 1 when a violation at or above `fail_on` was found, else 0.
-pub fn exit_code(report: &ScanReport, fail_on: Severity) -> u8 {
+pub fn exit_code(report: &ScanReport<'_>, fail_on: Severity) -> u8 {
     if report.not_scanned().next().is_some() {
         crate::EXIT_USAGE_OR_INPUT
     } else if report.failures_at_or_above(fail_on) > 0 {
@@ -92,24 +92,21 @@ mod tests {
     #[test]
     fn a_lost_cluster_exits_2_and_violations_at_the_threshold_exit_1() {
         let all = fixture::snapshots();
-        let report = |contexts: &[&str]| {
+        let code = |contexts: &[&str], fail_on: Severity| {
             let chosen: Vec<_> = all
                 .iter()
                 .filter(|s| contexts.contains(&s.context.as_str()))
                 .cloned()
                 .collect();
-            ScanReport::build(&chosen, fixture::now())
+            exit_code(&ScanReport::build(&chosen, fixture::now()), fail_on)
         };
         // dr is unreachable: 2 whatever the findings.
-        assert_eq!(exit_code(&report(&["prod", "dr"]), Severity::Critical), 2);
+        assert_eq!(code(&["prod", "dr"], Severity::Critical), 2);
         // prod has critical and high violations, staging only a medium one.
-        assert_eq!(
-            exit_code(&report(&["prod", "staging"]), Severity::Critical),
-            1
-        );
-        assert_eq!(exit_code(&report(&["staging"]), Severity::Medium), 1);
-        assert_eq!(exit_code(&report(&["staging"]), Severity::High), 0);
-        assert_eq!(exit_code(&report(&[]), Severity::Info), 0);
+        assert_eq!(code(&["prod", "staging"], Severity::Critical), 1);
+        assert_eq!(code(&["staging"], Severity::Medium), 1);
+        assert_eq!(code(&["staging"], Severity::High), 0);
+        assert_eq!(code(&[], Severity::Info), 0);
     }
 
     #[test]

@@ -46,18 +46,19 @@ pub struct ClusterReport {
     pub score: u8,
 }
 
-/// A finding with the cluster it was found in.
+/// A finding with the cluster it was found in, borrowed from the snapshots (a scan of large
+/// clusters holds hundreds of thousands; a copy would double the memory).
 #[derive(Debug, Clone, Serialize)]
-pub struct ClusterFinding {
-    pub cluster: String,
+pub struct ClusterFinding<'a> {
+    pub cluster: &'a str,
     #[serde(flatten)]
-    pub finding: Finding,
+    pub finding: &'a Finding,
 }
 
 /// Everything one `scan` found, in deterministic order.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ScanReport {
+pub struct ScanReport<'a> {
     /// The moment the report describes.
     pub scanned_at: Timestamp,
     /// In the order the contexts were selected.
@@ -65,7 +66,7 @@ pub struct ScanReport {
     pub aggregate: Aggregate,
     /// Every finding (violations and excepted ones), by cluster, then resource, policy, rule and
     /// path.
-    pub findings: Vec<ClusterFinding>,
+    pub findings: Vec<ClusterFinding<'a>>,
     pub drift: DriftReport,
     /// Every rule of every cluster's policies, sorted by id (for SARIF).
     #[serde(skip)]
@@ -81,8 +82,8 @@ pub fn scanned(state: &ClusterState) -> bool {
     )
 }
 
-impl ScanReport {
-    pub fn build(snapshots: &[Arc<ClusterSnapshot>], now: Timestamp) -> ScanReport {
+impl<'a> ScanReport<'a> {
+    pub fn build(snapshots: &'a [Arc<ClusterSnapshot>], now: Timestamp) -> ScanReport<'a> {
         let refs: Vec<&ClusterSnapshot> = snapshots.iter().map(Arc::as_ref).collect();
         let aggregate = aggregate(&refs);
         let clusters = refs
@@ -111,13 +112,13 @@ impl ScanReport {
                 score: tally.score,
             })
             .collect();
-        let mut findings: Vec<ClusterFinding> = refs
+        let mut findings: Vec<ClusterFinding<'a>> = snapshots
             .iter()
             .flat_map(|snapshot| {
                 snapshot.evaluations.iter().flat_map(|evaluation| {
                     evaluation.findings.iter().map(|finding| ClusterFinding {
-                        cluster: snapshot.context.clone(),
-                        finding: finding.clone(),
+                        cluster: &snapshot.context,
+                        finding,
                     })
                 })
             })
@@ -128,10 +129,10 @@ impl ScanReport {
             .map(|(i, s)| (s.context.as_str(), i))
             .collect();
         findings.sort_by(|a, b| {
-            let (x, y) = (&a.finding, &b.finding);
+            let (x, y) = (a.finding, b.finding);
             order
-                .get(a.cluster.as_str())
-                .cmp(&order.get(b.cluster.as_str()))
+                .get(a.cluster)
+                .cmp(&order.get(b.cluster))
                 .then_with(|| x.resource.cmp(&y.resource))
                 .then_with(|| x.policy.cmp(&y.policy))
                 .then_with(|| x.rule.cmp(&y.rule))
@@ -148,7 +149,7 @@ impl ScanReport {
     }
 
     /// Clusters that could not be scanned.
-    pub fn not_scanned(&self) -> impl Iterator<Item = &ClusterReport> {
+    pub fn not_scanned(&self) -> impl Iterator<Item = &ClusterReport> + '_ {
         self.clusters.iter().filter(|c| !c.scanned)
     }
 

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 use super::report::ScanReport;
 use crate::check::report::CheckReport;
 
-pub fn render(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &ScanReport<'_>, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &log(report)?)?;
     writeln!(out)
 }
 
-pub fn log(report: &ScanReport) -> io::Result<Value> {
+pub fn log(report: &ScanReport<'_>) -> io::Result<Value> {
     let check = CheckReport {
         findings: report.findings.iter().map(|f| f.finding.clone()).collect(),
         rules: report.rules.clone(),

@@ -22,7 +22,7 @@ use crate::output::{
 const NAME_WIDTH: usize = 32;
 const TALLY_COLUMNS: [&str; 5] = ["OBJECTS", "FAILING", "VIOLATIONS", "SKIPPED", "SCORE"];
 
-pub fn render(report: &ScanReport, out: &mut dyn Write, style: Style) -> io::Result<()> {
+pub fn render(report: &ScanReport<'_>, out: &mut dyn Write, style: Style) -> io::Result<()> {
     let bold = |text: &str| style.paint(Effects::BOLD.into(), text);
     writeln!(out, "{}", bold("Clusters"))?;
     let width = report
@@ -284,13 +284,13 @@ fn write_tallies(
 }
 
 /// The violations (not the excepted findings), per cluster, grouped by resource.
-fn write_violations(out: &mut dyn Write, report: &ScanReport, style: Style) -> io::Result<()> {
+fn write_violations(out: &mut dyn Write, report: &ScanReport<'_>, style: Style) -> io::Result<()> {
     for cluster in &report.clusters {
-        let violations: Vec<Finding> = report
+        let violations: Vec<&Finding> = report
             .findings
             .iter()
             .filter(|f| f.cluster == cluster.context && f.finding.is_failure())
-            .map(|f| f.finding.clone())
+            .map(|f| f.finding)
             .collect();
         if violations.is_empty() {
             continue;
@@ -302,7 +302,7 @@ fn write_violations(out: &mut dyn Write, report: &ScanReport, style: Style) -> i
             violations.len()
         );
         writeln!(out, "{}", style.paint(Effects::BOLD.into(), &title))?;
-        write_findings(out, &violations, true, style)?;
+        write_findings(out, violations, true, style)?;
     }
     Ok(())
 }
@@ -363,7 +363,7 @@ fn value(value: Option<&Value>) -> String {
 
 /// `3 clusters (1 not scanned: dr), 5 objects, 3 failing, 6 violations (critical 1, ...), 1
 /// skipped by exceptions, score 58`.
-fn summary_line(report: &ScanReport) -> String {
+fn summary_line(report: &ScanReport<'_>) -> String {
     let total = &report.aggregate.total;
     let t = &total.tally;
     let not_scanned: Vec<&str> = report.not_scanned().map(|c| c.context.as_str()).collect();
