@@ -302,7 +302,12 @@ fn dr() -> ClusterSnapshot {
             Vec::new(),
         )],
         policies: vec![
-            Arc::new(policy("baseline", Enforcement::Deny, None)),
+            // An operator without leader election wrote this status.
+            Arc::new(with_status(
+                policy("baseline", Enforcement::Deny, None),
+                2,
+                2,
+            )),
             Arc::new(policy("labels", Enforcement::Warn, None)),
         ],
         exceptions: vec![Arc::new(exception())],

@@ -197,7 +197,9 @@ fn kind_state(state: &KindState) -> String {
 fn operator_lines(operator: &OperatorState) -> Vec<String> {
     let mut lines = Vec::new();
     match &operator.leader {
-        None => lines.push("operator: no leader Lease found".to_owned()),
+        None => lines.push(
+            "operator: no leader Lease (none runs, or it runs without --leader-elect)".to_owned(),
+        ),
         Some(leader) => {
             let holder = leader.holder.as_deref().unwrap_or("(released)");
             let renewed = match (leader.renew_age_seconds, leader.lease_duration_seconds) {
@@ -214,8 +216,14 @@ fn operator_lines(operator: &OperatorState) -> Vec<String> {
             ));
         }
     }
-    // Without an operator nothing reconciles; "pending" would only alarm (JSON still lists them).
-    if operator.leader.is_some() && !operator.policies.is_empty() {
+    // Where no operator ever wrote a status nothing reconciles; "pending" would only alarm there
+    // (JSON still lists them).
+    let operated = operator.leader.is_some()
+        || operator
+            .policies
+            .iter()
+            .any(|p| p.observed_generation.is_some());
+    if operated && !operator.policies.is_empty() {
         let pending: Vec<&str> = operator
             .policies
             .iter()
