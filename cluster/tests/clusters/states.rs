@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use guardian_cluster::{Access, ClusterOptions, ClusterSet, ClusterState, KindState, Target};
+use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
+use kube::CustomResourceExt;
 use kube::api::{ObjectMeta, PostParams};
 
 use crate::support::{create_pod, evaluates, is, options, targets, wait_for};
@@ -135,7 +138,7 @@ async fn a_kind_the_user_cannot_list_is_forbidden_and_hidden_while_the_others_sh
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_without_the_crds_is_no_crds() {
+async fn a_cluster_without_the_crds_is_no_crds_then_degraded_then_synced_as_they_come() {
     let cp = ControlPlane::builder()
         .context_name("bare")
         .use_existing_cluster(false)
@@ -154,6 +157,27 @@ async fn a_cluster_without_the_crds_is_no_crds() {
         &KindState::NotInstalled
     );
     assert_eq!(kind_state(&snapshot.kinds, "pods"), &KindState::Synced);
+
+    // The GuardianPolicy CRD alone: the exceptions' watch still fails, and is named.
+    let client = cp.client().expect("admin client");
+    let crds = Api::<CustomResourceDefinition>::all(client);
+    crds.create(&PostParams::default(), &GuardianPolicy::crd())
+        .await
+        .expect("the GuardianPolicy CRD");
+    let degraded = wait_for(&mut rx, "Degraded", is("Degraded")).await;
+    let ClusterState::Degraded { failing } = &degraded.connection.state else {
+        unreachable!()
+    };
+    assert_eq!(
+        failing
+            .iter()
+            .map(|f| f.resource.as_str())
+            .collect::<Vec<_>>(),
+        ["guardianexceptions.guardian.kube-guardian.dev"]
+    );
+    // And with every CRD the same task reaches Synced, nothing restarted.
+    cp.install_crds().await.expect("CRDs");
+    wait_for(&mut rx, "Synced", is("Synced")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

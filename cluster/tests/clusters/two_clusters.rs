@@ -1,10 +1,15 @@
-//! Two real control planes in one ClusterSet: losing one never stops the other, and the lost one
-//! comes back without restarting anything.
+//! Real control planes lost and back: losing one never stops the other, the lost one comes back
+//! without restarting anything, and a server that hangs is found out by the health probe.
 
-use crate::support::{create_pod, evaluates, is, options, targets, wait_for};
-use guardian_cluster::{ClusterSet, ClusterState, UnreachableReason};
+use std::time::Duration;
+
+use guardian_cluster::{ClusterOptions, ClusterSet, ClusterState, UnreachableReason};
 use guardian_testenv::ControlPlane;
 use k8s_openapi::jiff::Timestamp;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::support::{DEADLINE, create_pod, evaluates, is, options, targets, wait_for};
 
 async fn plane(context: &str) -> ControlPlane {
     let cp = ControlPlane::builder()
@@ -85,5 +90,56 @@ async fn a_stopped_cluster_is_unreachable_while_the_other_keeps_updating_and_it_
     assert_eq!(back.connection.next_retry, None);
     assert_eq!(back.connection.stale_for(Timestamp::now()), None);
     assert_eq!(beta_rx.borrow().connection.state, ClusterState::Synced);
+
+    // Dropping the set stops every cluster's task: their senders go away.
     set.shutdown();
+    for rx in [&mut alpha_rx, &mut beta_rx] {
+        let ended =
+            tokio::time::timeout(DEADLINE, async { while rx.changed().await.is_ok() {} }).await;
+        assert!(ended.is_ok(), "the task stops with its set");
+    }
+}
+
+/// Sends `signal` to the control plane's kube-apiserver process.
+fn signal_apiserver(cp: &ControlPlane, signal: Signal) {
+    let (_, pid) = cp
+        .process_ids()
+        .into_iter()
+        .find(|(name, _)| *name == "kube-apiserver")
+        .expect("a local kube-apiserver");
+    let pid = i32::try_from(pid).expect("a pid fits in i32");
+    nix::sys::signal::kill(Pid::from_raw(pid), signal).expect("the signal is sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_hangs_with_its_connections_open_turns_unreachable_by_timeout() {
+    let cp = plane("hanging").await;
+    let short = Duration::from_secs(3);
+    let set = ClusterSet::start(
+        targets(&[cp.kubeconfig_path()]),
+        ClusterOptions {
+            request_timeout: short,
+            connect_timeout: short,
+            health_interval: Duration::from_secs(2),
+            ..options()
+        },
+    );
+    let mut rx = set.subscribe().remove(0);
+    wait_for(&mut rx, "synced", is("Synced")).await;
+
+    // Stopped, not killed: connections stay open and nothing answers, no watch ends.
+    signal_apiserver(&cp, Signal::SIGSTOP);
+    let hung = wait_for(&mut rx, "unreachable by timeout", |s| {
+        matches!(
+            s.connection.state,
+            ClusterState::Unreachable {
+                reason: UnreachableReason::Timeout,
+                ..
+            }
+        )
+    })
+    .await;
+    signal_apiserver(&cp, Signal::SIGCONT);
+    assert!(hung.connection.next_retry.is_some());
+    wait_for(&mut rx, "synced again", is("Synced")).await;
 }
