@@ -3,6 +3,7 @@
 //! by several tests (`ControlPlane::shared`) starts once; tests that stop or break a control
 //! plane start their own.
 
+mod cluster_objects;
 mod evaluation;
 mod states;
 mod support;
