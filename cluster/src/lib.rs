@@ -8,6 +8,7 @@ pub mod cache;
 pub mod error;
 pub mod snapshot;
 pub mod state;
+pub mod store;
 
 pub use error::Error;
 pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation};

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::GuardianPolicy;
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
+use guardian_cluster::store::PolicyStore;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio_util::sync::CancellationToken;
@@ -17,9 +19,7 @@ use crate::controller::{self, ControllerOptions};
 use crate::health::{self, HealthServer, Readiness};
 use crate::leader::{self, LeaderElection, LeaderHandle, LeaseConfig};
 use crate::metrics::Metrics;
-use crate::store::PolicyStore;
 use crate::webhook::{Webhook, WebhookConfig, WebhookState};
-use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
 
 /// How long shutdown may take before the process gives up waiting.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(10);
