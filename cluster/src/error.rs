@@ -11,4 +11,14 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+
+    /// No Kubernetes client could be built for the one context a process runs against.
+    #[error(
+        "cannot build a Kubernetes client: {what}; check --kubeconfig, --context or the in-cluster service account"
+    )]
+    Connect {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

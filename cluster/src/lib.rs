@@ -5,6 +5,7 @@
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
 pub mod cache;
+pub mod connect;
 pub mod error;
 pub mod snapshot;
 pub mod state;
