@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod connect;
+pub mod crypto;
 pub mod error;
 pub mod snapshot;
 pub mod state;

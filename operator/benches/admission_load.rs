@@ -68,7 +68,7 @@ fn parse_args(args: &[String]) -> Result<Args, BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
-    webhook::install_crypto_provider();
+    guardian_cluster::crypto::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--client") {
         return client_main(&args[1..]);

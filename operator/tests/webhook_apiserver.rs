@@ -65,7 +65,7 @@ impl RunningWebhook {
         serving: &CertAndKey,
         client_ca_pem: Option<&str>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        webhook::install_crypto_provider();
+        guardian_cluster::crypto::install_crypto_provider();
         let certs = tempfile::tempdir()?;
         std::fs::write(certs.path().join(webhook::CERT_FILE), &serving.cert_pem)?;
         std::fs::write(certs.path().join(webhook::KEY_FILE), &serving.key_pem)?;

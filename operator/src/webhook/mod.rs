@@ -43,7 +43,7 @@ pub use reload::ReloadingCert;
 pub use router::{VALIDATE_PATH, router};
 pub use server::Webhook;
 pub use state::{SharedNamespaces, WebhookState};
-pub use tls::{CERT_FILE, KEY_FILE, install_crypto_provider};
+pub use tls::{CERT_FILE, KEY_FILE};
 
 use crate::Error;
 use crate::metrics::Metrics;
