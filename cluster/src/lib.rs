@@ -7,6 +7,8 @@
 pub mod backoff;
 pub mod cache;
 pub mod classify;
+pub mod connect;
+pub mod crypto;
 pub mod error;
 pub mod evaluate;
 pub mod kinds;
@@ -14,6 +16,7 @@ pub mod kubeconfig;
 pub mod set;
 pub mod snapshot;
 pub mod state;
+pub mod store;
 mod task;
 pub mod watches;
 
