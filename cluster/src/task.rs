@@ -175,6 +175,7 @@ impl Task {
                 self.data.kinds.recovered(i);
                 self.data.changed();
             }
+            Update::Fetched => self.data.changed(),
             Update::Failed(i, failure) => {
                 if failure.is_connection() {
                     self.probe(client).await.err()?;
@@ -244,7 +245,7 @@ impl Task {
                 tokio::time::sleep(ORPHAN_GRACE).await;
                 while orphans.try_recv().is_ok() {}
                 if workloads.fetch_orphans(&client).await > 0 {
-                    let _ = changed.send(Update::Changed(0));
+                    let _ = changed.send(Update::Fetched);
                 }
             }
         });

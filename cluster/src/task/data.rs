@@ -19,6 +19,7 @@ use crate::evaluate::{compile, evaluate};
 use crate::kinds::{Kinds, POLICIES};
 use crate::set::ClusterOptions;
 use crate::snapshot::{ClusterSnapshot, KindState};
+use crate::store::PolicyStore;
 use crate::watches::{Objects, Update, WatchEvents, values, watch_objects};
 
 /// Starts the watch of one resource read whole, reporting as the given index.
@@ -44,6 +45,8 @@ pub struct Data {
     pub kinds: Kinds,
     pub workloads: Arc<WorkloadCache>,
     pub namespaces: Arc<NamespaceCache>,
+    /// Compiles the policies as the operator does (keeping each one's last good generation).
+    store: PolicyStore,
     policies: Objects<GuardianPolicy>,
     exceptions: Objects<GuardianException>,
     leases: Objects<Lease>,
@@ -161,6 +164,7 @@ impl Data {
             kinds: Kinds::new(names),
             workloads: Arc::default(),
             namespaces: Arc::default(),
+            store: PolicyStore::new(),
             policies,
             exceptions,
             leases,
@@ -187,7 +191,7 @@ impl Data {
             (&a.metadata.namespace, &a.metadata.name)
                 .cmp(&(&b.metadata.namespace, &b.metadata.name))
         });
-        let compiled = compile(&policies, &exceptions);
+        let compiled = compile(&self.store, &policies, &exceptions);
         let objects = self.workloads.snapshot();
         let namespaces = self.namespaces.snapshot();
         snapshot.evaluations = evaluate(
