@@ -4,6 +4,7 @@
 //! plane start their own.
 
 mod cluster_objects;
+mod credentials;
 mod evaluation;
 mod states;
 mod support;
