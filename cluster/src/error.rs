@@ -44,6 +44,15 @@ pub enum Error {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    /// No Kubernetes client could be built for the one context a process runs against.
+    #[error(
+        "cannot build a Kubernetes client: {what}; check --kubeconfig, --context or the in-cluster service account"
+    )]
+    Connect {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 fn list(names: &[String]) -> String {

@@ -1,6 +1,7 @@
 //! Violations of one cluster: its cached workloads evaluated in the core engine with the
 //! cluster's own GuardianPolicies and GuardianExceptions, so they show where no operator runs.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use guardian_core::crd::{GuardianException, GuardianPolicy};
@@ -9,33 +10,41 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
 use crate::snapshot::{ObjectEvaluation, Rejected};
+use crate::store::PolicyStore;
 
 /// The cluster's policies and exceptions, compiled: what compiles is used, the rest reported (one
-/// broken policy never hides the findings of the others, as in the operator).
+/// broken policy never hides the findings of the others).
 #[derive(Debug)]
 pub struct Compiled {
     pub set: Arc<PolicySet>,
     pub rejected: Vec<Rejected>,
 }
 
-/// Compiles the cluster's policies and exceptions.
+/// Compiles the cluster's policies and exceptions through `store`, the operator's policy store:
+/// a policy whose current generation does not compile is evaluated in its last good generation,
+/// as the operator enforces it, and reported as rejected.
 pub fn compile(
+    store: &PolicyStore,
     policies: &[Arc<GuardianPolicy>],
     exceptions: &[Arc<GuardianException>],
 ) -> Compiled {
     let policies: Vec<GuardianPolicy> = policies.iter().map(|p| (**p).clone()).collect();
     let exceptions: Vec<GuardianException> = exceptions.iter().map(|e| (**e).clone()).collect();
-    let (set, rejected) = PolicySet::compile_partial(&policies, &exceptions);
-    Compiled {
-        set: Arc::new(set),
-        rejected: rejected
-            .into_iter()
-            .map(|r| Rejected {
-                kind: r.kind,
-                name: r.name,
-                errors: r.errors.iter().map(ToString::to_string).collect(),
+    let snapshot = store.rebuild(&policies, &exceptions);
+    let rejected = |kind: &'static str, map: &BTreeMap<String, Vec<String>>| {
+        map.iter()
+            .map(|(name, errors)| Rejected {
+                kind,
+                name: name.clone(),
+                errors: errors.clone(),
             })
-            .collect(),
+            .collect::<Vec<_>>()
+    };
+    let mut all = rejected("GuardianPolicy", &snapshot.rejected_policies);
+    all.extend(rejected("GuardianException", &snapshot.rejected_exceptions));
+    Compiled {
+        set: Arc::clone(&snapshot.set),
+        rejected: all,
     }
 }
 
@@ -82,8 +91,6 @@ pub fn evaluate(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use guardian_core::engine::{FailClosed, NamespaceMap};
     use serde_json::json;
 
@@ -126,7 +133,11 @@ spec:
   rules: [{id: no-such-rule}]
 ",
         );
-        let compiled = compile(&[policy(BASELINE_FOR_PROD), broken], &[]);
+        let compiled = compile(
+            &PolicyStore::new(),
+            &[policy(BASELINE_FOR_PROD), broken],
+            &[],
+        );
         assert_eq!(compiled.rejected.len(), 1);
         assert_eq!(
             (
@@ -180,5 +191,31 @@ spec:
             evaluations[2].findings
         );
         assert_eq!(seen.len(), 3, "the ConfigMap is not a workload");
+    }
+
+    #[test]
+    fn a_policy_edited_into_an_error_is_evaluated_in_its_last_good_generation() {
+        let store = PolicyStore::new();
+        let mut good: GuardianPolicy =
+            serde_yaml_ng::from_str(BASELINE_FOR_PROD).expect("policy YAML");
+        good.metadata.uid = Some("uid-1".into());
+        good.metadata.generation = Some(1);
+        good.metadata.resource_version = Some("1".into());
+        let first = compile(&store, &[Arc::new(good.clone())], &[]);
+        assert!(first.rejected.is_empty());
+
+        let mut broken = good;
+        broken.metadata.generation = Some(2);
+        broken.metadata.resource_version = Some("2".into());
+        broken.spec = serde_yaml_ng::from_str("rules: [{id: no-such-rule}]").expect("spec");
+        let compiled = compile(&store, &[Arc::new(broken)], &[]);
+        assert_eq!(
+            compiled.set.policies().map(|p| p.name).collect::<Vec<_>>(),
+            ["baseline-prod"],
+            "still evaluated, as the operator enforces it"
+        );
+        assert_eq!(compiled.rejected.len(), 1);
+        assert_eq!(compiled.rejected[0].name, "baseline-prod");
+        assert!(!compiled.rejected[0].errors.is_empty());
     }
 }

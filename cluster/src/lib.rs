@@ -8,6 +8,8 @@ pub mod aggregate;
 pub mod backoff;
 pub mod cache;
 pub mod classify;
+pub mod connect;
+pub mod crypto;
 pub mod drift;
 pub mod error;
 pub mod evaluate;
@@ -17,6 +19,7 @@ pub mod operator_state;
 pub mod set;
 pub mod snapshot;
 pub mod state;
+pub mod store;
 mod task;
 #[cfg(test)]
 mod testing;

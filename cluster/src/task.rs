@@ -44,10 +44,7 @@ pub async fn run(
     };
     loop {
         let failure = match task.connect().await {
-            Ok(client) => {
-                task.backoff.reset();
-                task.watch(client).await
-            }
+            Ok(client) => task.watch(client).await,
             Err(failure) => failure,
         };
         task.wait_retry(failure).await;
@@ -131,7 +128,7 @@ impl Task {
         let mut watches = JoinSet::new();
         self.spawn_watches(&client, &updates, &mut watches).await;
         self.data.kinds.relist();
-        self.publish_now(Timestamp::now());
+        self.publish_now(Timestamp::now()).await;
 
         let interval = self.options.publish_interval;
         let mut health = tokio::time::interval(self.options.health_interval);
@@ -158,7 +155,7 @@ impl Task {
                 _ = tokio::time::sleep_until(last_publish + interval), if dirty => {
                     dirty = false;
                     last_publish = Instant::now();
-                    self.publish_now(Timestamp::now());
+                    self.publish_now(Timestamp::now()).await;
                 }
             }
         }
@@ -175,6 +172,7 @@ impl Task {
                 self.data.kinds.recovered(i);
                 self.data.changed();
             }
+            Update::Fetched => self.data.changed(),
             Update::Failed(i, failure) => {
                 if failure.is_connection() {
                     self.probe(client).await.err()?;
@@ -244,16 +242,21 @@ impl Task {
                 tokio::time::sleep(ORPHAN_GRACE).await;
                 while orphans.try_recv().is_ok() {}
                 if workloads.fetch_orphans(&client).await > 0 {
-                    let _ = changed.send(Update::Changed(0));
+                    let _ = changed.send(Update::Fetched);
                 }
             }
         });
     }
 
     /// Rebuilds what changed and publishes the next snapshot.
-    fn publish_now(&mut self, now: Timestamp) {
+    async fn publish_now(&mut self, now: Timestamp) {
         let state = self.data.kinds.state();
-        self.data.refresh(&mut self.snapshot, now);
+        if state.is_live() {
+            // Back for real (lists complete), not merely answering /version: the next loss
+            // starts the backoff from the first delay again.
+            self.backoff.reset();
+        }
+        self.data.refresh(&mut self.snapshot, now).await;
         self.set_state(state, now, None);
     }
 

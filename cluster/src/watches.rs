@@ -25,6 +25,8 @@ pub enum Update {
     Failed(usize, Failure),
     /// Objects changed.
     Changed(usize),
+    /// Workloads whose owner went away were fetched into the cache (no watch reported them).
+    Fetched,
 }
 
 /// Objects read whole, by `namespace/name`; replaced on each relist.

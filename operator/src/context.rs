@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
+use guardian_cluster::store::{PolicySnapshot, PolicyStore};
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use kube::Client;
 use kube::ResourceExt;
@@ -15,8 +17,6 @@ use crate::backoff::Backoff;
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
 use crate::reports::ReportState;
-use crate::store::{PolicySnapshot, PolicyStore};
-use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
 
 /// Shared by every reconcile, behind an `Arc`.
 pub struct Context {

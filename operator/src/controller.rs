@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, stream};
+use guardian_cluster::cache::{self, CacheChange, NamespaceCache, WatchSignal, WorkloadCache};
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_core::engine::EvalContext;
 use k8s_openapi::jiff::Timestamp;
@@ -17,8 +19,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use guardian_cluster::cache::{self, CacheChange, NamespaceCache, WatchSignal, WorkloadCache};
-
 use crate::Error;
 use crate::config::InitialListFlag;
 use crate::context::Context;
@@ -26,7 +26,6 @@ use crate::converge;
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
 use crate::reconcile::{error_policy, reconcile};
-use crate::store::PolicyStore;
 
 /// How the controller runs.
 #[derive(Debug, Clone)]

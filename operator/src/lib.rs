@@ -15,7 +15,6 @@ pub mod reconcile;
 pub mod reports;
 pub mod run;
 pub mod status;
-pub mod store;
 pub mod telemetry;
 pub mod webhook;
 

@@ -21,7 +21,6 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     };
     // An unknown context is a usage error (exit 2) whose message lists the available ones.
     let targets = select(&selection).context("cannot select the clusters to scan")?;
-    guardian_operator::webhook::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

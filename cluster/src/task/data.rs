@@ -19,6 +19,7 @@ use crate::evaluate::{compile, evaluate};
 use crate::kinds::{Kinds, POLICIES};
 use crate::set::ClusterOptions;
 use crate::snapshot::{ClusterSnapshot, KindState};
+use crate::store::PolicyStore;
 use crate::watches::{Objects, Update, WatchEvents, values, watch_objects};
 
 /// Starts the watch of one resource read whole, reporting as the given index.
@@ -44,6 +45,8 @@ pub struct Data {
     pub kinds: Kinds,
     pub workloads: Arc<WorkloadCache>,
     pub namespaces: Arc<NamespaceCache>,
+    /// Compiles the policies as the operator does (keeping each one's last good generation).
+    store: PolicyStore,
     policies: Objects<GuardianPolicy>,
     exceptions: Objects<GuardianException>,
     leases: Objects<Lease>,
@@ -161,6 +164,7 @@ impl Data {
             kinds: Kinds::new(names),
             workloads: Arc::default(),
             namespaces: Arc::default(),
+            store: PolicyStore::new(),
             policies,
             exceptions,
             leases,
@@ -175,11 +179,19 @@ impl Data {
         self.dirty = true;
     }
 
-    /// Brings the snapshot's objects, evaluations and counts up to date (state aside).
-    pub fn refresh(&mut self, snapshot: &mut ClusterSnapshot, now: Timestamp) {
-        if !std::mem::take(&mut self.dirty) {
-            return;
+    /// Brings the snapshot's objects, evaluations and counts up to date (state aside); the
+    /// evaluation only when objects changed.
+    pub async fn refresh(&mut self, snapshot: &mut ClusterSnapshot, now: Timestamp) {
+        if std::mem::take(&mut self.dirty) {
+            self.evaluate(snapshot, now).await;
         }
+        // Also when only a kind's state changed (now forbidden: no count).
+        snapshot.policy_reports = self.counted(self.reports, snapshot.policy_reports);
+        snapshot.warning_events = self.counted(self.events, snapshot.warning_events);
+    }
+
+    /// The cluster's workloads evaluated with its policies and exceptions, and the counts.
+    async fn evaluate(&mut self, snapshot: &mut ClusterSnapshot, now: Timestamp) {
         let mut policies = values(&self.policies);
         policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let mut exceptions = values(&self.exceptions);
@@ -187,19 +199,31 @@ impl Data {
             (&a.metadata.namespace, &a.metadata.name)
                 .cmp(&(&b.metadata.namespace, &b.metadata.name))
         });
-        let compiled = compile(&policies, &exceptions);
+        let compiled = compile(&self.store, &policies, &exceptions);
         let objects = self.workloads.snapshot();
         let namespaces = self.namespaces.snapshot();
-        snapshot.evaluations = evaluate(
-            &compiled.set,
-            objects.iter().filter_map(|o| o.value()),
-            &*namespaces,
-            now,
-        );
+        let namespace_count = namespaces.0.0.len();
+        // Off the async workers: a big cluster's evaluation must not hold up other clusters' tasks.
+        let set = Arc::clone(&compiled.set);
+        let evaluated = tokio::task::spawn_blocking(move || {
+            evaluate(
+                &set,
+                objects.iter().filter_map(|o| o.value()),
+                &*namespaces,
+                now,
+            )
+        })
+        .await;
+        match evaluated {
+            Ok(evaluations) => snapshot.evaluations = evaluations,
+            // Only a panic in the engine gets here; the previous evaluation stays.
+            Err(e) => {
+                tracing::error!(context = %snapshot.context, error = %e, "evaluating the cluster's workloads failed")
+            }
+        }
         snapshot.rejected = compiled.rejected;
         snapshot.lease = values(&self.leases).into_iter().next();
 
-        let namespace_count = namespaces.0.0.len();
         for (i, resource) in self.resources.iter().enumerate() {
             let count = match resource {
                 Resource::Workload(ar) => snapshot
@@ -212,8 +236,6 @@ impl Data {
             };
             self.kinds.set_objects(i, count);
         }
-        snapshot.policy_reports = self.counted(self.reports, snapshot.policy_reports);
-        snapshot.warning_events = self.counted(self.events, snapshot.warning_events);
         snapshot.policies = policies;
         snapshot.exceptions = exceptions;
     }
