@@ -23,11 +23,15 @@ const A: &str = "scan-a";
 const B: &str = "scan-b";
 /// A context whose API server address has nothing listening.
 const DOWN: &str = "scan-down";
+/// A context whose API server accepts connections and never answers.
+const HANG: &str = "scan-hang";
 
 /// The two control planes, seeded once for every test of this binary, and the files they use.
 struct Clusters {
     a: ControlPlane,
     _b: ControlPlane,
+    /// Held open (never accepted from) for the whole test binary: the API server of `HANG`.
+    _hang: std::net::TcpListener,
     dir: tempfile::TempDir,
 }
 
@@ -82,22 +86,32 @@ async fn start() -> Clusters {
     )
     .expect("both clusters are seeded");
 
-    // One kubeconfig with both contexts, and one more pointing at a closed port.
+    // One kubeconfig with both contexts, one pointing at a closed port and one at a listener
+    // that never answers.
     let mut merged = merge_kubeconfigs(&[a.kubeconfig(), b.kubeconfig()]);
-    let mut down_cluster = merged.clusters[0].clone();
-    down_cluster.name = DOWN.into();
-    if let Some(cluster) = down_cluster.cluster.as_mut() {
-        cluster.server = Some(format!("https://127.0.0.1:{}", closed_port()));
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a listener");
+    let hang_port = hang.local_addr().expect("its address").port();
+    for (name, port) in [(DOWN, closed_port()), (HANG, hang_port)] {
+        let mut cluster = merged.clusters[0].clone();
+        cluster.name = name.into();
+        if let Some(cluster) = cluster.cluster.as_mut() {
+            cluster.server = Some(format!("https://127.0.0.1:{port}"));
+        }
+        let mut context = merged.contexts[0].clone();
+        context.name = name.into();
+        if let Some(context) = context.context.as_mut() {
+            context.cluster = name.into();
+        }
+        merged.clusters.push(cluster);
+        merged.contexts.push(context);
     }
-    let mut down_context = merged.contexts[0].clone();
-    down_context.name = DOWN.into();
-    if let Some(context) = down_context.context.as_mut() {
-        context.cluster = DOWN.into();
-    }
-    merged.clusters.push(down_cluster);
-    merged.contexts.push(down_context);
     write_kubeconfig(&merged, &dir.path().join("kubeconfig")).expect("kubeconfig written");
-    Clusters { a, _b: b, dir }
+    Clusters {
+        a,
+        _b: b,
+        _hang: hang,
+        dir,
+    }
 }
 
 /// A loopback port nothing listens on (bound, then released).
@@ -292,7 +306,7 @@ async fn an_unknown_context_is_a_usage_error_listing_the_available_ones() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("\"nope\"") && stderr.contains(&format!("{A}, {B}, {DOWN}")),
+        stderr.contains("\"nope\"") && stderr.contains(&format!("{A}, {B}, {DOWN}, {HANG}")),
         "{stderr}"
     );
     assert!(output.stdout.is_empty(), "no report on a usage error");
@@ -436,6 +450,35 @@ async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
     assert!(
         text.contains("policies: 3 reconciled\n")
             && text.contains("operator: no leader Lease (none runs"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_that_never_answers_is_reported_at_the_timeout_without_delaying_the_other() {
+    let clusters = clusters().await;
+    let start = std::time::Instant::now();
+    let output = scan(
+        clusters,
+        &format!("{A},{HANG}"),
+        &["--output", "json", "--timeout", "4s"],
+    );
+    let elapsed = start.elapsed();
+    assert_eq!(output.status.code(), Some(2));
+    let report = json(&output);
+    assert_eq!(cluster(&report, A)["connection"]["state"], "Synced");
+    let hung = cluster(&report, HANG);
+    assert_eq!(hung["scanned"], false);
+    assert_eq!(hung["connection"]["state"], "Connecting", "{hung:#}");
+    // The report came at the timeout, not after the connection's own limits (10 s and more).
+    assert!(
+        elapsed < std::time::Duration::from_secs(9),
+        "took {elapsed:?}"
+    );
+    let table = scan(clusters, &format!("{A},{HANG}"), &["--timeout", "4s"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("Connecting, not scanned: the initial sync did not finish within"),
         "{text}"
     );
 }

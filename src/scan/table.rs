@@ -18,9 +18,12 @@ use crate::output::{
     write_findings, write_lines,
 };
 
-/// The name column of the tallies is at most this wide; longer names get a line of their own.
+/// The cluster name column is at most this wide; longer names push the text to the next line.
 const NAME_WIDTH: usize = 32;
 const TALLY_COLUMNS: [&str; 5] = ["OBJECTS", "FAILING", "VIOLATIONS", "SKIPPED", "SCORE"];
+const TALLY_COLUMN_WIDTH: usize = 11;
+/// The name column of the tallies: what the number columns leave of 80, with the indent.
+const TALLY_NAME_WIDTH: usize = WIDTH - TALLY_COLUMNS.len() * TALLY_COLUMN_WIDTH;
 
 pub fn render(report: &ScanReport<'_>, out: &mut dyn Write, style: Style) -> io::Result<()> {
     let bold = |text: &str| style.paint(Effects::BOLD.into(), text);
@@ -74,12 +77,14 @@ fn write_cluster(
     style: Style,
 ) -> io::Result<()> {
     let state = &cluster.connection.state;
-    let name = format!("  {:<width$}  ", escape_control(&cluster.context));
-    let indent = " ".repeat(if name.len() > NAME_WIDTH + 4 {
-        4
+    let context = escape_control(&cluster.context);
+    // A context too long for the column gets a line of its own; the text goes under it.
+    let (name, indent) = if context.chars().count() > NAME_WIDTH {
+        write_lines(out, &wrap(&context, "  ", "    ", WIDTH))?;
+        ("    ".to_owned(), "    ".to_owned())
     } else {
-        name.len()
-    });
+        (format!("  {context:<width$}  "), " ".repeat(width + 4))
+    };
     let painted = if cluster.scanned {
         style.paint(Effects::BOLD.into(), state.name())
     } else {
@@ -259,10 +264,10 @@ fn write_tallies(
         .map(|g| g.name.chars().count() + 2)
         .max()
         .unwrap_or(0)
-        .clamp(title_width, NAME_WIDTH + 2);
+        .clamp(title_width, TALLY_NAME_WIDTH);
     let mut header = format!("{title}{}", " ".repeat(first - title_width));
     for column in TALLY_COLUMNS {
-        header.push_str(&format!("{column:>11}"));
+        header.push_str(&format!("{column:>TALLY_COLUMN_WIDTH$}"));
     }
     writeln!(out, "{}", header.trim_end_matches(' '))?;
     for group in groups {
@@ -279,7 +284,7 @@ fn write_tallies(
             t.skipped,
             u64::from(group.score),
         ]
-        .map(|n| format!("{n:>11}"))
+        .map(|n| format!("{n:>TALLY_COLUMN_WIDTH$}"))
         .concat();
         if name.chars().count() + 2 > first {
             writeln!(out, "  {name}")?;
@@ -419,4 +424,63 @@ fn serde_name(value: &impl serde::Serialize) -> String {
 
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use guardian_core::audit::Tally;
+
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(125), "2m 5s");
+        assert_eq!(duration(3_900), "1h 5m");
+    }
+
+    #[test]
+    fn a_name_too_long_for_the_column_gets_a_line_of_its_own() {
+        let group = |name: &str| Group {
+            name: name.to_owned(),
+            tally: Tally::default(),
+            score: 100,
+        };
+        let long = "a-namespace-name-far-longer-than-the-column-allows";
+        let mut out = Vec::new();
+        write_tallies(&mut out, "By namespace", 12, &[group("shop"), group(long)])
+            .expect("write to a Vec");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(
+            lines[1].starts_with("  shop ") && lines[1].ends_with(" 100"),
+            "{text}"
+        );
+        assert_eq!(lines[2], format!("  {long}"));
+        assert!(lines[3].trim_start().starts_with('0') && lines[3].ends_with(" 100"));
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+    }
+
+    #[test]
+    fn a_context_too_long_for_the_column_gets_a_line_of_its_own() {
+        let snapshots = super::super::fixture::snapshots();
+        let report = ScanReport::build(&snapshots, super::super::fixture::now());
+        let mut cluster = report.clusters[0].clone();
+        cluster.context = format!(
+            "arn:aws:eks:eu-west-1:123456789012:cluster/{}",
+            "x".repeat(40)
+        );
+        let mut out = Vec::new();
+        write_cluster(&mut out, &cluster, NAME_WIDTH, Style::PLAIN).expect("write to a Vec");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("  arn:aws:eks:"), "{text}");
+        assert!(
+            lines.iter().any(|l| l.starts_with("    Synced, score 43")),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+    }
 }
