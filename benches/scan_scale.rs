@@ -121,53 +121,83 @@ async fn main() {
     .expect("kubeconfig");
 
     println!("scan_scale: 2 clusters x {PODS} pods, 3 policies each");
-    // Both clusters (the figure), then one alone: what one cluster's data costs.
+    // Both clusters as JSON (the figure), then one alone (what one cluster's data costs), then
+    // both as a table and as SARIF.
     let runs = (1..=RUNS)
-        .map(|run| (run, "bench-a,bench-b"))
-        .chain([(RUNS + 1, "bench-a")]);
-    for (run, contexts) in runs {
-        let start = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
-            .args(["scan", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .args(["--contexts", contexts, "--output", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("scan runs");
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            stdout.read_to_end(&mut text).map(|_| text)
-        });
-        // The kernel's high-water mark of this process, read until it exits.
-        let mut peak_kib = 0;
-        let status = loop {
-            peak_kib = peak_kib.max(high_water_kib(child.id()));
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
+        .map(|run| (run, "bench-a,bench-b", "json"))
+        .chain([
+            (RUNS + 1, "bench-a", "json"),
+            (RUNS + 2, "bench-a,bench-b", "table"),
+            (RUNS + 3, "bench-a,bench-b", "sarif"),
+        ]);
+    for (run, contexts, format) in runs {
+        let (elapsed, peak_kib, code, text) = run_scan(&kubeconfig, contexts, format);
+        let summary = match format {
+            "json" => {
+                let report: serde_json::Value =
+                    serde_json::from_slice(&text).expect("scan prints JSON");
+                let objects = report["total"]["objects"].as_u64().unwrap_or(0);
+                assert_eq!(
+                    objects,
+                    (contexts.split(',').count() * PODS) as u64,
+                    "every Pod of the clusters scanned: {}",
+                    report["clusters"]
+                );
+                format!(
+                    "{} violations, {} drifts",
+                    report["total"]["violations"],
+                    report["drift"]["drifts"].as_array().map_or(0, Vec::len)
+                )
             }
-            std::thread::sleep(Duration::from_millis(5));
+            "sarif" => {
+                let log: serde_json::Value =
+                    serde_json::from_slice(&text).expect("scan prints SARIF");
+                let results = log["runs"][0]["results"].as_array().map_or(0, Vec::len);
+                format!("{results} results")
+            }
+            _ => format!("{} lines", text.iter().filter(|&&b| b == b'\n').count()),
         };
-        let elapsed = start.elapsed();
-        let text = reader.join().expect("reader").expect("stdout read");
-        let report: serde_json::Value = serde_json::from_slice(&text).expect("scan prints JSON");
-        let objects = report["total"]["objects"].as_u64().unwrap_or(0);
-        assert_eq!(
-            objects,
-            (contexts.split(',').count() * PODS) as u64,
-            "every Pod of both clusters scanned: {}",
-            report["clusters"]
-        );
         println!(
-            "  run {run} ({contexts}): start -> report {elapsed:.2?} (exit {:?}), peak RSS {:.1} MiB, {} violations, {} drifts, {:.1} MB of JSON",
-            status.code(),
+            "  run {run} ({contexts}, {format}): start -> report {elapsed:.2?} (exit {code:?}), peak RSS {:.1} MiB, {summary}, {:.1} MB of output",
             peak_kib as f64 / 1024.0,
-            report["total"]["violations"],
-            report["drift"]["drifts"].as_array().map_or(0, Vec::len),
             text.len() as f64 / 1e6
         );
     }
+}
+
+/// Runs the release `scan`; its wall time, peak RSS in KiB, exit code and stdout.
+fn run_scan(
+    kubeconfig: &std::path::Path,
+    contexts: &str,
+    format: &str,
+) -> (Duration, u64, Option<i32>, Vec<u8>) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        .args(["scan", "--kubeconfig"])
+        .arg(kubeconfig)
+        .args(["--contexts", contexts, "--output", format])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("scan runs");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        stdout.read_to_end(&mut text).map(|_| text)
+    });
+    // The kernel's high-water mark of this process, read until it exits.
+    let mut peak_kib = 0;
+    let status = loop {
+        peak_kib = peak_kib.max(high_water_kib(child.id()));
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    let text = reader.join().expect("reader").expect("stdout read");
+    (elapsed, peak_kib, status.code(), text)
 }
 
 /// `VmHWM` (peak resident set) of a process, in KiB; 0 once it is gone.
