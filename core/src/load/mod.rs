@@ -1,13 +1,16 @@
 //! Reading manifests as kubectl and the API server do: multi-document YAML (or JSON) text to
 //! JSON values, with YAML 1.1 plain scalars, merge keys and bounded alias expansion (see
-//! [`yaml`]). Pure: it takes text, never a path, so `check` and the console share it.
+//! [`yaml`]), and GuardianPolicies and GuardianExceptions from such text ([`policies_from_str`]).
+//! Pure: it takes text, never a path, so `check` and the console share it.
 
 mod defaults;
 mod json;
+mod policies;
 mod scalar;
 mod yaml;
 
 pub use defaults::apply_api_defaults;
+pub use policies::{DocumentError, Loaded, from_profiles, policies_from_str};
 
 use serde_json::Value;
 
