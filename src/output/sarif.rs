@@ -4,13 +4,21 @@
 //! index. Excepted findings stay in the log as results with an external suppression (GitHub shows
 //! them as dismissed); rule evaluation errors are `error` results with `properties.outcome =
 //! "error"`; files that could not be read go to `invocations[0].toolExecutionNotifications`.
+//! Built from serde-sarif's types (generated from the official schema), so a misspelt or
+//! misplaced property does not compile.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use guardian_core::model::{Category, Finding, Outcome, RuleInfo, Severity, SourceLocation};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use serde_sarif::sarif::{
+    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
+    Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
+    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Suppression, Tool,
+    ToolComponent,
+};
 
 use crate::check::report::CheckReport;
 
@@ -18,24 +26,24 @@ pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const TOOL_NAME: &str = "kube-guardian";
 
 pub fn render(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &log(report))?;
+    serde_json::to_writer_pretty(&mut *out, &sarif(report))?;
     writeln!(out)
 }
 
-/// The whole SARIF log as a JSON value.
-pub fn log(report: &CheckReport) -> Value {
+/// The whole SARIF log, in serde-sarif's types (generated from the official schema).
+fn sarif(report: &CheckReport) -> Sarif {
     let rule_index: HashMap<&str, usize> = report
         .rules
         .iter()
         .enumerate()
         .map(|(i, rule)| (rule.id.as_str(), i))
         .collect();
-    let results: Vec<Value> = report
+    let results: Vec<SarifResult> = report
         .findings
         .iter()
         .map(|f| result(f, rule_index.get(&*f.rule).copied()))
         .collect();
-    let mut notifications: Vec<Value> = report
+    let mut notifications: Vec<Notification> = report
         .input_errors
         .iter()
         .map(|e| notification("error", &e.message, &e.file, e.line))
@@ -44,34 +52,54 @@ pub fn log(report: &CheckReport) -> Value {
         let text = format!("Document skipped: {}", d.reason);
         notification("note", &text, &d.file, Some(d.line))
     }));
-    json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": TOOL_NAME,
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "semanticVersion": env!("CARGO_PKG_VERSION"),
-                    "informationUri": env!("CARGO_PKG_REPOSITORY"),
-                    "rules": report.rules.iter().map(rule).collect::<Vec<_>>(),
-                }
-            },
-            "invocations": [{
-                "executionSuccessful": report.input_errors.is_empty(),
-                "toolExecutionNotifications": notifications,
-            }],
-            "results": results,
-        }]
-    })
+    let version = env!("CARGO_PKG_VERSION");
+    let driver = ToolComponent::builder()
+        .name(TOOL_NAME)
+        .version(version)
+        .semantic_version(version)
+        .information_uri(env!("CARGO_PKG_REPOSITORY"))
+        .rules(report.rules.iter().map(rule).collect::<Vec<_>>())
+        .build();
+    let invocation = Invocation::builder()
+        .execution_successful(report.input_errors.is_empty())
+        .tool_execution_notifications(notifications)
+        .build();
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .invocations(vec![invocation])
+        .results(results)
+        .build();
+    Sarif::builder()
+        .schema(SCHEMA)
+        .version(json!("2.1.0"))
+        .runs(vec![run])
+        .build()
+}
+
+fn text(text: impl Into<String>) -> Message {
+    Message {
+        text: Some(text.into()),
+        ..Message::default()
+    }
+}
+
+fn multiformat(text: &str) -> MultiformatMessageString {
+    MultiformatMessageString::builder().text(text).build()
+}
+
+fn properties(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> PropertyBag {
+    PropertyBag {
+        additional_properties: pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        ..PropertyBag::default()
+    }
 }
 
 /// SARIF level for a severity: critical/high → error, medium → warning, low/info → note.
-fn level(severity: Severity) -> &'static str {
+fn level(severity: Severity) -> ResultLevel {
     match severity {
-        Severity::Critical | Severity::High => "error",
-        Severity::Medium => "warning",
-        Severity::Low | Severity::Info => "note",
+        Severity::Critical | Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low | Severity::Info => ResultLevel::Note,
     }
 }
 
@@ -87,18 +115,17 @@ fn security_severity(severity: Severity) -> &'static str {
     }
 }
 
-fn rule(rule: &RuleInfo) -> Value {
-    let mut properties = Map::new();
-    let mut tags = vec![json!(rule.category.as_str()), json!("kubernetes")];
+fn rule(rule: &RuleInfo) -> ReportingDescriptor {
+    let mut tags = vec![rule.category.as_str().to_owned(), "kubernetes".to_owned()];
     if rule.custom {
-        tags.push(json!("custom"));
+        tags.push("custom".to_owned());
     }
-    properties.insert("tags".into(), Value::Array(tags));
+    let mut additional = BTreeMap::new();
     // GitHub treats a rule with `security-severity` as a security alert, ranked by the score;
     // reliability and efficiency rules keep the plain error/warning/note level instead.
     if rule.category == Category::Security {
-        properties.insert(
-            "security-severity".into(),
+        additional.insert(
+            "security-severity".to_owned(),
             json!(security_severity(rule.severity)),
         );
     }
@@ -107,15 +134,21 @@ fn rule(rule: &RuleInfo) -> Value {
     } else {
         &rule.description
     };
-    json!({
-        "id": rule.id,
-        "name": pascal_case(&rule.id),
-        "shortDescription": { "text": rule.title },
-        "fullDescription": { "text": full },
-        "help": { "text": rule.remediation },
-        "defaultConfiguration": { "level": level(rule.severity) },
-        "properties": properties,
-    })
+    ReportingDescriptor::builder()
+        .id(rule.id.clone())
+        .name(pascal_case(&rule.id))
+        .short_description(multiformat(&rule.title))
+        .full_description(multiformat(full))
+        .help(multiformat(&rule.remediation))
+        .default_configuration(ReportingConfiguration {
+            level: Some(json!(level(rule.severity))),
+            ..ReportingConfiguration::default()
+        })
+        .properties(PropertyBag {
+            tags: Some(tags),
+            additional_properties: additional,
+        })
+        .build()
 }
 
 /// `run-as-non-root` → `RunAsNonRoot`: the identifier-style `name` SARIF viewers expect.
@@ -131,9 +164,9 @@ fn pascal_case(id: &str) -> String {
         .collect()
 }
 
-fn result(finding: &Finding, rule_index: Option<usize>) -> Value {
+fn result(finding: &Finding, rule_index: Option<usize>) -> SarifResult {
     let resource = &finding.resource;
-    let text = format!(
+    let message = format!(
         "{} {}: {} (policy {}, rule {})",
         resource.kind,
         match &resource.namespace {
@@ -144,84 +177,86 @@ fn result(finding: &Finding, rule_index: Option<usize>) -> Value {
         finding.policy,
         finding.rule,
     );
-    let mut location = Map::new();
-    if let Some(physical) = finding.location.as_ref().map(physical_location) {
-        location.insert("physicalLocation".into(), physical);
-    }
-    location.insert(
-        "logicalLocations".into(),
-        json!([{
-            "name": resource.name,
-            "fullyQualifiedName": resource.to_string(),
-            "kind": "resource",
+    let location = Location {
+        physical_location: finding.location.as_ref().map(physical_location),
+        logical_locations: Some(vec![LogicalLocation {
+            name: Some(resource.name.clone()),
+            fully_qualified_name: Some(resource.to_string()),
+            kind: Some("resource".to_owned()),
+            ..LogicalLocation::default()
         }]),
-    );
-
-    let mut properties = Map::new();
-    properties.insert("policy".into(), json!(&*finding.policy));
-    properties.insert("severity".into(), json!(finding.severity.as_str()));
-    properties.insert("category".into(), json!(finding.category.as_str()));
-    properties.insert("outcome".into(), json!(finding.outcome.as_str()));
-    properties.insert("fieldPath".into(), json!(finding.path));
-    properties.insert("apiVersion".into(), json!(resource.api_version));
+        ..Location::default()
+    };
+    let mut bag = vec![
+        ("policy", json!(&*finding.policy)),
+        ("severity", json!(finding.severity.as_str())),
+        ("category", json!(finding.category.as_str())),
+        ("outcome", json!(finding.outcome.as_str())),
+        ("fieldPath", json!(finding.path)),
+        ("apiVersion", json!(resource.api_version)),
+    ];
     if let Some(container) = &finding.container {
-        properties.insert("container".into(), json!(container));
-    }
-
-    let mut result = Map::new();
-    result.insert("ruleId".into(), json!(&*finding.rule));
-    if let Some(index) = rule_index {
-        result.insert("ruleIndex".into(), json!(index));
+        bag.push(("container", json!(container)));
     }
     let level = match finding.outcome {
-        Outcome::Error => "error",
+        Outcome::Error => ResultLevel::Error,
         Outcome::Fail | Outcome::Skip { .. } => level(finding.severity),
     };
-    result.insert("level".into(), json!(level));
-    result.insert("message".into(), json!({ "text": text }));
-    result.insert("locations".into(), json!([location]));
-    if let Outcome::Skip {
-        exception,
-        justification,
-    } = &finding.outcome
-    {
-        result.insert(
-            "suppressions".into(),
-            json!([{
-                "kind": "external",
-                "status": "accepted",
-                "justification": justification,
-                "properties": { "exception": exception },
-            }]),
-        );
-    }
-    result.insert("properties".into(), Value::Object(properties));
-    Value::Object(result)
+    let suppressions = match &finding.outcome {
+        Outcome::Skip {
+            exception,
+            justification,
+        } => Some(vec![
+            Suppression::builder()
+                .kind(json!("external"))
+                .status(json!("accepted"))
+                .justification(justification.clone())
+                .properties(properties([("exception", json!(exception))]))
+                .build(),
+        ]),
+        Outcome::Fail | Outcome::Error => None,
+    };
+    let mut result = SarifResult::builder()
+        .rule_id(finding.rule.to_string())
+        .level(level)
+        .message(text(message))
+        .locations(vec![location])
+        .properties(properties(bag))
+        .build();
+    // Optional fields the builder only takes as present values.
+    result.rule_index = rule_index.and_then(|i| i64::try_from(i).ok());
+    result.suppressions = suppressions;
+    result
 }
 
-fn notification(level: &str, text: &str, file: &str, line: Option<usize>) -> Value {
+fn notification(level: &str, message: &str, file: &str, line: Option<usize>) -> Notification {
     let location = SourceLocation {
         file: file.into(),
         line: line.unwrap_or(0),
     };
-    json!({
-        "level": level,
-        "message": { "text": text },
-        "locations": [{ "physicalLocation": physical_location(&location) }],
-    })
+    Notification::builder()
+        .level(json!(level))
+        .message(text(message))
+        .locations(vec![Location {
+            physical_location: Some(physical_location(&location)),
+            ..Location::default()
+        }])
+        .build()
 }
 
-fn physical_location(location: &SourceLocation) -> Value {
-    let mut physical = Map::new();
-    physical.insert(
-        "artifactLocation".into(),
-        json!({ "uri": artifact_uri(&location.file) }),
-    );
-    // SARIF lines are 1-based; 0 means "unknown line".
-    if location.line > 0 {
-        physical.insert("region".into(), json!({ "startLine": location.line }));
+fn physical_location(location: &SourceLocation) -> PhysicalLocation {
+    PhysicalLocation {
+        artifact_location: Some(ArtifactLocation {
+            uri: Some(artifact_uri(&location.file)),
+            ..ArtifactLocation::default()
+        }),
+        // SARIF lines are 1-based; 0 means "unknown line".
+        region: (location.line > 0).then(|| Region {
+            start_line: i64::try_from(location.line).ok(),
+            ..Region::default()
+        }),
+        ..PhysicalLocation::default()
     }
-    Value::Object(physical)
 }
 
 /// Characters that may not appear literally in a URI reference's path.
@@ -251,6 +286,11 @@ fn artifact_uri(file: &str) -> String {
 mod tests {
     use super::*;
     use crate::output::test_support::sample_report;
+
+    /// The whole SARIF log as a JSON value.
+    fn log(report: &CheckReport) -> Value {
+        serde_json::to_value(sarif(report)).expect("SARIF types serialize to JSON")
+    }
 
     /// The official OASIS SARIF 2.1.0 schema (draft-07, `$id`
     /// https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json,
