@@ -13,6 +13,7 @@ use guardian_core::crd::Enforcement;
 use guardian_core::decide::decide as verdict_of;
 use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
 use guardian_core::model::Finding;
+use guardian_core::workload::WorkloadKind;
 use serde_json::Value;
 
 use super::admission::{
@@ -87,17 +88,12 @@ pub fn review(body: &[u8], set: &PolicySet, ctx: &EvalContext<'_>) -> Result<Rev
     decide(request, set, ctx)
 }
 
-/// The workload kinds the engine evaluates, by API group; anything else is allowed unread.
+/// The workload kinds the engine evaluates, by API group (core's one list); anything else is
+/// allowed unread.
 fn is_workload_kind(group: &str, kind: &str) -> bool {
-    matches!(
-        (group, kind),
-        ("", "Pod")
-            | (
-                "apps",
-                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
-            )
-            | ("batch", "Job" | "CronJob")
-    )
+    WorkloadKind::ALL
+        .into_iter()
+        .any(|k| k.group() == group && k.kind() == kind)
 }
 
 /// Decides one parsed request.
