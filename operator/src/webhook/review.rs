@@ -12,7 +12,6 @@
 use guardian_core::crd::Enforcement;
 use guardian_core::decide::decide as verdict_of;
 use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
-use guardian_core::model::Finding;
 use guardian_core::workload::WorkloadKind;
 use serde_json::Value;
 
@@ -185,10 +184,8 @@ fn decide(
         .collect();
     message::cap_warnings(&mut warnings);
     let decision = verdict.decision();
-    let status = (decision == Decision::Denied).then(|| {
-        let blocking: &[&Finding] = &verdict.denied;
-        Status::forbidden(message::denial(&subject, blocking))
-    });
+    let status = (decision == Decision::Denied)
+        .then(|| Status::forbidden(message::denial(&subject, &verdict.denied)));
     let (enforcement, rule_errors) = (verdict.enforcement, verdict.rule_errors);
     Ok(Reviewed {
         response: AdmissionResponse {
