@@ -186,7 +186,7 @@ fn histogram_p99(metrics: &str, name: &str) -> (f64, f64) {
 
 #[tokio::main]
 async fn main() {
-    rustls_default_provider();
+    guardian_cluster::crypto::install_crypto_provider();
     let cp = ControlPlane::start()
         .await
         .expect("the local control plane starts");
@@ -278,8 +278,4 @@ async fn main() {
     println!("  RSS 10 s after the statuses:         {early_rss:.1} MiB");
     println!("  steady-state RSS (60 s of probes):   {steady_rss:.1} MiB");
     println!("  reconcile p99 (bucket upper bound):  {p99} s over {reconciles} reconciles");
-}
-
-fn rustls_default_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

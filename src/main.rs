@@ -22,6 +22,8 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_USAGE_OR_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
+    // One TLS provider for every client and server of the process, before any exists.
+    guardian_cluster::crypto::install_crypto_provider();
     let cli = Cli::parse();
     // A panic is a bug, but a CI pipeline must still see "failed" (2) with a message, never
     // Rust's 101; panics in worker threads reach here too (rayon re-raises them).
@@ -71,7 +73,6 @@ fn operator(cmd: cli::OperatorCmd) -> Result<ExitCode> {
     return_freed_memory_periodically();
     // Held until exit: dropping it flushes the non-blocking log writers.
     let _logs = guardian_operator::telemetry::init(&cmd.log).context("setting up logging")?;
-    guardian_operator::webhook::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::GuardianPolicy;
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -68,7 +68,7 @@ fn parse_args(args: &[String]) -> Result<Args, BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
-    webhook::install_crypto_provider();
+    guardian_cluster::crypto::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--client") {
         return client_main(&args[1..]);

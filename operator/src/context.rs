@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
+use guardian_cluster::store::{PolicySnapshot, PolicyStore};
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use kube::Client;
 use kube::ResourceExt;
@@ -12,11 +14,9 @@ use kube::runtime::reflector::Store;
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
-use crate::cache::{NamespaceCache, WorkloadCache};
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
 use crate::reports::ReportState;
-use crate::store::{PolicySnapshot, PolicyStore};
 
 /// Shared by every reconcile, behind an `Arc`.
 pub struct Context {

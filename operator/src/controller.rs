@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, stream};
+use guardian_cluster::cache::{self, CacheChange, NamespaceCache, WatchSignal, WorkloadCache};
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_core::engine::EvalContext;
 use k8s_openapi::jiff::Timestamp;
@@ -18,14 +20,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::cache::{self, CacheChange, NamespaceCache, WorkloadCache};
 use crate::config::InitialListFlag;
 use crate::context::Context;
 use crate::converge;
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
 use crate::reconcile::{error_policy, reconcile};
-use crate::store::PolicyStore;
 
 /// How the controller runs.
 #[derive(Debug, Clone)]
@@ -94,6 +94,23 @@ fn on_first_list<K>(synced: impl Fn()) -> impl FnMut(&Result<watcher::Event<K>, 
             first = false;
             synced();
         }
+    }
+}
+
+/// A cache watch's signal handler: `synced` on its first complete list, once; `failed` on each
+/// failure (the watcher retries on its own).
+fn once_listed(
+    synced: impl Fn() + Send + 'static,
+    failed: impl Fn(&watcher::Error) + Send + 'static,
+) -> impl FnMut(WatchSignal<'_>) + Send + 'static {
+    let mut first = true;
+    move |signal| match signal {
+        WatchSignal::Listed => {
+            if std::mem::take(&mut first) {
+                synced();
+            }
+        }
+        WatchSignal::Failed(e) => failed(e),
     }
 }
 
@@ -171,7 +188,12 @@ pub async fn run(
         );
         std::future::ready(trigger.then_some(()))
     });
-    let namespace_changes = namespaces.clone().watch(client.clone(), synced.clone());
+    let namespace_changes = namespaces.clone().watch(
+        client.clone(),
+        once_listed(synced.clone(), |e| {
+            tracing::warn!(error = %e, "namespace watch error, retrying");
+        }),
+    );
 
     // Workload changes re-evaluate only the policies matching the old or new object.
     let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);
@@ -192,14 +214,11 @@ pub async fn run(
     let workload_task = {
         let ctx = ctx.clone();
         let watches = resources.into_iter().map(|ar| {
-            cache::watch_kind(
-                client.clone(),
-                ar,
-                initial_list,
-                workloads.clone(),
-                synced.clone(),
-            )
-            .boxed()
+            let kind = ar.kind.clone();
+            let signal = once_listed(synced.clone(), move |e| {
+                tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
+            });
+            cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
         });
         let mut changes = stream::select_all(watches);
         let mut refs_tx = refs_tx;
@@ -304,5 +323,38 @@ pub async fn run(
         () = controller => {}
         () = workload_task => {}
         () = converge_task => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_counts_as_synced_on_its_first_list_only_and_every_failure_is_reported() {
+        let synced = Arc::new(AtomicUsize::new(0));
+        let failed = Arc::new(AtomicUsize::new(0));
+        let mut signal = once_listed(
+            {
+                let synced = synced.clone();
+                move || {
+                    synced.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+            {
+                let failed = failed.clone();
+                move |_| {
+                    failed.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+        );
+        let error = watcher::Error::NoResourceVersion;
+        signal(WatchSignal::Failed(&error));
+        signal(WatchSignal::Listed);
+        signal(WatchSignal::Failed(&error));
+        // A relist after a failure: the sync tracker must not count this cache twice.
+        signal(WatchSignal::Listed);
+        assert_eq!(synced.load(Ordering::SeqCst), 1);
+        assert_eq!(failed.load(Ordering::SeqCst), 2);
     }
 }

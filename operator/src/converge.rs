@@ -293,11 +293,11 @@ mod stalled_api_tests {
     use tokio::sync::{mpsc as chan, watch};
 
     use super::finish;
-    use crate::cache::{NamespaceCache, WorkloadCache};
     use crate::context::Context;
     use crate::events::EventPublisher;
     use crate::metrics::Metrics;
-    use crate::store::PolicyStore;
+    use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
+    use guardian_cluster::store::PolicyStore;
 
     /// A leader's context whose API server takes every request and answers none; the first
     /// bytes of each request (its request line) go to the receiver.

@@ -16,14 +16,9 @@ pub enum Error {
     )]
     CrdMissing { crd: &'static str },
 
-    #[error(
-        "cannot build a Kubernetes client: {context}; check --kubeconfig, --context or the in-cluster service account"
-    )]
-    ClientConfig {
-        context: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    /// The cluster layer's errors (connecting, logging), as they are.
+    #[error(transparent)]
+    Cluster(#[from] guardian_cluster::Error),
 
     #[error("failed to register metric {name}")]
     Metrics {
@@ -124,7 +119,7 @@ impl Error {
         match self {
             Error::Kube { .. } => "kube",
             Error::CrdMissing { .. } => "crd_missing",
-            Error::ClientConfig { .. } => "client_config",
+            Error::Cluster(_) => "cluster",
             Error::Metrics { .. } => "metrics",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

@@ -2,7 +2,6 @@
 //! Events, leader election, the validating admission webhook, metrics, health and logs.
 
 pub mod backoff;
-pub mod cache;
 pub mod config;
 pub mod context;
 pub mod controller;
@@ -16,7 +15,6 @@ pub mod reconcile;
 pub mod reports;
 pub mod run;
 pub mod status;
-pub mod store;
 pub mod telemetry;
 pub mod webhook;
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use guardian_cluster::store;
 use guardian_core::audit::PolicyAudit;
 use guardian_core::crd::{GuardianPolicy, GuardianPolicyStatus, PolicySummary};
 use guardian_core::engine::{Deadline, EvalContext, Evaluation, PolicySet};
@@ -20,7 +21,6 @@ use crate::context::Context;
 use crate::events::Transition;
 use crate::reports::{self, PolicyRows};
 use crate::status::{self, Assessment, DEGRADED};
-use crate::store;
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
 pub const FINALIZER: &str = "guardian.kube-guardian.dev/reports";

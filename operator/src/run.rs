@@ -7,68 +7,29 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
+use guardian_cluster::store::PolicyStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::cache::{NamespaceCache, WorkloadCache};
 use crate::config::OperatorArgs;
 use crate::controller::{self, ControllerOptions};
 use crate::health::{self, HealthServer, Readiness};
 use crate::leader::{self, LeaderElection, LeaderHandle, LeaseConfig};
 use crate::metrics::Metrics;
-use crate::store::PolicyStore;
 use crate::webhook::{Webhook, WebhookConfig, WebhookState};
 
 /// How long shutdown may take before the process gives up waiting.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(10);
-
-/// A client from `--kubeconfig`/`--context`, else in-cluster, else the default kubeconfig.
-pub async fn client(args: &OperatorArgs) -> Result<Client, Error> {
-    let options = KubeConfigOptions {
-        context: args.context.clone(),
-        ..KubeConfigOptions::default()
-    };
-    let config =
-        match &args.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| Error::ClientConfig {
-                    context: format!("reading {}", path.display()),
-                    source: Box::new(e),
-                })?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .map_err(|e| Error::ClientConfig {
-                        context: format!("using {}", path.display()),
-                        source: Box::new(e),
-                    })?
-            }
-            None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
-                .await
-                .map_err(|e| Error::ClientConfig {
-                    context: "loading the default kubeconfig".into(),
-                    source: Box::new(e),
-                })?,
-            None => kube::Config::infer()
-                .await
-                .map_err(|e| Error::ClientConfig {
-                    context: "inferring the configuration".into(),
-                    source: Box::new(e),
-                })?,
-        };
-    Client::try_from(config).map_err(|e| Error::ClientConfig {
-        context: "creating the client".into(),
-        source: Box::new(e),
-    })
-}
 
 /// Runs the operator until `stop` completes (SIGTERM or SIGINT in `main`).
 pub async fn run(
     args: OperatorArgs,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let client = client(&args).await?;
+    let client =
+        guardian_cluster::connect::client(args.kubeconfig.as_deref(), args.context.as_deref())
+            .await?;
     controller::check_crds(&client).await?;
     let metrics = Metrics::new()?;
     let readiness = Readiness::new();

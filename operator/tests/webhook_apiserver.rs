@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use guardian_testenv::{Ca, CertAndKey, ControlPlane, WEBHOOK_NAME};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
@@ -65,7 +65,7 @@ impl RunningWebhook {
         serving: &CertAndKey,
         client_ca_pem: Option<&str>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        webhook::install_crypto_provider();
+        guardian_cluster::crypto::install_crypto_provider();
         let certs = tempfile::tempdir()?;
         std::fs::write(certs.path().join(webhook::CERT_FILE), &serving.cert_pem)?;
         std::fs::write(certs.path().join(webhook::KEY_FILE), &serving.key_pem)?;

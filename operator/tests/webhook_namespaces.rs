@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::GuardianPolicy;
 use guardian_core::engine::{Labels, NamespaceLabels, NamespaceMap};
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{SharedNamespaces, WebhookState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_operator::health::Readiness;
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{WARNING_MAX_CHARS, WebhookState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -20,8 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use guardian_cluster::store::PolicyStore;
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use guardian_testenv::{Ca, CertAndKey};
 use support::{DEADLINE, Server, capture_logs, log_lines, wait_for};
@@ -432,7 +432,7 @@ async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_fails_clearly_without_a_certificate() {
-    webhook::install_crypto_provider();
+    guardian_cluster::crypto::install_crypto_provider();
     let empty = tempfile::tempdir().expect("temp dir");
     let config = WebhookConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), empty.path());
     let state = WebhookState::new(

@@ -36,17 +36,17 @@ pub use config::{
     DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_RELOAD_INTERVAL,
     DEFAULT_REQUEST_TIMEOUT, WebhookConfig,
 };
+use guardian_cluster::store::PolicyStore;
 pub use message::WARNING_MAX_CHARS;
 pub use namespaces::{FailClosedNamespaces, NAMESPACE_WAIT};
 pub use reload::ReloadingCert;
 pub use router::{VALIDATE_PATH, router};
 pub use server::Webhook;
 pub use state::{SharedNamespaces, WebhookState};
-pub use tls::{CERT_FILE, KEY_FILE, install_crypto_provider};
+pub use tls::{CERT_FILE, KEY_FILE};
 
 use crate::Error;
 use crate::metrics::Metrics;
-use crate::store::PolicyStore;
 
 /// Binds `config.listen` and serves until `shutdown` completes, with namespace labels unknown.
 /// To plug in a namespace cache, build a [`WebhookState`] and use [`Webhook::bind`].

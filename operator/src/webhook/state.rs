@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use guardian_cluster::store::PolicyStore;
 use guardian_core::engine::{NamespaceLabels, UnknownNamespaces};
 use tokio::sync::Semaphore;
 
@@ -11,7 +12,6 @@ use super::config::{DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT};
 use super::namespaces::NAMESPACE_WAIT;
 use crate::health::Readiness;
 use crate::metrics::Metrics;
-use crate::store::PolicyStore;
 
 /// Namespace labels for `namespaceSelector` matching; shared with the caller's namespace cache.
 pub type SharedNamespaces = Arc<dyn NamespaceLabels + Send + Sync>;

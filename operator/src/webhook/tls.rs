@@ -21,13 +21,6 @@ pub const CERT_FILE: &str = "tls.crt";
 /// The private key's file name in a `kubernetes.io/tls` Secret volume.
 pub const KEY_FILE: &str = "tls.key";
 
-/// Installs ring as the process-wide rustls provider. Call it first thing in `main` and in tests:
-/// kube's client and this server then agree on one provider. A second call (or a provider
-/// installed by someone else first) is not an error.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// The provider the server uses, named explicitly so it never depends on the process default.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::GuardianPolicy;
-use guardian_operator::cache::{NamespaceCache, WorkloadCache};
 pub use guardian_operator::config::InitialListFlag;
 use guardian_operator::controller::{self, ControllerOptions};
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
 use guardian_testenv::ControlPlane;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use guardian_cluster::store::PolicyStore;
 use guardian_operator::metrics::Metrics;
-use guardian_operator::store::PolicyStore;
-use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
+use guardian_operator::webhook::{Webhook, WebhookConfig, WebhookState};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -89,7 +89,7 @@ pub struct Server {
 impl Server {
     /// Serves the pair in `cert_dir`, reloading every 50 ms, with `tune` applied to the config.
     pub async fn start(cert_dir: &Path, tune: impl FnOnce(&mut WebhookConfig)) -> Server {
-        webhook::install_crypto_provider();
+        guardian_cluster::crypto::install_crypto_provider();
         let store = Arc::new(PolicyStore::new());
         let policy = serde_json::from_value(json!({
             "apiVersion": "guardian.kube-guardian.dev/v1alpha1",

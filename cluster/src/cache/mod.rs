@@ -206,6 +206,15 @@ fn key_of(obj: &DynamicObject, ar: &ApiResource) -> ObjectKey {
     }
 }
 
+/// What a watch reports to its owner, besides the cache changes it yields.
+#[derive(Debug)]
+pub enum WatchSignal<'a> {
+    /// The initial list is complete (every relist too).
+    Listed,
+    /// The watch failed; the watcher retries with backoff (a 410 Gone relists on its own).
+    Failed(&'a kube::runtime::watcher::Error),
+}
+
 /// How a workload watch gets its initial state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitialList {
@@ -253,19 +262,18 @@ impl InitialList {
 }
 
 /// Watches one workload kind into the cache; yields every change. Runs until the stream is dropped.
-/// `synced` is called once per kind after its first complete list.
+/// `signal` hears of every complete list and every failure.
 pub fn watch_kind(
     client: Client,
     ar: ApiResource,
     initial_list: InitialList,
     cache: Arc<WorkloadCache>,
-    on_synced: impl Fn() + Send + 'static,
+    mut signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
 ) -> impl Stream<Item = CacheChange> + Send {
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
     let config = initial_list.config();
     let mut buffer: Vec<Entry> = Vec::new();
     let mut packer = Packer::default();
-    let mut synced_once = false;
     watcher::watcher(api, config)
         .default_backoff()
         .map(move |event| match event {
@@ -284,10 +292,7 @@ pub fn watch_kind(
                 let changes = cache.update(|index, changes| {
                     index.replace_kind(kind_name(&ar.kind), entries, changes);
                 });
-                if !synced_once {
-                    synced_once = true;
-                    on_synced();
-                }
+                signal(WatchSignal::Listed);
                 changes
             }
             Ok(Event::Apply(obj)) => {
@@ -302,8 +307,7 @@ pub fn watch_kind(
                 cache.update(|index, changes| index.delete(&key, changes))
             }
             Err(e) => {
-                // The watcher retries with backoff; a 410 Gone relists on its own.
-                tracing::warn!(kind = %ar.kind, error = %e, "workload watch error, retrying");
+                signal(WatchSignal::Failed(&e));
                 Vec::new()
             }
         })
@@ -311,7 +315,7 @@ pub fn watch_kind(
 }
 
 /// The webhook's view: `None` for a namespace not in the cache, which admission waits for
-/// briefly before failing closed (`webhook::namespaces`).
+/// briefly before failing closed (the operator's `webhook::namespaces`).
 impl NamespaceLabels for NamespaceCache {
     fn with_labels(
         &self,
@@ -352,15 +356,15 @@ impl NamespaceCache {
         changed
     }
 
-    /// Watches namespaces; yields `()` whenever labels change.
+    /// Watches namespaces; yields `()` whenever labels change. `signal` hears of every complete
+    /// list and every failure.
     pub fn watch(
         self: Arc<Self>,
         client: Client,
-        on_synced: impl Fn() + Send + 'static,
+        mut signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
     ) -> impl Stream<Item = ()> + Send {
         let api: Api<Namespace> = Api::all(client);
         let mut buffer = HashMap::new();
-        let mut synced_once = false;
         watcher::watcher(api, watcher::Config::default().page_size(500))
             .default_backoff()
             .filter_map(move |event| {
@@ -378,10 +382,7 @@ impl NamespaceCache {
                             .store(Arc::new(FailClosed(NamespaceMap(std::mem::take(
                                 &mut buffer,
                             )))));
-                        if !synced_once {
-                            synced_once = true;
-                            on_synced();
-                        }
+                        signal(WatchSignal::Listed);
                         true
                     }
                     Ok(Event::Apply(ns)) => {
@@ -397,7 +398,7 @@ impl NamespaceCache {
                         self.update(|map| map.0.remove(&name).is_some())
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "namespace watch error, retrying");
+                        signal(WatchSignal::Failed(&e));
                         false
                     }
                 };
