@@ -56,37 +56,61 @@ pub fn evaluate(
     namespaces: &dyn NamespaceLabels,
     now: Timestamp,
 ) -> Vec<ObjectEvaluation> {
-    let names: Vec<Arc<str>> = set.policies().map(|p| Arc::from(p.name)).collect();
-    let ctx = EvalContext { now, namespaces };
+    let evaluator = Evaluator::new(set, namespaces, now);
     let mut evaluations: Vec<ObjectEvaluation> = objects
         .into_iter()
-        .filter_map(|object| match set.evaluate(&object, &ctx) {
+        .filter_map(|object| evaluator.object(&object))
+        .collect();
+    sort(&mut evaluations);
+    evaluations
+}
+
+/// A compiled set ready to evaluate objects one at a time.
+pub struct Evaluator<'a> {
+    set: &'a PolicySet,
+    ctx: EvalContext<'a>,
+}
+
+impl std::fmt::Debug for Evaluator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("policies", &self.set.policies().count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(set: &'a PolicySet, namespaces: &'a dyn NamespaceLabels, now: Timestamp) -> Self {
+        Evaluator {
+            set,
+            ctx: EvalContext { now, namespaces },
+        }
+    }
+
+    /// One object's evaluation; `None` for an object that is no workload.
+    pub fn object(&self, object: &Value) -> Option<ObjectEvaluation> {
+        match self.set.evaluate(object, &self.ctx) {
             Evaluation::Evaluated {
                 resource,
                 matched_policies,
                 findings,
             } => Some(ObjectEvaluation {
                 resource,
-                matched_policies: matched_policies
-                    .into_iter()
-                    .filter_map(|i| names.get(i).cloned())
-                    .collect(),
+                matched_policies: matched_policies.into_iter().map(|m| m.name).collect(),
                 findings,
             }),
             Evaluation::Skipped(_) => None,
-        })
-        .collect();
-    evaluations.sort_by(|a, b| {
-        let key = |e: &ObjectEvaluation| {
-            (
-                e.resource.namespace.clone(),
-                e.resource.kind.clone(),
-                e.resource.name.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
-    evaluations
+        }
+    }
+}
+
+/// Namespace, kind and name order.
+pub fn sort(evaluations: &mut [ObjectEvaluation]) {
+    fn key(e: &ObjectEvaluation) -> (Option<&str>, &str, &str) {
+        let r = &e.resource;
+        (r.namespace.as_deref(), &r.kind, &r.name)
+    }
+    evaluations.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
 #[cfg(test)]

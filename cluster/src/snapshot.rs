@@ -23,6 +23,9 @@ pub struct ClusterSnapshot {
     /// Every workload object evaluated with the cluster's own policies and exceptions (an
     /// object evaluated through its owner, like a Deployment's Pods, is not listed again).
     pub evaluations: Vec<ObjectEvaluation>,
+    /// How many objects were evaluated for this snapshot; the others kept their evaluation
+    /// (unchanged object, policies, namespace labels and exceptions).
+    pub evaluated: usize,
     pub policies: Vec<Arc<GuardianPolicy>>,
     pub exceptions: Vec<Arc<GuardianException>>,
     /// The operator's leader-election Lease, when one is found.
@@ -50,6 +53,7 @@ impl ClusterSnapshot {
             },
             kinds: Vec::new(),
             evaluations: Vec::new(),
+            evaluated: 0,
             policies: Vec::new(),
             exceptions: Vec::new(),
             lease: None,

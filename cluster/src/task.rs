@@ -22,6 +22,7 @@ use crate::state::{ClusterState, UnreachableReason};
 use crate::watches::Update;
 
 mod data;
+mod memo;
 use data::{Data, Resource};
 
 /// Runs one cluster until dropped (its `JoinHandle` aborted), publishing on `publish`.

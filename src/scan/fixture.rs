@@ -278,6 +278,7 @@ fn staging() -> ClusterSnapshot {
         }],
         policy_reports: Some(0),
         warning_events: Some(2),
+        ..ClusterSnapshot::connecting("", now())
     }
 }
 

@@ -14,8 +14,9 @@ use kube::{Client, Resource as _};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
+use super::memo::{Basis, Memo};
 use crate::cache::{NamespaceCache, WorkloadCache, workload_resources};
-use crate::evaluate::{compile, evaluate};
+use crate::evaluate::{Compiled, compile};
 use crate::kinds::{Kinds, POLICIES};
 use crate::set::ClusterOptions;
 use crate::snapshot::{ClusterSnapshot, KindState};
@@ -53,6 +54,10 @@ pub struct Data {
     /// Where PolicyReports and Warning Events are in `resources`: they are counted.
     reports: usize,
     events: usize,
+    /// The compiled policies and what they were compiled from (compiled again when it changes).
+    compiled: Option<CompiledFrom>,
+    /// Each object's evaluation, kept while its inputs stay the same.
+    memo: Memo,
     /// Whether objects changed since the last snapshot (the evaluation is redone only then).
     dirty: bool,
 }
@@ -100,6 +105,18 @@ where
         }),
         count: Box::new(move || counted.read().map_or(0, |m| m.len())),
     }
+}
+
+/// The compiled set and the very objects (by identity) it was compiled from.
+struct CompiledFrom {
+    compiled: Compiled,
+    policies: Vec<Arc<GuardianPolicy>>,
+    exceptions: Vec<Arc<GuardianException>>,
+}
+
+/// Whether two lists hold the same objects (not equal copies: the same cached `Arc`s).
+fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
 impl Data {
@@ -170,11 +187,13 @@ impl Data {
             leases,
             reports: reports_at,
             events: events_at,
+            compiled: None,
+            memo: Memo::default(),
             dirty: true,
         }
     }
 
-    /// Objects changed: the next snapshot evaluates again.
+    /// Objects changed: the next snapshot evaluates what changed.
     pub fn changed(&mut self) {
         self.dirty = true;
     }
@@ -199,29 +218,51 @@ impl Data {
             (&a.metadata.namespace, &a.metadata.name)
                 .cmp(&(&b.metadata.namespace, &b.metadata.name))
         });
-        let compiled = compile(&self.store, &policies, &exceptions);
+        let unchanged = self
+            .compiled
+            .as_ref()
+            .is_some_and(|c| same(&c.policies, &policies) && same(&c.exceptions, &exceptions));
+        if !unchanged {
+            self.compiled = Some(CompiledFrom {
+                compiled: compile(&self.store, &policies, &exceptions),
+                policies: policies.clone(),
+                exceptions: exceptions.clone(),
+            });
+        }
+        let Some(compiled) = self.compiled.as_ref().map(|c| &c.compiled) else {
+            return;
+        };
         let objects = self.workloads.snapshot();
         let namespaces = self.namespaces.snapshot();
         let namespace_count = namespaces.0.0.len();
+        let basis = Basis {
+            set: Arc::clone(&compiled.set),
+            namespaces,
+            until: exceptions
+                .iter()
+                .map(|e| e.spec.expires_at.0)
+                .filter(|t| *t > now)
+                .min(),
+        };
         // Off the async workers: a big cluster's evaluation must not hold up other clusters' tasks.
-        let set = Arc::clone(&compiled.set);
+        let mut memo = std::mem::take(&mut self.memo);
         let evaluated = tokio::task::spawn_blocking(move || {
-            evaluate(
-                &set,
-                objects.iter().filter_map(|o| o.value()),
-                &*namespaces,
-                now,
-            )
+            let (evaluations, evaluated) = memo.run(basis, objects, now);
+            (memo, evaluations, evaluated)
         })
         .await;
         match evaluated {
-            Ok(evaluations) => snapshot.evaluations = evaluations,
+            Ok((memo, evaluations, evaluated)) => {
+                self.memo = memo;
+                snapshot.evaluations = evaluations;
+                snapshot.evaluated = evaluated;
+            }
             // Only a panic in the engine gets here; the previous evaluation stays.
             Err(e) => {
                 tracing::error!(context = %snapshot.context, error = %e, "evaluating the cluster's workloads failed")
             }
         }
-        snapshot.rejected = compiled.rejected;
+        snapshot.rejected = compiled.rejected.clone();
         snapshot.lease = values(&self.leases).into_iter().next();
 
         for (i, resource) in self.resources.iter().enumerate() {

@@ -161,10 +161,6 @@ async fn violations_are_what_the_core_engine_finds_for_the_same_objects() {
         .unwrap_or_default();
     let namespaces = FailClosed(NamespaceMap([(ns.clone(), labels)].into_iter().collect()));
     let set_of_engine = PolicySet::compile(&policies, &exceptions).expect("the examples compile");
-    let names_of: Vec<String> = set_of_engine
-        .policies()
-        .map(|p| p.name.to_owned())
-        .collect();
     let ctx = EvalContext {
         now: Timestamp::now(),
         namespaces: &namespaces,
@@ -179,7 +175,7 @@ async fn violations_are_what_the_core_engine_finds_for_the_same_objects() {
             } => (
                 resource.to_string(),
                 (
-                    sorted(matched_policies.into_iter().map(|i| names_of[i].clone())),
+                    sorted(matched_policies.into_iter().map(|m| m.name.to_string())),
                     rows(&findings),
                 ),
             ),

@@ -28,6 +28,7 @@ async fn a_stopped_cluster_is_unreachable_while_the_other_keeps_updating_and_it_
     let alpha_ns = alpha.create_namespace("alpha").await.expect("namespace");
     let beta_ns = beta.create_namespace("beta").await.expect("namespace");
     create_pod(&alpha, &alpha_ns, "before", true).await;
+    create_pod(&beta, &beta_ns, "before", true).await;
 
     let set = ClusterSet::start(
         targets(&[alpha.kubeconfig_path(), beta.kubeconfig_path()]),
@@ -74,6 +75,9 @@ async fn a_stopped_cluster_is_unreachable_while_the_other_keeps_updating_and_it_
     })
     .await;
     assert_eq!(updated.connection.state, ClusterState::Synced);
+    // Only the new Pod was evaluated; the other kept its evaluation.
+    assert!(evaluates(&updated, "Pod", &beta_ns, "before"));
+    assert_eq!(updated.evaluated, 1);
     assert!(
         !alpha_rx.borrow().connection.state.is_live(),
         "alpha is still down: {:?}",
