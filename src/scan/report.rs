@@ -175,3 +175,42 @@ fn rules(snapshots: &[&ClusterSnapshot]) -> Vec<RuleInfo> {
     }
     by_id.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use guardian_cluster::{Access, UnreachableReason, WatchFailure};
+
+    use super::*;
+
+    #[test]
+    fn only_clusters_whose_workloads_were_evaluated_count_as_scanned() {
+        let partly = [
+            ClusterState::Synced,
+            ClusterState::Degraded {
+                failing: vec![WatchFailure {
+                    resource: "jobs.batch".into(),
+                    error: "boom".into(),
+                }],
+            },
+            ClusterState::Forbidden {
+                missing: vec![Access {
+                    verb: "list".into(),
+                    resource: "cronjobs.batch".into(),
+                }],
+            },
+        ];
+        let lost = [
+            ClusterState::Connecting,
+            ClusterState::Unreachable {
+                reason: UnreachableReason::Dns,
+                detail: "no such host".into(),
+            },
+            ClusterState::Unauthorized {
+                detail: "401".into(),
+            },
+            ClusterState::NoCrds,
+        ];
+        assert!(partly.iter().all(scanned));
+        assert!(!lost.iter().any(scanned), "{lost:?}");
+    }
+}
