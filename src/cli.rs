@@ -92,6 +92,9 @@ pub struct ScanArgs {
     /// Exit with 1 when a violation of this severity or higher is found in any cluster.
     #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_severity)]
     pub fail_on: Severity,
+    /// The operator's leader-election Lease (its --lease-name), looked for in every namespace.
+    #[arg(long, value_name = "NAME", default_value = "kube-guardian-operator")]
+    pub lease_name: String,
     /// How long to wait for every cluster's initial sync (30s, 500ms, 2m); a cluster not synced
     /// by then is reported as not scanned.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::scan::parse_duration)]

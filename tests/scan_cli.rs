@@ -379,7 +379,6 @@ async fn sarif_is_one_valid_run_whose_results_name_their_cluster() {
 async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
     let clusters = clusters().await;
     let logs = tempfile::tempdir().expect("a log dir");
-    // The Lease name scan looks for by default, the operator's default too.
     let operator = OperatorProcess::builder(
         env!("CARGO_BIN_EXE_kube-guardian"),
         clusters.a.kubeconfig_path(),
@@ -387,7 +386,7 @@ async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
     )
     .name("scan-a-operator")
     .leader_election(
-        "kube-guardian-operator",
+        "scan-cli-lease",
         "default",
         std::time::Duration::from_secs(15),
         std::time::Duration::from_secs(10),
@@ -399,7 +398,11 @@ async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
         std::time::Duration::from_millis(500),
         &[&operator],
         async || {
-            let report = json(&scan(clusters, &format!("{A},{B}"), &["--output", "json"]));
+            let report = json(&scan(
+                clusters,
+                &format!("{A},{B}"),
+                &["--output", "json", "--lease-name", "scan-cli-lease"],
+            ));
             let state = &cluster(&report, A)["operator"];
             let policies = state["policies"].as_array()?;
             let ready = state["leader"]["health"] == "healthy"
@@ -445,10 +448,18 @@ async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
     }
     // No operator runs in scan-b: no leader, and the table does not call its policies pending.
     assert!(cluster(&report, B)["operator"]["leader"].is_null());
-    let table = scan(clusters, &format!("{A},{B}"), &[]);
+    // Under the default Lease name there is no leader to find, but the statuses are read.
+    let default_name = json(&scan(clusters, A, &["--output", "json"]));
+    assert!(cluster(&default_name, A)["operator"]["leader"].is_null());
+    let table = scan(
+        clusters,
+        &format!("{A},{B}"),
+        &["--lease-name", "scan-cli-lease"],
+    );
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
         text.contains("policies: 3 reconciled\n")
+            && text.contains("operator: scan-a-operator")
             && text.contains("operator: no leader Lease (none runs"),
         "{text}"
     );

@@ -26,7 +26,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let snapshots = runtime.block_on(async {
-        let set = ClusterSet::start(targets, ClusterOptions::default());
+        let options = ClusterOptions {
+            lease_name: args.lease_name.clone(),
+            ..ClusterOptions::default()
+        };
+        let set = ClusterSet::start(targets, options);
         set.settled(args.timeout).await
     });
     let report = ScanReport::build(&snapshots, Timestamp::now());
