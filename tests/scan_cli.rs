@@ -472,7 +472,7 @@ async fn a_cluster_that_never_answers_is_reported_at_the_timeout_without_delayin
     let output = scan(
         clusters,
         &format!("{A},{HANG}"),
-        &["--output", "json", "--timeout", "4s"],
+        &["--output", "json", "--timeout", "6s"],
     );
     let elapsed = start.elapsed();
     assert_eq!(output.status.code(), Some(2));
@@ -480,13 +480,15 @@ async fn a_cluster_that_never_answers_is_reported_at_the_timeout_without_delayin
     assert_eq!(cluster(&report, A)["connection"]["state"], "Synced");
     let hung = cluster(&report, HANG);
     assert_eq!(hung["scanned"], false);
+    // Still connecting: the report came at --timeout, before the connection's own limit (10 s)
+    // could end the wait; and not much later than the timeout.
     assert_eq!(hung["connection"]["state"], "Connecting", "{hung:#}");
-    // The report came at the timeout, not after the connection's own limits (10 s and more).
     assert!(
-        elapsed < std::time::Duration::from_secs(9),
+        elapsed >= std::time::Duration::from_secs(6)
+            && elapsed < std::time::Duration::from_secs(20),
         "took {elapsed:?}"
     );
-    let table = scan(clusters, &format!("{A},{HANG}"), &["--timeout", "4s"]);
+    let table = scan(clusters, &format!("{A},{HANG}"), &["--timeout", "6s"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
         text.contains("Connecting, not scanned: the initial sync did not finish within"),
