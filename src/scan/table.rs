@@ -120,7 +120,10 @@ fn write_cluster(
     if let Some(retry) = cluster.connection.next_retry {
         details.push(format!("next retry at {retry}"));
     }
+    // The hidden kinds below name what a Forbidden or Degraded state lacks; the state's own
+    // list only when the kinds do not say it.
     if cluster.scanned
+        && cluster.hidden_kinds.is_empty()
         && let Some(reason) = state_detail(state)
     {
         details.push(reason);
@@ -461,6 +464,34 @@ mod tests {
         assert_eq!(lines[2], format!("  {long}"));
         assert!(lines[3].trim_start().starts_with('0') && lines[3].ends_with(" 100"));
         assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+    }
+
+    #[test]
+    fn a_partly_scanned_cluster_names_what_it_lacks_once() {
+        let snapshots = super::super::fixture::snapshots();
+        let report = ScanReport::build(&snapshots, super::super::fixture::now());
+        let render = |cluster: &ClusterReport| {
+            let mut out = Vec::new();
+            write_cluster(&mut out, cluster, 8, Style::PLAIN).expect("write to a Vec");
+            String::from_utf8(out).expect("UTF-8")
+        };
+        // staging is Forbidden to list CronJobs and its kinds say so: once, as a hidden kind.
+        let staging = render(&report.clusters[1]);
+        assert_eq!(staging.matches("cronjobs.batch").count(), 1, "{staging}");
+        // Without kind statuses the state's own list says it.
+        let mut degraded = report.clusters[1].clone();
+        degraded.hidden_kinds.clear();
+        degraded.connection.state = ClusterState::Degraded {
+            failing: vec![guardian_cluster::WatchFailure {
+                resource: "jobs.batch".into(),
+                error: "watch stream ended".into(),
+            }],
+        };
+        let text = render(&degraded);
+        assert!(
+            text.contains("failing watches: jobs.batch (watch stream ended)"),
+            "{text}"
+        );
     }
 
     #[test]
