@@ -8,6 +8,7 @@ pub mod cache;
 pub mod connect;
 pub mod crypto;
 pub mod error;
+pub mod lease;
 pub mod logging;
 pub mod snapshot;
 pub mod state;
