@@ -208,3 +208,33 @@ fn a_panic_exits_2_with_a_message_not_101() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("internal error"), "{stderr}");
 }
+
+#[test]
+fn a_policy_file_that_does_not_load_names_every_bad_document_with_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policies = dir.path().join("policies.yaml");
+    std::fs::write(
+        &policies,
+        "apiVersion: guardian.kube-guardian.dev/v1alpha1\nkind: GuardianPolicy\n\
+         metadata: {name: p}\nspec:\n  rules: [{id: pss-privileged}]\n---\nkind: ConfigMap\n\
+         ---\nkind: GuardianPolicy\nspec: [unclosed\n",
+    )
+    .expect("write");
+    let pod = dir.path().join("pod.yaml");
+    std::fs::write(&pod, PRIVILEGED_POD).expect("write");
+    let out = kube_guardian(&["check", "--policy", path(&policies), path(&pod)], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let file = path(&policies);
+    assert!(stderr.contains("cannot load the policies"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{file}:7: kind ConfigMap is not a policy; expected GuardianPolicy or GuardianException"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:10: invalid YAML: ")),
+        "{stderr}"
+    );
+}

@@ -8,7 +8,8 @@
 
 use serde::Serialize;
 
-use crate::crd::SeverityCounts;
+use crate::crd::{PolicySummary, SeverityCounts};
+use crate::engine::{Evaluation, MatchedPolicy};
 use crate::model::{Finding, Outcome, Severity};
 
 /// The weight of an object whose worst violation has this severity, in thousandths.
@@ -128,6 +129,57 @@ impl Tally {
     }
 }
 
+/// One policy's audit over a set of objects: fed each object's evaluation, it counts the objects
+/// the policy selected and their findings into the summary a GuardianPolicy's status shows.
+#[derive(Debug, Clone)]
+pub struct PolicyAudit<'p> {
+    policy: &'p str,
+    rules: u32,
+    tally: Tally,
+}
+
+impl<'p> PolicyAudit<'p> {
+    /// The audit of `policy`, a policy of `rules` compiled rules.
+    pub fn new(policy: &'p str, rules: usize) -> Self {
+        PolicyAudit {
+            policy,
+            rules: u32::try_from(rules).unwrap_or(u32::MAX),
+            tally: Tally::default(),
+        }
+    }
+
+    /// Counts one object's evaluation. Returns the policy's match (with its enforcement) and
+    /// its findings when the policy selected the object; `None` (nothing counted) otherwise.
+    pub fn add<'e>(
+        &mut self,
+        evaluation: &'e Evaluation,
+    ) -> Option<(&'e MatchedPolicy, &'e [Finding])> {
+        let Evaluation::Evaluated {
+            matched_policies,
+            findings,
+            ..
+        } = evaluation
+        else {
+            return None;
+        };
+        let matched = matched_policies.iter().find(|m| &*m.name == self.policy)?;
+        let own = matched.findings(findings);
+        self.tally.add_object(own);
+        Some((matched, own))
+    }
+
+    /// The counts so far, as the status shows them.
+    pub fn summary(&self) -> PolicySummary {
+        PolicySummary {
+            rules: self.rules,
+            resources_evaluated: self.tally.objects,
+            violations: self.tally.violations,
+            by_severity: self.tally.by_severity.clone(),
+            skipped: self.tally.skipped,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -196,6 +248,70 @@ mod tests {
         tally.add_object(&[finding(Severity::Low, Outcome::Fail)]);
         assert_eq!(tally.score(), 99);
         assert_eq!(Tally::default().score(), 100);
+    }
+
+    #[test]
+    fn a_policy_audit_counts_only_the_objects_and_findings_of_its_policy() {
+        use crate::crd::GuardianPolicy;
+        use crate::engine::{EvalContext, PolicySet};
+
+        let policy = |name: &str, rule: &str| -> GuardianPolicy {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+                "kind": "GuardianPolicy",
+                "metadata": {"name": name},
+                "spec": {"enforcement": "Warn", "rules": [{"id": rule}],
+                         "match": {"namespaces": ["shop"]}}
+            }))
+            .expect("policy")
+        };
+        let set = PolicySet::compile(
+            &[
+                policy("other", "pss-host-namespaces"),
+                policy("privileged", "pss-privileged"),
+            ],
+            &[],
+        )
+        .expect("compiles");
+        let pod = |ns: &str, privileged: bool| {
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {"hostNetwork": true, "containers": [
+                    {"name": "a", "image": "nginx:1.27", "securityContext": {"privileged": privileged}},
+                    {"name": "b", "image": "nginx:1.27", "securityContext": {"privileged": privileged}}
+                ]}
+            })
+        };
+        let ctx = EvalContext::offline();
+        let mut audit = PolicyAudit::new("privileged", 1);
+        let mut own = Vec::new();
+        for object in [
+            pod("shop", true),
+            pod("shop", false),
+            pod("elsewhere", true),
+        ] {
+            let evaluation = set.evaluate(&object, &ctx);
+            if let Some((matched, findings)) = audit.add(&evaluation) {
+                assert_eq!(matched.enforcement, crate::crd::Enforcement::Warn);
+                own.extend(findings.iter().map(|f| f.policy.to_string()));
+            }
+        }
+        let not_a_workload = set.evaluate(&serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}), &ctx);
+        assert!(audit.add(&not_a_workload).is_none());
+        let summary = audit.summary();
+        // Two objects in `shop`; two privileged containers in the first; `other`'s host
+        // network findings are not this policy's.
+        assert_eq!(
+            (
+                summary.rules,
+                summary.resources_evaluated,
+                summary.violations
+            ),
+            (1, 2, 2)
+        );
+        assert_eq!(summary.by_severity.get(Severity::Critical), 2);
+        assert_eq!(own, ["privileged", "privileged"]);
     }
 
     #[test]

@@ -72,12 +72,17 @@ pub enum Error {
         message: String,
     },
 
+    /// Every policy or exception document of a text that does not load, each with its source
+    /// and line.
+    #[error("{} document(s) do not load:\n  {}", .0.len(), join_errors(.0))]
+    PolicyDocuments(Vec<crate::load::DocumentError>),
+
     /// Every error found while compiling a policy set, so a user fixes them all in one pass.
     #[error("{} error(s) in the policy set:\n  {}", .0.len(), join_errors(.0))]
     PolicySet(Vec<Error>),
 }
 
-fn join_errors(errors: &[Error]) -> String {
+fn join_errors(errors: &[impl ToString]) -> String {
     errors
         .iter()
         .map(ToString::to_string)

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod ci;
 pub mod crd;
+pub mod decide;
 pub mod engine;
 mod error;
 pub mod governance;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use guardian_cluster::store;
-use guardian_core::crd::{Enforcement, GuardianPolicy, GuardianPolicyStatus, PolicySummary};
+use guardian_core::audit::PolicyAudit;
+use guardian_core::crd::{GuardianPolicy, GuardianPolicyStatus, PolicySummary};
 use guardian_core::engine::{Deadline, EvalContext, Evaluation, PolicySet};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
@@ -146,53 +147,43 @@ async fn evaluate(
 ) -> Result<(PolicySummary, BTreeMap<String, PolicyRows>), Error> {
     let objects = ctx.workloads.snapshot();
     let namespaces = ctx.namespaces.snapshot();
-    let (rules, enforcement) = set
+    let rules = set
         .policies()
         .find(|p| p.name == name)
-        .map_or((0, Enforcement::Audit), |p| (p.rules, p.enforcement));
+        .map_or(0, |p| p.rules);
     let policy_name = name.to_owned();
     // CPU-bound: off the async runtime so watches and probes stay responsive. Findings
-    // are folded into counts and bounded report rows as they come, never all kept.
+    // are folded into counts (core's audit) and bounded report rows as they come, never all
+    // kept.
     tokio::task::spawn_blocking(move || {
         let ctx = EvalContext {
             now: Timestamp::now(),
             namespaces: &*namespaces,
         };
-        let mut summary = PolicySummary {
-            rules: u32::try_from(rules).unwrap_or(u32::MAX),
-            ..PolicySummary::default()
-        };
+        let mut audit = PolicyAudit::new(&policy_name, rules);
         let mut rows: BTreeMap<String, PolicyRows> = BTreeMap::new();
         for object in &objects {
             let Some(object) = object.value() else {
                 continue;
             };
-            let Evaluation::Evaluated {
-                findings,
-                matched_policies,
-                ..
-            } = evaluate_object(&set, &object, &ctx, &policy_name)
-            else {
+            let evaluation = evaluate_object(&set, &object, &ctx, &policy_name);
+            let Some((matched, findings)) = audit.add(&evaluation) else {
                 continue;
             };
-            if matched_policies.is_empty() {
-                continue;
-            }
-            summary.resources_evaluated += 1;
-            for f in &findings {
-                status::count(&mut summary, f);
+            for f in findings {
                 if let Some(ns) = f.resource.namespace.as_ref() {
                     // Look up before inserting: `entry` would copy the name per finding.
                     match rows.get_mut(ns) {
-                        Some(ns_rows) => ns_rows.push_finding(f, enforcement),
+                        Some(ns_rows) => ns_rows.push_finding(f, matched.enforcement),
                         None => rows
                             .entry(ns.clone())
                             .or_default()
-                            .push_finding(f, enforcement),
+                            .push_finding(f, matched.enforcement),
                     }
                 }
             }
         }
+        let summary = audit.summary();
         (summary, rows)
     })
     .await
@@ -272,7 +263,7 @@ async fn write_status(
     if let Some(summary) = assessment.summary() {
         ctx.metrics.policy_counts(
             &name,
-            &status::severity_pairs(&summary.by_severity),
+            &summary.by_severity.pairs(),
             summary.resources_evaluated,
         );
     }

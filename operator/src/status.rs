@@ -3,8 +3,7 @@
 //! lastTransitionTime changes only when a condition's status changes, and nothing else in the
 //! status carries time, so an unchanged evaluation produces an identical status and no write.
 
-use guardian_core::crd::{GuardianPolicyStatus, PolicySummary, SeverityCounts};
-use guardian_core::model::{Finding, Outcome, Severity};
+use guardian_core::crd::{GuardianPolicyStatus, PolicySummary};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
@@ -42,35 +41,6 @@ fn generation_text(generation: Option<i64>) -> String {
         || "the current generation".to_owned(),
         |g| format!("generation {g}"),
     )
-}
-
-/// Counts one finding into a summary.
-pub fn count(summary: &mut PolicySummary, finding: &Finding) {
-    match finding.outcome {
-        Outcome::Skip { .. } => summary.skipped += 1,
-        Outcome::Fail | Outcome::Error => {
-            summary.violations += 1;
-            let counts = &mut summary.by_severity;
-            match finding.severity {
-                Severity::Critical => counts.critical += 1,
-                Severity::High => counts.high += 1,
-                Severity::Medium => counts.medium += 1,
-                Severity::Low => counts.low += 1,
-                Severity::Info => counts.info += 1,
-            }
-        }
-    }
-}
-
-/// Severity counts as pairs, for metrics.
-pub fn severity_pairs(counts: &SeverityCounts) -> [(Severity, u64); 5] {
-    [
-        (Severity::Critical, counts.critical),
-        (Severity::High, counts.high),
-        (Severity::Medium, counts.medium),
-        (Severity::Low, counts.low),
-        (Severity::Info, counts.info),
-    ]
 }
 
 fn condition(

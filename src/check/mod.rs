@@ -1,7 +1,6 @@
 //! `kube-guardian check`: the engine on manifest files, in parallel, for CI pipelines.
 
 mod input;
-mod locate;
 pub mod policies;
 pub mod report;
 
@@ -128,7 +127,7 @@ fn check_document(
         doc,
         lines: &lines,
     };
-    if let Some(items) = list_items(value) {
+    if let Some(items) = load::list_items(value) {
         for (index, item) in items.iter().enumerate() {
             let prefix = format!("items[{index}]");
             evaluate_object(set, item, &target, Some(&prefix), ctx, &mut result);
@@ -139,20 +138,11 @@ fn check_document(
     result
 }
 
-fn list_items(value: &Value) -> Option<&Vec<Value>> {
-    let kind = value.get("kind")?.as_str()?;
-    if kind == "List" || kind.ends_with("List") {
-        value.get("items")?.as_array()
-    } else {
-        None
-    }
-}
-
 /// Where an object comes from: its file, its document and the document's line index.
 struct Target<'t, 'a> {
     file: &'t Arc<str>,
     doc: &'t Document<'a>,
-    lines: &'t OnceCell<locate::LineIndex<'a>>,
+    lines: &'t OnceCell<load::LineIndex<'a>>,
 }
 
 fn evaluate_object(
@@ -165,7 +155,7 @@ fn evaluate_object(
 ) {
     let Target { file, doc, lines } = *target;
     let line_of = |path: &str| {
-        let index = lines.get_or_init(|| locate::LineIndex::new(doc.text));
+        let index = lines.get_or_init(|| load::LineIndex::new(doc.text));
         let line = match prefix {
             Some(p) if path.is_empty() => index.locate(p),
             Some(p) => index.locate(&format!("{p}.{path}")),

@@ -2,43 +2,11 @@
 
 use std::collections::HashSet;
 
-use guardian_core::model::{Outcome, Severity};
+use guardian_core::crd::SeverityCounts;
+use guardian_core::model::Outcome;
 use serde::Serialize;
 
 use crate::check::report::CheckReport;
-
-/// Failures (outcome `fail`, not excepted) per severity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct BySeverity {
-    pub critical: usize,
-    pub high: usize,
-    pub medium: usize,
-    pub low: usize,
-    pub info: usize,
-}
-
-impl BySeverity {
-    pub fn get(&self, severity: Severity) -> usize {
-        match severity {
-            Severity::Critical => self.critical,
-            Severity::High => self.high,
-            Severity::Medium => self.medium,
-            Severity::Low => self.low,
-            Severity::Info => self.info,
-        }
-    }
-
-    fn bump(&mut self, severity: Severity) {
-        let slot = match severity {
-            Severity::Critical => &mut self.critical,
-            Severity::High => &mut self.high,
-            Severity::Medium => &mut self.medium,
-            Severity::Low => &mut self.low,
-            Severity::Info => &mut self.info,
-        };
-        *slot += 1;
-    }
-}
 
 /// Findings per outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -49,7 +17,7 @@ pub struct ByOutcome {
 }
 
 /// The numbers a summary shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub resources_evaluated: usize,
@@ -57,7 +25,8 @@ pub struct Summary {
     pub resources_failing: usize,
     pub findings: usize,
     pub by_outcome: ByOutcome,
-    pub failures_by_severity: BySeverity,
+    /// Failures (outcome `fail`, not excepted) per severity, counted as everywhere else.
+    pub failures_by_severity: SeverityCounts,
     pub skipped_documents: usize,
     pub input_errors: usize,
 }
@@ -65,13 +34,13 @@ pub struct Summary {
 impl Summary {
     pub fn of(report: &CheckReport) -> Summary {
         let mut by_outcome = ByOutcome::default();
-        let mut failures_by_severity = BySeverity::default();
+        let mut failures_by_severity = SeverityCounts::default();
         let mut failing = HashSet::new();
         for finding in &report.findings {
             match finding.outcome {
                 Outcome::Fail => {
                     by_outcome.fail += 1;
-                    failures_by_severity.bump(finding.severity);
+                    failures_by_severity.add(finding.severity);
                 }
                 Outcome::Skip { .. } => by_outcome.skip += 1,
                 Outcome::Error => by_outcome.error += 1,
@@ -94,6 +63,8 @@ impl Summary {
 
 #[cfg(test)]
 mod tests {
+    use guardian_core::model::Severity;
+
     use super::*;
     use crate::output::test_support::sample_report;
 

@@ -1,4 +1,8 @@
 //! Word wrapping with a hanging indent, measured in terminal columns.
+//!
+//! Hand-written, not textwrap: textwrap breaks an over-long word only at the column limit or with
+//! an inserted hyphen, and field paths must break after a `.` (11,192 table lines of the bench
+//! corpus came out cut mid-name, `allowPrivilegeEs` / `calation`).
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 

@@ -95,12 +95,32 @@ impl EvalContext<'static> {
 pub enum Evaluation {
     /// Not evaluated, with the reason (not a manifest, or not a workload kind).
     Skipped(String),
-    /// Evaluated: which policies matched (by index) and what they found.
+    /// Evaluated: which policies matched (with their enforcement) and what they found.
     Evaluated {
         resource: Arc<ResourceRef>,
-        matched_policies: Vec<usize>,
+        matched_policies: Vec<MatchedPolicy>,
         findings: Vec<Finding>,
     },
+}
+
+/// A policy that selected the object. Its enforcement travels with the evaluation, so a sink
+/// (admission, the audit) never looks a policy up by name again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedPolicy {
+    /// The policy's position in the set, as [`PolicySet::policies`] lists them.
+    pub index: usize,
+    pub name: Arc<str>,
+    pub enforcement: Enforcement,
+    /// This policy's findings: `findings[range]` of the same evaluation (a policy's findings
+    /// are contiguous).
+    pub findings: std::ops::Range<usize>,
+}
+
+impl MatchedPolicy {
+    /// This policy's findings among the evaluation's `findings`.
+    pub fn findings<'f>(&self, findings: &'f [Finding]) -> &'f [Finding] {
+        findings.get(self.findings.clone()).unwrap_or_default()
+    }
 }
 
 /// Public facts about one compiled policy.
@@ -209,7 +229,7 @@ impl PolicySet {
             if !include(&policy.name) || !policy.matcher.matches(&workload, ctx.namespaces) {
                 continue;
             }
-            matched_policies.push(index);
+            let first = findings.len();
             let exceptions: Vec<&CompiledException> = policy
                 .exceptions
                 .iter()
@@ -239,6 +259,12 @@ impl PolicySet {
                     });
                 }
             }
+            matched_policies.push(MatchedPolicy {
+                index,
+                name: policy.name.clone(),
+                enforcement: policy.enforcement,
+                findings: first..findings.len(),
+            });
         }
         Evaluation::Evaluated {
             resource,

@@ -282,7 +282,10 @@ fn evaluation_can_be_limited_to_named_policies() {
             matched_policies,
             ..
         } => {
-            assert_eq!(matched_policies, vec![1]);
+            let indices: Vec<usize> = matched_policies.iter().map(|m| m.index).collect();
+            assert_eq!(indices, vec![1]);
+            assert_eq!(&*matched_policies[0].name, "other");
+            assert_eq!(matched_policies[0].findings(&findings), &findings[..]);
             assert!(findings.iter().all(|f| &*f.policy == "other"));
             assert_eq!(findings.len(), 2);
         }

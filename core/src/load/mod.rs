@@ -1,13 +1,18 @@
 //! Reading manifests as kubectl and the API server do: multi-document YAML (or JSON) text to
 //! JSON values, with YAML 1.1 plain scalars, merge keys and bounded alias expansion (see
-//! [`yaml`]). Pure: it takes text, never a path, so `check` and the console share it.
+//! [`yaml`]), and GuardianPolicies and GuardianExceptions from such text ([`policies_from_str`]).
+//! Pure: it takes text, never a path, so `check` and the console share it.
 
 mod defaults;
 mod json;
+mod locate;
+mod policies;
 mod scalar;
 mod yaml;
 
 pub use defaults::apply_api_defaults;
+pub use locate::LineIndex;
+pub use policies::{DocumentError, Loaded, from_profiles, policies_from_str};
 
 use serde_json::Value;
 
@@ -86,6 +91,17 @@ pub fn parse(text: &str, first_line: usize) -> Result<Value, Error> {
             message: json_error.to_string(),
         })
     })
+}
+
+/// The items of a `kind: List` document (what `kubectl get -o yaml` prints, or any `…List`
+/// kind), each to be judged as its own object; `None` for any other document.
+pub fn list_items(value: &Value) -> Option<&Vec<Value>> {
+    let kind = value.get("kind")?.as_str()?;
+    if kind == "List" || kind.ends_with("List") {
+        value.get("items")?.as_array()
+    } else {
+        None
+    }
 }
 
 /// Splits and parses every document of a text.

@@ -94,3 +94,13 @@ fn json_duplicate_keys_are_errors_with_their_line() {
         Some(serde_json::json!({"a": [1, 2.5, null, true, {"b": "c"}]}))
     );
 }
+
+#[test]
+fn lists_are_expanded_into_their_items_and_other_kinds_are_not() {
+    let list = serde_json::json!({"kind": "List", "items": [{"kind": "Pod"}, {"kind": "Job"}]});
+    assert_eq!(list_items(&list).map(Vec::len), Some(2));
+    let typed = serde_json::json!({"kind": "PodList", "items": []});
+    assert_eq!(list_items(&typed).map(Vec::len), Some(0));
+    let pod = serde_json::json!({"kind": "Pod", "items": [{"kind": "Pod"}]});
+    assert!(list_items(&pod).is_none());
+}

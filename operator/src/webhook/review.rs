@@ -2,30 +2,17 @@
 //! and the evaluation context. No I/O and no clock of its own, so the router, the tests and the
 //! fuzz target all run exactly this.
 //!
-//! Decisions, by the enforcement of the policy a finding comes from:
-//! - Deny: a failing finding denies (403 with every violation listed). A finding whose rule
-//!   could not be evaluated (a CEL runtime error) also denies: **fail-closed**, as Kubernetes'
-//!   own ValidatingAdmissionPolicy does with its default `failurePolicy: Fail`. Failing open would
-//!   admit exactly the objects a broken rule was written to stop, silently; failing closed is
-//!   loud, names the rule, and is fixed by correcting the rule or adding an exception.
-//! - Warn: allowed, one short warning per failing finding.
-//! - Audit: allowed; only counted (the controller's reports carry the details).
-//!
-//! Excepted findings never deny or warn. On UPDATE, a Deny violation that the old object already
-//! had (same policy, rule, container, field and offending value) does not deny — editing an unrelated field of a
-//! legacy object must not be blocked — but it is still warned about; a new violation denies.
-//! Only a *failure* on the old object counts as "already had": a rule that could not be
-//! evaluated on the old object (an `error`) says nothing about it, so a failure or an error on
-//! the new object is judged as new.
+//! The decision itself (Deny, Warn, Audit, fail-closed errors, pre-existing violations on
+//! UPDATE) is core's [`guardian_core::decide`]: this module parses the request, checks the
+//! object's shape, evaluates, and renders the verdict as an AdmissionResponse.
 //!
 //! The object must have the typed shape of its kind ([`super::shape`]); a review of a workload
 //! kind whose object does not (or that the engine cannot view) is a 400, never "allowed".
 
-use std::collections::HashSet;
-
 use guardian_core::crd::Enforcement;
-use guardian_core::engine::{EvalContext, Evaluation, PolicyInfo, PolicySet};
-use guardian_core::model::{Finding, Outcome};
+use guardian_core::decide::decide as verdict_of;
+use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
+use guardian_core::workload::WorkloadKind;
 use serde_json::Value;
 
 use super::admission::{
@@ -34,23 +21,7 @@ use super::admission::{
 use super::api_error::ApiError;
 use super::{message, shape};
 
-/// What the webhook decided, as a metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allowed,
-    Warned,
-    Denied,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allowed => "allowed",
-            Decision::Warned => "warned",
-            Decision::Denied => "denied",
-        }
-    }
-}
+pub use guardian_core::decide::Decision;
 
 /// One answered review.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,17 +87,12 @@ pub fn review(body: &[u8], set: &PolicySet, ctx: &EvalContext<'_>) -> Result<Rev
     decide(request, set, ctx)
 }
 
-/// The workload kinds the engine evaluates, by API group; anything else is allowed unread.
+/// The workload kinds the engine evaluates, by API group (core's one list); anything else is
+/// allowed unread.
 fn is_workload_kind(group: &str, kind: &str) -> bool {
-    matches!(
-        (group, kind),
-        ("", "Pod")
-            | (
-                "apps",
-                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
-            )
-            | ("batch", "Job" | "CronJob")
-    )
+    WorkloadKind::ALL
+        .into_iter()
+        .any(|k| k.group() == group && k.kind() == kind)
 }
 
 /// Decides one parsed request.
@@ -191,65 +157,36 @@ fn decide(
             )));
         }
     };
-    let infos: Vec<PolicyInfo<'_>> = set.policies().collect();
-    let matched: Vec<PolicyInfo<'_>> = matched_policies
-        .iter()
-        .filter_map(|&i| infos.get(i).copied())
-        .collect();
-    let enforcement_of = |policy: &str| {
-        matched
-            .iter()
-            .find(|p| p.name == policy)
-            .map(|p| p.enforcement)
-    };
-    let enforcement = matched.iter().map(|p| p.enforcement).max();
-
-    let mut blocking: Vec<&Finding> = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
-    let mut rule_errors = 0;
-    for f in findings.iter().filter(|f| f.is_failure()) {
-        if f.outcome == Outcome::Error {
-            rule_errors += 1;
-        }
-        match enforcement_of(&f.policy) {
-            Some(Enforcement::Deny) => blocking.push(f),
-            Some(Enforcement::Warn) => warnings.push(message::warning(f, "")),
-            Some(Enforcement::Audit) | None => {}
-        }
-    }
-
-    // The old object is evaluated only when something would be denied: the common update
-    // (nothing to deny) costs one evaluation, not two.
-    if update
-        && !blocking.is_empty()
-        && let Some(mut old) = old_object
-    {
+    // The old object is read only when core asks (something would be denied), and a malformed
+    // one vouches for nothing.
+    let old = || {
+        let mut old = old_object.filter(|_| update)?;
         fill_identity(&mut old, namespace.as_deref(), name.as_deref());
-        let existing = if shape::check(&kind.kind, &old).is_ok() {
-            existing_violations(set, &old, ctx)
-        } else {
-            // A malformed old object vouches for nothing.
-            HashSet::new()
-        };
-        // Only a failure can be pre-existing: an error on the new object is judged fresh.
-        let (pre_existing, new): (Vec<&Finding>, Vec<&Finding>) = blocking
-            .into_iter()
-            .partition(|f| f.outcome == Outcome::Fail && existing.contains(&ViolationKey::of(f)));
-        for f in pre_existing {
-            warnings.push(message::warning(f, "pre-existing, allowed on update: "));
+        shape::check(&kind.kind, &old).ok()?;
+        match set.evaluate(&old, ctx) {
+            Evaluation::Evaluated { findings, .. } => Some(findings),
+            Evaluation::Skipped(_) => None,
         }
-        blocking = new;
-    }
-
-    message::cap_warnings(&mut warnings);
-    let (decision, status) = if !blocking.is_empty() {
-        let text = message::denial(&subject, &blocking);
-        (Decision::Denied, Some(Status::forbidden(text)))
-    } else if !warnings.is_empty() {
-        (Decision::Warned, None)
-    } else {
-        (Decision::Allowed, None)
     };
+    let verdict = verdict_of(&matched_policies, &findings, old);
+
+    let mut warnings: Vec<String> = verdict
+        .warned
+        .iter()
+        .map(|w| {
+            let note = if w.pre_existing {
+                "pre-existing, allowed on update: "
+            } else {
+                ""
+            };
+            message::warning(w.finding, note)
+        })
+        .collect();
+    message::cap_warnings(&mut warnings);
+    let decision = verdict.decision();
+    let status = (decision == Decision::Denied)
+        .then(|| Status::forbidden(message::denial(&subject, &verdict.denied)));
+    let (enforcement, rule_errors) = (verdict.enforcement, verdict.rule_errors);
     Ok(Reviewed {
         response: AdmissionResponse {
             uid,
@@ -291,104 +228,9 @@ fn fill_identity(object: &mut Value, namespace: Option<&str>, name: Option<&str>
     }
 }
 
-/// What makes two findings "the same violation" across an update: policy, rule, container,
-/// field and message. For a container's finding only the container's own list index is dropped
-/// from the path (the container is keyed by its name), so reordering containers does not turn an
-/// old violation into a new one; every other index stays, and the message names the offending
-/// value, so a second added capability or another host port is a new violation.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct ViolationKey {
-    policy: String,
-    rule: String,
-    container: Option<String>,
-    path: String,
-    message: String,
-}
-
-impl ViolationKey {
-    fn of(f: &Finding) -> Self {
-        let path = if f.container.is_some() {
-            strip_container_index(&f.path)
-        } else {
-            f.path.clone()
-        };
-        ViolationKey {
-            policy: f.policy.to_string(),
-            rule: f.rule.to_string(),
-            container: f.container.clone(),
-            path,
-            message: f.message.clone(),
-        }
-    }
-}
-
-/// The lists whose index names a container.
-const CONTAINER_LISTS: [&str; 3] = ["containers[", "initContainers[", "ephemeralContainers["];
-
-/// `spec.containers[2].ports[1].hostPort` → `spec.containers[].ports[1].hostPort`: only the
-/// index right after a container list goes.
-fn strip_container_index(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut rest = path;
-    while let Some(open) = rest.find('[') {
-        let (head, tail) = rest.split_at(open + 1);
-        out.push_str(head);
-        let is_container_list = CONTAINER_LISTS.iter().any(|list| {
-            head.strip_suffix(list)
-                .is_some_and(|before| before.is_empty() || before.ends_with('.'))
-        });
-        match tail.find(']') {
-            Some(close) if is_container_list => rest = &tail[close..],
-            _ => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every violation of the old object, excepted or not: a violation it already had is not new.
-/// A rule that could not be evaluated on it (`error`) is no violation: it proves nothing.
-fn existing_violations(
-    set: &PolicySet,
-    old: &Value,
-    ctx: &EvalContext<'_>,
-) -> HashSet<ViolationKey> {
-    match set.evaluate(old, ctx) {
-        Evaluation::Evaluated { findings, .. } => findings
-            .iter()
-            .filter(|f| f.outcome != Outcome::Error)
-            .map(ViolationKey::of)
-            .collect(),
-        Evaluation::Skipped(_) => HashSet::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_container_index_is_stripped() {
-        assert_eq!(
-            strip_container_index("spec.template.spec.containers[12].securityContext"),
-            "spec.template.spec.containers[].securityContext"
-        );
-        assert_eq!(
-            strip_container_index("spec.initContainers[3].ports[1].hostPort"),
-            "spec.initContainers[].ports[1].hostPort"
-        );
-        assert_eq!(
-            strip_container_index(
-                "spec.ephemeralContainers[0].securityContext.capabilities.add[2]"
-            ),
-            "spec.ephemeralContainers[].securityContext.capabilities.add[2]"
-        );
-        assert_eq!(
-            strip_container_index("spec.sidecarcontainers[4].x"),
-            "spec.sidecarcontainers[4].x"
-        );
-        assert_eq!(strip_container_index("metadata.labels"), "metadata.labels");
-    }
 
     #[test]
     fn identity_is_filled_only_where_missing() {

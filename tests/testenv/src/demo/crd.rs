@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use k8s_openapi::serde::Deserialize;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::{Api, Client};
@@ -29,20 +28,22 @@ pub async fn install_crd_file(client: &Client, path: &Path) -> Result<Vec<String
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut installed = Vec::new();
-    for (position, document) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
+    // Read as `check` and the API server read YAML (guardian-core's loader).
+    for document in guardian_core::load::documents(&text) {
+        let line = document.first_line;
+        let value = document.value.map_err(|error| Error::Parse {
+            path: path.to_owned(),
+            line: super::documents::manifest_line(&error).unwrap_or(line),
+            source: Box::new(error),
+        })?;
         // Typed rather than dynamic: the wait below needs group, version and plural.
-        let parsed =
-            Option::<CustomResourceDefinition>::deserialize(document).map_err(|source| {
-                Error::Parse {
-                    path: path.to_owned(),
-                    index: position + 1,
-                    source,
-                }
+        let crd: CustomResourceDefinition =
+            serde_json::from_value(value).map_err(|source| Error::Decode {
+                path: path.to_owned(),
+                line,
+                what: "CustomResourceDefinition",
+                source,
             })?;
-        // A leading comment block followed by `---` is an empty document.
-        let Some(crd) = parsed else {
-            continue;
-        };
         let name = crd.metadata.name.clone().unwrap_or_default();
         crds.patch(&name, &params, &Patch::Apply(&crd))
             .await

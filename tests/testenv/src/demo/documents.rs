@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::serde::Deserialize;
 use kube::api::DynamicObject;
 use kube::core::GroupVersionKind;
 
@@ -66,27 +65,29 @@ fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The objects of a multi-document YAML text; `source` names it in errors. Empty documents (a
-/// leading comment block followed by `---`) are skipped; a document without a valid `apiVersion`,
-/// a `kind` or a `metadata.name` is an error, since it could not be applied.
+/// The objects of a multi-document YAML text; `source` names it in errors. The text is read by
+/// guardian-core's loader, as `check` and the API server read it. Empty documents (a leading
+/// comment block followed by `---`) are skipped; a document without a valid `apiVersion`, a
+/// `kind` or a `metadata.name` is an error, since it could not be applied.
 pub fn parse(text: &str, source: &Path) -> Result<Vec<Document>> {
     let mut documents = Vec::new();
-    for (position, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        // Counted from 1 in messages, as an editor would.
-        let index = position + 1;
-        // Through Option: an empty document deserialises to None instead of failing.
-        let parsed =
-            Option::<DynamicObject>::deserialize(document).map_err(|error| Error::Parse {
+    for document in guardian_core::load::documents(text) {
+        let line = document.first_line;
+        let value = document.value.map_err(|error| Error::Parse {
+            path: source.to_owned(),
+            line: manifest_line(&error).unwrap_or(line),
+            source: Box::new(error),
+        })?;
+        let object: DynamicObject =
+            serde_json::from_value(value).map_err(|error| Error::Decode {
                 path: source.to_owned(),
-                index,
+                line,
+                what: "Kubernetes object",
                 source: error,
             })?;
-        let Some(object) = parsed else {
-            continue;
-        };
         let invalid = |problem: String| Error::Invalid {
             path: source.to_owned(),
-            index,
+            line,
             problem,
         };
         let types = object
@@ -119,6 +120,14 @@ pub fn parse(text: &str, source: &Path) -> Result<Vec<Document>> {
     Ok(documents)
 }
 
+/// The line a loader error points at, when it names one.
+pub(super) fn manifest_line(error: &guardian_core::Error) -> Option<usize> {
+    match error {
+        guardian_core::Error::Manifest { line, .. } => *line,
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,25 +154,32 @@ mod tests {
         let cases = [
             (
                 "apiVersion: v1\nkind: Pod\nmetadata: {}\n",
-                "document 1 has no metadata.name",
+                "test.yaml:1: the document has no metadata.name",
             ),
-            ("metadata: {name: a}\n", "document 1"),
+            ("metadata: {name: a}\n", "test.yaml:1: the document"),
             (
                 "---\n---\napiVersion: a/b/c\nkind: X\nmetadata: {name: a}\n",
-                // A leading `---` opens the first document; it does not end one.
-                "document 2 has a bad apiVersion",
+                // An empty document is skipped; the line is the object's own.
+                "test.yaml:3: the document has a bad apiVersion",
             ),
             (
                 "apiVersion: apps/\nkind: X\nmetadata: {name: a}\n",
                 "bad apiVersion",
             ),
-            ("apiVersion: v1\nkind: [\n", "document 1 is not valid YAML"),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\nkind: [\n",
+                "test.yaml:5: the document is not valid YAML",
+            ),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {hostNetwork: true, hostNetwork: false}\n",
+                "test.yaml:4: the document is not valid YAML",
+            ),
         ];
         for (text, want) in cases {
             match parse_str(text) {
                 Err(e) => {
                     let message = e.to_string();
-                    assert!(message.starts_with("test.yaml: "), "{message}");
+                    assert!(message.starts_with("test.yaml:"), "{message}");
                     assert!(message.contains(want), "{message} lacks {want:?}");
                 }
                 Ok(docs) => panic!("accepted {text:?}: {docs:?}"),

@@ -17,18 +17,29 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{path}: document {index} is not valid YAML for a Kubernetes object")]
+    /// A document that is not YAML as the API server reads it (guardian-core's loader, the one
+    /// `check` uses); `line` is 1-based in the file.
+    #[error("{path}:{line}: the document is not valid YAML")]
     Parse {
         path: PathBuf,
-        index: usize,
+        line: usize,
         #[source]
-        source: serde_yaml_ng::Error,
+        source: Box<guardian_core::Error>,
     },
 
-    #[error("{path}: document {index} {problem}")]
+    #[error("{path}:{line}: the document is not a valid {what}")]
+    Decode {
+        path: PathBuf,
+        line: usize,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("{path}:{line}: the document {problem}")]
     Invalid {
         path: PathBuf,
-        index: usize,
+        line: usize,
         problem: String,
     },
 
