@@ -11,7 +11,39 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-
+    /// No kubeconfig file exists where kubectl would look.
+    #[error(
+        "no kubeconfig found (looked at {looked_at}): pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config"
+    )]
+    NoKubeconfig { looked_at: String },
+    /// A context was asked for that no kubeconfig file defines.
+    #[error(
+        "context {name:?} is not in the kubeconfig; available contexts: {}",
+        list(available)
+    )]
+    UnknownContext {
+        name: String,
+        available: Vec<String>,
+    },
+    /// No context was named and the kubeconfig sets no current-context.
+    #[error(
+        "the kubeconfig ({files}) sets no current-context: name contexts with --contexts a,b or pass --all-contexts; available contexts: {}",
+        list(available)
+    )]
+    NoCurrentContext {
+        files: String,
+        available: Vec<String>,
+    },
+    /// A context's cluster or user entry cannot be turned into a client configuration.
+    #[error(
+        "context {context:?} of {files} cannot be used: fix its cluster or user entry (kubectl --context {context} config view --minify)"
+    )]
+    ContextConfig {
+        context: String,
+        files: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
     /// No Kubernetes client could be built for the one context a process runs against.
     #[error(
         "cannot build a Kubernetes client: {what}; check --kubeconfig, --context or the in-cluster service account"
@@ -29,4 +61,12 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
 }

@@ -4,16 +4,26 @@
 //! several clusters at once, each with an explicit connection state. It never imports a face
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
+pub mod backoff;
 pub mod cache;
+pub mod classify;
 pub mod connect;
 pub mod crypto;
 pub mod error;
+pub mod evaluate;
+pub mod kinds;
+pub mod kubeconfig;
 pub mod lease;
 pub mod logging;
+pub mod set;
 pub mod snapshot;
 pub mod state;
 pub mod store;
+mod task;
+pub mod watches;
 
 pub use error::Error;
-pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation};
+pub use kubeconfig::{ContextSelection, Target};
+pub use set::{ClusterOptions, ClusterSet};
+pub use snapshot::{ClusterSnapshot, KindState, KindStatus, ObjectEvaluation, Rejected};
 pub use state::{Access, ClusterState, Connection, UnreachableReason, WatchFailure};

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_core::model::{Finding, ResourceRef};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
-use crate::state::Connection;
+use crate::state::{ClusterState, Connection};
 
 /// One cluster's view, rebuilt when something changed; `generation` grows with each rebuild.
 #[derive(Debug, Clone)]
@@ -22,10 +23,56 @@ pub struct ClusterSnapshot {
     /// Every workload object evaluated with the cluster's own policies and exceptions (an
     /// object evaluated through its owner, like a Deployment's Pods, is not listed again).
     pub evaluations: Vec<ObjectEvaluation>,
+    /// How many objects were evaluated for this snapshot; the others kept their evaluation
+    /// (unchanged object, policies, namespace labels and exceptions).
+    pub evaluated: usize,
     pub policies: Vec<Arc<GuardianPolicy>>,
     pub exceptions: Vec<Arc<GuardianException>>,
     /// The operator's leader-election Lease, when one is found.
     pub lease: Option<Arc<Lease>>,
+    /// Policies and exceptions that do not compile: left out of `evaluations`, reported here.
+    pub rejected: Vec<Rejected>,
+    /// How many PolicyReports the cluster holds (`None` while not listed: the CRD is not
+    /// installed, or the credentials cannot list them).
+    pub policy_reports: Option<usize>,
+    /// How many Warning Events about GuardianPolicies the cluster holds (`None` while not listed).
+    pub warning_events: Option<usize>,
+}
+
+impl ClusterSnapshot {
+    /// The first snapshot of a cluster: `Connecting` since `now`, nothing known yet.
+    pub fn connecting(context: impl Into<String>, now: Timestamp) -> ClusterSnapshot {
+        ClusterSnapshot {
+            context: context.into(),
+            generation: 0,
+            connection: Connection {
+                state: ClusterState::Connecting,
+                since: now,
+                last_synced: None,
+                next_retry: None,
+            },
+            kinds: Vec::new(),
+            evaluations: Vec::new(),
+            evaluated: 0,
+            policies: Vec::new(),
+            exceptions: Vec::new(),
+            lease: None,
+            rejected: Vec::new(),
+            policy_reports: None,
+            warning_events: None,
+        }
+    }
+}
+
+/// A policy or exception that does not compile, with its errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejected {
+    /// `GuardianPolicy` or `GuardianException`.
+    pub kind: &'static str,
+    /// The policy name, or `namespace/name` of an exception.
+    pub name: String,
+    pub errors: Vec<String>,
 }
 
 /// One evaluated object: the policies that matched it and what they found.

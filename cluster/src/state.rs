@@ -28,6 +28,18 @@ pub enum ClusterState {
 }
 
 impl ClusterState {
+    /// Whether the cluster is connected and its data current: `Synced`, and also `Degraded`,
+    /// `Forbidden` and `NoCRDs`, where the watches that work stream.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self,
+            ClusterState::Synced
+                | ClusterState::Degraded { .. }
+                | ClusterState::Forbidden { .. }
+                | ClusterState::NoCrds
+        )
+    }
+
     /// The state's name, exactly: `Connecting`, `Synced`, `Degraded`, `Unreachable`,
     /// `Unauthorized`, `Forbidden`, `NoCRDs`.
     pub fn name(&self) -> &'static str {
@@ -76,8 +88,8 @@ pub struct WatchFailure {
     pub error: String,
 }
 
-/// A cluster's state with its timing: when it entered the state, the last time it was synced
-/// (its data is stale from then on when the state is not `Synced`), and the next retry.
+/// A cluster's state with its timing: when it entered the state, the last time its data was
+/// current (connected, see [`ClusterState::is_live`]; stale from then on), and the next retry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
@@ -91,9 +103,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// How old the data is at `now`, when the cluster is not synced but was once.
+    /// How old the data is at `now`, when the cluster is not connected (see
+    /// [`ClusterState::is_live`]) but was once.
     pub fn stale_for(&self, now: Timestamp) -> Option<std::time::Duration> {
-        if matches!(self.state, ClusterState::Synced) {
+        if self.state.is_live() {
             return None;
         }
         let since = self.last_synced?;

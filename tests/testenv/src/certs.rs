@@ -76,6 +76,15 @@ impl Ca {
         self.sign(params, &format!("a client certificate for {user}"))
     }
 
+    /// A client certificate for `user` in `groups` that expired in 2020: rejected (401) by an
+    /// API server that trusts this CA, as a stale kubeconfig is.
+    pub fn expired_client_cert(&self, user: &str, groups: &[&str]) -> Result<CertAndKey> {
+        let mut params = leaf_params(user, groups, ExtendedKeyUsagePurpose::ClientAuth)?;
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        self.sign(params, &format!("an expired client certificate for {user}"))
+    }
+
     /// A client certificate for `user` that also names each of `dns_names` in its SANs.
     pub fn client_cert_with_dns_names(&self, user: &str, dns_names: &[&str]) -> Result<CertAndKey> {
         let mut params = leaf_params(user, &[], ExtendedKeyUsagePurpose::ClientAuth)?;
@@ -140,6 +149,11 @@ impl Pki {
     /// A client certificate for `user` in `groups`, signed by the client CA the apiserver trusts.
     pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<CertAndKey> {
         self.client_ca.client_cert(user, groups)
+    }
+
+    /// [`Pki::client_cert`], expired.
+    pub fn expired_client_cert(&self, user: &str, groups: &[&str]) -> Result<CertAndKey> {
+        self.client_ca.expired_client_cert(user, groups)
     }
 }
 

@@ -273,6 +273,18 @@ impl ControlPlane {
             .await
     }
 
+    /// Stops kube-apiserver, keeping etcd and the port: clients see the connection refused, as
+    /// for a cluster that went away.
+    pub fn stop_apiserver(&mut self) -> Result<()> {
+        self.local_mut("stop_apiserver")?.stop_apiserver()
+    }
+
+    /// Starts kube-apiserver again after [`ControlPlane::stop_apiserver`], on the same port, and
+    /// waits until it is ready.
+    pub async fn start_apiserver(&mut self) -> Result<()> {
+        self.local_mut("start_apiserver")?.start_apiserver().await
+    }
+
     /// Kills etcd as a crash would, keeping its data; the apiserver stays up but turns unready.
     pub fn stop_etcd(&mut self) -> Result<()> {
         self.local_mut("stop_etcd")?.stop_etcd()

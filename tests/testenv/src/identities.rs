@@ -63,6 +63,39 @@ impl ControlPlane {
         kubeconfig::write(&config, path)
     }
 
+    /// Writes a kubeconfig to `path` whose user presents the bearer `token` (a bad or revoked
+    /// one, for tests of rejected credentials).
+    pub fn write_kubeconfig_with_token(&self, token: &str, path: &std::path::Path) -> Result<()> {
+        self.write_kubeconfig_with_auth(kubeconfig::token_auth(token), path)
+    }
+
+    /// Writes a kubeconfig to `path` whose user presents an expired client certificate for
+    /// `name` in `groups`, signed by the client CA the apiserver trusts (local control planes only).
+    pub fn write_kubeconfig_with_expired_certificate(
+        &self,
+        name: &str,
+        groups: &[&str],
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let local = self.local_ref().ok_or(Error::NotSupported {
+            operation: "write_kubeconfig_with_expired_certificate",
+        })?;
+        let cert = local.pki.expired_client_cert(name, groups)?;
+        self.write_kubeconfig_with_auth(kubeconfig::client_cert_auth(&cert), path)
+    }
+
+    fn write_kubeconfig_with_auth(
+        &self,
+        auth: kube::config::AuthInfo,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let mut config = self.kubeconfig().clone();
+        for named in &mut config.auth_infos {
+            named.auth_info = Some(auth.clone());
+        }
+        kubeconfig::write(&config, path)
+    }
+
     /// A client that authenticates as ServiceAccount `namespace/name` with a bound token from
     /// the TokenRequest API. The ServiceAccount is created if it does not exist.
     pub async fn client_for_service_account(&self, namespace: &str, name: &str) -> Result<Client> {

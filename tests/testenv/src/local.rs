@@ -180,6 +180,23 @@ impl LocalPlane {
         self.wait_ready().await
     }
 
+    /// Stops kube-apiserver (etcd keeps running): the port refuses connections until
+    /// [`LocalPlane::start_apiserver`].
+    pub fn stop_apiserver(&mut self) -> Result<()> {
+        match self.apiserver.take() {
+            Some(mut apiserver) => apiserver.stop(STOP_GRACE),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts kube-apiserver again on the same port and certificates, and waits until it is ready.
+    pub async fn start_apiserver(&mut self) -> Result<()> {
+        if self.apiserver.is_none() {
+            self.spawn_apiserver()?;
+        }
+        self.wait_ready().await
+    }
+
     /// Kills etcd as a crash would (data kept); the apiserver keeps running and turns unready.
     /// SIGKILL rather than SIGTERM: etcd's graceful stop waits for the apiserver's watch streams,
     /// which never end. No data is lost: writes are in the page cache even without fsync.
