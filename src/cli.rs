@@ -93,7 +93,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_severity)]
     pub fail_on: Severity,
     /// The operator's leader-election Lease (its --lease-name), looked for in every namespace.
-    #[arg(long, value_name = "NAME", default_value = "kube-guardian-operator")]
+    #[arg(long, value_name = "NAME", default_value = guardian_cluster::lease::DEFAULT_LEASE_NAME)]
     pub lease_name: String,
     /// How long to wait for every cluster's initial sync (30s, 500ms, 2m); a cluster not synced
     /// by then is reported as not scanned.
