@@ -195,7 +195,8 @@ impl Tmux {
         Ok(self.display("#{alternate_on}")?.trim() == "1")
     }
 
-    /// Whether the pane's cursor is visible.
+    /// Whether the pane's cursor is visible (tmux reports a dead pane's as hidden: ask while the
+    /// program runs).
     pub fn cursor_visible(&self) -> Result<bool> {
         Ok(self.display("#{cursor_flag}")?.trim() == "1")
     }
