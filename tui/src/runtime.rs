@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind};
 use futures::StreamExt;
+use guardian_cluster::logging::{self, LogFormat, LogSettings};
 use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
@@ -40,11 +41,20 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
         println!("log:    {}", paths.log.display());
         return Ok(());
     }
+    // The terminal is the screen: log lines go to the file only.
+    let _logs = logging::init(&LogSettings {
+        format: LogFormat::Text,
+        stdout: false,
+        file: Some(paths.log.clone()),
+        ..LogSettings::default()
+    })
+    .map_err(Error::Logging)?;
     let config = Config::load(&paths.config)?;
     let keymap = Keymap::new(defaults(), &config.keys)?;
     let targets =
         guardian_cluster::kubeconfig::select(&args.selection()).map_err(Error::Clusters)?;
     let contexts: Vec<String> = targets.iter().map(|t| t.context.clone()).collect();
+    tracing::info!(?contexts, readonly = args.readonly, "console starting");
     let readonly_contexts: BTreeSet<String> = config.readonly_contexts().into_iter().collect();
     let mut state = State::new(
         &contexts,
@@ -184,8 +194,14 @@ async fn forward(
     deltas: mpsc::Sender<Action>,
 ) {
     let mut deriver = Deriver::default();
+    let mut last_state = "";
     loop {
         let snapshot = receiver.borrow_and_update().clone();
+        let state = snapshot.connection.state.name();
+        if state != last_state {
+            tracing::info!(context = %snapshot.context, state, "cluster state");
+            last_state = state;
+        }
         let rows = deriver.derive(snapshot, Timestamp::now());
         let delta = Delta {
             cluster,
