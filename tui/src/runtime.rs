@@ -18,7 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
 use crate::action::{Action, Delta};
-use crate::app::{Deriver, Mode, State, update};
+use crate::app::{Deriver, Mode, State, prepare, update};
 use crate::config::{Config, Paths};
 use crate::error::Error;
 use crate::keymap::{Keymap, defaults};
@@ -94,7 +94,7 @@ async fn main_loop(
             height: size.height,
         },
     );
-    draw(tui, &state, &theme)?;
+    draw(tui, &mut state, &theme)?;
 
     let set = ClusterSet::start(targets, ClusterOptions::default());
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
@@ -131,7 +131,7 @@ async fn main_loop(
             }
             _ = tick.tick() => dirty |= update(&mut state, Action::Tick(Timestamp::now())),
             () = tokio::time::sleep_until(last_draw + FRAME), if dirty => {
-                draw(tui, &state, &theme)?;
+                draw(tui, &mut state, &theme)?;
                 dirty = false;
                 last_draw = Instant::now();
             }
@@ -141,7 +141,8 @@ async fn main_loop(
     Ok(())
 }
 
-fn draw(tui: &mut Tui, state: &State, theme: &Theme) -> Result<(), Error> {
+fn draw(tui: &mut Tui, state: &mut State, theme: &Theme) -> Result<(), Error> {
+    prepare(state);
     tui.terminal
         .draw(|f| frame::draw(f, state, theme))
         .map(|_| ())
