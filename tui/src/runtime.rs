@@ -8,8 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind};
-use futures::StreamExt;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use guardian_cluster::logging::{self, LogFormat, LogSettings};
 use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use k8s_openapi::jiff::Timestamp;
@@ -22,7 +21,7 @@ use crate::app::{Deriver, Mode, State, prepare, update};
 use crate::config::{Config, Paths};
 use crate::error::Error;
 use crate::keymap::{Keymap, defaults};
-use crate::terminal::Tui;
+use crate::terminal::{Input, Tui};
 use crate::theme::Theme;
 use crate::views::frame;
 
@@ -103,7 +102,7 @@ async fn main_loop(
     }
     drop(deltas);
 
-    let mut input = EventStream::new();
+    let mut input = Input::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut dirty = false;
