@@ -13,6 +13,8 @@ pub mod error;
 pub mod evaluate;
 pub mod kinds;
 pub mod kubeconfig;
+pub mod lease;
+pub mod logging;
 pub mod set;
 pub mod snapshot;
 pub mod state;

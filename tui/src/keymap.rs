@@ -55,8 +55,11 @@ impl Binding {
         self.screens.is_empty() || self.screens.contains(&screen)
     }
 
-    /// The keys as the hint bar and help show them: `j/down`.
+    /// The keys as the Help screen shows them: `j/down`, `1-9`.
     pub fn keys_label(&self) -> String {
+        if self.command == Command::PickCluster {
+            return hint_keys(self);
+        }
         let keys: Vec<String> = self.keys.iter().map(Key::to_string).collect();
         keys.join("/")
     }
@@ -81,6 +84,8 @@ pub fn defaults() -> Vec<Binding> {
     use Command::*;
     let tables = [Screen::Violations];
     let mut all = vec![
+        Binding::new(Help, &["?"], "this help").hint("help"),
+        Binding::new(Quit, &["q", "ctrl-c"], "quit").hint("quit"),
         Binding::new(
             Select,
             &["enter"],
@@ -127,8 +132,6 @@ pub fn defaults() -> Vec<Binding> {
             "close the detail, clear the filter, then go back",
         )
         .hint("back"),
-        Binding::new(Help, &["?"], "this help").hint("help"),
-        Binding::new(Quit, &["q", "ctrl-c"], "quit").hint("quit"),
         Binding::new(Up, &["k", "up"], "move up"),
         Binding::new(Down, &["j", "down"], "move down"),
         Binding::new(Top, &["g", "home"], "first row"),
