@@ -190,6 +190,16 @@ impl Tmux {
         })
     }
 
+    /// The pid of the program in the pane (the one started, e.g. `sh` for `sh -c`).
+    pub fn pid(&self) -> Result<u32> {
+        let out = self.display("#{pane_pid}")?;
+        out.trim().parse().map_err(|_| Error::Tmux {
+            action: "read the pane's pid".to_owned(),
+            status: "ok".to_owned(),
+            stderr: format!("not a pid: {out:?}"),
+        })
+    }
+
     /// Whether the pane shows the alternate screen (a full-screen program's).
     pub fn alternate_screen(&self) -> Result<bool> {
         Ok(self.display("#{alternate_on}")?.trim() == "1")
@@ -398,6 +408,7 @@ mod tests {
             .wait_for("the pid", DEADLINE, |s| s.trim().parse::<u32>().is_ok())
             .await?;
         let pid = screen.trim().to_owned();
+        assert_eq!(term.pid()?.to_string(), pid);
         let socket = term.socket.clone();
         drop(term);
         assert!(!socket.exists());
