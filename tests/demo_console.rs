@@ -63,7 +63,6 @@ async fn the_demo_opens_the_console_and_quitting_it_cleans_everything_up() {
         .arg(&demo_dir)
         .start()
         .expect("tmux starts the demo");
-    let pid = term.pid().expect("the demo's pid");
 
     let screen = term
         .wait_for(
@@ -74,6 +73,7 @@ async fn the_demo_opens_the_console_and_quitting_it_cleans_everything_up() {
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert!(term.alternate_screen().expect("tmux"), "{screen}");
+    let pid = term.pid().expect("tmux").expect("the demo's pid");
     // What quitting must stop: three operator replicas, and two control planes whose
     // directories are named after the demo's pid.
     let dir = demo_dir.display().to_string();

@@ -27,6 +27,15 @@ use crate::error::{Error, Result};
 
 /// How often [`Tmux::wait_for`] reads the screen.
 const POLL: Duration = Duration::from_millis(100);
+/// How long the last output of a program that exited may take to show.
+const SETTLE: Duration = Duration::from_secs(2);
+/// Runs the program and writes its exit status to a file (`$1`). tmux's own `pane_dead_status`
+/// is not enough: with several servers starting at once it sometimes never learns the status of
+/// a dead pane. The traps keep the shell alive when Ctrl-C or Ctrl-\ reaches both it and the
+/// program (a handler, unlike an ignored signal, is not inherited by the program); a hangup
+/// (the server killed) still ends the shell, and with it the program.
+const WRAPPER: &str =
+    r#"f=$1; shift; trap : INT QUIT; "$@"; s=$?; echo $s > "$f.new" && mv "$f.new" "$f"; exit $s"#;
 /// The session's name on its private server.
 const SESSION: &str = "main";
 /// Read before the session starts, so even a program that exits at once leaves its status.
@@ -88,8 +97,8 @@ impl TmuxBuilder {
         self
     }
 
-    /// Starts the server and the session running the program. The program is executed
-    /// directly (no shell) unless it is a single word, which tmux hands to `sh -c`.
+    /// Starts the server and the session running the program (no shell between them but
+    /// [`WRAPPER`], which records its exit status).
     pub fn start(self) -> Result<Tmux> {
         let dir = tempfile::Builder::new()
             .prefix("kg-tmux-")
@@ -102,6 +111,7 @@ impl TmuxBuilder {
         })?;
         let term = Tmux {
             socket: dir.path().join("socket"),
+            status: dir.path().join("status"),
             config,
             _dir: dir,
         };
@@ -121,6 +131,8 @@ impl TmuxBuilder {
             args.push("-e".into());
             args.push(format!("{key}={value}").into());
         }
+        args.extend(["sh", "-c", WRAPPER, "sh"].map(OsString::from));
+        args.push(term.status.clone().into());
         args.push(self.program);
         args.extend(self.args);
         term.run("start the session", &args)?;
@@ -132,6 +144,8 @@ impl TmuxBuilder {
 #[derive(Debug)]
 pub struct Tmux {
     socket: PathBuf,
+    /// Written by [`WRAPPER`] when the program ends.
+    status: PathBuf,
     config: PathBuf,
     // Holds the socket and the configuration; removed after the server is killed.
     _dir: tempfile::TempDir,
@@ -173,31 +187,31 @@ impl Tmux {
 
     /// How the program ended, or `None` while it runs.
     pub fn exit(&self) -> Result<Option<Exit>> {
-        // The status is empty when a signal ended it, hence a separator that keeps the place.
-        let format = "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}";
-        let out = self.display(format)?;
-        let mut words = out.trim().split(':');
-        if words.next() != Some("1") {
+        let Ok(text) = std::fs::read_to_string(&self.status) else {
             return Ok(None);
-        }
-        let (status, signal) = (words.next(), words.next());
-        let number = |w: Option<&str>| w.and_then(|w| w.parse::<i32>().ok());
-        Ok(match (number(status), number(signal)) {
-            (_, Some(signal)) if signal != 0 => Some(Exit::Signal(signal)),
-            (Some(code), _) => Some(Exit::Code(code)),
-            // Dead with neither (a tmux that lacks the formats): report it as a failure.
-            _ => Some(Exit::Code(-1)),
-        })
+        };
+        let code: i32 = text.trim().parse().map_err(|_| Error::Tmux {
+            action: "read the program's exit status".to_owned(),
+            status: "ok".to_owned(),
+            stderr: format!("{} holds {text:?}", self.status.display()),
+        })?;
+        // The shell's rule: 128 + n is death by signal n.
+        Ok(Some(match code {
+            129..=192 => Exit::Signal(code - 128),
+            code => Exit::Code(code),
+        }))
     }
 
-    /// The pid of the program in the pane (the one started, e.g. `sh` for `sh -c`).
-    pub fn pid(&self) -> Result<u32> {
+    /// The pid of the program (a child of the pane's shell, [`WRAPPER`]), once it runs.
+    pub fn pid(&self) -> Result<Option<u32>> {
         let out = self.display("#{pane_pid}")?;
-        out.trim().parse().map_err(|_| Error::Tmux {
-            action: "read the pane's pid".to_owned(),
-            status: "ok".to_owned(),
-            stderr: format!("not a pid: {out:?}"),
-        })
+        let shell = out.trim();
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap_or_default();
+        Ok(children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok()))
     }
 
     /// Whether the pane shows the alternate screen (a full-screen program's).
@@ -222,11 +236,19 @@ impl Tmux {
     ) -> Result<String> {
         let start = Instant::now();
         loop {
+            // Exit first: once tmux knows the status it has read all the output, so the screen
+            // captured after it is the last one.
+            let exit = self.exit()?;
             let screen = self.capture()?;
             if ready(&screen) {
                 return Ok(screen);
             }
-            if let Some(exit) = self.exit()? {
+            if let Some(exit) = exit {
+                // tmux may learn the exit before it has drawn the last output: look again for
+                // a moment before calling it a failure.
+                if let Some(screen) = self.settle(&mut ready)? {
+                    return Ok(screen);
+                }
                 return Err(Error::TerminalExited {
                     what: what.to_owned(),
                     exit: format!("{exit:?}"),
@@ -242,6 +264,19 @@ impl Tmux {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// After the program exited: the screen once `ready` accepts it within [`SETTLE`].
+    fn settle(&self, ready: &mut impl FnMut(&str) -> bool) -> Result<Option<String>> {
+        let start = Instant::now();
+        while start.elapsed() < SETTLE {
+            std::thread::sleep(POLL);
+            let screen = self.capture()?;
+            if ready(&screen) {
+                return Ok(Some(screen));
+            }
+        }
+        Ok(None)
     }
 
     /// [`Tmux::wait_for`] the screen to contain `text`.
@@ -341,19 +376,24 @@ mod tests {
 
     #[tokio::test]
     async fn the_size_and_environment_are_the_programs() -> Result<()> {
-        let term = sh("echo \"size $(stty size) var $KG_TMUX_TEST\"; exit 3")
+        let term = sh("echo \"size $(stty size) var $KG_TMUX_TEST\"; read x; exit 3")
             .size(100, 30)
             .env("KG_TMUX_TEST", "set here")
             .start()?;
-        assert_eq!(term.wait_for_exit(DEADLINE).await?, Exit::Code(3));
         // remain-on-exit: the last screen stays readable after the program ended.
+        term.wait_for_text("size 30 100 var set here", DEADLINE)
+            .await?;
+        term.send_keys(&["Enter"])?;
+        assert_eq!(term.wait_for_exit(DEADLINE).await?, Exit::Code(3));
         assert!(term.capture()?.contains("size 30 100 var set here"));
         Ok(())
     }
 
     #[tokio::test]
     async fn a_signal_ends_the_program_and_is_reported_as_such() -> Result<()> {
-        let term = sh("kill -TERM $$").start()?;
+        let term = sh("echo ready; read x; kill -TERM $$").start()?;
+        term.wait_for_text("ready", DEADLINE).await?;
+        term.send_keys(&["Enter"])?;
         assert_eq!(term.wait_for_exit(DEADLINE).await?, Exit::Signal(15));
         Ok(())
     }
@@ -371,7 +411,9 @@ mod tests {
             "{message}"
         );
 
-        let term = sh("echo bye; exit 1").start()?;
+        let term = sh("echo bye; read x; exit 1").start()?;
+        term.wait_for_text("bye", DEADLINE).await?;
+        term.send_keys(&["Enter"])?;
         let err = term
             .wait_for_text("never shown", DEADLINE)
             .await
@@ -408,7 +450,7 @@ mod tests {
             .wait_for("the pid", DEADLINE, |s| s.trim().parse::<u32>().is_ok())
             .await?;
         let pid = screen.trim().to_owned();
-        assert_eq!(term.pid()?.to_string(), pid);
+        assert_eq!(term.pid()?.map(|p| p.to_string()), Some(pid.clone()));
         let socket = term.socket.clone();
         drop(term);
         assert!(!socket.exists());
