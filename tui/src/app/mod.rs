@@ -1,5 +1,6 @@
 //! The console's state (owned by the UI thread) and the reducer that changes it.
 
+mod data;
 pub mod filter;
 pub mod rows;
 pub mod state;
