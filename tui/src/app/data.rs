@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::state::{ERRORS, ErrorEntry, HISTORY, State};
+use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State};
 use super::update::clamp;
 use crate::action::Delta;
 use crate::views::Screen;
@@ -90,4 +90,17 @@ pub(super) fn tick(state: &mut State, now: Timestamp) -> bool {
     state.now = now;
     state.toasts.retain(|t| t.until > now);
     true
+}
+
+/// An object read for the detail pane: kept if it is still the one asked for.
+pub(super) fn object(state: &mut State, object: ObjectText) -> bool {
+    let wanted = state
+        .violations
+        .requested
+        .as_ref()
+        .is_some_and(|(cluster, resource)| object.is_of(*cluster, resource));
+    if wanted {
+        state.violations.object = Some(object);
+    }
+    wanted
 }

@@ -5,8 +5,9 @@ use k8s_openapi::jiff::SignedDuration;
 
 use super::data;
 use super::filter::Filter;
+use super::state::Request;
 use super::state::{Cursor, Mode, Scope, State, TOAST_SECONDS, Toast};
-use super::violations::{Column, Sort};
+use super::violations::{self, Column, Line, Sort};
 use crate::action::{Action, Command};
 use crate::views::Screen;
 
@@ -14,13 +15,17 @@ use crate::views::Screen;
 pub fn update(state: &mut State, action: Action) -> bool {
     // What the user does acts on the table as the data is now: bring it up to date first, and
     // again after (the action may have shown the Violations screen).
-    let user = !matches!(action, Action::Delta(_) | Action::Tick(_));
+    let user = !matches!(
+        action,
+        Action::Delta(_) | Action::Tick(_) | Action::Object(_)
+    );
     if user {
         prepare(state);
     }
     let changed = apply_action(state, action);
     if user {
         prepare(state);
+        want_object(state);
     }
     changed
 }
@@ -38,6 +43,7 @@ fn apply_action(state: &mut State, action: Action) -> bool {
         Action::Cancel => cancel(state),
         Action::Delta(delta) => data::apply(state, *delta),
         Action::Tick(now) => data::tick(state, now),
+        Action::Object(object) => data::object(state, *object),
         Action::Resize { height, .. } => {
             // Header, borders, column titles, hint bar.
             state.page = usize::from(height.saturating_sub(6)).max(1);
@@ -124,6 +130,9 @@ fn back(state: &mut State) {
     let screen = state.screen;
     if screen == Screen::Violations && state.violations.detail {
         state.violations.detail = false;
+        // Read again when reopened: the object may have been fixed meanwhile.
+        state.violations.requested = None;
+        state.violations.object = None;
     } else if state.filters.remove(&screen).is_some_and(|f| !f.is_empty()) {
         if screen == Screen::Violations {
             refresh_violations(state);
@@ -207,6 +216,34 @@ pub(super) fn clamp(state: &mut State, screen: Screen) {
     }
     offset = offset.min(last.saturating_sub(page - 1));
     state.cursors.insert(screen, Cursor { selected, offset });
+}
+
+/// While the detail pane is open, the selected finding's object is asked for once.
+fn want_object(state: &mut State) {
+    if state.screen != Screen::Violations || !state.violations.detail {
+        return;
+    }
+    let selected = state.cursor(Screen::Violations).selected;
+    let Some(Line::Row(r)) = state.violations.table.lines.get(selected) else {
+        return;
+    };
+    let Some((_, row)) = violations::row(&state.clusters, *r) else {
+        return;
+    };
+    let cluster = usize::try_from(r.cluster).unwrap_or(usize::MAX);
+    let Some(finding) = row.finding(state.clusters[cluster].snapshot()) else {
+        return;
+    };
+    let resource = finding.resource.clone();
+    let asked = state
+        .violations
+        .requested
+        .as_ref()
+        .is_some_and(|(c, res)| *c == cluster && **res == *resource);
+    if !asked {
+        state.violations.requested = Some((cluster, resource.clone()));
+        state.requests.push(Request::Object { cluster, resource });
+    }
 }
 
 /// Rebuilds what deltas made outdated, once, before a frame or a user action: with many
