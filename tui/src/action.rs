@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::app::ClusterRows;
+use crate::app::{ClusterRows, ObjectText};
 use crate::views::Screen;
 
 /// A user command: what a key does. The names (snake_case) are the keymap config's keys.
@@ -64,6 +64,8 @@ pub enum Action {
     Delta(Box<Delta>),
     /// The clock (ages, stale counters): once a second, and before each frame in tests.
     Tick(Timestamp),
+    /// The terminal gained (true) or lost focus.
+    Focus(bool),
     /// The terminal's new size.
     Resize {
         width: u16,
@@ -71,6 +73,8 @@ pub enum Action {
     },
     /// A message for the user about an action they started (never for background errors).
     Toast(String),
+    /// An object the detail pane asked for, read from its cluster.
+    Object(Box<ObjectText>),
 }
 
 /// One cluster's new state, tagged with its snapshot generation: an older delta arriving after

@@ -17,9 +17,10 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
 use crate::action::{Action, Delta};
-use crate::app::{Deriver, Mode, State, prepare, update};
+use crate::app::{Deriver, Mode, Request, State, prepare, update};
 use crate::config::{Config, Paths};
 use crate::error::Error;
+use crate::fetch::Fetcher;
 use crate::keymap::{Keymap, defaults};
 use crate::terminal::{Input, Tui};
 use crate::theme::Theme;
@@ -95,8 +96,9 @@ async fn main_loop(
     );
     draw(tui, &mut state, &theme)?;
 
-    let set = ClusterSet::start(targets, ClusterOptions::default());
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
+    let fetcher = Fetcher::new(targets.clone(), deltas.clone());
+    let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
         tokio::spawn(forward(cluster, receiver, deltas.clone()));
     }
@@ -135,6 +137,11 @@ async fn main_loop(
                 last_draw = Instant::now();
             }
         }
+        for request in state.requests.drain(..) {
+            match request {
+                Request::Object { cluster, resource } => fetcher.request(cluster, resource),
+            }
+        }
     }
     set.shutdown();
     Ok(())
@@ -159,6 +166,8 @@ pub fn actions(state: &State, event: Event) -> Vec<Action> {
             key_action(state, &key).into_iter().collect()
         }
         Event::Resize(width, height) => vec![Action::Resize { width, height }],
+        Event::FocusGained => vec![Action::Focus(true)],
+        Event::FocusLost => vec![Action::Focus(false)],
         _ => Vec::new(),
     }
 }

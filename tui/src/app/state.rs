@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use guardian_cluster::ClusterSnapshot;
+use guardian_core::model::ResourceRef;
 use k8s_openapi::jiff::Timestamp;
 
 use super::filter::Filter;
@@ -18,6 +19,8 @@ use crate::views::Screen;
 pub const HISTORY: usize = 120;
 /// Entries kept in the Errors screen's ring.
 pub const ERRORS: usize = 500;
+/// Seconds between age updates while the terminal is not focused.
+pub const UNFOCUSED_TICK: i64 = 5;
 /// How long a toast stays.
 pub const TOAST_SECONDS: i64 = 5;
 
@@ -92,6 +95,30 @@ pub struct ErrorEntry {
     pub message: String,
 }
 
+/// A work item for the loop, queued by the reducer (which does no I/O itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Read this object for the detail pane.
+    Object {
+        cluster: usize,
+        resource: Arc<ResourceRef>,
+    },
+}
+
+/// An object read from its cluster, as YAML, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectText {
+    pub cluster: usize,
+    pub resource: Arc<ResourceRef>,
+    pub text: Result<String, String>,
+}
+
+impl ObjectText {
+    pub fn is_of(&self, cluster: usize, resource: &ResourceRef) -> bool {
+        self.cluster == cluster && *self.resource == *resource
+    }
+}
+
 /// The Violations screen's own state.
 #[derive(Debug, Clone, Default)]
 pub struct ViolationsState {
@@ -102,6 +129,9 @@ pub struct ViolationsState {
     pub table: Table,
     /// New data arrived since the table was built (see [`super::update::prepare`]).
     pub outdated: bool,
+    /// The object the detail pane asked for, and its text once read.
+    pub requested: Option<(usize, Arc<ResourceRef>)>,
+    pub object: Option<ObjectText>,
 }
 
 /// The console's whole state.
@@ -127,6 +157,10 @@ pub struct State {
     /// Table lines one page holds (from the terminal's height).
     pub page: usize,
     pub quit: bool,
+    /// Work for the loop (reads), drained after each action.
+    pub requests: Vec<Request>,
+    /// Whether the terminal has focus (terminals that do not report focus stay focused).
+    pub focused: bool,
 }
 
 impl State {
@@ -167,6 +201,8 @@ impl State {
             paths: None,
             page: 20,
             quit: false,
+            requests: Vec::new(),
+            focused: true,
         }
     }
 

@@ -1,7 +1,10 @@
 use guardian_core::crd::Enforcement;
-use guardian_core::model::Severity;
+use std::sync::Arc;
+
+use guardian_core::model::{ResourceRef, Severity};
 
 use super::*;
+use crate::app::state::{ObjectText, Request};
 use crate::app::violations::{GroupBy, Line};
 use crate::testing::{
     at, deployment, epoch, feed, finding, policy, state, synced, unreachable, waived,
@@ -160,8 +163,10 @@ fn enter_on_fleet_scopes_to_the_cluster_and_digits_pick_or_return_to_all() {
     update(&mut s, Action::PickCluster(1));
     assert_eq!(s.scope, Scope::One(0));
     assert_eq!(s.violations.table.total, 3);
-    assert!(!update(&mut s, Action::PickCluster(9)), "no ninth cluster");
-    assert_eq!(s.scope, Scope::One(0));
+    update(&mut s, Action::PickCluster(9));
+    assert_eq!(s.scope, Scope::One(0), "no ninth cluster");
+    assert_eq!(s.toasts.len(), 1, "the user is told");
+    assert!(s.toasts[0].text.contains("2 followed"), "{:?}", s.toasts);
     cmd(&mut s, Command::AllClusters);
     assert_eq!(s.scope, Scope::All);
     assert_eq!(s.violations.table.total, 4);
@@ -323,4 +328,74 @@ fn deltas_mark_the_table_outdated_and_it_is_rebuilt_once_before_the_next_frame_o
         3,
         "a key acts on the table as the data is now"
     );
+}
+
+#[test]
+fn the_open_detail_asks_once_per_object_and_keeps_only_the_answer_it_asked_for() {
+    let mut s = two_clusters();
+    cmd(&mut s, Command::Show(Screen::Violations));
+    assert!(
+        s.requests.is_empty(),
+        "nothing read before the detail opens"
+    );
+    cmd(&mut s, Command::Select);
+    let web = match s.requests.as_slice() {
+        [
+            Request::Object {
+                cluster: 0,
+                resource,
+            },
+        ] => resource.clone(),
+        other => panic!("one read of demo-a's web: {other:?}"),
+    };
+    assert_eq!(web.name, "web");
+    cmd(&mut s, Command::Down);
+    assert_eq!(s.requests.len(), 1, "the same object is not read again");
+    cmd(&mut s, Command::Down);
+    assert_eq!(s.requests.len(), 2, "another object is");
+
+    let answer = |resource: &Arc<ResourceRef>| {
+        Action::Object(Box::new(ObjectText {
+            cluster: 0,
+            resource: resource.clone(),
+            text: Ok("kind: Deployment\n".to_owned()),
+        }))
+    };
+    assert!(
+        !update(&mut s, answer(&web)),
+        "a late answer for web is dropped"
+    );
+    assert!(s.violations.object.is_none());
+    let Request::Object {
+        resource: ledger, ..
+    } = s.requests[1].clone();
+    assert!(update(&mut s, answer(&ledger)));
+    assert!(s.violations.object.is_some());
+
+    cmd(&mut s, Command::Back);
+    assert!(
+        s.violations.object.is_none(),
+        "closing forgets it: reopening reads it again"
+    );
+    cmd(&mut s, Command::Select);
+    assert_eq!(s.requests.len(), 3);
+}
+
+#[test]
+fn unfocused_the_clock_redraws_every_few_seconds_only() {
+    let mut s = two_clusters();
+    assert!(update(&mut s, Action::Tick(at(61))));
+    assert!(
+        !update(&mut s, Action::Focus(false)),
+        "losing focus changes nothing on screen"
+    );
+    assert!(!update(&mut s, Action::Tick(at(62))));
+    assert!(!update(&mut s, Action::Tick(at(65))));
+    assert_eq!(s.now, at(61));
+    assert!(
+        update(&mut s, Action::Tick(at(66))),
+        "five seconds on, the ages move"
+    );
+    update(&mut s, Action::Focus(true));
+    assert!(update(&mut s, Action::Tick(at(67))));
 }

@@ -1,6 +1,7 @@
 //! The screens: one file each with `render(frame, area, &State, &Theme)`, the frame around them
 //! (header, hint bar, toasts, palette) and the windowed table they share.
 
+pub mod detail;
 pub mod fleet;
 pub mod frame;
 pub mod help;
