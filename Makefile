@@ -5,14 +5,15 @@ SHELL := /bin/bash
 .PHONY: help demo test deps lint unit control-plane bench crds readme-rules print-ci
 
 help:
-	@echo "make demo           two local clusters (demo-a, demo-b) seeded from examples/, until Ctrl-C"
+	@echo "make demo           two local clusters (demo-a, demo-b) with operators, in the console; q stops all"
 	@echo "make test           format check, clippy, and every test (builds the local control plane if missing)"
 	@echo "make control-plane  build kube-apiserver and etcd from Go modules into ~/.cache (idempotent)"
 	@echo "make bench          engine and check benchmarks (release build)"
 	@echo "make crds           regenerate helm/kube-guardian/crds/crds.yaml from the code"
 	@echo "make readme-rules   print the README rule table"
 
-# Builds what is missing (control plane, kube-guardian), then runs until Ctrl-C and cleans up.
+# Builds what is missing (control plane, kube-guardian), starts the clusters and operators, opens
+# the console (kube-guardian tui) in the foreground, and cleans up when it quits.
 demo:
 	bash tests/control-plane/build.sh --with-controller-manager
 	cargo build -p kube-guardian

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, idempotently (CI runs as root on a fresh machine).
 set -euo pipefail
-packages=(libxml2-utils)   # xmllint: validates JUnit output against junit-10.xsd
+# libxml2-utils: xmllint validates JUnit output against junit-10.xsd
+# tmux: the console's end-to-end test runs `kube-guardian tui` in a real terminal (tests/tui_e2e.rs)
+packages=(libxml2-utils tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

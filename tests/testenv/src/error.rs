@@ -138,6 +138,34 @@ pub enum Error {
     )]
     NotSupported { operation: &'static str },
 
+    #[error("cannot run tmux to {action}: install it (as root: bash tests/deps.sh)")]
+    TmuxMissing {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("tmux failed to {action} ({status}): {stderr}")]
+    Tmux {
+        action: String,
+        status: String,
+        stderr: String,
+    },
+
+    #[error("timed out after {waited:?} waiting for {what}; the terminal shows:\n{screen}")]
+    TerminalTimeout {
+        what: String,
+        waited: Duration,
+        screen: String,
+    },
+
+    #[error("the program exited ({exit}) while waiting for {what}; its last screen:\n{screen}")]
+    TerminalExited {
+        what: String,
+        exit: String,
+        screen: String,
+    },
+
     #[error(
         "KUBE_GUARDIAN_SKIP_CLUSTER_TESTS is set while CI is on (set, and not empty, 0 or false): cluster tests must never be skipped in CI"
     )]

@@ -34,6 +34,7 @@ pub mod operator_process;
 mod ports;
 mod process;
 mod resources;
+pub mod tmux;
 mod webhook;
 
 pub use binaries::{DIR_ENV, Versions, default_dir as default_binary_dir};

@@ -29,6 +29,17 @@ pub(crate) struct ManagedProcess {
 impl ManagedProcess {
     /// Starts `binary args…`, appending its output to `log` (kept across restarts).
     pub fn spawn(name: &'static str, binary: &Path, args: &[String], log: &Path) -> Result<Self> {
+        Self::spawn_with_env(name, binary, args, &[], log)
+    }
+
+    /// [`ManagedProcess::spawn`] with extra environment variables.
+    pub fn spawn_with_env(
+        name: &'static str,
+        binary: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Result<Self> {
         let spawn_err = |source| Error::Spawn {
             name,
             binary: binary.to_owned(),
@@ -50,7 +61,11 @@ impl ManagedProcess {
         let err = out.try_clone().map_err(spawn_err)?;
 
         let mut cmd = Command::new(binary);
-        cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
         die_with_parent(&mut cmd);
         let child = spawn_from_long_lived_thread(cmd).map_err(spawn_err)?;
         Ok(Self {

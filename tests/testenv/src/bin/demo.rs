@@ -1,38 +1,49 @@
 //! `make demo`: two local clusters (`demo-a`, `demo-b`) seeded from `examples/`, one kubeconfig
-//! with both contexts, and a `kube-guardian operator` per cluster when the binary has that
-//! subcommand. Runs until Ctrl-C, then stops everything and removes its directory.
-//! It builds nothing: `make demo` runs build.sh and `cargo build` first.
+//! with both contexts, leader-elected `kube-guardian operator` replicas (two for demo-a, one for
+//! demo-b), and the console `kube-guardian tui --contexts demo-a,demo-b` in the foreground.
+//! Quitting the console (or Ctrl-C with `--no-console`) stops everything and removes its
+//! directory. It builds nothing: `make demo` runs build.sh and `cargo build` first.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use guardian_testenv::ControlPlane;
-use guardian_testenv::demo::{self, Error, Operator, Result, Seeded, Variant};
+use guardian_testenv::demo::{
+    self, Console, Error, Operator, Replica, Result, RunningConsole, Seeded, Variant,
+};
 
-/// The clusters: context name and what it is seeded with.
-const CLUSTERS: [(&str, Variant); 2] =
-    [("demo-a", Variant::Reference), ("demo-b", Variant::Drifted)];
+/// The clusters: context name, what it is seeded with, and how many operator replicas run for it
+/// (two in demo-a: the Leases view shows a holder and a standby, and stopping the leader a takeover).
+const CLUSTERS: [(&str, Variant, usize); 2] = [
+    ("demo-a", Variant::Reference, 2),
+    ("demo-b", Variant::Drifted, 1),
+];
+/// Where the operators' Lease lives (the console looks for it in every namespace).
+const LEASE_NAMESPACE: &str = "kube-system";
 /// How long an operator may take to answer /healthz before the demo says so (it keeps running).
 const OPERATOR_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the demo looks for operators that died while it waits for Ctrl-C.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 const USAGE: &str = "\
-Usage: demo [--operator-bin PATH] [--dir DIR]
+Usage: demo [--operator-bin PATH] [--dir DIR] [--no-console]
 
-Starts two local control planes (contexts demo-a and demo-b), seeds them from examples/ and waits
-for Ctrl-C. Binaries must exist: run tests/control-plane/build.sh --with-controller-manager.
+Starts two local control planes (contexts demo-a and demo-b), seeds them from examples/, runs the
+operators and opens the console; quitting it stops everything. Binaries must exist: run
+tests/control-plane/build.sh --with-controller-manager.
 
-  --operator-bin PATH  kube-guardian binary; runs `PATH operator` per cluster if it has that command
-  --dir DIR            where the kubeconfig and operator logs go (default: <repo>/target/demo);
-                       removed on exit
+  --operator-bin PATH  kube-guardian binary; runs `PATH operator` replicas per cluster and the
+                       console `PATH tui` if it has those commands
+  --dir DIR            where the kubeconfig and logs go (default: <repo>/target/demo); removed on exit
+  --no-console         no console: run until Ctrl-C (or SIGTERM), for headless use and tests
   -h, --help           this text";
 
 #[derive(Debug)]
 struct Args {
     operator_bin: Option<PathBuf>,
     dir: PathBuf,
+    no_console: bool,
 }
 
 /// `Ok(None)` asks for the help text. Hand-rolled: two flags do not justify a parser dependency.
@@ -40,6 +51,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut parsed = Args {
         operator_bin: None,
         dir: demo::repo_root().join("target/demo"),
+        no_console: false,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -56,6 +68,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "-h" | "--help" => return Ok(None),
             "--operator-bin" => parsed.operator_bin = Some(PathBuf::from(value()?)),
             "--dir" => parsed.dir = PathBuf::from(value()?),
+            "--no-console" if inline.is_none() => parsed.no_console = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -98,11 +111,29 @@ async fn run(args: Args, started: Instant) -> Result<()> {
         }
     };
     demo.print(args.operator_bin.as_deref());
-    println!(
-        "demo: ready in {:.1?}. Press Ctrl-C to stop.",
-        started.elapsed()
-    );
-    signals.wait(&mut demo.operators).await;
+    match console(&args, &demo.kubeconfig, dir.path()) {
+        Some(console) => {
+            println!(
+                "demo: ready in {:.1?}. Opening the console; q quits it and stops the demo.",
+                started.elapsed()
+            );
+            let mut running = console.spawn()?;
+            signals.wait_for_console(&mut running).await?;
+            // Reported after the console, which owned the terminal meanwhile.
+            for operator in &mut demo.operators {
+                if let Some(message) = operator.take_exit() {
+                    eprintln!("demo: {message}");
+                }
+            }
+        }
+        None => {
+            println!(
+                "demo: ready in {:.1?}. Press Ctrl-C to stop.",
+                started.elapsed()
+            );
+            signals.wait(&mut demo.operators).await;
+        }
+    }
     println!("demo: stopping operators and control planes");
     demo.stop().await;
     drop(dir);
@@ -124,7 +155,7 @@ async fn start(args: &Args, dir: &Path) -> Result<Demo> {
     println!(
         "demo: starting control planes demo-a and demo-b (etcd, kube-apiserver, kube-controller-manager)"
     );
-    let [(a_name, a_variant), (b_name, b_variant)] = CLUSTERS;
+    let [(a_name, a_variant, _), (b_name, b_variant, _)] = CLUSTERS;
     // Concurrently: most of a start is waiting for the apiserver, not CPU.
     let (a, b) = tokio::try_join!(start_plane(a_name), start_plane(b_name))?;
     let examples = demo::examples_dir();
@@ -183,6 +214,27 @@ impl Demo {
     }
 }
 
+/// The console's command line, unless `--no-console` or the binary has no `tui` command yet.
+fn console(args: &Args, kubeconfig: &Path, dir: &Path) -> Option<Console> {
+    let binary = args.operator_bin.as_ref()?;
+    if args.no_console {
+        return None;
+    }
+    if !demo::supports_console(binary) {
+        println!(
+            "demo: {} has no `tui` subcommand yet: not opening the console",
+            binary.display()
+        );
+        return None;
+    }
+    Some(Console {
+        binary: binary.clone(),
+        kubeconfig: kubeconfig.to_owned(),
+        contexts: CLUSTERS.iter().map(|(c, ..)| (*c).to_owned()).collect(),
+        log_file: dir.join("console.log"),
+    })
+}
+
 async fn start_plane(context: &str) -> Result<ControlPlane> {
     let cp = ControlPlane::builder()
         .context_name(context)
@@ -203,19 +255,29 @@ async fn start_operators(binary: &Path, kubeconfig: &Path, dir: &Path) -> Result
         return Ok(Vec::new());
     }
     let mut operators = Vec::new();
-    for (context, _) in CLUSTERS {
-        operators.push(Operator::start(binary, kubeconfig, context, dir)?);
+    for (context, _, replicas) in CLUSTERS {
+        for n in 1..=replicas {
+            let replica = Replica {
+                name: format!("{context}-{n}"),
+                lease_namespace: LEASE_NAMESPACE.to_owned(),
+            };
+            operators.push(Operator::start_replica(
+                binary, kubeconfig, context, &replica, dir,
+            )?);
+        }
     }
     for operator in &operators {
         if operator.wait_healthy(OPERATOR_HEALTH_TIMEOUT).await {
             println!(
-                "demo: operator for {} healthy on http://{}/healthz",
+                "demo: operator {} ({}) healthy on http://{}/healthz",
+                operator.name(),
                 operator.context(),
                 operator.health_addr()
             );
         } else {
             println!(
-                "demo: operator for {} not healthy after {OPERATOR_HEALTH_TIMEOUT:?}; see {}",
+                "demo: operator {} ({}) not healthy after {OPERATOR_HEALTH_TIMEOUT:?}; see {}",
+                operator.name(),
                 operator.context(),
                 operator.log().display()
             );
@@ -270,7 +332,7 @@ fn print_memory(planes: &[ControlPlane], operators: &[Operator]) {
         let rss = operator.pid().and_then(demo::rss_bytes).unwrap_or(0);
         println!(
             "demo: operator {} memory (RSS): {} MB",
-            operator.context(),
+            operator.name(),
             mb(rss)
         );
     }
@@ -283,6 +345,7 @@ fn print_usage(kubeconfig: &Path, check_bin: Option<&Path>, operators: &[Operato
          export KUBECONFIG={kubeconfig}\n  \
          kubectl config get-contexts\n  \
          kubectl --context demo-a get gp,gex -A\n  \
+         kubectl --context demo-a get lease -n {LEASE_NAMESPACE}\n  \
          kubectl --context demo-b get deploy,sts,ds,cronjob,pods -A\n  \
          kubectl get policyreports -A\n  \
          {check_bin} check examples/manifests --policy examples/policies --policy examples/exceptions\n  \
@@ -292,7 +355,7 @@ fn print_usage(kubeconfig: &Path, check_bin: Option<&Path>, operators: &[Operato
     for operator in operators {
         println!(
             "  operator log ({}): {}",
-            operator.context(),
+            operator.name(),
             operator.log().display()
         );
     }
@@ -355,6 +418,26 @@ impl Signals {
         }
     }
 
+    /// Waits for the console to exit, or for a signal, which ends it. Its exit status is
+    /// reported when it is not a success (it printed why on the terminal).
+    async fn wait_for_console(&mut self, console: &mut RunningConsole) -> Result<()> {
+        let exited = tokio::select! {
+            status = console.wait() => Some(status?),
+            () = self.recv() => None,
+        };
+        match exited {
+            Some(status) if !status.success() => {
+                eprintln!("demo: the console exited ({status})");
+            }
+            Some(_) => {}
+            None => {
+                console.kill();
+                println!("demo: interrupted; closed the console");
+            }
+        }
+        Ok(())
+    }
+
     /// Waits for a signal, reporting operators that die meanwhile (the demo keeps running: the
     /// clusters are still useful without them).
     async fn wait(&mut self, operators: &mut [Operator]) {
@@ -397,5 +480,32 @@ mod tests {
         assert!(parse(&["--nope"]).is_err_and(|e| e.contains("--nope")));
         assert!(parse(&["--dir"]).is_err_and(|e| e.contains("needs a value")));
         assert!(parse(&[]).is_ok_and(|a| a.is_some_and(|a| a.dir.ends_with("target/demo"))));
+    }
+
+    #[test]
+    fn the_console_opens_unless_no_console_is_given() -> Result<(), String> {
+        let args = |a: &[&str]| parse(a)?.ok_or_else(|| "help instead of args".to_owned());
+        assert!(!args(&[])?.no_console);
+        assert!(args(&["--no-console"])?.no_console);
+        assert!(parse(&["--no-console=yes"]).is_err());
+        // Without a binary there is no console to open, whatever the flag says.
+        assert!(console(&args(&[])?, Path::new("/k"), Path::new("/d")).is_none());
+        let opened = console(
+            &args(&["--operator-bin", "/bin/true"])?,
+            Path::new("/k"),
+            Path::new("/d"),
+        );
+        let opened = opened.ok_or("a console for a binary with a tui command")?;
+        assert_eq!(opened.contexts, ["demo-a", "demo-b"]);
+        assert_eq!(opened.log_file, Path::new("/d/console.log"));
+        assert!(
+            console(
+                &args(&["--operator-bin", "/bin/true", "--no-console"])?,
+                Path::new("/k"),
+                Path::new("/d")
+            )
+            .is_none()
+        );
+        Ok(())
     }
 }

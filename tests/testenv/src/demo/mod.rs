@@ -4,10 +4,12 @@
 //! seeds a cluster from the repository's `examples/`: namespaces named by the manifests (labelled
 //! `env` and `team`), GuardianPolicies and GuardianExceptions, then the compliant and violating
 //! workloads. [`Variant`] makes the second cluster differ. [`Operator`] runs `kube-guardian
-//! operator` against a cluster; [`merge_kubeconfigs`] gives kubectl and the console one file
-//! with every cluster's context.
+//! operator` against a cluster (one of several leader-elected replicas with
+//! [`Operator::start_replica`]); [`merge_kubeconfigs`] gives kubectl and the console one file
+//! with every cluster's context; [`Console`] runs `kube-guardian tui` on it in the foreground.
 
 mod apply;
+mod console;
 mod crd;
 mod documents;
 mod error;
@@ -19,10 +21,11 @@ use std::path::{Path, PathBuf};
 use kube::config::Kubeconfig;
 
 pub use apply::{Applied, Applier, FIELD_MANAGER};
+pub use console::{Console, RunningConsole, supports_console};
 pub use crd::install_crd_file;
 pub use documents::{Document, load_dir, parse};
 pub use error::{Error, Result};
-pub use operator::{Operator, supports_operator};
+pub use operator::{Operator, Replica, supports_operator};
 pub use plan::{DEMO_LABEL, NamespacePlan, Plan, Variant};
 
 use crate::ControlPlane;
@@ -113,6 +116,17 @@ pub fn merge_kubeconfigs(kubeconfigs: &[&Kubeconfig]) -> Kubeconfig {
 /// Writes a kubeconfig readable by its owner only (it holds client keys).
 pub fn write_kubeconfig(kubeconfig: &Kubeconfig, path: &Path) -> Result<()> {
     crate::kubeconfig::write(kubeconfig, path).map_err(Error::from)
+}
+
+/// Whether `binary <subcommand> --help` succeeds, i.e. this build has that subcommand.
+pub fn has_subcommand(binary: &Path, subcommand: &str) -> bool {
+    std::process::Command::new(binary)
+        .args([subcommand, "--help"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Resident memory of a process in bytes, from `/proc/<pid>/status`; `None` once it is gone.

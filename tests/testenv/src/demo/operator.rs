@@ -5,7 +5,6 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::{Error, Result};
@@ -19,19 +18,21 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Whether `binary operator --help` succeeds, i.e. this build has the operator subcommand.
 pub fn supports_operator(binary: &Path) -> bool {
-    Command::new(binary)
-        .args(["operator", "--help"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    super::has_subcommand(binary, "operator")
+}
+
+/// One leader-elected replica: its pod name and the namespace of its Lease.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub name: String,
+    pub lease_namespace: String,
 }
 
 /// A running `kube-guardian operator` for one kubeconfig context.
 #[derive(Debug)]
 pub struct Operator {
     context: String,
+    name: String,
     health_addr: SocketAddr,
     log: PathBuf,
     process: Option<ManagedProcess>,
@@ -41,9 +42,32 @@ impl Operator {
     /// Starts `binary operator --kubeconfig … --context … --health-addr 127.0.0.1:<free port>`
     /// with its output in `log_dir/operator-<context>.log`. Does not wait for it to be healthy.
     pub fn start(binary: &Path, kubeconfig: &Path, context: &str, log_dir: &Path) -> Result<Self> {
+        Self::spawn(binary, kubeconfig, context, None, log_dir)
+    }
+
+    /// [`Operator::start`] for one of several replicas: with `--leader-elect` on the default
+    /// Lease in `replica.lease_namespace`, `POD_NAME` set to `replica.name` (the Lease holder's
+    /// identity starts with it) and the log in `log_dir/operator-<replica name>.log`.
+    pub fn start_replica(
+        binary: &Path,
+        kubeconfig: &Path,
+        context: &str,
+        replica: &Replica,
+        log_dir: &Path,
+    ) -> Result<Self> {
+        Self::spawn(binary, kubeconfig, context, Some(replica), log_dir)
+    }
+
+    fn spawn(
+        binary: &Path,
+        kubeconfig: &Path,
+        context: &str,
+        replica: Option<&Replica>,
+        log_dir: &Path,
+    ) -> Result<Self> {
         let [port] = free_ports::<1>()?;
         let health_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let args = [
+        let mut args = vec![
             "operator".to_owned(),
             "--kubeconfig".to_owned(),
             kubeconfig.display().to_string(),
@@ -52,14 +76,31 @@ impl Operator {
             "--health-addr".to_owned(),
             health_addr.to_string(),
         ];
-        let log = log_dir.join(format!("operator-{context}.log"));
-        let process = ManagedProcess::spawn("kube-guardian operator", binary, &args, &log)?;
+        let mut env = Vec::new();
+        if let Some(replica) = replica {
+            args.extend([
+                "--leader-elect".to_owned(),
+                "--lease-namespace".to_owned(),
+                replica.lease_namespace.clone(),
+            ]);
+            env.push(("POD_NAME", replica.name.as_str()));
+        }
+        let name = replica.map_or(context, |r| r.name.as_str()).to_owned();
+        let log = log_dir.join(format!("operator-{name}.log"));
+        let process =
+            ManagedProcess::spawn_with_env("kube-guardian operator", binary, &args, &env, &log)?;
         Ok(Self {
             context: context.to_owned(),
+            name,
             health_addr,
             log,
             process: Some(process),
         })
+    }
+
+    /// The replica's name, or the context for a single operator.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn context(&self) -> &str {
@@ -83,7 +124,8 @@ impl Operator {
         let process = self.process.as_mut()?;
         let status = process.exited()?;
         let message = format!(
-            "operator for {} exited ({status}); last lines of {}:\n{}",
+            "operator {} ({}) exited ({status}); last lines of {}:\n{}",
+            self.name,
             self.context,
             self.log.display(),
             log_tail(&self.log)
@@ -171,7 +213,10 @@ mod tests {
             assert!(Instant::now() < deadline, "still running");
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        assert!(message.contains("operator for demo-x exited"), "{message}");
+        assert!(
+            message.contains("operator demo-x (demo-x) exited"),
+            "{message}"
+        );
         // The log's tail: the command line the harness wrote, with every flag.
         assert!(
             message.contains("--context demo-x --health-addr 127.0.0.1:"),
@@ -180,5 +225,50 @@ mod tests {
         assert_eq!(operator.take_exit(), None);
         assert!(!operator.wait_healthy(Duration::from_millis(300)).await);
         operator.stop()
+    }
+
+    #[tokio::test]
+    async fn a_replica_runs_for_the_lease_under_its_pod_name() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(crate::Error::TempDir)?;
+        // A stand-in binary that prints what a replica is started with.
+        let binary = dir.path().join("fake-operator");
+        let write = |source| crate::Error::WriteFile {
+            path: binary.clone(),
+            source,
+        };
+        std::fs::write(&binary, "#!/bin/sh\necho \"pod=$POD_NAME args=$*\"\n").map_err(write)?;
+        std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(write)?;
+        let replica = Replica {
+            name: "demo-a-2".into(),
+            lease_namespace: "kube-system".into(),
+        };
+        let mut operator = Operator::start_replica(
+            &binary,
+            Path::new("/tmp/kubeconfig"),
+            "demo-a",
+            &replica,
+            dir.path(),
+        )?;
+        assert_eq!(
+            (operator.name(), operator.context()),
+            ("demo-a-2", "demo-a")
+        );
+        assert!(operator.log().ends_with("operator-demo-a-2.log"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let message = loop {
+            if let Some(message) = operator.take_exit() {
+                break message;
+            }
+            assert!(Instant::now() < deadline, "still running");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(message.contains("pod=demo-a-2 args=operator"), "{message}");
+        assert!(
+            message.contains("--context demo-a --health-addr 127.0.0.1:")
+                && message.contains(" --leader-elect --lease-namespace kube-system"),
+            "{message}"
+        );
+        Ok(())
     }
 }

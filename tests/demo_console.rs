@@ -1,0 +1,103 @@
+//! `make demo` as a newcomer runs it, in a real terminal (tmux): the demo starts both clusters
+//! and their operators and opens the console on them; quitting the console stops the operators
+//! and control planes and removes the demo's directory.
+//!
+//! The demo binary is guardian-testenv's `demo`, which `cargo test --workspace` (`make test`)
+//! builds next to `kube-guardian`; run alone, build it first:
+//! `cargo build -p guardian-testenv --bin demo && cargo test -p kube-guardian --test demo_console`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use guardian_testenv::tmux::{Exit, Tmux};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kube-guardian");
+/// Two control planes with kube-controller-manager, seeding and three operators, on a loaded
+/// 2-core machine: more than one cluster's usual 90 s.
+const START_DEADLINE: Duration = Duration::from_secs(180);
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn demo_binary() -> PathBuf {
+    let demo = Path::new(BIN).with_file_name("demo");
+    assert!(
+        demo.is_file(),
+        "{} is missing: build it with `cargo build -p guardian-testenv --bin demo` \
+         (`cargo test --workspace` builds it)",
+        demo.display()
+    );
+    demo
+}
+
+/// Command lines of the running processes that contain `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains(needle))
+        .collect()
+}
+
+fn row_has(screen: &str, cluster: &str, word: &str) -> bool {
+    screen.lines().any(|line| {
+        let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+        start.split_whitespace().next() == Some(cluster) && line.contains(word)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_opens_the_console_and_quitting_it_cleans_everything_up() {
+    if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo_dir = tmp.path().join("demo");
+    let term = Tmux::builder(demo_binary())
+        .arg("--operator-bin")
+        .arg(BIN)
+        .arg("--dir")
+        .arg(&demo_dir)
+        .start()
+        .expect("tmux starts the demo");
+
+    let screen = term
+        .wait_for(
+            "the console with demo-a and demo-b Synced",
+            START_DEADLINE,
+            |s| row_has(s, "demo-a", "Synced") && row_has(s, "demo-b", "Synced"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(term.alternate_screen().expect("tmux"), "{screen}");
+    let pid = term.pid().expect("tmux").expect("the demo's pid");
+    // What quitting must stop: three operator replicas, and two control planes whose
+    // directories are named after the demo's pid.
+    let dir = demo_dir.display().to_string();
+    let planes = format!("kube-guardian-testenv-{pid}-");
+    let operators = processes_mentioning(&format!("operator --kubeconfig {dir}"));
+    assert_eq!(operators.len(), 3, "{operators:?}");
+    assert!(
+        processes_mentioning(&planes).len() >= 4,
+        "etcd and kube-apiserver of both"
+    );
+
+    term.send_keys(&["q"]).expect("keys");
+    let screen = term
+        .wait_for_text("demo: stopped and cleaned up", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        term.wait_for_exit(DEADLINE).await.expect("the demo exits"),
+        Exit::Code(0),
+        "{screen}"
+    );
+    assert!(!demo_dir.exists(), "{dir} is left behind");
+    // Operators and the console (tmux's own command line names the directory too: not this).
+    let kubeconfig = format!("--kubeconfig {dir}");
+    assert_eq!(processes_mentioning(&kubeconfig), Vec::<String>::new());
+    assert_eq!(processes_mentioning(&planes), Vec::<String>::new());
+}

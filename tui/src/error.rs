@@ -1,0 +1,35 @@
+//! The console's errors: each says what failed, on which file or cluster, and what to do.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("console config: {what}")]
+    Config { what: String },
+    #[error("cannot read the console config {}", path.display())]
+    ConfigRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the console config {}, line {line}: {message} (fix or remove the file)", path.display())]
+    ConfigParse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("no home directory to keep the console's config and log in; pass --log-file")]
+    NoHome,
+    #[error("setting up the console's log file")]
+    Logging(#[source] guardian_cluster::Error),
+    #[error("choosing the clusters")]
+    Clusters(#[source] guardian_cluster::Error),
+    #[error("terminal: {what}")]
+    Terminal {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("starting the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
