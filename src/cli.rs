@@ -29,6 +29,8 @@ pub enum Command {
     Crd,
     /// Run in-cluster: reconcile GuardianPolicies, write PolicyReports, serve the admission webhook.
     Operator(Box<OperatorCmd>),
+    /// Open the console: live governance, reconcile and lease state across clusters.
+    Tui(guardian_tui::TuiArgs),
 }
 
 #[derive(Debug, clap::Args)]

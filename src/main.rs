@@ -59,6 +59,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Operator(cmd) => operator(*cmd),
+        Command::Tui(args) => {
+            guardian_tui::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -1,0 +1,12 @@
+//! The console's state (owned by the UI thread) and the reducer that changes it.
+
+pub mod filter;
+pub mod rows;
+pub mod state;
+pub mod update;
+pub mod violations;
+
+pub use filter::Filter;
+pub use rows::{ClusterRows, Deriver, ViolationRow};
+pub use state::{Cluster, Cursor, ErrorEntry, Mode, Scope, State, Toast};
+pub use update::update;

@@ -1,0 +1,142 @@
+//! A cluster's rows, formatted once per snapshot (off the UI thread, in the cluster's forwarder
+//! task), so drawing a frame only slices them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use guardian_cluster::ClusterSnapshot;
+use guardian_core::audit::Tally;
+use guardian_core::crd::Enforcement;
+use guardian_core::model::{Finding, Outcome, Severity};
+use k8s_openapi::jiff::Timestamp;
+
+/// One cluster's snapshot with what the screens show of it.
+#[derive(Debug, Clone)]
+pub struct ClusterRows {
+    pub snapshot: Arc<ClusterSnapshot>,
+    /// Every evaluated object counted (the score is [`Tally::score`] of it).
+    pub tally: Tally,
+    /// One row per finding, violations and waived findings alike.
+    pub violations: Vec<ViolationRow>,
+}
+
+impl ClusterRows {
+    pub fn generation(&self) -> u64 {
+        self.snapshot.generation
+    }
+}
+
+/// One finding as the Violations table shows it.
+#[derive(Debug, Clone)]
+pub struct ViolationRow {
+    pub severity: Severity,
+    pub namespace: Arc<str>,
+    /// `Kind/name`.
+    pub resource: String,
+    pub policy: Arc<str>,
+    pub rule: Arc<str>,
+    /// The policy's enforcement (`Deny`, `Warn`, `Audit`), `-` when the policy is gone.
+    pub enforcement: &'static str,
+    pub message: String,
+    /// The exception that waives it.
+    pub waived_by: Option<String>,
+    /// When the console first saw it (objects carry no age of their findings).
+    pub first_seen: Timestamp,
+    /// Where the finding sits in the snapshot: evaluation, then finding index.
+    pub at: (u32, u32),
+    /// Lower-case text the filter searches.
+    pub haystack: String,
+}
+
+impl ViolationRow {
+    /// The finding behind the row.
+    pub fn finding<'s>(&self, snapshot: &'s ClusterSnapshot) -> Option<&'s Finding> {
+        let (e, f) = self.at;
+        snapshot
+            .evaluations
+            .get(usize::try_from(e).ok()?)?
+            .findings
+            .get(usize::try_from(f).ok()?)
+    }
+}
+
+/// Identifies a finding across snapshots, to keep its first-seen time.
+type SeenKey = (Arc<str>, String, Arc<str>, Arc<str>, String);
+
+/// Builds a cluster's rows from each new snapshot, remembering when each finding first showed.
+#[derive(Debug, Default)]
+pub struct Deriver {
+    first_seen: HashMap<SeenKey, Timestamp>,
+}
+
+impl Deriver {
+    pub fn derive(&mut self, snapshot: Arc<ClusterSnapshot>, now: Timestamp) -> ClusterRows {
+        let enforcement: HashMap<&str, &'static str> = snapshot
+            .policies
+            .iter()
+            .filter_map(|p| Some((p.metadata.name.as_deref()?, label(p.spec.enforcement))))
+            .collect();
+        let mut tally = Tally::default();
+        let mut violations = Vec::new();
+        let mut seen = HashMap::with_capacity(self.first_seen.len());
+        for (e, evaluation) in snapshot.evaluations.iter().enumerate() {
+            tally.add_object(&evaluation.findings);
+            let r = &evaluation.resource;
+            let namespace: Arc<str> = Arc::from(r.namespace.as_deref().unwrap_or_default());
+            let resource = format!("{}/{}", r.kind, r.name);
+            for (f, finding) in evaluation.findings.iter().enumerate() {
+                let key: SeenKey = (
+                    namespace.clone(),
+                    resource.clone(),
+                    finding.policy.clone(),
+                    finding.rule.clone(),
+                    finding.path.clone(),
+                );
+                let first_seen = *self.first_seen.get(&key).unwrap_or(&now);
+                seen.insert(key, first_seen);
+                let waived_by = match &finding.outcome {
+                    Outcome::Skip { exception, .. } => Some(exception.clone()),
+                    Outcome::Fail | Outcome::Error => None,
+                };
+                let enforcement = enforcement.get(&*finding.policy).copied().unwrap_or("-");
+                let haystack = format!(
+                    "{namespace} {resource} {} {} {} {} {}",
+                    finding.policy, finding.rule, finding.severity, enforcement, finding.message
+                )
+                .to_lowercase();
+                violations.push(ViolationRow {
+                    severity: finding.severity,
+                    namespace: namespace.clone(),
+                    resource: resource.clone(),
+                    policy: finding.policy.clone(),
+                    rule: finding.rule.clone(),
+                    enforcement,
+                    message: finding.message.clone(),
+                    waived_by,
+                    first_seen,
+                    at: (index(e), index(f)),
+                    haystack,
+                });
+            }
+        }
+        // Findings that went away are forgotten: if they come back, they are new again.
+        self.first_seen = seen;
+        ClusterRows {
+            snapshot,
+            tally,
+            violations,
+        }
+    }
+}
+
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+fn label(enforcement: Enforcement) -> &'static str {
+    match enforcement {
+        Enforcement::Audit => "Audit",
+        Enforcement::Warn => "Warn",
+        Enforcement::Deny => "Deny",
+    }
+}

@@ -1,0 +1,221 @@
+//! Everything the screens draw from. Owned by the UI thread; changed only by
+//! [`super::update`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use guardian_cluster::ClusterSnapshot;
+use k8s_openapi::jiff::Timestamp;
+
+use super::filter::Filter;
+use super::rows::ClusterRows;
+use super::violations::{self, GroupBy, Sort, Table};
+use crate::config::Paths;
+use crate::keymap::Keymap;
+use crate::views::Screen;
+
+/// Score points kept per cluster for the Fleet sparkline.
+pub const HISTORY: usize = 120;
+/// Entries kept in the Errors screen's ring.
+pub const ERRORS: usize = 500;
+/// How long a toast stays.
+pub const TOAST_SECONDS: i64 = 5;
+
+/// One followed cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The kubeconfig context.
+    pub context: String,
+    pub rows: Arc<ClusterRows>,
+    /// Its compliance score after each change since the console started, oldest first.
+    pub history: VecDeque<u8>,
+    /// Read-only by the config (`[contexts.NAME] readonly = true`).
+    pub readonly: bool,
+}
+
+impl Cluster {
+    pub fn snapshot(&self) -> &ClusterSnapshot {
+        &self.rows.snapshot
+    }
+}
+
+/// Which clusters the screens show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    #[default]
+    All,
+    /// One cluster, by position.
+    One(usize),
+}
+
+impl Scope {
+    pub fn includes(self, cluster: usize) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::One(one) => one == cluster,
+        }
+    }
+}
+
+/// Where typed keys go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Normal,
+    /// Typing the `/` filter (applied as typed).
+    Filter { input: String },
+    /// Typing a `:` screen name.
+    Palette { input: String },
+}
+
+/// A table's selected line and first shown line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursor {
+    pub selected: usize,
+    pub offset: usize,
+}
+
+/// A short message about an action the user started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    pub text: String,
+    pub until: Timestamp,
+}
+
+/// A background error, for the Errors screen (never a toast).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorEntry {
+    pub at: Timestamp,
+    pub cluster: String,
+    /// What the console was doing: `connect`, `watch`.
+    pub operation: &'static str,
+    pub message: String,
+}
+
+/// The Violations screen's own state.
+#[derive(Debug, Clone, Default)]
+pub struct ViolationsState {
+    pub sort: Sort,
+    pub group: GroupBy,
+    /// Whether the detail pane is open.
+    pub detail: bool,
+    pub table: Table,
+}
+
+/// The console's whole state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The clock every age on screen is measured against (injected in tests).
+    pub now: Timestamp,
+    pub clusters: Vec<Cluster>,
+    pub screen: Screen,
+    /// Screens to go back to.
+    pub nav: Vec<Screen>,
+    pub scope: Scope,
+    pub mode: Mode,
+    pub filters: BTreeMap<Screen, Filter>,
+    pub cursors: BTreeMap<Screen, Cursor>,
+    pub violations: ViolationsState,
+    pub toasts: VecDeque<Toast>,
+    pub errors: VecDeque<ErrorEntry>,
+    /// Read-only for every cluster (`--readonly`, or the config's global `readonly`).
+    pub readonly: bool,
+    pub keymap: Arc<Keymap>,
+    pub paths: Option<Paths>,
+    /// Table lines one page holds (from the terminal's height).
+    pub page: usize,
+    pub quit: bool,
+}
+
+impl State {
+    /// Every cluster `Connecting`, on the Fleet screen.
+    pub fn new(
+        contexts: &[String],
+        now: Timestamp,
+        keymap: Arc<Keymap>,
+        readonly_contexts: &BTreeSet<String>,
+    ) -> State {
+        let clusters = contexts
+            .iter()
+            .map(|context| Cluster {
+                context: context.clone(),
+                rows: Arc::new(ClusterRows {
+                    snapshot: Arc::new(ClusterSnapshot::connecting(context.clone(), now)),
+                    tally: Default::default(),
+                    violations: Vec::new(),
+                }),
+                history: VecDeque::new(),
+                readonly: readonly_contexts.contains(context),
+            })
+            .collect();
+        State {
+            now,
+            clusters,
+            screen: Screen::Fleet,
+            nav: Vec::new(),
+            scope: Scope::All,
+            mode: Mode::Normal,
+            filters: BTreeMap::new(),
+            cursors: BTreeMap::new(),
+            violations: ViolationsState::default(),
+            toasts: VecDeque::new(),
+            errors: VecDeque::new(),
+            readonly: false,
+            keymap,
+            paths: None,
+            page: 20,
+            quit: false,
+        }
+    }
+
+    /// Whether writes are off for what is in scope: globally, or for a cluster in scope.
+    pub fn is_readonly(&self) -> bool {
+        self.readonly
+            || self
+                .clusters
+                .iter()
+                .enumerate()
+                .any(|(i, c)| c.readonly && self.scope.includes(i))
+    }
+
+    pub fn cursor(&self, screen: Screen) -> Cursor {
+        self.cursors.get(&screen).copied().unwrap_or_default()
+    }
+
+    pub fn filter(&self, screen: Screen) -> Option<&Filter> {
+        self.filters.get(&screen).filter(|f| !f.is_empty())
+    }
+
+    /// The scope's name for the header: `all clusters` or the context.
+    pub fn scope_name(&self) -> &str {
+        match self.scope {
+            Scope::All => "all clusters",
+            Scope::One(i) => self.clusters.get(i).map_or("?", |c| c.context.as_str()),
+        }
+    }
+
+    /// How many lines the screen's table has (for moving the cursor).
+    pub fn lines(&self, screen: Screen) -> usize {
+        match screen {
+            Screen::Fleet => self.clusters.len(),
+            Screen::Violations => self.violations.table.lines.len(),
+            Screen::Help => self.keymap.active(self.is_readonly()).count(),
+        }
+    }
+
+    /// Rebuilds the Violations table (after data, scope, filter, sort or grouping changed).
+    pub fn rebuild_violations(&mut self) {
+        let filter = self
+            .filters
+            .get(&Screen::Violations)
+            .cloned()
+            .unwrap_or_default();
+        self.violations.table = violations::build(
+            &self.clusters,
+            self.scope,
+            &filter,
+            self.violations.sort,
+            self.violations.group,
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! The reducer: every change to [`State`] goes through [`update`]. Pure (no I/O, no clock of
+//! its own), so it is tested without a terminal.
+
+use std::sync::Arc;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use super::filter::Filter;
+use super::state::{Cursor, ERRORS, ErrorEntry, HISTORY, Mode, Scope, State, TOAST_SECONDS, Toast};
+use super::violations::{Column, Sort};
+use crate::action::{Action, Command, Delta};
+use crate::views::Screen;
+
+/// Applies one action. Returns whether anything visible changed (the loop redraws only then).
+pub fn update(state: &mut State, action: Action) -> bool {
+    match action {
+        Action::Command(command) => command_(state, command),
+        Action::PickCluster(n) => pick(state, n),
+        Action::Input(c) => edit(state, |input| input.push(c)),
+        Action::Erase => edit(state, |input| {
+            input.pop();
+        }),
+        Action::Complete => complete(state),
+        Action::Submit => submit(state),
+        Action::Cancel => cancel(state),
+        Action::Delta(delta) => apply(state, *delta),
+        Action::Tick(now) => tick(state, now),
+        Action::Resize { height, .. } => {
+            // Header, borders, column titles, hint bar.
+            state.page = usize::from(height.saturating_sub(6)).max(1);
+            clamp(state, state.screen);
+            true
+        }
+        Action::Toast(text) => {
+            let until = state.now + SignedDuration::from_secs(TOAST_SECONDS);
+            state.toasts.push_back(Toast { text, until });
+            while state.toasts.len() > 3 {
+                state.toasts.pop_front();
+            }
+            true
+        }
+    }
+}
+
+fn command_(state: &mut State, command: Command) -> bool {
+    let screen = state.screen;
+    match command {
+        Command::Quit => state.quit = true,
+        Command::Help => show(state, Screen::Help),
+        Command::Show(target) => show(state, target),
+        Command::Palette => {
+            state.mode = Mode::Palette {
+                input: String::new(),
+            }
+        }
+        Command::Filter => {
+            let input = state
+                .filters
+                .get(&screen)
+                .map(|f| f.text.clone())
+                .unwrap_or_default();
+            state.mode = Mode::Filter { input };
+        }
+        Command::Back => back(state),
+        Command::Up => step(state, -1),
+        Command::Down => step(state, 1),
+        Command::PageUp => step(state, -page(state)),
+        Command::PageDown => step(state, page(state)),
+        Command::Top => move_to(state, 0),
+        Command::Bottom => move_to(state, state.lines(screen).saturating_sub(1)),
+        Command::Select => select(state),
+        Command::AllClusters => return set_scope(state, Scope::All),
+        // Bound keys arrive as `Action::PickCluster(digit)`.
+        Command::PickCluster => return false,
+        Command::GroupBy => {
+            state.violations.group = state.violations.group.next();
+            refresh_violations(state);
+        }
+        Command::SortNext => {
+            let column = state.violations.sort.column.next();
+            state.violations.sort = Sort {
+                column,
+                reverse: false,
+            };
+            refresh_violations(state);
+        }
+        Command::SortSeverity => sort_by(state, Column::Severity),
+        Command::SortCluster => sort_by(state, Column::Cluster),
+        Command::SortName => sort_by(state, Column::Resource),
+        Command::SortPolicy => sort_by(state, Column::Policy),
+        Command::SortAge => sort_by(state, Column::Age),
+    }
+    true
+}
+
+fn page(state: &State) -> isize {
+    isize::try_from(state.page).unwrap_or(isize::MAX)
+}
+
+/// Goes to a screen, remembering where it came from.
+fn show(state: &mut State, target: Screen) {
+    if state.screen != target {
+        state.nav.push(state.screen);
+        state.screen = target;
+    }
+    state.mode = Mode::Normal;
+}
+
+/// Esc: the detail pane closes, else the filter clears, else the previous screen shows.
+fn back(state: &mut State) {
+    let screen = state.screen;
+    if screen == Screen::Violations && state.violations.detail {
+        state.violations.detail = false;
+    } else if state.filters.remove(&screen).is_some_and(|f| !f.is_empty()) {
+        if screen == Screen::Violations {
+            refresh_violations(state);
+        }
+    } else if let Some(previous) = state.nav.pop() {
+        state.screen = previous;
+    }
+}
+
+fn select(state: &mut State) {
+    match state.screen {
+        Screen::Fleet => {
+            let cluster = state.cursor(Screen::Fleet).selected;
+            if cluster < state.clusters.len() {
+                set_scope(state, Scope::One(cluster));
+                show(state, Screen::Violations);
+            }
+        }
+        Screen::Violations => {
+            state.violations.detail = !state.violations.table.lines.is_empty();
+        }
+        Screen::Help => {}
+    }
+}
+
+/// `1`–`9`: the cluster at that position (1-based), if there is one.
+fn pick(state: &mut State, n: usize) -> bool {
+    if n == 0 {
+        return set_scope(state, Scope::All);
+    }
+    if n > state.clusters.len() {
+        return false;
+    }
+    set_scope(state, Scope::One(n - 1))
+}
+
+fn set_scope(state: &mut State, scope: Scope) -> bool {
+    if state.scope == scope {
+        return false;
+    }
+    state.scope = scope;
+    refresh_violations(state);
+    true
+}
+
+fn sort_by(state: &mut State, column: Column) {
+    let sort = &mut state.violations.sort;
+    *sort = Sort {
+        column,
+        reverse: sort.column == column && !sort.reverse,
+    };
+    refresh_violations(state);
+}
+
+fn step(state: &mut State, by: isize) {
+    let current = state.cursor(state.screen).selected;
+    move_to(state, current.saturating_add_signed(by));
+}
+
+fn move_to(state: &mut State, line: usize) {
+    let screen = state.screen;
+    let last = state.lines(screen).saturating_sub(1);
+    let cursor = state.cursors.entry(screen).or_default();
+    cursor.selected = line.min(last);
+    clamp(state, screen);
+}
+
+/// Keeps the selection inside the table and on the page.
+fn clamp(state: &mut State, screen: Screen) {
+    let last = state.lines(screen).saturating_sub(1);
+    let page = state.page.max(1);
+    let Cursor {
+        mut selected,
+        mut offset,
+    } = state.cursor(screen);
+    selected = selected.min(last);
+    if selected < offset {
+        offset = selected;
+    } else if selected >= offset + page {
+        offset = selected + 1 - page;
+    }
+    offset = offset.min(last.saturating_sub(page - 1));
+    state.cursors.insert(screen, Cursor { selected, offset });
+}
+
+fn refresh_violations(state: &mut State) {
+    state.rebuild_violations();
+    clamp(state, Screen::Violations);
+    if state.violations.table.lines.is_empty() {
+        state.violations.detail = false;
+    }
+}
+
+fn edit(state: &mut State, change: impl FnOnce(&mut String)) -> bool {
+    match &mut state.mode {
+        Mode::Normal => return false,
+        Mode::Palette { input } => change(input),
+        Mode::Filter { input } => {
+            change(input);
+            // The filter applies as it is typed.
+            let filter = Filter::parse(input);
+            let screen = state.screen;
+            state.filters.insert(screen, filter);
+            state.cursors.insert(screen, Cursor::default());
+            if screen == Screen::Violations {
+                refresh_violations(state);
+            }
+        }
+    }
+    true
+}
+
+/// Tab in the palette: the screen names starting with the input; one completes it.
+pub fn completions(input: &str) -> Vec<Screen> {
+    let input = input.trim().to_ascii_lowercase();
+    Screen::ALL
+        .into_iter()
+        .filter(|s| s.name().starts_with(&input))
+        .collect()
+}
+
+fn complete(state: &mut State) -> bool {
+    let Mode::Palette { input } = &mut state.mode else {
+        return false;
+    };
+    match completions(input).as_slice() {
+        [one] => *input = one.name().to_owned(),
+        _ => return false,
+    }
+    true
+}
+
+fn submit(state: &mut State) -> bool {
+    match std::mem::take(&mut state.mode) {
+        Mode::Normal => return false,
+        Mode::Filter { .. } => {}
+        Mode::Palette { input } => match Screen::find(&input) {
+            Some(screen) => show(state, screen),
+            None if input.trim().is_empty() => {}
+            None => {
+                return update(
+                    state,
+                    Action::Toast(format!("no screen named {:?}; tab completes", input.trim())),
+                );
+            }
+        },
+    }
+    true
+}
+
+fn cancel(state: &mut State) -> bool {
+    match std::mem::take(&mut state.mode) {
+        Mode::Normal => return false,
+        Mode::Palette { .. } => {}
+        Mode::Filter { .. } => {
+            let screen = state.screen;
+            if state.filters.remove(&screen).is_some() && screen == Screen::Violations {
+                refresh_violations(state);
+            }
+        }
+    }
+    true
+}
+
+/// A cluster's new rows. Older generations than the one shown are dropped.
+fn apply(state: &mut State, delta: Delta) -> bool {
+    let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
+        return false;
+    };
+    let old = cluster.rows.snapshot.clone();
+    let new = delta.rows.snapshot.clone();
+    if new.generation < old.generation {
+        return false;
+    }
+    // The sparkline gets a point when a live cluster's score changed.
+    let score = delta.rows.tally.score();
+    if new.connection.state.is_live() && cluster.history.back() != Some(&score) {
+        cluster.history.push_back(score);
+        while cluster.history.len() > HISTORY {
+            cluster.history.pop_front();
+        }
+    }
+    // A state change with a reason goes to the Errors ring (never a toast).
+    if new.connection.state != old.connection.state
+        && let Some((operation, message)) = error_of(&new.connection.state)
+    {
+        let context = cluster.context.clone();
+        state.errors.push_back(ErrorEntry {
+            at: new.connection.since,
+            cluster: context,
+            operation,
+            message,
+        });
+        while state.errors.len() > ERRORS {
+            state.errors.pop_front();
+        }
+    }
+    let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
+        return false;
+    };
+    cluster.rows = Arc::clone(&delta.rows);
+    refresh_violations(state);
+    clamp(state, Screen::Fleet);
+    true
+}
+
+fn error_of(state: &guardian_cluster::ClusterState) -> Option<(&'static str, String)> {
+    use guardian_cluster::ClusterState as S;
+    match state {
+        S::Unreachable { reason, detail } => {
+            Some(("connect", format!("unreachable ({reason:?}): {detail}")))
+        }
+        S::Unauthorized { detail } => Some(("connect", format!("unauthorized: {detail}"))),
+        S::Forbidden { missing } => Some((
+            "watch",
+            format!(
+                "forbidden: {}",
+                missing
+                    .iter()
+                    .map(|a| format!("{} {}", a.verb, a.resource))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        S::Degraded { failing } => Some((
+            "watch",
+            failing
+                .iter()
+                .map(|f| format!("{}: {}", f.resource, f.error))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        S::NoCrds => Some((
+            "watch",
+            "the GuardianPolicy CRD is not installed".to_owned(),
+        )),
+        S::Connecting | S::Synced => None,
+    }
+}
+
+/// The clock moved: toasts expire; ages on screen change (so a redraw is due).
+fn tick(state: &mut State, now: Timestamp) -> bool {
+    state.now = now;
+    state.toasts.retain(|t| t.until > now);
+    true
+}
+
+#[cfg(test)]
+#[path = "update_tests.rs"]
+mod tests;

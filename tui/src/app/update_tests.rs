@@ -1,0 +1,298 @@
+use guardian_core::crd::Enforcement;
+use guardian_core::model::Severity;
+
+use super::*;
+use crate::app::violations::{GroupBy, Line};
+use crate::testing::{
+    at, deployment, epoch, feed, finding, policy, state, synced, unreachable, waived,
+};
+
+fn two_clusters() -> State {
+    let mut a = synced("demo-a");
+    a.policies = vec![policy("restricted", Enforcement::Deny, Some(epoch()))];
+    a.evaluations = vec![
+        deployment(
+            "shop",
+            "web",
+            &["restricted"],
+            vec![
+                finding("restricted", "privileged", Severity::Critical),
+                finding("restricted", "run-as-non-root", Severity::High),
+            ],
+        ),
+        deployment(
+            "pay",
+            "ledger",
+            &["restricted"],
+            vec![waived(
+                finding("restricted", "run-as-non-root", Severity::High),
+                "pay/legacy",
+            )],
+        ),
+    ];
+    let mut b = synced("demo-b");
+    b.evaluations = vec![deployment(
+        "shop",
+        "api",
+        &["labels"],
+        vec![finding("labels", "owner-label", Severity::Low)],
+    )];
+    state(vec![a, b], at(60))
+}
+
+fn cmd(state: &mut State, command: Command) -> bool {
+    update(state, Action::Command(command))
+}
+
+fn resources(state: &State) -> Vec<String> {
+    state
+        .violations
+        .table
+        .lines
+        .iter()
+        .map(|line| match line {
+            Line::Group { label, count } => format!("# {label} {count}"),
+            Line::Row(r) => {
+                let (cluster, row) =
+                    super::super::violations::row(&state.clusters, *r).expect("row");
+                format!("{} {} {}", cluster.context, row.resource, row.rule)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn rows_across_clusters_sort_most_severe_first_and_reverse_on_the_same_key() {
+    let mut s = two_clusters();
+    assert_eq!(
+        resources(&s),
+        [
+            "demo-a Deployment/web privileged",
+            "demo-a Deployment/web run-as-non-root",
+            "demo-a Deployment/ledger run-as-non-root",
+            "demo-b Deployment/api owner-label",
+        ],
+        "waived after the violations of the same severity"
+    );
+    cmd(&mut s, Command::SortSeverity);
+    assert_eq!(resources(&s)[0], "demo-b Deployment/api owner-label");
+    cmd(&mut s, Command::SortName);
+    assert_eq!(resources(&s)[0], "demo-b Deployment/api owner-label");
+    assert_eq!(resources(&s)[3], "demo-a Deployment/web run-as-non-root");
+    cmd(&mut s, Command::SortNext);
+    assert_eq!(
+        s.violations.sort.column,
+        super::super::violations::Column::Policy
+    );
+}
+
+#[test]
+fn grouping_puts_a_header_with_its_count_over_each_group() {
+    let mut s = two_clusters();
+    cmd(&mut s, Command::GroupBy);
+    assert_eq!(s.violations.group, GroupBy::Cluster);
+    cmd(&mut s, Command::GroupBy);
+    assert_eq!(s.violations.group, GroupBy::Policy);
+    assert_eq!(
+        resources(&s),
+        [
+            "# labels 1",
+            "demo-b Deployment/api owner-label",
+            "# restricted 3",
+            "demo-a Deployment/web privileged",
+            "demo-a Deployment/web run-as-non-root",
+            "demo-a Deployment/ledger run-as-non-root",
+        ]
+    );
+}
+
+#[test]
+fn the_filter_applies_as_typed_inverts_with_bang_scopes_with_at_and_esc_clears_it() {
+    let mut s = two_clusters();
+    s.screen = Screen::Violations;
+    cmd(&mut s, Command::Filter);
+    for c in "shop".chars() {
+        update(&mut s, Action::Input(c));
+    }
+    assert_eq!(s.violations.table.shown, 3);
+    for c in " !privileged".chars() {
+        update(&mut s, Action::Input(c));
+    }
+    assert_eq!(s.violations.table.shown, 2);
+    for c in " @demo-b".chars() {
+        update(&mut s, Action::Input(c));
+    }
+    assert_eq!(resources(&s), ["demo-b Deployment/api owner-label"]);
+    update(&mut s, Action::Submit);
+    assert_eq!(s.mode, Mode::Normal);
+    assert_eq!(s.violations.table.shown, 1, "enter keeps the filter");
+    assert_eq!(s.violations.table.total, 4);
+    cmd(&mut s, Command::Back);
+    assert_eq!(s.violations.table.shown, 4, "esc clears the filter first");
+    assert_eq!(s.screen, Screen::Violations);
+}
+
+#[test]
+fn esc_closes_the_detail_then_goes_back() {
+    let mut s = two_clusters();
+    cmd(&mut s, Command::Show(Screen::Violations));
+    cmd(&mut s, Command::Select);
+    assert!(s.violations.detail);
+    cmd(&mut s, Command::Back);
+    assert!(!s.violations.detail);
+    assert_eq!(s.screen, Screen::Violations);
+    cmd(&mut s, Command::Back);
+    assert_eq!(s.screen, Screen::Fleet);
+    cmd(&mut s, Command::Back);
+    assert_eq!(s.screen, Screen::Fleet, "nothing to go back to");
+}
+
+#[test]
+fn enter_on_fleet_scopes_to_the_cluster_and_digits_pick_or_return_to_all() {
+    let mut s = two_clusters();
+    cmd(&mut s, Command::Down);
+    cmd(&mut s, Command::Select);
+    assert_eq!(s.scope, Scope::One(1));
+    assert_eq!(s.screen, Screen::Violations);
+    assert_eq!(resources(&s), ["demo-b Deployment/api owner-label"]);
+    assert_eq!(s.scope_name(), "demo-b");
+    update(&mut s, Action::PickCluster(1));
+    assert_eq!(s.scope, Scope::One(0));
+    assert_eq!(s.violations.table.total, 3);
+    assert!(!update(&mut s, Action::PickCluster(9)), "no ninth cluster");
+    assert_eq!(s.scope, Scope::One(0));
+    cmd(&mut s, Command::AllClusters);
+    assert_eq!(s.scope, Scope::All);
+    assert_eq!(s.violations.table.total, 4);
+}
+
+#[test]
+fn the_cursor_stays_in_the_table_and_pages_move_it_by_the_page_height() {
+    let mut snapshot = synced("big");
+    snapshot.evaluations = (0..100)
+        .map(|i| {
+            deployment(
+                "ns",
+                &format!("app-{i:03}"),
+                &["p"],
+                vec![finding("p", "r", Severity::Low)],
+            )
+        })
+        .collect();
+    let mut s = state(vec![snapshot], at(0));
+    cmd(&mut s, Command::Show(Screen::Violations));
+    update(
+        &mut s,
+        Action::Resize {
+            width: 80,
+            height: 26,
+        },
+    );
+    assert_eq!(s.page, 20);
+    cmd(&mut s, Command::PageDown);
+    assert_eq!(
+        s.cursor(Screen::Violations),
+        Cursor {
+            selected: 20,
+            offset: 1
+        }
+    );
+    cmd(&mut s, Command::Bottom);
+    assert_eq!(
+        s.cursor(Screen::Violations),
+        Cursor {
+            selected: 99,
+            offset: 80
+        }
+    );
+    cmd(&mut s, Command::Down);
+    assert_eq!(s.cursor(Screen::Violations).selected, 99);
+    cmd(&mut s, Command::Top);
+    assert_eq!(
+        s.cursor(Screen::Violations),
+        Cursor {
+            selected: 0,
+            offset: 0
+        }
+    );
+    cmd(&mut s, Command::Up);
+    assert_eq!(s.cursor(Screen::Violations).selected, 0);
+}
+
+#[test]
+fn older_generations_are_dropped_and_state_changes_go_to_errors_not_toasts() {
+    let mut s = two_clusters();
+    let down = unreachable(synced("demo-b"), at(30), at(45));
+    let generation = down.generation;
+    feed(&mut s, 1, down);
+    assert_eq!(
+        s.clusters[1].snapshot().connection.state.name(),
+        "Unreachable"
+    );
+    assert_eq!(s.errors.len(), 1);
+    assert_eq!(s.errors[0].cluster, "demo-b");
+    assert_eq!(s.errors[0].operation, "connect");
+    assert!(s.toasts.is_empty(), "background errors never toast");
+
+    let mut old = synced("demo-b");
+    old.generation = generation - 1;
+    feed(&mut s, 1, old);
+    assert_eq!(
+        s.clusters[1].snapshot().connection.state.name(),
+        "Unreachable"
+    );
+}
+
+#[test]
+fn the_score_history_gets_a_point_when_a_live_clusters_score_changes() {
+    let mut s = two_clusters();
+    let first = s.clusters[0].history.clone();
+    assert_eq!(first.len(), 1);
+    let mut better = synced("demo-a");
+    better.generation = 5;
+    better.evaluations = vec![deployment("shop", "web", &["restricted"], vec![])];
+    feed(&mut s, 0, better.clone());
+    better.generation = 6;
+    feed(&mut s, 0, better);
+    assert_eq!(
+        s.clusters[0].history.iter().copied().collect::<Vec<_>>(),
+        [first[0], 100]
+    );
+}
+
+#[test]
+fn the_palette_completes_screen_names_and_goes_there() {
+    let mut s = two_clusters();
+    cmd(&mut s, Command::Palette);
+    update(&mut s, Action::Input('v'));
+    update(&mut s, Action::Complete);
+    assert_eq!(
+        s.mode,
+        Mode::Palette {
+            input: "violations".to_owned()
+        }
+    );
+    update(&mut s, Action::Submit);
+    assert_eq!(s.screen, Screen::Violations);
+    cmd(&mut s, Command::Palette);
+    for c in "nope".chars() {
+        update(&mut s, Action::Input(c));
+    }
+    update(&mut s, Action::Submit);
+    assert_eq!(s.screen, Screen::Violations);
+    assert_eq!(s.toasts.len(), 1, "a user-typed mistake is answered");
+    update(&mut s, Action::Tick(at(3600)));
+    assert!(s.toasts.is_empty(), "toasts expire");
+}
+
+#[test]
+fn read_only_by_context_applies_while_that_context_is_in_scope() {
+    let mut s = two_clusters();
+    assert!(!s.is_readonly());
+    s.clusters[1].readonly = true;
+    assert!(s.is_readonly(), "all clusters include the read-only one");
+    update(&mut s, Action::PickCluster(1));
+    assert!(!s.is_readonly());
+    update(&mut s, Action::PickCluster(2));
+    assert!(s.is_readonly());
+}

@@ -1,0 +1,252 @@
+//! The Violations table as index vectors over the clusters' immutable rows: filtered, sorted
+//! and grouped when data, scope, filter, sort or grouping change, never per frame.
+
+use std::cmp::Ordering;
+
+use super::filter::Filter;
+use super::rows::ViolationRow;
+use super::state::{Cluster, Scope};
+
+/// The columns, in display order; each can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Column {
+    Severity,
+    Cluster,
+    Namespace,
+    Resource,
+    Policy,
+    Rule,
+    Enforcement,
+    Message,
+    Age,
+}
+
+impl Column {
+    pub const ALL: [Column; 9] = [
+        Column::Severity,
+        Column::Cluster,
+        Column::Namespace,
+        Column::Resource,
+        Column::Policy,
+        Column::Rule,
+        Column::Enforcement,
+        Column::Message,
+        Column::Age,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Severity => "SEVERITY",
+            Column::Cluster => "CLUSTER",
+            Column::Namespace => "NAMESPACE",
+            Column::Resource => "KIND/NAME",
+            Column::Policy => "POLICY",
+            Column::Rule => "RULE",
+            Column::Enforcement => "ENFORCEMENT",
+            Column::Message => "MESSAGE",
+            Column::Age => "AGE",
+        }
+    }
+
+    pub fn next(self) -> Column {
+        let i = Column::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        Column::ALL[(i + 1) % Column::ALL.len()]
+    }
+}
+
+/// How rows are grouped under header lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    #[default]
+    None,
+    Cluster,
+    Policy,
+    Namespace,
+    Rule,
+}
+
+impl GroupBy {
+    pub fn next(self) -> GroupBy {
+        match self {
+            GroupBy::None => GroupBy::Cluster,
+            GroupBy::Cluster => GroupBy::Policy,
+            GroupBy::Policy => GroupBy::Namespace,
+            GroupBy::Namespace => GroupBy::Rule,
+            GroupBy::Rule => GroupBy::None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupBy::None => "none",
+            GroupBy::Cluster => "cluster",
+            GroupBy::Policy => "policy",
+            GroupBy::Namespace => "namespace",
+            GroupBy::Rule => "rule",
+        }
+    }
+}
+
+/// The sort column and direction. Severity sorts most severe first, age newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: Column,
+    pub reverse: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            column: Column::Severity,
+            reverse: false,
+        }
+    }
+}
+
+/// A row of one cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRef {
+    pub cluster: u32,
+    pub row: u32,
+}
+
+/// A line of the table: a group header or a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    Group { label: String, count: usize },
+    Row(RowRef),
+}
+
+/// The table's lines and counts.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub lines: Vec<Line>,
+    /// Rows shown (after scope and filter).
+    pub shown: usize,
+    /// Rows in scope before the filter.
+    pub total: usize,
+}
+
+/// The row a reference points at.
+pub fn row(clusters: &[Cluster], r: RowRef) -> Option<(&Cluster, &ViolationRow)> {
+    let cluster = clusters.get(usize::try_from(r.cluster).ok()?)?;
+    let row = cluster.rows.violations.get(usize::try_from(r.row).ok()?)?;
+    Some((cluster, row))
+}
+
+/// Builds the table from every cluster in scope.
+pub fn build(
+    clusters: &[Cluster],
+    scope: Scope,
+    filter: &Filter,
+    sort: Sort,
+    group: GroupBy,
+) -> Table {
+    let mut refs = Vec::new();
+    let mut total = 0;
+    for (c, cluster) in clusters.iter().enumerate() {
+        if !scope.includes(c) {
+            continue;
+        }
+        total += cluster.rows.violations.len();
+        if !filter.cluster(&cluster.context) {
+            continue;
+        }
+        let c = u32::try_from(c).unwrap_or(u32::MAX);
+        refs.extend(
+            cluster
+                .rows
+                .violations
+                .iter()
+                .enumerate()
+                .filter(|(_, row)| filter.text(&row.haystack))
+                .map(|(r, _)| RowRef {
+                    cluster: c,
+                    row: u32::try_from(r).unwrap_or(u32::MAX),
+                }),
+        );
+    }
+    let get = |r: &RowRef| row(clusters, *r);
+    refs.sort_by(|a, b| match (get(a), get(b)) {
+        (Some(a), Some(b)) => group_key(group, a)
+            .cmp(group_key(group, b))
+            .then_with(|| compare(sort, a, b)),
+        _ => Ordering::Equal,
+    });
+    let shown = refs.len();
+    let mut lines = Vec::with_capacity(refs.len());
+    if group == GroupBy::None {
+        lines.extend(refs.into_iter().map(Line::Row));
+    } else {
+        let mut start = 0;
+        while start < refs.len() {
+            let key = get(&refs[start]).map(|r| group_key(group, r)).unwrap_or("");
+            let end = start
+                + refs[start..]
+                    .iter()
+                    .take_while(|r| get(r).map(|r| group_key(group, r)).unwrap_or("") == key)
+                    .count();
+            let label = if key.is_empty() {
+                "(cluster-scoped)".to_owned()
+            } else {
+                key.to_owned()
+            };
+            lines.push(Line::Group {
+                label,
+                count: end - start,
+            });
+            lines.extend(refs[start..end].iter().copied().map(Line::Row));
+            start = end.max(start + 1);
+        }
+    }
+    Table {
+        lines,
+        shown,
+        total,
+    }
+}
+
+type Entry<'c> = (&'c Cluster, &'c ViolationRow);
+
+fn group_key<'c>(group: GroupBy, (cluster, row): Entry<'c>) -> &'c str {
+    match group {
+        GroupBy::None => "",
+        GroupBy::Cluster => &cluster.context,
+        GroupBy::Policy => &row.policy,
+        GroupBy::Namespace => &row.namespace,
+        GroupBy::Rule => &row.rule,
+    }
+}
+
+fn compare(sort: Sort, a: Entry<'_>, b: Entry<'_>) -> Ordering {
+    let (ca, ra) = a;
+    let (cb, rb) = b;
+    let primary = match sort.column {
+        // Most severe first; waived findings after the violations of the same severity.
+        Column::Severity => rb
+            .severity
+            .cmp(&ra.severity)
+            .then_with(|| ra.waived_by.is_some().cmp(&rb.waived_by.is_some())),
+        Column::Cluster => ca.context.cmp(&cb.context),
+        Column::Namespace => ra.namespace.cmp(&rb.namespace),
+        Column::Resource => ra.resource.cmp(&rb.resource),
+        Column::Policy => ra.policy.cmp(&rb.policy),
+        Column::Rule => ra.rule.cmp(&rb.rule),
+        Column::Enforcement => ra.enforcement.cmp(rb.enforcement),
+        Column::Message => ra.message.cmp(&rb.message),
+        // Newest first.
+        Column::Age => rb.first_seen.cmp(&ra.first_seen),
+    };
+    let primary = if sort.reverse {
+        primary.reverse()
+    } else {
+        primary
+    };
+    // A stable order under any column: severity, cluster, namespace, resource, rule.
+    primary
+        .then_with(|| rb.severity.cmp(&ra.severity))
+        .then_with(|| ca.context.cmp(&cb.context))
+        .then_with(|| ra.namespace.cmp(&rb.namespace))
+        .then_with(|| ra.resource.cmp(&rb.resource))
+        .then_with(|| ra.rule.cmp(&rb.rule))
+}

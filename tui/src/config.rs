@@ -1,0 +1,88 @@
+//! The console's config file (TOML in the XDG config dir) and where its log goes.
+//!
+//! ```toml
+//! readonly = false            # every context read-only
+//! [keys]                      # rebind a command by name (the Help screen lists them)
+//! quit = ["q", "ctrl-c"]
+//! [contexts.prod]
+//! readonly = true             # writes absent while prod is in scope
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use directories::ProjectDirs;
+use serde::Deserialize;
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub readonly: bool,
+    #[serde(default)]
+    pub keys: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub contexts: BTreeMap<String, ContextConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextConfig {
+    #[serde(default)]
+    pub readonly: bool,
+}
+
+impl Config {
+    /// Reads `path`; a missing file is the defaults.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => {
+                return Err(Error::ConfigRead {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|source| Error::ConfigParse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The contexts the config makes read-only.
+    pub fn readonly_contexts(&self) -> Vec<String> {
+        self.contexts
+            .iter()
+            .filter(|(_, c)| c.readonly)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// Where the console reads its config and writes its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Paths {
+    /// `$XDG_CONFIG_HOME/kube-guardian/tui.toml` and `$XDG_STATE_HOME/kube-guardian/tui.log`
+    /// (or the platform's equivalents); `log_file` overrides the log.
+    pub fn resolve(log_file: Option<&Path>) -> Result<Paths, Error> {
+        let dirs =
+            ProjectDirs::from("dev", "kube-guardian", "kube-guardian").ok_or(Error::NoHome)?;
+        let state = dirs
+            .state_dir()
+            .unwrap_or_else(|| dirs.data_local_dir())
+            .to_owned();
+        Ok(Paths {
+            config: dirs.config_dir().join("tui.toml"),
+            log: log_file.map_or_else(|| state.join("tui.log"), Path::to_owned),
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! The event loop. The UI thread owns the state; one forwarder task per cluster turns its
+//! snapshots into rows and sends them as deltas over a bounded channel; the loop selects on
+//! input, deltas, a 1 Hz tick and a redraw deadline, applies a batch, and draws at most ~60
+//! times a second, only when something changed. The first frame is drawn before any network
+//! call, so every cluster shows `Connecting` at once whatever the clusters do.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind};
+use futures::StreamExt;
+use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::TuiArgs;
+use crate::action::{Action, Delta};
+use crate::app::{Deriver, Mode, State, update};
+use crate::config::{Config, Paths};
+use crate::error::Error;
+use crate::keymap::{Keymap, defaults};
+use crate::terminal::Tui;
+use crate::theme::Theme;
+use crate::views::frame;
+
+/// At most one frame per this long (~60 per second).
+const FRAME: Duration = Duration::from_millis(16);
+/// Deltas in flight per console; a forwarder waits when the UI is behind (its watch channel
+/// keeps only the newest snapshot meanwhile, so waiting never piles up old data).
+const DELTAS: usize = 64;
+/// Actions applied before a frame is considered.
+const BATCH: usize = 64;
+
+pub fn run(args: TuiArgs) -> Result<(), Error> {
+    let paths = Paths::resolve(args.log_file.as_deref())?;
+    if args.print_paths {
+        println!("config: {}", paths.config.display());
+        println!("log:    {}", paths.log.display());
+        return Ok(());
+    }
+    let config = Config::load(&paths.config)?;
+    let keymap = Keymap::new(defaults(), &config.keys)?;
+    let targets =
+        guardian_cluster::kubeconfig::select(&args.selection()).map_err(Error::Clusters)?;
+    let contexts: Vec<String> = targets.iter().map(|t| t.context.clone()).collect();
+    let readonly_contexts: BTreeSet<String> = config.readonly_contexts().into_iter().collect();
+    let mut state = State::new(
+        &contexts,
+        Timestamp::now(),
+        Arc::new(keymap),
+        &readonly_contexts,
+    );
+    state.readonly = args.readonly || config.readonly;
+    state.paths = Some(paths);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    runtime.block_on(async move {
+        let mut tui = Tui::enter()?;
+        let result = main_loop(&mut tui, state, targets).await;
+        drop(tui);
+        result
+    })
+}
+
+async fn main_loop(
+    tui: &mut Tui,
+    mut state: State,
+    targets: Vec<guardian_cluster::Target>,
+) -> Result<(), Error> {
+    let theme = Theme::from_env();
+    let size = tui.terminal.size().map_err(|source| Error::Terminal {
+        what: "reading its size",
+        source,
+    })?;
+    update(
+        &mut state,
+        Action::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    draw(tui, &state, &theme)?;
+
+    let set = ClusterSet::start(targets, ClusterOptions::default());
+    let (deltas, mut incoming) = mpsc::channel(DELTAS);
+    for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
+        tokio::spawn(forward(cluster, receiver, deltas.clone()));
+    }
+    drop(deltas);
+
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut dirty = false;
+    let mut last_draw = Instant::now();
+    while !state.quit {
+        tokio::select! {
+            event = input.next() => match event {
+                Some(Ok(event)) => {
+                    for action in actions(&state, event) {
+                        dirty |= update(&mut state, action);
+                    }
+                }
+                Some(Err(source)) => return Err(Error::Terminal { what: "reading input", source }),
+                None => break,
+            },
+            Some(first) = incoming.recv() => {
+                dirty |= update(&mut state, first);
+                // Drain what else is waiting, then draw once for the whole batch.
+                for _ in 1..BATCH {
+                    match incoming.try_recv() {
+                        Ok(action) => dirty |= update(&mut state, action),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = tick.tick() => dirty |= update(&mut state, Action::Tick(Timestamp::now())),
+            () = tokio::time::sleep_until(last_draw + FRAME), if dirty => {
+                draw(tui, &state, &theme)?;
+                dirty = false;
+                last_draw = Instant::now();
+            }
+        }
+    }
+    set.shutdown();
+    Ok(())
+}
+
+fn draw(tui: &mut Tui, state: &State, theme: &Theme) -> Result<(), Error> {
+    tui.terminal
+        .draw(|f| frame::draw(f, state, theme))
+        .map(|_| ())
+        .map_err(|source| Error::Terminal {
+            what: "drawing",
+            source,
+        })
+}
+
+/// What a terminal event does: keys through the keymap (or into the filter or palette line),
+/// resizes; other events (mouse, focus, paste) nothing.
+pub fn actions(state: &State, event: Event) -> Vec<Action> {
+    match event {
+        Event::Key(key) if key.kind == KeyEventKind::Press => {
+            key_action(state, &key).into_iter().collect()
+        }
+        Event::Resize(width, height) => vec![Action::Resize { width, height }],
+        _ => Vec::new(),
+    }
+}
+
+fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
+    if state.mode == Mode::Normal {
+        return state
+            .keymap
+            .dispatch(state.screen, key, state.is_readonly());
+    }
+    match key.code {
+        KeyCode::Esc => Some(Action::Cancel),
+        KeyCode::Enter => Some(Action::Submit),
+        KeyCode::Backspace => Some(Action::Erase),
+        KeyCode::Tab => Some(Action::Complete),
+        KeyCode::Char('c')
+            if key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL) =>
+        {
+            Some(Action::Cancel)
+        }
+        KeyCode::Char(c) => Some(Action::Input(c)),
+        _ => None,
+    }
+}
+
+/// Follows one cluster: each new snapshot becomes rows (formatted here, off the UI thread) and
+/// one delta. Ends when the cluster set or the UI is gone.
+async fn forward(
+    cluster: usize,
+    mut receiver: watch::Receiver<Arc<ClusterSnapshot>>,
+    deltas: mpsc::Sender<Action>,
+) {
+    let mut deriver = Deriver::default();
+    loop {
+        let snapshot = receiver.borrow_and_update().clone();
+        let rows = deriver.derive(snapshot, Timestamp::now());
+        let delta = Delta {
+            cluster,
+            rows: Arc::new(rows),
+        };
+        if deltas.send(Action::Delta(Box::new(delta))).await.is_err() {
+            return;
+        }
+        if receiver.changed().await.is_err() {
+            return;
+        }
+    }
+}

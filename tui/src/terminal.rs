@@ -1,0 +1,97 @@
+//! The terminal's lifecycle: raw mode and the alternate screen while the console runs, restored
+//! on exit, on error (drop) and in the panic hook before the panic prints; and a suspend/resume
+//! pair that hands the terminal to another program (the next issue's `$EDITOR`).
+
+use std::io::{Stdout, stdout};
+use std::sync::Once;
+
+use crossterm::cursor::{Hide, Show};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use crate::error::Error;
+
+pub type Backend = CrosstermBackend<Stdout>;
+
+/// The console's terminal; restores the user's terminal when dropped.
+#[derive(Debug)]
+pub struct Tui {
+    pub terminal: Terminal<Backend>,
+    active: bool,
+}
+
+fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Terminal { what, source }
+}
+
+impl Tui {
+    /// Takes over the terminal (raw mode, alternate screen, hidden cursor).
+    pub fn enter() -> Result<Tui, Error> {
+        install_panic_hook();
+        let terminal =
+            Terminal::new(CrosstermBackend::new(stdout())).map_err(io("opening the terminal"))?;
+        let mut tui = Tui {
+            terminal,
+            active: false,
+        };
+        tui.resume()?;
+        Ok(tui)
+    }
+
+    /// Takes the terminal back after [`Tui::suspend`] and forces a full redraw.
+    pub fn resume(&mut self) -> Result<(), Error> {
+        enable_raw_mode().map_err(io("entering raw mode"))?;
+        execute!(stdout(), EnterAlternateScreen, Hide)
+            .map_err(io("entering the alternate screen"))?;
+        self.active = true;
+        // The screen may hold anything now: the next draw repaints every cell.
+        self.terminal.clear().map_err(io("clearing the screen"))
+    }
+
+    /// Gives the terminal back to the user (cooked mode, main screen, cursor shown).
+    pub fn suspend(&mut self) -> Result<(), Error> {
+        self.active = false;
+        restore().map_err(io("restoring the terminal"))
+    }
+
+    /// Hands the terminal to `run` (an editor): the caller stops its input task first, so the
+    /// program gets every key; the terminal is taken back afterwards, even if `run` failed.
+    pub fn with_suspended<T>(&mut self, run: impl FnOnce() -> T) -> Result<T, Error> {
+        self.suspend()?;
+        let result = run();
+        self.resume()?;
+        Ok(result)
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        if self.active {
+            let _ = restore();
+        }
+    }
+}
+
+/// Leaves raw mode and the alternate screen, shows the cursor. Safe to call twice.
+pub fn restore() -> std::io::Result<()> {
+    let screen = execute!(stdout(), LeaveAlternateScreen, Show);
+    disable_raw_mode()?;
+    screen
+}
+
+/// A panic restores the terminal before its message prints (else the message is lost in the
+/// alternate screen and the shell stays in raw mode).
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = restore();
+            previous(info);
+        }));
+    });
+}

@@ -1,0 +1,152 @@
+//! Fleet (home): one row per cluster: state, score with its trend, violations by severity,
+//! policies and how many are reconciled, the operator's leader and lease, the last reconcile.
+
+use guardian_core::model::Severity;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row};
+
+use super::frame::state_text;
+use super::table::{self, Spec};
+use super::text::age;
+use crate::app::{Cluster, State};
+use crate::theme::Theme;
+use crate::views::Screen;
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Points of the trend shown (the newest).
+const TREND: usize = 10;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let header = Row::new(
+        [
+            "CLUSTER",
+            "STATE",
+            "SCORE",
+            "TREND",
+            "CRIT",
+            "HIGH",
+            "MED",
+            "LOW",
+            "POLICIES",
+            "LEADER",
+            "LEASE",
+            "RECONCILED",
+        ]
+        .map(Cell::from),
+    );
+    let widths = vec![
+        Constraint::Min(10),
+        Constraint::Min(12),
+        Constraint::Length(5),
+        Constraint::Length(TREND as u16),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(10),
+        Constraint::Min(8),
+        Constraint::Length(8),
+        Constraint::Length(10),
+    ];
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " {} ({}) ",
+        Screen::Fleet.title(),
+        state.clusters.len()
+    ));
+    let spec = Spec {
+        block,
+        header,
+        widths,
+        len: state.clusters.len(),
+        cursor: state.cursor(Screen::Fleet),
+    };
+    table::render(frame, area, spec, theme, |i| match state.clusters.get(i) {
+        Some(cluster) => row(cluster, state, theme),
+        None => Row::default(),
+    });
+}
+
+fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme) -> Row<'a> {
+    let snapshot = cluster.snapshot();
+    let connection = &snapshot.connection;
+    let live = connection.state.is_live();
+    let known = live || connection.last_synced.is_some();
+    let tally = &cluster.rows.tally;
+    let count = |severity: Severity| -> Cell<'a> {
+        let n = tally.by_severity.get(severity);
+        if !known {
+            return Cell::from("-");
+        }
+        let style = if n > 0 {
+            theme.severity(severity)
+        } else {
+            Default::default()
+        };
+        Cell::from(Span::styled(n.to_string(), style))
+    };
+    let score = if known {
+        tally.score().to_string()
+    } else {
+        "-".to_owned()
+    };
+    let trend: String = cluster
+        .history
+        .iter()
+        .skip(cluster.history.len().saturating_sub(TREND))
+        .map(|&s| BARS[usize::from(s.min(99)) * BARS.len() / 100])
+        .collect();
+    let reconciled = snapshot
+        .policies
+        .iter()
+        .filter(|p| {
+            let observed = p.status.as_ref().and_then(|s| s.observed_generation);
+            observed.is_some() && observed >= p.metadata.generation
+        })
+        .count();
+    let policies = if known {
+        format!("{} ({reconciled})", snapshot.policies.len())
+    } else {
+        "-".to_owned()
+    };
+    let lease = snapshot.lease.as_deref().and_then(|l| l.spec.as_ref());
+    let leader = lease
+        .and_then(|s| s.holder_identity.clone())
+        .unwrap_or_else(|| "-".to_owned());
+    let renewed = lease.and_then(|s| s.renew_time.as_ref()).map_or_else(
+        || "-".to_owned(),
+        |t| format!("{} ago", age(state.now, t.0)),
+    );
+    let last = snapshot
+        .policies
+        .iter()
+        .filter_map(|p| p.status.as_ref())
+        .flat_map(|s| s.conditions.iter())
+        .map(|c| c.last_transition_time.0)
+        .max()
+        .map_or_else(|| "-".to_owned(), |t| format!("{} ago", age(state.now, t)));
+    let style = if live {
+        Default::default()
+    } else {
+        theme.stale()
+    };
+    Row::new(vec![
+        Cell::from(cluster.context.as_str()),
+        Cell::from(Line::from(Span::styled(
+            state_text(connection, state.now),
+            theme.state(connection.state.name()),
+        ))),
+        Cell::from(score),
+        Cell::from(trend),
+        count(Severity::Critical),
+        count(Severity::High),
+        count(Severity::Medium),
+        count(Severity::Low),
+        Cell::from(policies),
+        Cell::from(leader),
+        Cell::from(renewed),
+        Cell::from(last),
+    ])
+    .style(style)
+}

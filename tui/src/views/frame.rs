@@ -1,0 +1,124 @@
+//! Around every screen: the header (app, scope, read-only badge, one chip per cluster), the
+//! filter or palette line, the hint bar from the keymap, and toasts.
+
+use guardian_cluster::Connection;
+use k8s_openapi::jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::text::{age, duration};
+use crate::app::{Mode, State, update};
+use crate::theme::Theme;
+
+/// The badge shown while writes are off.
+pub const READONLY_BADGE: &str = " READ-ONLY ";
+
+/// Draws the whole frame.
+pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
+    let [header, body, prompt, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(u16::from(state.mode != Mode::Normal)),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    frame.render_widget(Paragraph::new(header_line(state, theme)), header);
+    super::render(frame, body, state, theme);
+    if state.mode != Mode::Normal {
+        frame.render_widget(Paragraph::new(prompt_line(state, theme)), prompt);
+    }
+    frame.render_widget(Paragraph::new(hint_line(state, theme)), hints);
+    toasts(frame, body, state, theme);
+}
+
+/// A cluster's state in words: `Synced`, `Unreachable stale 42s · retry in 12s`.
+pub fn state_text(connection: &Connection, now: Timestamp) -> String {
+    let mut text = connection.state.name().to_owned();
+    if let Some(stale) = connection.stale_for(now) {
+        text.push_str(&format!(" stale {}", duration(stale.as_secs())));
+    }
+    if let Some(retry) = connection.next_retry.filter(|r| *r > now) {
+        text.push_str(&format!(" · retry in {}", age(retry, now)));
+    }
+    text
+}
+
+fn header_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![
+        Span::styled(" kube-guardian ", theme.title()),
+        Span::raw(format!(" scope: {}  ", state.scope_name())),
+    ];
+    if state.is_readonly() {
+        spans.push(Span::styled(READONLY_BADGE, theme.readonly()));
+        spans.push(Span::raw(" "));
+    }
+    for cluster in &state.clusters {
+        let connection = &cluster.snapshot().connection;
+        let style = theme.state(connection.state.name());
+        spans.push(Span::raw(format!(" {} ", cluster.context)));
+        spans.push(Span::styled("● ", style));
+        spans.push(Span::styled(state_text(connection, state.now), style));
+        spans.push(Span::raw(" "));
+    }
+    Line::from(spans)
+}
+
+fn prompt_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
+    match &state.mode {
+        Mode::Normal => Line::default(),
+        Mode::Filter { input } => Line::from(vec![
+            Span::styled("/", theme.key()),
+            Span::raw(input.as_str()),
+            Span::styled("▏", theme.key()),
+            Span::raw("   (!text excludes, @cluster scopes; enter keeps, esc clears)"),
+        ]),
+        Mode::Palette { input } => {
+            let names: Vec<&str> = update::completions(input)
+                .into_iter()
+                .map(|s| s.name())
+                .collect();
+            Line::from(vec![
+                Span::styled(":", theme.key()),
+                Span::raw(input.as_str()),
+                Span::styled("▏", theme.key()),
+                Span::raw(format!("   {}", names.join(" "))),
+            ])
+        }
+    }
+}
+
+fn hint_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::raw(" ")];
+    for (keys, label) in state.keymap.hints(state.screen, state.is_readonly()) {
+        spans.push(Span::styled(format!("<{keys}>"), theme.key()));
+        spans.push(Span::raw(format!(" {label}  ")));
+    }
+    Line::from(spans)
+}
+
+/// Toasts at the bottom right of the body, newest last.
+fn toasts(frame: &mut Frame, body: Rect, state: &State, theme: &Theme) {
+    let mut bottom = body.bottom().saturating_sub(1);
+    for toast in state.toasts.iter().rev() {
+        let width = u16::try_from(toast.text.chars().count() + 2)
+            .unwrap_or(u16::MAX)
+            .min(body.width);
+        if bottom <= body.y {
+            break;
+        }
+        let area = Rect {
+            x: body.right().saturating_sub(width + 1),
+            y: bottom,
+            width,
+            height: 1,
+        };
+        frame.render_widget(Clear, area);
+        frame.render_widget(
+            Paragraph::new(format!(" {} ", toast.text)).style(theme.toast()),
+            area,
+        );
+        bottom = bottom.saturating_sub(1);
+    }
+}
