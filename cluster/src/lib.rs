@@ -4,20 +4,25 @@
 //! several clusters at once, each with an explicit connection state. It never imports a face
 //! (operator, console or the binary): what more than one face needs lives here or in core.
 
+pub mod aggregate;
 pub mod backoff;
 pub mod cache;
 pub mod classify;
 pub mod connect;
 pub mod crypto;
+pub mod drift;
 pub mod error;
 pub mod evaluate;
 pub mod kinds;
 pub mod kubeconfig;
+pub mod operator_state;
 pub mod set;
 pub mod snapshot;
 pub mod state;
 pub mod store;
 mod task;
+#[cfg(test)]
+mod testing;
 pub mod watches;
 
 pub use error::Error;
