@@ -84,7 +84,7 @@ pub fn defaults() -> Vec<Binding> {
         Binding::new(
             Select,
             &["enter"],
-            "drill down: scope to the cluster, or show the detail",
+            "drill down: scope to the cluster, show the detail, a drift's diff or a timeline",
         )
         .hint("open"),
         Binding::new(
@@ -121,6 +121,23 @@ pub fn defaults() -> Vec<Binding> {
         Binding::new(SortName, &["N"], "sort by name (again: reverse)").on(&tables),
         Binding::new(SortPolicy, &["P"], "sort by policy (again: reverse)").on(&tables),
         Binding::new(SortAge, &["A"], "sort by age (again: reverse)").on(&tables),
+        Binding::new(
+            Describe,
+            &["d"],
+            "describe the selected policy or exception",
+        )
+        .on(&[Screen::Policies])
+        .hint("describe"),
+        Binding::new(Yaml, &["y"], "the selected policy's or exception's YAML")
+            .on(&[Screen::Policies])
+            .hint("yaml"),
+        Binding::new(
+            FailuresOnly,
+            &["ctrl-z"],
+            "failed reconciles only, or all again",
+        )
+        .on(&[Screen::Reconcile])
+        .hint("failures"),
         Binding::new(
             Back,
             &["esc"],

@@ -43,6 +43,10 @@ pub fn update(state: &mut State, action: Action) -> bool {
 }
 
 fn command_(state: &mut State, command: Command) -> bool {
+    // Policies, Reconcile and the other screens of `screens` handle their own commands first.
+    if let Some(changed) = super::screens::command(state, command) {
+        return changed;
+    }
     let screen = state.screen;
     match command {
         Command::Quit => state.quit = true,
@@ -89,6 +93,8 @@ fn command_(state: &mut State, command: Command) -> bool {
         Command::SortName => sort_by(state, Column::Resource),
         Command::SortPolicy => sort_by(state, Column::Policy),
         Command::SortAge => sort_by(state, Column::Age),
+        // Handled by `screens` on the screens that have them.
+        Command::Describe | Command::Yaml | Command::FailuresOnly => return false,
     }
     true
 }
@@ -132,7 +138,7 @@ fn select(state: &mut State) {
         Screen::Violations => {
             state.violations.detail = !state.violations.table.lines.is_empty();
         }
-        Screen::Help => {}
+        _ => {}
     }
 }
 
@@ -313,6 +319,10 @@ fn apply(state: &mut State, delta: Delta) -> bool {
     };
     cluster.rows = Arc::clone(&delta.rows);
     refresh_violations(state);
+    super::screens::observe(state, delta.cluster);
+    if super::screens::owns(state.screen) {
+        clamp(state, state.screen);
+    }
     clamp(state, Screen::Fleet);
     true
 }

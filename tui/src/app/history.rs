@@ -1,0 +1,419 @@
+//! What the console saw while it runs, per cluster: policy condition transitions (a timeline per
+//! policy), and in a bounded ring the Warning Events about GuardianPolicies, leader changes and
+//! connection state changes.
+//! The cluster layer keeps only the present; the Reconcile, Leases and Events screens need the
+//! past.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use guardian_cluster::ClusterSnapshot;
+use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::jiff::Timestamp;
+
+/// Events kept in the ring; the oldest go first.
+pub const EVENTS: usize = 500;
+/// Condition transitions kept per policy.
+pub const TRANSITIONS: usize = 16;
+
+/// One condition of one policy changing status or reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The condition's own `lastTransitionTime`.
+    pub time: Timestamp,
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Transition {
+    /// A transition that counts as a failure: not Ready, or Degraded.
+    pub fn failing(&self) -> bool {
+        (self.type_ == "Ready" && self.status != "True")
+            || (self.type_ == "Degraded" && self.status == "True")
+    }
+}
+
+/// Leadership as seen by the console in one cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaderLog {
+    pub holder: Option<String>,
+    /// Changes of holder seen since the console started.
+    pub changes: u32,
+    pub last_change: Option<Timestamp>,
+}
+
+/// One line of the Events screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub time: Timestamp,
+    pub cluster: String,
+    /// `GuardianPolicy/name` (an Event's involved object, or a condition's policy), `Lease`,
+    /// or `Cluster`.
+    pub object: String,
+    pub reason: String,
+    pub message: String,
+    pub warning: bool,
+}
+
+/// Everything observed, keyed by cluster context.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    conditions: HashMap<(String, String), VecDeque<Transition>>,
+    leaders: HashMap<String, LeaderLog>,
+    states: HashMap<String, &'static str>,
+    /// Per cluster, the Events of its last snapshot (uid and count: a repeat is seen again).
+    warnings: HashMap<String, HashSet<(String, i32)>>,
+    events: VecDeque<Seen>,
+}
+
+impl History {
+    /// Records what changed in `snapshot` since the previous one of its cluster.
+    pub fn observe(&mut self, snapshot: &ClusterSnapshot, now: Timestamp) {
+        let cluster = snapshot.context.as_str();
+        self.observe_state(snapshot);
+        self.observe_warnings(snapshot, now);
+        for policy in &snapshot.policies {
+            let name = policy.metadata.name.clone().unwrap_or_default();
+            let conditions = policy.status.as_ref().map(|s| s.conditions.as_slice());
+            for condition in conditions.unwrap_or_default() {
+                let transition = Transition {
+                    time: condition.last_transition_time.0,
+                    type_: condition.type_.clone(),
+                    status: condition.status.clone(),
+                    reason: condition.reason.clone(),
+                    message: condition.message.clone(),
+                };
+                self.record(cluster, &name, transition);
+            }
+        }
+        let holder = snapshot
+            .lease
+            .as_ref()
+            .and_then(|l| l.spec.as_ref())
+            .and_then(|s| s.holder_identity.clone())
+            .filter(|h| !h.is_empty());
+        match self.leaders.get_mut(cluster) {
+            None => {
+                let log = LeaderLog {
+                    holder,
+                    ..LeaderLog::default()
+                };
+                self.leaders.insert(cluster.to_owned(), log);
+            }
+            // A lease not seen (stale data, no operator) is not a change of leader.
+            Some(log) if log.holder != holder && holder.is_some() => {
+                let message = format!(
+                    "leader {} → {}",
+                    log.holder.as_deref().unwrap_or("none"),
+                    holder.as_deref().unwrap_or("none")
+                );
+                log.holder = holder;
+                log.changes += 1;
+                log.last_change = Some(now);
+                self.push(cluster, "Lease", "LeaderChanged", message, true, now);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn observe_state(&mut self, snapshot: &ClusterSnapshot) {
+        let cluster = snapshot.context.as_str();
+        let state = snapshot.connection.state.name();
+        let previous = self.states.insert(cluster.to_owned(), state);
+        if previous.is_some_and(|p| p != state) {
+            let message = format!("{} → {state}", previous.unwrap_or_default());
+            let warning = !snapshot.connection.state.is_live();
+            // When it changed, not when the console heard of it.
+            let since = snapshot.connection.since;
+            self.push(cluster, "Cluster", state, message, warning, since);
+        }
+    }
+
+    fn observe_warnings(&mut self, snapshot: &ClusterSnapshot, now: Timestamp) {
+        let cluster = snapshot.context.as_str();
+        let before = self.warnings.remove(cluster).unwrap_or_default();
+        let mut current = HashSet::with_capacity(snapshot.warnings.len());
+        let mut new: Vec<&Event> = Vec::new();
+        for event in &snapshot.warnings {
+            let key = (
+                event.metadata.uid.clone().unwrap_or_default(),
+                event.count.unwrap_or(1),
+            );
+            if !before.contains(&key) {
+                new.push(event);
+            }
+            current.insert(key);
+        }
+        new.sort_by_key(|e| event_time(e, now));
+        for event in new {
+            let involved = &event.involved_object;
+            let object = format!(
+                "{}/{}",
+                involved.kind.as_deref().unwrap_or_default(),
+                involved.name.as_deref().unwrap_or_default()
+            );
+            let count = event.count.unwrap_or(1);
+            let mut message = event.message.clone().unwrap_or_default();
+            if count > 1 {
+                message = format!("{message} (x{count})");
+            }
+            let reason = event.reason.clone().unwrap_or_default();
+            let time = event_time(event, now);
+            self.push(cluster, &object, &reason, message, true, time);
+        }
+        // A stale cluster shows its last Events: nothing to forget.
+        self.warnings.insert(cluster.to_owned(), current);
+    }
+
+    /// Adds `transition` to the policy's timeline when its status or reason changed (not to the
+    /// event ring: the operator reports a failing condition with an Event of its own).
+    fn record(&mut self, cluster: &str, policy: &str, transition: Transition) {
+        let timeline = self
+            .conditions
+            .entry((cluster.to_owned(), policy.to_owned()))
+            .or_default();
+        let last = timeline.iter().rev().find(|t| t.type_ == transition.type_);
+        if last.is_some_and(|l| l.status == transition.status && l.reason == transition.reason) {
+            return;
+        }
+        if timeline.len() == TRANSITIONS {
+            timeline.pop_front();
+        }
+        timeline.push_back(transition);
+    }
+
+    fn push(
+        &mut self,
+        cluster: &str,
+        object: &str,
+        reason: &str,
+        message: String,
+        warning: bool,
+        time: Timestamp,
+    ) {
+        if self.events.len() == EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(Seen {
+            time,
+            cluster: cluster.to_owned(),
+            object: object.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            warning,
+        });
+    }
+
+    /// The policy's condition transitions seen, oldest first.
+    pub fn transitions(&self, cluster: &str, policy: &str) -> impl Iterator<Item = &Transition> {
+        self.conditions
+            .get(&(cluster.to_owned(), policy.to_owned()))
+            .into_iter()
+            .flatten()
+    }
+
+    pub fn leader(&self, cluster: &str) -> Option<&LeaderLog> {
+        self.leaders.get(cluster)
+    }
+
+    /// Events seen, oldest first.
+    pub fn events(&self) -> impl DoubleEndedIterator<Item = &Seen> + ExactSizeIterator {
+        self.events.iter()
+    }
+}
+
+/// When an Event last happened: its last timestamp, event time or creation, else `now`.
+fn event_time(event: &Event, now: Timestamp) -> Timestamp {
+    event
+        .last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| event.event_time.as_ref().map(|t| t.0))
+        .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use guardian_cluster::{ClusterState, Connection};
+    use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, GuardianPolicyStatus};
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).expect("in range")
+    }
+
+    fn ready(status: &str, reason: &str, seconds: i64) -> Condition {
+        Condition {
+            type_: "Ready".into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: format!("{reason} message"),
+            last_transition_time: Time(at(seconds)),
+            observed_generation: None,
+        }
+    }
+
+    fn snapshot(conditions: Vec<Condition>, holder: Option<&str>) -> ClusterSnapshot {
+        let mut policy = GuardianPolicy::new("p", GuardianPolicySpec::default());
+        policy.status = Some(GuardianPolicyStatus {
+            conditions,
+            ..GuardianPolicyStatus::default()
+        });
+        let mut snapshot = ClusterSnapshot::connecting("a", at(0));
+        snapshot.connection = Connection {
+            state: ClusterState::Synced,
+            since: at(0),
+            last_synced: Some(at(0)),
+            next_retry: None,
+        };
+        snapshot.policies = vec![Arc::new(policy)];
+        snapshot.lease = holder.map(|h| {
+            Arc::new(Lease {
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(h.into()),
+                    ..LeaseSpec::default()
+                }),
+                ..Lease::default()
+            })
+        });
+        snapshot
+    }
+
+    #[test]
+    fn condition_changes_are_recorded_once_per_change() {
+        let mut history = History::default();
+        history.observe(&snapshot(vec![ready("True", "Reconciled", 1)], None), at(2));
+        // The same condition again is no transition.
+        history.observe(&snapshot(vec![ready("True", "Reconciled", 1)], None), at(3));
+        assert_eq!(history.transitions("a", "p").count(), 1);
+
+        history.observe(
+            &snapshot(vec![ready("False", "InvalidRule", 5)], None),
+            at(6),
+        );
+        history.observe(&snapshot(vec![ready("True", "Reconciled", 8)], None), at(9));
+        let seen: Vec<(&str, &str, Timestamp, bool)> = history
+            .transitions("a", "p")
+            .map(|t| (t.status.as_str(), t.reason.as_str(), t.time, t.failing()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("True", "Reconciled", at(1), false),
+                ("False", "InvalidRule", at(5), true),
+                ("True", "Reconciled", at(8), false)
+            ]
+        );
+        assert_eq!(history.transitions("b", "p").count(), 0);
+        assert_eq!(
+            history.events().count(),
+            0,
+            "conditions have their own timeline"
+        );
+    }
+
+    fn warning(uid: &str, count: i32, seconds: i64) -> Arc<Event> {
+        Arc::new(Event {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                uid: Some(uid.into()),
+                ..Default::default()
+            },
+            involved_object: k8s_openapi::api::core::v1::ObjectReference {
+                kind: Some("GuardianPolicy".into()),
+                name: Some("p".into()),
+                ..Default::default()
+            },
+            reason: Some("PolicyDegraded".into()),
+            message: Some("a rule does not compile".into()),
+            count: Some(count),
+            last_timestamp: Some(Time(at(seconds))),
+            type_: Some("Warning".into()),
+            ..Event::default()
+        })
+    }
+
+    #[test]
+    fn warning_events_enter_the_ring_once_and_again_when_they_repeat() {
+        let mut history = History::default();
+        let mut s = snapshot(Vec::new(), None);
+        s.warnings = vec![warning("u1", 1, 5), warning("u0", 1, 3)];
+        history.observe(&s, at(6));
+        history.observe(&s, at(7));
+        s.warnings = vec![warning("u1", 2, 9)];
+        history.observe(&s, at(10));
+        let events: Vec<(&str, &str, Timestamp)> = history
+            .events()
+            .map(|e| (e.object.as_str(), e.message.as_str(), e.time))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("GuardianPolicy/p", "a rule does not compile", at(3)),
+                ("GuardianPolicy/p", "a rule does not compile", at(5)),
+                ("GuardianPolicy/p", "a rule does not compile (x2)", at(9)),
+            ]
+        );
+    }
+
+    #[test]
+    fn leader_changes_are_counted_but_a_lease_gone_from_view_is_not_a_change() {
+        let mut history = History::default();
+        history.observe(&snapshot(Vec::new(), Some("pod-1")), at(1));
+        history.observe(&snapshot(Vec::new(), None), at(2));
+        history.observe(&snapshot(Vec::new(), Some("pod-1")), at(3));
+        assert_eq!(history.leader("a").map(|l| l.changes), Some(0));
+        history.observe(&snapshot(Vec::new(), Some("pod-2")), at(4));
+        let log = history.leader("a").expect("seen");
+        assert_eq!(
+            (log.holder.as_deref(), log.changes, log.last_change),
+            (Some("pod-2"), 1, Some(at(4)))
+        );
+        let last = history.events().last().expect("an event");
+        assert_eq!(last.message, "leader pod-1 → pod-2");
+    }
+
+    #[test]
+    fn the_event_ring_and_each_timeline_are_bounded() {
+        let mut history = History::default();
+        let mut s = snapshot(Vec::new(), None);
+        for i in 0..(EVENTS as i64 + 10) {
+            let (status, reason) = if i % 2 == 0 {
+                ("True", "Ok")
+            } else {
+                ("False", "Bad")
+            };
+            s.policies = snapshot(vec![ready(status, reason, i)], None).policies;
+            s.warnings = vec![warning(&format!("u{i}"), 1, i)];
+            history.observe(&s, at(i));
+        }
+        assert_eq!(history.events().count(), EVENTS);
+        assert_eq!(history.transitions("a", "p").count(), TRANSITIONS);
+        // The oldest went first.
+        let first = history.events().next().expect("events");
+        assert_eq!(first.time, at(10));
+    }
+
+    #[test]
+    fn connection_state_changes_are_events() {
+        let mut history = History::default();
+        let mut s = snapshot(Vec::new(), None);
+        history.observe(&s, at(1));
+        s.connection.state = ClusterState::Unreachable {
+            reason: guardian_cluster::UnreachableReason::Refused,
+            detail: "refused".into(),
+        };
+        history.observe(&s, at(2));
+        let event = history.events().last().expect("an event");
+        assert_eq!(
+            (event.object.as_str(), event.message.as_str(), event.warning),
+            ("Cluster", "Synced → Unreachable", true)
+        );
+    }
+}
