@@ -53,6 +53,14 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+
+    /// Logging could not be set up.
+    #[error("cannot set up logging: {what}")]
+    Logging {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 fn list(names: &[String]) -> String {

@@ -15,6 +15,8 @@ pub mod error;
 pub mod evaluate;
 pub mod kinds;
 pub mod kubeconfig;
+pub mod lease;
+pub mod logging;
 pub mod operator_state;
 pub mod set;
 pub mod snapshot;

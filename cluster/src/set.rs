@@ -38,7 +38,7 @@ impl Default for ClusterOptions {
             health_interval: Duration::from_secs(15),
             backoff_first: backoff::FIRST,
             backoff_max: backoff::MAX,
-            lease_name: "kube-guardian-operator".to_owned(),
+            lease_name: crate::lease::DEFAULT_LEASE_NAME.to_owned(),
             publish_interval: Duration::from_millis(200),
         }
     }

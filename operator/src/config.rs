@@ -80,7 +80,7 @@ pub struct LeaderArgs {
     #[arg(long)]
     pub leader_elect: bool,
     /// Name of the Lease.
-    #[arg(long, default_value = "kube-guardian-operator")]
+    #[arg(long, default_value = guardian_cluster::lease::DEFAULT_LEASE_NAME)]
     pub lease_name: String,
     /// Namespace of the Lease; default: the pod's namespace.
     #[arg(long)]
@@ -131,5 +131,22 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn the_default_lease_is_the_one_the_cluster_layer_reads() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Flags {
+            #[command(flatten)]
+            leader: LeaderArgs,
+        }
+        let flags = Flags::try_parse_from(["operator"]).expect("no flags are needed");
+        assert_eq!(
+            flags.leader.lease_name,
+            guardian_cluster::lease::DEFAULT_LEASE_NAME
+        );
+        // What running operators hold: a new default would leave their Leases behind.
+        assert_eq!(flags.leader.lease_name, "kube-guardian-operator");
     }
 }

@@ -104,13 +104,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-
-    #[error("cannot set up logging: {context}")]
-    Telemetry {
-        context: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
 }
 
 impl Error {
@@ -138,7 +131,6 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::Task { .. } => "task",
             Error::Serve { .. } => "serve",
-            Error::Telemetry { .. } => "telemetry",
         }
     }
 }

@@ -1,27 +1,14 @@
-//! Logging: JSON (or text) lines on stdout, optionally also daily-rotated files.
-//!
-//! Level precedence: `--log-level` when given, else `RUST_LOG`, else `info`. An explicit flag wins
-//! because it is what the operator of the process typed (or the Helm values set) for this run;
-//! `RUST_LOG` is ambient and may be inherited from somewhere else.
+//! The operator's logging flags: JSON (or text) lines on stdout, optionally also daily-rotated
+//! files. The writing itself is guardian-cluster's (`logging`), shared with the console.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use tracing_appender::non_blocking::WorkerGuard;
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
-use tracing_subscriber::filter::EnvFilter;
-use tracing_subscriber::layer::{Layer, Layered, SubscriberExt};
-use tracing_subscriber::registry::Registry;
-use tracing_subscriber::util::SubscriberInitExt;
+pub use guardian_cluster::logging::LogGuard;
+use guardian_cluster::logging::{self, LogSettings};
 
 use crate::Error;
 
-const DEFAULT_LEVEL: &str = "info";
-/// Log files are named `kube-guardian.YYYY-MM-DD.log`.
-const FILE_PREFIX: &str = "kube-guardian";
-const FILE_SUFFIX: &str = "log";
-
-/// The line format.
+/// The `--log-format` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LogFormat {
     /// One JSON object per line (for log collectors); the operator's default.
@@ -46,96 +33,22 @@ pub struct LogConfig {
     pub dir: Option<PathBuf>,
 }
 
-/// Flushes buffered log lines when dropped. `main` must hold it until the process exits: dropping
-/// it early stops the background writers, and later lines are lost.
-#[must_use = "dropping the guard stops log output"]
-#[derive(Debug)]
-pub struct LogGuard {
-    _writers: Vec<WorkerGuard>,
+impl LogConfig {
+    /// The operator always logs to stdout (its pod's log), and to files with `--log-dir`.
+    pub fn settings(&self) -> LogSettings {
+        LogSettings {
+            filter: self.level.clone(),
+            format: match self.format {
+                LogFormat::Json => logging::LogFormat::Json,
+                LogFormat::Text => logging::LogFormat::Text,
+            },
+            stdout: true,
+            dir: self.dir.clone(),
+        }
+    }
 }
-
-type Base = Layered<EnvFilter, Registry>;
-type BoxedLayer = Box<dyn Layer<Base> + Send + Sync>;
 
 /// Installs the global subscriber (once per process; a second call fails).
 pub fn init(config: &LogConfig) -> Result<LogGuard, Error> {
-    let directives = directives(config.level.as_deref(), std::env::var("RUST_LOG").ok());
-    let filter = EnvFilter::try_new(&directives)
-        .map_err(|e| telemetry(format!("bad log filter {directives:?}"), e))?;
-
-    // Non-blocking writers: a slow stdout consumer or disk must not stall reconciles. They drop
-    // lines rather than block when their buffer is full.
-    let (stdout, stdout_guard) = tracing_appender::non_blocking(std::io::stdout());
-    let mut writers = vec![stdout_guard];
-    let mut layers: Vec<BoxedLayer> = vec![layer(
-        config.format,
-        stdout,
-        std::io::stdout().is_terminal(),
-    )];
-
-    if let Some(dir) = &config.dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| telemetry(format!("cannot create {}", dir.display()), e))?;
-        let appender = RollingFileAppender::builder()
-            .rotation(Rotation::DAILY)
-            .filename_prefix(FILE_PREFIX)
-            .filename_suffix(FILE_SUFFIX)
-            .build(dir)
-            .map_err(|e| telemetry(format!("cannot open a log file in {}", dir.display()), e))?;
-        let (file, file_guard) = tracing_appender::non_blocking(appender);
-        writers.push(file_guard);
-        layers.push(layer(config.format, file, false));
-    }
-
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(layers)
-        .try_init()
-        .map_err(|e| telemetry("a global logger is already installed".to_owned(), e))?;
-    Ok(LogGuard { _writers: writers })
-}
-
-fn layer<W>(format: LogFormat, writer: W, ansi: bool) -> BoxedLayer
-where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
-{
-    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
-    match format {
-        // Fields at the top level, so collectors index `message`, `level`, `target` directly.
-        LogFormat::Json => fmt
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .boxed(),
-        LogFormat::Text => fmt.with_ansi(ansi).boxed(),
-    }
-}
-
-/// The filter directives: the explicit flag, else `RUST_LOG`, else [`DEFAULT_LEVEL`].
-fn directives(flag: Option<&str>, env: Option<String>) -> String {
-    let pick = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
-    pick(flag.map(str::to_owned))
-        .or_else(|| pick(env))
-        .unwrap_or_else(|| DEFAULT_LEVEL.to_owned())
-}
-
-fn telemetry(context: String, source: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Telemetry {
-        context,
-        source: Box::new(source),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_flag_wins_over_rust_log_which_wins_over_the_default() {
-        assert_eq!(directives(Some("debug"), Some("warn".into())), "debug");
-        assert_eq!(directives(None, Some("warn".into())), "warn");
-        assert_eq!(directives(Some(" "), Some("warn".into())), "warn");
-        assert_eq!(directives(None, None), "info");
-        assert_eq!(directives(None, Some(String::new())), "info");
-    }
+    Ok(logging::init(&config.settings())?)
 }

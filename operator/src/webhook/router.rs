@@ -35,10 +35,7 @@ pub fn router(state: WebhookState) -> Router {
         async move {
             metrics.admission("error", "none", timeout);
             if err.is::<tower::timeout::error::Elapsed>() {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the review was not answered within {timeout:?}"),
-                )
+                timed_out(timeout)
             } else {
                 ApiError::internal(format!("the request failed: {err}"))
             }
@@ -57,6 +54,14 @@ pub fn router(state: WebhookState) -> Router {
                 .timeout(timeout),
         )
         .with_state(Arc::new(state))
+}
+
+/// A review not answered within its deadline: 503 with no decision.
+fn timed_out(timeout: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the review was not answered within {timeout:?}"),
+    )
 }
 
 async fn validate(
@@ -131,6 +136,7 @@ async fn answer(
     // deadline fires meanwhile, the evaluation stops at its next step and gives its slot back, so
     // a few hostile reviews cannot starve the ones queued behind them.
     let metrics = state.metrics.clone();
+    let timeout = state.request_timeout;
     let work = tokio::task::spawn_blocking(move || {
         let _slot = permit;
         let started = Instant::now();
@@ -139,6 +145,12 @@ async fn answer(
             namespaces: &*namespaces,
         };
         let result = deadline.run(|| review(&body, &snapshot.set, &ctx));
+        // Rules stopped by the deadline judged nothing: answer as the timeout does (503, no
+        // decision, the API server applies failurePolicy), whichever of the two fired first.
+        if deadline.passed() {
+            metrics.admission_evaluation(started.elapsed());
+            return Err(timed_out(timeout));
+        }
         let result = result.and_then(|reviewed| {
             let json = reviewed
                 .to_json()
