@@ -55,8 +55,11 @@ impl Binding {
         self.screens.is_empty() || self.screens.contains(&screen)
     }
 
-    /// The keys as the hint bar and help show them: `j/down`.
+    /// The keys as the Help screen shows them: `j/down`, `1-9`.
     pub fn keys_label(&self) -> String {
+        if self.command == Command::PickCluster {
+            return hint_keys(self);
+        }
         let keys: Vec<String> = self.keys.iter().map(Key::to_string).collect();
         keys.join("/")
     }
@@ -81,6 +84,8 @@ pub fn defaults() -> Vec<Binding> {
     use Command::*;
     let tables = [Screen::Violations];
     let mut all = vec![
+        Binding::new(Help, &["?"], "this help").hint("help"),
+        Binding::new(Quit, &["q", "ctrl-c"], "quit").hint("quit"),
         Binding::new(
             Select,
             &["enter"],
@@ -122,6 +127,18 @@ pub fn defaults() -> Vec<Binding> {
         Binding::new(SortPolicy, &["P"], "sort by policy (again: reverse)").on(&tables),
         Binding::new(SortAge, &["A"], "sort by age (again: reverse)").on(&tables),
         Binding::new(
+            Back,
+            &["esc"],
+            "close the detail, clear the filter, then go back",
+        )
+        .hint("back"),
+        Binding::new(Up, &["k", "up"], "move up"),
+        Binding::new(Down, &["j", "down"], "move down"),
+        Binding::new(Top, &["g", "home"], "first row"),
+        Binding::new(Bottom, &["G", "end"], "last row"),
+        Binding::new(PageUp, &["pgup", "ctrl-b"], "page up"),
+        Binding::new(PageDown, &["pgdown", "ctrl-f"], "page down"),
+        Binding::new(
             Describe,
             &["d"],
             "describe the selected policy or exception",
@@ -138,20 +155,6 @@ pub fn defaults() -> Vec<Binding> {
         )
         .on(&[Screen::Reconcile])
         .hint("failures"),
-        Binding::new(
-            Back,
-            &["esc"],
-            "close the detail, clear the filter, then go back",
-        )
-        .hint("back"),
-        Binding::new(Help, &["?"], "this help").hint("help"),
-        Binding::new(Quit, &["q", "ctrl-c"], "quit").hint("quit"),
-        Binding::new(Up, &["k", "up"], "move up"),
-        Binding::new(Down, &["j", "down"], "move down"),
-        Binding::new(Top, &["g", "home"], "first row"),
-        Binding::new(Bottom, &["G", "end"], "last row"),
-        Binding::new(PageUp, &["pgup", "ctrl-b"], "page up"),
-        Binding::new(PageDown, &["pgdown", "ctrl-f"], "page down"),
     ];
     for screen in Screen::ALL {
         if let Some(key) = screen.key() {

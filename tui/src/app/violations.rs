@@ -125,6 +125,35 @@ pub struct Table {
     pub shown: usize,
     /// Rows in scope before the filter.
     pub total: usize,
+    /// The widest text of each column among the rows shown (capped), for column widths.
+    pub widths: Widths,
+}
+
+/// Column widths in characters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Widths {
+    pub cluster: u16,
+    pub namespace: u16,
+    pub resource: u16,
+    pub policy: u16,
+    pub rule: u16,
+}
+
+/// Wider texts are cut: the detail pane shows them whole.
+const MAX_WIDTH: usize = 40;
+
+impl Widths {
+    fn add(&mut self, cluster: &str, row: &ViolationRow) {
+        fn fit(current: &mut u16, text: &str) {
+            let n = u16::try_from(text.chars().count().min(MAX_WIDTH)).unwrap_or(u16::MAX);
+            *current = (*current).max(n);
+        }
+        fit(&mut self.cluster, cluster);
+        fit(&mut self.namespace, &row.namespace);
+        fit(&mut self.resource, &row.resource);
+        fit(&mut self.policy, &row.policy);
+        fit(&mut self.rule, &row.rule);
+    }
 }
 
 /// The row a reference points at.
@@ -174,6 +203,12 @@ pub fn build(
         _ => Ordering::Equal,
     });
     let shown = refs.len();
+    let mut widths = Widths::default();
+    for r in &refs {
+        if let Some((cluster, row)) = get(r) {
+            widths.add(&cluster.context, row);
+        }
+    }
     let mut lines = Vec::with_capacity(refs.len());
     if group == GroupBy::None {
         lines.extend(refs.into_iter().map(Line::Row));
@@ -203,6 +238,7 @@ pub fn build(
         lines,
         shown,
         total,
+        widths,
     }
 }
 

@@ -15,12 +15,17 @@ use crate::theme::Theme;
 use crate::views::Screen;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-/// Points of the trend shown (the newest).
+/// Points of the trend shown (the newest), on wide and narrow terminals.
 const TREND: usize = 10;
+const NARROW_TREND: usize = 8;
+
+/// From this width the Fleet shows every column; below it, the essentials.
+const WIDE: u16 = 120;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let header = Row::new(
-        [
+    let wide = area.width >= WIDE;
+    let titles: &[&str] = if wide {
+        &[
             "CLUSTER",
             "STATE",
             "SCORE",
@@ -34,22 +39,42 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             "LEASE",
             "RECONCILED",
         ]
-        .map(Cell::from),
-    );
-    let widths = vec![
-        Constraint::Min(10),
-        Constraint::Min(12),
-        Constraint::Length(5),
-        Constraint::Length(TREND as u16),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(10),
-        Constraint::Min(8),
-        Constraint::Length(8),
-        Constraint::Length(10),
-    ];
+    } else {
+        &["CLUSTER", "STATE", "SCORE", "TREND", "C/H/M/L", "POLICIES"]
+    };
+    let context = state
+        .clusters
+        .iter()
+        .map(|c| c.context.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(7, 24);
+    let context = u16::try_from(context).unwrap_or(24);
+    let widths = if wide {
+        vec![
+            Constraint::Length(context),
+            Constraint::Min(24),
+            Constraint::Length(5),
+            Constraint::Length(TREND as u16),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Length(10),
+            Constraint::Fill(1),
+            Constraint::Length(9),
+            Constraint::Length(10),
+        ]
+    } else {
+        vec![
+            Constraint::Length(context),
+            Constraint::Fill(1),
+            Constraint::Length(5),
+            Constraint::Length(NARROW_TREND as u16),
+            Constraint::Length(9),
+            Constraint::Length(8),
+        ]
+    };
     let block = Block::default().borders(Borders::ALL).title(format!(
         " {} ({}) ",
         Screen::Fleet.title(),
@@ -57,18 +82,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     ));
     let spec = Spec {
         block,
-        header,
+        header: Row::new(titles.iter().map(|t| Cell::from(*t))),
         widths,
         len: state.clusters.len(),
         cursor: state.cursor(Screen::Fleet),
     };
     table::render(frame, area, spec, theme, |i| match state.clusters.get(i) {
-        Some(cluster) => row(cluster, state, theme),
+        Some(cluster) => row(cluster, state, theme, wide),
         None => Row::default(),
     });
 }
 
-fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme) -> Row<'a> {
+fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme, wide: bool) -> Row<'a> {
     let snapshot = cluster.snapshot();
     let connection = &snapshot.connection;
     let live = connection.state.is_live();
@@ -94,7 +119,12 @@ fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme) -> Row<'a> {
     let trend: String = cluster
         .history
         .iter()
-        .skip(cluster.history.len().saturating_sub(TREND))
+        .skip(
+            cluster
+                .history
+                .len()
+                .saturating_sub(if wide { TREND } else { NARROW_TREND }),
+        )
         .map(|&s| BARS[usize::from(s.min(99)) * BARS.len() / 100])
         .collect();
     let reconciled = snapshot
@@ -131,22 +161,47 @@ fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme) -> Row<'a> {
     } else {
         theme.stale()
     };
-    Row::new(vec![
-        Cell::from(cluster.context.as_str()),
-        Cell::from(Line::from(Span::styled(
-            state_text(connection, state.now),
-            theme.state(connection.state.name()),
-        ))),
-        Cell::from(score),
-        Cell::from(trend),
-        count(Severity::Critical),
-        count(Severity::High),
-        count(Severity::Medium),
-        count(Severity::Low),
-        Cell::from(policies),
-        Cell::from(leader),
-        Cell::from(renewed),
-        Cell::from(last),
-    ])
-    .style(style)
+    let state_cell = Cell::from(Line::from(Span::styled(
+        state_text(connection, state.now),
+        theme.state(connection.state.name()),
+    )));
+    let cells = if wide {
+        vec![
+            Cell::from(cluster.context.as_str()),
+            state_cell,
+            Cell::from(score),
+            Cell::from(trend),
+            count(Severity::Critical),
+            count(Severity::High),
+            count(Severity::Medium),
+            count(Severity::Low),
+            Cell::from(policies),
+            Cell::from(leader),
+            Cell::from(renewed),
+            Cell::from(last),
+        ]
+    } else {
+        let counts = if known {
+            let n: Vec<String> = [
+                Severity::Critical,
+                Severity::High,
+                Severity::Medium,
+                Severity::Low,
+            ]
+            .map(|s| tally.by_severity.get(s).to_string())
+            .to_vec();
+            n.join("/")
+        } else {
+            "-".to_owned()
+        };
+        vec![
+            Cell::from(cluster.context.as_str()),
+            state_cell,
+            Cell::from(score),
+            Cell::from(trend),
+            Cell::from(counts),
+            Cell::from(policies),
+        ]
+    };
+    Row::new(cells).style(style)
 }

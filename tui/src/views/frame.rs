@@ -24,7 +24,10 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(frame.area());
-    frame.render_widget(Paragraph::new(header_line(state, theme)), header);
+    frame.render_widget(
+        Paragraph::new(header_line(state, theme, header.width)),
+        header,
+    );
     super::render(frame, body, state, theme);
     if state.mode != Mode::Normal {
         frame.render_widget(Paragraph::new(prompt_line(state, theme)), prompt);
@@ -35,32 +38,64 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
 
 /// A cluster's state in words: `Synced`, `Unreachable stale 42s · retry in 12s`.
 pub fn state_text(connection: &Connection, now: Timestamp) -> String {
+    chip_text(connection, now, Detail::Full)
+}
+
+/// How much a header chip says, shortened until the header fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Full,
+    /// The state and how stale: `Unreachable stale 42s`.
+    Stale,
+    /// The state alone.
+    Name,
+}
+
+fn chip_text(connection: &Connection, now: Timestamp, detail: Detail) -> String {
     let mut text = connection.state.name().to_owned();
+    if detail == Detail::Name {
+        return text;
+    }
     if let Some(stale) = connection.stale_for(now) {
         text.push_str(&format!(" stale {}", duration(stale.as_secs())));
     }
-    if let Some(retry) = connection.next_retry.filter(|r| *r > now) {
+    if detail == Detail::Full
+        && let Some(retry) = connection.next_retry.filter(|r| *r > now)
+    {
         text.push_str(&format!(" · retry in {}", age(retry, now)));
     }
     text
 }
 
-fn header_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
+fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Line<'a> {
+    let width = usize::from(width);
+    let mut line = Line::default();
+    for detail in [Detail::Full, Detail::Stale, Detail::Name] {
+        line = header_with(state, theme, detail);
+        if line.width() <= width {
+            break;
+        }
+    }
+    line
+}
+
+fn header_with<'a>(state: &'a State, theme: &Theme, detail: Detail) -> Line<'a> {
     let mut spans = vec![
         Span::styled(" kube-guardian ", theme.title()),
-        Span::raw(format!(" scope: {}  ", state.scope_name())),
+        Span::raw(format!(" scope: {} ", state.scope_name())),
     ];
     if state.is_readonly() {
         spans.push(Span::styled(READONLY_BADGE, theme.readonly()));
-        spans.push(Span::raw(" "));
     }
     for cluster in &state.clusters {
         let connection = &cluster.snapshot().connection;
         let style = theme.state(connection.state.name());
-        spans.push(Span::raw(format!(" {} ", cluster.context)));
+        spans.push(Span::raw(format!("  {} ", cluster.context)));
         spans.push(Span::styled("● ", style));
-        spans.push(Span::styled(state_text(connection, state.now), style));
-        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            chip_text(connection, state.now, detail),
+            style,
+        ));
     }
     Line::from(spans)
 }

@@ -2,9 +2,9 @@
 //! and where the config and log files are.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Cell, Row};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row};
 
 use super::table::{self, Spec};
 use crate::app::State;
@@ -14,22 +14,29 @@ use crate::views::Screen;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let bindings: Vec<_> = state.keymap.active(state.is_readonly()).collect();
-    let mut title = format!(" {} ", Screen::Help.title());
-    if let Some(paths) = &state.paths {
-        title.push_str(&format!(
-            "─ config {} ─ log {} ",
-            paths.config.display(),
-            paths.log.display()
-        ));
-    }
+    let title = format!(" {} ", Screen::Help.title());
+    // The files under the keys: where to rebind them, and where the log goes.
+    let area = match &state.paths {
+        Some(paths) => {
+            let [keys, files] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
+            let lines = vec![
+                Line::from(format!(" config  {}", paths.config.display())),
+                Line::from(format!(" log     {}", paths.log.display())),
+            ];
+            frame.render_widget(Paragraph::new(lines), files);
+            keys
+        }
+        None => area,
+    };
     let spec = Spec {
         block: Block::default().borders(Borders::ALL).title(title),
         header: Row::new(["KEYS", "COMMAND", "WHAT IT DOES", "WHERE"].map(Cell::from)),
         widths: vec![
+            Constraint::Length(10),
             Constraint::Length(18),
-            Constraint::Length(20),
             Constraint::Fill(1),
-            Constraint::Length(20),
+            Constraint::Length(if area.width >= 120 { 20 } else { 0 }),
         ],
         len: bindings.len(),
         cursor: state.cursor(Screen::Help),

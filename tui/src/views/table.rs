@@ -38,14 +38,15 @@ pub struct Spec<'a> {
     pub cursor: Cursor,
 }
 
-/// Draws the table; `line(i)` builds line `i`, called only for the lines on screen.
+/// Draws the table; `line(i)` builds line `i`, called only for the lines on screen. Returns
+/// the lines shown and where the first of them is drawn (for overlays such as group headers).
 pub fn render<'a>(
     frame: &mut Frame,
     area: Rect,
     spec: Spec<'a>,
     theme: &Theme,
     mut line: impl FnMut(usize) -> Row<'a>,
-) {
+) -> (Range<usize>, Rect) {
     let Spec {
         block,
         header,
@@ -55,7 +56,13 @@ pub fn render<'a>(
     } = spec;
     let shown = window(cursor, len, body_height(area));
     let selected = cursor.selected.checked_sub(shown.start).filter(|_| len > 0);
-    let rows: Vec<Row> = shown.map(&mut line).collect();
+    let rows: Vec<Row> = shown.clone().map(&mut line).collect();
+    let first = Rect {
+        x: area.x.saturating_add(1),
+        y: area.y.saturating_add(2),
+        width: area.width.saturating_sub(2),
+        height: 1,
+    };
     let table = Table::new(rows, widths)
         .header(header.style(theme.header()))
         .block(block)
@@ -63,6 +70,7 @@ pub fn render<'a>(
         .row_highlight_style(theme.selected());
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
+    (shown, first)
 }
 
 #[cfg(test)]

@@ -10,50 +10,58 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 use super::table::{self, Spec};
 use super::text::age;
 use crate::app::State;
-use crate::app::violations::{Column, GroupBy, Line as TableLine, row};
+use crate::app::violations::{Column, GroupBy, Line as TableLine, Widths, row};
 use crate::theme::{Theme, severity_word};
 use crate::views::Screen;
 
-/// Below this width the table drops its widest columns.
+/// From this width the table shows namespaces, and from [`WIDE`] every column.
+const MEDIUM: u16 = 70;
 const WIDE: u16 = 120;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let (list, detail) = if state.violations.detail {
-        let [list, detail] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                .areas(area);
-        (list, Some(detail))
-    } else {
-        (area, None)
-    };
-    render_table(frame, list, state, theme);
-    if let Some(detail) = detail {
-        render_detail(frame, detail, state, theme);
+    if !state.violations.detail {
+        render_table(frame, area, state, theme);
+        return;
     }
+    // Side by side on wide terminals, stacked on narrow ones.
+    let split = if area.width >= WIDE {
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+    } else {
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+    };
+    let [list, detail] = split.areas(area);
+    render_table(frame, list, state, theme);
+    render_detail(frame, detail, state, theme);
 }
 
-fn columns(width: u16) -> Vec<(Column, Constraint)> {
+fn columns(width: u16, widths: Widths) -> Vec<(Column, Constraint)> {
+    let at_least = |title: &str, n: u16| {
+        let title = u16::try_from(title.chars().count()).unwrap_or(u16::MAX);
+        Constraint::Max(n.max(title))
+    };
     let mut columns = vec![
-        (Column::Severity, Constraint::Length(8)),
-        (Column::Cluster, Constraint::Min(7)),
-        (Column::Namespace, Constraint::Min(9)),
-        (Column::Resource, Constraint::Min(16)),
+        (Column::Severity, Constraint::Length(9)),
+        (Column::Cluster, at_least("CLUSTER", widths.cluster)),
     ];
-    if width >= WIDE {
-        columns.push((Column::Policy, Constraint::Min(10)));
+    if width >= MEDIUM {
+        columns.push((Column::Namespace, at_least("NAMESPACE", widths.namespace)));
     }
-    columns.push((Column::Rule, Constraint::Min(12)));
+    columns.push((Column::Resource, at_least("KIND/NAME", widths.resource)));
     if width >= WIDE {
+        columns.push((Column::Policy, at_least("POLICY", widths.policy)));
+        columns.push((Column::Rule, at_least("RULE", widths.rule)));
         columns.push((Column::Enforcement, Constraint::Length(11)));
-        columns.push((Column::Message, Constraint::Fill(3)));
+        columns.push((Column::Message, Constraint::Fill(1)));
+    } else {
+        columns.push((Column::Rule, Constraint::Fill(1)));
     }
-    columns.push((Column::Age, Constraint::Length(5)));
+    columns.push((Column::Age, Constraint::Length(4)));
     columns
 }
 
 fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let v = &state.violations;
-    let columns = columns(area.width);
+    let columns = columns(area.width, v.table.widths);
     let header = Row::new(columns.iter().map(|(column, _)| {
         let mark = match (v.sort.column == *column, v.sort.reverse) {
             (false, _) => "",
@@ -82,10 +90,10 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         len: v.table.lines.len(),
         cursor: state.cursor(Screen::Violations),
     };
-    table::render(frame, area, spec, theme, |i| match v.table.lines.get(i) {
-        Some(TableLine::Group { label, count }) => {
-            Row::new([Cell::from(format!("▾ {label} ({count})"))]).style(theme.group())
-        }
+    let selected = state.cursor(Screen::Violations).selected;
+    let (shown, first) = table::render(frame, area, spec, theme, |i| match v.table.lines.get(i) {
+        // Drawn over the whole row below: a cell would cut the label at its column.
+        Some(TableLine::Group { .. }) => Row::new([Cell::from("")]),
         Some(TableLine::Row(r)) => match row(&state.clusters, *r) {
             Some((cluster, row)) => Row::new(columns.iter().map(|(column, _)| {
                 let cell: Cell = match column {
@@ -115,6 +123,17 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         },
         None => Row::default(),
     });
+    for (y, i) in (first.y..).zip(shown) {
+        if let Some(TableLine::Group { label, count }) = v.table.lines.get(i) {
+            let style = if i == selected {
+                theme.group().patch(theme.selected())
+            } else {
+                theme.group()
+            };
+            let text = Paragraph::new(format!("▾ {label} ({count})")).style(style);
+            frame.render_widget(text, Rect { y, ..first });
+        }
+    }
 }
 
 fn render_detail(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
