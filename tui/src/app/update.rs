@@ -159,6 +159,8 @@ fn set_scope(state: &mut State, scope: Scope) -> bool {
     }
     state.scope = scope;
     refresh_violations(state);
+    // Fewer lines may remain on the screen shown: the selection stays on one of them.
+    clamp(state, state.screen);
     true
 }
 

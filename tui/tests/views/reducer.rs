@@ -137,8 +137,14 @@ fn scope_and_filter_narrow_these_screens_too() {
     key(&mut state, 'p');
     let all = state.lines(Screen::Policies);
     assert_eq!(all, 7, "5 policies and 2 exceptions");
+    key(&mut state, 'G');
     key(&mut state, '2');
     assert_eq!(state.lines(Screen::Policies), 2, "demo-b's policies");
+    assert_eq!(
+        state.cursor(Screen::Policies).selected,
+        1,
+        "the selection stays on a line that remains"
+    );
     key(&mut state, '0');
     update(&mut state, Action::Command(Command::Filter));
     for c in "exc".chars() {
