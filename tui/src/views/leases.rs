@@ -72,7 +72,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Some(LeaseHealth::Healthy) => ("healthy", Style::new()),
             Some(LeaseHealth::Late) => ("late", theme.warn()),
             Some(LeaseHealth::Stale) => ("stale", theme.highlight()),
-            None => ("no lease", Style::new()),
+            None => ("none", Style::new()),
         };
         let mut cells = vec![Cell::from(row.cluster.clone())];
         if wide {
