@@ -43,6 +43,9 @@ pub struct LogSettings {
     pub stdout: bool,
     /// Daily-rotated files in this directory (created if missing).
     pub dir: Option<PathBuf>,
+    /// One file, appended to and never rotated (the console's `--log-file`); its directory is
+    /// created if missing.
+    pub file: Option<PathBuf>,
 }
 
 /// Flushes buffered log lines when dropped. `main` must hold it until the process exits: dropping
@@ -86,6 +89,27 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, Error> {
             .build(dir)
             .map_err(|e| logging(format!("cannot open a log file in {}", dir.display()), e))?;
         let (file, file_guard) = tracing_appender::non_blocking(appender);
+        writers.push(file_guard);
+        layers.push(layer(settings.format, file, false));
+    }
+
+    if let Some(path) = &settings.file {
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => (dir, name),
+            _ => {
+                let e = std::io::Error::from(std::io::ErrorKind::InvalidInput);
+                return Err(logging(format!("{} names no file", path.display()), e));
+            }
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| logging(format!("cannot create {}", dir.display()), e))?;
+        let (file, file_guard) =
+            tracing_appender::non_blocking(tracing_appender::rolling::never(dir, name));
         writers.push(file_guard);
         layers.push(layer(settings.format, file, false));
     }

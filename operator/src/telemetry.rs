@@ -44,6 +44,7 @@ impl LogConfig {
             },
             stdout: true,
             dir: self.dir.clone(),
+            file: None,
         }
     }
 }

@@ -1,1 +1,216 @@
-fn main() {}
+//! Headless bench of the console (TestBackend 200x50, synthetic clusters): the first frame,
+//! Violations draws at 10,000 and 100,000 rows, a filter keystroke and a sort at 10,000 rows,
+//! and 20 clusters of 10,000 workloads. Run: `cargo bench -p guardian-tui` (release).
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use guardian_tui::action::{Action, Command, Delta};
+use guardian_tui::app::{Deriver, State, prepare, update};
+use guardian_tui::keymap::Keymap;
+use guardian_tui::testing::{epoch, synthetic};
+use guardian_tui::theme::Theme;
+use guardian_tui::views::Screen;
+use guardian_tui::views::frame;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const WIDTH: u16 = 200;
+const HEIGHT: u16 = 50;
+
+fn terminal() -> Terminal<TestBackend> {
+    match Terminal::new(TestBackend::new(WIDTH, HEIGHT)) {
+        Ok(t) => t,
+        Err(e) => match e {},
+    }
+}
+
+fn draw(terminal: &mut Terminal<TestBackend>, state: &mut State, theme: &Theme) {
+    prepare(state);
+    let _ = terminal.draw(|f| frame::draw(f, state, theme));
+}
+
+/// p50 and p99 of the samples.
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples.get(i).copied().unwrap_or_default()
+    };
+    (at(0.50), at(0.99))
+}
+
+fn report(name: &str, samples: Vec<Duration>) {
+    let n = samples.len();
+    let (p50, p99) = percentiles(samples);
+    println!(
+        "{name:<52} p50 {:>8.3} ms   p99 {:>8.3} ms   ({n} samples)",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+}
+
+/// A state following `clusters` synthetic clusters of `workloads` × `per` findings each.
+fn state(clusters: usize, workloads: usize, per: usize) -> State {
+    let contexts: Vec<String> = (0..clusters).map(|i| format!("cluster-{i:02}")).collect();
+    let mut state = State::new(
+        &contexts,
+        epoch(),
+        Arc::new(Keymap::standard()),
+        &BTreeSet::new(),
+    );
+    for (i, context) in contexts.iter().enumerate() {
+        let rows = Deriver::default().derive(Arc::new(synthetic(context, workloads, per)), epoch());
+        update(
+            &mut state,
+            Action::Delta(Box::new(Delta {
+                cluster: i,
+                rows: Arc::new(rows),
+            })),
+        );
+    }
+    update(
+        &mut state,
+        Action::Resize {
+            width: WIDTH,
+            height: HEIGHT,
+        },
+    );
+    state
+}
+
+fn first_frame(theme: &Theme) {
+    let mut samples = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        let contexts: Vec<String> = (0..5).map(|i| format!("cluster-{i}")).collect();
+        let mut state = State::new(
+            &contexts,
+            epoch(),
+            Arc::new(Keymap::standard()),
+            &BTreeSet::new(),
+        );
+        update(
+            &mut state,
+            Action::Resize {
+                width: WIDTH,
+                height: HEIGHT,
+            },
+        );
+        let mut terminal = terminal();
+        draw(&mut terminal, &mut state, theme);
+        samples.push(start.elapsed());
+        black_box(&terminal);
+    }
+    report("first frame (5 clusters Connecting)", samples);
+}
+
+/// Draws `frames` frames of the Violations screen, the cursor moving a line each frame.
+fn violations_draws(name: &str, state: &mut State, theme: &Theme, frames: usize) {
+    update(state, Action::Command(Command::Show(Screen::Violations)));
+    let mut terminal = terminal();
+    let mut samples = Vec::with_capacity(frames);
+    for i in 0..frames {
+        let command = if i % 100 == 50 {
+            Command::PageDown
+        } else {
+            Command::Down
+        };
+        update(state, Action::Command(command));
+        let start = Instant::now();
+        draw(&mut terminal, state, theme);
+        samples.push(start.elapsed());
+    }
+    report(name, samples);
+}
+
+fn main() {
+    let theme = Theme { color: true };
+    first_frame(&theme);
+
+    // 5,000 workloads with 2 findings: 10,000 rows.
+    let mut ten = state(1, 5_000, 2);
+    violations_draws("violations draw, 10,000 rows", &mut ten, &theme, 500);
+    let mut hundred = state(1, 50_000, 2);
+    violations_draws("violations draw, 100,000 rows", &mut hundred, &theme, 500);
+
+    let mut samples = Vec::new();
+    update(&mut ten, Action::Command(Command::Filter));
+    for _ in 0..20 {
+        for c in "team-07 app".chars() {
+            let start = Instant::now();
+            update(&mut ten, Action::Input(c));
+            samples.push(start.elapsed());
+        }
+        for _ in 0.."team-07 app".len() {
+            let start = Instant::now();
+            update(&mut ten, Action::Erase);
+            samples.push(start.elapsed());
+        }
+    }
+    update(&mut ten, Action::Cancel);
+    report("filter keystroke, 10,000 rows", samples);
+
+    let mut samples = Vec::new();
+    for _ in 0..20 {
+        for command in [
+            Command::SortName,
+            Command::SortPolicy,
+            Command::SortAge,
+            Command::SortCluster,
+            Command::SortSeverity,
+        ] {
+            let start = Instant::now();
+            update(&mut ten, Action::Command(command));
+            samples.push(start.elapsed());
+        }
+    }
+    report("sort, 10,000 rows", samples);
+
+    // 20 clusters × 10,000 workloads with one finding each: 200,000 rows.
+    let start = Instant::now();
+    let mut fleet = state(20, 10_000, 1);
+    println!(
+        "{:<52} {:>8.0} ms (rows formatted off the UI thread in the console)",
+        "20 clusters x 10,000 workloads: derive + feed",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    let mut terminal = terminal();
+    let mut samples = Vec::new();
+    for _ in 0..200 {
+        update(&mut fleet, Action::Command(Command::Down));
+        let start = Instant::now();
+        draw(&mut terminal, &mut fleet, &theme);
+        samples.push(start.elapsed());
+    }
+    report("20 clusters x 10,000 workloads: fleet draw", samples);
+    violations_draws(
+        "20 clusters x 10,000 workloads: violations draw",
+        &mut fleet,
+        &theme,
+        300,
+    );
+    // One cluster's new snapshot while the Violations screen shows: the table is rebuilt once
+    // before the next frame.
+    let mut samples = Vec::new();
+    for i in 0..20 {
+        let rows = Deriver::default().derive(Arc::new(synthetic("cluster-03", 10_000, 1)), epoch());
+        let mut rows = rows;
+        let mut snapshot = (*rows.snapshot).clone();
+        snapshot.generation = 100 + i;
+        rows.snapshot = Arc::new(snapshot);
+        update(
+            &mut fleet,
+            Action::Delta(Box::new(Delta {
+                cluster: 3,
+                rows: Arc::new(rows),
+            })),
+        );
+        let start = Instant::now();
+        draw(&mut terminal, &mut fleet, &theme);
+        samples.push(start.elapsed());
+    }
+    report("20 clusters x 10,000 workloads: delta + draw", samples);
+}

@@ -20,6 +20,8 @@ pub enum Error {
     },
     #[error("no home directory to keep the console's config and log in; pass --log-file")]
     NoHome,
+    #[error("setting up the console's log file: {0}")]
+    Logging(#[source] guardian_cluster::Error),
     #[error("choosing the clusters: {0}")]
     Clusters(#[source] guardian_cluster::Error),
     #[error("terminal: {what}: {source}")]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind};
 use futures::StreamExt;
+use guardian_cluster::logging::{self, LogFormat, LogSettings};
 use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
@@ -18,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::TuiArgs;
 use crate::action::{Action, Delta};
 use crate::app::screens::ContextInfo;
-use crate::app::{Deriver, Mode, State, update};
+use crate::app::{Deriver, Mode, State, prepare, update};
 use crate::config::{Config, Paths};
 use crate::error::Error;
 use crate::keymap::{Keymap, defaults};
@@ -41,11 +42,20 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
         println!("log:    {}", paths.log.display());
         return Ok(());
     }
+    // The terminal is the screen: log lines go to the file only.
+    let _logs = logging::init(&LogSettings {
+        format: LogFormat::Text,
+        stdout: false,
+        file: Some(paths.log.clone()),
+        ..LogSettings::default()
+    })
+    .map_err(Error::Logging)?;
     let config = Config::load(&paths.config)?;
     let keymap = Keymap::new(defaults(), &config.keys)?;
     let targets =
         guardian_cluster::kubeconfig::select(&args.selection()).map_err(Error::Clusters)?;
     let contexts: Vec<String> = targets.iter().map(|t| t.context.clone()).collect();
+    tracing::info!(?contexts, readonly = args.readonly, "console starting");
     let readonly_contexts: BTreeSet<String> = config.readonly_contexts().into_iter().collect();
     let mut state = State::new(
         &contexts,
@@ -92,7 +102,7 @@ async fn main_loop(
             height: size.height,
         },
     );
-    draw(tui, &state, &theme)?;
+    draw(tui, &mut state, &theme)?;
 
     let set = ClusterSet::start(targets, ClusterOptions::default());
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
@@ -129,7 +139,7 @@ async fn main_loop(
             }
             _ = tick.tick() => dirty |= update(&mut state, Action::Tick(Timestamp::now())),
             () = tokio::time::sleep_until(last_draw + FRAME), if dirty => {
-                draw(tui, &state, &theme)?;
+                draw(tui, &mut state, &theme)?;
                 dirty = false;
                 last_draw = Instant::now();
             }
@@ -139,7 +149,8 @@ async fn main_loop(
     Ok(())
 }
 
-fn draw(tui: &mut Tui, state: &State, theme: &Theme) -> Result<(), Error> {
+fn draw(tui: &mut Tui, state: &mut State, theme: &Theme) -> Result<(), Error> {
+    prepare(state);
     tui.terminal
         .draw(|f| frame::draw(f, state, theme))
         .map(|_| ())
@@ -192,8 +203,14 @@ async fn forward(
     deltas: mpsc::Sender<Action>,
 ) {
     let mut deriver = Deriver::default();
+    let mut last_state = "";
     loop {
         let snapshot = receiver.borrow_and_update().clone();
+        let state = snapshot.connection.state.name();
+        if state != last_state {
+            tracing::info!(context = %snapshot.context, state, "cluster state");
+            last_state = state;
+        }
         let rows = deriver.derive(snapshot, Timestamp::now());
         let delta = Delta {
             cluster,

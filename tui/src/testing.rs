@@ -16,7 +16,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 
 use crate::action::{Action, Delta};
-use crate::app::{Deriver, State, update};
+use crate::app::{Deriver, State, prepare, update};
 use crate::keymap::Keymap;
 use crate::theme::Theme;
 use crate::views::frame;
@@ -221,6 +221,7 @@ pub fn state_with(
         feed(&mut state, cluster, snapshot);
     }
     update(&mut state, Action::Tick(now));
+    prepare(&mut state);
     state
 }
 
@@ -239,6 +240,7 @@ pub fn feed(state: &mut State, cluster: usize, snapshot: ClusterSnapshot) {
 /// The frame as a `width`×`height` terminal shows it.
 pub fn render(state: &mut State, width: u16, height: u16, theme: &Theme) -> Buffer {
     update(state, Action::Resize { width, height });
+    prepare(state);
     let backend = TestBackend::new(width, height);
     let mut terminal = match Terminal::new(backend) {
         Ok(terminal) => terminal,

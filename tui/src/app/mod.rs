@@ -15,4 +15,4 @@ pub mod violations;
 pub use filter::Filter;
 pub use rows::{ClusterRows, Deriver, ViolationRow};
 pub use state::{Cluster, Cursor, ErrorEntry, Mode, Scope, State, Toast};
-pub use update::update;
+pub use update::{prepare, update};

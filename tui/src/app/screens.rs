@@ -45,6 +45,8 @@ pub struct Screens {
     pub pane: Option<Pane>,
     /// Per cluster position, its server and user.
     pub contexts: Vec<ContextInfo>,
+    /// Deltas arrived since the Policies and Reconcile rows were built.
+    pub outdated: bool,
 }
 
 impl Screens {
@@ -67,12 +69,31 @@ pub fn owns(screen: Screen) -> bool {
     )
 }
 
-/// After cluster `index` got a new snapshot: record what changed, rebuild the cached rows.
+/// After cluster `index` got a new snapshot: record what changed (every snapshot counts for
+/// the history); the cached rows are rebuilt later, see [`prepare`].
 pub fn observe(state: &mut State, index: usize) {
     let now = state.now;
     if let Some(cluster) = state.clusters.get(index) {
         state.screens.history.observe(cluster.snapshot(), now);
     }
+    state.screens.outdated = true;
+}
+
+/// Before a frame or a key: rebuilds the Policies and Reconcile rows once if deltas made them
+/// outdated and one of them is shown (with many clusters streaming, at most once a frame).
+/// Returns whether it did.
+pub fn prepare(state: &mut State) -> bool {
+    if !state.screens.outdated || !matches!(state.screen, Screen::Policies | Screen::Reconcile) {
+        return false;
+    }
+    rebuild(state);
+    true
+}
+
+/// The Policies rows with the cluster layer's drift across every cluster, and the Reconcile
+/// rows with the history.
+pub fn rebuild(state: &mut State) {
+    state.screens.outdated = false;
     let snapshots: Vec<_> = state.clusters.iter().map(|c| c.snapshot()).collect();
     let report = drift(&snapshots);
     let rows = state.clusters.iter().map(|c| c.rows.policies.as_slice());

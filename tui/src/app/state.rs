@@ -100,6 +100,8 @@ pub struct ViolationsState {
     /// Whether the detail pane is open.
     pub detail: bool,
     pub table: Table,
+    /// New data arrived since the table was built (see [`super::update::prepare`]).
+    pub outdated: bool,
 }
 
 /// The console's whole state.

@@ -13,6 +13,20 @@ use crate::views::Screen;
 
 /// Applies one action. Returns whether anything visible changed (the loop redraws only then).
 pub fn update(state: &mut State, action: Action) -> bool {
+    // What the user does acts on the table as the data is now: bring it up to date first, and
+    // again after (the action may have shown the Violations screen).
+    let user = !matches!(action, Action::Delta(_) | Action::Tick(_));
+    if user {
+        prepare(state);
+    }
+    let changed = apply_action(state, action);
+    if user {
+        prepare(state);
+    }
+    changed
+}
+
+fn apply_action(state: &mut State, action: Action) -> bool {
     match action {
         Action::Command(command) => command_(state, command),
         Action::PickCluster(n) => pick(state, n),
@@ -204,7 +218,20 @@ fn clamp(state: &mut State, screen: Screen) {
     state.cursors.insert(screen, Cursor { selected, offset });
 }
 
+/// Rebuilds what deltas made outdated, once, before a frame or a user action: with many
+/// clusters streaming, the Violations table is rebuilt at most once per frame, and only while
+/// it is shown.
+pub fn prepare(state: &mut State) {
+    if state.violations.outdated && state.screen == Screen::Violations {
+        refresh_violations(state);
+    }
+    if super::screens::prepare(state) {
+        clamp(state, state.screen);
+    }
+}
+
 fn refresh_violations(state: &mut State) {
+    state.violations.outdated = false;
     state.rebuild_violations();
     clamp(state, Screen::Violations);
     if state.violations.table.lines.is_empty() {
@@ -320,11 +347,8 @@ fn apply(state: &mut State, delta: Delta) -> bool {
         return false;
     };
     cluster.rows = Arc::clone(&delta.rows);
-    refresh_violations(state);
+    state.violations.outdated = true;
     super::screens::observe(state, delta.cluster);
-    if super::screens::owns(state.screen) {
-        clamp(state, state.screen);
-    }
     clamp(state, Screen::Fleet);
     true
 }

@@ -64,6 +64,7 @@ fn resources(state: &State) -> Vec<String> {
 #[test]
 fn rows_across_clusters_sort_most_severe_first_and_reverse_on_the_same_key() {
     let mut s = two_clusters();
+    cmd(&mut s, Command::Show(Screen::Violations));
     assert_eq!(
         resources(&s),
         [
@@ -295,4 +296,31 @@ fn read_only_by_context_applies_while_that_context_is_in_scope() {
     assert!(!s.is_readonly());
     update(&mut s, Action::PickCluster(2));
     assert!(s.is_readonly());
+}
+
+#[test]
+fn deltas_mark_the_table_outdated_and_it_is_rebuilt_once_before_the_next_frame_or_key() {
+    let mut s = two_clusters();
+    cmd(&mut s, Command::Show(Screen::Violations));
+    assert_eq!(s.violations.table.shown, 4);
+    let mut gone = synced("demo-b");
+    gone.generation = 9;
+    for _ in 0..3 {
+        feed(&mut s, 1, gone.clone());
+    }
+    assert_eq!(s.violations.table.shown, 4, "not rebuilt per delta");
+    assert!(s.violations.outdated);
+    prepare(&mut s);
+    assert_eq!(s.violations.table.shown, 3);
+    assert!(!s.violations.outdated);
+
+    let mut back = two_clusters().clusters[1].snapshot().clone();
+    back.generation = 10;
+    feed(&mut s, 1, back);
+    cmd(&mut s, Command::Bottom);
+    assert_eq!(
+        s.cursor(Screen::Violations).selected,
+        3,
+        "a key acts on the table as the data is now"
+    );
 }

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Row};
 
-use super::frame::state_text;
+use super::frame::{Detail, state_text};
 use super::policies::cluster_width;
 use super::table::{self, Spec};
 use crate::app::screens::visible;
@@ -70,7 +70,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Cell::from(info.server.unwrap_or_else(|| "-".to_owned())),
             Cell::from(info.user.unwrap_or_else(|| "-".to_owned())),
             Cell::from(Span::styled(
-                state_text(connection, state.now),
+                state_text(connection, state.now, Detail::Full),
                 theme.state(connection.state.name()),
             )),
             Cell::from(mode),

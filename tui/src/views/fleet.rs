@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row};
 
-use super::frame::state_text;
+use super::frame::{Detail, state_text};
 use super::table::{self, Spec};
 use super::text::age;
 use crate::app::{Cluster, State};
@@ -50,10 +50,22 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         .unwrap_or(0)
         .clamp(7, 24);
     let context = u16::try_from(context).unwrap_or(24);
+    let states = state
+        .clusters
+        .iter()
+        .map(|c| {
+            state_text(&c.snapshot().connection, state.now, Detail::Full)
+                .chars()
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+        .clamp(12, 48);
+    let states = u16::try_from(states).unwrap_or(48);
     let widths = if wide {
         vec![
             Constraint::Length(context),
-            Constraint::Min(24),
+            Constraint::Length(states),
             Constraint::Length(5),
             Constraint::Length(TREND as u16),
             Constraint::Length(5),
@@ -162,7 +174,11 @@ fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme, wide: bool) -> Ro
         theme.stale()
     };
     let state_cell = Cell::from(Line::from(Span::styled(
-        state_text(connection, state.now),
+        state_text(
+            connection,
+            state.now,
+            if wide { Detail::Full } else { Detail::Retry },
+        ),
         theme.state(connection.state.name()),
     )));
     let cells = if wide {

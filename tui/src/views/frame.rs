@@ -1,7 +1,7 @@
 //! Around every screen: the header (app, scope, read-only badge, one chip per cluster), the
 //! filter or palette line, the hint bar from the keymap, and toasts.
 
-use guardian_cluster::Connection;
+use guardian_cluster::{ClusterState, Connection, UnreachableReason};
 use k8s_openapi::jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -36,30 +36,34 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
     toasts(frame, body, state, theme);
 }
 
-/// A cluster's state in words: `Synced`, `Unreachable stale 42s · retry in 12s`.
-pub fn state_text(connection: &Connection, now: Timestamp) -> String {
-    chip_text(connection, now, Detail::Full)
-}
-
-/// How much a header chip says, shortened until the header fits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Detail {
+/// How much a cluster's state says in words; the header shortens it until it fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Detail {
+    /// `Unreachable (refused) stale 42s · retry in 12s`.
     Full,
-    /// The state and how stale: `Unreachable stale 42s`.
+    /// `Unreachable stale 42s · retry in 12s`.
+    Retry,
+    /// `Unreachable stale 42s`.
     Stale,
-    /// The state alone.
+    /// `Unreachable`.
     Name,
 }
 
-fn chip_text(connection: &Connection, now: Timestamp, detail: Detail) -> String {
+/// A cluster's state in words, at this detail.
+pub fn state_text(connection: &Connection, now: Timestamp, detail: Detail) -> String {
     let mut text = connection.state.name().to_owned();
     if detail == Detail::Name {
         return text;
     }
+    if detail == Detail::Full
+        && let ClusterState::Unreachable { reason, .. } = &connection.state
+    {
+        text.push_str(&format!(" ({})", reason_word(*reason)));
+    }
     if let Some(stale) = connection.stale_for(now) {
         text.push_str(&format!(" stale {}", duration(stale.as_secs())));
     }
-    if detail == Detail::Full
+    if detail <= Detail::Retry
         && let Some(retry) = connection.next_retry.filter(|r| *r > now)
     {
         text.push_str(&format!(" · retry in {}", age(retry, now)));
@@ -67,10 +71,20 @@ fn chip_text(connection: &Connection, now: Timestamp, detail: Detail) -> String 
     text
 }
 
+fn reason_word(reason: UnreachableReason) -> &'static str {
+    match reason {
+        UnreachableReason::Refused => "refused",
+        UnreachableReason::Dns => "dns",
+        UnreachableReason::Timeout => "timeout",
+        UnreachableReason::Tls => "tls",
+        UnreachableReason::Other => "error",
+    }
+}
+
 fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Line<'a> {
     let width = usize::from(width);
     let mut line = Line::default();
-    for detail in [Detail::Full, Detail::Stale, Detail::Name] {
+    for detail in [Detail::Full, Detail::Retry, Detail::Stale, Detail::Name] {
         line = header_with(state, theme, detail);
         if line.width() <= width {
             break;
@@ -93,7 +107,7 @@ fn header_with<'a>(state: &'a State, theme: &Theme, detail: Detail) -> Line<'a> 
         spans.push(Span::raw(format!("  {} ", cluster.context)));
         spans.push(Span::styled("● ", style));
         spans.push(Span::styled(
-            chip_text(connection, state.now, detail),
+            state_text(connection, state.now, detail),
             style,
         ));
     }
