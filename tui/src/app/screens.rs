@@ -104,7 +104,7 @@ pub fn rebuild(state: &mut State) {
 
 /// The lines of `screen` the scope and filter leave, as indices into its rows (Policies,
 /// Reconcile: the cached rows; Leases, Contexts: the clusters; Events: the ring, newest
-/// first; Errors: the error ring, newest first).
+/// first by time; Errors: the error ring, newest first).
 pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
     let filter = state.filter(screen);
     let keep = |cluster: &str, text: String| {
@@ -148,7 +148,7 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
         }),
         Screen::Events => {
             let events: Vec<_> = screens.history.events().collect();
-            (0..events.len())
+            let mut shown: Vec<usize> = (0..events.len())
                 .rev()
                 .filter(|&i| {
                     let e = events[i];
@@ -157,7 +157,11 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
                         format!("{} {} {}", e.object, e.reason, e.message),
                     )
                 })
-                .collect()
+                .collect();
+            // Newest first by when it happened (an Event's own time, a change's), not by when
+            // the console heard of it; stable, so arrival order breaks ties.
+            shown.sort_by_key(|&i| std::cmp::Reverse(events[i].time));
+            shown
         }
         Screen::Errors => (0..state.errors.len())
             .rev()
