@@ -93,22 +93,17 @@ impl History {
             .and_then(|l| l.spec.as_ref())
             .and_then(|s| s.holder_identity.clone())
             .filter(|h| !h.is_empty());
-        match self.leaders.get_mut(cluster) {
-            None => {
-                let log = LeaderLog {
-                    holder,
-                    ..LeaderLog::default()
-                };
-                self.leaders.insert(cluster.to_owned(), log);
-            }
-            // A lease not seen (stale data, no operator) is not a change of leader.
-            Some(log) if log.holder != holder && holder.is_some() => {
-                let message = format!(
-                    "leader {} → {}",
-                    log.holder.as_deref().unwrap_or("none"),
-                    holder.as_deref().unwrap_or("none")
-                );
-                log.holder = holder;
+        // No holder seen now (no Lease yet, stale data, released) changes nothing; the first
+        // holder seen is where the console starts counting, not a change.
+        let Some(holder) = holder else {
+            return;
+        };
+        let log = self.leaders.entry(cluster.to_owned()).or_default();
+        match &log.holder {
+            None => log.holder = Some(holder),
+            Some(before) if *before != holder => {
+                let message = format!("leader {before} → {holder}");
+                log.holder = Some(holder);
                 log.changes += 1;
                 log.last_change = Some(now);
                 self.push(cluster, "Lease", "LeaderChanged", message, true, now);
@@ -365,6 +360,8 @@ mod tests {
     #[test]
     fn leader_changes_are_counted_but_a_lease_gone_from_view_is_not_a_change() {
         let mut history = History::default();
+        // Connecting: no Lease yet; the first holder seen is no change.
+        history.observe(&snapshot(Vec::new(), None), at(0));
         history.observe(&snapshot(Vec::new(), Some("pod-1")), at(1));
         history.observe(&snapshot(Vec::new(), None), at(2));
         history.observe(&snapshot(Vec::new(), Some("pod-1")), at(3));
