@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::app::ClusterRows;
+use crate::app::{ClusterRows, ObjectText};
 use crate::views::Screen;
 
 /// A user command: what a key does. The names (snake_case) are the keymap config's keys.
@@ -77,6 +77,8 @@ pub enum Action {
     },
     /// A message for the user about an action they started (never for background errors).
     Toast(String),
+    /// An object the detail pane asked for, read from its cluster.
+    Object(Box<ObjectText>),
 }
 
 /// One cluster's new state, tagged with its snapshot generation: an older delta arriving after

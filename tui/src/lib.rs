@@ -10,6 +10,7 @@ pub mod app;
 mod args;
 pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod keymap;
 pub mod runtime;
 pub mod terminal;

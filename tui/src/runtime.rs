@@ -8,8 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind};
-use futures::StreamExt;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use guardian_cluster::logging::{self, LogFormat, LogSettings};
 use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use k8s_openapi::jiff::Timestamp;
@@ -19,11 +18,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::TuiArgs;
 use crate::action::{Action, Delta};
 use crate::app::screens::ContextInfo;
-use crate::app::{Deriver, Mode, State, prepare, update};
+use crate::app::{Deriver, Mode, Request, State, prepare, update};
 use crate::config::{Config, Paths};
 use crate::error::Error;
+use crate::fetch::Fetcher;
 use crate::keymap::{Keymap, defaults};
-use crate::terminal::Tui;
+use crate::terminal::{Input, Tui};
 use crate::theme::Theme;
 use crate::views::frame;
 
@@ -104,14 +104,15 @@ async fn main_loop(
     );
     draw(tui, &mut state, &theme)?;
 
-    let set = ClusterSet::start(targets, ClusterOptions::default());
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
+    let fetcher = Fetcher::new(targets.clone(), deltas.clone());
+    let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
         tokio::spawn(forward(cluster, receiver, deltas.clone()));
     }
     drop(deltas);
 
-    let mut input = EventStream::new();
+    let mut input = Input::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut dirty = false;
@@ -142,6 +143,11 @@ async fn main_loop(
                 draw(tui, &mut state, &theme)?;
                 dirty = false;
                 last_draw = Instant::now();
+            }
+        }
+        for request in state.requests.drain(..) {
+            match request {
+                Request::Object { cluster, resource } => fetcher.request(cluster, resource),
             }
         }
     }

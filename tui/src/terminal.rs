@@ -6,10 +6,12 @@ use std::io::{Stdout, stdout};
 use std::sync::Once;
 
 use crossterm::cursor::{Hide, Show};
+use crossterm::event::{Event, EventStream};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
+use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -68,6 +70,56 @@ impl Tui {
     }
 }
 
+/// Terminal input, paused (its reader dropped) while another program owns the terminal, so
+/// that program gets every key.
+#[derive(Debug, Default)]
+pub struct Input {
+    stream: Option<EventStream>,
+}
+
+impl Input {
+    pub fn new() -> Input {
+        Input {
+            stream: Some(EventStream::new()),
+        }
+    }
+
+    /// The next event; never resolves while paused.
+    pub async fn next(&mut self) -> Option<std::io::Result<Event>> {
+        match &mut self.stream {
+            Some(stream) => stream.next().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.stream.is_none()
+    }
+
+    pub fn pause(&mut self) {
+        self.stream = None;
+    }
+
+    pub fn resume(&mut self) {
+        if self.stream.is_none() {
+            self.stream = Some(EventStream::new());
+        }
+    }
+}
+
+/// Runs `program` (an editor) with the terminal handed over: input paused first, then the
+/// terminal restored, taken back and fully redrawn on the next frame, whatever `program` did.
+pub fn suspended<T>(
+    tui: &mut Tui,
+    input: &mut Input,
+    program: impl FnOnce() -> T,
+) -> Result<T, Error> {
+    input.pause();
+    let result = tui.with_suspended(program);
+    input.resume();
+    result
+}
+
 impl Drop for Tui {
     fn drop(&mut self) {
         if self.active {
@@ -94,4 +146,20 @@ fn install_panic_hook() {
             previous(info);
         }));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    // Resuming needs a terminal (crossterm opens /dev/tty): the tmux end-to-end test has one.
+    #[tokio::test]
+    async fn paused_input_yields_nothing() {
+        let mut input = Input::default();
+        assert!(input.is_paused());
+        let waited = tokio::time::timeout(Duration::from_millis(20), input.next()).await;
+        assert!(waited.is_err(), "a paused input never yields");
+    }
 }

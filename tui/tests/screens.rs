@@ -4,7 +4,7 @@
 use guardian_core::crd::Enforcement;
 use guardian_core::model::Severity;
 use guardian_tui::action::{Action, Command};
-use guardian_tui::app::{State, update};
+use guardian_tui::app::{ObjectText, Request, State, update};
 use guardian_tui::config::Paths;
 use guardian_tui::testing::{
     at, deployment, epoch, feed, finding, lease, policy, render, state, synced, text, unreachable,
@@ -109,6 +109,22 @@ fn violations_screen_and_grouped_by_policy() {
     }
 }
 
+const WEB_YAML: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        securityContext:
+          runAsUser: 0
+";
+
 #[test]
 fn violations_detail_pane() {
     for (w, h) in [(80, 24), (160, 48)] {
@@ -120,8 +136,20 @@ fn violations_detail_pane() {
             cmd(&mut s, Command::Down);
         }
         cmd(&mut s, Command::Select);
+        let screen = text(&snapshot("violations_detail_reading", &mut s, w, h));
+        assert!(screen.contains("reading the object"), "{screen}");
+        let Some(Request::Object { cluster, resource }) = s.requests.last().cloned() else {
+            panic!("the detail asks for its object");
+        };
+        let object = ObjectText {
+            cluster,
+            resource,
+            text: Ok(WEB_YAML.to_owned()),
+        };
+        update(&mut s, Action::Object(Box::new(object)));
         let screen = text(&snapshot("violations_detail", &mut s, w, h));
         assert!(screen.contains("shop/legacy-web"), "{screen}");
+        assert!(screen.contains("securityContext:  ◀"), "{screen}");
     }
 }
 
@@ -226,4 +254,32 @@ fn the_read_only_badge_shows_in_the_header() {
         buffer[(x, y)].modifier.contains(Modifier::REVERSED),
         "visible without colour"
     );
+}
+
+#[test]
+fn the_offending_yaml_line_is_highlighted_in_colour_and_marked() {
+    let mut s = fleet();
+    cmd(&mut s, Command::Show(Screen::Violations));
+    cmd(&mut s, Command::SortName);
+    for _ in 0..4 {
+        cmd(&mut s, Command::Down);
+    }
+    cmd(&mut s, Command::Select);
+    let Some(Request::Object { cluster, resource }) = s.requests.last().cloned() else {
+        panic!("the detail asks for its object");
+    };
+    let text = Ok(WEB_YAML.to_owned());
+    update(
+        &mut s,
+        Action::Object(Box::new(ObjectText {
+            cluster,
+            resource,
+            text,
+        })),
+    );
+    let buffer = render(&mut s, 160, 48, &Theme { color: true });
+    let marked = &buffer[find(&buffer, "securityContext:  ◀")];
+    assert_eq!(marked.fg, Color::LightRed);
+    let plain = &buffer[find(&buffer, "image: nginx")];
+    assert_eq!(plain.fg, Color::Reset);
 }

@@ -1,5 +1,6 @@
 //! The console's state (owned by the UI thread) and the reducer that changes it.
 
+mod data;
 pub mod describe;
 pub mod filter;
 pub mod history;
@@ -14,5 +15,5 @@ pub mod violations;
 
 pub use filter::Filter;
 pub use rows::{ClusterRows, Deriver, ViolationRow};
-pub use state::{Cluster, Cursor, ErrorEntry, Mode, Scope, State, Toast};
+pub use state::{Cluster, Cursor, ErrorEntry, Mode, ObjectText, Request, Scope, State, Toast};
 pub use update::{prepare, update};

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use guardian_cluster::ClusterSnapshot;
+use guardian_core::model::ResourceRef;
 use k8s_openapi::jiff::Timestamp;
 
 use super::filter::Filter;
@@ -92,6 +93,30 @@ pub struct ErrorEntry {
     pub message: String,
 }
 
+/// A work item for the loop, queued by the reducer (which does no I/O itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Read this object for the detail pane.
+    Object {
+        cluster: usize,
+        resource: Arc<ResourceRef>,
+    },
+}
+
+/// An object read from its cluster, as YAML, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectText {
+    pub cluster: usize,
+    pub resource: Arc<ResourceRef>,
+    pub text: Result<String, String>,
+}
+
+impl ObjectText {
+    pub fn is_of(&self, cluster: usize, resource: &ResourceRef) -> bool {
+        self.cluster == cluster && *self.resource == *resource
+    }
+}
+
 /// The Violations screen's own state.
 #[derive(Debug, Clone, Default)]
 pub struct ViolationsState {
@@ -102,6 +127,9 @@ pub struct ViolationsState {
     pub table: Table,
     /// New data arrived since the table was built (see [`super::update::prepare`]).
     pub outdated: bool,
+    /// The object the detail pane asked for, and its text once read.
+    pub requested: Option<(usize, Arc<ResourceRef>)>,
+    pub object: Option<ObjectText>,
 }
 
 /// The console's whole state.
@@ -129,6 +157,8 @@ pub struct State {
     /// Table lines one page holds (from the terminal's height).
     pub page: usize,
     pub quit: bool,
+    /// Work for the loop (reads), drained after each action.
+    pub requests: Vec<Request>,
 }
 
 impl State {
@@ -171,6 +201,7 @@ impl State {
             paths: None,
             page: 20,
             quit: false,
+            requests: Vec::new(),
         }
     }
 

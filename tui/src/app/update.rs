@@ -1,27 +1,31 @@
 //! The reducer: every change to [`State`] goes through [`update`]. Pure (no I/O, no clock of
 //! its own), so it is tested without a terminal.
 
-use std::sync::Arc;
+use k8s_openapi::jiff::SignedDuration;
 
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
-
+use super::data;
 use super::filter::Filter;
-use super::state::{Cursor, ERRORS, ErrorEntry, HISTORY, Mode, Scope, State, TOAST_SECONDS, Toast};
-use super::violations::{Column, Sort};
-use crate::action::{Action, Command, Delta};
+use super::state::Request;
+use super::state::{Cursor, Mode, Scope, State, TOAST_SECONDS, Toast};
+use super::violations::{self, Column, Line, Sort};
+use crate::action::{Action, Command};
 use crate::views::Screen;
 
 /// Applies one action. Returns whether anything visible changed (the loop redraws only then).
 pub fn update(state: &mut State, action: Action) -> bool {
     // What the user does acts on the table as the data is now: bring it up to date first, and
     // again after (the action may have shown the Violations screen).
-    let user = !matches!(action, Action::Delta(_) | Action::Tick(_));
+    let user = !matches!(
+        action,
+        Action::Delta(_) | Action::Tick(_) | Action::Object(_)
+    );
     if user {
         prepare(state);
     }
     let changed = apply_action(state, action);
     if user {
         prepare(state);
+        want_object(state);
     }
     changed
 }
@@ -37,8 +41,9 @@ fn apply_action(state: &mut State, action: Action) -> bool {
         Action::Complete => complete(state),
         Action::Submit => submit(state),
         Action::Cancel => cancel(state),
-        Action::Delta(delta) => apply(state, *delta),
-        Action::Tick(now) => tick(state, now),
+        Action::Delta(delta) => data::apply(state, *delta),
+        Action::Tick(now) => data::tick(state, now),
+        Action::Object(object) => data::object(state, *object),
         Action::Resize { height, .. } => {
             // Header, borders, column titles, hint bar.
             state.page = usize::from(height.saturating_sub(6)).max(1);
@@ -131,6 +136,9 @@ fn back(state: &mut State) {
     let screen = state.screen;
     if screen == Screen::Violations && state.violations.detail {
         state.violations.detail = false;
+        // Read again when reopened: the object may have been fixed meanwhile.
+        state.violations.requested = None;
+        state.violations.object = None;
     } else if state.filters.remove(&screen).is_some_and(|f| !f.is_empty()) {
         if screen == Screen::Violations {
             refresh_violations(state);
@@ -201,7 +209,7 @@ fn move_to(state: &mut State, line: usize) {
 }
 
 /// Keeps the selection inside the table and on the page.
-fn clamp(state: &mut State, screen: Screen) {
+pub(super) fn clamp(state: &mut State, screen: Screen) {
     let last = state.lines(screen).saturating_sub(1);
     let page = state.page.max(1);
     let Cursor {
@@ -216,6 +224,34 @@ fn clamp(state: &mut State, screen: Screen) {
     }
     offset = offset.min(last.saturating_sub(page - 1));
     state.cursors.insert(screen, Cursor { selected, offset });
+}
+
+/// While the detail pane is open, the selected finding's object is asked for once.
+fn want_object(state: &mut State) {
+    if state.screen != Screen::Violations || !state.violations.detail {
+        return;
+    }
+    let selected = state.cursor(Screen::Violations).selected;
+    let Some(Line::Row(r)) = state.violations.table.lines.get(selected) else {
+        return;
+    };
+    let Some((_, row)) = violations::row(&state.clusters, *r) else {
+        return;
+    };
+    let cluster = usize::try_from(r.cluster).unwrap_or(usize::MAX);
+    let Some(finding) = row.finding(state.clusters[cluster].snapshot()) else {
+        return;
+    };
+    let resource = finding.resource.clone();
+    let asked = state
+        .violations
+        .requested
+        .as_ref()
+        .is_some_and(|(c, res)| *c == cluster && **res == *resource);
+    if !asked {
+        state.violations.requested = Some((cluster, resource.clone()));
+        state.requests.push(Request::Object { cluster, resource });
+    }
 }
 
 /// Rebuilds what deltas made outdated, once, before a frame or a user action: with many
@@ -307,90 +343,6 @@ fn cancel(state: &mut State) -> bool {
             }
         }
     }
-    true
-}
-
-/// A cluster's new rows. Older generations than the one shown are dropped.
-fn apply(state: &mut State, delta: Delta) -> bool {
-    let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
-        return false;
-    };
-    let old = cluster.rows.snapshot.clone();
-    let new = delta.rows.snapshot.clone();
-    if new.generation < old.generation {
-        return false;
-    }
-    // The sparkline gets a point when a live cluster's score changed.
-    let score = delta.rows.tally.score();
-    if new.connection.state.is_live() && cluster.history.back() != Some(&score) {
-        cluster.history.push_back(score);
-        while cluster.history.len() > HISTORY {
-            cluster.history.pop_front();
-        }
-    }
-    // A state change with a reason goes to the Errors ring (never a toast).
-    if new.connection.state != old.connection.state
-        && let Some((operation, message)) = error_of(&new.connection.state)
-    {
-        let context = cluster.context.clone();
-        state.errors.push_back(ErrorEntry {
-            at: new.connection.since,
-            cluster: context,
-            operation,
-            message,
-        });
-        while state.errors.len() > ERRORS {
-            state.errors.pop_front();
-        }
-    }
-    let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
-        return false;
-    };
-    cluster.rows = Arc::clone(&delta.rows);
-    state.violations.outdated = true;
-    super::screens::observe(state, delta.cluster);
-    clamp(state, Screen::Fleet);
-    true
-}
-
-fn error_of(state: &guardian_cluster::ClusterState) -> Option<(&'static str, String)> {
-    use guardian_cluster::ClusterState as S;
-    match state {
-        S::Unreachable { reason, detail } => {
-            Some(("connect", format!("unreachable ({reason:?}): {detail}")))
-        }
-        S::Unauthorized { detail } => Some(("connect", format!("unauthorized: {detail}"))),
-        S::Forbidden { missing } => Some((
-            "watch",
-            format!(
-                "forbidden: {}",
-                missing
-                    .iter()
-                    .map(|a| format!("{} {}", a.verb, a.resource))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-        S::Degraded { failing } => Some((
-            "watch",
-            failing
-                .iter()
-                .map(|f| format!("{}: {}", f.resource, f.error))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
-        S::NoCrds => Some((
-            "watch",
-            "the GuardianPolicy CRD is not installed".to_owned(),
-        )),
-        S::Connecting | S::Synced => None,
-    }
-}
-
-/// The clock moved: toasts expire; ages on screen change (so a redraw is due).
-fn tick(state: &mut State, now: Timestamp) -> bool {
-    state.now = now;
-    state.toasts.retain(|t| t.until > now);
     true
 }
 

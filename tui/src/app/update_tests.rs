@@ -1,7 +1,10 @@
 use guardian_core::crd::Enforcement;
-use guardian_core::model::Severity;
+use std::sync::Arc;
+
+use guardian_core::model::{ResourceRef, Severity};
 
 use super::*;
+use crate::app::state::{ObjectText, Request};
 use crate::app::violations::{GroupBy, Line};
 use crate::testing::{
     at, deployment, epoch, feed, finding, policy, state, synced, unreachable, waived,
@@ -323,4 +326,55 @@ fn deltas_mark_the_table_outdated_and_it_is_rebuilt_once_before_the_next_frame_o
         3,
         "a key acts on the table as the data is now"
     );
+}
+
+#[test]
+fn the_open_detail_asks_once_per_object_and_keeps_only_the_answer_it_asked_for() {
+    let mut s = two_clusters();
+    cmd(&mut s, Command::Show(Screen::Violations));
+    assert!(
+        s.requests.is_empty(),
+        "nothing read before the detail opens"
+    );
+    cmd(&mut s, Command::Select);
+    let web = match s.requests.as_slice() {
+        [
+            Request::Object {
+                cluster: 0,
+                resource,
+            },
+        ] => resource.clone(),
+        other => panic!("one read of demo-a's web: {other:?}"),
+    };
+    assert_eq!(web.name, "web");
+    cmd(&mut s, Command::Down);
+    assert_eq!(s.requests.len(), 1, "the same object is not read again");
+    cmd(&mut s, Command::Down);
+    assert_eq!(s.requests.len(), 2, "another object is");
+
+    let answer = |resource: &Arc<ResourceRef>| {
+        Action::Object(Box::new(ObjectText {
+            cluster: 0,
+            resource: resource.clone(),
+            text: Ok("kind: Deployment\n".to_owned()),
+        }))
+    };
+    assert!(
+        !update(&mut s, answer(&web)),
+        "a late answer for web is dropped"
+    );
+    assert!(s.violations.object.is_none());
+    let Request::Object {
+        resource: ledger, ..
+    } = s.requests[1].clone();
+    assert!(update(&mut s, answer(&ledger)));
+    assert!(s.violations.object.is_some());
+
+    cmd(&mut s, Command::Back);
+    assert!(
+        s.violations.object.is_none(),
+        "closing forgets it: reopening reads it again"
+    );
+    cmd(&mut s, Command::Select);
+    assert_eq!(s.requests.len(), 3);
 }

@@ -2,6 +2,7 @@
 //! (header, hint bar, toasts, palette) and the windowed table they share.
 
 pub mod contexts;
+pub mod detail;
 pub mod errors;
 pub mod events;
 pub mod fleet;

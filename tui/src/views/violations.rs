@@ -1,11 +1,10 @@
 //! Violations: one table across the clusters in scope, grouped and sorted as chosen, with a
 //! detail pane for the selected finding.
 
-use guardian_core::model::Outcome;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row};
 
 use super::table::{self, Spec};
 use super::text::age;
@@ -23,15 +22,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         render_table(frame, area, state, theme);
         return;
     }
-    // Side by side on wide terminals, stacked on narrow ones.
-    let split = if area.width >= WIDE {
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-    } else {
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
-    };
-    let [list, detail] = split.areas(area);
+    // Side by side on wide terminals; on narrow ones the detail takes the screen (Esc returns).
+    if area.width < WIDE {
+        super::detail::render(frame, area, state, theme);
+        return;
+    }
+    let [list, detail] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
     render_table(frame, list, state, theme);
-    render_detail(frame, detail, state, theme);
+    super::detail::render(frame, detail, state, theme);
 }
 
 fn columns(width: u16, widths: Widths) -> Vec<(Column, Constraint)> {
@@ -134,74 +133,4 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             frame.render_widget(text, Rect { y, ..first });
         }
     }
-}
-
-fn render_detail(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let block = Block::default().borders(Borders::ALL).title(" Detail ");
-    let selected = state.cursor(Screen::Violations).selected;
-    let found = match state.violations.table.lines.get(selected) {
-        Some(TableLine::Row(r)) => row(&state.clusters, *r),
-        _ => None,
-    };
-    let Some((cluster, row)) = found else {
-        let text = "Select a finding (a group header has no detail).";
-        frame.render_widget(Paragraph::new(text).block(block), area);
-        return;
-    };
-    let finding = row.finding(cluster.snapshot());
-    let label = |name: &'static str| Span::styled(format!("{name:<8}"), theme.header());
-    let mut lines = vec![
-        Line::from(Span::styled(
-            format!(
-                "{} {}/{}  ({})",
-                row.resource.split('/').next().unwrap_or_default(),
-                row.namespace,
-                row.resource.split_once('/').map_or("", |(_, n)| n),
-                cluster.context
-            ),
-            theme.title(),
-        )),
-        Line::from(vec![
-            label("rule"),
-            Span::raw(format!("{}  ", row.rule)),
-            Span::styled(severity_word(row.severity), theme.severity(row.severity)),
-            Span::raw(format!("  {}", row.enforcement)),
-        ]),
-        Line::from(vec![label("policy"), Span::raw(&*row.policy)]),
-    ];
-    if let Some(finding) = finding {
-        lines.push(Line::from(vec![
-            label("path"),
-            Span::raw(finding.path.as_str()),
-        ]));
-        if let Some(container) = &finding.container {
-            lines.push(Line::from(vec![label("in"), Span::raw(container.as_str())]));
-        }
-        lines.push(Line::from(vec![
-            label("fix"),
-            Span::raw(&*finding.remediation),
-        ]));
-        let waived = match &finding.outcome {
-            Outcome::Skip {
-                exception,
-                justification,
-            } => format!("by {exception}: {justification}"),
-            Outcome::Fail | Outcome::Error => "no exception".to_owned(),
-        };
-        lines.push(Line::from(vec![label("waived"), Span::raw(waived)]));
-    }
-    lines.push(Line::from(vec![
-        label("message"),
-        Span::raw(row.message.as_str()),
-    ]));
-    lines.push(Line::from(vec![
-        label("seen"),
-        Span::raw(format!("for {}", age(state.now, row.first_seen))),
-    ]));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
 }

@@ -1,0 +1,107 @@
+//! What changes the state without the user: a cluster's new rows, and the clock.
+
+use std::sync::Arc;
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State};
+use super::update::clamp;
+use crate::action::Delta;
+use crate::views::Screen;
+
+/// A cluster's new rows. Older generations than the one shown are dropped.
+pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
+    let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
+        return false;
+    };
+    let old = cluster.rows.snapshot.clone();
+    let new = delta.rows.snapshot.clone();
+    if new.generation < old.generation {
+        return false;
+    }
+    // The sparkline gets a point when a live cluster's score changed.
+    let score = delta.rows.tally.score();
+    if new.connection.state.is_live() && cluster.history.back() != Some(&score) {
+        cluster.history.push_back(score);
+        while cluster.history.len() > HISTORY {
+            cluster.history.pop_front();
+        }
+    }
+    // A state change with a reason goes to the Errors ring (never a toast).
+    if new.connection.state != old.connection.state
+        && let Some((operation, message)) = error_of(&new.connection.state)
+    {
+        let context = cluster.context.clone();
+        state.errors.push_back(ErrorEntry {
+            at: new.connection.since,
+            cluster: context,
+            operation,
+            message,
+        });
+        while state.errors.len() > ERRORS {
+            state.errors.pop_front();
+        }
+    }
+    let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
+        return false;
+    };
+    cluster.rows = Arc::clone(&delta.rows);
+    state.violations.outdated = true;
+    super::screens::observe(state, delta.cluster);
+    clamp(state, Screen::Fleet);
+    true
+}
+
+fn error_of(state: &guardian_cluster::ClusterState) -> Option<(&'static str, String)> {
+    use guardian_cluster::ClusterState as S;
+    match state {
+        S::Unreachable { reason, detail } => {
+            Some(("connect", format!("unreachable ({reason:?}): {detail}")))
+        }
+        S::Unauthorized { detail } => Some(("connect", format!("unauthorized: {detail}"))),
+        S::Forbidden { missing } => Some((
+            "watch",
+            format!(
+                "forbidden: {}",
+                missing
+                    .iter()
+                    .map(|a| format!("{} {}", a.verb, a.resource))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        S::Degraded { failing } => Some((
+            "watch",
+            failing
+                .iter()
+                .map(|f| format!("{}: {}", f.resource, f.error))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        S::NoCrds => Some((
+            "watch",
+            "the GuardianPolicy CRD is not installed".to_owned(),
+        )),
+        S::Connecting | S::Synced => None,
+    }
+}
+
+/// The clock moved: toasts expire; ages on screen change (so a redraw is due).
+pub(super) fn tick(state: &mut State, now: Timestamp) -> bool {
+    state.now = now;
+    state.toasts.retain(|t| t.until > now);
+    true
+}
+
+/// An object read for the detail pane: kept if it is still the one asked for.
+pub(super) fn object(state: &mut State, object: ObjectText) -> bool {
+    let wanted = state
+        .violations
+        .requested
+        .as_ref()
+        .is_some_and(|(cluster, resource)| object.is_of(*cluster, resource));
+    if wanted {
+        state.violations.object = Some(object);
+    }
+    wanted
+}
