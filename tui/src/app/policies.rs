@@ -2,12 +2,12 @@
 //! clusters, with the operator's sync state, violations (from the cluster layer's aggregate)
 //! and drift (from the cluster layer's drift report; nothing is recomputed here).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use guardian_cluster::ClusterSnapshot;
 use guardian_cluster::aggregate::aggregate;
-use guardian_cluster::drift::{Drift, DriftKind, DriftReport};
+use guardian_cluster::drift::{DriftKind, DriftReport};
 use guardian_cluster::operator_state::{PolicySync, policy_state};
 use guardian_core::crd::{Enforcement, GuardianException, GuardianPolicy};
 use guardian_core::model::Outcome;
@@ -172,8 +172,15 @@ pub fn with_drift<'a>(
     report: &DriftReport,
 ) -> Vec<PolicyRow> {
     let mut rows: Vec<PolicyRow> = clusters.into_iter().flatten().cloned().collect();
+    let drifts: BTreeMap<(DriftKind, &str), usize> = report
+        .drifts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| ((d.kind, d.name.as_str()), i))
+        .collect();
     for row in &mut rows {
-        (row.drift, row.drift_index) = mark(report, row.kind, &row.name);
+        let index = drifts.get(&(row.kind, row.name.as_str())).copied();
+        (row.drift, row.drift_index) = mark(report, index);
     }
     rows.sort_by(|a, b| (a.kind, &a.name, &a.cluster).cmp(&(b.kind, &b.name, &b.cluster)));
     rows
@@ -190,19 +197,14 @@ fn waived(snapshot: &ClusterSnapshot) -> HashMap<&str, u64> {
     waived
 }
 
-fn mark(report: &DriftReport, kind: DriftKind, name: &str) -> (DriftMark, Option<usize>) {
-    let found = report
-        .drifts
-        .iter()
-        .position(|d| d.kind == kind && d.name == name);
-    let Some(index) = found else {
+fn mark(report: &DriftReport, index: Option<usize>) -> (DriftMark, Option<usize>) {
+    let Some(drift) = index.and_then(|i| report.drifts.get(i)) else {
         return (DriftMark::None, None);
     };
-    let drift: &Drift = &report.drifts[index];
     let mark = if drift.missing_in.is_empty() {
         DriftMark::Differs(drift.fields.len())
     } else {
         DriftMark::Missing(drift.missing_in.clone())
     };
-    (mark, Some(index))
+    (mark, index)
 }

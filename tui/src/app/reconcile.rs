@@ -2,6 +2,8 @@
 //! outcome from the policy's status (via guardian-cluster's operator state), with the condition
 //! transitions and Warning events the console saw (its [`History`]).
 
+use std::collections::HashMap;
+
 use guardian_cluster::ClusterSnapshot;
 use guardian_cluster::operator_state::{PolicyState, PolicySync, policy_state};
 use k8s_openapi::jiff::Timestamp;
@@ -63,6 +65,13 @@ pub fn outcome(state: &PolicyState) -> Outcome {
 
 /// The rows of `snapshots`, by policy, then cluster.
 pub fn rows(snapshots: &[&ClusterSnapshot], history: &History) -> Vec<ReconcileRow> {
+    // Warning events per (cluster, object), counted once rather than per row.
+    let mut warned: HashMap<(&str, &str), usize> = HashMap::new();
+    for event in history.events().filter(|e| e.warning) {
+        *warned
+            .entry((event.cluster.as_str(), event.object.as_str()))
+            .or_default() += 1;
+    }
     let mut rows = Vec::new();
     for snapshot in snapshots {
         let cluster = snapshot.context.as_str();
@@ -78,10 +87,10 @@ pub fn rows(snapshots: &[&ClusterSnapshot], history: &History) -> Vec<ReconcileR
                 })
                 .or_else(|| state.conditions.iter().find(|c| c.type_ == "Ready"));
             let object = format!("GuardianPolicy/{}", state.name);
-            let warnings = history
-                .events()
-                .filter(|e| e.warning && e.cluster == cluster && e.object == object)
-                .count();
+            let warnings = warned
+                .get(&(cluster, object.as_str()))
+                .copied()
+                .unwrap_or(0);
             rows.push(ReconcileRow {
                 cluster: cluster.to_owned(),
                 outcome,

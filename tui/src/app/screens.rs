@@ -3,6 +3,8 @@
 //! rows the scope and filter leave, and the commands these screens own (describe, YAML, the
 //! drift diff, the reconcile timeline, failures only).
 
+use std::collections::HashSet;
+
 use guardian_cluster::drift::{DriftReport, drift};
 
 use super::describe;
@@ -107,41 +109,44 @@ pub fn rebuild(state: &mut State) {
 /// first by time; Errors: the error ring, newest first).
 pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
     let filter = state.filter(screen);
-    let keep = |cluster: &str, text: String| {
-        let in_scope = state
-            .clusters
-            .iter()
-            .enumerate()
-            .any(|(i, c)| c.context == cluster && state.scope.includes(i));
-        in_scope && filter.is_none_or(|f| f.cluster(cluster) && f.text(&text.to_lowercase()))
+    let in_scope: HashSet<&str> = state
+        .clusters
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| state.scope.includes(*i))
+        .map(|(_, c)| c.context.as_str())
+        .collect();
+    // The row's text is only built when a filter needs it (tables of thousands of rows).
+    let keep = |cluster: &str, text: &dyn Fn() -> String| {
+        in_scope.contains(cluster)
+            && filter.is_none_or(|f| f.cluster(cluster) && f.text(&text().to_lowercase()))
     };
     let screens = &state.screens;
     match screen {
         Screen::Policies => indices(&screens.policies, |r| {
-            let text = format!(
-                "{} {} {} {} {}",
-                r.kind.as_str(),
-                r.name,
-                r.enforcement.map(|e| e.label()).unwrap_or_default(),
-                r.owner.as_deref().unwrap_or_default(),
-                r.drift.label()
-            );
-            keep(&r.cluster, text)
+            keep(&r.cluster, &|| {
+                format!(
+                    "{} {} {} {} {}",
+                    r.kind.as_str(),
+                    r.name,
+                    r.enforcement.map(|e| e.label()).unwrap_or_default(),
+                    r.owner.as_deref().unwrap_or_default(),
+                    r.drift.label()
+                )
+            })
         }),
         Screen::Reconcile => indices(&screens.reconcile, |r| {
             (!screens.failures_only || r.outcome == Outcome::Failed)
-                && keep(
-                    &r.cluster,
-                    format!("{} {} {}", r.policy, r.reason, r.message),
-                )
+                && keep(&r.cluster, &|| {
+                    format!("{} {} {}", r.policy, r.reason, r.message)
+                })
         }),
         Screen::Leases => indices(&state.clusters, |c| {
-            let holder = c
-                .snapshot()
-                .lease
-                .as_ref()
-                .and_then(|l| l.spec.as_ref()?.holder_identity.clone());
-            keep(&c.context, holder.unwrap_or_default())
+            keep(&c.context, &|| {
+                let lease = c.snapshot().lease.as_ref();
+                let holder = lease.and_then(|l| l.spec.as_ref()?.holder_identity.clone());
+                holder.unwrap_or_default()
+            })
         }),
         Screen::Contexts => indices(&state.clusters, |c| {
             filter.is_none_or(|f| f.cluster(&c.context) && f.text(&c.context.to_lowercase()))
@@ -152,10 +157,9 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
                 .rev()
                 .filter(|&i| {
                     let e = events[i];
-                    keep(
-                        &e.cluster,
-                        format!("{} {} {}", e.object, e.reason, e.message),
-                    )
+                    keep(&e.cluster, &|| {
+                        format!("{} {} {}", e.object, e.reason, e.message)
+                    })
                 })
                 .collect();
             // Newest first by when it happened (an Event's own time, a change's), not by when
@@ -167,7 +171,7 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
             .rev()
             .filter(|&i| {
                 let e = &state.errors[i];
-                keep(&e.cluster, format!("{} {}", e.operation, e.message))
+                keep(&e.cluster, &|| format!("{} {}", e.operation, e.message))
             })
             .collect(),
         _ => Vec::new(),
