@@ -72,7 +72,10 @@ fn a_broken_config_is_reported_with_its_path_before_the_terminal_is_touched() {
     std::fs::write(&config, "readonly = yes\n").expect("config");
     let stderr = text(&tui(&[], home.path()).stderr);
     assert!(stderr.contains(&config.display().to_string()), "{stderr}");
-    assert!(stderr.contains("not valid TOML"), "{stderr}");
+    assert!(
+        stderr.contains("line 1: string values must be quoted"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -98,6 +101,7 @@ fn an_unknown_context_is_named_in_the_error() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("demo-z"), "{stderr}");
+    assert_eq!(stderr.matches("demo-z").count(), 1, "said once: {stderr}");
     assert!(
         out.stdout.is_empty(),
         "nothing drawn: {:?}",

@@ -70,6 +70,8 @@ pub enum Action {
     Delta(Box<Delta>),
     /// The clock (ages, stale counters): once a second, and before each frame in tests.
     Tick(Timestamp),
+    /// The terminal gained (true) or lost focus.
+    Focus(bool),
     /// The terminal's new size.
     Resize {
         width: u16,

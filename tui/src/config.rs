@@ -47,9 +47,15 @@ impl Config {
                 });
             }
         };
-        toml::from_str(&text).map_err(|source| Error::ConfigParse {
-            path: path.to_owned(),
-            source,
+        toml::from_str(&text).map_err(|e| {
+            let at = e.span().map_or(0, |span| span.start).min(text.len());
+            Error::ConfigParse {
+                path: path.to_owned(),
+                line: text
+                    .get(..at)
+                    .map_or(1, |before| before.matches('\n').count() + 1),
+                message: e.message().to_owned(),
+            }
         })
     }
 

@@ -6,30 +6,30 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("console config: {what}")]
     Config { what: String },
-    #[error("cannot read the console config {}: {source}", path.display())]
+    #[error("cannot read the console config {}", path.display())]
     ConfigRead {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("the console config {} is not valid TOML (fix or remove it): {source}", path.display())]
+    #[error("the console config {}, line {line}: {message} (fix or remove the file)", path.display())]
     ConfigParse {
         path: PathBuf,
-        #[source]
-        source: toml::de::Error,
+        line: usize,
+        message: String,
     },
     #[error("no home directory to keep the console's config and log in; pass --log-file")]
     NoHome,
-    #[error("setting up the console's log file: {0}")]
+    #[error("setting up the console's log file")]
     Logging(#[source] guardian_cluster::Error),
-    #[error("choosing the clusters: {0}")]
+    #[error("choosing the clusters")]
     Clusters(#[source] guardian_cluster::Error),
-    #[error("terminal: {what}: {source}")]
+    #[error("terminal: {what}")]
     Terminal {
         what: &'static str,
         #[source]
         source: std::io::Error,
     },
-    #[error("starting the async runtime: {0}")]
+    #[error("starting the async runtime")]
     Runtime(#[source] std::io::Error),
 }

@@ -174,6 +174,8 @@ pub fn actions(state: &State, event: Event) -> Vec<Action> {
             key_action(state, &key).into_iter().collect()
         }
         Event::Resize(width, height) => vec![Action::Resize { width, height }],
+        Event::FocusGained => vec![Action::Focus(true)],
+        Event::FocusLost => vec![Action::Focus(false)],
         _ => Vec::new(),
     }
 }

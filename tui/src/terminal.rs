@@ -6,7 +6,7 @@ use std::io::{Stdout, stdout};
 use std::sync::Once;
 
 use crossterm::cursor::{Hide, Show};
-use crossterm::event::{Event, EventStream};
+use crossterm::event::{DisableFocusChange, EnableFocusChange, Event, EventStream};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -47,7 +47,8 @@ impl Tui {
     /// Takes the terminal back after [`Tui::suspend`] and forces a full redraw.
     pub fn resume(&mut self) -> Result<(), Error> {
         enable_raw_mode().map_err(io("entering raw mode"))?;
-        execute!(stdout(), EnterAlternateScreen, Hide)
+        // Focus reports let an unfocused console slow its clock (see `app::data::tick`).
+        execute!(stdout(), EnterAlternateScreen, Hide, EnableFocusChange)
             .map_err(io("entering the alternate screen"))?;
         self.active = true;
         // The screen may hold anything now: the next draw repaints every cell.
@@ -130,7 +131,7 @@ impl Drop for Tui {
 
 /// Leaves raw mode and the alternate screen, shows the cursor. Safe to call twice.
 pub fn restore() -> std::io::Result<()> {
-    let screen = execute!(stdout(), LeaveAlternateScreen, Show);
+    let screen = execute!(stdout(), DisableFocusChange, LeaveAlternateScreen, Show);
     disable_raw_mode()?;
     screen
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State};
+use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State, UNFOCUSED_TICK};
 use super::update::clamp;
 use crate::action::Delta;
 use crate::views::Screen;
@@ -88,6 +88,11 @@ fn error_of(state: &guardian_cluster::ClusterState) -> Option<(&'static str, Str
 
 /// The clock moved: toasts expire; ages on screen change (so a redraw is due).
 pub(super) fn tick(state: &mut State, now: Timestamp) -> bool {
+    // Unfocused (the terminal reports it), ages move every few seconds only: idle means idle.
+    let elapsed = now.as_second().saturating_sub(state.now.as_second());
+    if !state.focused && elapsed < UNFOCUSED_TICK && state.toasts.is_empty() {
+        return false;
+    }
     state.now = now;
     state.toasts.retain(|t| t.until > now);
     true

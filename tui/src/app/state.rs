@@ -19,6 +19,8 @@ use crate::views::Screen;
 pub const HISTORY: usize = 120;
 /// Entries kept in the Errors screen's ring.
 pub const ERRORS: usize = 500;
+/// Seconds between age updates while the terminal is not focused.
+pub const UNFOCUSED_TICK: i64 = 5;
 /// How long a toast stays.
 pub const TOAST_SECONDS: i64 = 5;
 
@@ -159,6 +161,8 @@ pub struct State {
     pub quit: bool,
     /// Work for the loop (reads), drained after each action.
     pub requests: Vec<Request>,
+    /// Whether the terminal has focus (terminals that do not report focus stay focused).
+    pub focused: bool,
 }
 
 impl State {
@@ -202,6 +206,7 @@ impl State {
             page: 20,
             quit: false,
             requests: Vec::new(),
+            focused: true,
         }
     }
 

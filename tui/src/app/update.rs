@@ -17,7 +17,7 @@ pub fn update(state: &mut State, action: Action) -> bool {
     // again after (the action may have shown the Violations screen).
     let user = !matches!(
         action,
-        Action::Delta(_) | Action::Tick(_) | Action::Object(_)
+        Action::Delta(_) | Action::Tick(_) | Action::Object(_) | Action::Focus(_)
     );
     if user {
         prepare(state);
@@ -44,6 +44,10 @@ fn apply_action(state: &mut State, action: Action) -> bool {
         Action::Delta(delta) => data::apply(state, *delta),
         Action::Tick(now) => data::tick(state, now),
         Action::Object(object) => data::object(state, *object),
+        Action::Focus(focused) => {
+            state.focused = focused;
+            false
+        }
         Action::Resize { height, .. } => {
             // Header, borders, column titles, hint bar.
             state.page = usize::from(height.saturating_sub(6)).max(1);

@@ -378,3 +378,22 @@ fn the_open_detail_asks_once_per_object_and_keeps_only_the_answer_it_asked_for()
     cmd(&mut s, Command::Select);
     assert_eq!(s.requests.len(), 3);
 }
+
+#[test]
+fn unfocused_the_clock_redraws_every_few_seconds_only() {
+    let mut s = two_clusters();
+    assert!(update(&mut s, Action::Tick(at(61))));
+    assert!(
+        !update(&mut s, Action::Focus(false)),
+        "losing focus changes nothing on screen"
+    );
+    assert!(!update(&mut s, Action::Tick(at(62))));
+    assert!(!update(&mut s, Action::Tick(at(65))));
+    assert_eq!(s.now, at(61));
+    assert!(
+        update(&mut s, Action::Tick(at(66))),
+        "five seconds on, the ages move"
+    );
+    update(&mut s, Action::Focus(true));
+    assert!(update(&mut s, Action::Tick(at(67))));
+}
