@@ -174,7 +174,9 @@ fn pick(state: &mut State, n: usize) -> bool {
         return set_scope(state, Scope::All);
     }
     if n > state.clusters.len() {
-        return false;
+        let count = state.clusters.len();
+        let text = format!("no cluster {n}: {count} followed (0 shows all)");
+        return apply_action(state, Action::Toast(text));
     }
     set_scope(state, Scope::One(n - 1))
 }

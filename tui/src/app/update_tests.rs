@@ -163,8 +163,10 @@ fn enter_on_fleet_scopes_to_the_cluster_and_digits_pick_or_return_to_all() {
     update(&mut s, Action::PickCluster(1));
     assert_eq!(s.scope, Scope::One(0));
     assert_eq!(s.violations.table.total, 3);
-    assert!(!update(&mut s, Action::PickCluster(9)), "no ninth cluster");
-    assert_eq!(s.scope, Scope::One(0));
+    update(&mut s, Action::PickCluster(9));
+    assert_eq!(s.scope, Scope::One(0), "no ninth cluster");
+    assert_eq!(s.toasts.len(), 1, "the user is told");
+    assert!(s.toasts[0].text.contains("2 followed"), "{:?}", s.toasts);
     cmd(&mut s, Command::AllClusters);
     assert_eq!(s.scope, Scope::All);
     assert_eq!(s.violations.table.total, 4);
