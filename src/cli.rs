@@ -1,12 +1,14 @@
 //! The command line: one binary, one subcommand per face of the product.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use guardian_core::crd::Profile;
 use guardian_core::model::Severity;
 
 use crate::output::Format;
+use crate::scan::ScanFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Check manifest files against policies, offline (for CI pipelines).
     Check(CheckArgs),
+    /// Scan live clusters at once: violations under each cluster's own policies, the operator's
+    /// state and policy drift across clusters (for scripts and cron jobs).
+    Scan(ScanArgs),
     /// List the built-in rule library, or explain one rule.
     Rules(RulesArgs),
     /// Print the CustomResourceDefinitions as multi-document YAML.
@@ -64,6 +69,38 @@ pub struct CheckArgs {
     /// above any real manifest and far below what would exhaust memory.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::check::parse_size)]
     pub max_file_size: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Kubeconfig files (repeatable, merged as kubectl merges them). Default: the KUBECONFIG
+    /// list, else ~/.kube/config.
+    #[arg(long = "kubeconfig", value_name = "FILE")]
+    pub kubeconfigs: Vec<PathBuf>,
+    /// Contexts to scan, comma-separated. Default: the current context.
+    #[arg(
+        long,
+        value_name = "A,B",
+        value_delimiter = ',',
+        conflicts_with = "all_contexts"
+    )]
+    pub contexts: Vec<String>,
+    /// Scan every context of the kubeconfig.
+    #[arg(long)]
+    pub all_contexts: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
+    pub output: ScanFormat,
+    /// Exit with 1 when a violation of this severity or higher is found in any cluster.
+    #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// The operator's leader-election Lease (its --lease-name), looked for in every namespace.
+    #[arg(long, value_name = "NAME", default_value = guardian_cluster::lease::DEFAULT_LEASE_NAME)]
+    pub lease_name: String,
+    /// How long to wait for every cluster's initial sync (30s, 500ms, 2m); a cluster not synced
+    /// by then is reported as not scanned.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::scan::parse_duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]

@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod output;
 mod rules_cmd;
+mod scan;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -18,8 +19,8 @@ use cli::{CheckArgs, Cli, Command, RulesCommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit codes, as CI pipelines read them.
-const EXIT_FINDINGS: u8 = 1;
-const EXIT_USAGE_OR_INPUT: u8 = 2;
+pub(crate) const EXIT_FINDINGS: u8 = 1;
+pub(crate) const EXIT_USAGE_OR_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     // One TLS provider for every client and server of the process, before any exists.
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Scan(args) => scan::run(&args),
         Command::Rules(args) => {
             let text = match args.command {
                 Some(RulesCommand::Explain { id }) => rules_cmd::explain(&id)?,

@@ -18,6 +18,13 @@ use crate::check::report::CheckReport;
 
 pub use escape::escape_control;
 pub use style::Style;
+// `scan` renders with the same pieces.
+pub(crate) use json::API_VERSION;
+pub(crate) use sarif::render as render_sarif;
+pub(crate) use table::{
+    WIDTH, count, error_style, severity_label, severity_style, write_findings, write_lines,
+};
+pub(crate) use wrap::wrap;
 
 /// How `check` prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -25,7 +25,7 @@ use super::wrap::wrap;
 use crate::check::report::CheckReport;
 
 /// Lines never exceed this many columns.
-const WIDTH: usize = 80;
+pub(crate) const WIDTH: usize = 80;
 /// Where a finding's label starts.
 const LABEL_INDENT: &str = "  ";
 /// Where a finding's text starts: after the indent and the widest label (`CRITICAL`) and a space.
@@ -40,12 +40,7 @@ pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Re
         .collect::<BTreeSet<_>>()
         .len()
         > 1;
-    for (index, group) in group_by_resource(&report.findings).iter().enumerate() {
-        if index > 0 {
-            writeln!(out)?;
-        }
-        write_group(out, group, show_policy, style)?;
-    }
+    write_findings(out, &report.findings, show_policy, style)?;
     if report.findings.is_empty() {
         writeln!(out, "No findings.")?;
     }
@@ -78,6 +73,22 @@ pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Re
     )
 }
 
+/// Findings grouped by resource, a blank line between groups (also `scan`'s findings list).
+pub(crate) fn write_findings<'a>(
+    out: &mut dyn Write,
+    findings: impl IntoIterator<Item = &'a Finding>,
+    show_policy: bool,
+    style: Style,
+) -> io::Result<()> {
+    for (index, group) in group_by_resource(findings).iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        write_group(out, group, show_policy, style)?;
+    }
+    Ok(())
+}
+
 /// Findings of one resource in one file, in report order.
 #[derive(Debug)]
 struct Group<'a> {
@@ -88,7 +99,7 @@ struct Group<'a> {
 
 /// Groups by (resource, file) in order of first appearance, so the caller's sort order holds
 /// even when another resource's findings are interleaved.
-fn group_by_resource(findings: &[Finding]) -> Vec<Group<'_>> {
+fn group_by_resource<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<Group<'a>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut index: HashMap<(&ResourceRef, Option<&str>), usize> = HashMap::new();
     for finding in findings {
@@ -203,7 +214,7 @@ fn label(finding: &Finding) -> (&'static str, anstyle::Style) {
     }
 }
 
-fn severity_label(severity: Severity) -> &'static str {
+pub(crate) fn severity_label(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "CRITICAL",
         Severity::High => "HIGH",
@@ -213,7 +224,7 @@ fn severity_label(severity: Severity) -> &'static str {
     }
 }
 
-fn severity_style(severity: Severity) -> anstyle::Style {
+pub(crate) fn severity_style(severity: Severity) -> anstyle::Style {
     match severity {
         Severity::Critical => AnsiColor::Red.on_default().bold(),
         Severity::High => AnsiColor::Red.on_default(),
@@ -223,7 +234,7 @@ fn severity_style(severity: Severity) -> anstyle::Style {
     }
 }
 
-fn error_style() -> anstyle::Style {
+pub(crate) fn error_style() -> anstyle::Style {
     AnsiColor::Magenta.on_default().bold()
 }
 
@@ -256,7 +267,7 @@ fn summary_line(summary: &Summary) -> String {
     line
 }
 
-fn count(n: usize, noun: &str) -> String {
+pub(crate) fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -269,7 +280,7 @@ fn uri_path(file: &str) -> String {
     file.replace('\\', "/")
 }
 
-fn write_lines(out: &mut dyn Write, lines: &[String]) -> io::Result<()> {
+pub(crate) fn write_lines(out: &mut dyn Write, lines: &[String]) -> io::Result<()> {
     for line in lines {
         writeln!(out, "{}", line.trim_end())?;
     }

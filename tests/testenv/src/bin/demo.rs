@@ -280,13 +280,14 @@ fn print_usage(kubeconfig: &Path, check_bin: Option<&Path>, operators: &[Operato
     let check_bin = check_bin.map_or("kube-guardian".into(), |p| p.display().to_string());
     println!(
         "\nTry it (in another shell, from the repository root):\n  \
-         export KUBECONFIG={}\n  \
+         export KUBECONFIG={kubeconfig}\n  \
          kubectl config get-contexts\n  \
          kubectl --context demo-a get gp,gex -A\n  \
          kubectl --context demo-b get deploy,sts,ds,cronjob,pods -A\n  \
          kubectl get policyreports -A\n  \
-         {check_bin} check examples/manifests --policy examples/policies --policy examples/exceptions",
-        kubeconfig.display()
+         {check_bin} check examples/manifests --policy examples/policies --policy examples/exceptions\n  \
+         {check_bin} scan --kubeconfig {kubeconfig} --contexts demo-a,demo-b",
+        kubeconfig = kubeconfig.display()
     );
     for operator in operators {
         println!(
