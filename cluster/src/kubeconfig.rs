@@ -30,6 +30,8 @@ pub struct Target {
     pub context: String,
     /// The API server URL, for display; `None` when the context's cluster names none.
     pub server: Option<String>,
+    /// The kubeconfig user the context names, for display; `None` for a ready configuration.
+    pub user: Option<String>,
     source: Source,
 }
 
@@ -50,6 +52,7 @@ impl Target {
         Target {
             context: context.into(),
             server: Some(config.cluster_url.to_string()),
+            user: None,
             source: Source::Config(Box::new(config)),
         }
     }
@@ -140,6 +143,7 @@ fn select_with(
         .into_iter()
         .map(|context| Target {
             server: server_of(&kubeconfig, &context),
+            user: user_of(&kubeconfig, &context),
             context,
             source: Source::Kubeconfig {
                 kubeconfig: Arc::clone(&kubeconfig),
@@ -198,6 +202,17 @@ fn server_of(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
         .cluster
         .as_ref()?
         .server
+        .clone()
+}
+
+fn user_of(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+    kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .user
         .clone()
 }
 

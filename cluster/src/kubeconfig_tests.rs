@@ -249,3 +249,23 @@ async fn each_target_configures_its_own_cluster_and_user_through_kube() {
         Some("get-token")
     );
 }
+
+#[test]
+fn a_target_names_the_user_its_context_uses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = "apiVersion: v1\nkind: Config\n\
+        clusters:\n- name: c\n  cluster:\n    server: https://c:6443\n\
+        users:\n- name: alice\n  user:\n    token: t\n\
+        contexts:\n- name: ctx\n  context:\n    cluster: c\n    user: alice\n\
+        current-context: ctx\n";
+    let selection = ContextSelection {
+        kubeconfigs: vec![write(dir.path(), "config", yaml)],
+        ..ContextSelection::default()
+    };
+    let targets = select_with(&selection, None, None).expect("select");
+    let got: Vec<(&str, Option<&str>)> = targets
+        .iter()
+        .map(|t| (t.context.as_str(), t.user.as_deref()))
+        .collect();
+    assert_eq!(got, [("ctx", Some("alice"))]);
+}

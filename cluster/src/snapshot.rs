@@ -6,6 +6,7 @@ use std::sync::Arc;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_core::model::{Finding, ResourceRef};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
@@ -37,6 +38,8 @@ pub struct ClusterSnapshot {
     pub policy_reports: Option<usize>,
     /// How many Warning Events about GuardianPolicies the cluster holds (`None` while not listed).
     pub warning_events: Option<usize>,
+    /// Those Warning Events themselves (empty while not listed), by namespace and name.
+    pub warnings: Vec<Arc<Event>>,
 }
 
 impl ClusterSnapshot {
@@ -60,6 +63,7 @@ impl ClusterSnapshot {
             rejected: Vec::new(),
             policy_reports: None,
             warning_events: None,
+            warnings: Vec::new(),
         }
     }
 }

@@ -40,6 +40,12 @@ pub enum Command {
     SortName,
     SortPolicy,
     SortAge,
+    /// `d`: describe the selected object in a pane.
+    Describe,
+    /// `y`: the selected object's YAML in a pane.
+    Yaml,
+    /// `Ctrl-z` on Reconcile: failed policies only, or all again.
+    FailuresOnly,
     /// Jumps to a screen (each screen has a key).
     Show(Screen),
 }

@@ -89,7 +89,7 @@ pub fn defaults() -> Vec<Binding> {
         Binding::new(
             Select,
             &["enter"],
-            "drill down: scope to the cluster, or show the detail",
+            "drill down: scope to the cluster, show the detail, a drift's diff or a timeline",
         )
         .hint("open"),
         Binding::new(
@@ -138,6 +138,23 @@ pub fn defaults() -> Vec<Binding> {
         Binding::new(Bottom, &["G", "end"], "last row"),
         Binding::new(PageUp, &["pgup", "ctrl-b"], "page up"),
         Binding::new(PageDown, &["pgdown", "ctrl-f"], "page down"),
+        Binding::new(
+            Describe,
+            &["d"],
+            "describe the selected policy or exception",
+        )
+        .on(&[Screen::Policies])
+        .hint("describe"),
+        Binding::new(Yaml, &["y"], "the selected policy's or exception's YAML")
+            .on(&[Screen::Policies])
+            .hint("yaml"),
+        Binding::new(
+            FailuresOnly,
+            &["ctrl-z"],
+            "failed reconciles only, or all again",
+        )
+        .on(&[Screen::Reconcile])
+        .hint("failures"),
     ];
     for screen in Screen::ALL {
         if let Some(key) = screen.key() {

@@ -17,6 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
 use crate::action::{Action, Delta};
+use crate::app::screens::ContextInfo;
 use crate::app::{Deriver, Mode, Request, State, prepare, update};
 use crate::config::{Config, Paths};
 use crate::error::Error;
@@ -63,6 +64,13 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
         &readonly_contexts,
     );
     state.readonly = args.readonly || config.readonly;
+    state.screens.contexts = targets
+        .iter()
+        .map(|t| ContextInfo {
+            server: t.server.clone(),
+            user: t.user.clone(),
+        })
+        .collect();
     state.paths = Some(paths);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

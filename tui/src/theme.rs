@@ -94,6 +94,11 @@ impl Theme {
         }
     }
 
+    /// Needs attention soon: a pending policy, a late lease, an exception expiring this week.
+    pub fn warn(&self) -> Style {
+        self.fg(Color::Yellow)
+    }
+
     pub fn highlight(&self) -> Style {
         self.fg(Color::LightRed).add_modifier(Modifier::BOLD)
     }

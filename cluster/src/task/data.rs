@@ -51,6 +51,9 @@ pub struct Data {
     policies: Objects<GuardianPolicy>,
     exceptions: Objects<GuardianException>,
     leases: Objects<Lease>,
+    /// Warning Events about GuardianPolicies, read whole: the console shows them (few, and
+    /// they expire).
+    warnings: Objects<Event>,
     /// Where PolicyReports and Warning Events are in `resources`: they are counted.
     reports: usize,
     events: usize,
@@ -125,7 +128,7 @@ impl Data {
         let exceptions = objects::<GuardianException>();
         let leases = objects::<Lease>();
         let reports = objects::<PartialObjectMeta<DynamicObject>>();
-        let events = objects::<PartialObjectMeta<Event>>();
+        let warnings = objects::<Event>();
         let report_resource = ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
             "policyreports",
@@ -159,7 +162,7 @@ impl Data {
             )
             .boxed()
         }));
-        // PolicyReports and Events are counted, not read: their metadata is enough.
+        // PolicyReports are counted, not read: their metadata is enough.
         let reports_at = resources.len();
         names.push(resource_name(
             &report_resource.plural,
@@ -171,10 +174,10 @@ impl Data {
         }));
         let events_at = resources.len();
         names.push("events".to_owned());
-        resources.push(whole(&events, |client| {
+        resources.push(whole(&warnings, |client| {
             let config = watcher::Config::default()
                 .fields("type=Warning,involvedObject.kind=GuardianPolicy");
-            watcher::watcher(Api::<PartialObjectMeta<Event>>::all(client), config).boxed()
+            watcher::watcher(Api::<Event>::all(client), config).boxed()
         }));
         Data {
             resources,
@@ -185,6 +188,7 @@ impl Data {
             policies,
             exceptions,
             leases,
+            warnings,
             reports: reports_at,
             events: events_at,
             compiled: None,
@@ -207,6 +211,17 @@ impl Data {
         // Also when only a kind's state changed (now forbidden: no count).
         snapshot.policy_reports = self.counted(self.reports, snapshot.policy_reports);
         snapshot.warning_events = self.counted(self.events, snapshot.warning_events);
+        snapshot.warnings = match snapshot.warning_events {
+            Some(_) => {
+                let mut warnings = values(&self.warnings);
+                warnings.sort_by(|a, b| {
+                    (&a.metadata.namespace, &a.metadata.name)
+                        .cmp(&(&b.metadata.namespace, &b.metadata.name))
+                });
+                warnings
+            }
+            None => Vec::new(),
+        };
     }
 
     /// The cluster's workloads evaluated with its policies and exceptions, and the counts.

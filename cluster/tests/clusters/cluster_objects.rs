@@ -139,4 +139,13 @@ async fn owned_objects_are_judged_through_their_owner_and_operator_objects_are_r
     );
     assert_eq!(snapshot.policy_reports, Some(1));
     assert_eq!(snapshot.warning_events, Some(1));
+    // The console shows the Warning Events themselves.
+    let warning = snapshot
+        .warnings
+        .first()
+        .expect("the Warning Event, read whole");
+    assert_eq!(
+        (warning.reason.as_deref(), warning.message.as_deref()),
+        (Some("InvalidPolicy"), Some("a rule does not compile"))
+    );
 }

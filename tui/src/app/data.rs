@@ -47,6 +47,7 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
     };
     cluster.rows = Arc::clone(&delta.rows);
     state.violations.outdated = true;
+    super::screens::observe(state, delta.cluster);
     clamp(state, Screen::Fleet);
     true
 }

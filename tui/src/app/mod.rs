@@ -1,8 +1,14 @@
 //! The console's state (owned by the UI thread) and the reducer that changes it.
 
 mod data;
+pub mod describe;
 pub mod filter;
+pub mod history;
+pub mod leases;
+pub mod policies;
+pub mod reconcile;
 pub mod rows;
+pub mod screens;
 pub mod state;
 pub mod update;
 pub mod violations;

@@ -18,6 +18,8 @@ pub struct ClusterRows {
     pub tally: Tally,
     /// One row per finding, violations and waived findings alike.
     pub violations: Vec<ViolationRow>,
+    /// The Policies screen's rows of this cluster (drift is marked across clusters later).
+    pub policies: Vec<super::policies::PolicyRow>,
 }
 
 impl ClusterRows {
@@ -122,6 +124,7 @@ impl Deriver {
         // Findings that went away are forgotten: if they come back, they are new again.
         self.first_seen = seen;
         ClusterRows {
+            policies: super::policies::cluster_rows(&snapshot),
             snapshot,
             tally,
             violations,

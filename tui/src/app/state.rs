@@ -148,6 +148,8 @@ pub struct State {
     pub filters: BTreeMap<Screen, Filter>,
     pub cursors: BTreeMap<Screen, Cursor>,
     pub violations: ViolationsState,
+    /// Policies, Reconcile, Leases, Events, Errors and Contexts.
+    pub screens: super::screens::Screens,
     pub toasts: VecDeque<Toast>,
     pub errors: VecDeque<ErrorEntry>,
     /// Read-only for every cluster (`--readonly`, or the config's global `readonly`).
@@ -179,6 +181,7 @@ impl State {
                     snapshot: Arc::new(ClusterSnapshot::connecting(context.clone(), now)),
                     tally: Default::default(),
                     violations: Vec::new(),
+                    policies: Vec::new(),
                 }),
                 history: VecDeque::new(),
                 readonly: readonly_contexts.contains(context),
@@ -194,6 +197,7 @@ impl State {
             filters: BTreeMap::new(),
             cursors: BTreeMap::new(),
             violations: ViolationsState::default(),
+            screens: Default::default(),
             toasts: VecDeque::new(),
             errors: VecDeque::new(),
             readonly: false,
@@ -238,6 +242,7 @@ impl State {
             Screen::Fleet => self.clusters.len(),
             Screen::Violations => self.violations.table.lines.len(),
             Screen::Help => self.keymap.active(self.is_readonly()).count(),
+            other => super::screens::visible(self, other).len(),
         }
     }
 

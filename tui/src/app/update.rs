@@ -66,6 +66,10 @@ fn apply_action(state: &mut State, action: Action) -> bool {
 }
 
 fn command_(state: &mut State, command: Command) -> bool {
+    // Policies, Reconcile and the other screens of `screens` handle their own commands first.
+    if let Some(changed) = super::screens::command(state, command) {
+        return changed;
+    }
     let screen = state.screen;
     match command {
         Command::Quit => state.quit = true,
@@ -112,6 +116,8 @@ fn command_(state: &mut State, command: Command) -> bool {
         Command::SortName => sort_by(state, Column::Resource),
         Command::SortPolicy => sort_by(state, Column::Policy),
         Command::SortAge => sort_by(state, Column::Age),
+        // Handled by `screens` on the screens that have them.
+        Command::Describe | Command::Yaml | Command::FailuresOnly => return false,
     }
     true
 }
@@ -158,7 +164,7 @@ fn select(state: &mut State) {
         Screen::Violations => {
             state.violations.detail = !state.violations.table.lines.is_empty();
         }
-        Screen::Help => {}
+        _ => {}
     }
 }
 
@@ -181,6 +187,8 @@ fn set_scope(state: &mut State, scope: Scope) -> bool {
     }
     state.scope = scope;
     refresh_violations(state);
+    // Fewer lines may remain on the screen shown: the selection stays on one of them.
+    clamp(state, state.screen);
     true
 }
 
@@ -258,6 +266,9 @@ fn want_object(state: &mut State) {
 pub fn prepare(state: &mut State) {
     if state.violations.outdated && state.screen == Screen::Violations {
         refresh_violations(state);
+    }
+    if super::screens::prepare(state) {
+        clamp(state, state.screen);
     }
 }
 

@@ -1,10 +1,17 @@
 //! The screens: one file each with `render(frame, area, &State, &Theme)`, the frame around them
 //! (header, hint bar, toasts, palette) and the windowed table they share.
 
+pub mod contexts;
 pub mod detail;
+pub mod errors;
+pub mod events;
 pub mod fleet;
 pub mod frame;
 pub mod help;
+pub mod leases;
+pub mod pane;
+pub mod policies;
+pub mod reconcile;
 pub mod table;
 pub mod text;
 pub mod violations;
@@ -22,18 +29,40 @@ use crate::theme::Theme;
 pub enum Screen {
     Fleet,
     Violations,
+    Policies,
+    Reconcile,
+    Leases,
+    Events,
+    Errors,
+    Contexts,
     Help,
 }
 
 impl Screen {
     /// Every screen, in the palette's order.
-    pub const ALL: [Screen; 3] = [Screen::Fleet, Screen::Violations, Screen::Help];
+    pub const ALL: [Screen; 9] = [
+        Screen::Fleet,
+        Screen::Violations,
+        Screen::Policies,
+        Screen::Reconcile,
+        Screen::Leases,
+        Screen::Events,
+        Screen::Errors,
+        Screen::Contexts,
+        Screen::Help,
+    ];
 
     /// The palette name (`:violations`).
     pub fn name(self) -> &'static str {
         match self {
             Screen::Fleet => "fleet",
             Screen::Violations => "violations",
+            Screen::Policies => "policies",
+            Screen::Reconcile => "reconcile",
+            Screen::Leases => "leases",
+            Screen::Events => "events",
+            Screen::Errors => "errors",
+            Screen::Contexts => "contexts",
             Screen::Help => "help",
         }
     }
@@ -43,6 +72,12 @@ impl Screen {
         match self {
             Screen::Fleet => "Fleet",
             Screen::Violations => "Violations",
+            Screen::Policies => "Policies",
+            Screen::Reconcile => "Reconcile",
+            Screen::Leases => "Leases",
+            Screen::Events => "Events",
+            Screen::Errors => "Errors",
+            Screen::Contexts => "Contexts",
             Screen::Help => "Help",
         }
     }
@@ -52,6 +87,12 @@ impl Screen {
         match self {
             Screen::Fleet => Some("F"),
             Screen::Violations => Some("V"),
+            Screen::Policies => Some("p"),
+            Screen::Reconcile => Some("R"),
+            Screen::Leases => Some("L"),
+            Screen::Events => Some("E"),
+            Screen::Errors => Some("X"),
+            Screen::Contexts => Some("K"),
             Screen::Help => None,
         }
     }
@@ -60,6 +101,12 @@ impl Screen {
         match self {
             Screen::Fleet => "screen: Fleet, one row per cluster",
             Screen::Violations => "screen: Violations across the clusters in scope",
+            Screen::Policies => "screen: Policies and exceptions, with drift across clusters",
+            Screen::Reconcile => "screen: Reconcile, the operator's outcome per policy",
+            Screen::Leases => "screen: Leases, the operator's leader per cluster",
+            Screen::Events => "screen: Events, Warning Events and changes seen",
+            Screen::Errors => "screen: Errors, the console's own error log",
+            Screen::Contexts => "screen: Contexts, server, user, state, read-only",
             Screen::Help => "screen: Help",
         }
     }
@@ -88,6 +135,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     match state.screen {
         Screen::Fleet => fleet::render(frame, area, state, theme),
         Screen::Violations => violations::render(frame, area, state, theme),
+        Screen::Policies => policies::render(frame, area, state, theme),
+        Screen::Reconcile => reconcile::render(frame, area, state, theme),
+        Screen::Leases => leases::render(frame, area, state, theme),
+        Screen::Events => events::render(frame, area, state, theme),
+        Screen::Errors => errors::render(frame, area, state, theme),
+        Screen::Contexts => contexts::render(frame, area, state, theme),
         Screen::Help => help::render(frame, area, state, theme),
     }
 }

@@ -1,0 +1,262 @@
+//! The state of the Policies, Reconcile, Leases, Events, Errors and Contexts screens, and the
+//! reducer's part for them (called from [`super::update`]): what a new snapshot changes, which
+//! rows the scope and filter leave, and the commands these screens own (describe, YAML, the
+//! drift diff, the reconcile timeline, failures only).
+
+use std::collections::HashSet;
+
+use guardian_cluster::drift::{DriftReport, drift};
+
+use super::describe;
+use super::history::History;
+use super::policies::{self, PolicyRow};
+use super::reconcile::{self, Outcome, ReconcileRow};
+use super::state::State;
+use crate::action::Command;
+use crate::views::Screen;
+
+/// A scrollable text pane beside a table: describe, YAML, a drift's diff, a timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pane {
+    /// The screen it was opened on (it shows there only).
+    pub screen: Screen,
+    pub title: String,
+    pub lines: Vec<String>,
+    /// The first line shown.
+    pub scroll: usize,
+}
+
+/// A context as the Contexts screen shows it (from the kubeconfig).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextInfo {
+    pub server: Option<String>,
+    pub user: Option<String>,
+}
+
+/// What the screens of this module keep between frames.
+#[derive(Debug, Clone, Default)]
+pub struct Screens {
+    pub history: History,
+    /// Every cluster's policies and exceptions, marked with their drift.
+    pub policies: Vec<PolicyRow>,
+    /// The cluster layer's drift report across every selected cluster.
+    pub drift: DriftReport,
+    pub reconcile: Vec<ReconcileRow>,
+    /// `Ctrl-z` on Reconcile: failed policies only.
+    pub failures_only: bool,
+    pub pane: Option<Pane>,
+    /// Per cluster position, its server and user.
+    pub contexts: Vec<ContextInfo>,
+    /// Deltas arrived since the Policies and Reconcile rows were built.
+    pub outdated: bool,
+}
+
+impl Screens {
+    /// The pane open on `screen`, if any.
+    pub fn pane(&self, screen: Screen) -> Option<&Pane> {
+        self.pane.as_ref().filter(|p| p.screen == screen)
+    }
+}
+
+/// Whether the screen is one of this module's.
+pub fn owns(screen: Screen) -> bool {
+    matches!(
+        screen,
+        Screen::Policies
+            | Screen::Reconcile
+            | Screen::Leases
+            | Screen::Events
+            | Screen::Errors
+            | Screen::Contexts
+    )
+}
+
+/// After cluster `index` got a new snapshot: record what changed (every snapshot counts for
+/// the history); the cached rows are rebuilt later, see [`prepare`].
+pub fn observe(state: &mut State, index: usize) {
+    let now = state.now;
+    if let Some(cluster) = state.clusters.get(index) {
+        state.screens.history.observe(cluster.snapshot(), now);
+    }
+    state.screens.outdated = true;
+}
+
+/// Before a frame or a key: rebuilds the Policies and Reconcile rows once if deltas made them
+/// outdated and one of them is shown (with many clusters streaming, at most once a frame).
+/// Returns whether it did.
+pub fn prepare(state: &mut State) -> bool {
+    if !state.screens.outdated || !matches!(state.screen, Screen::Policies | Screen::Reconcile) {
+        return false;
+    }
+    rebuild(state);
+    true
+}
+
+/// The Policies rows with the cluster layer's drift across every cluster, and the Reconcile
+/// rows with the history.
+pub fn rebuild(state: &mut State) {
+    state.screens.outdated = false;
+    let snapshots: Vec<_> = state.clusters.iter().map(|c| c.snapshot()).collect();
+    let report = drift(&snapshots);
+    let rows = state.clusters.iter().map(|c| c.rows.policies.as_slice());
+    state.screens.policies = policies::with_drift(rows, &report);
+    state.screens.drift = report;
+    state.screens.reconcile = reconcile::rows(&snapshots, &state.screens.history);
+}
+
+/// The lines of `screen` the scope and filter leave, as indices into its rows (Policies,
+/// Reconcile: the cached rows; Leases, Contexts: the clusters; Events: the ring, newest
+/// first by time; Errors: the error ring, newest first).
+pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
+    let filter = state.filter(screen);
+    let in_scope: HashSet<&str> = state
+        .clusters
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| state.scope.includes(*i))
+        .map(|(_, c)| c.context.as_str())
+        .collect();
+    // The row's text is only built when a filter needs it (tables of thousands of rows).
+    let keep = |cluster: &str, text: &dyn Fn() -> String| {
+        in_scope.contains(cluster)
+            && filter.is_none_or(|f| f.cluster(cluster) && f.text(&text().to_lowercase()))
+    };
+    let screens = &state.screens;
+    match screen {
+        Screen::Policies => indices(&screens.policies, |r| {
+            keep(&r.cluster, &|| {
+                format!(
+                    "{} {} {} {} {}",
+                    r.kind.as_str(),
+                    r.name,
+                    r.enforcement.map(|e| e.label()).unwrap_or_default(),
+                    r.owner.as_deref().unwrap_or_default(),
+                    r.drift.label()
+                )
+            })
+        }),
+        Screen::Reconcile => indices(&screens.reconcile, |r| {
+            (!screens.failures_only || r.outcome == Outcome::Failed)
+                && keep(&r.cluster, &|| {
+                    format!("{} {} {}", r.policy, r.reason, r.message)
+                })
+        }),
+        Screen::Leases => indices(&state.clusters, |c| {
+            keep(&c.context, &|| {
+                let lease = c.snapshot().lease.as_ref();
+                let holder = lease.and_then(|l| l.spec.as_ref()?.holder_identity.clone());
+                holder.unwrap_or_default()
+            })
+        }),
+        Screen::Contexts => indices(&state.clusters, |c| {
+            filter.is_none_or(|f| f.cluster(&c.context) && f.text(&c.context.to_lowercase()))
+        }),
+        Screen::Events => {
+            let events: Vec<_> = screens.history.events().collect();
+            let mut shown: Vec<usize> = (0..events.len())
+                .rev()
+                .filter(|&i| {
+                    let e = events[i];
+                    keep(&e.cluster, &|| {
+                        format!("{} {} {}", e.object, e.reason, e.message)
+                    })
+                })
+                .collect();
+            // Newest first by when it happened (an Event's own time, a change's), not by when
+            // the console heard of it; stable, so arrival order breaks ties.
+            shown.sort_by_key(|&i| std::cmp::Reverse(events[i].time));
+            shown
+        }
+        Screen::Errors => (0..state.errors.len())
+            .rev()
+            .filter(|&i| {
+                let e = &state.errors[i];
+                keep(&e.cluster, &|| format!("{} {}", e.operation, e.message))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn indices<T>(rows: &[T], keep: impl Fn(&T) -> bool) -> Vec<usize> {
+    (0..rows.len()).filter(|&i| keep(&rows[i])).collect()
+}
+
+/// The selected row's index into the screen's rows.
+fn selected(state: &State, screen: Screen) -> Option<usize> {
+    visible(state, screen)
+        .get(state.cursor(screen).selected)
+        .copied()
+}
+
+/// A command on one of these screens; `None` when the shared reducer handles it.
+pub fn command(state: &mut State, command: Command) -> Option<bool> {
+    let screen = state.screen;
+    if !owns(screen) {
+        return None;
+    }
+    if let Some(pane) = state.screens.pane.as_mut().filter(|p| p.screen == screen) {
+        let page = state.page.max(1);
+        let last = pane.lines.len().saturating_sub(1);
+        let scroll = &mut pane.scroll;
+        match command {
+            Command::Up => *scroll = scroll.saturating_sub(1),
+            Command::Down => *scroll = (*scroll + 1).min(last),
+            Command::PageUp => *scroll = scroll.saturating_sub(page),
+            Command::PageDown => *scroll = (*scroll + page).min(last),
+            Command::Top => *scroll = 0,
+            Command::Bottom => *scroll = last,
+            Command::Back => state.screens.pane = None,
+            _ => return open(state, screen, command),
+        }
+        return Some(true);
+    }
+    open(state, screen, command)
+}
+
+/// Enter, `d`, `y` and `Ctrl-z`: the pane they open, or the toggle.
+fn open(state: &mut State, screen: Screen, command: Command) -> Option<bool> {
+    let pane = match (screen, command) {
+        (Screen::Reconcile, Command::FailuresOnly) => {
+            state.screens.failures_only = !state.screens.failures_only;
+            state.cursors.remove(&Screen::Reconcile);
+            state.screens.pane = None;
+            return Some(true);
+        }
+        (Screen::Policies, Command::Select | Command::Describe | Command::Yaml) => {
+            let row = state.screens.policies.get(selected(state, screen)?)?;
+            let drifted = row
+                .drift_index
+                .and_then(|i| state.screens.drift.drifts.get(i));
+            match (command, drifted) {
+                (Command::Select, Some(drift)) => {
+                    (format!("drift: {}", row.name), describe::diff(drift))
+                }
+                (Command::Yaml, _) => (
+                    format!("{} ({}) YAML", row.name, row.cluster),
+                    describe::yaml(&row.object),
+                ),
+                _ => (
+                    format!("{} ({})", row.name, row.cluster),
+                    describe::describe(&row.cluster, &row.object),
+                ),
+            }
+        }
+        (Screen::Reconcile, Command::Select) => {
+            let row = state.screens.reconcile.get(selected(state, screen)?)?;
+            (
+                format!("{} ({}) over time", row.policy, row.cluster),
+                reconcile::timeline(row, &state.screens.history),
+            )
+        }
+        _ => return None,
+    };
+    let (title, lines) = pane;
+    state.screens.pane = Some(Pane {
+        screen,
+        title,
+        lines,
+        scroll: 0,
+    });
+    Some(true)
+}
