@@ -94,6 +94,13 @@ fn fleet_screen() {
         let screen = text(&snapshot("fleet", &mut s, w, h));
         assert!(screen.contains("stale 42s · retry in 12s"), "{screen}");
         assert!(screen.contains("Synced"), "{screen}");
+        if w >= 120 {
+            // Renewed 62 s ago with a 15 s duration: the cluster layer calls it stale.
+            assert!(
+                screen.contains("kube-guardian-7f9c          stale 1m"),
+                "{screen}"
+            );
+        }
     }
 }
 

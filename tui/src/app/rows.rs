@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use guardian_cluster::ClusterSnapshot;
+use guardian_cluster::aggregate::aggregate;
 use guardian_core::audit::Tally;
 use guardian_core::crd::Enforcement;
 use guardian_core::model::{Finding, Outcome, Severity};
@@ -78,11 +79,15 @@ impl Deriver {
             .iter()
             .filter_map(|p| Some((p.metadata.name.as_deref()?, label(p.spec.enforcement))))
             .collect();
-        let mut tally = Tally::default();
+        // Counted by the cluster layer's aggregation, as every face counts (score: Tally::score).
+        let tally = aggregate(&[&*snapshot])
+            .clusters
+            .pop()
+            .map(|group| group.tally)
+            .unwrap_or_default();
         let mut violations = Vec::new();
         let mut seen = HashMap::with_capacity(self.first_seen.len());
         for (e, evaluation) in snapshot.evaluations.iter().enumerate() {
-            tally.add_object(&evaluation.findings);
             let r = &evaluation.resource;
             let namespace: Arc<str> = Arc::from(r.namespace.as_deref().unwrap_or_default());
             let resource = format!("{}/{}", r.kind, r.name);

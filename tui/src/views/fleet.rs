@@ -9,10 +9,11 @@ use ratatui::widgets::{Block, Borders, Cell, Row};
 
 use super::frame::{Detail, state_text};
 use super::table::{self, Spec};
-use super::text::age;
+use super::text::{age, duration};
 use crate::app::{Cluster, State};
 use crate::theme::Theme;
 use crate::views::Screen;
+use guardian_cluster::operator_state::operator_state;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Points of the trend shown (the newest), on wide and narrow terminals.
@@ -74,7 +75,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Constraint::Length(5),
             Constraint::Length(10),
             Constraint::Fill(1),
-            Constraint::Length(9),
+            Constraint::Length(12),
             Constraint::Length(10),
         ]
     } else {
@@ -139,33 +140,30 @@ fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme, wide: bool) -> Ro
         )
         .map(|&s| BARS[usize::from(s.min(99)) * BARS.len() / 100])
         .collect();
-    let reconciled = snapshot
-        .policies
-        .iter()
-        .filter(|p| {
-            let observed = p.status.as_ref().and_then(|s| s.observed_generation);
-            observed.is_some() && observed >= p.metadata.generation
-        })
-        .count();
+    // The operator's state as the cluster layer reads it (the same for `scan`).
+    let operator = operator_state(snapshot, state.now);
     let policies = if known {
-        format!("{} ({reconciled})", snapshot.policies.len())
+        let reconciled = operator.policies.len() - operator.pending();
+        format!("{} ({reconciled})", operator.policies.len())
     } else {
         "-".to_owned()
     };
-    let lease = snapshot.lease.as_deref().and_then(|l| l.spec.as_ref());
-    let leader = lease
-        .and_then(|s| s.holder_identity.clone())
+    let leader = operator
+        .leader
+        .as_ref()
+        .and_then(|l| l.holder.clone())
         .unwrap_or_else(|| "-".to_owned());
-    let renewed = lease.and_then(|s| s.renew_time.as_ref()).map_or_else(
+    let renewed = operator.leader.as_ref().map_or_else(
         || "-".to_owned(),
-        |t| format!("{} ago", age(state.now, t.0)),
+        |l| match l.renew_age_seconds {
+            Some(secs) => format!("{} {}", l.health.as_str(), duration(secs)),
+            None => l.health.as_str().to_owned(),
+        },
     );
-    let last = snapshot
+    let last = operator
         .policies
         .iter()
-        .filter_map(|p| p.status.as_ref())
-        .flat_map(|s| s.conditions.iter())
-        .map(|c| c.last_transition_time.0)
+        .filter_map(|p| p.last_transition)
         .max()
         .map_or_else(|| "-".to_owned(), |t| format!("{} ago", age(state.now, t)));
     let style = if live {
