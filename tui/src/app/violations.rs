@@ -195,31 +195,32 @@ pub fn build(
                 }),
         );
     }
-    let get = |r: &RowRef| row(clusters, *r);
-    refs.sort_by(|a, b| match (get(a), get(b)) {
-        (Some(a), Some(b)) => group_key(group, a)
-            .cmp(group_key(group, b))
-            .then_with(|| compare(sort, a, b)),
-        _ => Ordering::Equal,
+    // Each row looked up once, not at every comparison (a rebuild sorts up to every row).
+    let mut entries: Vec<(RowRef, Entry<'_>)> = refs
+        .into_iter()
+        .filter_map(|r| row(clusters, r).map(|entry| (r, entry)))
+        .collect();
+    entries.sort_by(|(_, a), (_, b)| {
+        group_key(group, *a)
+            .cmp(group_key(group, *b))
+            .then_with(|| compare(sort, *a, *b))
     });
-    let shown = refs.len();
+    let shown = entries.len();
     let mut widths = Widths::default();
-    for r in &refs {
-        if let Some((cluster, row)) = get(r) {
-            widths.add(&cluster.context, row);
-        }
+    for (_, (cluster, row)) in &entries {
+        widths.add(&cluster.context, row);
     }
-    let mut lines = Vec::with_capacity(refs.len());
+    let mut lines = Vec::with_capacity(entries.len());
     if group == GroupBy::None {
-        lines.extend(refs.into_iter().map(Line::Row));
+        lines.extend(entries.into_iter().map(|(r, _)| Line::Row(r)));
     } else {
         let mut start = 0;
-        while start < refs.len() {
-            let key = get(&refs[start]).map(|r| group_key(group, r)).unwrap_or("");
+        while start < entries.len() {
+            let key = group_key(group, entries[start].1);
             let end = start
-                + refs[start..]
+                + entries[start..]
                     .iter()
-                    .take_while(|r| get(r).map(|r| group_key(group, r)).unwrap_or("") == key)
+                    .take_while(|(_, e)| group_key(group, *e) == key)
                     .count();
             let label = if key.is_empty() {
                 "(cluster-scoped)".to_owned()
@@ -230,7 +231,7 @@ pub fn build(
                 label,
                 count: end - start,
             });
-            lines.extend(refs[start..end].iter().copied().map(Line::Row));
+            lines.extend(entries[start..end].iter().map(|(r, _)| Line::Row(*r)));
             start = end.max(start + 1);
         }
     }
@@ -254,6 +255,15 @@ fn group_key<'c>(group: GroupBy, (cluster, row): Entry<'c>) -> &'c str {
     }
 }
 
+/// Clusters by context name; rows of one cluster compare without reading the name.
+fn same_cluster(a: &Cluster, b: &Cluster) -> Ordering {
+    if std::ptr::eq(a, b) {
+        Ordering::Equal
+    } else {
+        a.context.cmp(&b.context)
+    }
+}
+
 fn compare(sort: Sort, a: Entry<'_>, b: Entry<'_>) -> Ordering {
     let (ca, ra) = a;
     let (cb, rb) = b;
@@ -263,7 +273,7 @@ fn compare(sort: Sort, a: Entry<'_>, b: Entry<'_>) -> Ordering {
             .severity
             .cmp(&ra.severity)
             .then_with(|| ra.waived_by.is_some().cmp(&rb.waived_by.is_some())),
-        Column::Cluster => ca.context.cmp(&cb.context),
+        Column::Cluster => same_cluster(ca, cb),
         Column::Namespace => ra.namespace.cmp(&rb.namespace),
         Column::Resource => ra.resource.cmp(&rb.resource),
         Column::Policy => ra.policy.cmp(&rb.policy),
@@ -281,7 +291,7 @@ fn compare(sort: Sort, a: Entry<'_>, b: Entry<'_>) -> Ordering {
     // A stable order under any column: severity, cluster, namespace, resource, rule.
     primary
         .then_with(|| rb.severity.cmp(&ra.severity))
-        .then_with(|| ca.context.cmp(&cb.context))
+        .then_with(|| same_cluster(ca, cb))
         .then_with(|| ra.namespace.cmp(&rb.namespace))
         .then_with(|| ra.resource.cmp(&rb.resource))
         .then_with(|| ra.rule.cmp(&rb.rule))
