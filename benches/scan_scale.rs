@@ -3,7 +3,9 @@
 //! Measures the release binary as a user runs it (`scan --kubeconfig F --contexts a,b`): wall
 //! time from its start to the report (its exit), and its peak RSS (the kernel's `VmHWM` of the
 //! process, read every 5 ms until it exits). Goals: report within 5 s, under 150 MiB.
-//! Run: `cargo bench --bench scan_scale`.
+//! Run: `cargo bench --bench scan_scale`. With `SCAN_SCALE_HOLD=FILE` it writes the seeded
+//! clusters' kubeconfig to FILE and keeps them up until FILE is removed, instead of measuring
+//! (to iterate on one build against the same clusters).
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -119,6 +121,14 @@ async fn main() {
         &kubeconfig,
     )
     .expect("kubeconfig");
+    if let Some(hold) = std::env::var_os("SCAN_SCALE_HOLD") {
+        std::fs::copy(&kubeconfig, &hold).expect("kubeconfig copied to SCAN_SCALE_HOLD");
+        eprintln!("clusters up, kubeconfig in {hold:?}; remove it to stop");
+        while std::path::Path::new(&hold).exists() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        return;
+    }
 
     println!("scan_scale: 2 clusters x {PODS} pods, 3 policies each");
     // Both clusters as JSON (the figure), then one alone (what one cluster's data costs), then

@@ -105,12 +105,12 @@ impl<'a> Evaluator<'a> {
 }
 
 /// Namespace, kind and name order.
-pub fn sort(evaluations: &mut [ObjectEvaluation]) {
+pub fn sort<E: std::borrow::Borrow<ObjectEvaluation>>(evaluations: &mut [E]) {
     fn key(e: &ObjectEvaluation) -> (Option<&str>, &str, &str) {
         let r = &e.resource;
         (r.namespace.as_deref(), &r.kind, &r.name)
     }
-    evaluations.sort_by(|a, b| key(a).cmp(&key(b)));
+    evaluations.sort_by(|a, b| key(a.borrow()).cmp(&key(b.borrow())));
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ pub struct ClusterSnapshot {
     pub kinds: Vec<KindStatus>,
     /// Every workload object evaluated with the cluster's own policies and exceptions (an
     /// object evaluated through its owner, like a Deployment's Pods, is not listed again).
-    pub evaluations: Vec<ObjectEvaluation>,
+    /// Shared with the task's memo and the previous snapshots: a big cluster's findings are
+    /// kept once, not once per copy.
+    pub evaluations: Vec<Arc<ObjectEvaluation>>,
     /// How many objects were evaluated for this snapshot; the others kept their evaluation
     /// (unchanged object, policies, namespace labels and exceptions).
     pub evaluated: usize,

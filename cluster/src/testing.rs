@@ -17,7 +17,7 @@ pub fn snapshot(context: &str, evaluations: Vec<ObjectEvaluation>) -> ClusterSna
             last_synced: Some(Timestamp::UNIX_EPOCH),
             next_retry: None,
         },
-        evaluations,
+        evaluations: evaluations.into_iter().map(Arc::new).collect(),
         policies: Vec::new(),
         exceptions: Vec::new(),
         ..ClusterSnapshot::connecting(context, Timestamp::UNIX_EPOCH)

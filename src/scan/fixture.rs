@@ -63,12 +63,12 @@ fn evaluation(
     resource: &Arc<ResourceRef>,
     policies: &[&str],
     findings: Vec<Finding>,
-) -> ObjectEvaluation {
-    ObjectEvaluation {
+) -> Arc<ObjectEvaluation> {
+    Arc::new(ObjectEvaluation {
         resource: Arc::clone(resource),
         matched_policies: policies.iter().map(|&p| Arc::from(p)).collect(),
         findings,
-    }
+    })
 }
 
 fn policy(

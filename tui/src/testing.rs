@@ -103,14 +103,14 @@ pub fn deployment(
     name: &str,
     policies: &[&str],
     findings: Vec<Finding>,
-) -> ObjectEvaluation {
+) -> Arc<ObjectEvaluation> {
     let resource = Arc::new(ResourceRef {
         api_version: "apps/v1".into(),
         kind: "Deployment".into(),
         namespace: Some(namespace.into()),
         name: name.into(),
     });
-    ObjectEvaluation {
+    Arc::new(ObjectEvaluation {
         resource: resource.clone(),
         matched_policies: policies.iter().map(|&p| Arc::from(p)).collect(),
         findings: findings
@@ -120,7 +120,7 @@ pub fn deployment(
                 ..f
             })
             .collect(),
-    }
+    })
 }
 
 /// A GuardianPolicy the operator reconciled (`Ready`) at `reconciled`, or left pending.

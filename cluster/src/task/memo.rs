@@ -33,7 +33,7 @@ impl Basis {
 #[derive(Debug, Default)]
 pub struct Memo {
     basis: Option<Basis>,
-    by_object: HashMap<usize, (Arc<CachedObject>, Option<ObjectEvaluation>)>,
+    by_object: HashMap<usize, (Arc<CachedObject>, Option<Arc<ObjectEvaluation>>)>,
 }
 
 impl Memo {
@@ -44,7 +44,7 @@ impl Memo {
         basis: Basis,
         objects: Vec<Arc<CachedObject>>,
         now: Timestamp,
-    ) -> (Vec<ObjectEvaluation>, usize) {
+    ) -> (Vec<Arc<ObjectEvaluation>>, usize) {
         if !self
             .basis
             .as_ref()
@@ -61,14 +61,17 @@ impl Memo {
                 Some(entry) => entry,
                 None => {
                     evaluated += 1;
-                    let evaluation = object.value().and_then(|v| evaluator.object(&v));
+                    let evaluation = object
+                        .value()
+                        .and_then(|v| evaluator.object(&v))
+                        .map(Arc::new);
                     (object, evaluation)
                 }
             };
             self.by_object.insert(key, entry);
         }
         self.basis = Some(basis);
-        let mut evaluations: Vec<ObjectEvaluation> = self
+        let mut evaluations: Vec<Arc<ObjectEvaluation>> = self
             .by_object
             .values()
             .filter_map(|(_, evaluation)| evaluation.clone())

@@ -1,9 +1,12 @@
 //! Real control planes lost and back: losing one never stops the other, the lost one comes back
 //! without restarting anything, and a server that hangs is found out by the health probe.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use guardian_cluster::{ClusterOptions, ClusterSet, ClusterState, UnreachableReason};
+use guardian_cluster::{
+    ClusterOptions, ClusterSet, ClusterSnapshot, ClusterState, UnreachableReason,
+};
 use guardian_testenv::ControlPlane;
 use k8s_openapi::jiff::Timestamp;
 use nix::sys::signal::Signal;
@@ -69,6 +72,7 @@ async fn a_stopped_cluster_is_unreachable_while_the_other_keeps_updating_and_it_
     );
 
     // The other cluster is not held up: a Pod created there shows in its next snapshots.
+    let beta_before = Arc::clone(&beta_rx.borrow());
     create_pod(&beta, &beta_ns, "during", false).await;
     let updated = wait_for(&mut beta_rx, "beta shows the new Pod", |s| {
         evaluates(s, "Pod", &beta_ns, "during")
@@ -78,6 +82,15 @@ async fn a_stopped_cluster_is_unreachable_while_the_other_keeps_updating_and_it_
     // Only the new Pod was evaluated; the other kept its evaluation.
     assert!(evaluates(&updated, "Pod", &beta_ns, "before"));
     assert_eq!(updated.evaluated, 1);
+    // Kept, not copied: both snapshots share that evaluation (a big cluster's findings are held once).
+    let before = |s: &ClusterSnapshot| {
+        s.evaluations
+            .iter()
+            .find(|e| e.resource.name == "before")
+            .cloned()
+            .expect("the Pod created before is evaluated")
+    };
+    assert!(Arc::ptr_eq(&before(&beta_before), &before(&updated)));
     assert!(
         !alpha_rx.borrow().connection.state.is_live(),
         "alpha is still down: {:?}",
