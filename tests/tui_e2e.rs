@@ -242,8 +242,12 @@ async fn the_console_follows_two_clusters_live_through_an_outage_in_a_real_termi
 /// cooked mode (`stty` after it shows `icanon echo isig`).
 async fn quit(term: &Tmux, dir: &Path) {
     term.send_keys(&["q"]).expect("keys");
+    // `stty -a` prints after the exit line: wait for its modes too (`isig` or `-isig`).
     let screen = ok(
-        term.wait_for_text("console exited", DEADLINE).await,
+        term.wait_for("the exit line and stty's modes", DEADLINE, |s| {
+            s.contains("console exited") && s.contains("isig")
+        })
+        .await,
         "quitting",
         dir,
     );
