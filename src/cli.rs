@@ -73,21 +73,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// Kubeconfig files (repeatable, merged as kubectl merges them). Default: the KUBECONFIG
-    /// list, else ~/.kube/config.
-    #[arg(long = "kubeconfig", value_name = "FILE")]
-    pub kubeconfigs: Vec<PathBuf>,
-    /// Contexts to scan, comma-separated. Default: the current context.
-    #[arg(
-        long,
-        value_name = "A,B",
-        value_delimiter = ',',
-        conflicts_with = "all_contexts"
-    )]
-    pub contexts: Vec<String>,
-    /// Scan every context of the kubeconfig.
-    #[arg(long)]
-    pub all_contexts: bool,
+    #[command(flatten)]
+    pub clusters: guardian_cluster::ContextSelection,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
     pub output: ScanFormat,

@@ -16,10 +16,24 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::error::Error;
 
 /// What the user asked for: `--kubeconfig` (repeatable), `--contexts a,b`, `--all-contexts`.
-#[derive(Debug, Clone, Default)]
+/// The same flags on every face that follows clusters (`scan`, the console), so they are
+/// defined here once.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ContextSelection {
+    /// Kubeconfig files (repeatable, merged as kubectl merges them). Default: the KUBECONFIG
+    /// list, else ~/.kube/config.
+    #[arg(long = "kubeconfig", value_name = "FILE")]
     pub kubeconfigs: Vec<PathBuf>,
+    /// Contexts, comma-separated. Default: the current context.
+    #[arg(
+        long,
+        value_name = "A,B",
+        value_delimiter = ',',
+        conflicts_with = "all_contexts"
+    )]
     pub contexts: Vec<String>,
+    /// Every context of the kubeconfig.
+    #[arg(long)]
     pub all_contexts: bool,
 }
 

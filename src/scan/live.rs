@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use guardian_cluster::kubeconfig::{ContextSelection, select};
+use guardian_cluster::kubeconfig::select;
 use guardian_cluster::set::{ClusterOptions, ClusterSet};
 use k8s_openapi::jiff::Timestamp;
 
@@ -14,13 +14,8 @@ use crate::cli::ScanArgs;
 use crate::output::Style;
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode> {
-    let selection = ContextSelection {
-        kubeconfigs: args.kubeconfigs.clone(),
-        contexts: args.contexts.clone(),
-        all_contexts: args.all_contexts,
-    };
     // An unknown context is a usage error (exit 2) whose message lists the available ones.
-    let targets = select(&selection).context("cannot select the clusters to scan")?;
+    let targets = select(&args.clusters).context("cannot select the clusters to scan")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -52,8 +52,7 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
     .map_err(Error::Logging)?;
     let config = Config::load(&paths.config)?;
     let keymap = Keymap::new(defaults(), &config.keys)?;
-    let targets =
-        guardian_cluster::kubeconfig::select(&args.selection()).map_err(Error::Clusters)?;
+    let targets = guardian_cluster::kubeconfig::select(&args.clusters).map_err(Error::Clusters)?;
     let contexts: Vec<String> = targets.iter().map(|t| t.context.clone()).collect();
     tracing::info!(?contexts, readonly = args.readonly, "console starting");
     let readonly_contexts: BTreeSet<String> = config.readonly_contexts().into_iter().collect();

@@ -6,14 +6,35 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::app::State;
 use crate::app::screens::Pane;
 use crate::theme::Theme;
+use crate::views::Screen;
 
 /// Below this width the pane covers the table instead of sharing the width.
 const SIDE_BY_SIDE: u16 = 120;
 
+/// A screen's table, and its pane when one is open.
+pub fn with_table(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    theme: &Theme,
+    screen: Screen,
+    table: fn(&mut Frame, Rect, &State, &Theme),
+) {
+    let open = state.screens.pane(screen);
+    let (list, side) = split(area, open);
+    if list.width > 0 {
+        table(frame, list, state, theme);
+    }
+    if let (Some(side), Some(open)) = (side, open) {
+        render(frame, side, open, theme);
+    }
+}
+
 /// Where the table and the pane go: the table keeps `area` when no pane is open.
-pub fn split(area: Rect, pane: Option<&Pane>) -> (Rect, Option<Rect>) {
+fn split(area: Rect, pane: Option<&Pane>) -> (Rect, Option<Rect>) {
     match pane {
         None => (area, None),
         Some(_) if area.width < SIDE_BY_SIDE => (Rect::ZERO, Some(area)),

@@ -22,14 +22,7 @@ use crate::views::Screen;
 const WIDE: u16 = 120;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let open = state.screens.pane(Screen::Policies);
-    let (list, side) = pane::split(area, open);
-    if list.width > 0 {
-        render_table(frame, list, state, theme);
-    }
-    if let (Some(side), Some(open)) = (side, open) {
-        pane::render(frame, side, open, theme);
-    }
+    pane::with_table(frame, area, state, theme, Screen::Policies, render_table);
 }
 
 fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
