@@ -47,7 +47,13 @@ impl Backoff {
         let doublings = (self.failures - 1).min(20);
         let nominal = self.first.saturating_mul(1u32 << doublings).min(self.max);
         let jitter = nominal.mul_f64(self.rng.f64() * 0.25);
-        (nominal + jitter).min(self.max)
+        // At the ceiling the jitter goes below it: clusters lost together long ago must not
+        // all retry every 60 s in step.
+        if nominal + jitter <= self.max {
+            nominal + jitter
+        } else {
+            self.max - jitter
+        }
     }
 
     /// The connection is back: the next failure waits [`FIRST`] again.
@@ -67,11 +73,15 @@ mod tests {
         let nominal = [1, 2, 4, 8, 16, 32, 60, 60, 60, 60];
         for (delay, nominal) in delays.iter().zip(nominal) {
             let nominal = Duration::from_secs(nominal);
-            assert!(
-                *delay >= nominal && *delay <= (nominal * 5 / 4).min(MAX),
-                "{delays:?}"
-            );
+            let (low, high) = if nominal * 5 / 4 <= MAX {
+                (nominal, nominal * 5 / 4)
+            } else {
+                (MAX * 3 / 4, MAX)
+            };
+            assert!(*delay >= low && *delay <= high, "{delays:?}");
         }
+        let at_the_cap: std::collections::BTreeSet<_> = delays[6..].iter().collect();
+        assert!(at_the_cap.len() > 1, "jittered at the cap too: {delays:?}");
         backoff.reset();
         assert!(backoff.next_delay() < Duration::from_millis(1250));
     }

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use crate::snapshot::{ClusterSnapshot, KindState};
 
+pub use crate::kinds::EXCEPTIONS as EXCEPTIONS_RESOURCE;
 /// The resources drift compares, as [`crate::KindStatus::resource`] names them.
 pub use crate::kinds::POLICIES as POLICIES_RESOURCE;
-pub const EXCEPTIONS_RESOURCE: &str = "guardianexceptions.guardian.kube-guardian.dev";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum DriftKind {
@@ -140,10 +140,11 @@ pub fn drift(snapshots: &[&ClusterSnapshot]) -> DriftReport {
     }
 }
 
-/// Whether a cluster's policies and exceptions are known: it synced at least once and neither
-/// kind is forbidden or missing (comparing an unknown set would report everything as missing).
+/// Whether a cluster's policies and exceptions are known: both kinds listed once and neither is
+/// forbidden or missing now (comparing an unknown set would report everything as missing).
 fn comparable(snapshot: &ClusterSnapshot) -> bool {
     snapshot.connection.last_synced.is_some()
+        && snapshot.policies_known()
         && !snapshot.kinds.iter().any(|k| {
             (k.resource == POLICIES_RESOURCE || k.resource == EXCEPTIONS_RESOURCE)
                 && matches!(
@@ -325,6 +326,7 @@ mod tests {
             resource: POLICIES_RESOURCE.into(),
             state: KindState::NotInstalled,
             objects: 0,
+            listed: false,
         }];
         let report = drift(&[&a, &never_synced, &no_crds]);
         assert_eq!(report.compared, ["a"]);

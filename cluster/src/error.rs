@@ -34,6 +34,12 @@ pub enum Error {
         files: String,
         available: Vec<String>,
     },
+    /// `--all-contexts` on kubeconfig files that define no context: nothing to follow is a
+    /// usage error, not an empty (clean) report.
+    #[error(
+        "the kubeconfig ({files}) defines no context: add one, or pass other --kubeconfig files"
+    )]
+    NoContexts { files: String },
     /// A context's cluster or user entry cannot be turned into a client configuration.
     #[error(
         "context {context:?} of {files} cannot be used: fix its cluster or user entry (kubectl --context {context} config view --minify)"

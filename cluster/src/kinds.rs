@@ -6,6 +6,7 @@ use crate::state::{Access, ClusterState, WatchFailure};
 
 /// The GuardianPolicy resource: not served means the CRDs are not installed (`NoCRDs`).
 pub const POLICIES: &str = "guardianpolicies.guardian.kube-guardian.dev";
+pub const EXCEPTIONS: &str = "guardianexceptions.guardian.kube-guardian.dev";
 /// Optional resources: a cluster without them (no PolicyReport CRD) is not degraded.
 const OPTIONAL: &[&str] = &["policyreports.wgpolicyk8s.io"];
 
@@ -13,6 +14,14 @@ const OPTIONAL: &[&str] = &["policyreports.wgpolicyk8s.io"];
 #[derive(Debug, Clone)]
 pub struct Kinds {
     statuses: Vec<KindStatus>,
+}
+
+/// Whether GuardianPolicies and GuardianExceptions are known: no watch of either is still
+/// waiting for its first complete list.
+pub fn policies_listed(statuses: &[KindStatus]) -> bool {
+    !statuses
+        .iter()
+        .any(|k| (k.resource == POLICIES || k.resource == EXCEPTIONS) && !k.listed)
 }
 
 impl Kinds {
@@ -25,6 +34,7 @@ impl Kinds {
                     resource,
                     state: KindState::Listing,
                     objects: 0,
+                    listed: false,
                 })
                 .collect(),
         }
@@ -41,6 +51,7 @@ impl Kinds {
     pub fn listed(&mut self, index: usize) {
         if let Some(status) = self.statuses.get_mut(index) {
             status.state = KindState::Synced;
+            status.listed = true;
         }
     }
 
@@ -187,6 +198,30 @@ mod tests {
         assert!(kinds.is_synced(0) && !kinds.is_synced(1));
         kinds.relist();
         assert_eq!(kinds.state(), ClusterState::Connecting);
+    }
+
+    #[test]
+    fn policies_are_unknown_until_both_kinds_listed_once_and_stay_known_over_relists() {
+        let mut kinds = Kinds::new(["pods", POLICIES, EXCEPTIONS].map(str::to_owned));
+        kinds.listed(0);
+        kinds.listed(1);
+        // Exceptions forbidden or failing before their first list: the set is unknown, and a
+        // cluster judged by it would show excepted findings as violations.
+        kinds.failed(2, &forbidden("list"));
+        assert!(!policies_listed(kinds.statuses()));
+        kinds.listed(2);
+        assert!(policies_listed(kinds.statuses()));
+        kinds.relist();
+        kinds.failed(
+            1,
+            &Failure::Other {
+                detail: "500".into(),
+            },
+        );
+        assert!(
+            policies_listed(kinds.statuses()),
+            "the last listed set is kept"
+        );
     }
 
     #[test]

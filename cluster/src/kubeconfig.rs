@@ -125,6 +125,11 @@ fn select_with(
     }
     let available: Vec<String> = merged.contexts.iter().map(|c| c.name.clone()).collect();
     let names: Vec<String> = if selection.all_contexts {
+        if available.is_empty() {
+            return Err(Error::NoContexts {
+                files: display_files(&files),
+            });
+        }
         available.clone()
     } else if selection.contexts.is_empty() {
         match merged.current_context.clone().filter(|c| !c.is_empty()) {

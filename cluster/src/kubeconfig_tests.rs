@@ -203,6 +203,20 @@ fn without_a_current_context_the_error_asks_for_one_and_lists_them() {
 }
 
 #[test]
+fn all_contexts_of_a_kubeconfig_without_any_is_an_error_not_an_empty_scan() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "config", &kubeconfig(&[], None));
+    let selection = ContextSelection {
+        kubeconfigs: vec![file],
+        all_contexts: true,
+        ..ContextSelection::default()
+    };
+    let err = select_with(&selection, None, None).expect_err("no contexts");
+    assert!(matches!(err, Error::NoContexts { .. }), "{err:?}");
+    assert!(err.to_string().contains("defines no context"), "{err}");
+}
+
+#[test]
 fn missing_files_are_errors_that_say_where_kubectl_looks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("nope");

@@ -46,6 +46,13 @@ pub struct ClusterSnapshot {
 
 impl ClusterSnapshot {
     /// The first snapshot of a cluster: `Connecting` since `now`, nothing known yet.
+    /// Whether the cluster's GuardianPolicies and GuardianExceptions are known: both kinds
+    /// completed a list once. Until then nothing is evaluated (an unknown policy set is not an
+    /// empty one: judging by it would report a cluster clean), and drift does not compare it.
+    pub fn policies_known(&self) -> bool {
+        crate::kinds::policies_listed(&self.kinds)
+    }
+
     pub fn connecting(context: impl Into<String>, now: Timestamp) -> ClusterSnapshot {
         ClusterSnapshot {
             context: context.into(),
@@ -97,6 +104,9 @@ pub struct KindStatus {
     pub resource: String,
     pub state: KindState,
     pub objects: usize,
+    /// Whether its list ever completed: before that, an empty set means unknown, not none.
+    #[serde(skip)]
+    pub listed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -25,6 +25,10 @@ mod data;
 mod memo;
 use data::{Data, Resource};
 
+/// Past an exception's expiry before its objects are judged again, so the expiry has passed by
+/// the clock the evaluation reads.
+const EXPIRY_MARGIN: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Runs one cluster until dropped (its `JoinHandle` aborted), publishing on `publish`.
 pub async fn run(
     target: Target,
@@ -137,6 +141,14 @@ impl Task {
         let mut dirty = false;
         let mut last_publish = Instant::now();
         loop {
+            // An exception that expires changes verdicts without any watch event: wake then.
+            let expiry = self
+                .data
+                .next_expiry(Timestamp::now())
+                .and_then(|at| {
+                    std::time::Duration::try_from(at.duration_since(Timestamp::now())).ok()
+                })
+                .map(|wait| Instant::now() + wait + EXPIRY_MARGIN);
             tokio::select! {
                 update = received.recv() => {
                     let Some(update) = update else {
@@ -152,6 +164,10 @@ impl Task {
                     if let Err(failure) = self.probe(&client).await {
                         return failure;
                     }
+                }
+                _ = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {
+                    self.data.changed();
+                    dirty = true;
                 }
                 _ = tokio::time::sleep_until(last_publish + interval), if dirty => {
                     dirty = false;

@@ -165,6 +165,7 @@ fn prod() -> ClusterSnapshot {
             resource: "pods".into(),
             state: KindState::Synced,
             objects: 1,
+            listed: true,
         }],
         evaluations: vec![
             evaluation(
@@ -246,11 +247,13 @@ fn staging() -> ClusterSnapshot {
                     verb: "list".into(),
                 },
                 objects: 0,
+                listed: false,
             },
             KindStatus {
                 resource: POLICIES_RESOURCE.into(),
                 state: KindState::Synced,
                 objects: 1,
+                listed: true,
             },
         ],
         evaluations: vec![evaluation(

@@ -91,7 +91,8 @@ impl<'a> ScanReport<'a> {
             .zip(&aggregate.clusters)
             .map(|(snapshot, tally)| ClusterReport {
                 context: snapshot.context.clone(),
-                scanned: scanned(&snapshot.connection.state),
+                // Judged by policies it never read, a cluster would look clean: not scanned.
+                scanned: scanned(&snapshot.connection.state) && snapshot.policies_known(),
                 connection: snapshot.connection.clone(),
                 // A partly scanned cluster's data is live; only a lost one's goes stale.
                 stale_seconds: (!scanned(&snapshot.connection.state))
@@ -181,6 +182,34 @@ mod tests {
     use guardian_cluster::{Access, UnreachableReason, WatchFailure};
 
     use super::*;
+
+    #[test]
+    fn a_cluster_whose_policies_were_never_listed_is_not_scanned_and_exits_2() {
+        use guardian_cluster::drift::POLICIES_RESOURCE;
+        use guardian_cluster::{KindState, KindStatus};
+
+        let now = Timestamp::UNIX_EPOCH;
+        let mut snapshot = ClusterSnapshot::connecting("prod", now);
+        snapshot.connection.state = ClusterState::Forbidden {
+            missing: vec![Access {
+                verb: "list".into(),
+                resource: POLICIES_RESOURCE.into(),
+            }],
+        };
+        snapshot.connection.last_synced = Some(now);
+        snapshot.kinds = vec![KindStatus {
+            resource: POLICIES_RESOURCE.into(),
+            state: KindState::Forbidden {
+                verb: "list".into(),
+            },
+            objects: 0,
+            listed: false,
+        }];
+        let snapshots = [Arc::new(snapshot)];
+        let report = ScanReport::build(&snapshots, now);
+        assert_eq!(report.not_scanned().count(), 1);
+        assert_eq!(super::super::exit_code(&report, Severity::Info), 2);
+    }
 
     #[test]
     fn only_clusters_whose_workloads_were_evaluated_count_as_scanned() {

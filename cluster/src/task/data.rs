@@ -197,6 +197,12 @@ impl Data {
         }
     }
 
+    /// When the next GuardianException expires after `now`: its findings turn into violations
+    /// then, with no watch event to say so.
+    pub fn next_expiry(&self, now: Timestamp) -> Option<Timestamp> {
+        next_expiry(&values(&self.exceptions), now)
+    }
+
     /// Objects changed: the next snapshot evaluates what changed.
     pub fn changed(&mut self) {
         self.dirty = true;
@@ -253,32 +259,36 @@ impl Data {
         let basis = Basis {
             set: Arc::clone(&compiled.set),
             namespaces,
-            until: exceptions
-                .iter()
-                .map(|e| e.spec.expires_at.0)
-                .filter(|t| *t > now)
-                .min(),
+            until: next_expiry(&exceptions, now),
         };
-        // Off the async workers: a big cluster's evaluation must not hold up other clusters' tasks.
-        let mut memo = std::mem::take(&mut self.memo);
-        let evaluated = tokio::task::spawn_blocking(move || {
-            let (evaluations, evaluated) = memo.run(basis, objects, now);
-            (memo, evaluations, evaluated)
-        })
-        .await;
-        match evaluated {
-            Ok((memo, evaluations, evaluated)) => {
-                self.memo = memo;
-                snapshot.evaluations = evaluations;
-                snapshot.evaluated = evaluated;
-            }
-            // Only a panic in the engine gets here; the previous evaluation stays.
-            Err(e) => {
-                tracing::error!(context = %snapshot.context, error = %e, "evaluating the cluster's workloads failed")
+        // Until the cluster's policies and exceptions are known (both listed once), judging by an
+        // empty set would report every workload clean, or every excepted finding as a violation.
+        if !crate::kinds::policies_listed(self.kinds.statuses()) {
+            snapshot.evaluations = Vec::new();
+            snapshot.evaluated = 0;
+        } else {
+            // Off the async workers: a big cluster's evaluation must not hold up other clusters'
+            // tasks.
+            let mut memo = std::mem::take(&mut self.memo);
+            let evaluated = tokio::task::spawn_blocking(move || {
+                let (evaluations, evaluated) = memo.run(basis, objects, now);
+                (memo, evaluations, evaluated)
+            })
+            .await;
+            match evaluated {
+                Ok((memo, evaluations, evaluated)) => {
+                    self.memo = memo;
+                    snapshot.evaluations = evaluations;
+                    snapshot.evaluated = evaluated;
+                }
+                // Only a panic in the engine gets here; the previous evaluation stays.
+                Err(e) => {
+                    tracing::error!(context = %snapshot.context, error = %e, "evaluating the cluster's workloads failed")
+                }
             }
         }
         snapshot.rejected = compiled.rejected.clone();
-        snapshot.lease = values(&self.leases).into_iter().next();
+        snapshot.lease = current_lease(values(&self.leases));
 
         for (i, resource) in self.resources.iter().enumerate() {
             let count = match resource {
@@ -305,5 +315,58 @@ impl Data {
             KindState::Listing => before,
             KindState::Synced | KindState::Failing { .. } => Some(status.objects),
         }
+    }
+}
+
+/// Of the Leases with the operator's name (one per namespace it runs in), the one renewed last:
+/// a leftover install elsewhere must not hide the live operator.
+fn current_lease(leases: Vec<Arc<Lease>>) -> Option<Arc<Lease>> {
+    leases.into_iter().max_by_key(|lease| {
+        lease
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.renew_time.as_ref())
+            .map(|time| time.0)
+    })
+}
+
+/// The earliest expiry after `now` among these exceptions.
+fn next_expiry(exceptions: &[Arc<GuardianException>], now: Timestamp) -> Option<Timestamp> {
+    exceptions
+        .iter()
+        .map(|e| e.spec.expires_at.0)
+        .filter(|t| *t > now)
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    use super::*;
+
+    fn lease(namespace: &str, renewed: Option<i64>) -> Arc<Lease> {
+        Arc::new(Lease {
+            metadata: kube::api::ObjectMeta {
+                name: Some("kube-guardian-operator".into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            },
+            spec: Some(LeaseSpec {
+                renew_time: renewed.map(|s| MicroTime(Timestamp::from_second(s).expect("a time"))),
+                ..LeaseSpec::default()
+            }),
+        })
+    }
+
+    #[test]
+    fn the_lease_renewed_last_is_the_operators_whatever_its_namespace() {
+        let leftover = lease("a-old-install", Some(1_000));
+        let live = lease("kube-guardian", Some(2_000));
+        let never = lease("b", None);
+        let chosen = current_lease(vec![leftover, live.clone(), never]);
+        assert!(chosen.is_some_and(|l| Arc::ptr_eq(&l, &live)));
+        assert!(current_lease(Vec::new()).is_none());
     }
 }

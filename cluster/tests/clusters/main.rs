@@ -6,6 +6,7 @@
 mod cluster_objects;
 mod credentials;
 mod evaluation;
+mod expiry;
 mod states;
 mod support;
 mod two_clusters;

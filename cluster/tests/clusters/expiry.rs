@@ -1,0 +1,99 @@
+//! An exception that expires turns its findings into violations at its expiry, with no other
+//! change in the cluster (nothing but the clock says so).
+
+use std::sync::Arc;
+
+use guardian_cluster::{ClusterSet, ClusterSnapshot};
+use guardian_core::crd::{GuardianException, GuardianPolicy};
+use guardian_core::model::Outcome;
+use guardian_testenv::ControlPlane;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::Api;
+use kube::api::PostParams;
+
+use crate::support::{create_pod, is, options, targets, wait_for};
+
+/// The outcome of the Pod's `pss-privileged` finding, if it is in the snapshot.
+fn outcome(snapshot: &ClusterSnapshot, namespace: &str, pod: &str) -> Option<&'static str> {
+    snapshot
+        .evaluations
+        .iter()
+        .filter(|e| e.resource.namespace.as_deref() == Some(namespace) && e.resource.name == pod)
+        .flat_map(|e| e.findings.iter())
+        .find(|f| &*f.rule == "pss-privileged")
+        .map(|f| match f.outcome {
+            Outcome::Skip { .. } => "skip",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+        })
+}
+
+#[tokio::test]
+async fn an_expired_exception_stops_waiving_at_its_expiry_without_any_other_change() {
+    let cp = ControlPlane::shared()
+        .await
+        .expect("the control plane starts");
+    cp.install_crds().await.expect("CRDs");
+    let ns = cp.create_namespace("expiry").await.expect("namespace");
+    let client = cp.client().expect("admin client");
+    let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
+        "metadata": {"name": guardian_testenv::unique_name("expiry")},
+        "spec": {"enforcement": "Audit", "match": {"namespaces": [ns]}, "profiles": ["pss-baseline"]}
+    }))
+    .expect("a policy");
+    let policy = Api::<GuardianPolicy>::all(client.clone())
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("the policy is created");
+    // Far enough out for the set to sync and show the waiver first on a loaded machine.
+    // Whole seconds: that is what the API server keeps of a metav1.Time.
+    let expires =
+        Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(40)).as_second())
+            .expect("a time");
+    let exception: GuardianException = serde_json::from_value(serde_json::json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianException",
+        "metadata": {"name": "privileged-until-soon", "namespace": ns},
+        "spec": {
+            "policy": policy.metadata.name, "rules": ["pss-privileged"],
+            "resources": {"kinds": ["Pod"], "names": ["agent"]},
+            "owner": "team-a", "justification": "migrating",
+            "expiresAt": expires.to_string()
+        }
+    }))
+    .expect("an exception");
+    Api::<GuardianException>::namespaced(client, &ns)
+        .create(&PostParams::default(), &exception)
+        .await
+        .expect("the exception is created");
+    create_pod(cp, &ns, "agent", true).await;
+
+    let set = ClusterSet::start(targets(&[cp.kubeconfig_path()]), options());
+    let mut receiver = set.subscribe().remove(0);
+    let waived = wait_for(
+        &mut receiver,
+        "the waived finding",
+        |s: &Arc<ClusterSnapshot>| is("Synced")(s) && outcome(s, &ns, "agent") == Some("skip"),
+    )
+    .await;
+    assert!(
+        Timestamp::now() < expires,
+        "the waiver was seen only after the expiry; the test proves nothing: {:?}",
+        waived.connection
+    );
+    let failed = wait_for(&mut receiver, "the violation after the expiry", |s| {
+        outcome(s, &ns, "agent") == Some("fail")
+    })
+    .await;
+    let seen = Timestamp::now();
+    assert!(
+        seen >= expires,
+        "a violation at {seen}, before the expiry at {expires}: {:?}",
+        failed
+            .evaluations
+            .iter()
+            .filter(|e| e.resource.name == "agent")
+            .collect::<Vec<_>>()
+    );
+    set.shutdown();
+}
