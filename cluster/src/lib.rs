@@ -23,8 +23,8 @@ pub mod snapshot;
 pub mod state;
 pub mod store;
 mod task;
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod watches;
 
 pub use error::Error;

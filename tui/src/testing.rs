@@ -104,23 +104,9 @@ pub fn deployment(
     policies: &[&str],
     findings: Vec<Finding>,
 ) -> Arc<ObjectEvaluation> {
-    let resource = Arc::new(ResourceRef {
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        namespace: Some(namespace.into()),
-        name: name.into(),
-    });
-    Arc::new(ObjectEvaluation {
-        resource: resource.clone(),
-        matched_policies: policies.iter().map(|&p| Arc::from(p)).collect(),
-        findings: findings
-            .into_iter()
-            .map(|f| Finding {
-                resource: resource.clone(),
-                ..f
-            })
-            .collect(),
-    })
+    Arc::new(guardian_cluster::testing::evaluation(
+        namespace, name, policies, findings,
+    ))
 }
 
 /// A GuardianPolicy the operator reconciled (`Ready`) at `reconciled`, or left pending.
