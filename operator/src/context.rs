@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::backoff::Backoff;
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
+use crate::reconcile_inputs::{Stamp, fingerprint};
 use crate::reports::ReportState;
 
 /// Shared by every reconcile, behind an `Arc`.
@@ -36,7 +37,7 @@ pub struct Context {
     /// Consecutive failures per policy, for per-object backoff.
     pub failures: Backoff,
     /// The policies/exceptions fingerprint the store was last built from.
-    built_from: Mutex<Vec<(String, String)>>,
+    built_from: Mutex<Vec<Stamp>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -89,17 +90,7 @@ impl Context {
     pub fn fresh_snapshot(&self) -> Arc<PolicySnapshot> {
         let policies = self.policies.state();
         let exceptions = self.exceptions.state();
-        let mut fingerprint: Vec<(String, String)> = policies
-            .iter()
-            .map(|p| (p.name_any(), p.resource_version().unwrap_or_default()))
-            .chain(exceptions.iter().map(|e| {
-                (
-                    format!("{}/{}", e.namespace().unwrap_or_default(), e.name_any()),
-                    e.resource_version().unwrap_or_default(),
-                )
-            }))
-            .collect();
-        fingerprint.sort();
+        let fingerprint = fingerprint(&policies, &exceptions);
         let Ok(mut built) = self.built_from.lock() else {
             return self.store.snapshot();
         };
@@ -121,6 +112,16 @@ impl Context {
         self.failures.retain_policies(&live);
         self.events.retain_policies(&live);
         snapshot
+    }
+
+    /// Whether the compiled set is built from the cached policies and exceptions as they are:
+    /// when not, [`fresh_snapshot`](Self::fresh_snapshot) compiles, which a caller on the async
+    /// runtime runs with `spawn_blocking`.
+    pub fn snapshot_is_current(&self) -> bool {
+        let fingerprint = fingerprint(&self.policies.state(), &self.exceptions.state());
+        self.built_from
+            .lock()
+            .is_ok_and(|built| *built == fingerprint)
     }
 
     /// The names of the policies not being deleted: what a report pass must evaluate.

@@ -15,7 +15,7 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -170,7 +170,12 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(on_first_list(synced.clone()))
-    .touched_objects();
+    .touched_objects()
+    // The reconcile's own status writes must not start another evaluation of every object.
+    .predicate_filter(
+        crate::reconcile_inputs::reconcile_trigger,
+        PredicateConfig::default(),
+    );
     // Any exception change (and every relist) can change outcomes of every policy.
     let exception_changes = reflector::reflector(
         exception_writer,

@@ -12,6 +12,7 @@ pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
+pub mod reconcile_inputs;
 pub mod reports;
 pub mod run;
 pub mod status;

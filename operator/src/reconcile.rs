@@ -29,8 +29,17 @@ const FIELD_MANAGER: &str = "kube-guardian";
 /// The controller's entry point: the finalizer helper dispatches to apply or cleanup.
 #[tracing::instrument(skip_all, fields(policy = %policy.name_any()))]
 pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
-    // Every replica keeps the compiled set current: standbys serve the webhook too.
-    ctx.fresh_snapshot();
+    // Every replica keeps the compiled set current: standbys serve the webhook too. Compiling
+    // is CPU work, so it runs off the async workers, and only when a policy or exception
+    // changed in what the set depends on (never after a status write).
+    if !ctx.snapshot_is_current() {
+        let compiling = ctx.clone();
+        tokio::task::spawn_blocking(move || {
+            compiling.fresh_snapshot();
+        })
+        .await
+        .map_err(|e| Error::Join(e.to_string()))?;
+    }
     if !ctx.is_leader() {
         // Standbys keep caches warm and write nothing; becoming leader triggers a full pass.
         return Ok(Action::await_change());

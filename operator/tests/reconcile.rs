@@ -365,3 +365,46 @@ spec:
     .await;
     op.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_only_write_neither_recompiles_nor_re_evaluates() {
+    let cp = cluster().await;
+    let (client, ns) = seed_three_workloads(cp, "statusonly").await;
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    let (name, settled) = audit_policy_counts_the_seed(&client, &ns).await;
+    let before = reconciles(&op.metrics.render());
+    // Someone else's status write: a new resourceVersion, the same generation.
+    let mut status = settled.status.clone().expect("status");
+    if let Some(summary) = status.summary.as_mut() {
+        summary.violations = 999;
+    }
+    Api::<GuardianPolicy>::all(client.clone())
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": status})),
+        )
+        .await
+        .expect("status patch");
+    tokio::time::sleep(Duration::from_secs(5)).await; // observation window, not synchronisation
+    assert_eq!(
+        reconciles(&op.metrics.render()),
+        before,
+        "a status-only write started a reconcile (a full re-evaluation)"
+    );
+    let p = policy(&client, &name).await.expect("policy");
+    assert_eq!(
+        p.status.and_then(|s| s.summary).map(|s| s.violations),
+        Some(999),
+        "the status was rewritten"
+    );
+    // A workload change still reconciles, and corrects the status.
+    create(&client, Some(&ns), &deployment("worse", true)).await;
+    eventually("the new workload in the status", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((4, 3, 3)))
+    })
+    .await;
+    op.stop().await;
+}

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use super::exceptions::CompiledException;
+use super::exceptions::{CompiledException, ExceptionIndex};
 use super::matcher::CompiledMatch;
 use super::{CompiledPolicy, CompiledRule, PolicySet, RuleKind};
 use crate::Error;
@@ -11,6 +11,7 @@ use crate::crd::{GuardianException, GuardianPolicy, RuleSpec};
 use crate::governance::cel::{CelExpression, CelLoadError};
 use crate::governance::{self, BuiltinRule, Params};
 use crate::model::{Category, RuleInfo};
+use crate::workload::WorkloadKind;
 
 /// A policy or exception left out of a partially compiled set, with every error it has.
 #[derive(Debug)]
@@ -149,12 +150,18 @@ fn compile_policy(
         }
     }
     let rules: Vec<CompiledRule> = ordered.into_iter().filter_map(|(_, r)| r).collect();
+    let by_kind = WorkloadKind::ALL.map(|kind| {
+        (0..rules.len())
+            .filter(|&i| rules[i].applies_to(kind))
+            .collect()
+    });
     Some(CompiledPolicy {
         name: Arc::from(name),
         enforcement: spec.enforcement,
         matcher: matcher?,
         rules,
-        exceptions: Vec::new(),
+        by_kind,
+        exceptions: ExceptionIndex::default(),
     })
 }
 

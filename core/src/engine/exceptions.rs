@@ -1,5 +1,7 @@
 //! GuardianExceptions compiled once and looked up per finding.
 
+use std::collections::HashMap;
+
 use k8s_openapi::jiff::Timestamp;
 
 use super::selector::{NoLabels, Selector};
@@ -109,5 +111,39 @@ impl CompiledException {
             Some(c) => container == Some(c.as_str()),
         };
         rule_ok && container_ok
+    }
+}
+
+/// A policy's exceptions indexed by namespace, since an exception only ever covers resources of
+/// its own namespace: an object is tested against its namespace's exceptions alone.
+#[derive(Debug, Default)]
+pub struct ExceptionIndex {
+    by_namespace: HashMap<String, Vec<CompiledException>>,
+}
+
+impl ExceptionIndex {
+    /// Adds an exception; within a namespace they keep the order given (the first that covers a
+    /// finding names it).
+    pub fn push(&mut self, exception: CompiledException) {
+        self.by_namespace
+            .entry(exception.namespace.clone())
+            .or_default()
+            .push(exception);
+    }
+
+    /// Appends the exceptions covering this resource at `now` to `out`.
+    pub fn covering<'s>(
+        &'s self,
+        w: &WorkloadView<'_>,
+        now: Timestamp,
+        out: &mut Vec<&'s CompiledException>,
+    ) {
+        if self.by_namespace.is_empty() {
+            return;
+        }
+        let namespace = w.meta.namespace.unwrap_or(DEFAULT_NAMESPACE);
+        if let Some(exceptions) = self.by_namespace.get(namespace) {
+            out.extend(exceptions.iter().filter(|e| e.covers_resource(w, now)));
+        }
     }
 }

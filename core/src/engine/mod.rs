@@ -25,8 +25,8 @@ use crate::governance::Rule;
 use crate::governance::Violation;
 use crate::governance::cel::{CelExpression, CelObject};
 use crate::model::{Category, Finding, Outcome, ResourceRef, RuleInfo, Severity};
-use crate::workload::{ObjectMeta, ViewError, WorkloadView};
-use exceptions::CompiledException;
+use crate::workload::{ObjectMeta, ViewError, WorkloadKind, WorkloadView};
+use exceptions::{CompiledException, ExceptionIndex};
 use matcher::CompiledMatch;
 
 /// Policies compiled once; `Send + Sync`, share it behind an `Arc` across threads and tasks.
@@ -42,7 +42,20 @@ struct CompiledPolicy {
     enforcement: Enforcement,
     matcher: CompiledMatch,
     rules: Vec<CompiledRule>,
-    exceptions: Vec<CompiledException>,
+    /// For each workload kind (in [`WorkloadKind::ALL`] order), the indices of the rules that
+    /// apply to it: chosen once here, not per object.
+    by_kind: [Vec<usize>; WorkloadKind::ALL.len()],
+    exceptions: ExceptionIndex,
+}
+
+impl CompiledPolicy {
+    /// The rules that apply to `kind`, in policy order.
+    fn rules_for(&self, kind: WorkloadKind) -> impl Iterator<Item = &CompiledRule> {
+        // `WorkloadKind::ALL` lists the kinds in declaration order (a test holds it).
+        self.by_kind[kind as usize]
+            .iter()
+            .filter_map(|&i| self.rules.get(i))
+    }
 }
 
 #[derive(Debug)]
@@ -53,6 +66,15 @@ struct CompiledRule {
     category: Category,
     remediation: Arc<str>,
     kind: RuleKind,
+}
+
+impl CompiledRule {
+    fn applies_to(&self, kind: WorkloadKind) -> bool {
+        match &self.kind {
+            RuleKind::Builtin(rule) => rule.applies_to(kind),
+            RuleKind::Cel { .. } => true,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -222,7 +244,9 @@ impl PolicySet {
         let resource = Arc::new(meta.resource_ref());
         let mut matched_policies = Vec::new();
         let mut findings = Vec::new();
+        // Reused across rules and policies: nothing is allocated for a rule that passes.
         let mut violations = Vec::new();
+        let mut exceptions: Vec<&CompiledException> = Vec::new();
         // Bound once per object, so fields several CEL rules read are converted once.
         let cel_object: OnceLock<CelObject<'_>> = OnceLock::new();
         for (index, policy) in self.policies.iter().enumerate() {
@@ -230,14 +254,13 @@ impl PolicySet {
                 continue;
             }
             let first = findings.len();
-            let exceptions: Vec<&CompiledException> = policy
+            exceptions.clear();
+            policy
                 .exceptions
-                .iter()
-                .filter(|e| e.covers_resource(&workload, ctx.now))
-                .collect();
-            for rule in &policy.rules {
-                violations.clear();
+                .covering(&workload, ctx.now, &mut exceptions);
+            for rule in policy.rules_for(workload.kind) {
                 let errored = run_rule(rule, &workload, object, &cel_object, &mut violations);
+                findings.reserve(violations.len());
                 for v in violations.drain(..) {
                     let outcome = if errored {
                         Outcome::Error
@@ -311,6 +334,9 @@ fn exception_outcome(
     rule: &str,
     container: Option<&str>,
 ) -> Outcome {
+    if exceptions.is_empty() {
+        return Outcome::Fail;
+    }
     exceptions
         .iter()
         .find(|e| e.covers_finding(rule, container))

@@ -325,3 +325,72 @@ fn matching_policies_and_known_namespace_labels() {
         2
     );
 }
+
+#[test]
+fn rules_are_chosen_per_kind_when_compiled() {
+    let all = GuardianPolicy::new(
+        "all",
+        GuardianPolicySpec {
+            profiles: crate::crd::Profile::ALL.to_vec(),
+            ..GuardianPolicySpec::default()
+        },
+    );
+    let set = PolicySet::compile(&[all], &[]).expect("compiles");
+    let policy = &set.policies[0];
+    let ids = |kind| policy.rules_for(kind).map(|r| &*r.id).collect::<Vec<_>>();
+    for kind in WorkloadKind::ALL {
+        assert_eq!(
+            ids(kind).contains(&"min-replicas"),
+            matches!(kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet),
+            "{kind:?}"
+        );
+        assert_eq!(
+            ids(kind).contains(&"liveness-probe"),
+            !matches!(kind, WorkloadKind::Job | WorkloadKind::CronJob),
+            "{kind:?}"
+        );
+    }
+    // Every other rule applies to every kind, in policy order.
+    let every: Vec<&str> = policy.rules.iter().map(|r| &*r.id).collect();
+    assert_eq!(ids(WorkloadKind::Deployment), every);
+}
+
+#[test]
+fn kinds_index_their_rule_lists_in_declaration_order() {
+    for (i, kind) in WorkloadKind::ALL.into_iter().enumerate() {
+        assert_eq!(kind as usize, i, "{kind:?}");
+    }
+}
+
+#[test]
+fn exceptions_of_the_objects_namespace_apply_in_the_order_given() {
+    let expired = exception(&exception_yaml("2020-01-01T00:00:00Z", ""));
+    let mut later: GuardianException = exception(&exception_yaml("2999-01-01T00:00:00Z", ""));
+    later.metadata.name = Some("later".into());
+    let mut last = later.clone();
+    last.metadata.name = Some("last".into());
+    let mut elsewhere = later.clone();
+    elsewhere.metadata.namespace = None;
+    elsewhere.metadata.name = Some("in-default".into());
+    let set = PolicySet::compile(
+        &[policy(PRIVILEGED_POLICY)],
+        &[elsewhere, expired, later, last],
+    )
+    .expect("compiles");
+    let skipped_by = |obj: &str| -> Vec<String> {
+        evaluate(&set, obj)
+            .into_iter()
+            .map(|f| match f.outcome {
+                Outcome::Skip { exception, .. } => exception,
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(skipped_by(PRIVILEGED_DEPLOY), ["shop/later", "shop/later"]);
+    // No namespace is the default namespace, and its exceptions only.
+    let unnamespaced = PRIVILEGED_DEPLOY.replace(", namespace: shop", "");
+    assert_eq!(
+        skipped_by(&unnamespaced),
+        ["default/in-default", "default/in-default"]
+    );
+}

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::crd::Profile;
 use crate::model::{Category, Severity};
-use crate::workload::WorkloadView;
+use crate::workload::{WorkloadKind, WorkloadView};
 
 /// Everything a user sees about a built-in rule, fixed at compile time.
 #[derive(Debug)]
@@ -67,6 +67,13 @@ impl Violation {
 pub trait Rule: Send + Sync + std::fmt::Debug {
     /// Appends a violation for every failing field. Must not panic on any input.
     fn check(&self, workload: &WorkloadView<'_>, out: &mut Vec<Violation>);
+
+    /// Whether the rule can find anything on this kind of workload. The engine selects each
+    /// policy's rules per kind once, at compile time, and never calls `check` on other kinds.
+    fn applies_to(&self, kind: WorkloadKind) -> bool {
+        let _ = kind;
+        true
+    }
 }
 
 /// A library entry: the metadata, and how to build the rule from a policy's parameters.

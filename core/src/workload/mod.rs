@@ -265,8 +265,13 @@ impl<'a> WorkloadView<'a> {
         let kind = WorkloadKind::of(meta.api_version, meta.kind)?;
         let (pod_metadata, pod_spec) = match kind {
             WorkloadKind::Pod => (Some(meta.metadata), raw.get("spec")),
+            // `get` chains rather than `pointer`, which allocates for every path segment.
             WorkloadKind::CronJob => {
-                let template = raw.pointer("/spec/jobTemplate/spec/template");
+                let template = raw
+                    .get("spec")
+                    .and_then(|s| s.get("jobTemplate"))
+                    .and_then(|j| j.get("spec"))
+                    .and_then(|s| s.get("template"));
                 (
                     template
                         .and_then(|t| t.get("metadata"))
@@ -275,7 +280,7 @@ impl<'a> WorkloadView<'a> {
                 )
             }
             _ => {
-                let template = raw.pointer("/spec/template");
+                let template = raw.get("spec").and_then(|s| s.get("template"));
                 (
                     template
                         .and_then(|t| t.get("metadata"))

@@ -50,11 +50,15 @@ fn build_min_replicas(params: &Params) -> Result<Box<dyn Rule>, String> {
 }
 
 impl Rule for MinReplicas {
+    fn applies_to(&self, kind: WorkloadKind) -> bool {
+        matches!(kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
+    }
+
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
-        if !matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet) {
+        if !self.applies_to(w.kind) {
             return;
         }
-        let (replicas, note) = match w.raw.pointer("/spec/replicas") {
+        let (replicas, note) = match w.raw.get("spec").and_then(|s| s.get("replicas")) {
             None | Some(Value::Null) => (1, " (spec.replicas is not set)"),
             Some(v) => match v.as_i64() {
                 Some(n) => (n, ""),

@@ -59,6 +59,10 @@ fn runs_to_completion(w: &WorkloadView<'_>) -> bool {
 }
 
 impl<const READINESS: bool> Rule for Probe<READINESS> {
+    fn applies_to(&self, kind: WorkloadKind) -> bool {
+        !matches!(kind, WorkloadKind::Job | WorkloadKind::CronJob)
+    }
+
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
         if runs_to_completion(w) {
             return;
