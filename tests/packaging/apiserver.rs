@@ -85,3 +85,106 @@ async fn a_manifest_the_api_server_rejects_is_reported() {
         .expect_err("unknown field");
     assert!(err.contains("readOnlyRootFilesytem"), "{err}");
 }
+
+/// `helm install` and `helm upgrade` against the real API server, as the README tells a user:
+/// the upgrade keeps the chart-generated certificate (read back from the Secret), so the
+/// caBundle never changes under running replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_then_upgrade_keeps_the_generated_certificate() {
+    let cp = ControlPlane::shared().await.expect("control plane");
+    let client = cp.client().expect("client");
+    let ns = cp
+        .create_namespace("chart-install")
+        .await
+        .expect("namespace");
+    let release = unique_name("kg");
+    let kubeconfig = cp
+        .kubeconfig_path()
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned();
+    let chart = crate::support::chart_dir();
+    let helm = |verb: &str, extra: &[&str]| {
+        let mut args = vec![verb, &release];
+        if verb != "uninstall" {
+            args.push(chart.to_str().expect("utf-8 path"));
+        }
+        args.extend_from_slice(&[
+            "--namespace",
+            &ns,
+            "--kubeconfig",
+            &kubeconfig,
+            "--kube-context",
+            cp.context_name(),
+        ]);
+        if verb == "uninstall" {
+            let out = crate::support::run_helm(&args);
+            assert!(
+                out.status.success(),
+                "helm uninstall: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return String::new();
+        }
+        args.extend_from_slice(&[
+            // The control plane is shared with other tests: this webhook must review nothing
+            // (no namespace has the label), and the PolicyReport CRD is theirs already.
+            "--set",
+            "webhook.namespaceSelectorExpressions[0].key=kube-guardian.dev/chart-install-test",
+            "--set",
+            "webhook.namespaceSelectorExpressions[0].operator=Exists",
+            "--set",
+            "webhook.failurePolicy=Ignore",
+            "--set",
+            "policyReports.installCRD=false",
+        ]);
+        args.extend_from_slice(extra);
+        let out = crate::support::run_helm(&args);
+        assert!(
+            out.status.success(),
+            "helm {verb}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let secret_name = format!("{release}-kube-guardian-webhook-tls");
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &ns);
+    let hooks: kube::Api<
+        k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration,
+    > = kube::Api::all(client.clone());
+    let hook_name = format!("{release}-kube-guardian");
+    let state = async || {
+        let secret = secrets.get(&secret_name).await.expect("the Secret");
+        let data = secret.data.expect("data");
+        let hook = hooks
+            .get(&hook_name)
+            .await
+            .expect("the webhook configuration");
+        let bundle = hook.webhooks.expect("webhooks")[0]
+            .client_config
+            .ca_bundle
+            .clone()
+            .expect("caBundle");
+        (data["tls.crt"].clone(), data["ca.crt"].clone(), bundle)
+    };
+
+    let notes = helm("install", &[]);
+    assert!(notes.contains("failurePolicy is Ignore"), "{notes}");
+    let (cert, ca, bundle) = state().await;
+    assert_eq!(ca, bundle, "caBundle is the Secret's CA");
+    helm("upgrade", &["--set", "replicaCount=3"]);
+    let (cert_after, _, bundle_after) = state().await;
+    assert_eq!(cert, cert_after, "the upgrade kept the certificate");
+    assert_eq!(bundle, bundle_after, "the upgrade kept the caBundle");
+    let deployment: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), &ns);
+    let replicas = deployment
+        .get(&format!("{release}-kube-guardian"))
+        .await
+        .expect("the Deployment")
+        .spec
+        .replicas;
+    assert_eq!(replicas, Some(3), "the upgrade applied");
+    helm("uninstall", &[]);
+}

@@ -421,3 +421,34 @@ fn the_rendered_chart_passes_pss_restricted_and_best_practices() {
         );
     }
 }
+
+/// The Deployment's command line is one `kube-guardian operator` accepts: run with exactly the
+/// rendered arguments (and a kubeconfig that does not exist), it gets past argument parsing to
+/// building its client, where a renamed or mistyped flag would stop it with a usage error.
+#[test]
+fn the_deployments_arguments_are_ones_the_operator_accepts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-kubeconfig");
+    for extra in [&[][..], EVERYTHING_ON, &["--set", "webhook.enabled=false"]] {
+        let docs = render("kg", NS, extra);
+        let container =
+            &find(&docs, "Deployment", None)["spec"]["template"]["spec"]["containers"][0];
+        let args: Vec<&str> = container["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+            .args(&args)
+            .arg("--kubeconfig")
+            .arg(&missing)
+            .output()
+            .expect("kube-guardian runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot build a Kubernetes client"),
+            "{extra:?}: {args:?}\n{stderr}"
+        );
+    }
+}

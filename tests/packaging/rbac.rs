@@ -10,10 +10,12 @@ use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::operator_process::{self, OperatorProcess, free_addr};
 use guardian_testenv::{Ca, ControlPlane, unique_name};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
@@ -25,8 +27,26 @@ use crate::support::{apply, find, render};
 const POLL: Duration = Duration::from_millis(200);
 const LEASE: &str = "kube-guardian-operator";
 
-async fn wait_for<T>(what: &str, op: &OperatorProcess, check: impl AsyncFnMut() -> Option<T>) -> T {
-    operator_process::wait_for(what, POLL, &[op], check).await
+/// Waits for `check`, failing at once (with the log) when the operator was refused anything.
+async fn wait_for<T>(
+    what: &str,
+    op: &OperatorProcess,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    operator_process::wait_for(what, POLL, &[op], async || {
+        assert_not_refused(op);
+        check().await
+    })
+    .await
+}
+
+/// A verb the code needs and the chart lacks shows as a 403 in the operator's log.
+fn assert_not_refused(op: &OperatorProcess) {
+    let logs = op.logs();
+    assert!(
+        !logs.to_lowercase().contains("forbidden"),
+        "the operator was refused something with the chart's RBAC:\n{logs}"
+    );
 }
 
 /// Applies the chart's identity (ServiceAccount, roles, bindings) for real and returns the
@@ -134,6 +154,100 @@ fn privileged_pod(name: &str) -> Pod {
     .expect("pod")
 }
 
+/// A privileged Pod template.
+fn template(restart: &str) -> Value {
+    json!({
+        "metadata": {"labels": {"app": "owned"}},
+        "spec": {"restartPolicy": restart,
+                 "containers": [{"name": "c", "image": "registry.example.com/c:1",
+                                 "securityContext": {"privileged": true}}]}
+    })
+}
+
+/// The three kinds the operator judges through their owner, each with a privileged owner:
+/// a ReplicaSet's Pod, a Deployment's ReplicaSet and a CronJob's Job. Returns (owner kind,
+/// owner name, child name) for each; the owners are what the audit counts.
+async fn seed_owned(client: &kube::Client, ns: &str) -> Vec<(&'static str, String, String)> {
+    let selector = json!({"matchLabels": {"app": "owned"}});
+    let pairs = [
+        (
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                   "spec": {"replicas": 1, "selector": selector, "template": template("Always")}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "spec": template("Always")["spec"]}),
+        ),
+        (
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "spec": {"replicas": 1, "selector": selector, "template": template("Always")}}),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                   "spec": {"replicas": 1, "selector": selector, "template": template("Always")}}),
+        ),
+        (
+            json!({"apiVersion": "batch/v1", "kind": "CronJob",
+                   "spec": {"schedule": "0 0 1 1 *",
+                            "jobTemplate": {"spec": {"template": template("Never")}}}}),
+            json!({"apiVersion": "batch/v1", "kind": "Job",
+                   "spec": {"template": template("Never")}}),
+        ),
+    ];
+    let mut seeded = Vec::new();
+    for (mut owner, mut child) in pairs {
+        let kind = ["ReplicaSet", "Deployment", "CronJob"]
+            .into_iter()
+            .find(|k| owner["kind"] == *k)
+            .expect("an owner kind");
+        let owner_name = format!("{}-owner", kind.to_lowercase());
+        let child_name = format!(
+            "{}-orphan",
+            child["kind"].as_str().expect("kind").to_lowercase()
+        );
+        owner["metadata"] =
+            json!({"name": owner_name, "namespace": ns, "labels": {"app": "owned"}});
+        let created = apply(client, &owner, false).await.expect("owner created");
+        child["metadata"] = json!({
+            "name": child_name, "namespace": ns, "labels": {"app": "owned"},
+            "ownerReferences": [{"apiVersion": owner["apiVersion"], "kind": kind,
+                                 "name": owner_name, "uid": created["metadata"]["uid"],
+                                 "controller": true}]
+        });
+        apply(client, &child, false)
+            .await
+            .expect("owned child created");
+        seeded.push((kind, owner_name, child_name));
+    }
+    seeded
+}
+
+/// Deletes an owner (nothing garbage-collects its child here).
+async fn delete_owner(client: &kube::Client, ns: &str, kind: &str, name: &str) {
+    let params = DeleteParams::default();
+    let result = match kind {
+        "ReplicaSet" => Api::<ReplicaSet>::namespaced(client.clone(), ns)
+            .delete(name, &params)
+            .await
+            .map(|_| ()),
+        "Deployment" => Api::<Deployment>::namespaced(client.clone(), ns)
+            .delete(name, &params)
+            .await
+            .map(|_| ()),
+        _ => Api::<CronJob>::namespaced(client.clone(), ns)
+            .delete(name, &params)
+            .await
+            .map(|_| ()),
+    };
+    result.expect("owner deleted");
+}
+
+/// A PolicyReport named like the operator's, without its label, with only its results.
+fn legacy_report(namespace: &str) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "kube-guardian", "namespace": namespace},
+        "results": [{"source": "kube-guardian", "policy": "gone", "rule": "pss-privileged",
+                     "result": "fail"}]
+    }))
+    .expect("report")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     let cp = ControlPlane::shared().await.expect("control plane");
@@ -159,6 +273,16 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         .expect("pod");
     let audit = format!("{ns}-audit");
     create_policy(&admin, &audit, &ns, "Audit").await;
+    // Children judged through their owner until it goes away (no garbage collector runs
+    // here): then the operator GETs each child to judge it itself.
+    let owned = seed_owned(&admin, &ns).await;
+    // A report from before reports were labelled: the operator GETs it to tell whether it is
+    // its own, then deletes it (no policy has results there).
+    let legacy = cp.create_namespace("kg-legacy").await.expect("namespace");
+    report_api(&admin, &legacy)
+        .create(&PostParams::default(), &legacy_report(&legacy))
+        .await
+        .expect("legacy report");
 
     // The operator as the chart runs it, with the ServiceAccount's token as its only credential.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -185,6 +309,9 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         Duration::from_secs(10),
     )
     .log_level("info,guardian_operator=debug,kube_runtime=debug")
+    // Paged initial lists (clusters before 1.34, or WatchList off) need `list` on top of the
+    // `watch` that streaming lists need: this exercises both verbs.
+    .arg("--initial-list=paged")
     .start(dir.path())
     .expect("the operator starts");
 
@@ -204,7 +331,8 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     wait_for("the policy's status", &op, async || {
         let policy = policies.get_opt(&audit).await.ok()??;
         let status = policy.status?;
-        (status.summary?.violations == 1).then_some(())
+        // The bare Pod and the three owners (their children are judged through them).
+        (status.summary?.violations == 4).then_some(())
     })
     .await;
     // A PolicyReport (server-side apply creates it) and an Event about the policy.
@@ -221,6 +349,30 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         list.items
             .into_iter()
             .find(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(audit.as_str()))
+    })
+    .await;
+
+    wait_for("the unlabelled report to be deleted", &op, async || {
+        let report = report_api(&admin, &legacy)
+            .get_opt("kube-guardian")
+            .await
+            .ok()?;
+        report.is_none().then_some(())
+    })
+    .await;
+    for (kind, owner, _) in &owned {
+        delete_owner(&admin, &ns, kind, owner).await;
+    }
+    wait_for("the orphaned children in the report", &op, async || {
+        let report = report_api(&admin, &ns)
+            .get_opt("kube-guardian")
+            .await
+            .ok()??;
+        let text = report.data.to_string();
+        owned
+            .iter()
+            .all(|(_, _, child)| text.contains(&format!("\"{child}\"")))
+            .then_some(())
     })
     .await;
 
@@ -250,25 +402,36 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     .await;
     let _ = hooks.delete(&hook, &DeleteParams::default()).await;
 
-    // The finalizer: a deleted policy's rows leave the report, then the policy goes.
-    policies
-        .delete(&audit, &DeleteParams::default())
-        .await
-        .expect("delete policy");
-    wait_for("the policy to be finalized", &op, async || {
-        policies.get_opt(&audit).await.ok()?.is_none().then_some(())
+    // The finalizer: deleted policies' rows leave the report (deleted once empty), then the
+    // policies go.
+    let deny = format!("{ns}-deny");
+    for name in [&deny, &audit] {
+        policies
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete policy");
+    }
+    wait_for("the policies to be finalized", &op, async || {
+        let gone = policies.get_opt(&audit).await.ok()?.is_none()
+            && policies.get_opt(&deny).await.ok()?.is_none();
+        gone.then_some(())
+    })
+    .await;
+    wait_for("the empty PolicyReport to be deleted", &op, async || {
+        let report = report_api(&admin, &ns)
+            .get_opt("kube-guardian")
+            .await
+            .ok()?;
+        report.is_none().then_some(())
     })
     .await;
 
-    // Not one request was refused: a verb the code needs and the chart lacks shows up here.
-    let logs = op.logs();
-    assert!(
-        !logs.to_lowercase().contains("forbidden"),
-        "the operator was refused something with the chart's RBAC:\n{logs}"
-    );
+    // Not one request was refused, start to finish.
+    assert_not_refused(&op);
     assert!(
         op.metric("kube_guardian_reconciles_total").unwrap_or(0.0) >= 1.0,
-        "{logs}"
+        "{}",
+        op.logs()
     );
 
     // What it cannot do. The positive controls prove the reviews ask about the right subject.
