@@ -452,3 +452,50 @@ fn the_deployments_arguments_are_ones_the_operator_accepts() {
         );
     }
 }
+
+/// Dotted paths of the leaves of `value` (an empty map or list is a leaf).
+fn leaves(prefix: &str, value: &Value, out: &mut Vec<String>) {
+    match value.as_object() {
+        Some(map) if !map.is_empty() => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                leaves(&path, child, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+#[test]
+fn every_value_is_documented_in_the_charts_readme() {
+    let values = std::fs::read_to_string(chart_dir().join("values.yaml")).expect("values.yaml");
+    let values = crate::support::documents(&values).remove(0);
+    let readme = std::fs::read_to_string(chart_dir().join("README.md")).expect("README.md");
+    let mut paths = Vec::new();
+    leaves("", &values, &mut paths);
+    assert!(paths.len() > 40, "{paths:?}");
+    // A value is documented by its own row, or by its parent's (`resources` covers its requests).
+    let undocumented: Vec<&String> = paths
+        .iter()
+        .filter(|path| {
+            let mut prefix = path.as_str();
+            loop {
+                if readme.contains(&format!("`{prefix}`")) {
+                    return false;
+                }
+                match prefix.rsplit_once('.') {
+                    Some((parent, _)) => prefix = parent,
+                    None => return true,
+                }
+            }
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in the chart's README: {undocumented:?}"
+    );
+}
