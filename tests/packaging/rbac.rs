@@ -97,6 +97,17 @@ async fn allowed(
     resource: &str,
     namespace: Option<&str>,
 ) -> bool {
+    allowed_named(client, user, (verb, group, resource), namespace, None).await
+}
+
+/// Whether `user` may `verb` the object `name` of `resource` (any object when `None`).
+async fn allowed_named(
+    client: &kube::Client,
+    user: &str,
+    (verb, group, resource): (&str, &str, &str),
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> bool {
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(user.to_owned()),
@@ -106,6 +117,7 @@ async fn allowed(
                 group: Some(group.to_owned()),
                 resource: Some(resource.to_owned()),
                 namespace: namespace.map(str::to_owned),
+                name: name.map(str::to_owned),
                 ..ResourceAttributes::default()
             }),
             ..SubjectAccessReviewSpec::default()
@@ -511,4 +523,9 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
             "the chart lets the operator {verb} {resource} in {namespace:?}"
         );
     }
+    // Its Lease by name only: its own, not another in the same namespace.
+    let lease = ("patch", "coordination.k8s.io", "leases");
+    let own = allowed_named(&admin, &user, lease, Some(&release_ns), Some(LEASE)).await;
+    let other = allowed_named(&admin, &user, lease, Some(&release_ns), Some("other")).await;
+    assert!(own && !other, "own Lease: {own}, another: {other}");
 }
