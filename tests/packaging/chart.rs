@@ -499,3 +499,17 @@ fn every_value_is_documented_in_the_charts_readme() {
         "not in the chart's README: {undocumented:?}"
     );
 }
+
+/// The chart deploys the image of this very version, and the Dockerfile labels it so.
+#[test]
+fn chart_app_version_and_image_label_are_the_crates_version() {
+    let chart = std::fs::read_to_string(chart_dir().join("Chart.yaml")).expect("Chart.yaml");
+    let chart = crate::support::documents(&chart).remove(0);
+    assert_eq!(chart["appVersion"], env!("CARGO_PKG_VERSION"));
+    let dockerfile =
+        std::fs::read_to_string(crate::support::root().join("Dockerfile")).expect("Dockerfile");
+    assert!(
+        dockerfile.contains(&format!("ARG VERSION={}\n", env!("CARGO_PKG_VERSION"))),
+        "the Dockerfile's VERSION default"
+    );
+}
