@@ -162,6 +162,11 @@ fn the_build_stages_command_builds_a_working_binary() {
         size,
         size as f64 / 1048576.0
     );
+    // The image's size budget (the release profile strips symbols to stay within it).
+    assert!(
+        size < 30_000_000,
+        "the release binary is {size} bytes, over 30 MB"
+    );
 
     let mut child = Command::new(&binary)
         .args(["check", "-", "--profile", "pss-restricted"])
