@@ -7,7 +7,7 @@ SHELL := /bin/bash
 help:
 	@echo "make demo           two local clusters (demo-a, demo-b) with operators, in the console; q stops all"
 	@echo "make test           format check, clippy, and every test (builds the local control plane if missing)"
-	@echo "make control-plane  build kube-apiserver and etcd from Go modules into ~/.cache (idempotent)"
+	@echo "make control-plane  build kube-apiserver, etcd and helm from Go modules into ~/.cache (idempotent)"
 	@echo "make bench          engine and check benchmarks (release build)"
 	@echo "make crds           regenerate helm/kube-guardian/crds/crds.yaml from the code"
 	@echo "make readme-rules   print the README rule table"
@@ -38,9 +38,11 @@ test: deps control-plane lint unit
 
 deps:
 	bash tests/deps.sh
+	bash tests/control-plane/hadolint.sh
 
 control-plane:
 	bash tests/control-plane/build.sh --with-controller-manager
+	bash tests/control-plane/helm.sh
 
 lint:
 	cargo fmt --all --check

@@ -147,7 +147,8 @@ impl Context {
         if !self.reports_unavailable.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "the PolicyReport CRD (wgpolicyk8s.io/v1alpha2) is not installed: violations are \
-                 reported in GuardianPolicy status and metrics only; install it from the Helm chart's crds/"
+                 reported in GuardianPolicy status and metrics only; install it with the Helm chart \
+                 (policyReports.installCRD) or from helm/kube-guardian/files/"
             );
         }
     }

@@ -52,9 +52,17 @@ pub struct OperatorProcessBuilder {
     leader: Option<LeaderElection>,
     resync: Option<Duration>,
     log_level: String,
+    extra_args: Vec<String>,
 }
 
 impl OperatorProcessBuilder {
+    /// One more command-line argument, after the others (e.g. `--initial-list=paged`).
+    #[must_use]
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.extra_args.push(arg.to_owned());
+        self
+    }
+
     /// Sets `POD_NAME` (the leader-election identity) and names the log file `<name>.log`.
     #[must_use]
     pub fn name(mut self, name: &str) -> Self {
@@ -135,6 +143,7 @@ impl OperatorProcessBuilder {
             command.args(["--resync-interval", &seconds(interval)]);
         }
         command.args(["--log-format", "text", "--log-level", &self.log_level]);
+        command.args(&self.extra_args);
         if let Some(name) = &self.name {
             command.env("POD_NAME", name);
         }
@@ -196,6 +205,7 @@ impl OperatorProcess {
             leader: None,
             resync: None,
             log_level: "info".to_owned(),
+            extra_args: Vec::new(),
         }
     }
 

@@ -63,7 +63,7 @@ pub fn examples_dir() -> PathBuf {
 
 /// The PolicyReport CRD file the Helm chart ships.
 pub fn policy_report_crd_file() -> PathBuf {
-    repo_root().join("helm/kube-guardian/crds/policyreports.wgpolicyk8s.io.yaml")
+    repo_root().join("helm/kube-guardian/files/policyreports.wgpolicyk8s.io.yaml")
 }
 
 /// Installs every CRD the operator needs (see [`install_crds`]) and seeds the cluster with
