@@ -1,0 +1,120 @@
+//! A status-only write to a policy neither recompiles the policy set nor re-evaluates its
+//! objects. In a test binary of its own: its control plane sees no other test's namespaces,
+//! exceptions or workloads, each of which may rightly reconcile every policy.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use guardian_core::crd::GuardianPolicy;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+fn summary(p: &GuardianPolicy) -> Option<(u64, u64)> {
+    let s = p.status.as_ref()?.summary.as_ref()?;
+    Some((s.resources_evaluated, s.violations))
+}
+
+fn reconciles(op: &Operator) -> f64 {
+    op.metrics
+        .render()
+        .lines()
+        .filter(|l| l.starts_with("kube_guardian_reconciles_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits until no reconcile has run for `quiet` (the first reconcile's finalizer write and the
+/// report convergence pass each start one more), so a later count is not a late trigger.
+async fn settle(op: &Operator, quiet: Duration) -> f64 {
+    let deadline = Instant::now() + DEADLINE;
+    let mut count = reconciles(op);
+    let mut since = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = reconciles(op);
+        if now != count {
+            (count, since) = (now, Instant::now());
+        } else if since.elapsed() >= quiet {
+            return count;
+        }
+    }
+    panic!("reconciles never settled within {DEADLINE:?} (last count {count})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_only_write_neither_recompiles_nor_re_evaluates() {
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("statusonly").await.expect("namespace");
+    create(&client, Some(&ns), &deployment("good", false)).await;
+    create(&client, Some(&ns), &deployment("bad", true)).await;
+    create(&client, Some(&ns), &pod("plain", false)).await;
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    let name = format!("{ns}-status");
+    create_policy(
+        &client,
+        &format!(
+            r#"
+apiVersion: guardian.kube-guardian.dev/v1alpha1
+kind: GuardianPolicy
+metadata: {{name: {name}}}
+spec:
+  enforcement: Audit
+  match: {{namespaces: [{ns}]}}
+  rules: [{{id: pss-privileged}}]
+"#
+        ),
+    )
+    .await;
+    let settled = eventually("status with 3 resources and 1 violation", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((3, 1)))
+    })
+    .await;
+    let before = settle(&op, Duration::from_secs(3)).await;
+    let reports = policy_report_api(&client, &ns);
+    let report_version = |r: kube::api::DynamicObject| r.metadata.resource_version;
+    let report_before = report_version(reports.get("kube-guardian").await.expect("report"));
+    // Someone else's status write: a new resourceVersion, the same generation.
+    let mut status = settled.status.clone().expect("status");
+    if let Some(summary) = status.summary.as_mut() {
+        summary.violations = 999;
+    }
+    Api::<GuardianPolicy>::all(client.clone())
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": status})),
+        )
+        .await
+        .expect("status patch");
+    tokio::time::sleep(Duration::from_secs(5)).await; // observation window, not synchronisation
+    assert_eq!(
+        reconciles(&op),
+        before,
+        "a status-only write started a reconcile (a full re-evaluation)"
+    );
+    let p = policy(&client, &name).await.expect("policy");
+    assert_eq!(
+        p.status.and_then(|s| s.summary).map(|s| s.violations),
+        Some(999),
+        "the status was rewritten"
+    );
+    assert_eq!(
+        report_version(reports.get("kube-guardian").await.expect("report")),
+        report_before,
+        "the PolicyReport was rewritten"
+    );
+    // A workload change still reconciles, and corrects the status.
+    create(&client, Some(&ns), &deployment("worse", true)).await;
+    eventually("the new workload in the status", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((4, 2)))
+    })
+    .await;
+    op.stop().await;
+}
