@@ -3,6 +3,7 @@
 mod data;
 pub mod describe;
 pub mod filter;
+pub mod follow;
 pub mod history;
 pub mod leases;
 pub mod order;

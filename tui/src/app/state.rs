@@ -132,6 +132,12 @@ pub struct ViolationsState {
     /// The object the detail pane asked for, and its text once read.
     pub requested: Option<(usize, Arc<ResourceRef>)>,
     pub object: Option<ObjectText>,
+    /// The selected finding as of the last build, taken when the first delta after it arrives
+    /// (see [`super::follow`]).
+    pub follow: Option<super::follow::Followed>,
+    /// The finding the open detail showed, gone from the data (followed until it returns or
+    /// the user moves).
+    pub gone: Option<super::follow::Followed>,
 }
 
 /// The console's whole state.
