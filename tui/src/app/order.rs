@@ -168,9 +168,11 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
             one.order
                 .iter()
                 .filter(|&&i| {
-                    one.rows
-                        .get(i as usize)
-                        .is_some_and(|r| filter.text(&r.haystack))
+                    filter.any_text()
+                        || one
+                            .rows
+                            .get(i as usize)
+                            .is_some_and(|r| filter.text(&r.haystack))
                 })
                 .map(|&i| refs(one, i)),
         ),
@@ -199,7 +201,7 @@ mod tests {
 
     use super::*;
     use crate::app::state::Scope;
-    use crate::app::violations::{GroupBy, Line, build};
+    use crate::app::violations::{GroupBy, Line, Widths, build};
     use crate::testing::{at, deployment, finding, state, synced, waived};
 
     #[test]
@@ -263,10 +265,24 @@ mod tests {
                         }
                     }
                     all.sort_by(|(_, a), (_, b)| compare(sort, *a, *b));
+                    let widest = |text: fn(&ViolationRow) -> &str| {
+                        all.iter()
+                            .map(|(_, (_, row))| text(row).chars().count() as u16)
+                            .max()
+                            .unwrap_or(0)
+                    };
+                    let widths = Widths {
+                        cluster: if all.is_empty() { 0 } else { 6 },
+                        namespace: widest(|r| &r.namespace),
+                        resource: widest(|r| &r.resource),
+                        policy: widest(|r| &r.policy),
+                        rule: widest(|r| &r.rule),
+                    };
                     let expected: Vec<Line> = all.into_iter().map(|(r, _)| Line::Row(r)).collect();
                     let table = build(&s.clusters, Scope::All, &filter, sort, GroupBy::None);
                     assert!(!expected.is_empty() || text.starts_with('@'));
                     assert_eq!(table.lines, expected, "{sort:?}, filter {text:?}");
+                    assert_eq!(table.widths, widths, "filter {text:?}");
                 }
             }
         }

@@ -23,6 +23,8 @@ pub struct ClusterRows {
     pub violations: Vec<ViolationRow>,
     /// The rows pre-sorted by every column (the Violations table merges the clusters' orders).
     pub orders: Orders,
+    /// The widest of each row's [`ViolationRow::widths`] (the table's widths when no filter).
+    pub widths: [u8; 4],
     /// The Policies screen's rows of this cluster (drift is marked across clusters later).
     pub policies: Vec<super::policies::PolicyRow>,
 }
@@ -140,8 +142,15 @@ impl Deriver {
         }
         // Findings that went away are forgotten: if they come back, they are new again.
         self.first_seen = seen;
+        let widths = violations.iter().fold([0; 4], |mut widest, row| {
+            for (w, r) in widest.iter_mut().zip(row.widths) {
+                *w = (*w).max(r);
+            }
+            widest
+        });
         ClusterRows {
             orders: Orders::compute(&violations),
+            widths,
             policies: super::policies::cluster_rows(&snapshot),
             snapshot,
             tally,

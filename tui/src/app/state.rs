@@ -188,6 +188,7 @@ impl State {
                     tally: Default::default(),
                     violations: Vec::new(),
                     orders: Default::default(),
+                    widths: [0; 4],
                     policies: Vec::new(),
                 }),
                 history: VecDeque::new(),

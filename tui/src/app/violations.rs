@@ -141,8 +141,8 @@ pub struct Widths {
 }
 
 impl Widths {
-    fn add(&mut self, cluster: u16, row: &ViolationRow) {
-        let [namespace, resource, policy, rule] = row.widths.map(u16::from);
+    fn add(&mut self, cluster: u16, widths: [u8; 4]) {
+        let [namespace, resource, policy, rule] = widths.map(u16::from);
         self.cluster = self.cluster.max(cluster);
         self.namespace = self.namespace.max(namespace);
         self.resource = self.resource.max(resource);
@@ -202,9 +202,17 @@ pub fn build(
             u16::try_from(n).unwrap_or(u16::MAX)
         })
         .collect();
-    for r in &merged {
-        if let Some((_, row)) = row(clusters, *r) {
-            widths.add(context_widths[r.cluster as usize], row);
+    if filter.any_text() {
+        // Every row of the clusters merged shows: their widest, computed with their rows.
+        for run in &runs {
+            let cluster = run.cluster as usize;
+            widths.add(context_widths[cluster], clusters[cluster].rows.widths);
+        }
+    } else {
+        for r in &merged {
+            if let Some((_, row)) = row(clusters, *r) {
+                widths.add(context_widths[r.cluster as usize], row.widths);
+            }
         }
     }
     let lines = if group == GroupBy::None {
