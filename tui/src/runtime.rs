@@ -150,6 +150,10 @@ async fn main_loop(
                 Request::Object { cluster, resource } => fetcher.request(cluster, resource),
             }
         }
+        if !state.retired.is_empty() {
+            let retired = std::mem::take(&mut state.retired);
+            tokio::task::spawn_blocking(move || drop(retired));
+        }
     }
     set.shutdown();
     Ok(())

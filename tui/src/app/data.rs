@@ -1,7 +1,5 @@
 //! What changes the state without the user: a cluster's new rows, and the clock.
 
-use std::sync::Arc;
-
 use k8s_openapi::jiff::Timestamp;
 
 use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State, UNFOCUSED_TICK};
@@ -54,7 +52,8 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
     let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
         return false;
     };
-    cluster.rows = Arc::clone(&delta.rows);
+    let replaced = std::mem::replace(&mut cluster.rows, delta.rows);
+    state.retired.push(replaced);
     state.violations.outdated = true;
     super::screens::observe(state, delta.cluster);
     clamp(state, Screen::Fleet);

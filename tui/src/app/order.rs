@@ -2,6 +2,7 @@
 //! changes (off the UI thread, in the cluster's forwarder task), so a sort, a filter keystroke
 //! or another cluster's delta only merges the clusters' runs, never sorts.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -37,15 +38,16 @@ impl Orders {
         Orders { by }
     }
 
-    /// The cluster's rows in `sort`'s order (row indices).
-    pub fn walk(&self, rows: &[ViolationRow], sort: Sort) -> Vec<u32> {
+    /// The cluster's rows in `sort`'s order (row indices): borrowed when ascending (no
+    /// allocation on the UI thread per cluster and rebuild).
+    pub fn walk<'o>(&'o self, rows: &[ViolationRow], sort: Sort) -> Cow<'o, [u32]> {
         let i = Column::ALL
             .iter()
             .position(|c| *c == sort.column)
             .unwrap_or(0);
         let forward = self.by.get(i).map_or(&[][..], |o| &o[..]);
         if !sort.reverse {
-            return forward.to_vec();
+            return Cow::Borrowed(forward);
         }
         // Reversed: the primary key descends, the tie-breakers still ascend, so the runs of
         // equal primary keys come in reverse order, each run as it was.
@@ -60,7 +62,7 @@ impl Orders {
             reversed.extend_from_slice(&forward[start..end]);
             end = start;
         }
-        reversed
+        Cow::Owned(reversed)
     }
 }
 
@@ -109,7 +111,7 @@ pub struct Run<'r> {
     pub rank: u32,
     pub rows: &'r [ViolationRow],
     /// Its rows in the sort's order.
-    pub order: Vec<u32>,
+    pub order: Cow<'r, [u32]>,
 }
 
 /// The rows `filter` keeps, of every run, in `sort`'s order: a k-way merge of the runs (equal
@@ -139,12 +141,14 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
     }
     impl Eq for Head<'_> {}
 
+    // Without words every row is kept: its text is not read (one cache miss less a row).
+    let every = filter.any_text();
     // The next row of the run the filter keeps, from `at`.
     let next = |run: usize, mut at: usize| -> Option<Head<'_>> {
         let r = &runs[run];
         while let Some(&i) = r.order.get(at) {
             let row = r.rows.get(i as usize)?;
-            if filter.text(&row.haystack) {
+            if every || filter.text(&row.haystack) {
                 return Some(Head {
                     sort,
                     key: (r.rank, row),
@@ -160,7 +164,12 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
         cluster: run.cluster,
         row: i,
     };
-    let mut out = Vec::new();
+    // Sized for every row up front: no regrowth of a 200,000-row vector on the UI thread.
+    let mut out = Vec::with_capacity(if every {
+        runs.iter().map(|r| r.order.len()).sum()
+    } else {
+        0
+    });
     match runs {
         [] => {}
         // One cluster (or a scope of one): its order is the table's.
@@ -168,7 +177,7 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
             one.order
                 .iter()
                 .filter(|&&i| {
-                    filter.any_text()
+                    every
                         || one
                             .rows
                             .get(i as usize)

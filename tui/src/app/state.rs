@@ -167,6 +167,9 @@ pub struct State {
     pub quit: bool,
     /// Work for the loop (reads), drained after each action.
     pub requests: Vec<Request>,
+    /// Rows deltas replaced, for the loop to drop off the UI thread: a cluster's old rows and
+    /// the snapshot they hold are hundreds of thousands of allocations to free.
+    pub retired: Vec<Arc<ClusterRows>>,
     /// Whether the terminal has focus (terminals that do not report focus stay focused).
     pub focused: bool,
 }
@@ -214,6 +217,7 @@ impl State {
             page: 20,
             quit: false,
             requests: Vec::new(),
+            retired: Vec::new(),
             focused: true,
         }
     }
