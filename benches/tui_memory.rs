@@ -3,8 +3,12 @@
 //!
 //! Waits until the Fleet shows the three clusters `Synced` and the Violations table holds every
 //! row (its count unchanged for 10 s), then reads the process's `VmRSS` and `VmHWM` from
-//! /proc. Goal: under 300 MiB. Run: `cargo bench --bench tui_memory`.
+//! /proc. Goal: under 300 MiB. Run: `cargo bench --profile release --bench tui_memory` (the
+//! plain release profile: the bench profile's LTO link with debug info is slow on a shared
+//! machine and changes nothing the figure measures). `TUI_MEMORY_BIN=path` measures that
+//! `kube-guardian` binary instead of the one cargo built with the bench.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use guardian_testenv::ControlPlane;
@@ -81,7 +85,10 @@ async fn main() {
     write_kubeconfig(&merge_kubeconfigs(&configs), &kubeconfig).expect("kubeconfig");
 
     let opened = Instant::now();
-    let tui = Tmux::builder(env!("CARGO_BIN_EXE_kube-guardian"))
+    let binary = std::env::var_os("TUI_MEMORY_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_kube-guardian").into(), PathBuf::from);
+    eprintln!("measuring {}", binary.display());
+    let tui = Tmux::builder(&binary)
         .arg("tui")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
