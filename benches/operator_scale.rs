@@ -10,11 +10,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, stream};
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, PostParams};
+use kube::api::Api;
+
+mod seed;
 
 const PODS: usize = 10_000;
 const NAMESPACES: usize = 10;
@@ -105,24 +105,6 @@ async fn run_like_a_cluster(health: SocketAddr, pid: u32) -> (f64, f64) {
     (early, rss_mib(pid))
 }
 
-fn pod(i: usize) -> Pod {
-    let privileged = i.is_multiple_of(3);
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("pod-{i:05}"), "labels": {"app.kubernetes.io/name": format!("app-{}", i % 50), "team": "bench"}},
-        "spec": {
-            "containers": [{
-                "name": "app",
-                "image": if i.is_multiple_of(2) { "registry.example.com/app:1.2.3" } else { "nginx:latest" },
-                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
-                "env": [{"name": "MODE", "value": "bench"}, {"name": "INDEX", "value": i.to_string()}],
-                "securityContext": {"privileged": privileged, "runAsNonRoot": !privileged}
-            }]
-        }
-    }))
-    .expect("pod JSON")
-}
-
 fn policies() -> Vec<GuardianPolicy> {
     let specs = [
         (
@@ -146,16 +128,7 @@ fn policies() -> Vec<GuardianPolicy> {
             serde_json::json!({"match": {"namespaces": ["bench-0"]}, "rules": [{"id": "image-tag-pinned"}, {"id": "pss-privileged"}]}),
         ),
     ];
-    specs
-        .into_iter()
-        .map(|(name, spec)| {
-            serde_json::from_value(serde_json::json!({
-                "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-                "metadata": {"name": name}, "spec": spec
-            }))
-            .expect("policy JSON")
-        })
-        .collect()
+    seed::policies(specs)
 }
 
 /// The upper bound of the bucket holding the 99th percentile, from Prometheus text.
@@ -201,29 +174,8 @@ async fn main() {
     let _ = op.kill();
     let _ = op.wait();
 
-    for n in 0..NAMESPACES {
-        let ns: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": format!("bench-{n}")}}))
-                .expect("ns");
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .expect("namespace");
-    }
     let created = Instant::now();
-    stream::iter(0..PODS)
-        .map(|i| {
-            let api: Api<Pod> =
-                Api::namespaced(client.clone(), &format!("bench-{}", i % NAMESPACES));
-            async move {
-                api.create(&PostParams::default(), &pod(i))
-                    .await
-                    .expect("pod created")
-            }
-        })
-        .buffer_unordered(32)
-        .for_each(|_| async {})
-        .await;
+    seed::create_pods(&client, PODS, NAMESPACES, true).await;
     eprintln!("created {PODS} pods in {:.1?}", created.elapsed());
 
     let start = Instant::now();
@@ -235,12 +187,7 @@ async fn main() {
     let synced = start.elapsed();
     let cached_rss = rss_mib(op.id());
     let policies_created = Instant::now();
-    for p in policies() {
-        Api::<GuardianPolicy>::all(client.clone())
-            .create(&PostParams::default(), &p)
-            .await
-            .expect("policy");
-    }
+    seed::create_policies(&client, policies()).await;
     let api = Api::<GuardianPolicy>::all(client.clone());
     wait_until("all statuses", async || {
         let list = api.list(&Default::default()).await.ok()?;

@@ -11,33 +11,15 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, stream};
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use guardian_testenv::demo::{merge_kubeconfigs, write_kubeconfig};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, PostParams};
+
+mod seed;
 
 const PODS: usize = 5_000;
 const NAMESPACES: usize = 10;
 const RUNS: usize = 3;
-
-fn pod(i: usize) -> Pod {
-    let privileged = i.is_multiple_of(3);
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("pod-{i:05}"), "labels": {"app.kubernetes.io/name": format!("app-{}", i % 50)}},
-        "spec": {
-            "containers": [{
-                "name": "app",
-                "image": if i.is_multiple_of(2) { "registry.example.com/app:1.2.3" } else { "nginx:latest" },
-                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
-                "securityContext": {"privileged": privileged, "runAsNonRoot": !privileged}
-            }]
-        }
-    }))
-    .expect("pod JSON")
-}
 
 fn policies(drifted: bool) -> Vec<GuardianPolicy> {
     let specs = [
@@ -55,49 +37,14 @@ fn policies(drifted: bool) -> Vec<GuardianPolicy> {
             serde_json::json!({"rules": [{"cel": {"name": "team-label", "expression": "has(object.metadata.labels) && 'team' in object.metadata.labels", "message": "needs a team label"}}]}),
         ),
     ];
-    specs
-        .into_iter()
-        .map(|(name, spec)| {
-            serde_json::from_value(serde_json::json!({
-                "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-                "metadata": {"name": name}, "spec": spec
-            }))
-            .expect("policy JSON")
-        })
-        .collect()
+    seed::policies(specs)
 }
 
 async fn seed(cp: &ControlPlane, drifted: bool) {
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
-    for policy in policies(drifted) {
-        Api::<GuardianPolicy>::all(client.clone())
-            .create(&PostParams::default(), &policy)
-            .await
-            .expect("policy");
-    }
-    for n in 0..NAMESPACES {
-        let ns: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": format!("bench-{n}")}}))
-                .expect("ns");
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .expect("namespace");
-    }
-    stream::iter(0..PODS)
-        .map(|i| {
-            let api: Api<Pod> =
-                Api::namespaced(client.clone(), &format!("bench-{}", i % NAMESPACES));
-            async move {
-                api.create(&PostParams::default(), &pod(i))
-                    .await
-                    .expect("pod created")
-            }
-        })
-        .buffer_unordered(32)
-        .for_each(|_| async {})
-        .await;
+    seed::create_policies(&client, policies(drifted)).await;
+    seed::create_pods(&client, PODS, NAMESPACES, false).await;
 }
 
 #[tokio::main]

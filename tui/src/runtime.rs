@@ -19,6 +19,7 @@ use crate::TuiArgs;
 use crate::action::{Action, Delta};
 use crate::app::screens::ContextInfo;
 use crate::app::{Deriver, Mode, Request, State, prepare, update};
+use crate::clients::Clients;
 use crate::config::{Config, Paths};
 use crate::error::Error;
 use crate::fetch::Fetcher;
@@ -104,7 +105,7 @@ async fn main_loop(
     draw(tui, &mut state, &theme)?;
 
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
-    let fetcher = Fetcher::new(targets.clone(), deltas.clone());
+    let fetcher = Fetcher::new(Clients::new(targets.clone()), deltas.clone());
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
         tokio::spawn(forward(cluster, receiver, deltas.clone()));
@@ -148,6 +149,10 @@ async fn main_loop(
             match request {
                 Request::Object { cluster, resource } => fetcher.request(cluster, resource),
             }
+        }
+        if !state.retired.is_empty() {
+            let retired = std::mem::take(&mut state.retired);
+            tokio::task::spawn_blocking(move || drop(retired));
         }
     }
     set.shutdown();

@@ -1,7 +1,5 @@
 //! What changes the state without the user: a cluster's new rows, and the clock.
 
-use std::sync::Arc;
-
 use k8s_openapi::jiff::Timestamp;
 
 use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State, UNFOCUSED_TICK};
@@ -42,10 +40,20 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
             state.errors.pop_front();
         }
     }
+    // The selection as the table shows it, before the rows under it change (or the finding
+    // the open pane says is gone, should it come back).
+    if !state.violations.outdated {
+        state.violations.follow = state
+            .violations
+            .gone
+            .clone()
+            .or_else(|| super::follow::selected(state));
+    }
     let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
         return false;
     };
-    cluster.rows = Arc::clone(&delta.rows);
+    let replaced = std::mem::replace(&mut cluster.rows, delta.rows);
+    state.retired.push(replaced);
     state.violations.outdated = true;
     super::screens::observe(state, delta.cluster);
     clamp(state, Screen::Fleet);

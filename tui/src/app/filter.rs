@@ -37,6 +37,11 @@ impl Filter {
         self.include.is_empty() && self.exclude.is_empty() && self.clusters.is_empty()
     }
 
+    /// Whether every row's text matches (no words to find or exclude).
+    pub fn any_text(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
     /// Whether rows of this cluster can match (`@name`: the context contains `name`).
     pub fn cluster(&self, context: &str) -> bool {
         if self.clusters.is_empty() {

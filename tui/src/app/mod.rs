@@ -3,8 +3,10 @@
 mod data;
 pub mod describe;
 pub mod filter;
+pub mod follow;
 pub mod history;
 pub mod leases;
+pub mod order;
 pub mod policies;
 pub mod reconcile;
 pub mod rows;

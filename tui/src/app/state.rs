@@ -132,6 +132,12 @@ pub struct ViolationsState {
     /// The object the detail pane asked for, and its text once read.
     pub requested: Option<(usize, Arc<ResourceRef>)>,
     pub object: Option<ObjectText>,
+    /// The selected finding as of the last build, taken when the first delta after it arrives
+    /// (see [`super::follow`]).
+    pub follow: Option<super::follow::Followed>,
+    /// The finding the open detail showed, gone from the data (followed until it returns or
+    /// the user moves).
+    pub gone: Option<super::follow::Followed>,
 }
 
 /// The console's whole state.
@@ -161,6 +167,9 @@ pub struct State {
     pub quit: bool,
     /// Work for the loop (reads), drained after each action.
     pub requests: Vec<Request>,
+    /// Rows deltas replaced, for the loop to drop off the UI thread: a cluster's old rows and
+    /// the snapshot they hold are hundreds of thousands of allocations to free.
+    pub retired: Vec<Arc<ClusterRows>>,
     /// Whether the terminal has focus (terminals that do not report focus stay focused).
     pub focused: bool,
 }
@@ -181,6 +190,8 @@ impl State {
                     snapshot: Arc::new(ClusterSnapshot::connecting(context.clone(), now)),
                     tally: Default::default(),
                     violations: Vec::new(),
+                    orders: Default::default(),
+                    widths: [0; 4],
                     policies: Vec::new(),
                 }),
                 history: VecDeque::new(),
@@ -206,6 +217,7 @@ impl State {
             page: 20,
             quit: false,
             requests: Vec::new(),
+            retired: Vec::new(),
             focused: true,
         }
     }

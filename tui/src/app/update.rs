@@ -140,6 +140,7 @@ fn back(state: &mut State) {
     let screen = state.screen;
     if screen == Screen::Violations && state.violations.detail {
         state.violations.detail = false;
+        state.violations.gone = None;
         // Read again when reopened: the object may have been fixed meanwhile.
         state.violations.requested = None;
         state.violations.object = None;
@@ -208,6 +209,9 @@ fn step(state: &mut State, by: isize) {
 
 fn move_to(state: &mut State, line: usize) {
     let screen = state.screen;
+    if screen == Screen::Violations {
+        state.violations.gone = None;
+    }
     let last = state.lines(screen).saturating_sub(1);
     let cursor = state.cursors.entry(screen).or_default();
     cursor.selected = line.min(last);
@@ -265,7 +269,12 @@ fn want_object(state: &mut State) {
 /// it is shown.
 pub fn prepare(state: &mut State) {
     if state.violations.outdated && state.screen == Screen::Violations {
+        let followed = state.violations.follow.take();
         refresh_violations(state);
+        if let Some(followed) = followed {
+            super::follow::restore(state, followed);
+            clamp(state, Screen::Violations);
+        }
     }
     if super::screens::prepare(state) {
         clamp(state, state.screen);
@@ -274,6 +283,7 @@ pub fn prepare(state: &mut State) {
 
 fn refresh_violations(state: &mut State) {
     state.violations.outdated = false;
+    state.violations.gone = None;
     state.rebuild_violations();
     clamp(state, Screen::Violations);
     if state.violations.table.lines.is_empty() {

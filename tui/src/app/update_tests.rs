@@ -331,6 +331,22 @@ fn deltas_mark_the_table_outdated_and_it_is_rebuilt_once_before_the_next_frame_o
 }
 
 #[test]
+fn a_delta_hands_the_rows_it_replaces_to_the_loop_instead_of_freeing_them_on_the_ui_thread() {
+    let mut s = two_clusters();
+    s.retired.clear();
+    let old = Arc::clone(&s.clusters[1].rows);
+    let mut next = synced("demo-b");
+    next.generation = 9;
+    feed(&mut s, 1, next);
+    assert_eq!(s.retired.len(), 1);
+    assert!(
+        Arc::ptr_eq(&s.retired[0], &old),
+        "the replaced rows, kept alive"
+    );
+    assert_eq!(s.clusters[1].snapshot().generation, 9);
+}
+
+#[test]
 fn the_open_detail_asks_once_per_object_and_keeps_only_the_answer_it_asked_for() {
     let mut s = two_clusters();
     cmd(&mut s, Command::Show(Screen::Violations));

@@ -17,6 +17,16 @@ use crate::views::Screen;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let block = Block::default().borders(Borders::ALL).title(" Detail ");
+    if let Some(gone) = &state.violations.gone {
+        let text = format!(
+            "{}\n\nThis finding is gone since the last update: fixed, its policy changed, or its object \
+             deleted. Move to show another finding; esc closes.",
+            gone.label()
+        );
+        let pane = Paragraph::new(text).wrap(Wrap { trim: false }).block(block);
+        frame.render_widget(pane, area);
+        return;
+    }
     let selected = state.cursor(Screen::Violations).selected;
     let found = match state.violations.table.lines.get(selected) {
         Some(TableLine::Row(r)) => row(&state.clusters, *r).map(|found| (*r, found)),
