@@ -26,6 +26,7 @@ mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod watches;
+pub mod write;
 
 pub use error::Error;
 pub use kubeconfig::{ContextSelection, Target};
