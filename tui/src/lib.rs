@@ -9,6 +9,7 @@ pub mod action;
 pub mod app;
 mod args;
 pub mod config;
+pub mod edit;
 pub mod error;
 pub mod fetch;
 pub mod keymap;

@@ -1,0 +1,12 @@
+//! Editing GuardianPolicies and GuardianExceptions from the console: the user's `$EDITOR` on a
+//! private temp file, validated with the same loader as `check`, a diff to confirm, a
+//! server-side dry run and a write guarded by the resourceVersion; no edit is ever lost.
+
+pub mod diff;
+pub mod editor;
+pub mod file;
+pub mod session;
+pub mod validate;
+
+pub use editor::{CommandEditor, Editor};
+pub use session::{Applied, Edited, Server, Session};
