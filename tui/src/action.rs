@@ -48,6 +48,8 @@ pub enum Command {
     FailuresOnly,
     /// Jumps to a screen (each screen has a key).
     Show(Screen),
+    /// `e` on Policies: edit the selected policy or exception in `$EDITOR` (a write).
+    Edit,
 }
 
 /// Everything the reducer handles.
@@ -81,6 +83,8 @@ pub enum Action {
     Toast(String),
     /// An object the detail pane asked for, read from its cluster.
     Object(Box<ObjectText>),
+    /// A dialog from the edit flow: confirm a write, or an outcome to read.
+    Modal(Box<crate::edit::ui::Modal>),
 }
 
 /// One cluster's new state, tagged with its snapshot generation: an older delta arriving after

@@ -6,6 +6,8 @@
 //! quit = ["q", "ctrl-c"]
 //! [contexts.prod]
 //! readonly = true             # writes absent while prod is in scope
+//! [contexts.staging]
+//! protected = true            # writes need the context's name typed to confirm
 //! ```
 
 use std::collections::BTreeMap;
@@ -32,6 +34,8 @@ pub struct Config {
 pub struct ContextConfig {
     #[serde(default)]
     pub readonly: bool,
+    #[serde(default)]
+    pub protected: bool,
 }
 
 impl Config {
@@ -59,6 +63,15 @@ impl Config {
         })
     }
 
+    /// The contexts whose writes need their name typed to confirm.
+    pub fn protected_contexts(&self) -> Vec<String> {
+        self.contexts
+            .iter()
+            .filter(|(_, c)| c.protected)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// The contexts the config makes read-only.
     pub fn readonly_contexts(&self) -> Vec<String> {
         self.contexts
@@ -74,6 +87,8 @@ impl Config {
 pub struct Paths {
     pub config: PathBuf,
     pub log: PathBuf,
+    /// Temp files of edits (kept when an edit fails, so it is never lost).
+    pub edits: PathBuf,
 }
 
 impl Paths {
@@ -89,6 +104,7 @@ impl Paths {
         Ok(Paths {
             config: dirs.config_dir().join("tui.toml"),
             log: log_file.map_or_else(|| state.join("tui.log"), Path::to_owned),
+            edits: state.join("edits"),
         })
     }
 }

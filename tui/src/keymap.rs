@@ -45,6 +45,12 @@ impl Binding {
         self
     }
 
+    /// Marks it a write: absent in read-only mode.
+    fn writes(mut self) -> Binding {
+        self.writes = true;
+        self
+    }
+
     fn on(mut self, screens: &[Screen]) -> Binding {
         self.screens = screens.to_vec();
         self
@@ -148,6 +154,14 @@ pub fn defaults() -> Vec<Binding> {
         Binding::new(Yaml, &["y"], "the selected policy's or exception's YAML")
             .on(&[Screen::Policies])
             .hint("yaml"),
+        Binding::new(
+            Edit,
+            &["e"],
+            "edit the selected policy or exception in $EDITOR (diff, confirm, dry run, then write)",
+        )
+        .on(&[Screen::Policies])
+        .writes()
+        .hint("edit"),
         Binding::new(
             FailuresOnly,
             &["ctrl-z"],

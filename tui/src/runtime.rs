@@ -20,6 +20,7 @@ use crate::action::{Action, Delta};
 use crate::app::screens::ContextInfo;
 use crate::app::{Deriver, Mode, Request, State, prepare, update};
 use crate::config::{Config, Paths};
+use crate::edit::run::Editing;
 use crate::error::Error;
 use crate::fetch::Fetcher;
 use crate::keymap::{Keymap, defaults};
@@ -40,6 +41,7 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
     if args.print_paths {
         println!("config: {}", paths.config.display());
         println!("log:    {}", paths.log.display());
+        println!("edits:  {}", paths.edits.display());
         return Ok(());
     }
     // The terminal is the screen: log lines go to the file only.
@@ -56,6 +58,7 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
     let contexts: Vec<String> = targets.iter().map(|t| t.context.clone()).collect();
     tracing::info!(?contexts, readonly = args.readonly, "console starting");
     let readonly_contexts: BTreeSet<String> = config.readonly_contexts().into_iter().collect();
+    let protected: BTreeSet<String> = config.protected_contexts().into_iter().collect();
     let mut state = State::new(
         &contexts,
         Timestamp::now(),
@@ -78,7 +81,7 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
         .map_err(Error::Runtime)?;
     runtime.block_on(async move {
         let mut tui = Tui::enter()?;
-        let result = main_loop(&mut tui, state, targets).await;
+        let result = main_loop(&mut tui, state, targets, protected).await;
         drop(tui);
         result
     })
@@ -88,6 +91,7 @@ async fn main_loop(
     tui: &mut Tui,
     mut state: State,
     targets: Vec<guardian_cluster::Target>,
+    protected: BTreeSet<String>,
 ) -> Result<(), Error> {
     let theme = Theme::from_env();
     let size = tui.terminal.size().map_err(|source| Error::Terminal {
@@ -105,6 +109,12 @@ async fn main_loop(
 
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
     let fetcher = Fetcher::new(targets.clone(), deltas.clone());
+    let editing = Editing::new(
+        targets.clone(),
+        edits_dir(&state),
+        protected.clone(),
+        deltas.clone(),
+    );
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
         tokio::spawn(forward(cluster, receiver, deltas.clone()));
@@ -144,10 +154,23 @@ async fn main_loop(
                 last_draw = Instant::now();
             }
         }
-        for request in state.requests.drain(..) {
-            match request {
-                Request::Object { cluster, resource } => fetcher.request(cluster, resource),
+        let requests: Vec<Request> = state.requests.drain(..).collect();
+        for request in requests {
+            let answers = match request {
+                Request::Object { cluster, resource } => {
+                    fetcher.request(cluster, resource);
+                    continue;
+                }
+                // The editor owns the terminal meanwhile; what it ends with comes back as actions.
+                Request::Edit { cluster, key } => {
+                    editing.start(tui, &mut input, cluster, key).await
+                }
+                Request::Apply(pending) => editing.apply(tui, &mut input, &pending).await,
+            };
+            for action in answers {
+                update(&mut state, action);
             }
+            dirty = true;
         }
     }
     set.shutdown();
@@ -180,7 +203,7 @@ pub fn actions(state: &State, event: Event) -> Vec<Action> {
 }
 
 fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
-    if state.mode == Mode::Normal {
+    if state.mode == Mode::Normal && state.modal.is_none() {
         return state
             .keymap
             .dispatch(state.screen, key, state.is_readonly());
@@ -230,4 +253,12 @@ async fn forward(
             return;
         }
     }
+}
+
+/// Where edits' temp files go: beside the log, in the XDG state dir.
+fn edits_dir(state: &State) -> std::path::PathBuf {
+    state.paths.as_ref().map_or_else(
+        || std::env::temp_dir().join("kube-guardian-edits"),
+        |p| p.edits.clone(),
+    )
 }

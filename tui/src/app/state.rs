@@ -103,6 +103,13 @@ pub enum Request {
         cluster: usize,
         resource: Arc<ResourceRef>,
     },
+    /// Edit this object in `$EDITOR` (the loop owns the terminal).
+    Edit {
+        cluster: usize,
+        key: guardian_cluster::write::ObjectKey,
+    },
+    /// Write a confirmed edit.
+    Apply(Arc<crate::edit::ui::Pending>),
 }
 
 /// An object read from its cluster, as YAML, or why it could not be read.
@@ -163,6 +170,8 @@ pub struct State {
     pub requests: Vec<Request>,
     /// Whether the terminal has focus (terminals that do not report focus stay focused).
     pub focused: bool,
+    /// The edit flow's dialog; keys go to it while open.
+    pub modal: Option<crate::edit::ui::Modal>,
 }
 
 impl State {
@@ -207,6 +216,7 @@ impl State {
             quit: false,
             requests: Vec::new(),
             focused: true,
+            modal: None,
         }
     }
 

@@ -31,6 +31,9 @@ pub fn update(state: &mut State, action: Action) -> bool {
 }
 
 fn apply_action(state: &mut State, action: Action) -> bool {
+    if let Some(changed) = crate::edit::ui::modal_action(state, &action) {
+        return changed;
+    }
     match action {
         Action::Command(command) => command_(state, command),
         Action::PickCluster(n) => pick(state, n),
@@ -52,6 +55,10 @@ fn apply_action(state: &mut State, action: Action) -> bool {
             // Header, borders, column titles, hint bar.
             state.page = usize::from(height.saturating_sub(6)).max(1);
             clamp(state, state.screen);
+            true
+        }
+        Action::Modal(modal) => {
+            state.modal = Some(*modal);
             true
         }
         Action::Toast(text) => {
@@ -118,6 +125,7 @@ fn command_(state: &mut State, command: Command) -> bool {
         Command::SortAge => sort_by(state, Column::Age),
         // Handled by `screens` on the screens that have them.
         Command::Describe | Command::Yaml | Command::FailuresOnly => return false,
+        Command::Edit => return crate::edit::ui::edit_selected(state),
     }
     true
 }

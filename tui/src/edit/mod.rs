@@ -5,7 +5,9 @@
 pub mod diff;
 pub mod editor;
 pub mod file;
+pub mod run;
 pub mod session;
+pub mod ui;
 pub mod validate;
 
 pub use editor::{CommandEditor, Editor};

@@ -202,3 +202,17 @@ pub fn chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+impl Session {
+    /// A session over a file that need not exist, for the dialog's tests.
+    pub fn open_for_tests(context: &str, path: PathBuf, base: Fetched) -> Session {
+        Session {
+            context: context.to_owned(),
+            key: base.key.clone(),
+            path,
+            base,
+            written: String::new(),
+        }
+    }
+}

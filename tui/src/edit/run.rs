@@ -1,0 +1,234 @@
+//! The edit flow in the running console: the access review, the fresh read, the editor with
+//! the terminal handed over (input paused, alternate screen left, raw mode off), the confirm
+//! dialog, the write, and following the policy to the operator's verdict in the background.
+//! Everything the user must see comes back as actions.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use guardian_cluster::Target;
+use guardian_cluster::write::access::can_i_object;
+use guardian_cluster::write::follow::follow;
+use guardian_cluster::write::{self, Fetched, ObjectKey, WriteKind};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::CommandEditor;
+use super::session::{Applied, Edited, Server, Session, chain};
+use super::ui::{Modal, Pending};
+use crate::action::Action;
+use crate::terminal::{Input, Tui, suspended};
+
+/// How long a read, review or write may take before the console says so.
+const TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the operator gets to reconcile an applied policy before "no operator" is said.
+const FOLLOW: Duration = Duration::from_secs(60);
+
+/// The clusters edits go to, and where their temp files are kept.
+#[derive(Debug, Clone)]
+pub struct Editing {
+    targets: Arc<[Target]>,
+    /// `$XDG_STATE_HOME/kube-guardian/edits`.
+    dir: PathBuf,
+    /// Contexts whose writes need their name typed.
+    protected: BTreeSet<String>,
+    results: mpsc::Sender<Action>,
+}
+
+/// The cluster through kube-rs.
+#[derive(Clone)]
+pub struct KubeServer {
+    pub client: kube::Client,
+}
+
+impl std::fmt::Debug for KubeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeServer").finish_non_exhaustive()
+    }
+}
+
+impl Server for KubeServer {
+    async fn fetch(&self, key: &ObjectKey) -> Result<Fetched, guardian_cluster::Error> {
+        write::fetch(&self.client, key).await
+    }
+
+    async fn replace(
+        &self,
+        key: &ObjectKey,
+        edited: &Value,
+        resource_version: &str,
+    ) -> Result<Option<i64>, guardian_cluster::Error> {
+        let written = write::replace(&self.client, key, edited, resource_version).await?;
+        Ok(written.metadata.generation)
+    }
+}
+
+impl Editing {
+    pub fn new(
+        targets: Vec<Target>,
+        dir: PathBuf,
+        protected: BTreeSet<String>,
+        results: mpsc::Sender<Action>,
+    ) -> Editing {
+        Editing {
+            targets: targets.into(),
+            dir,
+            protected,
+            results,
+        }
+    }
+
+    /// A client for the cluster at `cluster` (built per edit, as the detail pane's reads are).
+    async fn client(&self, cluster: usize) -> Result<(String, kube::Client), String> {
+        let target = self
+            .targets
+            .get(cluster)
+            .ok_or_else(|| format!("no cluster at position {cluster}"))?;
+        let config = target.config().await.map_err(|e| chain(&e))?;
+        let client = kube::Client::try_from(config).map_err(|e| chain(&e))?;
+        Ok((target.context.clone(), client))
+    }
+
+    /// `e`: checks access, reads the object fresh and opens the editor.
+    pub async fn start(
+        &self,
+        tui: &mut Tui,
+        input: &mut Input,
+        cluster: usize,
+        key: ObjectKey,
+    ) -> Vec<Action> {
+        let prepared = tokio::time::timeout(TIMEOUT, async {
+            let (context, client) = self.client(cluster).await?;
+            let access = can_i_object(&client, "update", &key)
+                .await
+                .map_err(|e| chain(&e))?;
+            if !access.allowed {
+                return Err(access.explain("update", key.kind, key.namespace.as_deref()));
+            }
+            let server = KubeServer { client };
+            let session = Session::open(&server, &self.dir, &context, &key).await?;
+            Ok((server, session))
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", TIMEOUT.as_secs())));
+        match prepared {
+            Ok((_, session)) => self.edit(tui, input, cluster, session),
+            Err(why) => vec![message(format!("Cannot edit {key}"), vec![why])],
+        }
+    }
+
+    /// Opens the editor on the session's file and turns the outcome into actions.
+    fn edit(
+        &self,
+        tui: &mut Tui,
+        input: &mut Input,
+        cluster: usize,
+        mut session: Session,
+    ) -> Vec<Action> {
+        let kept = |why: String, session: &Session| {
+            message(
+                format!("Edit of {} not applied", session.key),
+                vec![
+                    why,
+                    format!("Your edit is kept in {}", session.path.display()),
+                ],
+            )
+        };
+        let mut editor = match CommandEditor::from_env() {
+            Ok(editor) => editor,
+            Err(e) => return vec![kept(chain(&e), &session)],
+        };
+        let edited = match suspended(tui, input, || session.edit(&mut editor)) {
+            Ok(Ok(edited)) => edited,
+            Ok(Err(e)) | Err(e) => return vec![kept(chain(&e), &session)],
+        };
+        match edited {
+            Edited::Unchanged => vec![Action::Toast(format!("{}: no changes", session.key))],
+            Edited::Cancelled { errors } => {
+                let mut lines =
+                    vec!["Edit cancelled (closed without a change); it did not load:".to_owned()];
+                lines.extend(errors.into_iter().map(|e| format!("  {e}")));
+                lines.push(format!("Your edit is kept in {}", session.path.display()));
+                vec![message(format!("Edit of {} cancelled", session.key), lines)]
+            }
+            Edited::Changed { edited, diff } => {
+                let context = session.context.clone();
+                let mut lines = vec![format!("Apply to {} in {context}?", session.key)];
+                lines.extend(diff);
+                let modal = Modal::Confirm {
+                    title: format!("Apply the edit of {}", session.key),
+                    lines,
+                    protected: self.protected.contains(&context).then_some(context),
+                    typed: String::new(),
+                    pending: Arc::new(Pending {
+                        cluster,
+                        session,
+                        edited,
+                    }),
+                };
+                vec![Action::Modal(Box::new(modal))]
+            }
+        }
+    }
+
+    /// `y`: the dry run and the write; a conflict reopens the editor with the user's edit.
+    pub async fn apply(&self, tui: &mut Tui, input: &mut Input, pending: &Pending) -> Vec<Action> {
+        let mut session = pending.session.clone();
+        let key = session.key.clone();
+        let applied = tokio::time::timeout(TIMEOUT, async {
+            let (_, client) = self.client(pending.cluster).await?;
+            let server = KubeServer { client };
+            let applied = session
+                .apply(&server, &pending.edited)
+                .await
+                .map_err(|e| chain(&e))?;
+            Ok::<_, String>((server, applied))
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", TIMEOUT.as_secs())));
+        match applied {
+            Ok((server, Applied::Done { generation })) => {
+                if key.kind == WriteKind::Policy
+                    && let Some(generation) = generation
+                {
+                    self.follow(
+                        server.client,
+                        session.context.clone(),
+                        key.name.clone(),
+                        generation,
+                    );
+                }
+                vec![Action::Toast(format!(
+                    "{key} applied in {}",
+                    session.context
+                ))]
+            }
+            Ok((_, Applied::Conflict { .. })) => self.edit(tui, input, pending.cluster, session),
+            Ok((_, Applied::Failed { message: why })) | Err(why) => vec![message(
+                format!("Edit of {key} not applied"),
+                vec![
+                    why,
+                    format!("Your edit is kept in {}", session.path.display()),
+                ],
+            )],
+        }
+    }
+
+    /// Reports the operator's verdict on `name` once it reconciled `generation`.
+    fn follow(&self, client: kube::Client, context: String, name: String, generation: i64) {
+        let results = self.results.clone();
+        tokio::spawn(async move {
+            let text = match follow(&client, &name, generation, FOLLOW).await {
+                Ok(verdict) => verdict.describe(&name, &context),
+                Err(e) => format!("following {name} in {context}: {}", chain(&e)),
+            };
+            let _ = results.send(Action::Toast(text)).await;
+        });
+    }
+}
+
+fn message(title: String, lines: Vec<String>) -> Action {
+    Action::Modal(Box::new(Modal::message(title, lines)))
+}
