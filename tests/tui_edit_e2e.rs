@@ -1,0 +1,282 @@
+//! Editing from the console end to end, in a real terminal: `kube-guardian tui` in tmux against
+//! a real control plane with `kube-guardian operator` running, `$EDITOR` a script this test
+//! writes (sed on the temp file, as a user's editor would change it). An edit changes the
+//! policy and the console shows it reconciled; an invalid edit is cancelled with the temp file
+//! kept and the error shown; `--readonly` offers no edit.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use guardian_core::crd::{Enforcement, GuardianPolicy};
+use guardian_testenv::ControlPlane;
+use guardian_testenv::operator_process::OperatorProcess;
+use guardian_testenv::tmux::Tmux;
+use kube::api::{Api, PostParams};
+
+/// Generous: a loaded 2-core machine.
+const DEADLINE: Duration = Duration::from_secs(90);
+const CONTEXT: &str = "e2e-edit";
+const BIN: &str = env!("CARGO_BIN_EXE_kube-guardian");
+
+/// The CRDs and an Audit policy with one rule.
+async fn seed(cp: &ControlPlane) -> kube::Client {
+    guardian_testenv::demo::install_crds(cp)
+        .await
+        .expect("CRDs");
+    let client = cp.client().expect("client");
+    let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
+        "metadata": {"name": "no-privileged"},
+        "spec": {"enforcement": "Audit", "rules": [{"id": "pss-privileged"}]}
+    }))
+    .expect("policy");
+    Api::<GuardianPolicy>::all(client.clone())
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("policy");
+    client
+}
+
+/// `$EDITOR`: changes the file as `<dir>/mode` says (`deny`: Audit → Deny; `invalid`: breaks
+/// the YAML, and leaves it as it is when reopened), and records each opening.
+fn editor_script(dir: &Path) -> PathBuf {
+    let script = dir.join("editor.sh");
+    let text = format!(
+        "#!/bin/sh\necho \"$1\" >> '{opened}'\ncase \"$(cat '{mode}')\" in\n\
+         deny) sed -i 's/enforcement: Audit/enforcement: Deny/' \"$1\" ;;\n\
+         invalid) sed -i 's/^  enforcement: Deny$/  enforcement: [Deny/' \"$1\" ;;\nesac\n",
+        opened = dir.join("opened").display(),
+        mode = dir.join("mode").display(),
+    );
+    std::fs::write(&script, text).expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+fn start_console(kubeconfig: &Path, dir: &Path, state: &Path, extra: &[&str]) -> Tmux {
+    let editor = editor_script(dir);
+    let log = dir.join(format!("console{}.log", extra.join("")));
+    Tmux::builder(BIN)
+        .args(["tui", "--kubeconfig"])
+        .arg(kubeconfig)
+        .args(["--contexts", CONTEXT, "--log-file"])
+        .arg(&log)
+        .args(extra.iter().copied())
+        // The script is the editor whatever the machine's own settings.
+        .env("KUBE_EDITOR", "")
+        .env("VISUAL", "")
+        .env("EDITOR", &editor.display().to_string())
+        .env("XDG_STATE_HOME", &state.display().to_string())
+        .start()
+        .expect("tmux starts the console")
+}
+
+fn ok<T>(result: Result<T, guardian_testenv::Error>, what: &str, dir: &Path) -> T {
+    result.unwrap_or_else(|e| {
+        let log = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        panic!(
+            "{what}: {e:?}\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
+    })
+}
+
+async fn policies(term: &Tmux, dir: &Path) -> String {
+    term.send_keys(&[":"]).expect("keys");
+    term.send_text("policies").expect("keys");
+    term.send_keys(&["Enter"]).expect("keys");
+    ok(
+        term.wait_for("the policy on Policies", DEADLINE, |s| {
+            s.contains("no-privileged") && s.contains("GEN/OBS")
+        })
+        .await,
+        "the Policies screen",
+        dir,
+    )
+}
+
+fn edits(state: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(state.join("kube-guardian/edits"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_in_editor_is_applied_and_reconciled_and_an_invalid_one_is_kept() {
+    if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let state = dir.join("state");
+    let cp = ControlPlane::builder()
+        .context_name(CONTEXT)
+        .use_existing_cluster(false)
+        .start()
+        .await
+        .expect("a local control plane");
+    let client = seed(&cp).await;
+    let kubeconfig = cp.kubeconfig_path();
+    let _operator = OperatorProcess::builder(BIN, kubeconfig, CONTEXT)
+        .name("operator")
+        .start(dir)
+        .expect("the operator starts");
+    let term = start_console(kubeconfig, dir, &state, &[]);
+    ok(
+        term.wait_for_text("Synced", DEADLINE).await,
+        "the Fleet",
+        dir,
+    );
+    policies(&term, dir).await;
+    ok(
+        term.wait_for("the policy reconciled at generation 1", DEADLINE, |s| {
+            s.lines()
+                .any(|l| l.contains("no-privileged") && l.contains("Audit") && l.contains("1/1"))
+        })
+        .await,
+        "the first reconcile",
+        dir,
+    );
+
+    // `e`: the editor changes Audit to Deny; the dialog shows the diff; `y` applies.
+    std::fs::write(dir.join("mode"), "deny").expect("mode");
+    term.send_keys(&["e"]).expect("keys");
+    let dialog = ok(
+        term.wait_for_text("y apply", DEADLINE).await,
+        "the confirm dialog",
+        dir,
+    );
+    assert!(dialog.contains("+   enforcement: Deny"), "{dialog}");
+    assert!(dialog.contains("-   enforcement: Audit"), "{dialog}");
+    let opened = std::fs::read_to_string(dir.join("opened")).expect("the editor ran");
+    let file = PathBuf::from(opened.trim());
+    assert!(
+        file.starts_with(state.join("kube-guardian/edits")),
+        "{opened}"
+    );
+    term.send_keys(&["y"]).expect("keys");
+    let shown = ok(
+        term.wait_for("the operator's verdict", DEADLINE, |s| {
+            s.contains("no-privileged reconciled in e2e-edit: Ready")
+        })
+        .await,
+        "the verdict",
+        dir,
+    );
+    ok(
+        term.wait_for("the row at generation 2, reconciled", DEADLINE, |s| {
+            s.lines()
+                .any(|l| l.contains("no-privileged") && l.contains("Deny") && l.contains("2/2"))
+        })
+        .await,
+        "the reconciled row",
+        dir,
+    );
+    let now = Api::<GuardianPolicy>::all(client.clone())
+        .get("no-privileged")
+        .await
+        .expect("read");
+    assert_eq!(now.spec.enforcement, Enforcement::Deny, "{shown}");
+    assert!(!file.exists(), "the temp file is removed once applied");
+
+    // An invalid edit: reopened with the error, closed unchanged: cancelled, the file kept.
+    std::fs::write(dir.join("mode"), "invalid").expect("mode");
+    std::fs::remove_file(dir.join("opened")).expect("reset");
+    term.send_keys(&["e"]).expect("keys");
+    let message = ok(
+        term.wait_for_text("cancelled", DEADLINE).await,
+        "the cancelled edit",
+        dir,
+    );
+    assert!(message.contains("invalid YAML"), "{message}");
+    assert!(message.contains("kept in"), "{message}");
+    let opened = std::fs::read_to_string(dir.join("opened")).expect("the editor ran");
+    assert_eq!(opened.lines().count(), 2, "reopened once: {opened}");
+    let kept = edits(&state);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let text = std::fs::read_to_string(&kept[0]).expect("kept");
+    assert!(
+        text.contains("enforcement: [Deny"),
+        "the user's text: {text}"
+    );
+    assert!(
+        text.contains("# The edit of GuardianPolicy no-privileged cannot be applied"),
+        "{text}"
+    );
+    let mode = std::fs::metadata(&kept[0])
+        .expect("kept")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    term.send_keys(&["Escape"]).expect("keys");
+    ok(
+        term.wait_for("the dialog closed", DEADLINE, |s| !s.contains("cancelled"))
+            .await,
+        "closing the dialog",
+        dir,
+    );
+    let unchanged = Api::<GuardianPolicy>::all(client)
+        .get("no-privileged")
+        .await
+        .expect("read");
+    assert_eq!(unchanged.metadata.generation, Some(2), "nothing written");
+    term.send_keys(&["q"]).expect("keys");
+    ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readonly_offers_no_edit() {
+    if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let state = dir.join("state");
+    let cp = ControlPlane::builder()
+        .context_name(CONTEXT)
+        .use_existing_cluster(false)
+        .start()
+        .await
+        .expect("a local control plane");
+    seed(&cp).await;
+    std::fs::write(dir.join("mode"), "deny").expect("mode");
+    let term = start_console(cp.kubeconfig_path(), dir, &state, &["--readonly"]);
+    ok(
+        term.wait_for_text("Synced", DEADLINE).await,
+        "the Fleet",
+        dir,
+    );
+    let screen = policies(&term, dir).await;
+    let hints = screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        hints.contains("<y> yaml") && !hints.contains("edit"),
+        "{hints}"
+    );
+    term.send_keys(&["e", "?"]).expect("keys");
+    let help = ok(
+        term.wait_for_text("WHAT IT DOES", DEADLINE).await,
+        "Help",
+        dir,
+    );
+    assert!(!help.contains("$EDITOR"), "no edit line in Help: {help}");
+    assert!(!dir.join("opened").exists(), "e opened no editor");
+    term.send_keys(&["q"]).expect("keys");
+    ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
+}
