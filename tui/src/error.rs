@@ -30,6 +30,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("no cluster at position {position}: the console follows {count}")]
+    NoCluster { position: usize, count: usize },
+    #[error("cannot make a client for context {context} (check its kubeconfig entry)")]
+    Client {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("starting the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("${variable} ({value:?}) cannot be split into a command: fix its quoting")]

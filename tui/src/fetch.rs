@@ -1,10 +1,9 @@
 //! Reading one object from its cluster for the detail pane (the snapshot keeps evaluations, not
-//! objects): a GET through a client made from the cluster's kubeconfig context, returned as
-//! YAML without managedFields, delivered to the reducer as an action.
+//! objects): a GET through the cluster's shared client ([`Clients`]), returned as YAML without
+//! managedFields, delivered to the reducer as an action.
 
 use std::sync::Arc;
 
-use guardian_cluster::Target;
 use guardian_cluster::cache::workload_resources;
 use guardian_core::model::ResourceRef;
 use kube::api::{Api, DynamicObject};
@@ -12,35 +11,31 @@ use tokio::sync::mpsc;
 
 use crate::action::Action;
 use crate::app::state::ObjectText;
+use crate::clients::Clients;
 
 /// How long a GET may take before the pane says so.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Reads objects in the background; each read makes its own client, so a slow exec credential
-/// plugin or a dead cluster never holds up the UI (reads are rare: one per detail opened).
+/// Reads objects in background tasks, so a slow exec credential plugin or a dead cluster never
+/// holds up the UI; each cluster's client is made once and reused.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    targets: Arc<[Target]>,
+    clients: Clients,
     results: mpsc::Sender<Action>,
 }
 
 impl Fetcher {
-    pub fn new(targets: Vec<Target>, results: mpsc::Sender<Action>) -> Fetcher {
-        Fetcher {
-            targets: targets.into(),
-            results,
-        }
+    pub fn new(clients: Clients, results: mpsc::Sender<Action>) -> Fetcher {
+        Fetcher { clients, results }
     }
 
     /// Starts reading `resource` of `cluster`; the answer arrives as [`Action::Object`].
     pub fn request(&self, cluster: usize, resource: Arc<ResourceRef>) {
-        let target = self.targets.get(cluster).cloned();
+        let clients = self.clients.clone();
         let results = self.results.clone();
         tokio::spawn(async move {
             let read = async {
-                let target = target.ok_or_else(|| format!("no cluster at position {cluster}"))?;
-                let config = target.config().await.map_err(|e| e.to_string())?;
-                let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
+                let client = clients.get(cluster).await.map_err(|e| chain(&e))?;
                 get(client, &resource).await
             };
             let text = match tokio::time::timeout(TIMEOUT, read).await {
@@ -55,6 +50,17 @@ impl Fetcher {
             let _ = results.send(Action::Object(Box::new(object))).await;
         });
     }
+}
+
+/// The error with its causes, for the pane's one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// The object as YAML, without managedFields (noise for a reader).

@@ -240,10 +240,16 @@ impl Keymap {
         })
     }
 
-    /// The hint bar of `screen`: `(keys, label)` for every hinted binding.
+    /// The hint bar of `screen`: `(keys, label)` for every hinted binding, the screen's own
+    /// first (a narrow terminal cuts the bar's end, and the global keys are in the help).
     pub fn hints(&self, screen: Screen, readonly: bool) -> Vec<(String, &'static str)> {
-        self.active(readonly)
-            .filter(|b| b.applies(screen) && !b.keys.is_empty())
+        let mut bindings: Vec<&Binding> = self
+            .active(readonly)
+            .filter(|b| b.applies(screen) && !b.keys.is_empty() && b.hint.is_some())
+            .collect();
+        bindings.sort_by_key(|b| b.screens.is_empty());
+        bindings
+            .into_iter()
             .filter_map(|b| Some((hint_keys(b), b.hint?)))
             .collect()
     }

@@ -8,6 +8,7 @@
 pub mod action;
 pub mod app;
 mod args;
+pub mod clients;
 pub mod config;
 pub mod edit;
 pub mod error;

@@ -19,6 +19,7 @@ use crate::TuiArgs;
 use crate::action::{Action, Delta};
 use crate::app::screens::ContextInfo;
 use crate::app::{Deriver, Mode, Request, State, prepare, update};
+use crate::clients::Clients;
 use crate::config::{Config, Paths};
 use crate::edit::run::Editing;
 use crate::error::Error;
@@ -108,9 +109,10 @@ async fn main_loop(
     draw(tui, &mut state, &theme)?;
 
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
-    let fetcher = Fetcher::new(targets.clone(), deltas.clone());
+    let clients = Clients::new(targets.clone());
+    let fetcher = Fetcher::new(clients.clone(), deltas.clone());
     let editing = Editing::new(
-        targets.clone(),
+        clients,
         edits_dir(&state),
         protected.clone(),
         deltas.clone(),

@@ -191,6 +191,26 @@ fn the_hint_bar_comes_from_the_keymap() {
     }
 }
 
+#[test]
+fn the_hint_bar_puts_the_screens_own_hints_first_so_80_columns_keep_them() {
+    let mut s = fleet();
+    cmd(&mut s, Command::Show(Screen::Violations));
+    let own: Vec<String> = s
+        .keymap
+        .active(false)
+        .filter(|b| b.screens.contains(&Screen::Violations) && b.hint.is_some())
+        .map(|b| format!("{} {}", b.keys[0], b.hint.unwrap_or_default()))
+        .collect();
+    assert!(!own.is_empty(), "Violations has hints of its own");
+    let buffer = render(&mut s, 80, 24, &Theme::plain());
+    let bottom = text(&buffer).lines().last().unwrap_or_default().to_owned();
+    let first = own[0].split_once(' ').unwrap_or_default();
+    assert!(
+        bottom.starts_with(&format!(" <{}> {}", first.0, first.1)),
+        "{bottom}"
+    );
+}
+
 /// The cell where `needle` starts.
 fn find(buffer: &ratatui::buffer::Buffer, needle: &str) -> (u16, u16) {
     let screen = text(buffer);

@@ -5,6 +5,7 @@ pub mod describe;
 pub mod filter;
 pub mod history;
 pub mod leases;
+pub mod order;
 pub mod policies;
 pub mod reconcile;
 pub mod rows;

@@ -11,6 +11,8 @@ use guardian_core::crd::Enforcement;
 use guardian_core::model::{Finding, Outcome, Severity};
 use k8s_openapi::jiff::Timestamp;
 
+use super::order::Orders;
+
 /// One cluster's snapshot with what the screens show of it.
 #[derive(Debug, Clone)]
 pub struct ClusterRows {
@@ -19,6 +21,8 @@ pub struct ClusterRows {
     pub tally: Tally,
     /// One row per finding, violations and waived findings alike.
     pub violations: Vec<ViolationRow>,
+    /// The rows pre-sorted by every column (the Violations table merges the clusters' orders).
+    pub orders: Orders,
     /// The Policies screen's rows of this cluster (drift is marked across clusters later).
     pub policies: Vec<super::policies::PolicyRow>,
 }
@@ -49,6 +53,8 @@ pub struct ViolationRow {
     pub at: (u32, u32),
     /// Lower-case text the filter searches.
     pub haystack: String,
+    /// Characters of namespace, resource, policy and rule (capped), for column widths.
+    pub widths: [u8; 4],
 }
 
 impl ViolationRow {
@@ -122,6 +128,12 @@ impl Deriver {
                     waived_by,
                     first_seen,
                     at: (index(e), index(f)),
+                    widths: [
+                        width(&namespace),
+                        width(&resource),
+                        width(&finding.policy),
+                        width(&finding.rule),
+                    ],
                     haystack,
                 });
             }
@@ -129,12 +141,20 @@ impl Deriver {
         // Findings that went away are forgotten: if they come back, they are new again.
         self.first_seen = seen;
         ClusterRows {
+            orders: Orders::compute(&violations),
             policies: super::policies::cluster_rows(&snapshot),
             snapshot,
             tally,
             violations,
         }
     }
+}
+
+/// Wider texts are cut in the table (the detail pane shows them whole).
+pub const MAX_WIDTH: u8 = 40;
+
+fn width(text: &str) -> u8 {
+    u8::try_from(text.chars().count()).map_or(MAX_WIDTH, |n| n.min(MAX_WIDTH))
 }
 
 fn index(i: usize) -> u32 {

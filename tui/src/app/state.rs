@@ -190,6 +190,7 @@ impl State {
                     snapshot: Arc::new(ClusterSnapshot::connecting(context.clone(), now)),
                     tally: Default::default(),
                     violations: Vec::new(),
+                    orders: Default::default(),
                     policies: Vec::new(),
                 }),
                 history: VecDeque::new(),

@@ -1,10 +1,11 @@
 //! The Violations table as index vectors over the clusters' immutable rows: filtered, sorted
 //! and grouped when data, scope, filter, sort or grouping change, never per frame.
 
-use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use super::filter::Filter;
-use super::rows::ViolationRow;
+use super::order::{Run, merge};
+use super::rows::{MAX_WIDTH, ViolationRow};
 use super::state::{Cluster, Scope};
 
 /// The columns, in display order; each can be sorted by.
@@ -139,20 +140,14 @@ pub struct Widths {
     pub rule: u16,
 }
 
-/// Wider texts are cut: the detail pane shows them whole.
-const MAX_WIDTH: usize = 40;
-
 impl Widths {
-    fn add(&mut self, cluster: &str, row: &ViolationRow) {
-        fn fit(current: &mut u16, text: &str) {
-            let n = u16::try_from(text.chars().count().min(MAX_WIDTH)).unwrap_or(u16::MAX);
-            *current = (*current).max(n);
-        }
-        fit(&mut self.cluster, cluster);
-        fit(&mut self.namespace, &row.namespace);
-        fit(&mut self.resource, &row.resource);
-        fit(&mut self.policy, &row.policy);
-        fit(&mut self.rule, &row.rule);
+    fn add(&mut self, cluster: u16, row: &ViolationRow) {
+        let [namespace, resource, policy, rule] = row.widths.map(u16::from);
+        self.cluster = self.cluster.max(cluster);
+        self.namespace = self.namespace.max(namespace);
+        self.resource = self.resource.max(resource);
+        self.policy = self.policy.max(policy);
+        self.rule = self.rule.max(rule);
     }
 }
 
@@ -163,7 +158,8 @@ pub fn row(clusters: &[Cluster], r: RowRef) -> Option<(&Cluster, &ViolationRow)>
     Some((cluster, row))
 }
 
-/// Builds the table from every cluster in scope.
+/// Builds the table from every cluster in scope: each cluster's rows are already sorted (see
+/// [`super::order`]), so this filters and merges them, then groups.
 pub fn build(
     clusters: &[Cluster],
     scope: Scope,
@@ -171,76 +167,81 @@ pub fn build(
     sort: Sort,
     group: GroupBy,
 ) -> Table {
-    let mut refs = Vec::new();
+    // Clusters compare by context: their rank among the contexts, computed once per build.
+    let mut by_name: Vec<usize> = (0..clusters.len()).collect();
+    by_name.sort_by(|&a, &b| clusters[a].context.cmp(&clusters[b].context));
+    let mut rank = vec![0u32; clusters.len()];
+    for (r, &c) in by_name.iter().enumerate() {
+        rank[c] = index(r);
+    }
     let mut total = 0;
+    let mut runs = Vec::new();
     for (c, cluster) in clusters.iter().enumerate() {
         if !scope.includes(c) {
             continue;
         }
-        total += cluster.rows.violations.len();
-        if !filter.cluster(&cluster.context) {
+        let rows = &cluster.rows.violations;
+        total += rows.len();
+        if rows.is_empty() || !filter.cluster(&cluster.context) {
             continue;
         }
-        let c = u32::try_from(c).unwrap_or(u32::MAX);
-        refs.extend(
-            cluster
-                .rows
-                .violations
-                .iter()
-                .enumerate()
-                .filter(|(_, row)| filter.text(&row.haystack))
-                .map(|(r, _)| RowRef {
-                    cluster: c,
-                    row: u32::try_from(r).unwrap_or(u32::MAX),
-                }),
-        );
+        runs.push(Run {
+            cluster: index(c),
+            rank: rank[c],
+            rows,
+            order: cluster.rows.orders.walk(rows, sort),
+        });
     }
-    // Each row looked up once, not at every comparison (a rebuild sorts up to every row).
-    let mut entries: Vec<(RowRef, Entry<'_>)> = refs
-        .into_iter()
-        .filter_map(|r| row(clusters, r).map(|entry| (r, entry)))
-        .collect();
-    entries.sort_by(|(_, a), (_, b)| {
-        group_key(group, *a)
-            .cmp(group_key(group, *b))
-            .then_with(|| compare(sort, *a, *b))
-    });
-    let shown = entries.len();
+    let merged = merge(&runs, sort, filter);
+    let shown = merged.len();
     let mut widths = Widths::default();
-    for (_, (cluster, row)) in &entries {
-        widths.add(&cluster.context, row);
-    }
-    let mut lines = Vec::with_capacity(entries.len());
-    if group == GroupBy::None {
-        lines.extend(entries.into_iter().map(|(r, _)| Line::Row(r)));
-    } else {
-        let mut start = 0;
-        while start < entries.len() {
-            let key = group_key(group, entries[start].1);
-            let end = start
-                + entries[start..]
-                    .iter()
-                    .take_while(|(_, e)| group_key(group, *e) == key)
-                    .count();
-            let label = if key.is_empty() {
-                "(cluster-scoped)".to_owned()
-            } else {
-                key.to_owned()
-            };
-            lines.push(Line::Group {
-                label,
-                count: end - start,
-            });
-            lines.extend(entries[start..end].iter().map(|(r, _)| Line::Row(*r)));
-            start = end.max(start + 1);
+    let context_widths: Vec<u16> = clusters
+        .iter()
+        .map(|c| {
+            let n = c.context.chars().count().min(usize::from(MAX_WIDTH));
+            u16::try_from(n).unwrap_or(u16::MAX)
+        })
+        .collect();
+    for r in &merged {
+        if let Some((_, row)) = row(clusters, *r) {
+            widths.add(context_widths[r.cluster as usize], row);
         }
     }
+    let lines = if group == GroupBy::None {
+        merged.into_iter().map(Line::Row).collect()
+    } else {
+        grouped(clusters, group, merged)
+    };
     Table {
         lines,
         shown,
         total,
         widths,
     }
+}
+
+/// Header lines over the rows of each group, groups by name, rows in the order given.
+fn grouped(clusters: &[Cluster], group: GroupBy, rows: Vec<RowRef>) -> Vec<Line> {
+    let mut groups: BTreeMap<&str, Vec<RowRef>> = BTreeMap::new();
+    for r in rows {
+        if let Some(entry) = row(clusters, r) {
+            groups.entry(group_key(group, entry)).or_default().push(r);
+        }
+    }
+    let mut lines = Vec::with_capacity(groups.values().map(|g| g.len() + 1).sum());
+    for (key, rows) in groups {
+        let label = if key.is_empty() {
+            "(cluster-scoped)".to_owned()
+        } else {
+            key.to_owned()
+        };
+        lines.push(Line::Group {
+            label,
+            count: rows.len(),
+        });
+        lines.extend(rows.into_iter().map(Line::Row));
+    }
+    lines
 }
 
 type Entry<'c> = (&'c Cluster, &'c ViolationRow);
@@ -255,44 +256,6 @@ fn group_key<'c>(group: GroupBy, (cluster, row): Entry<'c>) -> &'c str {
     }
 }
 
-/// Clusters by context name; rows of one cluster compare without reading the name.
-fn same_cluster(a: &Cluster, b: &Cluster) -> Ordering {
-    if std::ptr::eq(a, b) {
-        Ordering::Equal
-    } else {
-        a.context.cmp(&b.context)
-    }
-}
-
-fn compare(sort: Sort, a: Entry<'_>, b: Entry<'_>) -> Ordering {
-    let (ca, ra) = a;
-    let (cb, rb) = b;
-    let primary = match sort.column {
-        // Most severe first; waived findings after the violations of the same severity.
-        Column::Severity => rb
-            .severity
-            .cmp(&ra.severity)
-            .then_with(|| ra.waived_by.is_some().cmp(&rb.waived_by.is_some())),
-        Column::Cluster => same_cluster(ca, cb),
-        Column::Namespace => ra.namespace.cmp(&rb.namespace),
-        Column::Resource => ra.resource.cmp(&rb.resource),
-        Column::Policy => ra.policy.cmp(&rb.policy),
-        Column::Rule => ra.rule.cmp(&rb.rule),
-        Column::Enforcement => ra.enforcement.cmp(rb.enforcement),
-        Column::Message => ra.message.cmp(&rb.message),
-        // Newest first.
-        Column::Age => rb.first_seen.cmp(&ra.first_seen),
-    };
-    let primary = if sort.reverse {
-        primary.reverse()
-    } else {
-        primary
-    };
-    // A stable order under any column: severity, cluster, namespace, resource, rule.
-    primary
-        .then_with(|| rb.severity.cmp(&ra.severity))
-        .then_with(|| same_cluster(ca, cb))
-        .then_with(|| ra.namespace.cmp(&rb.namespace))
-        .then_with(|| ra.resource.cmp(&rb.resource))
-        .then_with(|| ra.rule.cmp(&rb.rule))
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }

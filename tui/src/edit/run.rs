@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use guardian_cluster::Target;
 use guardian_cluster::write::access::can_i_object;
 use guardian_cluster::write::follow::follow;
 use guardian_cluster::write::{self, Fetched, ObjectKey, WriteKind};
@@ -19,6 +18,7 @@ use super::CommandEditor;
 use super::session::{Applied, Edited, Server, Session, chain};
 use super::ui::{Modal, Pending};
 use crate::action::Action;
+use crate::clients::Clients;
 use crate::terminal::{Input, Tui, suspended};
 
 /// How long a read, review or write may take before the console says so.
@@ -29,7 +29,7 @@ const FOLLOW: Duration = Duration::from_secs(60);
 /// The clusters edits go to, and where their temp files are kept.
 #[derive(Debug, Clone)]
 pub struct Editing {
-    targets: Arc<[Target]>,
+    clients: Clients,
     /// `$XDG_STATE_HOME/kube-guardian/edits`.
     dir: PathBuf,
     /// Contexts whose writes need their name typed.
@@ -67,28 +67,24 @@ impl Server for KubeServer {
 
 impl Editing {
     pub fn new(
-        targets: Vec<Target>,
+        clients: Clients,
         dir: PathBuf,
         protected: BTreeSet<String>,
         results: mpsc::Sender<Action>,
     ) -> Editing {
         Editing {
-            targets: targets.into(),
+            clients,
             dir,
             protected,
             results,
         }
     }
 
-    /// A client for the cluster at `cluster` (built per edit, as the detail pane's reads are).
+    /// The shared client of the cluster at `cluster`, with its context.
     async fn client(&self, cluster: usize) -> Result<(String, kube::Client), String> {
-        let target = self
-            .targets
-            .get(cluster)
-            .ok_or_else(|| format!("no cluster at position {cluster}"))?;
-        let config = target.config().await.map_err(|e| chain(&e))?;
-        let client = kube::Client::try_from(config).map_err(|e| chain(&e))?;
-        Ok((target.context.clone(), client))
+        let client = self.clients.get(cluster).await.map_err(|e| chain(&e))?;
+        let context = self.clients.context(cluster).unwrap_or_default().to_owned();
+        Ok((context, client))
     }
 
     /// `e`: checks access, reads the object fresh and opens the editor.

@@ -32,7 +32,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
     if state.mode != Mode::Normal {
         frame.render_widget(Paragraph::new(prompt_line(state, theme)), prompt);
     }
-    frame.render_widget(Paragraph::new(hint_line(state, theme)), hints);
+    frame.render_widget(Paragraph::new(hint_line(state, theme, hints.width)), hints);
     toasts(frame, body, state, theme);
     if let Some(modal) = &state.modal {
         super::modal::draw(frame, body, modal, theme);
@@ -141,11 +141,22 @@ fn prompt_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
     }
 }
 
-fn hint_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
+/// The hints that fit whole in `width` (the screen's own come first, see [`Keymap::hints`]).
+///
+/// [`Keymap::hints`]: crate::keymap::Keymap::hints
+fn hint_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Line<'a> {
     let mut spans = vec![Span::raw(" ")];
+    let mut used = 1;
     for (keys, label) in state.keymap.hints(state.screen, state.is_readonly()) {
-        spans.push(Span::styled(format!("<{keys}>"), theme.key()));
-        spans.push(Span::raw(format!(" {label}  ")));
+        let keys = format!("<{keys}>");
+        let label = format!(" {label}  ");
+        used += keys.chars().count() + label.trim_end().chars().count();
+        if used > usize::from(width) {
+            break;
+        }
+        used += 2;
+        spans.push(Span::styled(keys, theme.key()));
+        spans.push(Span::raw(label));
     }
     Line::from(spans)
 }

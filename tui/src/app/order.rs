@@ -1,0 +1,274 @@
+//! The Violations order: each cluster's rows pre-sorted by every column when its snapshot
+//! changes (off the UI thread, in the cluster's forwarder task), so a sort, a filter keystroke
+//! or another cluster's delta only merges the clusters' runs, never sorts.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::filter::Filter;
+use super::rows::ViolationRow;
+use super::violations::{Column, RowRef, Sort};
+
+/// One cluster's rows in the order of each column (ascending; a reversed sort reverses the
+/// runs of equal keys, see [`Orders::walk`]).
+#[derive(Debug, Clone, Default)]
+pub struct Orders {
+    by: Vec<Box<[u32]>>,
+}
+
+impl Orders {
+    pub fn compute(rows: &[ViolationRow]) -> Orders {
+        let identity: Vec<u32> = (0..rows.len()).map(index).collect();
+        let by = Column::ALL
+            .iter()
+            .map(|&column| {
+                let sort = Sort {
+                    column,
+                    reverse: false,
+                };
+                let mut order = identity.clone();
+                // Stable: equal rows keep the snapshot's order, as one global sort would.
+                order.sort_by(|&a, &b| {
+                    compare(sort, (0, &rows[a as usize]), (0, &rows[b as usize]))
+                });
+                order.into_boxed_slice()
+            })
+            .collect();
+        Orders { by }
+    }
+
+    /// The cluster's rows in `sort`'s order (row indices).
+    pub fn walk(&self, rows: &[ViolationRow], sort: Sort) -> Vec<u32> {
+        let i = Column::ALL
+            .iter()
+            .position(|c| *c == sort.column)
+            .unwrap_or(0);
+        let forward = self.by.get(i).map_or(&[][..], |o| &o[..]);
+        if !sort.reverse {
+            return forward.to_vec();
+        }
+        // Reversed: the primary key descends, the tie-breakers still ascend, so the runs of
+        // equal primary keys come in reverse order, each run as it was.
+        let mut reversed = Vec::with_capacity(forward.len());
+        let mut end = forward.len();
+        while end > 0 {
+            let last = &rows[forward[end - 1] as usize];
+            let start = forward[..end]
+                .iter()
+                .rposition(|&r| primary(sort.column, (0, &rows[r as usize]), (0, last)).is_ne())
+                .map_or(0, |p| p + 1);
+            reversed.extend_from_slice(&forward[start..end]);
+            end = start;
+        }
+        reversed
+    }
+}
+
+/// A row and its cluster's rank among the contexts (clusters compare by name).
+pub type Keyed<'r> = (u32, &'r ViolationRow);
+
+/// The sort column's own order: severity most severe first (waived after the violations of
+/// the same severity), age newest first.
+fn primary(column: Column, (ca, ra): Keyed<'_>, (cb, rb): Keyed<'_>) -> Ordering {
+    match column {
+        Column::Severity => rb
+            .severity
+            .cmp(&ra.severity)
+            .then_with(|| ra.waived_by.is_some().cmp(&rb.waived_by.is_some())),
+        Column::Cluster => ca.cmp(&cb),
+        Column::Namespace => ra.namespace.cmp(&rb.namespace),
+        Column::Resource => ra.resource.cmp(&rb.resource),
+        Column::Policy => ra.policy.cmp(&rb.policy),
+        Column::Rule => ra.rule.cmp(&rb.rule),
+        Column::Enforcement => ra.enforcement.cmp(rb.enforcement),
+        Column::Message => ra.message.cmp(&rb.message),
+        Column::Age => rb.first_seen.cmp(&ra.first_seen),
+    }
+}
+
+/// The table's order: the sort column, then a stable order under any column (severity,
+/// cluster, namespace, resource, rule).
+pub fn compare(sort: Sort, a: Keyed<'_>, b: Keyed<'_>) -> Ordering {
+    let first = primary(sort.column, a, b);
+    let first = if sort.reverse { first.reverse() } else { first };
+    let ((ca, ra), (cb, rb)) = (a, b);
+    first
+        .then_with(|| rb.severity.cmp(&ra.severity))
+        .then_with(|| ca.cmp(&cb))
+        .then_with(|| ra.namespace.cmp(&rb.namespace))
+        .then_with(|| ra.resource.cmp(&rb.resource))
+        .then_with(|| ra.rule.cmp(&rb.rule))
+}
+
+/// One cluster's run in a merge.
+#[derive(Debug)]
+pub struct Run<'r> {
+    /// Position of the cluster in the state (the [`RowRef`]'s cluster).
+    pub cluster: u32,
+    /// Rank of its context among the contexts.
+    pub rank: u32,
+    pub rows: &'r [ViolationRow],
+    /// Its rows in the sort's order.
+    pub order: Vec<u32>,
+}
+
+/// The rows `filter` keeps, of every run, in `sort`'s order: a k-way merge of the runs (equal
+/// rows: the lower cluster position first, as a stable sort of all rows would).
+pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
+    struct Head<'r> {
+        sort: Sort,
+        key: Keyed<'r>,
+        run: usize,
+        at: usize,
+    }
+    impl Ord for Head<'_> {
+        fn cmp(&self, other: &Self) -> Ordering {
+            // BinaryHeap pops the greatest: the smallest row is the greatest head.
+            compare(self.sort, other.key, self.key).then_with(|| other.run.cmp(&self.run))
+        }
+    }
+    impl PartialOrd for Head<'_> {
+        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl PartialEq for Head<'_> {
+        fn eq(&self, other: &Self) -> bool {
+            self.cmp(other).is_eq()
+        }
+    }
+    impl Eq for Head<'_> {}
+
+    // The next row of the run the filter keeps, from `at`.
+    let next = |run: usize, mut at: usize| -> Option<Head<'_>> {
+        let r = &runs[run];
+        while let Some(&i) = r.order.get(at) {
+            let row = r.rows.get(i as usize)?;
+            if filter.text(&row.haystack) {
+                return Some(Head {
+                    sort,
+                    key: (r.rank, row),
+                    run,
+                    at,
+                });
+            }
+            at += 1;
+        }
+        None
+    };
+    let refs = |run: &Run<'_>, i: u32| RowRef {
+        cluster: run.cluster,
+        row: i,
+    };
+    let mut out = Vec::new();
+    match runs {
+        [] => {}
+        // One cluster (or a scope of one): its order is the table's.
+        [one] => out.extend(
+            one.order
+                .iter()
+                .filter(|&&i| {
+                    one.rows
+                        .get(i as usize)
+                        .is_some_and(|r| filter.text(&r.haystack))
+                })
+                .map(|&i| refs(one, i)),
+        ),
+        _ => {
+            let mut heap: BinaryHeap<Head<'_>> =
+                (0..runs.len()).filter_map(|r| next(r, 0)).collect();
+            while let Some(head) = heap.pop() {
+                let run = &runs[head.run];
+                out.push(refs(run, run.order[head.at]));
+                if let Some(following) = next(head.run, head.at + 1) {
+                    heap.push(following);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use guardian_core::model::Severity;
+
+    use super::*;
+    use crate::app::state::Scope;
+    use crate::app::violations::{GroupBy, Line, build};
+    use crate::testing::{at, deployment, finding, state, synced, waived};
+
+    #[test]
+    fn merging_the_clusters_presorted_runs_gives_the_order_of_one_stable_sort_of_all_rows() {
+        let policies = ["restricted", "labels"];
+        let rules = ["privileged", "run-as-non-root", "owner-label"];
+        // Positions not in name order, names repeating across clusters and within one: ties.
+        let snapshots = ["demo-c", "demo-a", "demo-b"]
+            .iter()
+            .enumerate()
+            .map(|(c, context)| {
+                let mut snapshot = synced(context);
+                snapshot.evaluations = (0..24)
+                    .map(|i| {
+                        let findings = (0..3)
+                            .map(|j| {
+                                let n = i + j + c;
+                                let f =
+                                    finding(policies[n % 2], rules[n % 3], Severity::ALL[n % 4]);
+                                if n % 5 == 0 {
+                                    waived(f, "shop/legacy")
+                                } else {
+                                    f
+                                }
+                            })
+                            .collect();
+                        let (ns, name) = (format!("team-{}", i % 3), format!("app-{}", i % 4));
+                        deployment(&ns, &name, &policies, findings)
+                    })
+                    .collect();
+                snapshot
+            })
+            .collect();
+        let s = state(snapshots, at(60));
+        let mut rank = [0u32; 3];
+        for (c, cluster) in s.clusters.iter().enumerate() {
+            rank[c] = s
+                .clusters
+                .iter()
+                .filter(|o| o.context < cluster.context)
+                .count() as u32;
+        }
+        for text in ["", "team-1", "!privileged restricted", "@demo-b high"] {
+            let filter = Filter::parse(text);
+            for column in Column::ALL {
+                for reverse in [false, true] {
+                    let sort = Sort { column, reverse };
+                    let mut all: Vec<(RowRef, Keyed<'_>)> = Vec::new();
+                    for (c, cluster) in s.clusters.iter().enumerate() {
+                        if !filter.cluster(&cluster.context) {
+                            continue;
+                        }
+                        for (r, row) in cluster.rows.violations.iter().enumerate() {
+                            if filter.text(&row.haystack) {
+                                let at = RowRef {
+                                    cluster: c as u32,
+                                    row: r as u32,
+                                };
+                                all.push((at, (rank[c], row)));
+                            }
+                        }
+                    }
+                    all.sort_by(|(_, a), (_, b)| compare(sort, *a, *b));
+                    let expected: Vec<Line> = all.into_iter().map(|(r, _)| Line::Row(r)).collect();
+                    let table = build(&s.clusters, Scope::All, &filter, sort, GroupBy::None);
+                    assert!(!expected.is_empty() || text.starts_with('@'));
+                    assert_eq!(table.lines, expected, "{sort:?}, filter {text:?}");
+                }
+            }
+        }
+    }
+}
