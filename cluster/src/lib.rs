@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod drift;
 pub mod error;
 pub mod evaluate;
+pub mod impact;
 pub mod kinds;
 pub mod kubeconfig;
 pub mod lease;

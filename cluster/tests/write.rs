@@ -213,3 +213,76 @@ async fn following_reports_the_operators_verdict_or_its_absence() {
         .expect("follows");
     assert_eq!(verdict, Verdict::Ready);
 }
+
+#[tokio::test]
+async fn quick_actions_switch_enforcement_and_create_extend_and_revoke_an_exception() {
+    use guardian_cluster::write::quick::{
+        NewException, create_exception, extend_exception, revoke_exception, set_enforcement,
+    };
+    use guardian_core::crd::{Enforcement, GuardianException};
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+    let cp = plane().await;
+    let client = cp.client().expect("admin client");
+    let name = policy(&client).await;
+    let generation = set_enforcement(&client, &name, Enforcement::Deny)
+        .await
+        .expect("switched");
+    assert_eq!(generation, Some(2));
+    let now = Api::<GuardianPolicy>::all(client.clone())
+        .get(&name)
+        .await
+        .expect("read");
+    assert_eq!(now.spec.enforcement, Enforcement::Deny);
+
+    let ns = cp.create_namespace("quick").await.expect("namespace");
+    let expires = Timestamp::now() + SignedDuration::from_hours(24 * 90);
+    let exception = NewException {
+        namespace: ns.clone(),
+        name: "root-pss-privileged".to_owned(),
+        policy: name.clone(),
+        rule: "pss-privileged".to_owned(),
+        kind: "Pod".to_owned(),
+        resource: "root".to_owned(),
+        owner: "team-shop".to_owned(),
+        justification: "migrating".to_owned(),
+        expires_at: expires,
+    };
+    create_exception(&client, &exception)
+        .await
+        .expect("created");
+    let api = Api::<GuardianException>::namespaced(client.clone(), &ns);
+    let made = api.get("root-pss-privileged").await.expect("read");
+    assert_eq!(made.spec.owner, "team-shop");
+    assert_eq!(made.spec.resources.names, ["root"]);
+
+    // The schema speaks in the dry run: an empty owner is refused, nothing created.
+    let bad = NewException {
+        name: "bad".to_owned(),
+        owner: String::new(),
+        ..exception.clone()
+    };
+    let error = create_exception(&client, &bad).await.expect_err("no owner");
+    assert!(
+        matches!(error, Error::Rejected { dry_run: true, .. }),
+        "{error:?}"
+    );
+    assert!(api.get_opt("bad").await.expect("read").is_none());
+
+    let later = expires + SignedDuration::from_hours(24);
+    extend_exception(&client, &exception.key(), later)
+        .await
+        .expect("extended");
+    let extended = api.get("root-pss-privileged").await.expect("read");
+    assert_eq!(extended.spec.expires_at.0, later);
+
+    revoke_exception(&client, &exception.key())
+        .await
+        .expect("revoked");
+    assert!(
+        api.get_opt("root-pss-privileged")
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
