@@ -50,6 +50,14 @@ pub enum Command {
     Show(Screen),
     /// `e` on Policies: edit the selected policy or exception in `$EDITOR` (a write).
     Edit,
+    /// `E` on Policies: switch the selected policy's enforcement (a write).
+    Enforcement,
+    /// `x` on Violations: create an exception for the selected violation (a write).
+    CreateException,
+    /// `+` on Policies: extend the selected exception (a write).
+    ExtendException,
+    /// `X` on Policies: revoke the selected exception (a write).
+    RevokeException,
 }
 
 /// Everything the reducer handles.

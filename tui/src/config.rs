@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! readonly = false            # every context read-only
+//! max_exception_days = 30     # exceptions made here last at most this long (default 90)
 //! [keys]                      # rebind a command by name (the Help screen lists them)
 //! quit = ["q", "ctrl-c"]
 //! [contexts.prod]
@@ -18,11 +19,17 @@ use serde::Deserialize;
 
 use crate::error::Error;
 
+/// The longest an exception created from the console may last unless the config says otherwise.
+pub const MAX_EXCEPTION_DAYS: u32 = 90;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
     pub readonly: bool,
+    /// The longest an exception created from the console may last, in days (default 90).
+    #[serde(default)]
+    pub max_exception_days: Option<u32>,
     #[serde(default)]
     pub keys: BTreeMap<String, Vec<String>>,
     #[serde(default)]

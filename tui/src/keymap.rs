@@ -89,7 +89,8 @@ pub fn command_name(command: Command) -> String {
 pub fn defaults() -> Vec<Binding> {
     use Command::*;
     let tables = [Screen::Violations];
-    let mut all = vec![
+    let mut all =
+        vec![
         Binding::new(Help, &["?"], "this help").hint("help"),
         Binding::new(Quit, &["q", "ctrl-c"], "quit").hint("quit"),
         Binding::new(
@@ -162,6 +163,32 @@ pub fn defaults() -> Vec<Binding> {
         .on(&[Screen::Policies])
         .writes()
         .hint("edit"),
+        Binding::new(
+            Enforcement,
+            &["E"],
+            "switch the selected policy's enforcement (Audit/Warn/Deny), with what it would stop",
+        )
+        .on(&[Screen::Policies])
+        .writes()
+        .hint("enforce"),
+        Binding::new(
+            ExtendException,
+            &["+"],
+            "extend the selected exception's expiry",
+        )
+        .on(&[Screen::Policies])
+        .writes(),
+        Binding::new(RevokeException, &["X"], "revoke (delete) the selected exception")
+            .on(&[Screen::Policies])
+            .writes(),
+        Binding::new(
+            CreateException,
+            &["x"],
+            "create an exception for the selected violation (owner, justification, expiry)",
+        )
+        .on(&[Screen::Violations])
+        .writes()
+        .hint("exception"),
         Binding::new(
             FailuresOnly,
             &["ctrl-z"],

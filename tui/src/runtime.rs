@@ -67,6 +67,10 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
         &readonly_contexts,
     );
     state.readonly = args.readonly || config.readonly;
+    state.protected = protected.clone();
+    state.max_exception_days = config
+        .max_exception_days
+        .unwrap_or(crate::config::MAX_EXCEPTION_DAYS);
     state.screens.contexts = targets
         .iter()
         .map(|t| ContextInfo {
@@ -168,6 +172,10 @@ async fn main_loop(
                     editing.start(tui, &mut input, cluster, key).await
                 }
                 Request::Apply(pending) => editing.apply(tui, &mut input, &pending).await,
+                quick => {
+                    editing.quick(quick);
+                    continue;
+                }
             };
             for action in answers {
                 update(&mut state, action);

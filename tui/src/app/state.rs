@@ -110,6 +110,28 @@ pub enum Request {
     },
     /// Write a confirmed edit.
     Apply(Arc<crate::edit::ui::Pending>),
+    /// Switch a policy's enforcement.
+    SetEnforcement {
+        cluster: usize,
+        policy: String,
+        to: guardian_core::crd::Enforcement,
+    },
+    /// Create an exception for a violation.
+    CreateException {
+        cluster: usize,
+        exception: guardian_cluster::write::quick::NewException,
+    },
+    /// Move an exception's expiry.
+    ExtendException {
+        cluster: usize,
+        key: guardian_cluster::write::ObjectKey,
+        expires_at: Timestamp,
+    },
+    /// Delete an exception.
+    RevokeException {
+        cluster: usize,
+        key: guardian_cluster::write::ObjectKey,
+    },
 }
 
 /// An object read from its cluster, as YAML, or why it could not be read.
@@ -172,6 +194,10 @@ pub struct State {
     pub focused: bool,
     /// The edit flow's dialog; keys go to it while open.
     pub modal: Option<crate::edit::ui::Modal>,
+    /// Contexts whose writes need their name typed (`[contexts.NAME] protected = true`).
+    pub protected: BTreeSet<String>,
+    /// The longest an exception made here may last, in days (`max_exception_days`).
+    pub max_exception_days: u32,
 }
 
 impl State {
@@ -218,6 +244,8 @@ impl State {
             requests: Vec::new(),
             focused: true,
             modal: None,
+            protected: BTreeSet::new(),
+            max_exception_days: crate::config::MAX_EXCEPTION_DAYS,
         }
     }
 

@@ -126,6 +126,10 @@ fn command_(state: &mut State, command: Command) -> bool {
         // Handled by `screens` on the screens that have them.
         Command::Describe | Command::Yaml | Command::FailuresOnly => return false,
         Command::Edit => return crate::edit::ui::edit_selected(state),
+        Command::Enforcement => return crate::edit::quick::enforcement(state),
+        Command::CreateException => return crate::edit::quick::create_exception(state),
+        Command::ExtendException => return crate::edit::quick::extend(state),
+        Command::RevokeException => return crate::edit::quick::revoke(state),
     }
     true
 }

@@ -18,6 +18,7 @@ use super::CommandEditor;
 use super::session::{Applied, Edited, Server, Session, chain};
 use super::ui::{Modal, Pending};
 use crate::action::Action;
+use crate::app::Request;
 use crate::clients::Clients;
 use crate::terminal::{Input, Tui, suspended};
 
@@ -158,11 +159,12 @@ impl Editing {
                     lines,
                     protected: self.protected.contains(&context).then_some(context),
                     typed: String::new(),
-                    pending: Arc::new(Pending {
+                    kept: Some(session.path.clone()),
+                    on_yes: Request::Apply(Arc::new(Pending {
                         cluster,
                         session,
                         edited,
-                    }),
+                    })),
                 };
                 vec![Action::Modal(Box::new(modal))]
             }
@@ -222,6 +224,87 @@ impl Editing {
             };
             let _ = results.send(Action::Toast(text)).await;
         });
+    }
+}
+
+impl Editing {
+    /// A quick action's write, in the background; its outcome comes back as a toast, or a
+    /// dialog when it failed.
+    pub fn quick(&self, request: Request) {
+        let editing = self.clone();
+        tokio::spawn(async move {
+            let answer = tokio::time::timeout(TIMEOUT, editing.write(request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(message(
+                        "Not written".to_owned(),
+                        vec![format!("no answer within {}s", TIMEOUT.as_secs())],
+                    ))
+                });
+            let action = answer.unwrap_or_else(|failed| failed);
+            let _ = editing.results.send(action).await;
+        });
+    }
+
+    async fn write(&self, request: Request) -> Result<Action, Action> {
+        use guardian_cluster::write::quick;
+        let (cluster, what) = match &request {
+            Request::SetEnforcement {
+                cluster,
+                policy,
+                to,
+            } => (*cluster, format!("switching {policy} to {to:?}")),
+            Request::CreateException { cluster, exception } => {
+                (*cluster, format!("creating {}", exception.key()))
+            }
+            Request::ExtendException { cluster, key, .. } => (*cluster, format!("extending {key}")),
+            Request::RevokeException { cluster, key } => (*cluster, format!("revoking {key}")),
+            _ => return Err(Action::Toast("not a quick action".to_owned())),
+        };
+        let failed = |why: String| message(format!("Failed: {what}"), vec![why]);
+        let (context, client) = self.client(cluster).await.map_err(failed)?;
+        let failed =
+            |e: guardian_cluster::Error| message(format!("Failed: {what}"), vec![chain(&e)]);
+        let done = match request {
+            Request::SetEnforcement { policy, to, .. } => {
+                let access = can_i_object(&client, "update", &ObjectKey::policy(&policy))
+                    .await
+                    .map_err(failed)?;
+                if !access.allowed {
+                    let why = access.explain("update", WriteKind::Policy, None);
+                    return Err(message(format!("Failed: {what}"), vec![why]));
+                }
+                let generation = quick::set_enforcement(&client, &policy, to)
+                    .await
+                    .map_err(failed)?;
+                if let Some(generation) = generation {
+                    self.follow(client, context.clone(), policy.clone(), generation);
+                }
+                format!("{policy} switched to {to:?} in {context}")
+            }
+            Request::CreateException { exception, .. } => {
+                quick::create_exception(&client, &exception)
+                    .await
+                    .map_err(failed)?;
+                format!("{} created in {context}", exception.key())
+            }
+            Request::ExtendException {
+                key, expires_at, ..
+            } => {
+                quick::extend_exception(&client, &key, expires_at)
+                    .await
+                    .map_err(failed)?;
+                format!("{key} now expires {expires_at}")
+            }
+            Request::RevokeException { key, .. } => {
+                quick::revoke_exception(&client, &key)
+                    .await
+                    .map_err(failed)?;
+                format!("{key} revoked in {context}")
+            }
+            _ => return Err(Action::Toast("not a quick action".to_owned())),
+        };
+        Ok(Action::Toast(done))
     }
 }
 

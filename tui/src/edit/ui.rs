@@ -2,7 +2,7 @@
 //! and the modal that confirms a write (`y`, or the context's name typed when the context is
 //! protected; `n` or Esc cancels) or reports an outcome until dismissed.
 
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use guardian_cluster::drift::DriftKind;
 use guardian_cluster::write::ObjectKey;
@@ -32,8 +32,15 @@ pub enum Modal {
         /// The context's name, when it is protected: typed to confirm instead of `y`.
         protected: Option<String>,
         typed: String,
-        pending: Arc<Pending>,
+        /// What `y` does.
+        on_yes: Request,
+        /// An edit's temp file, kept when the write is cancelled.
+        kept: Option<PathBuf>,
     },
+    /// `E`: which enforcement to switch a policy to.
+    Enforcement { cluster: usize, policy: String },
+    /// Fields to fill in (an exception's owner, justification and expiry).
+    Form(super::quick::Form),
     /// An outcome the user must see (an error, a kept temp file), until Esc or Enter.
     Message { title: String, lines: Vec<String> },
 }
@@ -56,6 +63,22 @@ impl Modal {
             } => format!("type {context} and Enter to apply, Esc cancels: {typed}"),
             Modal::Confirm { .. } => "y apply · n/Esc cancel".to_owned(),
             Modal::Message { .. } => "Esc/Enter close".to_owned(),
+            Modal::Enforcement { .. } => "a Audit · w Warn · d Deny · Esc cancel".to_owned(),
+            Modal::Form(form) => form.prompt(),
+        }
+    }
+
+    /// The title and lines the dialog shows.
+    pub fn view(&self) -> (String, Vec<String>) {
+        match self {
+            Modal::Confirm { title, lines, .. } | Modal::Message { title, lines } => {
+                (title.clone(), lines.clone())
+            }
+            Modal::Enforcement { policy, .. } => (
+                format!("Switch the enforcement of {policy}"),
+                vec!["A preview of what it would stop comes before the switch.".to_owned()],
+            ),
+            Modal::Form(form) => form.view(),
         }
     }
 }
@@ -85,84 +108,95 @@ pub fn edit_selected(state: &mut State) -> bool {
     false
 }
 
-/// A key while a modal is open (`Input`, `Erase`, `Submit`, `Cancel`); `None`: not the
-/// modal's (the action goes on to the reducer).
+/// A key while a modal is open (`Input`, `Erase`, `Submit`, `Cancel`, `Complete`); `None`:
+/// not the modal's (the action goes on to the reducer).
 pub fn modal_action(state: &mut State, action: &Action) -> Option<bool> {
     let modal = state.modal.as_mut()?;
-    match (modal, action) {
-        (Modal::Message { .. }, Action::Cancel | Action::Submit | Action::Input('q')) => {
-            state.modal = None;
-        }
-        (Modal::Message { .. }, Action::Input(_) | Action::Erase) => return Some(false),
-        (Modal::Confirm { pending, .. }, Action::Cancel)
-        | (
-            Modal::Confirm {
-                protected: None,
-                pending,
-                ..
-            },
-            Action::Input('n'),
-        ) => {
-            let path = pending.session.path.display().to_string();
-            state.modal = None;
-            toast(state, format!("not applied; your edit is kept in {path}"));
-        }
-        (
-            Modal::Confirm {
-                protected: None,
-                pending,
-                ..
-            },
-            Action::Input('y'),
-        ) => {
-            let pending = Arc::clone(pending);
-            state.modal = None;
-            state.requests.push(Request::Apply(pending));
-        }
-        (
-            Modal::Confirm {
-                protected: Some(_),
-                typed,
-                ..
-            },
-            Action::Input(c),
-        ) => typed.push(*c),
-        (
-            Modal::Confirm {
-                protected: Some(_),
-                typed,
-                ..
-            },
-            Action::Erase,
-        ) => {
-            typed.pop();
-        }
-        (
-            Modal::Confirm {
-                protected: Some(context),
-                typed,
-                pending,
-                ..
-            },
-            Action::Submit,
-        ) => {
-            if typed == context {
-                let pending = Arc::clone(pending);
+    if !matches!(
+        action,
+        Action::Input(_) | Action::Erase | Action::Submit | Action::Cancel | Action::Complete
+    ) {
+        return None;
+    }
+    match modal {
+        Modal::Message { .. } => {
+            if matches!(action, Action::Cancel | Action::Submit | Action::Input('q')) {
                 state.modal = None;
-                state.requests.push(Request::Apply(pending));
-            } else {
-                typed.clear();
             }
         }
-        (Modal::Confirm { .. }, Action::Input(_) | Action::Erase | Action::Submit) => {
-            return Some(false);
+        Modal::Enforcement { cluster, policy } => {
+            let to = match action {
+                Action::Input('a') => Some(guardian_core::crd::Enforcement::Audit),
+                Action::Input('w') => Some(guardian_core::crd::Enforcement::Warn),
+                Action::Input('d') => Some(guardian_core::crd::Enforcement::Deny),
+                Action::Cancel => {
+                    state.modal = None;
+                    return Some(true);
+                }
+                _ => None,
+            };
+            if let Some(to) = to {
+                let (cluster, policy) = (*cluster, policy.clone());
+                state.modal = Some(super::quick::enforcement_confirm(
+                    state, cluster, policy, to,
+                ));
+            }
         }
-        _ => return None,
+        Modal::Form(form) => {
+            if let Some(done) = form.key(action) {
+                state.modal = done.map(|f| super::quick::exception_confirm(state, f));
+            }
+        }
+        Modal::Confirm {
+            protected,
+            typed,
+            on_yes,
+            kept,
+            ..
+        } => {
+            let yes = match (protected.as_deref(), action) {
+                (_, Action::Cancel) | (None, Action::Input('n')) => Some(false),
+                (None, Action::Input('y')) => Some(true),
+                (Some(_), Action::Input(c)) => {
+                    typed.push(*c);
+                    None
+                }
+                (Some(_), Action::Erase) => {
+                    typed.pop();
+                    None
+                }
+                (Some(context), Action::Submit) if typed == context => Some(true),
+                (Some(_), Action::Submit) => {
+                    typed.clear();
+                    None
+                }
+                _ => None,
+            };
+            match yes {
+                Some(true) => {
+                    let request = on_yes.clone();
+                    state.modal = None;
+                    state.requests.push(request);
+                }
+                Some(false) => {
+                    let kept = kept.clone();
+                    state.modal = None;
+                    let text = match kept {
+                        Some(path) => {
+                            format!("not applied; your edit is kept in {}", path.display())
+                        }
+                        None => "cancelled; nothing written".to_owned(),
+                    };
+                    toast(state, text);
+                }
+                None => {}
+            }
+        }
     }
     Some(true)
 }
 
-fn toast(state: &mut State, text: String) {
+pub(super) fn toast(state: &mut State, text: String) {
     let until = state.now + k8s_openapi::jiff::SignedDuration::from_secs(10);
     state.toasts.push_back(Toast { text, until });
 }

@@ -47,7 +47,8 @@ fn confirm(protected: Option<&str>) -> Modal {
         lines: vec!["+ x".to_owned()],
         protected: protected.map(str::to_owned),
         typed: String::new(),
-        pending: pending(),
+        on_yes: Request::Apply(pending()),
+        kept: Some(pending().session.path.clone()),
     }
 }
 

@@ -11,9 +11,7 @@ use crate::edit::ui::Modal;
 use crate::theme::Theme;
 
 pub fn draw(frame: &mut Frame, body: Rect, modal: &Modal, theme: &Theme) {
-    let (title, lines) = match modal {
-        Modal::Confirm { title, lines, .. } | Modal::Message { title, lines } => (title, lines),
-    };
+    let (title, lines) = modal.view();
     let width = body.width.saturating_sub(4).min(110);
     let wanted = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
     let height = wanted.min(body.height.saturating_sub(2)).max(3);
