@@ -50,13 +50,13 @@ pub enum Command {
     Show(Screen),
     /// `e` on Policies: edit the selected policy or exception in `$EDITOR` (a write).
     Edit,
-    /// `E` on Policies: switch the selected policy's enforcement (a write).
+    /// `m` on Policies: switch the selected policy's enforcement (a write).
     Enforcement,
     /// `x` on Violations: create an exception for the selected violation (a write).
     CreateException,
     /// `+` on Policies: extend the selected exception (a write).
     ExtendException,
-    /// `X` on Policies: revoke the selected exception (a write).
+    /// `Ctrl-d` on Policies: revoke the selected exception (a write).
     RevokeException,
 }
 

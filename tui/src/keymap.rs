@@ -165,7 +165,7 @@ pub fn defaults() -> Vec<Binding> {
         .hint("edit"),
         Binding::new(
             Enforcement,
-            &["E"],
+            &["m"],
             "switch the selected policy's enforcement (Audit/Warn/Deny), with what it would stop",
         )
         .on(&[Screen::Policies])
@@ -178,7 +178,7 @@ pub fn defaults() -> Vec<Binding> {
         )
         .on(&[Screen::Policies])
         .writes(),
-        Binding::new(RevokeException, &["X"], "revoke (delete) the selected exception")
+        Binding::new(RevokeException, &["ctrl-d"], "revoke (delete) the selected exception")
             .on(&[Screen::Policies])
             .writes(),
         Binding::new(

@@ -1,7 +1,7 @@
-//! Quick actions without the editor, in the reducer: `E` switches a policy's enforcement (the
+//! Quick actions without the editor, in the reducer: `m` switches a policy's enforcement (the
 //! enforcement preview first), `x` on a violation fills in an exception (owner, justification,
 //! expiry in days: required, at most the configured maximum, 90 by default), `+` extends and
-//! `X` revokes an exception. Each ends in the confirm dialog; the loop does the write.
+//! `Ctrl-d` revokes an exception. Each ends in the confirm dialog; the loop does the write.
 
 use guardian_cluster::drift::DriftKind;
 use guardian_cluster::impact::enforcement_preview;
@@ -159,7 +159,7 @@ fn selected_policy_row(state: &State) -> Option<(usize, &crate::app::policies::P
     Some((cluster, row))
 }
 
-/// `E` on a policy: choose the enforcement.
+/// `m` on a policy: choose the enforcement (the MODE column).
 pub fn enforcement(state: &mut State) -> bool {
     let Some((cluster, row)) = selected_policy_row(state) else {
         return false;
@@ -292,7 +292,7 @@ pub fn extend(state: &mut State) -> bool {
     true
 }
 
-/// `X` on an exception: revoke it.
+/// `Ctrl-d` on an exception: revoke it.
 pub fn revoke(state: &mut State) -> bool {
     let Some((cluster, key)) = selected_exception(state) else {
         return false;

@@ -37,7 +37,7 @@ pub enum Modal {
         /// An edit's temp file, kept when the write is cancelled.
         kept: Option<PathBuf>,
     },
-    /// `E`: which enforcement to switch a policy to.
+    /// `m`: which enforcement to switch a policy to.
     Enforcement { cluster: usize, policy: String },
     /// Fields to fill in (an exception's owner, justification and expiry).
     Form(super::quick::Form),
