@@ -1,5 +1,10 @@
 //! What a change to a policy would do, computed before it is applied.
 //!
+//! The edit impact: an edited policy evaluated with the core engine on exactly the objects and
+//! namespace labels the cluster's current evaluation used ([`ClusterSnapshot::inputs`]), with the
+//! cluster's exceptions, against the violations that policy has now: what it would add and
+//! remove, per cluster, before anything is written.
+//!
 //! The enforcement preview: for a policy switched to Deny (or Warn), which workloads of a
 //! cluster admission would deny (or warn about) when they are created again — a rollout's new
 //! Pods, a re-created object — judged by core's [`decide`] on the findings the cluster already
@@ -15,7 +20,102 @@ use guardian_core::decide::decide;
 use guardian_core::engine::MatchedPolicy;
 use guardian_core::model::ResourceRef;
 
+use guardian_core::crd::{GuardianException, GuardianPolicy};
+use guardian_core::engine::PolicySet;
+use guardian_core::model::Finding;
+use k8s_openapi::jiff::Timestamp;
+
 use crate::ClusterSnapshot;
+use crate::evaluate::Evaluator;
+
+/// One violation: which workload, which rule (and where, to tell two of one rule apart).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Violation {
+    pub resource: Arc<ResourceRef>,
+    pub rule: Arc<str>,
+    pub container: Option<String>,
+    pub path: String,
+}
+
+impl Violation {
+    fn of(finding: &Finding) -> Violation {
+        Violation {
+            resource: Arc::clone(&finding.resource),
+            rule: Arc::clone(&finding.rule),
+            container: finding.container.clone(),
+            path: finding.path.clone(),
+        }
+    }
+}
+
+/// An edited policy's violations in one cluster, against its current ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditImpact {
+    pub context: String,
+    /// Violations of the policy now (excepted findings are not violations).
+    pub before: usize,
+    /// Violations of the edited policy on the same objects.
+    pub after: usize,
+    /// Sorted.
+    pub added: Vec<Violation>,
+    pub removed: Vec<Violation>,
+}
+
+/// `candidate` (an edited policy) evaluated on `snapshot`'s inputs; `None` while the cluster
+/// has not evaluated anything yet (no inputs), or when the candidate does not compile.
+pub fn edit_impact(
+    snapshot: &ClusterSnapshot,
+    candidate: &GuardianPolicy,
+    now: Timestamp,
+) -> Option<EditImpact> {
+    let inputs = snapshot.inputs.as_ref()?;
+    let name = candidate.metadata.name.as_deref()?;
+    let exceptions: Vec<GuardianException> =
+        snapshot.exceptions.iter().map(|e| (**e).clone()).collect();
+    // Policies are matched and judged independently: the candidate alone gives its findings.
+    let (set, rejected) = PolicySet::compile_partial(std::slice::from_ref(candidate), &exceptions);
+    if rejected.iter().any(|r| r.kind == "GuardianPolicy") {
+        return None;
+    }
+    let is_violation = |f: &&Finding| &*f.policy == name && f.is_failure();
+    let mut before: Vec<Violation> = snapshot
+        .evaluations
+        .iter()
+        .flat_map(|e| e.findings.iter().filter(is_violation).map(Violation::of))
+        .collect();
+    let evaluator = Evaluator::new(&set, &*inputs.namespaces, now);
+    let mut after: Vec<Violation> = inputs
+        .objects
+        .iter()
+        .filter_map(|o| evaluator.object(&o.value()?))
+        .flat_map(|e| {
+            e.findings
+                .iter()
+                .filter(is_violation)
+                .map(Violation::of)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    before.sort();
+    after.sort();
+    let added = after
+        .iter()
+        .filter(|v| before.binary_search(v).is_err())
+        .cloned()
+        .collect();
+    let removed = before
+        .iter()
+        .filter(|v| after.binary_search(v).is_err())
+        .cloned()
+        .collect();
+    Some(EditImpact {
+        context: snapshot.context.clone(),
+        before: before.len(),
+        after: after.len(),
+        added,
+        removed,
+    })
+}
 
 /// One workload the switched policy would stop, with the rules that would.
 #[derive(Debug, Clone, PartialEq, Eq)]
