@@ -58,7 +58,7 @@ fn apply_action(state: &mut State, action: Action) -> bool {
             true
         }
         Action::Modal(modal) => {
-            state.modal = Some(*modal);
+            state.modal = Some(crate::edit::preview::with_impact(state, *modal));
             true
         }
         Action::Toast(text) => {

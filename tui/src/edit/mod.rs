@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod editor;
 pub mod file;
+pub mod preview;
 pub mod quick;
 pub mod run;
 pub mod session;

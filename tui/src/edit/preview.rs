@@ -1,0 +1,211 @@
+//! The edit impact in the confirm dialog of a policy edit: the edited policy evaluated on the
+//! cached workloads of every cluster in scope that holds a policy of that name (the edited
+//! cluster first), `+12 violations in demo-a, −3 in demo-b`, then the violations themselves.
+
+use guardian_cluster::impact::{EditImpact, edit_impact};
+use guardian_cluster::write::WriteKind;
+use guardian_core::crd::GuardianPolicy;
+
+use super::ui::{Modal, Pending};
+use crate::app::State;
+use crate::app::state::Request;
+
+/// Violations listed per cluster and direction; the rest are counted.
+const LISTED: usize = 10;
+
+/// `modal` with the impact of its edit inserted under its first line, when it confirms the
+/// edit of a policy.
+pub fn with_impact(state: &State, mut modal: Modal) -> Modal {
+    let extra = match &modal {
+        Modal::Confirm {
+            on_yes: Request::Apply(pending),
+            ..
+        } => lines(state, pending),
+        _ => Vec::new(),
+    };
+    if let Modal::Confirm { lines, .. } = &mut modal {
+        let at = lines.len().min(1);
+        lines.splice(at..at, extra);
+    }
+    modal
+}
+
+fn lines(state: &State, pending: &Pending) -> Vec<String> {
+    let key = &pending.session.key;
+    if key.kind != WriteKind::Policy {
+        return Vec::new();
+    }
+    let Ok(candidate) = serde_json::from_value::<GuardianPolicy>(pending.edited.clone()) else {
+        return Vec::new();
+    };
+    let mut order: Vec<usize> = vec![pending.cluster];
+    order.extend(
+        (0..state.clusters.len())
+            .filter(|&i| i != pending.cluster && state.scope.includes(i))
+            .filter(|&i| {
+                state.clusters[i]
+                    .snapshot()
+                    .policies
+                    .iter()
+                    .any(|p| p.metadata.name.as_deref() == Some(key.name.as_str()))
+            }),
+    );
+    let impacts: Vec<EditImpact> = order
+        .iter()
+        .filter_map(|&i| state.clusters.get(i))
+        .filter_map(|c| edit_impact(c.snapshot(), &candidate, state.now))
+        .collect();
+    if impacts.is_empty() {
+        return vec![
+            "Impact: unknown (the cluster has not evaluated its workloads yet)".to_owned(),
+        ];
+    }
+    let summary: Vec<String> = impacts.iter().map(summary).collect();
+    let mut out = vec![format!("Impact: {}", summary.join(", "))];
+    if impacts.len() > 1 {
+        out.push(format!(
+            "(written to {} only; the others hold a policy of that name)",
+            impacts[0].context
+        ));
+    }
+    for impact in &impacts {
+        for (sign, list) in [("+", &impact.added), ("−", &impact.removed)] {
+            for v in list.iter().take(LISTED) {
+                out.push(format!(
+                    "  {sign} {} {} {}",
+                    impact.context, v.resource, v.rule
+                ));
+            }
+            if list.len() > LISTED {
+                out.push(format!(
+                    "  {sign} … {} more in {}",
+                    list.len() - LISTED,
+                    impact.context
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `+12 −3 violations in demo-a (40 → 49)`, or `no change in demo-a`.
+fn summary(impact: &EditImpact) -> String {
+    let (added, removed) = (impact.added.len(), impact.removed.len());
+    let context = &impact.context;
+    match (added, removed) {
+        (0, 0) => format!("no change in {context} ({} violations)", impact.after),
+        (a, 0) => format!("+{a} violations in {context}"),
+        (0, r) => format!("−{r} violations in {context}"),
+        (a, r) => format!(
+            "+{a} −{r} violations in {context} ({} → {})",
+            impact.before, impact.after
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use guardian_cluster::testing::evaluated;
+    use guardian_cluster::write::{Fetched, ObjectKey};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::app::update;
+    use crate::edit::session::Session;
+    use crate::testing::{at, state, synced};
+
+    fn policy(rules: &[&str]) -> Value {
+        let rules: Vec<Value> = rules.iter().map(|r| json!({"id": r})).collect();
+        json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianPolicy",
+            "metadata": {"name": "p"},
+            "spec": {"rules": rules}
+        })
+    }
+
+    fn pod(name: &str, privileged: bool, host_network: bool) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"hostNetwork": host_network, "containers": [{
+                "name": "c", "image": "nginx:1.27",
+                "securityContext": {"privileged": privileged}}]}
+        })
+    }
+
+    fn cluster(context: &str, objects: &[Value]) -> guardian_cluster::ClusterSnapshot {
+        let mut snapshot = synced(context);
+        let current = serde_json::from_value(policy(&["pss-privileged"])).expect("policy");
+        evaluated(&mut snapshot, vec![current], objects);
+        snapshot
+    }
+
+    fn confirm(edited: Value) -> Modal {
+        let key = ObjectKey::policy("p");
+        let session = Session::open_for_tests(
+            "demo-a",
+            PathBuf::from("/edits/p.yaml"),
+            Fetched {
+                key,
+                editable: policy(&["pss-privileged"]),
+                resource_version: "1".to_owned(),
+                status: None,
+                generation: Some(1),
+            },
+        );
+        Modal::Confirm {
+            title: "Apply".to_owned(),
+            lines: vec![
+                "Apply to GuardianPolicy p in demo-a?".to_owned(),
+                "- diff".to_owned(),
+            ],
+            protected: None,
+            typed: String::new(),
+            on_yes: Request::Apply(Arc::new(Pending {
+                cluster: 0,
+                session,
+                edited,
+            })),
+            kept: None,
+        }
+    }
+
+    #[test]
+    fn the_dialog_shows_what_the_edit_adds_and_removes_per_cluster() {
+        let a = cluster(
+            "demo-a",
+            &[pod("root", true, true), pod("net", false, true)],
+        );
+        let b = cluster("demo-b", &[pod("priv", true, false)]);
+        let mut s = state(vec![a, b], at(60));
+        // pss-privileged swapped for pss-host-namespaces.
+        let edited = policy(&["pss-host-namespaces"]);
+        update(
+            &mut s,
+            crate::action::Action::Modal(Box::new(confirm(edited))),
+        );
+        let (_, lines) = s.modal.as_ref().expect("the dialog").view();
+        assert_eq!(lines[0], "Apply to GuardianPolicy p in demo-a?");
+        assert_eq!(
+            lines[1],
+            "Impact: +2 −1 violations in demo-a (1 → 2), −1 violations in demo-b"
+        );
+        assert!(
+            lines.contains(&"  + demo-a Pod/shop/net pss-host-namespaces".to_owned()),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.contains(&"  − demo-a Pod/shop/root pss-privileged".to_owned()),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.contains(&"  − demo-b Pod/shop/priv pss-privileged".to_owned()),
+            "{lines:#?}"
+        );
+        assert_eq!(lines.last().map(String::as_str), Some("- diff"));
+    }
+}
