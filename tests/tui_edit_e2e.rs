@@ -369,3 +369,81 @@ async fn an_exception_created_from_a_violation_turns_it_waived() {
     term.send_keys(&["q"]).expect("keys");
     ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_update_permission_the_edit_is_explained_and_not_attempted() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+
+    if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let cp = ControlPlane::builder()
+        .context_name(CONTEXT)
+        .use_existing_cluster(false)
+        .start()
+        .await
+        .expect("a local control plane");
+    let client = seed(&cp).await;
+    // A user who may read everything and change nothing.
+    let role: ClusterRole = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "read-everything"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]
+    }))
+    .expect("role");
+    Api::<ClusterRole>::all(client.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role");
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "viewer-reads"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "read-everything"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}]
+    }))
+    .expect("binding");
+    Api::<ClusterRoleBinding>::all(client)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("binding");
+    let kubeconfig = dir.join("viewer.kubeconfig");
+    cp.write_kubeconfig_for_user("viewer", &[], &kubeconfig)
+        .expect("the viewer's kubeconfig");
+    std::fs::write(dir.join("mode"), "deny").expect("mode");
+    let term = start_console(&kubeconfig, dir, &dir.join("state"), &[]);
+    ok(
+        term.wait_for_text("Synced", DEADLINE).await,
+        "the Fleet",
+        dir,
+    );
+    policies(&term, dir).await;
+    term.send_keys(&["e"]).expect("keys");
+    let message = ok(
+        term.wait_for_text("no permission to update", DEADLINE)
+            .await,
+        "the explanation",
+        dir,
+    );
+    assert!(
+        message.contains("guardianpolicies.guardian.kube-guardian.dev"),
+        "{message}"
+    );
+    assert!(!dir.join("opened").exists(), "no editor was opened");
+    assert!(
+        std::fs::read_dir(dir.join("state/kube-guardian/edits")).is_err(),
+        "no temp file was written"
+    );
+    // Apart: Esc then q at once reads as Alt-q.
+    term.send_keys(&["Escape"]).expect("keys");
+    ok(
+        term.wait_for("the dialog closed", DEADLINE, |s| {
+            !s.contains("no permission")
+        })
+        .await,
+        "closing the dialog",
+        dir,
+    );
+    term.send_keys(&["q"]).expect("keys");
+    ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
+}
