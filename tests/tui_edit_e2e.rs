@@ -2,109 +2,21 @@
 //! a real control plane with `kube-guardian operator` running, `$EDITOR` a script this test
 //! writes (sed on the temp file, as a user's editor would change it). An edit changes the
 //! policy and the console shows it reconciled; an invalid edit is cancelled with the temp file
-//! kept and the error shown; `--readonly` offers no edit.
+//! kept and the error shown; `--readonly` or a missing `update` permission offers no edit.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use guardian_core::crd::{Enforcement, GuardianPolicy};
-use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::OperatorProcess;
-use guardian_testenv::tmux::Tmux;
 use kube::api::{Api, PostParams};
 
-/// Generous: a loaded 2-core machine.
-const DEADLINE: Duration = Duration::from_secs(90);
-const CONTEXT: &str = "e2e-edit";
-const BIN: &str = env!("CARGO_BIN_EXE_kube-guardian");
+#[path = "support/console_edit.rs"]
+mod console_edit;
 
-/// The CRDs and an Audit policy with one rule.
-async fn seed(cp: &ControlPlane) -> kube::Client {
-    guardian_testenv::demo::install_crds(cp)
-        .await
-        .expect("CRDs");
-    let client = cp.client().expect("client");
-    let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
-        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-        "metadata": {"name": "no-privileged"},
-        "spec": {"enforcement": "Audit", "rules": [{"id": "pss-privileged"}]}
-    }))
-    .expect("policy");
-    Api::<GuardianPolicy>::all(client.clone())
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("policy");
-    client
-}
+use console_edit::{BIN, CONTEXT, DEADLINE, ok, plane, policies, seed, start_console};
 
-/// `$EDITOR`: changes the file as `<dir>/mode` says (`deny`: Audit → Deny; `invalid`: breaks
-/// the YAML, and leaves it as it is when reopened), and records each opening.
-fn editor_script(dir: &Path) -> PathBuf {
-    let script = dir.join("editor.sh");
-    let text = format!(
-        "#!/bin/sh\necho \"$1\" >> '{opened}'\ncase \"$(cat '{mode}')\" in\n\
-         deny) sed -i 's/enforcement: Audit/enforcement: Deny/' \"$1\" ;;\n\
-         invalid) sed -i 's/^  enforcement: Deny$/  enforcement: [Deny/' \"$1\" ;;\nesac\n",
-        opened = dir.join("opened").display(),
-        mode = dir.join("mode").display(),
-    );
-    std::fs::write(&script, text).expect("script");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    script
-}
-
-fn start_console(kubeconfig: &Path, dir: &Path, state: &Path, extra: &[&str]) -> Tmux {
-    let editor = editor_script(dir);
-    let log = dir.join(format!("console{}.log", extra.join("")));
-    Tmux::builder(BIN)
-        .args(["tui", "--kubeconfig"])
-        .arg(kubeconfig)
-        .args(["--contexts", CONTEXT, "--log-file"])
-        .arg(&log)
-        .args(extra.iter().copied())
-        // The script is the editor whatever the machine's own settings.
-        .env("KUBE_EDITOR", "")
-        .env("VISUAL", "")
-        .env("EDITOR", &editor.display().to_string())
-        .env("XDG_STATE_HOME", &state.display().to_string())
-        .start()
-        .expect("tmux starts the console")
-}
-
-fn ok<T>(result: Result<T, guardian_testenv::Error>, what: &str, dir: &Path) -> T {
-    result.unwrap_or_else(|e| {
-        let log = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "log"))
-            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n");
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        panic!(
-            "{what}: {e:?}\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        )
-    })
-}
-
-async fn policies(term: &Tmux, dir: &Path) -> String {
-    term.send_keys(&[":"]).expect("keys");
-    term.send_text("policies").expect("keys");
-    term.send_keys(&["Enter"]).expect("keys");
-    ok(
-        term.wait_for("the policy on Policies", DEADLINE, |s| {
-            s.contains("no-privileged") && s.contains("GEN/OBS")
-        })
-        .await,
-        "the Policies screen",
-        dir,
-    )
-}
-
+/// The temp files of edits under the console's state dir.
 fn edits(state: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(state.join("kube-guardian/edits"))
         .into_iter()
@@ -122,12 +34,7 @@ async fn an_edit_in_editor_is_applied_and_reconciled_and_an_invalid_one_is_kept(
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
     let state = dir.join("state");
-    let cp = ControlPlane::builder()
-        .context_name(CONTEXT)
-        .use_existing_cluster(false)
-        .start()
-        .await
-        .expect("a local control plane");
+    let cp = plane().await;
     let client = seed(&cp).await;
     let kubeconfig = cp.kubeconfig_path();
     let _operator = OperatorProcess::builder(BIN, kubeconfig, CONTEXT)
@@ -245,12 +152,7 @@ async fn readonly_offers_no_edit() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
     let state = dir.join("state");
-    let cp = ControlPlane::builder()
-        .context_name(CONTEXT)
-        .use_existing_cluster(false)
-        .start()
-        .await
-        .expect("a local control plane");
+    let cp = plane().await;
     seed(&cp).await;
     std::fs::write(dir.join("mode"), "deny").expect("mode");
     let term = start_console(cp.kubeconfig_path(), dir, &state, &["--readonly"]);
@@ -282,95 +184,6 @@ async fn readonly_offers_no_edit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exception_created_from_a_violation_turns_it_waived() {
-    use guardian_core::crd::GuardianException;
-    use k8s_openapi::api::core::v1::{Namespace, Pod};
-
-    if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
-        return;
-    }
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path();
-    let cp = ControlPlane::builder()
-        .context_name(CONTEXT)
-        .use_existing_cluster(false)
-        .start()
-        .await
-        .expect("a local control plane");
-    let client = seed(&cp).await;
-    let namespace: Namespace = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "e2e-shop"}
-    }))
-    .expect("namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "root"},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-                                 "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), "e2e-shop")
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
-    let term = start_console(cp.kubeconfig_path(), dir, &dir.join("state"), &[]);
-    ok(
-        term.wait_for_text("Synced", DEADLINE).await,
-        "the Fleet",
-        dir,
-    );
-    term.send_keys(&[":"]).expect("keys");
-    term.send_text("violations").expect("keys");
-    term.send_keys(&["Enter"]).expect("keys");
-    ok(
-        term.wait_for_text("Pod/root", DEADLINE).await,
-        "the violation",
-        dir,
-    );
-    term.send_keys(&["x"]).expect("keys");
-    ok(
-        term.wait_for_text("owner:", DEADLINE).await,
-        "the form",
-        dir,
-    );
-    term.send_text("team-shop").expect("keys");
-    term.send_keys(&["Enter"]).expect("keys");
-    term.send_text("migrating off root").expect("keys");
-    // The expiry keeps its default (90 days); Enter on the last field: review.
-    term.send_keys(&["Enter", "Enter"]).expect("keys");
-    let confirm = ok(
-        term.wait_for_text("y apply", DEADLINE).await,
-        "the confirm",
-        dir,
-    );
-    assert!(confirm.contains("owner: team-shop"), "{confirm}");
-    term.send_keys(&["y"]).expect("keys");
-    ok(
-        term.wait_for("the violation waived", DEADLINE, |s| {
-            s.lines()
-                .any(|l| l.contains("Pod/root") && l.contains("waived"))
-        })
-        .await,
-        "the waived violation",
-        dir,
-    );
-    let made = Api::<GuardianException>::namespaced(client, "e2e-shop")
-        .get("root-pss-privileged")
-        .await
-        .expect("the exception exists");
-    assert_eq!(made.spec.owner, "team-shop");
-    assert_eq!(made.spec.justification, "migrating off root");
-    let days =
-        (made.spec.expires_at.0 - k8s_openapi::jiff::Timestamp::now()).get_seconds() / 86_400;
-    assert!((89..=90).contains(&days), "{days} days");
-    term.send_keys(&["q"]).expect("keys");
-    ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_update_permission_the_edit_is_explained_and_not_attempted() {
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 
@@ -379,12 +192,7 @@ async fn without_update_permission_the_edit_is_explained_and_not_attempted() {
     }
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
-    let cp = ControlPlane::builder()
-        .context_name(CONTEXT)
-        .use_existing_cluster(false)
-        .start()
-        .await
-        .expect("a local control plane");
+    let cp = plane().await;
     let client = seed(&cp).await;
     // A user who may read everything and change nothing.
     let role: ClusterRole = serde_json::from_value(serde_json::json!({
