@@ -12,7 +12,7 @@ mod console_edit;
 use console_edit::{BIN, CONTEXT, DEADLINE, ok, plane, policies, seed, start_console};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exception_created_from_a_violation_turns_it_waived() {
+async fn an_exception_created_from_a_violation_waives_it_and_ctrl_d_revokes_it() {
     use guardian_core::crd::GuardianException;
     use k8s_openapi::api::core::v1::{Namespace, Pod};
 
@@ -82,7 +82,8 @@ async fn an_exception_created_from_a_violation_turns_it_waived() {
         "the waived violation",
         dir,
     );
-    let made = Api::<GuardianException>::namespaced(client, "e2e-shop")
+    let exceptions = Api::<GuardianException>::namespaced(client, "e2e-shop");
+    let made = exceptions
         .get("root-pss-privileged")
         .await
         .expect("the exception exists");
@@ -91,6 +92,35 @@ async fn an_exception_created_from_a_violation_turns_it_waived() {
     let days =
         (made.spec.expires_at.0 - k8s_openapi::jiff::Timestamp::now()).get_seconds() / 86_400;
     assert!((89..=90).contains(&days), "{days} days");
+
+    // Revoked from the Policies screen (exceptions come after policies): the violation is back.
+    policies(&term, dir).await;
+    term.send_keys(&["G", "C-d"]).expect("keys");
+    ok(
+        term.wait_for_text(
+            "Delete GuardianException e2e-shop/root-pss-privileged?",
+            DEADLINE,
+        )
+        .await,
+        "the revoke dialog",
+        dir,
+    );
+    term.send_keys(&["y"]).expect("keys");
+    ok(
+        term.wait_for("the exception gone", DEADLINE, |s| {
+            !s.contains("root-pss-privileged")
+        })
+        .await,
+        "the revoked exception",
+        dir,
+    );
+    assert!(
+        exceptions
+            .get_opt("root-pss-privileged")
+            .await
+            .expect("read")
+            .is_none()
+    );
     term.send_keys(&["q"]).expect("keys");
     ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
 }
