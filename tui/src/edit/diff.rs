@@ -7,9 +7,9 @@ use similar::{ChangeTag, TextDiff};
 /// Lines of context kept around each change.
 const CONTEXT: usize = 2;
 
-/// The objects as YAML.
+/// The object as YAML that reads back equal (see [`super::yaml`]).
 pub fn yaml(value: &Value) -> String {
-    serde_yaml_ng::to_string(value).unwrap_or_else(|e| format!("(cannot show as YAML: {e})\n"))
+    super::yaml::to_string(value)
 }
 
 /// `- ` removed and `+ ` added lines, with a little context (`  `); `…` between hunks; empty

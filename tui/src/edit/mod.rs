@@ -11,6 +11,7 @@ pub mod run;
 pub mod session;
 pub mod ui;
 pub mod validate;
+pub mod yaml;
 
 pub use editor::{CommandEditor, Editor};
 pub use session::{Applied, Edited, Server, Session};

@@ -337,3 +337,27 @@ async fn a_dry_run_rejection_keeps_the_file_with_the_message() {
     );
     assert!(fake.writes.lock().expect("lock").is_empty());
 }
+
+#[tokio::test]
+async fn a_real_objects_yaml_reads_back_equal_so_saving_unchanged_is_no_change() {
+    let dir = tempfile::tempdir().expect("dir");
+    let fake = Fake::new(&[]);
+    // What a server returns: timestamps, uids, and strings YAML 1.1 would read as other types
+    // if they were written unquoted.
+    fake.object.lock().expect("lock").0 = json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+        "kind": "GuardianPolicy",
+        "metadata": {
+            "name": "p", "generation": 3, "uid": "0e6f3a1c-5b2d-4c1e-9f00-1234567890ab",
+            "creationTimestamp": "2026-11-29T11:39:42Z",
+            "labels": {"enabled": "on", "legacy": "yes", "version": "1.10", "mode": "0755",
+                       "empty": "", "tilde": "~", "null": "null"},
+            "annotations": {"note": "a: b", "multi": "line one\nline two\n"}
+        },
+        "spec": {"enforcement": "Audit", "rules": [{"id": "pss-privileged"}]}
+    });
+    let mut session = open(&fake, dir.path()).await;
+    let mut editor = Script::new(vec![keep()]);
+    let edited = session.edit(&mut editor).expect("edits");
+    assert_eq!(edited, Edited::Unchanged, "{}", editor.seen[0]);
+}
