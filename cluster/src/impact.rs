@@ -229,4 +229,59 @@ mod tests {
             EnforcementPreview::default()
         );
     }
+
+    #[test]
+    fn the_edit_impact_counts_what_the_edited_policy_finds_less_what_exceptions_waive() {
+        use guardian_core::crd::{GuardianException, GuardianPolicy};
+        use serde_json::json;
+
+        use crate::testing::evaluated;
+
+        let policy = |rules: Vec<&str>| -> GuardianPolicy {
+            let rules: Vec<serde_json::Value> = rules.iter().map(|r| json!({"id": r})).collect();
+            serde_json::from_value(json!({
+                "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
+                "metadata": {"name": "p"}, "spec": {"rules": rules}
+            }))
+            .expect("policy")
+        };
+        let pod = |name: &str, privileged: bool, host: bool| {
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": name, "namespace": "shop"},
+                   "spec": {"hostNetwork": host, "containers": [{"name": "c", "image": "i:1",
+                            "securityContext": {"privileged": privileged}}]}})
+        };
+        let mut cluster = snapshot("demo-a", Vec::new());
+        let objects = [
+            pod("root", true, false),
+            pod("net", false, true),
+            pod("both", true, true),
+        ];
+        evaluated(&mut cluster, vec![policy(vec!["pss-privileged"])], &objects);
+        // `net`'s host namespaces are waived.
+        let waiver: GuardianException = serde_json::from_value(json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianException",
+            "metadata": {"name": "net", "namespace": "shop"},
+            "spec": {"policy": "p", "owner": "o", "justification": "j",
+                     "expiresAt": "2999-01-01T00:00:00Z", "resources": {"names": ["net"]}}
+        }))
+        .expect("exception");
+        cluster.exceptions = vec![Arc::new(waiver)];
+        let candidate = policy(vec!["pss-host-namespaces"]);
+        let impact = edit_impact(&cluster, &candidate, Timestamp::UNIX_EPOCH).expect("an impact");
+        let names = |list: &[Violation]| -> Vec<String> {
+            list.iter()
+                .map(|v| format!("{} {}", v.resource.name, v.rule))
+                .collect()
+        };
+        assert_eq!((impact.before, impact.after), (2, 1), "{impact:?}");
+        assert_eq!(names(&impact.added), ["both pss-host-namespaces"]);
+        assert_eq!(
+            names(&impact.removed),
+            ["both pss-privileged", "root pss-privileged"]
+        );
+        // No evaluation yet: no impact rather than a wrong one.
+        let unknown = snapshot("demo-b", Vec::new());
+        assert!(edit_impact(&unknown, &candidate, Timestamp::UNIX_EPOCH).is_none());
+    }
 }
