@@ -168,10 +168,18 @@ async fn main_loop(
                     continue;
                 }
                 // The editor owns the terminal meanwhile; what it ends with comes back as actions.
-                Request::Edit { cluster, key } => {
-                    editing.start(tui, &mut input, cluster, key).await
+                Request::OpenEditor(opened) => {
+                    let (cluster, session) = *opened;
+                    editing.edit(tui, &mut input, cluster, session)
                 }
-                Request::Apply(pending) => editing.apply(tui, &mut input, &pending).await,
+                Request::Edit { cluster, key } => {
+                    editing.start(cluster, key);
+                    continue;
+                }
+                Request::Apply(pending) => {
+                    editing.apply(pending);
+                    continue;
+                }
                 quick => {
                     editing.quick(quick);
                     continue;

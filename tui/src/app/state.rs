@@ -103,11 +103,13 @@ pub enum Request {
         cluster: usize,
         resource: Arc<ResourceRef>,
     },
-    /// Edit this object in `$EDITOR` (the loop owns the terminal).
+    /// Read this object fresh for an edit (then [`Request::OpenEditor`]).
     Edit {
         cluster: usize,
         key: guardian_cluster::write::ObjectKey,
     },
+    /// Open the editor on an edit's temp file (the loop owns the terminal).
+    OpenEditor(Box<(usize, crate::edit::Session)>),
     /// Write a confirmed edit.
     Apply(Arc<crate::edit::ui::Pending>),
     /// Switch a policy's enforcement.

@@ -57,6 +57,10 @@ fn apply_action(state: &mut State, action: Action) -> bool {
             clamp(state, state.screen);
             true
         }
+        Action::OpenEditor(opened) => {
+            state.requests.push(Request::OpenEditor(opened));
+            false
+        }
         Action::Modal(modal) => {
             state.modal = Some(crate::edit::preview::with_impact(state, *modal));
             true

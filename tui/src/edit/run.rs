@@ -88,36 +88,35 @@ impl Editing {
         Ok((context, client))
     }
 
-    /// `e`: checks access, reads the object fresh and opens the editor.
-    pub async fn start(
-        &self,
-        tui: &mut Tui,
-        input: &mut Input,
-        cluster: usize,
-        key: ObjectKey,
-    ) -> Vec<Action> {
-        let prepared = tokio::time::timeout(TIMEOUT, async {
-            let (context, client) = self.client(cluster).await?;
-            let access = can_i_object(&client, "update", &key)
-                .await
-                .map_err(|e| chain(&e))?;
-            if !access.allowed {
-                return Err(access.explain("update", key.kind, key.namespace.as_deref()));
-            }
-            let server = KubeServer { client };
-            let session = Session::open(&server, &self.dir, &context, &key).await?;
-            Ok((server, session))
-        })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", TIMEOUT.as_secs())));
-        match prepared {
-            Ok((_, session)) => self.edit(tui, input, cluster, session),
-            Err(why) => vec![message(format!("Cannot edit {key}"), vec![why])],
-        }
+    /// `e`: checks access and reads the object fresh in the background (a slow cluster never
+    /// holds up the console); the editor opens when [`Action::OpenEditor`] comes back.
+    pub fn start(&self, cluster: usize, key: ObjectKey) {
+        let editing = self.clone();
+        tokio::spawn(async move {
+            let prepared = tokio::time::timeout(TIMEOUT, async {
+                let (context, client) = editing.client(cluster).await?;
+                let access = can_i_object(&client, "update", &key)
+                    .await
+                    .map_err(|e| chain(&e))?;
+                if !access.allowed {
+                    return Err(access.explain("update", key.kind, key.namespace.as_deref()));
+                }
+                let server = KubeServer { client };
+                Session::open(&server, &editing.dir, &context, &key).await
+            })
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {}s", TIMEOUT.as_secs())));
+            let action = match prepared {
+                Ok(session) => Action::OpenEditor(Box::new((cluster, session))),
+                Err(why) => message(format!("Cannot edit {key}"), vec![why]),
+            };
+            let _ = editing.results.send(action).await;
+        });
     }
 
-    /// Opens the editor on the session's file and turns the outcome into actions.
-    fn edit(
+    /// Opens the editor on the session's file (the terminal handed over meanwhile) and turns the
+    /// outcome into actions.
+    pub fn edit(
         &self,
         tui: &mut Tui,
         input: &mut Input,
@@ -171,8 +170,17 @@ impl Editing {
         }
     }
 
-    /// `y`: the dry run and the write; a conflict reopens the editor with the user's edit.
-    pub async fn apply(&self, tui: &mut Tui, input: &mut Input, pending: &Pending) -> Vec<Action> {
+    /// `y`: the dry run and the write, in the background; a conflict reopens the editor with
+    /// the user's edit (through [`Action::OpenEditor`]).
+    pub fn apply(&self, pending: Arc<Pending>) {
+        let editing = self.clone();
+        tokio::spawn(async move {
+            let action = editing.write_edit(&pending).await;
+            let _ = editing.results.send(action).await;
+        });
+    }
+
+    async fn write_edit(&self, pending: &Pending) -> Action {
         let mut session = pending.session.clone();
         let key = session.key.clone();
         let applied = tokio::time::timeout(TIMEOUT, async {
@@ -198,19 +206,18 @@ impl Editing {
                         generation,
                     );
                 }
-                vec![Action::Toast(format!(
-                    "{key} applied in {}",
-                    session.context
-                ))]
+                Action::Toast(format!("{key} applied in {}", session.context))
             }
-            Ok((_, Applied::Conflict { .. })) => self.edit(tui, input, pending.cluster, session),
-            Ok((_, Applied::Failed { message: why })) | Err(why) => vec![message(
+            Ok((_, Applied::Conflict { .. })) => {
+                Action::OpenEditor(Box::new((pending.cluster, session)))
+            }
+            Ok((_, Applied::Failed { message: why })) | Err(why) => message(
                 format!("Edit of {key} not applied"),
                 vec![
                     why,
                     format!("Your edit is kept in {}", session.path.display()),
                 ],
-            )],
+            ),
         }
     }
 

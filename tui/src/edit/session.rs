@@ -41,6 +41,15 @@ pub struct Session {
     written: String,
 }
 
+/// Two sessions are the same edit when they use the same temp file.
+impl PartialEq for Session {
+    fn eq(&self, other: &Session) -> bool {
+        self.path == other.path
+    }
+}
+
+impl Eq for Session {}
+
 /// What the editor loop ended with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edited {
