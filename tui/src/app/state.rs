@@ -196,6 +196,12 @@ pub struct State {
     pub focused: bool,
     /// The edit flow's dialog; keys go to it while open.
     pub modal: Option<crate::edit::ui::Modal>,
+    /// Dialogs waiting for the open one to close (see [`crate::edit::dialogs`]).
+    pub dialogs: VecDeque<crate::edit::ui::Modal>,
+    /// The object `e` is reading for the editor (a second `e` meanwhile is refused).
+    pub reading: Option<guardian_cluster::write::ObjectKey>,
+    /// An edit read and ready, waiting for the dialogs to close before the editor opens.
+    pub editor: Option<Box<(usize, crate::edit::Session)>>,
     /// Contexts whose writes need their name typed (`[contexts.NAME] protected = true`).
     pub protected: BTreeSet<String>,
     /// The longest an exception made here may last, in days (`max_exception_days`).
@@ -246,6 +252,9 @@ impl State {
             requests: Vec::new(),
             focused: true,
             modal: None,
+            dialogs: VecDeque::new(),
+            reading: None,
+            editor: None,
             protected: BTreeSet::new(),
             max_exception_days: crate::config::MAX_EXCEPTION_DAYS,
         }

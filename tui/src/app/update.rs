@@ -27,6 +27,7 @@ pub fn update(state: &mut State, action: Action) -> bool {
         prepare(state);
         want_object(state);
     }
+    crate::edit::dialogs::settle(state);
     changed
 }
 
@@ -58,11 +59,19 @@ fn apply_action(state: &mut State, action: Action) -> bool {
             true
         }
         Action::OpenEditor(opened) => {
-            state.requests.push(Request::OpenEditor(opened));
+            // Opened by `settle` once no dialog is open and nothing is being typed.
+            state.reading = None;
+            state.editor = Some(opened);
             false
         }
+        Action::NotEditable(modal) => {
+            state.reading = None;
+            crate::edit::dialogs::show(state, *modal);
+            true
+        }
         Action::Modal(modal) => {
-            state.modal = Some(crate::edit::preview::with_impact(state, *modal));
+            let modal = crate::edit::preview::with_impact(state, *modal);
+            crate::edit::dialogs::show(state, modal);
             true
         }
         Action::Toast(text) => {

@@ -108,7 +108,10 @@ impl Editing {
             .unwrap_or_else(|_| Err(format!("no answer within {}s", TIMEOUT.as_secs())));
             let action = match prepared {
                 Ok(session) => Action::OpenEditor(Box::new((cluster, session))),
-                Err(why) => message(format!("Cannot edit {key}"), vec![why]),
+                Err(why) => Action::NotEditable(Box::new(Modal::message(
+                    format!("Cannot edit {key}"),
+                    vec![why],
+                ))),
             };
             let _ = editing.results.send(action).await;
         });

@@ -104,8 +104,23 @@ pub fn edit_selected(state: &mut State) -> bool {
     let Some(cluster) = state.clusters.iter().position(|c| c.context == row.cluster) else {
         return false;
     };
+    // One edit at a time: the read takes a while on a slow cluster, a second `e` meanwhile
+    // would open a second editor.
+    if let Some(reading) = state
+        .reading
+        .as_ref()
+        .or(state.editor.as_ref().map(|o| &o.1.key))
+    {
+        let text =
+            format!("still reading {reading} for the editor; it opens when the read is back");
+        toast(state, text);
+        return true;
+    }
+    let text = format!("reading {key} from {}…", row.cluster);
+    state.reading = Some(key.clone());
     state.requests.push(Request::Edit { cluster, key });
-    false
+    toast(state, text);
+    true
 }
 
 /// A key while a modal is open (`Input`, `Erase`, `Submit`, `Cancel`, `Complete`); `None`:
