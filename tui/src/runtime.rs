@@ -199,11 +199,12 @@ fn draw(tui: &mut Tui, state: &mut State, theme: &Theme) -> Result<(), Error> {
     prepare(state);
     tui.terminal
         .draw(|f| frame::draw(f, state, theme))
-        .map(|_| ())
         .map_err(|source| Error::Terminal {
             what: "drawing",
             source,
-        })
+        })?;
+    crate::edit::selection::drawn(state);
+    Ok(())
 }
 
 /// What a terminal event does: keys through the keymap (or into the filter or palette line),

@@ -198,6 +198,8 @@ pub struct State {
     pub modal: Option<crate::edit::ui::Modal>,
     /// Dialogs waiting for the open one to close (see [`crate::edit::dialogs`]).
     pub dialogs: VecDeque<crate::edit::ui::Modal>,
+    /// The selected row the last frame showed; write keys act only on it.
+    pub seen: Option<crate::edit::selection::Seen>,
     /// The object `e` is reading for the editor (a second `e` meanwhile is refused).
     pub reading: Option<guardian_cluster::write::ObjectKey>,
     /// An edit read and ready, waiting for the dialogs to close before the editor opens.
@@ -253,6 +255,7 @@ impl State {
             focused: true,
             modal: None,
             dialogs: VecDeque::new(),
+            seen: None,
             reading: None,
             editor: None,
             protected: BTreeSet::new(),

@@ -19,6 +19,18 @@ pub fn update(state: &mut State, action: Action) -> bool {
         action,
         Action::Delta(_) | Action::Tick(_) | Action::Object(_) | Action::Focus(_)
     );
+    // A row the user's own keys put under the cursor counts as seen (`G` then `Ctrl-d`); one a
+    // delta put there does not (see `edit::selection`).
+    let write = matches!(
+        action,
+        Action::Command(
+            Command::Edit
+                | Command::Enforcement
+                | Command::CreateException
+                | Command::ExtendException
+                | Command::RevokeException
+        )
+    );
     if user {
         prepare(state);
     }
@@ -26,6 +38,9 @@ pub fn update(state: &mut State, action: Action) -> bool {
     if user {
         prepare(state);
         want_object(state);
+        if !write && state.seen.is_some() {
+            crate::edit::selection::drawn(state);
+        }
     }
     crate::edit::dialogs::settle(state);
     changed

@@ -9,6 +9,7 @@ pub mod file;
 pub mod preview;
 pub mod quick;
 pub mod run;
+pub mod selection;
 pub mod session;
 pub mod ui;
 pub mod validate;

@@ -144,8 +144,19 @@ fn confirm(
     }
 }
 
+/// Whether a write key may act on `screen`'s selected row: it is shown, writes are on and the
+/// row is the one the last frame showed (see [`super::selection`]); `Some(redraw)`: not.
+pub(super) fn refused(state: &mut State, screen: Screen) -> Option<bool> {
+    if state.screen != screen || state.is_readonly() {
+        return Some(false);
+    }
+    (!super::selection::as_seen(state)).then_some(true)
+}
+
 /// The Policies row under the cursor, with its cluster's position.
-fn selected_policy_row(state: &State) -> Option<(usize, &crate::app::policies::PolicyRow)> {
+pub(super) fn selected_policy_row(
+    state: &State,
+) -> Option<(usize, &crate::app::policies::PolicyRow)> {
     if state.screen != Screen::Policies || state.is_readonly() {
         return None;
     }
@@ -161,6 +172,9 @@ fn selected_policy_row(state: &State) -> Option<(usize, &crate::app::policies::P
 
 /// `m` on a policy: choose the enforcement (the MODE column).
 pub fn enforcement(state: &mut State) -> bool {
+    if let Some(redraw) = refused(state, Screen::Policies) {
+        return redraw;
+    }
     let Some((cluster, row)) = selected_policy_row(state) else {
         return false;
     };
@@ -219,8 +233,8 @@ pub fn enforcement_confirm(
 
 /// `x` on a violation: the exception form for it.
 pub fn create_exception(state: &mut State) -> bool {
-    if state.screen != Screen::Violations || state.is_readonly() {
-        return false;
+    if let Some(redraw) = refused(state, Screen::Violations) {
+        return redraw;
     }
     let selected = state.cursor(Screen::Violations).selected;
     let Some(Line::Row(r)) = state.violations.table.lines.get(selected) else {
@@ -276,6 +290,9 @@ pub fn create_exception(state: &mut State) -> bool {
 
 /// `+` on an exception: a new expiry.
 pub fn extend(state: &mut State) -> bool {
+    if let Some(redraw) = refused(state, Screen::Policies) {
+        return redraw;
+    }
     let Some((cluster, key)) = selected_exception(state) else {
         return false;
     };
@@ -294,6 +311,9 @@ pub fn extend(state: &mut State) -> bool {
 
 /// `Ctrl-d` on an exception: revoke it.
 pub fn revoke(state: &mut State) -> bool {
+    if let Some(redraw) = refused(state, Screen::Policies) {
+        return redraw;
+    }
     let Some((cluster, key)) = selected_exception(state) else {
         return false;
     };

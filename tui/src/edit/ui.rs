@@ -85,13 +85,10 @@ impl Modal {
 
 /// `e`: edit the selected policy or exception of the Policies screen.
 pub fn edit_selected(state: &mut State) -> bool {
-    if state.screen != Screen::Policies || state.is_readonly() {
-        return false;
+    if let Some(redraw) = super::quick::refused(state, Screen::Policies) {
+        return redraw;
     }
-    let Some(row) = crate::app::screens::visible(state, Screen::Policies)
-        .get(state.cursor(Screen::Policies).selected)
-        .and_then(|&i| state.screens.policies.get(i))
-    else {
+    let Some((cluster, row)) = super::quick::selected_policy_row(state) else {
         return false;
     };
     let key = match row.kind {
@@ -101,9 +98,7 @@ pub fn edit_selected(state: &mut State) -> bool {
             None => return false,
         },
     };
-    let Some(cluster) = state.clusters.iter().position(|c| c.context == row.cluster) else {
-        return false;
-    };
+    let context = row.cluster.clone();
     // One edit at a time: the read takes a while on a slow cluster, a second `e` meanwhile
     // would open a second editor.
     if let Some(reading) = state
@@ -116,7 +111,7 @@ pub fn edit_selected(state: &mut State) -> bool {
         toast(state, text);
         return true;
     }
-    let text = format!("reading {key} from {}…", row.cluster);
+    let text = format!("reading {key} from {context}…");
     state.reading = Some(key.clone());
     state.requests.push(Request::Edit { cluster, key });
     toast(state, text);
