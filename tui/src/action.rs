@@ -93,6 +93,8 @@ pub enum Action {
     Object(Box<ObjectText>),
     /// A dialog from the edit flow: confirm a write, or an outcome to read.
     Modal(Box<crate::edit::ui::Modal>),
+    /// A policy edit's confirm dialog with its impact computed.
+    Impact(Box<crate::edit::ui::Modal>),
     /// `e` could not read its object (why, in a dialog); `e` works again.
     NotEditable(Box<crate::edit::ui::Modal>),
     /// An edit read and ready (or to reopen after a conflict): the loop opens the editor.

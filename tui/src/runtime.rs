@@ -176,6 +176,10 @@ async fn main_loop(
                     editing.start(cluster, key);
                     continue;
                 }
+                Request::Impact(job) => {
+                    editing.impact(job);
+                    continue;
+                }
                 Request::Apply(pending) => {
                     editing.apply(pending);
                     continue;

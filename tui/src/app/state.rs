@@ -110,6 +110,8 @@ pub enum Request {
     },
     /// Open the editor on an edit's temp file (the loop owns the terminal).
     OpenEditor(Box<(usize, crate::edit::Session)>),
+    /// Compute a policy edit's impact for its confirm dialog (then [`crate::action::Action::Impact`]).
+    Impact(Box<crate::edit::preview::ImpactJob>),
     /// Write a confirmed edit.
     Apply(Arc<crate::edit::ui::Pending>),
     /// Switch a policy's enforcement.

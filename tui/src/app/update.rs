@@ -84,9 +84,19 @@ fn apply_action(state: &mut State, action: Action) -> bool {
             crate::edit::dialogs::show(state, *modal);
             true
         }
-        Action::Modal(modal) => {
-            let modal = crate::edit::preview::with_impact(state, *modal);
-            crate::edit::dialogs::show(state, modal);
+        Action::Modal(modal) => match crate::edit::preview::impact_job(state, modal) {
+            Ok(job) => {
+                state.requests.push(Request::Impact(job));
+                crate::edit::ui::toast(state, "computing the edit's impact…".to_owned());
+                true
+            }
+            Err(modal) => {
+                crate::edit::dialogs::show(state, *modal);
+                true
+            }
+        },
+        Action::Impact(modal) => {
+            crate::edit::dialogs::show(state, *modal);
             true
         }
         Action::Toast(text) => {

@@ -1,10 +1,15 @@
 //! The edit impact in the confirm dialog of a policy edit: the edited policy evaluated on the
 //! cached workloads of every cluster in scope that holds a policy of that name (the edited
-//! cluster first), `+12 violations in demo-a, −3 in demo-b`, then the violations themselves.
+//! cluster first), `+12 violations in demo-a, −3 in demo-b`, then the violations themselves;
+//! computed on a blocking thread, the dialog shows when it is ready.
 
+use std::sync::Arc;
+
+use guardian_cluster::ClusterSnapshot;
 use guardian_cluster::impact::{EditImpact, edit_impact};
 use guardian_cluster::write::WriteKind;
 use guardian_core::crd::GuardianPolicy;
+use k8s_openapi::jiff::Timestamp;
 
 use super::ui::{Modal, Pending};
 use crate::app::State;
@@ -13,30 +18,44 @@ use crate::app::state::Request;
 /// Violations listed per cluster and direction; the rest are counted.
 const LISTED: usize = 10;
 
-/// `modal` with the impact of its edit inserted under its first line, when it confirms the
-/// edit of a policy.
-pub fn with_impact(state: &State, mut modal: Modal) -> Modal {
-    let extra = match &modal {
-        Modal::Confirm {
-            on_yes: Request::Apply(pending),
-            ..
-        } => lines(state, pending),
-        _ => Vec::new(),
-    };
-    if let Modal::Confirm { lines, .. } = &mut modal {
-        let at = lines.len().min(1);
-        lines.splice(at..at, extra);
-    }
-    modal
+/// The impact of a policy edit, to compute off the UI thread: evaluating every cached object
+/// of a large cluster takes too long for the reducer (see [`crate::edit::run`]).
+#[derive(Debug, Clone)]
+pub struct ImpactJob {
+    /// The confirm dialog the impact goes into.
+    pub modal: Modal,
+    pending: Arc<Pending>,
+    candidate: GuardianPolicy,
+    /// The clusters it is evaluated in, the edited one first: their snapshots shared, not copied.
+    snapshots: Vec<Arc<ClusterSnapshot>>,
+    now: Timestamp,
 }
 
-fn lines(state: &State, pending: &Pending) -> Vec<String> {
+/// Two jobs are the same when they are for the same edit.
+impl PartialEq for ImpactJob {
+    fn eq(&self, other: &ImpactJob) -> bool {
+        self.pending == other.pending
+    }
+}
+
+impl Eq for ImpactJob {}
+
+/// The job that fills in `modal`'s impact, when it confirms the edit of a policy; else the
+/// modal back, to show as it is.
+pub fn impact_job(state: &State, modal: Box<Modal>) -> Result<Box<ImpactJob>, Box<Modal>> {
+    let Modal::Confirm {
+        on_yes: Request::Apply(pending),
+        ..
+    } = &*modal
+    else {
+        return Err(modal);
+    };
     let key = &pending.session.key;
     if key.kind != WriteKind::Policy {
-        return Vec::new();
+        return Err(modal);
     }
     let Ok(candidate) = serde_json::from_value::<GuardianPolicy>(pending.edited.clone()) else {
-        return Vec::new();
+        return Err(modal);
     };
     let mut order: Vec<usize> = vec![pending.cluster];
     order.extend(
@@ -50,10 +69,46 @@ fn lines(state: &State, pending: &Pending) -> Vec<String> {
                     .any(|p| p.metadata.name.as_deref() == Some(key.name.as_str()))
             }),
     );
-    let impacts: Vec<EditImpact> = order
+    let snapshots = order
         .iter()
         .filter_map(|&i| state.clusters.get(i))
-        .filter_map(|c| edit_impact(c.snapshot(), &candidate, state.now))
+        .map(|c| Arc::clone(&c.rows.snapshot))
+        .collect();
+    Ok(Box::new(ImpactJob {
+        pending: Arc::clone(pending),
+        modal: *modal,
+        candidate,
+        snapshots,
+        now: state.now,
+    }))
+}
+
+impl ImpactJob {
+    /// The dialog with the impact inserted under its first line (slow: a blocking thread).
+    pub fn run(self) -> Modal {
+        let extra = lines(&self.snapshots, &self.candidate, self.now);
+        self.with(extra)
+    }
+
+    /// The dialog with `extra` inserted under its first line.
+    pub fn with(self, extra: Vec<String>) -> Modal {
+        let mut modal = self.modal;
+        if let Modal::Confirm { lines, .. } = &mut modal {
+            let at = lines.len().min(1);
+            lines.splice(at..at, extra);
+        }
+        modal
+    }
+}
+
+fn lines(
+    snapshots: &[Arc<ClusterSnapshot>],
+    candidate: &GuardianPolicy,
+    now: Timestamp,
+) -> Vec<String> {
+    let impacts: Vec<EditImpact> = snapshots
+        .iter()
+        .filter_map(|c| edit_impact(c, candidate, now))
         .collect();
     if impacts.is_empty() {
         return vec![
@@ -188,6 +243,12 @@ mod tests {
             &mut s,
             crate::action::Action::Modal(Box::new(confirm(edited))),
         );
+        // The reducer only asks for it: evaluating every object would freeze the console.
+        assert!(s.modal.is_none(), "{:?}", s.modal);
+        let Some(Request::Impact(job)) = s.requests.pop() else {
+            panic!("no impact job: {:?}", s.requests);
+        };
+        update(&mut s, crate::action::Action::Impact(Box::new(job.run())));
         let (_, lines) = s.modal.as_ref().expect("the dialog").view();
         assert_eq!(lines[0], "Apply to GuardianPolicy p in demo-a?");
         assert_eq!(

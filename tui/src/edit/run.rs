@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::CommandEditor;
+use super::preview::ImpactJob;
 use super::session::{Applied, Edited, Server, Session, chain};
 use super::ui::{Modal, Pending};
 use crate::action::Action;
@@ -171,6 +172,20 @@ impl Editing {
                 vec![Action::Modal(Box::new(modal))]
             }
         }
+    }
+
+    /// A policy edit's impact, on a blocking thread (it evaluates every cached object); the
+    /// dialog comes back as [`Action::Impact`], without the impact if that thread failed.
+    pub fn impact(&self, job: Box<ImpactJob>) {
+        let results = self.results.clone();
+        tokio::spawn(async move {
+            let fallback = job.clone();
+            let modal = match tokio::task::spawn_blocking(move || job.run()).await {
+                Ok(modal) => modal,
+                Err(e) => fallback.with(vec![format!("Impact: not computed ({e})")]),
+            };
+            let _ = results.send(Action::Impact(Box::new(modal))).await;
+        });
     }
 
     /// `y`: the dry run and the write, in the background; a conflict reopens the editor with

@@ -206,7 +206,7 @@ pub fn modal_action(state: &mut State, action: &Action) -> Option<bool> {
     Some(true)
 }
 
-pub(super) fn toast(state: &mut State, text: String) {
+pub(crate) fn toast(state: &mut State, text: String) {
     let until = state.now + k8s_openapi::jiff::SignedDuration::from_secs(10);
     state.toasts.push_back(Toast { text, until });
 }
