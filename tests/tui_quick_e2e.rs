@@ -168,13 +168,15 @@ async fn switching_to_deny_previews_what_it_would_stop_then_switches() {
     policies(&term, dir).await;
     term.send_keys(&["m"]).expect("keys");
     ok(
-        term.wait_for_text("d Deny", DEADLINE).await,
+        term.wait_for_text("Enter preview", DEADLINE).await,
         "the choice",
         dir,
     );
-    term.send_keys(&["d"]).expect("keys");
+    // Letters choose nothing (`d` is describe on Policies): the arrows and Enter do.
+    term.send_keys(&["d", "Down", "Down", "Enter"])
+        .expect("keys");
     let preview = ok(
-        term.wait_for_text("y apply", DEADLINE).await,
+        term.wait_for_text("type deny", DEADLINE).await,
         "the preview",
         dir,
     );
@@ -184,7 +186,9 @@ async fn switching_to_deny_previews_what_it_would_stop_then_switches() {
         "{preview}"
     );
     assert!(!preview.contains("plain"), "{preview}");
-    term.send_keys(&["y"]).expect("keys");
+    // Deny is typed, a stray `y` is not enough.
+    term.send_keys(&["y", "Enter", "d", "e", "n", "y", "Enter"])
+        .expect("keys");
     ok(
         term.wait_for("the switch reconciled", DEADLINE, |s| {
             s.lines()

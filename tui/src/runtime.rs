@@ -160,39 +160,45 @@ async fn main_loop(
                 last_draw = Instant::now();
             }
         }
-        let requests: Vec<Request> = state.requests.drain(..).collect();
-        for request in requests {
-            let answers = match request {
-                Request::Object { cluster, resource } => {
-                    fetcher.request(cluster, resource);
-                    continue;
-                }
-                // The editor owns the terminal meanwhile; what it ends with comes back as actions.
-                Request::OpenEditor(opened) => {
-                    let (cluster, session) = *opened;
-                    editing.edit(tui, &mut input, cluster, session)
-                }
-                Request::Edit { cluster, key } => {
-                    editing.start(cluster, key);
-                    continue;
-                }
-                Request::Impact(job) => {
-                    editing.impact(job);
-                    continue;
-                }
-                Request::Apply(pending) => {
-                    editing.apply(pending);
-                    continue;
-                }
-                quick => {
-                    editing.quick(quick);
-                    continue;
-                }
-            };
-            for action in answers {
-                update(&mut state, action);
+        // Answers may ask for more (an edit's confirm dialog asks for its impact): until none.
+        loop {
+            let requests = std::mem::take(&mut state.requests);
+            if requests.is_empty() {
+                break;
             }
-            dirty = true;
+            for request in requests {
+                let answers = match request {
+                    Request::Object { cluster, resource } => {
+                        fetcher.request(cluster, resource);
+                        continue;
+                    }
+                    // The editor owns the terminal meanwhile; its outcome comes back as actions.
+                    Request::OpenEditor(opened) => {
+                        let (cluster, session) = *opened;
+                        editing.edit(tui, &mut input, cluster, session)
+                    }
+                    Request::Edit { cluster, key } => {
+                        editing.start(cluster, key);
+                        continue;
+                    }
+                    Request::Impact(job) => {
+                        editing.impact(job);
+                        continue;
+                    }
+                    Request::Apply(pending) => {
+                        editing.apply(pending);
+                        continue;
+                    }
+                    quick => {
+                        editing.quick(quick);
+                        continue;
+                    }
+                };
+                for action in answers {
+                    update(&mut state, action);
+                }
+                dirty = true;
+            }
         }
     }
     set.shutdown();
@@ -232,6 +238,11 @@ fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
             .dispatch(state.screen, key, state.is_readonly());
     }
     match key.code {
+        // Dialogs choose and scroll with the arrows.
+        KeyCode::Up if state.modal.is_some() => Some(Action::Command(crate::action::Command::Up)),
+        KeyCode::Down if state.modal.is_some() => {
+            Some(Action::Command(crate::action::Command::Down))
+        }
         KeyCode::Esc => Some(Action::Cancel),
         KeyCode::Enter => Some(Action::Submit),
         KeyCode::Backspace => Some(Action::Erase),

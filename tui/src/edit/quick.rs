@@ -1,5 +1,5 @@
-//! Quick actions without the editor, in the reducer: `m` switches a policy's enforcement (the
-//! enforcement preview first), `x` on a violation fills in an exception (owner, justification,
+//! Quick actions without the editor, in the reducer: `m` switches a policy's enforcement (chosen
+//! with the arrows, the enforcement preview first, `deny` typed to confirm Deny), `x` on a violation fills in an exception (owner, justification,
 //! expiry in days: required, at most the configured maximum, 90 by default), `+` extends and
 //! `Ctrl-d` revokes an exception. Each ends in the confirm dialog; the loop does the write.
 
@@ -184,6 +184,8 @@ pub fn enforcement(state: &mut State) -> bool {
     state.modal = Some(Modal::Enforcement {
         cluster,
         policy: row.name.clone(),
+        choice: row.enforcement.unwrap_or(Enforcement::Audit),
+        now: row.enforcement,
     });
     true
 }
@@ -228,7 +230,15 @@ pub fn enforcement_confirm(
         policy,
         to,
     };
-    confirm(state, cluster, title, lines, on_yes)
+    let mut modal = confirm(state, cluster, title, lines, on_yes);
+    // Deny blocks admissions: typed, never a stray `y` (the protected context's name wins).
+    if let Modal::Confirm { protected, .. } = &mut modal
+        && to == Enforcement::Deny
+        && protected.is_none()
+    {
+        *protected = Some("deny".to_owned());
+    }
+    modal
 }
 
 /// `x` on a violation: the exception form for it.

@@ -62,7 +62,17 @@ fn switching_to_deny_previews_the_workloads_it_would_stop_then_asks() {
     cmd(&mut s, Command::Show(Screen::Policies));
     cmd(&mut s, Command::Enforcement);
     assert!(matches!(s.modal, Some(Modal::Enforcement { .. })));
-    update(&mut s, Action::Input('d'));
+    // Habitual Policies keys (describe, YAML, the chooser's own key) choose nothing.
+    for c in ['d', 'y', 'm', 'a', 'w'] {
+        update(&mut s, Action::Input(c));
+    }
+    assert!(s.requests.is_empty());
+    assert!(shown(&s).contains("> Audit (now)"), "{}", shown(&s));
+    cmd(&mut s, Command::Down);
+    cmd(&mut s, Command::Down);
+    cmd(&mut s, Command::Down);
+    assert!(shown(&s).contains("> Deny"), "{}", shown(&s));
+    update(&mut s, Action::Submit);
     let dialog = shown(&s);
     assert!(
         dialog.contains("Switch no-privileged in demo-a to Deny?"),
@@ -75,6 +85,10 @@ fn switching_to_deny_previews_the_workloads_it_would_stop_then_asks() {
     );
     assert!(!dialog.contains("clean"), "{dialog}");
     update(&mut s, Action::Input('y'));
+    update(&mut s, Action::Submit);
+    assert!(s.requests.is_empty(), "Deny needs `deny` typed, not y");
+    typed(&mut s, "deny");
+    update(&mut s, Action::Submit);
     assert_eq!(
         s.requests,
         [Request::SetEnforcement {
@@ -83,6 +97,32 @@ fn switching_to_deny_previews_the_workloads_it_would_stop_then_asks() {
             to: Enforcement::Deny
         }]
     );
+}
+
+#[test]
+fn enter_on_the_enforcement_a_policy_has_switches_nothing() {
+    let mut s = cluster();
+    cmd(&mut s, Command::Show(Screen::Policies));
+    cmd(&mut s, Command::Enforcement);
+    update(&mut s, Action::Submit);
+    assert!(s.modal.is_none() && s.requests.is_empty());
+    assert!(
+        s.toasts.iter().any(|t| t.text.contains("already Audit")),
+        "{:?}",
+        s.toasts
+    );
+    // Warn needs only y.
+    cmd(&mut s, Command::Enforcement);
+    cmd(&mut s, Command::Down);
+    update(&mut s, Action::Submit);
+    update(&mut s, Action::Input('y'));
+    assert!(matches!(
+        s.requests.as_slice(),
+        [Request::SetEnforcement {
+            to: Enforcement::Warn,
+            ..
+        }]
+    ));
 }
 
 #[test]

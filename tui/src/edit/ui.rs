@@ -6,13 +6,17 @@ use std::path::PathBuf;
 
 use guardian_cluster::drift::DriftKind;
 use guardian_cluster::write::ObjectKey;
+use guardian_core::crd::Enforcement;
 use serde_json::Value;
 
 use super::session::Session;
-use crate::action::Action;
+use crate::action::{Action, Command};
 use crate::app::state::Request;
 use crate::app::{State, Toast};
 use crate::views::Screen;
+
+/// The enforcement chooser's lines, in order.
+const CHOICES: [Enforcement; 3] = [Enforcement::Audit, Enforcement::Warn, Enforcement::Deny];
 
 /// A change the user is asked to confirm.
 #[derive(Debug, Clone)]
@@ -29,7 +33,8 @@ pub enum Modal {
     Confirm {
         title: String,
         lines: Vec<String>,
-        /// The context's name, when it is protected: typed to confirm instead of `y`.
+        /// The word typed to confirm instead of `y`: the context's name when it is protected,
+        /// else `deny` for a switch to Deny (`d` and `y` are habitual keys on Policies).
         protected: Option<String>,
         typed: String,
         /// What `y` does.
@@ -37,8 +42,15 @@ pub enum Modal {
         /// An edit's temp file, kept when the write is cancelled.
         kept: Option<PathBuf>,
     },
-    /// `m`: which enforcement to switch a policy to.
-    Enforcement { cluster: usize, policy: String },
+    /// `m`: which enforcement to switch a policy to, chosen with the arrows and Enter (no
+    /// letters: a stray `d` or `y`, habitual on Policies, chooses nothing).
+    Enforcement {
+        cluster: usize,
+        policy: String,
+        /// The highlighted choice; it starts on the policy's enforcement now.
+        choice: Enforcement,
+        now: Option<Enforcement>,
+    },
     /// Fields to fill in (an exception's owner, justification and expiry).
     Form(super::quick::Form),
     /// An outcome the user must see (an error, a kept temp file), until Esc or Enter.
@@ -63,7 +75,7 @@ impl Modal {
             } => format!("type {context} and Enter to apply, Esc cancels: {typed}"),
             Modal::Confirm { .. } => "y apply · n/Esc cancel".to_owned(),
             Modal::Message { .. } => "Esc/Enter close".to_owned(),
-            Modal::Enforcement { .. } => "a Audit · w Warn · d Deny · Esc cancel".to_owned(),
+            Modal::Enforcement { .. } => "↑/↓ choose · Enter preview · Esc cancel".to_owned(),
             Modal::Form(form) => form.prompt(),
         }
     }
@@ -74,10 +86,21 @@ impl Modal {
             Modal::Confirm { title, lines, .. } | Modal::Message { title, lines } => {
                 (title.clone(), lines.clone())
             }
-            Modal::Enforcement { policy, .. } => (
-                format!("Switch the enforcement of {policy}"),
-                vec!["A preview of what it would stop comes before the switch.".to_owned()],
-            ),
+            Modal::Enforcement {
+                policy,
+                choice,
+                now,
+                ..
+            } => {
+                let mut lines =
+                    vec!["A preview of what it would stop comes before the switch.".to_owned()];
+                lines.extend(CHOICES.iter().map(|c| {
+                    let mark = if c == choice { ">" } else { " " };
+                    let tag = if Some(*c) == *now { " (now)" } else { "" };
+                    format!("{mark} {c:?}{tag}")
+                }));
+                (format!("Switch the enforcement of {policy}"), lines)
+            }
             Modal::Form(form) => form.view(),
         }
     }
@@ -124,7 +147,12 @@ pub fn modal_action(state: &mut State, action: &Action) -> Option<bool> {
     let modal = state.modal.as_mut()?;
     if !matches!(
         action,
-        Action::Input(_) | Action::Erase | Action::Submit | Action::Cancel | Action::Complete
+        Action::Input(_)
+            | Action::Erase
+            | Action::Submit
+            | Action::Cancel
+            | Action::Complete
+            | Action::Command(Command::Up | Command::Down)
     ) {
         return None;
     }
@@ -134,22 +162,32 @@ pub fn modal_action(state: &mut State, action: &Action) -> Option<bool> {
                 state.modal = None;
             }
         }
-        Modal::Enforcement { cluster, policy } => {
-            let to = match action {
-                Action::Input('a') => Some(guardian_core::crd::Enforcement::Audit),
-                Action::Input('w') => Some(guardian_core::crd::Enforcement::Warn),
-                Action::Input('d') => Some(guardian_core::crd::Enforcement::Deny),
-                Action::Cancel => {
-                    state.modal = None;
-                    return Some(true);
+        Modal::Enforcement {
+            cluster,
+            policy,
+            choice,
+            now,
+        } => {
+            let at = CHOICES.iter().position(|c| c == choice).unwrap_or(0);
+            match action {
+                Action::Command(Command::Up) => *choice = CHOICES[at.saturating_sub(1)],
+                Action::Command(Command::Down) => {
+                    *choice = CHOICES[(at + 1).min(CHOICES.len() - 1)];
                 }
-                _ => None,
-            };
-            if let Some(to) = to {
-                let (cluster, policy) = (*cluster, policy.clone());
-                state.modal = Some(super::quick::enforcement_confirm(
-                    state, cluster, policy, to,
-                ));
+                Action::Complete => *choice = CHOICES[(at + 1) % CHOICES.len()],
+                Action::Cancel => state.modal = None,
+                Action::Submit if Some(*choice) == *now => {
+                    let text = format!("{policy} is already {choice:?}");
+                    state.modal = None;
+                    toast(state, text);
+                }
+                Action::Submit => {
+                    let (cluster, policy, to) = (*cluster, policy.clone(), *choice);
+                    state.modal = Some(super::quick::enforcement_confirm(
+                        state, cluster, policy, to,
+                    ));
+                }
+                _ => {}
             }
         }
         Modal::Form(form) => {
