@@ -21,6 +21,8 @@ use crate::error::Error;
 
 /// The longest an exception created from the console may last unless the config says otherwise.
 pub const MAX_EXCEPTION_DAYS: u32 = 90;
+/// The largest `max_exception_days` the config accepts (ten years).
+pub const MAX_EXCEPTION_DAYS_LIMIT: u32 = 3650;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,7 +60,7 @@ impl Config {
                 });
             }
         };
-        toml::from_str(&text).map_err(|e| {
+        let config: Config = toml::from_str(&text).map_err(|e| {
             let at = e.span().map_or(0, |span| span.start).min(text.len());
             Error::ConfigParse {
                 path: path.to_owned(),
@@ -67,7 +69,20 @@ impl Config {
                     .map_or(1, |before| before.matches('\n').count() + 1),
                 message: e.message().to_owned(),
             }
-        })
+        })?;
+        // 0 would make exceptions impossible; a huge value overflows the expiry's arithmetic.
+        if let Some(days) = config.max_exception_days
+            && !(1..=MAX_EXCEPTION_DAYS_LIMIT).contains(&days)
+        {
+            return Err(Error::Config {
+                what: format!(
+                    "{}: max_exception_days = {days}: between 1 and {MAX_EXCEPTION_DAYS_LIMIT} \
+                     days (fix or remove the line)",
+                    path.display()
+                ),
+            });
+        }
+        Ok(config)
     }
 
     /// The contexts whose writes need their name typed to confirm.
@@ -113,5 +128,43 @@ impl Paths {
             log: log_file.map_or_else(|| state.join("tui.log"), Path::to_owned),
             edits: state.join("edits"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tui.toml");
+        std::fs::write(&path, text).expect("write");
+        Config::load(&path)
+    }
+
+    /// The README's sample, as a user copies it.
+    #[test]
+    fn the_readme_sample_loads() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("**Config**").expect("the Config paragraph");
+        let sample: String = readme[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with("    "))
+            .take_while(|l| l.starts_with("    "))
+            .map(|l| format!("{}\n", &l[4..]))
+            .collect();
+        let config = load(&sample).unwrap_or_else(|e| panic!("{e}\n{sample}"));
+        assert_eq!(config.max_exception_days, Some(90));
+        assert_eq!(config.protected_contexts(), ["staging"]);
+    }
+
+    #[test]
+    fn max_exception_days_outside_one_to_ten_years_is_refused() {
+        for bad in ["0", "3651", "4294967295"] {
+            let e = load(&format!("max_exception_days = {bad}\n")).expect_err(bad);
+            assert!(e.to_string().contains("between 1 and 3650"), "{e}");
+        }
+        let ok = load("max_exception_days = 3650\n").expect("ten years");
+        assert_eq!(ok.max_exception_days, Some(3650));
     }
 }
