@@ -69,6 +69,22 @@ pub enum Error {
         #[source]
         source: Box<kube::Error>,
     },
+    /// The object to create exists already (its name is taken).
+    #[error("{object} exists already: edit or revoke that one, or create it under another name")]
+    AlreadyExists {
+        object: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The object is not there (deleted meanwhile, or never made).
+    #[error(
+        "{object} does not exist (deleted meanwhile?): nothing to change; the list updates shortly"
+    )]
+    NotFound {
+        object: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
     /// The API server refused a write: its schema, a CEL validation, an admission webhook or
     /// RBAC spoke (`dry_run`: during the server-side dry run, so nothing was changed).
     #[error("the API server rejects {object}{}: {message}", if *dry_run { " (dry run, nothing changed)" } else { "" })]

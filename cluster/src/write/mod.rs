@@ -196,11 +196,20 @@ pub async fn create(client: &Client, key: &ObjectKey, object: &Value) -> Result<
         .map_err(|e| classify(key, "creating", false, e))
 }
 
-/// 409 is a conflict (re-read and edit again); 400, 403 and 422 are the server's verdict on the
-/// object (schema, CEL, webhooks, RBAC); anything else did not reach a verdict.
+/// 409 AlreadyExists is a taken name, 404 a deleted object, another 409 a conflict (re-read and
+/// edit again); 400, 403 and 422 are the server's verdict on the object (schema, CEL, webhooks,
+/// RBAC); anything else did not reach a verdict.
 fn classify(key: &ObjectKey, what: &'static str, dry_run: bool, error: kube::Error) -> Error {
     let object = key.to_string();
     match &error {
+        kube::Error::Api(status) if status.is_already_exists() => Error::AlreadyExists {
+            object,
+            source: Box::new(error),
+        },
+        kube::Error::Api(status) if status.is_not_found() => Error::NotFound {
+            object,
+            source: Box::new(error),
+        },
         kube::Error::Api(status) if status.is_conflict() => Error::Conflict {
             object,
             source: Box::new(error),
@@ -216,5 +225,29 @@ fn classify(key: &ObjectKey, what: &'static str, dry_run: bool, error: kube::Err
             object,
             source: Box::new(error),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::Status;
+
+    use super::*;
+
+    fn api(reason: &str, code: u16) -> kube::Error {
+        kube::Error::Api(Status::failure("refused", reason).with_code(code).boxed())
+    }
+
+    #[test]
+    fn a_taken_name_and_a_deleted_object_are_told_apart_from_a_conflict() {
+        let key = ObjectKey::exception("shop", "web");
+        let taken = classify(&key, "creating", false, api("AlreadyExists", 409));
+        assert!(matches!(taken, Error::AlreadyExists { .. }), "{taken:?}");
+        assert!(taken.to_string().contains("exists already"), "{taken}");
+        let gone = classify(&key, "deleting", false, api("NotFound", 404));
+        assert!(matches!(gone, Error::NotFound { .. }), "{gone:?}");
+        assert!(!gone.to_string().contains("connection"), "{gone}");
+        let conflict = classify(&key, "updating", false, api("Conflict", 409));
+        assert!(matches!(conflict, Error::Conflict { .. }), "{conflict:?}");
     }
 }

@@ -105,7 +105,9 @@ impl Form {
                 self.max_days
             ));
         }
-        Ok(self.now + SignedDuration::from_hours(24 * i64::from(days)))
+        self.now
+            .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
+            .map_err(|_| format!("expires in days: {days} days from now is out of range"))
     }
 
     fn check(&self) -> Result<(), String> {
@@ -253,6 +255,11 @@ pub fn create_exception(state: &mut State) -> bool {
     let Some((c, row)) = violations::row(&state.clusters, *r) else {
         return false;
     };
+    if let Some(by) = &row.waived_by {
+        let text = format!("already waived by {by}: extend that one on Policies (+)");
+        toast(state, text);
+        return true;
+    }
     let Some(finding) = row.finding(c.snapshot()) else {
         return false;
     };
@@ -265,7 +272,7 @@ pub fn create_exception(state: &mut State) -> bool {
         );
         return true;
     };
-    let name = dns_name(&format!("{}-{}", resource.name, finding.rule));
+    let name = exception_name(&resource.name, &finding.rule, state.now);
     let template = NewException {
         namespace,
         name,
@@ -390,6 +397,16 @@ pub fn exception_confirm(state: &State, form: Form) -> Modal {
             confirm(state, cluster, title, lines, on_yes)
         }
     }
+}
+
+/// `<workload>-<rule>-<suffix>`: the suffix (from the clock) keeps a new exception from
+/// colliding with an expired one still stored under the same workload and rule.
+fn exception_name(workload: &str, rule: &str, now: Timestamp) -> String {
+    let base = dns_name(&format!("{workload}-{rule}"));
+    let base: String = base.chars().take(57).collect();
+    let seconds = format!("{:x}", now.as_second().unsigned_abs());
+    let suffix = &seconds[seconds.len().saturating_sub(5)..];
+    format!("{}-{suffix}", base.trim_end_matches('-'))
 }
 
 /// A DNS-1123 subdomain from `text`: lower case, `-` for anything else, at most 63 characters.

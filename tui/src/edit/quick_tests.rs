@@ -157,8 +157,10 @@ fn an_exception_for_a_violation_needs_owner_justification_and_an_expiry_within_t
     typed(&mut s, "7");
     update(&mut s, Action::Submit);
     let confirm = shown(&s);
+    // Named after the workload and rule, with a suffix: an expired exception still stored under
+    // `web-pss-privileged` does not make the name taken.
     assert!(
-        confirm.contains("Create GuardianException shop/web-pss-privileged"),
+        confirm.contains("Create GuardianException shop/web-pss-privileged-"),
         "{confirm}"
     );
     assert!(confirm.contains("+   owner: team-shop"), "{confirm}");
@@ -240,4 +242,39 @@ fn read_only_offers_no_quick_action() {
     ] {
         assert!(!offered.contains(&write), "{write:?} offered read-only");
     }
+}
+
+#[test]
+fn exception_names_differ_over_time_and_stay_dns_names() {
+    let a = exception_name("web", "pss-privileged", at(60));
+    let b = exception_name("web", "pss-privileged", at(61));
+    assert!(a.starts_with("web-pss-privileged-") && a != b, "{a} {b}");
+    let long = exception_name(&"w".repeat(80), "Rule_X", at(60));
+    assert!(long.len() <= 63 && !long.contains("--"), "{long}");
+}
+
+#[test]
+fn x_on_a_waived_violation_names_the_exception_instead() {
+    let mut a = synced("demo-a");
+    a.policies = vec![policy("no-privileged", Enforcement::Audit, Some(at(0)))];
+    a.evaluations = vec![deployment(
+        "shop",
+        "web",
+        &["no-privileged"],
+        vec![crate::testing::waived(
+            finding("no-privileged", "pss-privileged", Severity::Critical),
+            "legacy",
+        )],
+    )];
+    let mut s = state(vec![a], at(60));
+    cmd(&mut s, Command::Show(Screen::Violations));
+    cmd(&mut s, Command::CreateException);
+    assert!(s.modal.is_none(), "{:?}", s.modal);
+    assert!(
+        s.toasts
+            .iter()
+            .any(|t| t.text.contains("already waived by")),
+        "{:?}",
+        s.toasts
+    );
 }
