@@ -210,8 +210,21 @@ impl Editing {
                 .map_err(|e| chain(&e))?;
             Ok::<_, String>((server, applied))
         })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", TIMEOUT.as_secs())));
+        .await;
+        // The write may have been sent: "not applied" would be a guess.
+        let Ok(applied) = applied else {
+            return message(
+                format!("Edit of {key}: outcome unknown"),
+                vec![
+                    format!(
+                        "No answer within {}s: the write may or may not have happened.",
+                        TIMEOUT.as_secs()
+                    ),
+                    format!("Re-read {key} (e) to see which before editing again."),
+                    format!("Your edit is kept in {}", session.path.display()),
+                ],
+            );
+        };
         match applied {
             Ok((server, Applied::Done { generation })) => {
                 if key.kind == WriteKind::Policy
@@ -261,9 +274,16 @@ impl Editing {
             let answer = tokio::time::timeout(TIMEOUT, editing.write(request))
                 .await
                 .unwrap_or_else(|_| {
+                    // The write may have been sent: the list shows whether it happened.
                     Err(message(
-                        "Not written".to_owned(),
-                        vec![format!("no answer within {}s", TIMEOUT.as_secs())],
+                        "Outcome unknown".to_owned(),
+                        vec![
+                            format!(
+                                "No answer within {}s: the write may or may not have happened.",
+                                TIMEOUT.as_secs()
+                            ),
+                            "Check the Policies screen before trying again.".to_owned(),
+                        ],
                     ))
                 });
             let action = answer.unwrap_or_else(|failed| failed);

@@ -131,13 +131,20 @@ impl Session {
         let written = server
             .replace(&self.key, edited, &self.base.resource_version)
             .await;
-        let text = file::read(&self.path)?;
-        match written {
+        // Written: done, whatever happens to the temp file (an error now would read as "not
+        // applied"). The file is read only when the edit must be kept.
+        let error = match written {
             Ok(generation) => {
-                file::remove(&self.path)?;
-                Ok(Applied::Done { generation })
+                if let Err(e) = file::remove(&self.path) {
+                    tracing::warn!(error = %chain(&e), "the applied edit's temp file stays");
+                }
+                return Ok(Applied::Done { generation });
             }
-            Err(guardian_cluster::Error::Conflict { .. }) => {
+            Err(error) => error,
+        };
+        let text = file::read(&self.path)?;
+        match error {
+            guardian_cluster::Error::Conflict { .. } => {
                 let fresh = match server.fetch(&self.key).await {
                     Ok(fresh) => fresh,
                     Err(e) => return self.failed(chain(&e), &text),
@@ -153,7 +160,7 @@ impl Session {
                 self.rewrite(&note, &text)?;
                 Ok(Applied::Conflict { server_changes })
             }
-            Err(e) => self.failed(chain(&e), &text),
+            e => self.failed(chain(&e), &text),
         }
     }
 

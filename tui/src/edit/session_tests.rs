@@ -361,3 +361,24 @@ async fn a_real_objects_yaml_reads_back_equal_so_saving_unchanged_is_no_change()
     let edited = session.edit(&mut editor).expect("edits");
     assert_eq!(edited, Edited::Unchanged, "{}", editor.seen[0]);
 }
+
+#[tokio::test]
+async fn a_written_edit_is_done_even_when_its_temp_file_is_gone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let fake = Fake::new(&[Next::Accept]);
+    let mut session = open(&fake, dir.path()).await;
+    let mut editor = Script::new(vec![replace("enforcement: Audit", "enforcement: Warn")]);
+    let Edited::Changed { edited, .. } = session.edit(&mut editor).expect("edits") else {
+        panic!("no change");
+    };
+    // Gone meanwhile (cleaned up by hand): the write still happened.
+    std::fs::remove_file(&session.path).expect("remove");
+    let applied = session.apply(&fake, &edited).await.expect("applied");
+    assert_eq!(
+        applied,
+        Applied::Done {
+            generation: Some(2)
+        }
+    );
+    assert_eq!(fake.writes.lock().expect("lock").len(), 1);
+}
