@@ -200,6 +200,8 @@ pub struct State {
     pub modal: Option<crate::edit::ui::Modal>,
     /// Dialogs waiting for the open one to close (see [`crate::edit::dialogs`]).
     pub dialogs: VecDeque<crate::edit::ui::Modal>,
+    /// The first line the open dialog shows (↑/↓); back to 0 when it closes.
+    pub dialog_scroll: usize,
     /// The selected row the last frame showed; write keys act only on it.
     pub seen: Option<crate::edit::selection::Seen>,
     /// The object `e` is reading for the editor (a second `e` meanwhile is refused).
@@ -258,6 +260,7 @@ impl State {
             modal: None,
             dialogs: VecDeque::new(),
             seen: None,
+            dialog_scroll: 0,
             reading: None,
             editor: None,
             protected: BTreeSet::new(),

@@ -20,6 +20,7 @@ pub fn settle(state: &mut State) {
     if state.modal.is_some() {
         return;
     }
+    state.dialog_scroll = 0;
     if let Some(next) = state.dialogs.pop_front() {
         state.modal = Some(next);
         return;

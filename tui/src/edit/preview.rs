@@ -84,18 +84,25 @@ pub fn impact_job(state: &State, modal: Box<Modal>) -> Result<Box<ImpactJob>, Bo
 }
 
 impl ImpactJob {
-    /// The dialog with the impact inserted under its first line (slow: a blocking thread).
+    /// The dialog with the impact filled in (slow: for a blocking thread).
     pub fn run(self) -> Modal {
         let extra = lines(&self.snapshots, &self.candidate, self.now);
         self.with(extra)
     }
 
-    /// The dialog with `extra` inserted under its first line.
+    /// The dialog with `extra`'s summary under its first line, before the diff, and the
+    /// violations it lists (indented) after the diff: a small screen cuts the list, not the diff.
     pub fn with(self, extra: Vec<String>) -> Modal {
         let mut modal = self.modal;
         if let Modal::Confirm { lines, .. } = &mut modal {
+            let (listed, summary): (Vec<String>, Vec<String>) =
+                extra.into_iter().partition(|l| l.starts_with("  "));
             let at = lines.len().min(1);
-            lines.splice(at..at, extra);
+            lines.splice(at..at, summary);
+            if !listed.is_empty() {
+                lines.push("Violations the edit adds (+) and removes (−):".to_owned());
+                lines.extend(listed);
+            }
         }
         modal
     }
@@ -116,13 +123,12 @@ fn lines(
         ];
     }
     let summary: Vec<String> = impacts.iter().map(summary).collect();
-    let mut out = vec![format!("Impact: {}", summary.join(", "))];
+    // One line: the list of violations comes after the diff.
+    let mut line = format!("Impact: {}", summary.join(", "));
     if impacts.len() > 1 {
-        out.push(format!(
-            "(written to {} only; the others hold a policy of that name)",
-            impacts[0].context
-        ));
+        line.push_str(&format!(" (written to {} only)", impacts[0].context));
     }
+    let mut out = vec![line];
     for impact in &impacts {
         for (sign, list) in [("+", &impact.added), ("−", &impact.removed)] {
             for v in list.iter().take(LISTED) {
@@ -253,7 +259,8 @@ mod tests {
         assert_eq!(lines[0], "Apply to GuardianPolicy p in demo-a?");
         assert_eq!(
             lines[1],
-            "Impact: +2 −1 violations in demo-a (1 → 2), −1 violations in demo-b"
+            "Impact: +2 −1 violations in demo-a (1 → 2), −1 violations in demo-b \
+             (written to demo-a only)"
         );
         assert!(
             lines.contains(&"  + demo-a Pod/shop/net pss-host-namespaces".to_owned()),
@@ -267,6 +274,7 @@ mod tests {
             lines.contains(&"  − demo-b Pod/shop/priv pss-privileged".to_owned()),
             "{lines:#?}"
         );
-        assert_eq!(lines.last().map(String::as_str), Some("- diff"));
+        // The diff right under the summary; the list after it.
+        assert_eq!(lines[2], "- diff", "{lines:#?}");
     }
 }

@@ -156,6 +156,17 @@ pub fn modal_action(state: &mut State, action: &Action) -> Option<bool> {
     ) {
         return None;
     }
+    // ↑/↓ scroll a long dialog (the diff, an impact list); the chooser uses them to choose.
+    if let (Modal::Confirm { lines, .. } | Modal::Message { lines, .. }, Action::Command(c)) =
+        (&*modal, action)
+    {
+        let last = lines.len().saturating_sub(1);
+        state.dialog_scroll = match c {
+            Command::Up => state.dialog_scroll.saturating_sub(1),
+            _ => (state.dialog_scroll + 1).min(last),
+        };
+        return Some(true);
+    }
     match modal {
         Modal::Message { .. } => {
             if matches!(action, Action::Cancel | Action::Submit | Action::Input('q')) {

@@ -35,7 +35,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
     frame.render_widget(Paragraph::new(hint_line(state, theme, hints.width)), hints);
     toasts(frame, body, state, theme);
     if let Some(modal) = &state.modal {
-        super::modal::draw(frame, body, modal, theme);
+        super::modal::draw(frame, body, modal, state.dialog_scroll, theme);
     }
 }
 
