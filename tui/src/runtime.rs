@@ -115,12 +115,9 @@ async fn main_loop(
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
     let clients = Clients::new(targets.clone());
     let fetcher = Fetcher::new(clients.clone(), deltas.clone());
-    let editing = Editing::new(
-        clients,
-        edits_dir(&state),
-        protected.clone(),
-        deltas.clone(),
-    );
+    // Never a shared fallback like /tmp: edits hold what the user typed.
+    let edits = state.paths.as_ref().ok_or(Error::NoHome)?.edits.clone();
+    let editing = Editing::new(clients, edits, protected.clone(), deltas.clone());
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
         tokio::spawn(forward(cluster, receiver, deltas.clone()));
@@ -287,12 +284,4 @@ async fn forward(
             return;
         }
     }
-}
-
-/// Where edits' temp files go: beside the log, in the XDG state dir.
-fn edits_dir(state: &State) -> std::path::PathBuf {
-    state.paths.as_ref().map_or_else(
-        || std::env::temp_dir().join("kube-guardian-edits"),
-        |p| p.edits.clone(),
-    )
 }

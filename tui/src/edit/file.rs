@@ -5,7 +5,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -26,6 +26,7 @@ pub fn create(dir: &Path, context: &str, key: &ObjectKey, text: &str) -> Result<
         .mode(0o700)
         .create(dir)
         .map_err(io(dir, "creating its directory"))?;
+    private_dir(dir)?;
     let object = match &key.namespace {
         Some(ns) => format!("{ns}-{}", key.name),
         None => key.name.clone(),
@@ -53,14 +54,60 @@ pub fn create(dir: &Path, context: &str, key: &ObjectKey, text: &str) -> Result<
         .mode(0o600)
         .open(&path)
         .map_err(io(&path, "creating it"))?;
+    // Ours: the directory's owner is the owner of the file just made in it.
+    let owner = file
+        .metadata()
+        .map_err(io(&path, "reading its owner"))?
+        .uid();
+    let dir_owner = fs::symlink_metadata(dir)
+        .map_err(io(dir, "reading its owner"))?
+        .uid();
+    if owner != dir_owner {
+        let _ = fs::remove_file(&path);
+        return Err(refused(dir, "it belongs to another user"));
+    }
     file.write_all(text.as_bytes())
         .map_err(io(&path, "writing it"))?;
     Ok(path)
 }
 
-/// Replaces the file's text (its permissions stay).
+/// The directory exists as a real directory (not a symlink) that only its owner can write in.
+fn private_dir(dir: &Path) -> Result<(), Error> {
+    let meta = fs::symlink_metadata(dir).map_err(io(dir, "reading it"))?;
+    if !meta.file_type().is_dir() {
+        return Err(refused(dir, "it is not a directory (a symlink?)"));
+    }
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(refused(dir, "others can write in it (chmod 700 it)"));
+    }
+    Ok(())
+}
+
+fn refused(dir: &Path, why: &'static str) -> Error {
+    Error::EditFile {
+        path: dir.to_owned(),
+        what: "keeping edits in it",
+        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, why),
+    }
+}
+
+/// Replaces the file's text: a new private file renamed over it, so a symlink put in its place
+/// is replaced, never followed.
 pub fn write(path: &Path, text: &str) -> Result<(), Error> {
-    fs::write(path, text).map_err(io(path, "writing it"))
+    let mut new = path.as_os_str().to_owned();
+    new.push(".new");
+    let new = PathBuf::from(new);
+    // A leftover of an interrupted write (removing a symlink removes the link only).
+    let _ = fs::remove_file(&new);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&new)
+        .map_err(io(&new, "creating it"))?;
+    file.write_all(text.as_bytes())
+        .map_err(io(&new, "writing it"))?;
+    fs::rename(&new, path).map_err(io(path, "replacing it"))
 }
 
 pub fn read(path: &Path) -> Result<String, Error> {
@@ -100,8 +147,6 @@ pub fn body(text: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::*;
 
     #[test]
@@ -124,6 +169,38 @@ mod tests {
         );
         let again = create(&edits, "demo/a", &key, "x: 2\n").expect("a second one");
         assert_ne!(path, again, "two edits never share a file");
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_the_file_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let edits = dir.path().join("edits");
+        let path = create(&edits, "a", &ObjectKey::policy("p"), "x: 1\n").expect("created");
+        let target = dir.path().join("victim");
+        fs::write(&target, "precious\n").expect("target");
+        fs::remove_file(&path).expect("remove");
+        std::os::unix::fs::symlink(&target, &path).expect("symlink");
+        write(&path, "x: 2\n").expect("written");
+        assert_eq!(fs::read_to_string(&target).expect("target"), "precious\n");
+        assert_eq!(read(&path).expect("read"), "x: 2\n");
+        let meta = fs::symlink_metadata(&path).expect("meta");
+        assert!(meta.file_type().is_file(), "{meta:?}");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_directory_others_can_write_in_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).expect("dir");
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = create(&shared, "a", &ObjectKey::policy("p"), "x: 1\n").expect_err("refused");
+        assert!(e.to_string().contains("keeping edits"), "{e}");
+        assert_eq!(
+            fs::read_dir(&shared).expect("list").count(),
+            0,
+            "nothing written"
+        );
     }
 
     #[test]
