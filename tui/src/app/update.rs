@@ -100,13 +100,18 @@ fn apply_action(state: &mut State, action: Action) -> bool {
             true
         }
         Action::Toast(text) => {
-            let until = state.now + SignedDuration::from_secs(TOAST_SECONDS);
-            state.toasts.push_back(Toast { text, until });
-            while state.toasts.len() > 3 {
-                state.toasts.pop_front();
-            }
+            toast(state, text);
             true
         }
+    }
+}
+
+/// A message shown for [`TOAST_SECONDS`]; the newest three stay.
+pub fn toast(state: &mut State, text: String) {
+    let until = state.now + SignedDuration::from_secs(TOAST_SECONDS);
+    state.toasts.push_back(Toast { text, until });
+    while state.toasts.len() > 3 {
+        state.toasts.pop_front();
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::session::Session;
 use crate::action::{Action, Command};
 use crate::app::state::Request;
-use crate::app::{State, Toast};
+use crate::app::State;
 use crate::views::Screen;
 
 /// The enforcement chooser's lines, in order.
@@ -255,10 +255,7 @@ pub fn modal_action(state: &mut State, action: &Action) -> Option<bool> {
     Some(true)
 }
 
-pub(crate) fn toast(state: &mut State, text: String) {
-    let until = state.now + k8s_openapi::jiff::SignedDuration::from_secs(10);
-    state.toasts.push_back(Toast { text, until });
-}
+pub(crate) use crate::app::update::toast;
 
 /// Two pendings are the same edit when they write the same temp file.
 impl PartialEq for Pending {
