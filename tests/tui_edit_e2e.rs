@@ -142,6 +142,32 @@ async fn an_edit_in_editor_is_applied_and_reconciled_and_an_invalid_one_is_kept(
     assert_eq!(unchanged.metadata.generation, Some(2), "nothing written");
     term.send_keys(&["q"]).expect("keys");
     ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
+    // The read-only test's positive control: a handled `e` is logged.
+    let log = std::fs::read_to_string(dir.join("console.log")).expect("the log");
+    assert!(log.contains("edit requested"), "{log}");
+}
+
+/// A privileged Pod in `e2e-shop`: a violation of the seeded policy.
+async fn privileged_pod(client: &kube::Client) {
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-shop"}}))
+            .expect("namespace");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "root"},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
+                                 "securityContext": {"privileged": true}}]}
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(client.clone(), "e2e-shop")
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,8 +179,9 @@ async fn readonly_offers_no_edit() {
     let dir = tmp.path();
     let state = dir.join("state");
     let cp = plane().await;
-    seed(&cp).await;
+    let client = seed(&cp).await;
     std::fs::write(dir.join("mode"), "deny").expect("mode");
+    privileged_pod(&client).await;
     let term = start_console(cp.kubeconfig_path(), dir, &state, &["--readonly"]);
     ok(
         term.wait_for_text("Synced", DEADLINE).await,
@@ -171,16 +198,42 @@ async fn readonly_offers_no_edit() {
         hints.contains("<y> yaml") && !hints.contains("edit"),
         "{hints}"
     );
-    term.send_keys(&["e", "?"]).expect("keys");
+    // `m` and `x` open their dialog in the reducer, which would take the `?`: Help showing means
+    // they did nothing. `e` logs "edit requested" when it is handled (the edit test's positive
+    // control); its log is read once the console has quit (the log is flushed by then).
+    term.send_keys(&["e", "m", "?"]).expect("keys");
     let help = ok(
         term.wait_for_text("WHAT IT DOES", DEADLINE).await,
         "Help",
         dir,
     );
     assert!(!help.contains("$EDITOR"), "no edit line in Help: {help}");
-    assert!(!dir.join("opened").exists(), "e opened no editor");
+    assert!(!help.contains("Enter preview"), "m chose nothing: {help}");
+    // (Not Escape then V: a terminal reads them as Alt-V.)
+    term.send_keys(&[":"]).expect("keys");
+    term.send_text("violations").expect("keys");
+    term.send_keys(&["Enter"]).expect("keys");
+    ok(
+        term.wait_for_text("Pod/root", DEADLINE).await,
+        "the violation",
+        dir,
+    );
+    term.send_keys(&["x", "?"]).expect("keys");
+    let help = ok(
+        term.wait_for_text("WHAT IT DOES", DEADLINE).await,
+        "Help after x",
+        dir,
+    );
+    assert!(!help.contains("owner:"), "x opened no form: {help}");
     term.send_keys(&["q"]).expect("keys");
     ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
+    assert!(!dir.join("opened").exists(), "e opened no editor");
+    let log = std::fs::read_to_string(dir.join("console--readonly.log")).expect("the log");
+    assert!(
+        log.contains("console starting"),
+        "the log is the console's: {log}"
+    );
+    assert!(!log.contains("edit requested"), "e was handled: {log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

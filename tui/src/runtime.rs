@@ -175,6 +175,8 @@ async fn main_loop(
                         editing.edit(tui, &mut input, cluster, session)
                     }
                     Request::Edit { cluster, key } => {
+                        // A handled `e`, for the log (the read-only e2e test looks for it).
+                        tracing::info!(cluster, object = %key, "edit requested");
                         editing.start(cluster, key);
                         continue;
                     }
