@@ -167,7 +167,8 @@ impl Session {
     fn failed(&mut self, message: String, text: &str) -> Result<Applied, Error> {
         let top = [
             format!("Not applied: {message}"),
-            "Fix the edit and apply it again (e), or copy it from here.".to_owned(),
+            "e on Policies starts again from the server's version: copy your edit from here."
+                .to_owned(),
         ];
         self.rewrite(&top, text)?;
         Ok(Applied::Failed { message })

@@ -331,6 +331,11 @@ async fn a_dry_run_rejection_keeps_the_file_with_the_message() {
     );
     let file = std::fs::read_to_string(&session.path).expect("the temp file is kept");
     assert!(file.contains("# Not applied: "), "{file}");
+    // `e` does not resume this file: the note says what it does.
+    assert!(
+        file.contains("# e on Policies starts again from the server's version"),
+        "{file}"
+    );
     assert!(
         file.contains("enforcement: Deny"),
         "the edit is kept: {file}"

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::session::Session;
 use crate::action::{Action, Command};
-use crate::app::state::Request;
 use crate::app::State;
+use crate::app::state::Request;
 use crate::views::Screen;
 
 /// The enforcement chooser's lines, in order.
