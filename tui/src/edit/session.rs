@@ -13,6 +13,9 @@ use super::editor::Editor;
 use super::{diff, file, validate};
 use crate::error::Error;
 
+/// Conflicts retried at once when the server changed nothing the user edits (status only).
+const STATUS_ONLY_RETRIES: u32 = 5;
+
 /// The cluster an edit reads and writes.
 pub trait Server {
     fn fetch(
@@ -127,34 +130,50 @@ impl Session {
     }
 
     /// Writes `edited` (from [`Edited::Changed`]) guarded by the resourceVersion it was read at.
+    /// A conflict whose server side changed only what the user does not edit (the operator
+    /// writing status, managedFields) is retried on the new version, at most
+    /// [`STATUS_ONLY_RETRIES`] times: the edit was made on the very same content.
     pub async fn apply(&mut self, server: &impl Server, edited: &Value) -> Result<Applied, Error> {
-        let written = server
-            .replace(&self.key, edited, &self.base.resource_version)
-            .await;
-        let text = file::read(&self.path)?;
-        match written {
-            Ok(generation) => {
-                file::remove(&self.path)?;
-                Ok(Applied::Done { generation })
+        let mut retries = 0;
+        loop {
+            let written = server
+                .replace(&self.key, edited, &self.base.resource_version)
+                .await;
+            let text = file::read(&self.path)?;
+            match written {
+                Ok(generation) => {
+                    file::remove(&self.path)?;
+                    return Ok(Applied::Done { generation });
+                }
+                Err(guardian_cluster::Error::Conflict { .. }) => {
+                    let fresh = match server.fetch(&self.key).await {
+                        Ok(fresh) => fresh,
+                        Err(e) => return self.failed(chain(&e), &text),
+                    };
+                    if fresh.editable == self.base.editable && retries < STATUS_ONLY_RETRIES {
+                        retries += 1;
+                        self.base = fresh;
+                        continue;
+                    }
+                    return self.conflict(fresh, &text);
+                }
+                Err(e) => return self.failed(chain(&e), &text),
             }
-            Err(guardian_cluster::Error::Conflict { .. }) => {
-                let fresh = match server.fetch(&self.key).await {
-                    Ok(fresh) => fresh,
-                    Err(e) => return self.failed(chain(&e), &text),
-                };
-                let server_changes = diff::lines(&self.base.editable, &fresh.editable);
-                let mut note = vec![format!(
-                    "{} changed on the server since you opened it (conflict); your edit is below, \
-                     save and close to apply it over the server's version. The server's changes:",
-                    self.key
-                )];
-                note.extend(server_changes.iter().map(|l| format!("  {l}")));
-                self.base = fresh;
-                self.rewrite(&note, &text)?;
-                Ok(Applied::Conflict { server_changes })
-            }
-            Err(e) => self.failed(chain(&e), &text),
         }
+    }
+
+    /// The user's edit reopened over `fresh`, with what changed on the server on top.
+    fn conflict(&mut self, fresh: Fetched, text: &str) -> Result<Applied, Error> {
+        let server_changes = diff::lines(&self.base.editable, &fresh.editable);
+        let mut note = vec![format!(
+            "{} changed on the server since you opened it (conflict); your edit is below, \
+             save and close to apply it over the server's version. The server's changes:",
+            self.key
+        )];
+        note.extend(server_changes.iter().map(|l| format!("  {l}")));
+        self.base = fresh;
+        self.rewrite(&note, text)?;
+        Ok(Applied::Conflict { server_changes })
     }
 
     fn failed(&mut self, message: String, text: &str) -> Result<Applied, Error> {
