@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use guardian_cluster::write::access::can_i_object;
 use guardian_cluster::write::follow::follow;
 use guardian_cluster::write::{self, Fetched, ObjectKey, WriteKind};
 use serde_json::Value;
@@ -95,12 +94,7 @@ impl Editing {
         tokio::spawn(async move {
             let prepared = tokio::time::timeout(TIMEOUT, async {
                 let (context, client) = editing.client(cluster).await?;
-                let access = can_i_object(&client, "update", &key)
-                    .await
-                    .map_err(|e| chain(&e))?;
-                if !access.allowed {
-                    return Err(access.explain("update", key.kind, key.namespace.as_deref()));
-                }
+                super::access::check(&client, "update", &key).await?;
                 let server = KubeServer { client };
                 Session::open(&server, &editing.dir, &context, &key).await
             })
@@ -270,17 +264,16 @@ impl Editing {
         };
         let failed = |why: String| message(format!("Failed: {what}"), vec![why]);
         let (context, client) = self.client(cluster).await.map_err(failed)?;
+        // Every write is reviewed first, explained like the edit's (`e`).
+        if let Some((verb, key)) = super::access::required(&request) {
+            super::access::check(&client, verb, &key)
+                .await
+                .map_err(failed)?;
+        }
         let failed =
             |e: guardian_cluster::Error| message(format!("Failed: {what}"), vec![chain(&e)]);
         let done = match request {
             Request::SetEnforcement { policy, to, .. } => {
-                let access = can_i_object(&client, "update", &ObjectKey::policy(&policy))
-                    .await
-                    .map_err(failed)?;
-                if !access.allowed {
-                    let why = access.explain("update", WriteKind::Policy, None);
-                    return Err(message(format!("Failed: {what}"), vec![why]));
-                }
                 let generation = quick::set_enforcement(&client, &policy, to)
                     .await
                     .map_err(failed)?;
