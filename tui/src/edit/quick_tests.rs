@@ -201,3 +201,34 @@ fn read_only_offers_no_quick_action() {
         assert!(!offered.contains(&write), "{write:?} offered read-only");
     }
 }
+
+#[test]
+fn a_policy_managed_by_gitops_warns_that_the_next_sync_may_revert_the_switch() {
+    let mut s = cluster();
+    cmd(&mut s, Command::Show(Screen::Policies));
+    cmd(&mut s, Command::Enforcement);
+    update(&mut s, Action::Input('d'));
+    assert!(!shown(&s).contains("Managed by"), "{}", shown(&s));
+
+    let mut a = synced("demo-a");
+    let mut managed = (*policy("no-privileged", Enforcement::Audit, Some(at(0)))).clone();
+    managed.metadata.labels = Some(
+        [(
+            "kustomize.toolkit.fluxcd.io/name".to_owned(),
+            "guardian-policies".to_owned(),
+        )]
+        .into(),
+    );
+    a.policies = vec![std::sync::Arc::new(managed)];
+    let mut s = state(vec![a], at(60));
+    cmd(&mut s, Command::Show(Screen::Policies));
+    cmd(&mut s, Command::Enforcement);
+    update(&mut s, Action::Input('d'));
+    let dialog = shown(&s);
+    assert!(
+        dialog.contains(
+            "Managed by Flux Kustomization guardian-policies: its next sync may revert this change"
+        ),
+        "{dialog}"
+    );
+}

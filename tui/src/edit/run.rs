@@ -146,6 +146,7 @@ impl Editing {
             Edited::Changed { edited, diff } => {
                 let context = session.context.clone();
                 let mut lines = vec![format!("Apply to {} in {context}?", session.key)];
+                lines.extend(gitops_warning(&session.base));
                 lines.extend(diff);
                 let modal = Modal::Confirm {
                     title: format!("Apply the edit of {}", session.key),
@@ -308,6 +309,42 @@ impl Editing {
     }
 }
 
+/// The GitOps warning of the object as read from the server (its labels and annotations).
+fn gitops_warning(base: &Fetched) -> Option<String> {
+    let meta = serde_json::from_value(base.editable.get("metadata")?.clone()).ok()?;
+    guardian_cluster::write::gitops::warning(&meta)
+}
+
 fn message(title: String, lines: Vec<String>) -> Action {
     Action::Modal(Box::new(Modal::message(title, lines)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read(metadata: Value) -> Fetched {
+        Fetched {
+            key: ObjectKey::policy("p"),
+            editable: json!({"metadata": metadata, "spec": {"enforcement": "Audit"}}),
+            resource_version: "1".to_owned(),
+            status: None,
+            generation: Some(1),
+        }
+    }
+
+    #[test]
+    fn the_edit_dialog_warns_when_argo_cd_tracks_the_object() {
+        let tracked = read(json!({"name": "p", "annotations": {
+            "argocd.argoproj.io/tracking-id": "guardian:guardian.kube-guardian.dev/GuardianPolicy:/p"
+        }}));
+        let warned = gitops_warning(&tracked).expect("a warning");
+        assert!(
+            warned.contains("Managed by Argo CD application guardian: its next sync may revert"),
+            "{warned}"
+        );
+        assert_eq!(gitops_warning(&read(json!({"name": "p"}))), None);
+    }
 }
