@@ -237,7 +237,9 @@ async fn readonly_offers_no_edit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_update_permission_the_edit_is_explained_and_not_attempted() {
+async fn without_permission_the_edit_and_a_revoke_are_explained_and_not_attempted() {
+    use guardian_core::crd::GuardianException;
+    use k8s_openapi::api::core::v1::Namespace;
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 
     if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
@@ -264,10 +266,33 @@ async fn without_update_permission_the_edit_is_explained_and_not_attempted() {
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}]
     }))
     .expect("binding");
-    Api::<ClusterRoleBinding>::all(client)
+    Api::<ClusterRoleBinding>::all(client.clone())
         .create(&PostParams::default(), &binding)
         .await
         .expect("binding");
+    // An exception the viewer sees and may not revoke.
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-shop"}}))
+            .expect("namespace");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
+    let expires =
+        k8s_openapi::jiff::Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_hours(24);
+    let exception: GuardianException = serde_json::from_value(serde_json::json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianException",
+        "metadata": {"name": "root-pss-privileged", "namespace": "e2e-shop"},
+        "spec": {"policy": "no-privileged", "rules": ["pss-privileged"],
+                 "resources": {"kinds": ["Pod"], "names": ["root"]},
+                 "owner": "team-shop", "justification": "migrating",
+                 "expiresAt": expires.to_string()}
+    }))
+    .expect("exception");
+    Api::<GuardianException>::namespaced(client.clone(), "e2e-shop")
+        .create(&PostParams::default(), &exception)
+        .await
+        .expect("exception");
     let kubeconfig = dir.join("viewer.kubeconfig");
     cp.write_kubeconfig_for_user("viewer", &[], &kubeconfig)
         .expect("the viewer's kubeconfig");
@@ -296,6 +321,45 @@ async fn without_update_permission_the_edit_is_explained_and_not_attempted() {
         "no temp file was written"
     );
     // Apart: Esc then q at once reads as Alt-q.
+    term.send_keys(&["Escape"]).expect("keys");
+    ok(
+        term.wait_for("the dialog closed", DEADLINE, |s| {
+            !s.contains("no permission")
+        })
+        .await,
+        "closing the dialog",
+        dir,
+    );
+    // Quick actions are reviewed the same way: revoking (delete) the exception, the last row.
+    term.send_keys(&["G", "C-d"]).expect("keys");
+    ok(
+        term.wait_for_text(
+            "Delete GuardianException e2e-shop/root-pss-privileged?",
+            DEADLINE,
+        )
+        .await,
+        "the revoke dialog",
+        dir,
+    );
+    term.send_keys(&["y"]).expect("keys");
+    let message = ok(
+        term.wait_for_text("no permission to delete", DEADLINE)
+            .await,
+        "the revoke explained",
+        dir,
+    );
+    assert!(
+        message.contains("guardianexceptions.guardian.kube-guardian.dev in namespace e2e-shop"),
+        "{message}"
+    );
+    assert!(
+        Api::<GuardianException>::namespaced(client, "e2e-shop")
+            .get_opt("root-pss-privileged")
+            .await
+            .expect("read")
+            .is_some(),
+        "not revoked"
+    );
     term.send_keys(&["Escape"]).expect("keys");
     ok(
         term.wait_for("the dialog closed", DEADLINE, |s| {

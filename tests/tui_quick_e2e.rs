@@ -166,6 +166,16 @@ async fn switching_to_deny_previews_what_it_would_stop_then_switches() {
         dir,
     );
     policies(&term, dir).await;
+    // The preview reads the console's last evaluation: "Synced" means the watches are, not
+    // that the pods were evaluated yet.
+    ok(
+        term.wait_for("the violation counted", DEADLINE, |s| {
+            violations_shown(s, "no-privileged") == Some(1)
+        })
+        .await,
+        "the evaluation",
+        dir,
+    );
     term.send_keys(&["m"]).expect("keys");
     ok(
         term.wait_for_text("Enter preview", DEADLINE).await,
@@ -205,4 +215,22 @@ async fn switching_to_deny_previews_what_it_would_stop_then_switches() {
     assert_eq!(now.spec.enforcement, Enforcement::Deny);
     term.send_keys(&["q"]).expect("keys");
     ok(term.wait_for_exit(DEADLINE).await, "quitting", dir);
+}
+
+/// The VIOL column of `policy`'s row on the Policies screen (the token after GEN/OBS, like
+/// `1/1` or `1/- pending`), once the console evaluated the cluster.
+pub fn violations_shown(screen: &str, policy: &str) -> Option<u64> {
+    let line = screen
+        .lines()
+        .find(|l| l.contains("POL ") && l.contains(policy))?;
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let generations = tokens.iter().position(|t| {
+        t.split_once('/')
+            .is_some_and(|(a, _)| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()))
+    })?;
+    tokens[generations + 1..]
+        .iter()
+        .find(|t| **t != "pending")?
+        .parse()
+        .ok()
 }

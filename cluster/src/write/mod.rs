@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod follow;
+pub mod gitops;
 pub mod quick;
 
 use std::fmt;

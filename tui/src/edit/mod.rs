@@ -2,6 +2,7 @@
 //! private temp file, validated with the same loader as `check`, a diff to confirm, a
 //! server-side dry run and a write guarded by the resourceVersion; no edit is ever lost.
 
+pub mod access;
 pub mod dialogs;
 pub mod diff;
 pub mod editor;

@@ -5,8 +5,8 @@
 
 use guardian_cluster::drift::DriftKind;
 use guardian_cluster::impact::enforcement_preview;
-use guardian_cluster::write::ObjectKey;
 use guardian_cluster::write::quick::NewException;
+use guardian_cluster::write::{ObjectKey, WriteKind};
 use guardian_core::crd::Enforcement;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
@@ -155,6 +155,24 @@ pub(super) fn refused(state: &mut State, screen: Screen) -> Option<bool> {
     (!super::selection::as_seen(state)).then_some(true)
 }
 
+/// The GitOps warning of the object `key` in `cluster`'s snapshot, if Argo CD or Flux
+/// manages it (its next sync would revert the write).
+fn gitops(state: &State, cluster: usize, key: &ObjectKey) -> Option<String> {
+    let snapshot = state.clusters.get(cluster)?.snapshot();
+    let meta = match key.kind {
+        WriteKind::Policy => snapshot
+            .policies
+            .iter()
+            .map(|p| &p.metadata)
+            .find(|m| m.name.as_deref() == Some(key.name.as_str()))?,
+        WriteKind::Exception => snapshot.exceptions.iter().map(|e| &e.metadata).find(|m| {
+            m.name.as_deref() == Some(key.name.as_str())
+                && m.namespace.as_deref() == key.namespace.as_deref()
+        })?,
+    };
+    guardian_cluster::write::gitops::warning(meta)
+}
+
 /// The Policies row under the cursor, with its cluster's position.
 pub(super) fn selected_policy_row(
     state: &State,
@@ -204,6 +222,7 @@ pub fn enforcement_confirm(
         .get(cluster)
         .map_or("?", |c| c.context.as_str());
     let mut lines = vec![format!("Switch {policy} in {context} to {to:?}?")];
+    lines.extend(gitops(state, cluster, &ObjectKey::policy(&policy)));
     if let Some(c) = state.clusters.get(cluster) {
         let preview = enforcement_preview(c.snapshot(), &policy, to);
         let (verb, blocked) = match to {
@@ -334,9 +353,10 @@ pub fn revoke(state: &mut State) -> bool {
     let Some((cluster, key)) = selected_exception(state) else {
         return false;
     };
-    let lines = vec![format!(
+    let mut lines = vec![format!(
         "Delete {key}? The violations it waives count again."
     )];
+    lines.extend(gitops(state, cluster, &key));
     let modal = confirm(
         state,
         cluster,
@@ -387,7 +407,8 @@ pub fn exception_confirm(state: &State, form: Form) -> Modal {
             )
         }
         Purpose::Extend { cluster, key } => {
-            let lines = vec![format!("Set the expiry of {key} to {expires_at}?")];
+            let mut lines = vec![format!("Set the expiry of {key} to {expires_at}?")];
+            lines.extend(gitops(state, cluster, &key));
             let title = format!("Extend {key}");
             let on_yes = Request::ExtendException {
                 cluster,

@@ -278,3 +278,36 @@ fn x_on_a_waived_violation_names_the_exception_instead() {
         s.toasts
     );
 }
+
+#[test]
+fn a_policy_managed_by_gitops_warns_that_the_next_sync_may_revert_the_switch() {
+    let mut s = cluster();
+    cmd(&mut s, Command::Show(Screen::Policies));
+    cmd(&mut s, Command::Enforcement);
+    cmd(&mut s, Command::Down);
+    update(&mut s, Action::Submit);
+    assert!(!shown(&s).contains("Managed by"), "{}", shown(&s));
+
+    let mut a = synced("demo-a");
+    let mut managed = (*policy("no-privileged", Enforcement::Audit, Some(at(0)))).clone();
+    managed.metadata.labels = Some(
+        [(
+            "kustomize.toolkit.fluxcd.io/name".to_owned(),
+            "guardian-policies".to_owned(),
+        )]
+        .into(),
+    );
+    a.policies = vec![std::sync::Arc::new(managed)];
+    let mut s = state(vec![a], at(60));
+    cmd(&mut s, Command::Show(Screen::Policies));
+    cmd(&mut s, Command::Enforcement);
+    cmd(&mut s, Command::Down);
+    update(&mut s, Action::Submit);
+    let dialog = shown(&s);
+    assert!(
+        dialog.contains(
+            "Managed by Flux Kustomization guardian-policies: its next sync may revert this change"
+        ),
+        "{dialog}"
+    );
+}

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use guardian_cluster::write::access::can_i_object;
 use guardian_cluster::write::follow::follow;
 use guardian_cluster::write::{self, Fetched, ObjectKey, WriteKind};
 use serde_json::Value;
@@ -96,12 +95,7 @@ impl Editing {
         tokio::spawn(async move {
             let prepared = tokio::time::timeout(TIMEOUT, async {
                 let (context, client) = editing.client(cluster).await?;
-                let access = can_i_object(&client, "update", &key)
-                    .await
-                    .map_err(|e| chain(&e))?;
-                if !access.allowed {
-                    return Err(access.explain("update", key.kind, key.namespace.as_deref()));
-                }
+                super::access::check(&client, "update", &key).await?;
                 let server = KubeServer { client };
                 Session::open(&server, &editing.dir, &context, &key).await
             })
@@ -156,6 +150,7 @@ impl Editing {
             Edited::Changed { edited, diff } => {
                 let context = session.context.clone();
                 let mut lines = vec![format!("Apply to {} in {context}?", session.key)];
+                lines.extend(gitops_warning(&session.base));
                 lines.extend(diff);
                 let modal = Modal::Confirm {
                     title: format!("Apply the edit of {}", session.key),
@@ -308,17 +303,16 @@ impl Editing {
         };
         let failed = |why: String| message(format!("Failed: {what}"), vec![why]);
         let (context, client) = self.client(cluster).await.map_err(failed)?;
+        // Every write is reviewed first, explained like the edit's (`e`).
+        if let Some((verb, key)) = super::access::required(&request) {
+            super::access::check(&client, verb, &key)
+                .await
+                .map_err(failed)?;
+        }
         let failed =
             |e: guardian_cluster::Error| message(format!("Failed: {what}"), vec![chain(&e)]);
         let done = match request {
             Request::SetEnforcement { policy, to, .. } => {
-                let access = can_i_object(&client, "update", &ObjectKey::policy(&policy))
-                    .await
-                    .map_err(failed)?;
-                if !access.allowed {
-                    let why = access.explain("update", WriteKind::Policy, None);
-                    return Err(message(format!("Failed: {what}"), vec![why]));
-                }
                 let generation = quick::set_enforcement(&client, &policy, to)
                     .await
                     .map_err(failed)?;
@@ -353,6 +347,42 @@ impl Editing {
     }
 }
 
+/// The GitOps warning of the object as read from the server (its labels and annotations).
+fn gitops_warning(base: &Fetched) -> Option<String> {
+    let meta = serde_json::from_value(base.editable.get("metadata")?.clone()).ok()?;
+    guardian_cluster::write::gitops::warning(&meta)
+}
+
 fn message(title: String, lines: Vec<String>) -> Action {
     Action::Modal(Box::new(Modal::message(title, lines)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read(metadata: Value) -> Fetched {
+        Fetched {
+            key: ObjectKey::policy("p"),
+            editable: json!({"metadata": metadata, "spec": {"enforcement": "Audit"}}),
+            resource_version: "1".to_owned(),
+            status: None,
+            generation: Some(1),
+        }
+    }
+
+    #[test]
+    fn the_edit_dialog_warns_when_argo_cd_tracks_the_object() {
+        let tracked = read(json!({"name": "p", "annotations": {
+            "argocd.argoproj.io/tracking-id": "guardian:guardian.kube-guardian.dev/GuardianPolicy:/p"
+        }}));
+        let warned = gitops_warning(&tracked).expect("a warning");
+        assert!(
+            warned.contains("Managed by Argo CD application guardian: its next sync may revert"),
+            "{warned}"
+        );
+        assert_eq!(gitops_warning(&read(json!({"name": "p"}))), None);
+    }
 }

@@ -13,6 +13,9 @@ use super::editor::Editor;
 use super::{diff, file, validate};
 use crate::error::Error;
 
+/// Conflicts retried at once when the server changed nothing the user edits (status only).
+const STATUS_ONLY_RETRIES: u32 = 5;
+
 /// The cluster an edit reads and writes.
 pub trait Server {
     fn fetch(
@@ -127,41 +130,57 @@ impl Session {
     }
 
     /// Writes `edited` (from [`Edited::Changed`]) guarded by the resourceVersion it was read at.
+    /// A conflict whose server side changed only what the user does not edit (the operator
+    /// writing status, managedFields) is retried on the new version, at most
+    /// [`STATUS_ONLY_RETRIES`] times: the edit was made on the very same content.
     pub async fn apply(&mut self, server: &impl Server, edited: &Value) -> Result<Applied, Error> {
-        let written = server
-            .replace(&self.key, edited, &self.base.resource_version)
-            .await;
-        // Written: done, whatever happens to the temp file (an error now would read as "not
-        // applied"). The file is read only when the edit must be kept.
-        let error = match written {
-            Ok(generation) => {
-                if let Err(e) = file::remove(&self.path) {
-                    tracing::warn!(error = %chain(&e), "the applied edit's temp file stays");
+        let mut retries = 0;
+        loop {
+            let written = server
+                .replace(&self.key, edited, &self.base.resource_version)
+                .await;
+            // Written: done, whatever happens to the temp file (an error now would read as
+            // "not applied"). The file is read only when the edit must be kept.
+            let error = match written {
+                Ok(generation) => {
+                    if let Err(e) = file::remove(&self.path) {
+                        tracing::warn!(error = %chain(&e), "the applied edit's temp file stays");
+                    }
+                    return Ok(Applied::Done { generation });
                 }
-                return Ok(Applied::Done { generation });
+                Err(error) => error,
+            };
+            let text = file::read(&self.path)?;
+            match error {
+                guardian_cluster::Error::Conflict { .. } => {
+                    let fresh = match server.fetch(&self.key).await {
+                        Ok(fresh) => fresh,
+                        Err(e) => return self.failed(chain(&e), &text),
+                    };
+                    if fresh.editable == self.base.editable && retries < STATUS_ONLY_RETRIES {
+                        retries += 1;
+                        self.base = fresh;
+                        continue;
+                    }
+                    return self.conflict(fresh, &text);
+                }
+                e => return self.failed(chain(&e), &text),
             }
-            Err(error) => error,
-        };
-        let text = file::read(&self.path)?;
-        match error {
-            guardian_cluster::Error::Conflict { .. } => {
-                let fresh = match server.fetch(&self.key).await {
-                    Ok(fresh) => fresh,
-                    Err(e) => return self.failed(chain(&e), &text),
-                };
-                let server_changes = diff::lines(&self.base.editable, &fresh.editable);
-                let mut note = vec![format!(
-                    "{} changed on the server since you opened it (conflict); your edit is below, \
-                     save and close to apply it over the server's version. The server's changes:",
-                    self.key
-                )];
-                note.extend(server_changes.iter().map(|l| format!("  {l}")));
-                self.base = fresh;
-                self.rewrite(&note, &text)?;
-                Ok(Applied::Conflict { server_changes })
-            }
-            e => self.failed(chain(&e), &text),
         }
+    }
+
+    /// The user's edit reopened over `fresh`, with what changed on the server on top.
+    fn conflict(&mut self, fresh: Fetched, text: &str) -> Result<Applied, Error> {
+        let server_changes = diff::lines(&self.base.editable, &fresh.editable);
+        let mut note = vec![format!(
+            "{} changed on the server since you opened it (conflict); your edit is below, \
+             save and close to apply it over the server's version. The server's changes:",
+            self.key
+        )];
+        note.extend(server_changes.iter().map(|l| format!("  {l}")));
+        self.base = fresh;
+        self.rewrite(&note, text)?;
+        Ok(Applied::Conflict { server_changes })
     }
 
     fn failed(&mut self, message: String, text: &str) -> Result<Applied, Error> {

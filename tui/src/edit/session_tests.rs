@@ -56,6 +56,8 @@ enum Next {
     Accept,
     /// Someone else wrote first: the server's enforcement becomes Warn.
     Conflict,
+    /// Someone else wrote only what is not edited (the operator's status): a new version.
+    StatusOnly,
     Reject,
 }
 
@@ -118,6 +120,13 @@ impl Server for Fake {
         match next {
             Next::Conflict => {
                 object.0["spec"]["enforcement"] = json!("Warn");
+                object.1 += 1;
+                Err(guardian_cluster::Error::Conflict {
+                    object: key.to_string(),
+                    source: api_error(409, "the object has been modified"),
+                })
+            }
+            Next::StatusOnly => {
                 object.1 += 1;
                 Err(guardian_cluster::Error::Conflict {
                     object: key.to_string(),
@@ -311,6 +320,31 @@ async fn a_conflict_reopens_the_users_edit_with_the_servers_changes_then_applies
     let writes = fake.writes.lock().expect("lock");
     assert_eq!(writes[0].1, "2", "guarded by the re-read version");
     assert_eq!(writes[0].0["spec"]["rules"][0]["id"], "pss-host-namespaces");
+}
+
+#[tokio::test]
+async fn a_conflict_on_status_only_is_retried_on_the_new_version_without_reopening() {
+    let dir = tempfile::tempdir().expect("dir");
+    let fake = Fake::new(&[Next::StatusOnly, Next::StatusOnly, Next::Accept]);
+    let mut session = open(&fake, dir.path()).await;
+    let mut editor = Script::new(vec![replace("enforcement: Audit", "enforcement: Deny")]);
+    let Edited::Changed { edited, .. } = session.edit(&mut editor).expect("edits") else {
+        panic!("no change");
+    };
+    assert_eq!(
+        session.apply(&fake, &edited).await.expect("applies"),
+        Applied::Done {
+            generation: Some(2)
+        }
+    );
+    let writes = fake.writes.lock().expect("lock");
+    assert_eq!(writes.len(), 1);
+    assert_eq!(
+        writes[0].1, "3",
+        "guarded by the version re-read after both conflicts"
+    );
+    assert_eq!(writes[0].0["spec"]["enforcement"], "Deny");
+    assert!(!session.path.exists(), "applied: the temp file is removed");
 }
 
 #[tokio::test]
