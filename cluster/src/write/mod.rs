@@ -152,49 +152,62 @@ pub async fn replace(
     edited: &Value,
     resource_version: &str,
 ) -> Result<DynamicObject, Error> {
-    let mut object: DynamicObject =
-        serde_json::from_value(edited.clone()).map_err(|e| Error::Write {
-            what: "encoding",
-            object: key.to_string(),
-            source: Box::new(kube::Error::SerdeError(e)),
-        })?;
+    let mut object = encode(key, edited)?;
     object.metadata.resource_version = Some(resource_version.to_owned());
     object.metadata.managed_fields = None;
     let api = key.api(client.clone());
-    let mut params = PostParams {
-        dry_run: true,
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-    };
-    api.replace(&key.name, &params, &object)
-        .await
-        .map_err(|e| classify(key, "dry-running the update of", true, e))?;
-    params.dry_run = false;
-    api.replace(&key.name, &params, &object)
-        .await
-        .map_err(|e| classify(key, "updating", false, e))
+    let what = ["dry-running the update of", "updating"];
+    dry_run_then(key, what, |dry_run| {
+        let (api, name, object) = (api.clone(), key.name.clone(), object.clone());
+        async move { api.replace(&name, &post(dry_run), &object).await }
+    })
+    .await
 }
 
 /// Creates `object` (an exception made by a quick action), dry run first.
 pub async fn create(client: &Client, key: &ObjectKey, object: &Value) -> Result<(), Error> {
-    let object: DynamicObject =
-        serde_json::from_value(object.clone()).map_err(|e| Error::Write {
-            what: "encoding",
-            object: key.to_string(),
-            source: Box::new(kube::Error::SerdeError(e)),
-        })?;
+    let object = encode(key, object)?;
     let api = key.api(client.clone());
-    let mut params = PostParams {
-        dry_run: true,
+    let what = ["dry-running the creation of", "creating"];
+    dry_run_then(key, what, |dry_run| {
+        let (api, object) = (api.clone(), object.clone());
+        async move { api.create(&post(dry_run), &object).await.map(|_| ()) }
+    })
+    .await
+}
+
+/// `value` as the dynamic object kube-rs writes.
+fn encode(key: &ObjectKey, value: &Value) -> Result<DynamicObject, Error> {
+    serde_json::from_value(value.clone()).map_err(|e| Error::Write {
+        what: "encoding",
+        object: key.to_string(),
+        source: Box::new(kube::Error::SerdeError(e)),
+    })
+}
+
+fn post(dry_run: bool) -> PostParams {
+    PostParams {
+        dry_run,
         field_manager: Some(FIELD_MANAGER.to_owned()),
-    };
-    api.create(&params, &object)
+    }
+}
+
+/// `write` as a server-side dry run (the schema, CEL validations and webhooks answer, nothing
+/// changes), then for real; `what` names both steps in errors.
+async fn dry_run_then<T, F>(
+    key: &ObjectKey,
+    what: [&'static str; 2],
+    write: impl Fn(bool) -> F,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, kube::Error>>,
+{
+    write(true)
         .await
-        .map_err(|e| classify(key, "dry-running the creation of", true, e))?;
-    params.dry_run = false;
-    api.create(&params, &object)
+        .map_err(|e| classify(key, what[0], true, e))?;
+    write(false)
         .await
-        .map(|_| ())
-        .map_err(|e| classify(key, "creating", false, e))
+        .map_err(|e| classify(key, what[1], false, e))
 }
 
 /// 409 AlreadyExists is a taken name, 404 a deleted object, another 409 a conflict (re-read and

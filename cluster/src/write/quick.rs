@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use std::future::Future;
 
-use super::{ObjectKey, WriteKind, classify, create, fetch, replace};
+use super::{ObjectKey, WriteKind, create, dry_run_then, fetch, replace};
 use crate::Error;
 
 /// Read-modify-write attempts of one quick action.
@@ -124,22 +124,20 @@ async fn revoke_once(client: &Client, key: &ObjectKey) -> Result<(), Error> {
         key.namespace.as_deref().unwrap_or_default(),
         &key.kind.api_resource(),
     );
-    let mut params = DeleteParams {
-        dry_run: true,
-        preconditions: Some(Preconditions {
-            resource_version: Some(fetched.resource_version.clone()),
-            uid: None,
-        }),
-        ..DeleteParams::default()
-    };
-    api.delete(&key.name, &params)
-        .await
-        .map_err(|e| classify(key, "dry-running the deletion of", true, e))?;
-    params.dry_run = false;
-    api.delete(&key.name, &params)
-        .await
-        .map(|_| ())
-        .map_err(|e| classify(key, "deleting", false, e))
+    let what = ["dry-running the deletion of", "deleting"];
+    dry_run_then(key, what, |dry_run| {
+        let params = DeleteParams {
+            dry_run,
+            preconditions: Some(Preconditions {
+                resource_version: Some(fetched.resource_version.clone()),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let (api, name) = (api.clone(), key.name.clone());
+        async move { api.delete(&name, &params).await.map(|_| ()) }
+    })
+    .await
 }
 
 #[cfg(test)]
