@@ -196,8 +196,15 @@ impl Editing {
     async fn write_edit(&self, pending: &Pending) -> Action {
         let mut session = pending.session.clone();
         let key = session.key.clone();
+        // Connecting is timed on its own: no connection means nothing was sent.
+        let connected = tokio::time::timeout(TIMEOUT, self.client(pending.cluster))
+            .await
+            .unwrap_or_else(|_| Err(format!("no connection within {}s", TIMEOUT.as_secs())));
+        let client = match connected {
+            Ok((_, client)) => client,
+            Err(why) => return Self::not_applied(&key, why, &session),
+        };
         let applied = tokio::time::timeout(TIMEOUT, async {
-            let (_, client) = self.client(pending.cluster).await?;
             let server = KubeServer { client };
             let applied = session
                 .apply(&server, &pending.edited)
@@ -237,14 +244,20 @@ impl Editing {
             Ok((_, Applied::Conflict { .. })) => {
                 Action::OpenEditor(Box::new((pending.cluster, session)))
             }
-            Ok((_, Applied::Failed { message: why })) | Err(why) => message(
-                format!("Edit of {key} not applied"),
-                vec![
-                    why,
-                    format!("Your edit is kept in {}", session.path.display()),
-                ],
-            ),
+            Ok((_, Applied::Failed { message: why })) | Err(why) => {
+                Self::not_applied(&key, why, &session)
+            }
         }
+    }
+
+    fn not_applied(key: &ObjectKey, why: String, session: &Session) -> Action {
+        message(
+            format!("Edit of {key} not applied"),
+            vec![
+                why,
+                format!("Your edit is kept in {}", session.path.display()),
+            ],
+        )
     }
 
     /// Reports the operator's verdict on `name` once it reconciled `generation`.
