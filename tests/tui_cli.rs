@@ -38,6 +38,11 @@ fn print_paths_names_the_config_and_log_in_the_xdg_dirs_or_the_log_file_given() 
         stdout.contains(&format!("log:    {}", log.display())),
         "{stdout}"
     );
+    let edits = home.path().join("state/kube-guardian/edits");
+    assert!(
+        stdout.contains(&format!("edits:  {}", edits.display())),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains('\u{1b}'),
         "plain text, no terminal control: {stdout:?}"

@@ -60,6 +60,50 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A write was refused because the object changed on the server since it was read (409).
+    #[error(
+        "{object} changed on the server since it was read (conflict): re-read it and apply the edit again"
+    )]
+    Conflict {
+        object: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The object to create exists already (its name is taken).
+    #[error("{object} exists already: edit or revoke that one, or create it under another name")]
+    AlreadyExists {
+        object: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The object is not there (deleted meanwhile, or never made).
+    #[error(
+        "{object} does not exist (deleted meanwhile?): nothing to change; the list updates shortly"
+    )]
+    NotFound {
+        object: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The API server refused a write: its schema, a CEL validation, an admission webhook or
+    /// RBAC spoke (`dry_run`: during the server-side dry run, so nothing was changed).
+    #[error("the API server rejects {object}{}: {message}", if *dry_run { " (dry run, nothing changed)" } else { "" })]
+    Rejected {
+        object: String,
+        dry_run: bool,
+        message: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// A read or write did not reach a verdict (network, timeout, unexpected answer).
+    #[error("{what} {object}: check the cluster's connection and try again")]
+    Write {
+        what: &'static str,
+        object: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+
     /// Logging could not be set up.
     #[error("cannot set up logging: {what}")]
     Logging {

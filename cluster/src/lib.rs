@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod drift;
 pub mod error;
 pub mod evaluate;
+pub mod impact;
 pub mod kinds;
 pub mod kubeconfig;
 pub mod lease;
@@ -26,6 +27,7 @@ mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod watches;
+pub mod write;
 
 pub use error::Error;
 pub use kubeconfig::{ContextSelection, Target};

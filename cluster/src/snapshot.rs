@@ -42,6 +42,9 @@ pub struct ClusterSnapshot {
     pub warning_events: Option<usize>,
     /// Those Warning Events themselves (empty while not listed), by namespace and name.
     pub warnings: Vec<Arc<Event>>,
+    /// What `evaluations` were computed from (the cached objects and namespace labels, shared
+    /// with the cache): a candidate policy is evaluated on exactly these (see `impact`).
+    pub inputs: Option<Arc<EvaluationInputs>>,
 }
 
 impl ClusterSnapshot {
@@ -73,7 +76,23 @@ impl ClusterSnapshot {
             policy_reports: None,
             warning_events: None,
             warnings: Vec::new(),
+            inputs: None,
         }
+    }
+}
+
+/// The inputs of one evaluation of a cluster.
+pub struct EvaluationInputs {
+    pub objects: Vec<Arc<crate::cache::CachedObject>>,
+    pub namespaces: Arc<crate::cache::AuditNamespaces>,
+}
+
+// Counts only: the objects are compressed JSON.
+impl std::fmt::Debug for EvaluationInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvaluationInputs")
+            .field("objects", &self.objects.len())
+            .finish_non_exhaustive()
     }
 }
 

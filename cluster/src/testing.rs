@@ -83,3 +83,30 @@ pub fn skipped(policy: &str, severity: Severity) -> Finding {
         ..finding(policy, severity)
     }
 }
+
+/// `objects` evaluated with `policies` (no exceptions, no namespace labels), as a cluster's
+/// task would: the evaluations and the inputs they came from, for tests of the impact preview.
+pub fn evaluated(
+    snapshot: &mut ClusterSnapshot,
+    policies: Vec<guardian_core::crd::GuardianPolicy>,
+    objects: &[serde_json::Value],
+) {
+    use guardian_core::engine::{FailClosed, NamespaceMap, PolicySet};
+    let namespaces = Arc::new(FailClosed(NamespaceMap(Default::default())));
+    let (set, _) = PolicySet::compile_partial(&policies, &[]);
+    let evaluations = crate::evaluate::evaluate(
+        &set,
+        objects.iter().cloned(),
+        &*namespaces,
+        Timestamp::UNIX_EPOCH,
+    );
+    snapshot.evaluations = evaluations.into_iter().map(Arc::new).collect();
+    snapshot.policies = policies.into_iter().map(Arc::new).collect();
+    snapshot.inputs = Some(Arc::new(crate::snapshot::EvaluationInputs {
+        objects: objects
+            .iter()
+            .map(|o| Arc::new(crate::cache::CachedObject::for_tests(o)))
+            .collect(),
+        namespaces,
+    }));
+}

@@ -48,6 +48,16 @@ pub enum Command {
     FailuresOnly,
     /// Jumps to a screen (each screen has a key).
     Show(Screen),
+    /// `e` on Policies: edit the selected policy or exception in `$EDITOR` (a write).
+    Edit,
+    /// `m` on Policies: switch the selected policy's enforcement (a write).
+    Enforcement,
+    /// `x` on Violations: create an exception for the selected violation (a write).
+    CreateException,
+    /// `+` on Policies: extend the selected exception (a write).
+    ExtendException,
+    /// `Ctrl-d` on Policies: revoke the selected exception (a write).
+    RevokeException,
 }
 
 /// Everything the reducer handles.
@@ -81,6 +91,14 @@ pub enum Action {
     Toast(String),
     /// An object the detail pane asked for, read from its cluster.
     Object(Box<ObjectText>),
+    /// A dialog from the edit flow: confirm a write, or an outcome to read.
+    Modal(Box<crate::edit::ui::Modal>),
+    /// A policy edit's confirm dialog with its impact computed.
+    Impact(Box<crate::edit::ui::Modal>),
+    /// `e` could not read its object (why, in a dialog); `e` works again.
+    NotEditable(Box<crate::edit::ui::Modal>),
+    /// An edit read and ready (or to reopen after a conflict): the loop opens the editor.
+    OpenEditor(Box<(usize, crate::edit::Session)>),
 }
 
 /// One cluster's new state, tagged with its snapshot generation: an older delta arriving after

@@ -40,4 +40,28 @@ pub enum Error {
     },
     #[error("starting the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("${variable} ({value:?}) cannot be split into a command: fix its quoting")]
+    EditorCommand {
+        variable: &'static str,
+        value: String,
+        #[source]
+        source: shell_words::ParseError,
+    },
+    #[error(
+        "cannot start the editor {command:?}: set $KUBE_EDITOR, $VISUAL or $EDITOR to an installed editor"
+    )]
+    EditorStart {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the editor {command:?} failed: {why}")]
+    EditorFailed { command: String, why: String },
+    #[error("the edit's temp file {}: {what}", path.display())]
+    EditFile {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }

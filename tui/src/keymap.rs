@@ -45,6 +45,12 @@ impl Binding {
         self
     }
 
+    /// Marks it a write: absent in read-only mode.
+    fn writes(mut self) -> Binding {
+        self.writes = true;
+        self
+    }
+
     fn on(mut self, screens: &[Screen]) -> Binding {
         self.screens = screens.to_vec();
         self
@@ -83,7 +89,8 @@ pub fn command_name(command: Command) -> String {
 pub fn defaults() -> Vec<Binding> {
     use Command::*;
     let tables = [Screen::Violations];
-    let mut all = vec![
+    let mut all =
+        vec![
         Binding::new(Help, &["?"], "this help").hint("help"),
         Binding::new(Quit, &["q", "ctrl-c"], "quit").hint("quit"),
         Binding::new(
@@ -148,6 +155,40 @@ pub fn defaults() -> Vec<Binding> {
         Binding::new(Yaml, &["y"], "the selected policy's or exception's YAML")
             .on(&[Screen::Policies])
             .hint("yaml"),
+        Binding::new(
+            Edit,
+            &["e"],
+            "edit the selected policy or exception in $EDITOR (diff, confirm, dry run, then write)",
+        )
+        .on(&[Screen::Policies])
+        .writes()
+        .hint("edit"),
+        Binding::new(
+            Enforcement,
+            &["m"],
+            "switch the selected policy's enforcement (Audit/Warn/Deny), with what it would stop",
+        )
+        .on(&[Screen::Policies])
+        .writes()
+        .hint("enforce"),
+        Binding::new(
+            ExtendException,
+            &["+"],
+            "extend the selected exception's expiry",
+        )
+        .on(&[Screen::Policies])
+        .writes(),
+        Binding::new(RevokeException, &["ctrl-d"], "revoke (delete) the selected exception")
+            .on(&[Screen::Policies])
+            .writes(),
+        Binding::new(
+            CreateException,
+            &["x"],
+            "create an exception for the selected violation (owner, justification, expiry)",
+        )
+        .on(&[Screen::Violations])
+        .writes()
+        .hint("exception"),
         Binding::new(
             FailuresOnly,
             &["ctrl-z"],

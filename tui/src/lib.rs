@@ -10,6 +10,7 @@ pub mod app;
 mod args;
 pub mod clients;
 pub mod config;
+pub mod edit;
 pub mod error;
 pub mod fetch;
 pub mod keymap;

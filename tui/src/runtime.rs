@@ -21,6 +21,7 @@ use crate::app::screens::ContextInfo;
 use crate::app::{Deriver, Mode, Request, State, prepare, update};
 use crate::clients::Clients;
 use crate::config::{Config, Paths};
+use crate::edit::run::Editing;
 use crate::error::Error;
 use crate::fetch::Fetcher;
 use crate::keymap::{Keymap, defaults};
@@ -41,6 +42,7 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
     if args.print_paths {
         println!("config: {}", paths.config.display());
         println!("log:    {}", paths.log.display());
+        println!("edits:  {}", paths.edits.display());
         return Ok(());
     }
     // The terminal is the screen: log lines go to the file only.
@@ -57,6 +59,7 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
     let contexts: Vec<String> = targets.iter().map(|t| t.context.clone()).collect();
     tracing::info!(?contexts, readonly = args.readonly, "console starting");
     let readonly_contexts: BTreeSet<String> = config.readonly_contexts().into_iter().collect();
+    let protected: BTreeSet<String> = config.protected_contexts().into_iter().collect();
     let mut state = State::new(
         &contexts,
         Timestamp::now(),
@@ -64,6 +67,10 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
         &readonly_contexts,
     );
     state.readonly = args.readonly || config.readonly;
+    state.protected = protected.clone();
+    state.max_exception_days = config
+        .max_exception_days
+        .unwrap_or(crate::config::MAX_EXCEPTION_DAYS);
     state.screens.contexts = targets
         .iter()
         .map(|t| ContextInfo {
@@ -79,7 +86,7 @@ pub fn run(args: TuiArgs) -> Result<(), Error> {
         .map_err(Error::Runtime)?;
     runtime.block_on(async move {
         let mut tui = Tui::enter()?;
-        let result = main_loop(&mut tui, state, targets).await;
+        let result = main_loop(&mut tui, state, targets, protected).await;
         drop(tui);
         result
     })
@@ -89,6 +96,7 @@ async fn main_loop(
     tui: &mut Tui,
     mut state: State,
     targets: Vec<guardian_cluster::Target>,
+    protected: BTreeSet<String>,
 ) -> Result<(), Error> {
     let theme = Theme::from_env();
     let size = tui.terminal.size().map_err(|source| Error::Terminal {
@@ -105,7 +113,11 @@ async fn main_loop(
     draw(tui, &mut state, &theme)?;
 
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
-    let fetcher = Fetcher::new(Clients::new(targets.clone()), deltas.clone());
+    let clients = Clients::new(targets.clone());
+    let fetcher = Fetcher::new(clients.clone(), deltas.clone());
+    // Never a shared fallback like /tmp: edits hold what the user typed.
+    let edits = state.paths.as_ref().ok_or(Error::NoHome)?.edits.clone();
+    let editing = Editing::new(clients, edits, protected.clone(), deltas.clone());
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
         tokio::spawn(forward(cluster, receiver, deltas.clone()));
@@ -145,9 +157,46 @@ async fn main_loop(
                 last_draw = Instant::now();
             }
         }
-        for request in state.requests.drain(..) {
-            match request {
-                Request::Object { cluster, resource } => fetcher.request(cluster, resource),
+        // Answers may ask for more (an edit's confirm dialog asks for its impact): until none.
+        loop {
+            let requests = std::mem::take(&mut state.requests);
+            if requests.is_empty() {
+                break;
+            }
+            for request in requests {
+                let answers = match request {
+                    Request::Object { cluster, resource } => {
+                        fetcher.request(cluster, resource);
+                        continue;
+                    }
+                    // The editor owns the terminal meanwhile; its outcome comes back as actions.
+                    Request::OpenEditor(opened) => {
+                        let (cluster, session) = *opened;
+                        editing.edit(tui, &mut input, cluster, session)
+                    }
+                    Request::Edit { cluster, key } => {
+                        // A handled `e`, for the log (the read-only e2e test looks for it).
+                        tracing::info!(cluster, object = %key, "edit requested");
+                        editing.start(cluster, key);
+                        continue;
+                    }
+                    Request::Impact(job) => {
+                        editing.impact(job);
+                        continue;
+                    }
+                    Request::Apply(pending) => {
+                        editing.apply(pending);
+                        continue;
+                    }
+                    quick => {
+                        editing.quick(quick);
+                        continue;
+                    }
+                };
+                for action in answers {
+                    update(&mut state, action);
+                }
+                dirty = true;
             }
         }
         if !state.retired.is_empty() {
@@ -163,11 +212,12 @@ fn draw(tui: &mut Tui, state: &mut State, theme: &Theme) -> Result<(), Error> {
     prepare(state);
     tui.terminal
         .draw(|f| frame::draw(f, state, theme))
-        .map(|_| ())
         .map_err(|source| Error::Terminal {
             what: "drawing",
             source,
-        })
+        })?;
+    crate::edit::selection::drawn(state);
+    Ok(())
 }
 
 /// What a terminal event does: keys through the keymap (or into the filter or palette line),
@@ -185,12 +235,17 @@ pub fn actions(state: &State, event: Event) -> Vec<Action> {
 }
 
 fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
-    if state.mode == Mode::Normal {
+    if state.mode == Mode::Normal && state.modal.is_none() {
         return state
             .keymap
             .dispatch(state.screen, key, state.is_readonly());
     }
     match key.code {
+        // Dialogs choose and scroll with the arrows.
+        KeyCode::Up if state.modal.is_some() => Some(Action::Command(crate::action::Command::Up)),
+        KeyCode::Down if state.modal.is_some() => {
+            Some(Action::Command(crate::action::Command::Down))
+        }
         KeyCode::Esc => Some(Action::Cancel),
         KeyCode::Enter => Some(Action::Submit),
         KeyCode::Backspace => Some(Action::Erase),

@@ -51,8 +51,13 @@ impl Tui {
         execute!(stdout(), EnterAlternateScreen, Hide, EnableFocusChange)
             .map_err(io("entering the alternate screen"))?;
         self.active = true;
-        // The screen may hold anything now: the next draw repaints every cell.
-        self.terminal.clear().map_err(io("clearing the screen"))
+        // The screen may hold anything now: the next draw repaints every cell. Not
+        // `Terminal::clear`, which asks the terminal where its cursor is: after an editor ran,
+        // that answer can be lost to the paused input's reader and the resume fails.
+        let size = self.terminal.size().map_err(io("reading its size"))?;
+        self.terminal
+            .resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
+            .map_err(io("clearing the screen"))
     }
 
     /// Gives the terminal back to the user (cooked mode, main screen, cursor shown).

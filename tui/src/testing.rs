@@ -233,6 +233,7 @@ pub fn render(state: &mut State, width: u16, height: u16, theme: &Theme) -> Buff
         Err(e) => match e {},
     };
     let _ = terminal.draw(|f| frame::draw(f, state, theme));
+    crate::edit::selection::drawn(state);
     terminal.backend().buffer().clone()
 }
 

@@ -167,6 +167,7 @@ fn help_screen_and_palette() {
         s.paths = Some(Paths {
             config: "/home/ana/.config/kube-guardian/tui.toml".into(),
             log: "/home/ana/.local/state/kube-guardian/tui.log".into(),
+            edits: "/home/ana/.local/state/kube-guardian/edits".into(),
         });
         cmd(&mut s, Command::Help);
         let screen = text(&snapshot("help", &mut s, w, h));

@@ -88,6 +88,14 @@ impl Packer {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
+impl CachedObject {
+    /// `value` packed on its own, for tests of what reads the cache.
+    pub fn for_tests(value: &Value) -> CachedObject {
+        Packer::default().pack(&serde_json::to_vec(value).unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -270,6 +270,10 @@ impl Data {
             // Off the async workers: a big cluster's evaluation must not hold up other clusters'
             // tasks.
             let mut memo = std::mem::take(&mut self.memo);
+            snapshot.inputs = Some(Arc::new(crate::snapshot::EvaluationInputs {
+                objects: objects.clone(),
+                namespaces: Arc::clone(&basis.namespaces),
+            }));
             let evaluated = tokio::task::spawn_blocking(move || {
                 let (evaluations, evaluated) = memo.run(basis, objects, now);
                 (memo, evaluations, evaluated)

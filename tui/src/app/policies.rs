@@ -208,3 +208,8 @@ fn mark(report: &DriftReport, index: Option<usize>) -> (DriftMark, Option<usize>
     };
     (mark, index)
 }
+
+/// A row's identity across rebuilds: its cluster, kind and name.
+pub fn identity(row: &PolicyRow) -> String {
+    format!("{} {} {}", row.cluster, row.kind.as_str(), row.name)
+}

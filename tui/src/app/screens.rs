@@ -96,12 +96,29 @@ pub fn prepare(state: &mut State) -> bool {
 /// rows with the history.
 pub fn rebuild(state: &mut State) {
     state.screens.outdated = false;
+    // The Policies selection follows its row (rows come and go above it).
+    let selected = visible(state, Screen::Policies)
+        .get(state.cursor(Screen::Policies).selected)
+        .and_then(|&i| state.screens.policies.get(i))
+        .map(policies::identity);
     let snapshots: Vec<_> = state.clusters.iter().map(|c| c.snapshot()).collect();
     let report = drift(&snapshots);
     let rows = state.clusters.iter().map(|c| c.rows.policies.as_slice());
     state.screens.policies = policies::with_drift(rows, &report);
     state.screens.drift = report;
     state.screens.reconcile = reconcile::rows(&snapshots, &state.screens.history);
+    if let Some(selected) = selected {
+        let now = visible(state, Screen::Policies).iter().position(|&i| {
+            state
+                .screens
+                .policies
+                .get(i)
+                .is_some_and(|r| policies::identity(r) == selected)
+        });
+        if let Some(line) = now {
+            state.cursors.entry(Screen::Policies).or_default().selected = line;
+        }
+    }
 }
 
 /// The lines of `screen` the scope and filter leave, as indices into its rows (Policies,

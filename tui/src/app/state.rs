@@ -103,6 +103,39 @@ pub enum Request {
         cluster: usize,
         resource: Arc<ResourceRef>,
     },
+    /// Read this object fresh for an edit (then [`Request::OpenEditor`]).
+    Edit {
+        cluster: usize,
+        key: guardian_cluster::write::ObjectKey,
+    },
+    /// Open the editor on an edit's temp file (the loop owns the terminal).
+    OpenEditor(Box<(usize, crate::edit::Session)>),
+    /// Compute a policy edit's impact for its confirm dialog (then [`crate::action::Action::Impact`]).
+    Impact(Box<crate::edit::preview::ImpactJob>),
+    /// Write a confirmed edit.
+    Apply(Arc<crate::edit::ui::Pending>),
+    /// Switch a policy's enforcement.
+    SetEnforcement {
+        cluster: usize,
+        policy: String,
+        to: guardian_core::crd::Enforcement,
+    },
+    /// Create an exception for a violation.
+    CreateException {
+        cluster: usize,
+        exception: guardian_cluster::write::quick::NewException,
+    },
+    /// Move an exception's expiry.
+    ExtendException {
+        cluster: usize,
+        key: guardian_cluster::write::ObjectKey,
+        expires_at: Timestamp,
+    },
+    /// Delete an exception.
+    RevokeException {
+        cluster: usize,
+        key: guardian_cluster::write::ObjectKey,
+    },
 }
 
 /// An object read from its cluster, as YAML, or why it could not be read.
@@ -172,6 +205,22 @@ pub struct State {
     pub retired: Vec<Arc<ClusterRows>>,
     /// Whether the terminal has focus (terminals that do not report focus stay focused).
     pub focused: bool,
+    /// The edit flow's dialog; keys go to it while open.
+    pub modal: Option<crate::edit::ui::Modal>,
+    /// Dialogs waiting for the open one to close (see [`crate::edit::dialogs`]).
+    pub dialogs: VecDeque<crate::edit::ui::Modal>,
+    /// The first line the open dialog shows (↑/↓); back to 0 when it closes.
+    pub dialog_scroll: usize,
+    /// The selected row the last frame showed; write keys act only on it.
+    pub seen: Option<crate::edit::selection::Seen>,
+    /// The object `e` is reading for the editor (a second `e` meanwhile is refused).
+    pub reading: Option<guardian_cluster::write::ObjectKey>,
+    /// An edit read and ready, waiting for the dialogs to close before the editor opens.
+    pub editor: Option<Box<(usize, crate::edit::Session)>>,
+    /// Contexts whose writes need their name typed (`[contexts.NAME] protected = true`).
+    pub protected: BTreeSet<String>,
+    /// The longest an exception made here may last, in days (`max_exception_days`).
+    pub max_exception_days: u32,
 }
 
 impl State {
@@ -219,6 +268,14 @@ impl State {
             requests: Vec::new(),
             retired: Vec::new(),
             focused: true,
+            modal: None,
+            dialogs: VecDeque::new(),
+            seen: None,
+            dialog_scroll: 0,
+            reading: None,
+            editor: None,
+            protected: BTreeSet::new(),
+            max_exception_days: crate::config::MAX_EXCEPTION_DAYS,
         }
     }
 

@@ -19,6 +19,18 @@ pub fn update(state: &mut State, action: Action) -> bool {
         action,
         Action::Delta(_) | Action::Tick(_) | Action::Object(_) | Action::Focus(_)
     );
+    // A row the user's own keys put under the cursor counts as seen (`G` then `Ctrl-d`); one a
+    // delta put there does not (see `edit::selection`).
+    let write = matches!(
+        action,
+        Action::Command(
+            Command::Edit
+                | Command::Enforcement
+                | Command::CreateException
+                | Command::ExtendException
+                | Command::RevokeException
+        )
+    );
     if user {
         prepare(state);
     }
@@ -26,11 +38,18 @@ pub fn update(state: &mut State, action: Action) -> bool {
     if user {
         prepare(state);
         want_object(state);
+        if !write && state.seen.is_some() {
+            crate::edit::selection::drawn(state);
+        }
     }
+    crate::edit::dialogs::settle(state);
     changed
 }
 
 fn apply_action(state: &mut State, action: Action) -> bool {
+    if let Some(changed) = crate::edit::ui::modal_action(state, &action) {
+        return changed;
+    }
     match action {
         Action::Command(command) => command_(state, command),
         Action::PickCluster(n) => pick(state, n),
@@ -54,14 +73,45 @@ fn apply_action(state: &mut State, action: Action) -> bool {
             clamp(state, state.screen);
             true
         }
-        Action::Toast(text) => {
-            let until = state.now + SignedDuration::from_secs(TOAST_SECONDS);
-            state.toasts.push_back(Toast { text, until });
-            while state.toasts.len() > 3 {
-                state.toasts.pop_front();
-            }
+        Action::OpenEditor(opened) => {
+            // Opened by `settle` once no dialog is open and nothing is being typed.
+            state.reading = None;
+            state.editor = Some(opened);
+            false
+        }
+        Action::NotEditable(modal) => {
+            state.reading = None;
+            crate::edit::dialogs::show(state, *modal);
             true
         }
+        Action::Modal(modal) => match crate::edit::preview::impact_job(state, modal) {
+            Ok(job) => {
+                state.requests.push(Request::Impact(job));
+                crate::edit::ui::toast(state, "computing the edit's impact…".to_owned());
+                true
+            }
+            Err(modal) => {
+                crate::edit::dialogs::show(state, *modal);
+                true
+            }
+        },
+        Action::Impact(modal) => {
+            crate::edit::dialogs::show(state, *modal);
+            true
+        }
+        Action::Toast(text) => {
+            toast(state, text);
+            true
+        }
+    }
+}
+
+/// A message shown for [`TOAST_SECONDS`]; the newest three stay.
+pub fn toast(state: &mut State, text: String) {
+    let until = state.now + SignedDuration::from_secs(TOAST_SECONDS);
+    state.toasts.push_back(Toast { text, until });
+    while state.toasts.len() > 3 {
+        state.toasts.pop_front();
     }
 }
 
@@ -118,6 +168,11 @@ fn command_(state: &mut State, command: Command) -> bool {
         Command::SortAge => sort_by(state, Column::Age),
         // Handled by `screens` on the screens that have them.
         Command::Describe | Command::Yaml | Command::FailuresOnly => return false,
+        Command::Edit => return crate::edit::ui::edit_selected(state),
+        Command::Enforcement => return crate::edit::quick::enforcement(state),
+        Command::CreateException => return crate::edit::quick::create_exception(state),
+        Command::ExtendException => return crate::edit::quick::extend(state),
+        Command::RevokeException => return crate::edit::quick::revoke(state),
     }
     true
 }

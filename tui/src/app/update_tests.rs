@@ -384,7 +384,10 @@ fn the_open_detail_asks_once_per_object_and_keeps_only_the_answer_it_asked_for()
     assert!(s.violations.object.is_none());
     let Request::Object {
         resource: ledger, ..
-    } = s.requests[1].clone();
+    } = s.requests[1].clone()
+    else {
+        panic!("a read: {:?}", s.requests[1]);
+    };
     assert!(update(&mut s, answer(&ledger)));
     assert!(s.violations.object.is_some());
 

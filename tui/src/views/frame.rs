@@ -34,6 +34,9 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
     }
     frame.render_widget(Paragraph::new(hint_line(state, theme, hints.width)), hints);
     toasts(frame, body, state, theme);
+    if let Some(modal) = &state.modal {
+        super::modal::draw(frame, body, modal, state.dialog_scroll, theme);
+    }
 }
 
 /// How much a cluster's state says in words; the header shortens it until it fits.

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod frame;
 pub mod help;
 pub mod leases;
+pub mod modal;
 pub mod pane;
 pub mod policies;
 pub mod reconcile;
