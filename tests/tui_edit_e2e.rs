@@ -14,7 +14,9 @@ use kube::api::{Api, PostParams};
 #[path = "support/console_edit.rs"]
 mod console_edit;
 
-use console_edit::{BIN, CONTEXT, DEADLINE, ok, plane, policies, seed, start_console};
+use console_edit::{
+    BIN, CONTEXT, DEADLINE, ok, plane, policies, privileged_pod, seed, start_console,
+};
 
 /// The temp files of edits under the console's state dir.
 fn edits(state: &Path) -> Vec<PathBuf> {
@@ -145,29 +147,6 @@ async fn an_edit_in_editor_is_applied_and_reconciled_and_an_invalid_one_is_kept(
     // The read-only test's positive control: a handled `e` is logged.
     let log = std::fs::read_to_string(dir.join("console.log")).expect("the log");
     assert!(log.contains("edit requested"), "{log}");
-}
-
-/// A privileged Pod in `e2e-shop`: a violation of the seeded policy.
-async fn privileged_pod(client: &kube::Client) {
-    use k8s_openapi::api::core::v1::{Namespace, Pod};
-
-    let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-shop"}}))
-            .expect("namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "root"},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-                                 "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), "e2e-shop")
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,12 +9,13 @@ use kube::api::{Api, PostParams};
 #[path = "support/console_edit.rs"]
 mod console_edit;
 
-use console_edit::{BIN, CONTEXT, DEADLINE, ok, plane, policies, seed, start_console};
+use console_edit::{
+    BIN, CONTEXT, DEADLINE, ok, plane, policies, privileged_pod, seed, start_console,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exception_created_from_a_violation_waives_it_and_ctrl_d_revokes_it() {
     use guardian_core::crd::GuardianException;
-    use k8s_openapi::api::core::v1::{Namespace, Pod};
 
     if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
         return;
@@ -23,24 +24,7 @@ async fn an_exception_created_from_a_violation_waives_it_and_ctrl_d_revokes_it()
     let dir = tmp.path();
     let cp = plane().await;
     let client = seed(&cp).await;
-    let namespace: Namespace = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "e2e-shop"}
-    }))
-    .expect("namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "root"},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-                                 "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), "e2e-shop")
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
+    privileged_pod(&client).await;
     let term = start_console(cp.kubeconfig_path(), dir, &dir.join("state"), &[]);
     ok(
         term.wait_for_text("Synced", DEADLINE).await,

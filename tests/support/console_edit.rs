@@ -112,3 +112,26 @@ pub async fn plane() -> ControlPlane {
         .await
         .expect("a local control plane")
 }
+
+/// A privileged Pod in `e2e-shop`: a violation of the seeded policy.
+pub async fn privileged_pod(client: &kube::Client) {
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-shop"}}))
+            .expect("namespace");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "root"},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
+                                 "securityContext": {"privileged": true}}]}
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(client.clone(), "e2e-shop")
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+}
