@@ -1,9 +1,9 @@
 //! An exception that expires turns its findings into violations at its expiry, with no other
 //! change in the cluster (nothing but the clock says so).
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use guardian_cluster::{ClusterSet, ClusterSnapshot};
+use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_core::model::Outcome;
 use guardian_testenv::ControlPlane;
@@ -46,10 +46,26 @@ async fn an_expired_exception_stops_waiving_at_its_expiry_without_any_other_chan
         .create(&PostParams::default(), &policy)
         .await
         .expect("the policy is created");
-    // Far enough out for the set to sync and show the waiver first on a loaded machine.
+    create_pod(cp, &ns, "agent", true).await;
+
+    // Probed far more often than it evaluates, the task's loop keeps coming around without
+    // evaluating, as on a busy cluster: the expiry's wake-up must survive that.
+    let options = ClusterOptions {
+        health_interval: Duration::from_millis(30),
+        ..options()
+    };
+    let set = ClusterSet::start(targets(&[cp.kubeconfig_path()]), options);
+    let mut receiver = set.subscribe().remove(0);
+    // Synced first, however long that takes on a loaded machine: the exception's expiry is then
+    // counted from when it can be seen at once.
+    wait_for(&mut receiver, "the violation before the exception", |s| {
+        is("Synced")(s) && outcome(s, &ns, "agent") == Some("fail")
+    })
+    .await;
+
     // Whole seconds: that is what the API server keeps of a metav1.Time.
     let expires =
-        Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(40)).as_second())
+        Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(20)).as_second())
             .expect("a time");
     let exception: GuardianException = serde_json::from_value(serde_json::json!({
         "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianException",
@@ -66,21 +82,11 @@ async fn an_expired_exception_stops_waiving_at_its_expiry_without_any_other_chan
         .create(&PostParams::default(), &exception)
         .await
         .expect("the exception is created");
-    create_pod(cp, &ns, "agent", true).await;
-
-    let set = ClusterSet::start(targets(&[cp.kubeconfig_path()]), options());
-    let mut receiver = set.subscribe().remove(0);
-    let waived = wait_for(
-        &mut receiver,
-        "the waived finding",
-        |s: &Arc<ClusterSnapshot>| is("Synced")(s) && outcome(s, &ns, "agent") == Some("skip"),
-    )
+    // Only an evaluation before the expiry waives; when the test sees it does not matter.
+    wait_for(&mut receiver, "the waived finding", |s| {
+        outcome(s, &ns, "agent") == Some("skip")
+    })
     .await;
-    assert!(
-        Timestamp::now() < expires,
-        "the waiver was seen only after the expiry; the test proves nothing: {:?}",
-        waived.connection
-    );
     let failed = wait_for(&mut receiver, "the violation after the expiry", |s| {
         outcome(s, &ns, "agent") == Some("fail")
     })
