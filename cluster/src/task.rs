@@ -27,7 +27,7 @@ use data::{Data, Resource};
 
 /// Past an exception's expiry before its objects are judged again, so the expiry has passed by
 /// the clock the evaluation reads.
-const EXPIRY_MARGIN: std::time::Duration = std::time::Duration::from_millis(100);
+const EXPIRY_MARGIN: SignedDuration = SignedDuration::from_millis(100);
 
 /// Runs one cluster until dropped (its `JoinHandle` aborted), publishing on `publish`.
 pub async fn run(
@@ -144,11 +144,8 @@ impl Task {
             // An exception that expires changes verdicts without any watch event: wake then.
             let expiry = self
                 .data
-                .next_expiry(Timestamp::now())
-                .and_then(|at| {
-                    std::time::Duration::try_from(at.duration_since(Timestamp::now())).ok()
-                })
-                .map(|wait| Instant::now() + wait + EXPIRY_MARGIN);
+                .expiry_due()
+                .and_then(|at| deadline(at, Timestamp::now(), Instant::now()));
             tokio::select! {
                 update = received.recv() => {
                     let Some(update) = update else {
@@ -292,6 +289,13 @@ impl Task {
         self.snapshot.generation += 1;
         self.publish.send_replace(Arc::new(self.snapshot.clone()));
     }
+}
+
+/// The instant, on the task's clock (`instant` being `now`), [`EXPIRY_MARGIN`] past wall-clock
+/// time `at`: at once if that has passed; `None` past what the clock can hold.
+fn deadline(at: Timestamp, now: Timestamp, instant: Instant) -> Option<Instant> {
+    let wait = at.duration_since(now).saturating_add(EXPIRY_MARGIN);
+    instant.checked_add(std::time::Duration::try_from(wait).unwrap_or_default())
 }
 
 /// The signal callback of a cache watch: its list and failures, as updates of resource `index`.

@@ -61,6 +61,9 @@ pub struct Data {
     compiled: Option<CompiledFrom>,
     /// Each object's evaluation, kept while its inputs stay the same.
     memo: Memo,
+    /// The first expiry, after the instant of the last evaluation, among the exceptions it
+    /// applied: that evaluation holds until then.
+    until: Option<Timestamp>,
     /// Whether objects changed since the last snapshot (the evaluation is redone only then).
     dirty: bool,
 }
@@ -193,14 +196,17 @@ impl Data {
             events: events_at,
             compiled: None,
             memo: Memo::default(),
+            until: None,
             dirty: true,
         }
     }
 
-    /// When the next GuardianException expires after `now`: its findings turn into violations
-    /// then, with no watch event to say so.
-    pub fn next_expiry(&self, now: Timestamp) -> Option<Timestamp> {
-        next_expiry(&values(&self.exceptions), now)
+    /// When the last evaluation stops holding because an exception it applied expires (its
+    /// findings turn into violations then, with no watch event to say so); `None` while an
+    /// evaluation is due anyway. Read from that evaluation, not from the clock: once passed, it
+    /// stays due until the next evaluation, however late the task comes around to it.
+    pub fn expiry_due(&self) -> Option<Timestamp> {
+        self.until.filter(|_| !self.dirty)
     }
 
     /// Objects changed: the next snapshot evaluates what changed.
@@ -261,6 +267,7 @@ impl Data {
             namespaces,
             until: next_expiry(&exceptions, now),
         };
+        self.until = basis.until;
         // Until the cluster's policies and exceptions are known (both listed once), judging by an
         // empty set would report every workload clean, or every excepted finding as a violation.
         if !crate::kinds::policies_listed(self.kinds.statuses()) {
@@ -374,3 +381,7 @@ mod tests {
         assert!(current_lease(Vec::new()).is_none());
     }
 }
+
+#[cfg(test)]
+#[path = "data_tests.rs"]
+mod expiry_tests;

@@ -1,9 +1,9 @@
 //! An exception that expires turns its findings into violations at its expiry, with no other
 //! change in the cluster (nothing but the clock says so).
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use guardian_cluster::{ClusterSet, ClusterSnapshot};
+use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use guardian_core::model::Outcome;
 use guardian_testenv::ControlPlane;
@@ -13,14 +13,21 @@ use kube::api::PostParams;
 
 use crate::support::{create_pod, is, options, targets, wait_for};
 
-/// The outcome of the Pod's `pss-privileged` finding, if it is in the snapshot.
-fn outcome(snapshot: &ClusterSnapshot, namespace: &str, pod: &str) -> Option<&'static str> {
+/// The outcome of the Pod's `pss-privileged` finding by `policy`, if it is in the snapshot. Of
+/// that policy: other tests' policies in the shared control plane (the examples' restricted one)
+/// find the same, and the exception waives none of theirs.
+fn outcome(
+    snapshot: &ClusterSnapshot,
+    policy: &str,
+    namespace: &str,
+    pod: &str,
+) -> Option<&'static str> {
     snapshot
         .evaluations
         .iter()
         .filter(|e| e.resource.namespace.as_deref() == Some(namespace) && e.resource.name == pod)
         .flat_map(|e| e.findings.iter())
-        .find(|f| &*f.rule == "pss-privileged")
+        .find(|f| &*f.rule == "pss-privileged" && &*f.policy == policy)
         .map(|f| match f.outcome {
             Outcome::Skip { .. } => "skip",
             Outcome::Fail => "fail",
@@ -46,16 +53,37 @@ async fn an_expired_exception_stops_waiving_at_its_expiry_without_any_other_chan
         .create(&PostParams::default(), &policy)
         .await
         .expect("the policy is created");
-    // Far enough out for the set to sync and show the waiver first on a loaded machine.
+    let name = policy
+        .metadata
+        .name
+        .clone()
+        .expect("a created policy has its name");
+    create_pod(cp, &ns, "agent", true).await;
+
+    // Probed far more often than it evaluates, the task's loop keeps coming around without
+    // evaluating, as on a busy cluster: the expiry's wake-up must survive that.
+    let options = ClusterOptions {
+        health_interval: Duration::from_millis(30),
+        ..options()
+    };
+    let set = ClusterSet::start(targets(&[cp.kubeconfig_path()]), options);
+    let mut receiver = set.subscribe().remove(0);
+    // Synced first, however long that takes on a loaded machine: the exception's expiry is then
+    // counted from when it can be seen at once.
+    wait_for(&mut receiver, "the violation before the exception", |s| {
+        is("Synced")(s) && outcome(s, &name, &ns, "agent") == Some("fail")
+    })
+    .await;
+
     // Whole seconds: that is what the API server keeps of a metav1.Time.
     let expires =
-        Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(40)).as_second())
+        Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(30)).as_second())
             .expect("a time");
     let exception: GuardianException = serde_json::from_value(serde_json::json!({
         "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianException",
         "metadata": {"name": "privileged-until-soon", "namespace": ns},
         "spec": {
-            "policy": policy.metadata.name, "rules": ["pss-privileged"],
+            "policy": name, "rules": ["pss-privileged"],
             "resources": {"kinds": ["Pod"], "names": ["agent"]},
             "owner": "team-a", "justification": "migrating",
             "expiresAt": expires.to_string()
@@ -66,23 +94,13 @@ async fn an_expired_exception_stops_waiving_at_its_expiry_without_any_other_chan
         .create(&PostParams::default(), &exception)
         .await
         .expect("the exception is created");
-    create_pod(cp, &ns, "agent", true).await;
-
-    let set = ClusterSet::start(targets(&[cp.kubeconfig_path()]), options());
-    let mut receiver = set.subscribe().remove(0);
-    let waived = wait_for(
-        &mut receiver,
-        "the waived finding",
-        |s: &Arc<ClusterSnapshot>| is("Synced")(s) && outcome(s, &ns, "agent") == Some("skip"),
-    )
+    // Only an evaluation before the expiry waives; when the test sees it does not matter.
+    wait_for(&mut receiver, "the waived finding", |s| {
+        outcome(s, &name, &ns, "agent") == Some("skip")
+    })
     .await;
-    assert!(
-        Timestamp::now() < expires,
-        "the waiver was seen only after the expiry; the test proves nothing: {:?}",
-        waived.connection
-    );
     let failed = wait_for(&mut receiver, "the violation after the expiry", |s| {
-        outcome(s, &ns, "agent") == Some("fail")
+        outcome(s, &name, &ns, "agent") == Some("fail")
     })
     .await;
     let seen = Timestamp::now();
