@@ -11,9 +11,11 @@ use crate::workload::{ContainerKind, ContainerRef, Fields, WorkloadView};
 /// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
 pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     let mut rest = path;
-    while let Some((key, tail)) = rest.split_once('.') {
-        map = map.get(key)?.as_object()?;
-        rest = tail;
+    // A byte loop, not `split_once('.')`: the paths are a few bytes long and the char searcher's
+    // set-up cost more than the search (a few % of the engine's profile).
+    while let Some(dot) = rest.bytes().position(|b| b == b'.') {
+        map = map.get(&rest[..dot])?.as_object()?;
+        rest = &rest[dot + 1..];
     }
     map.get(rest)
 }
@@ -53,6 +55,17 @@ pub(super) fn container_violation(
     what: impl Display,
 ) -> Violation {
     container_violation_at(c, c.field_path(suffix), what)
+}
+
+/// [`container_violation`] at a path with a formatted tail (`env[3].value`), built in one
+/// allocation.
+pub(super) fn container_violation_with(
+    c: &ContainerRef<'_>,
+    suffix: &str,
+    tail: std::fmt::Arguments<'_>,
+    what: impl Display,
+) -> Violation {
+    container_violation_at(c, c.field_path_with(suffix, tail), what)
 }
 
 fn container_violation_at(c: &ContainerRef<'_>, path: String, what: impl Display) -> Violation {
@@ -118,7 +131,7 @@ pub(super) fn profile_type(profile: &Map<String, Value>) -> String {
 enum Owner<'a> {
     /// The pod, with the path of its spec.
     Pod(&'static str),
-    Container(ContainerRef<'a>),
+    Container(&'a ContainerRef<'a>),
 }
 
 /// One place a securityContext can be set: the pod, or a container. Builds paths only on violation.
@@ -130,14 +143,14 @@ pub(super) struct Site<'a> {
 }
 
 impl<'a> Site<'a> {
-    pub fn pod(w: &WorkloadView<'a>) -> Self {
+    pub fn pod(w: &'a WorkloadView<'_>) -> Self {
         Site {
             sc: w.pod_security_context(),
             owner: Owner::Pod(w.kind.pod_spec_path()),
         }
     }
 
-    pub fn container(c: ContainerRef<'a>) -> Self {
+    pub fn container(c: &'a ContainerRef<'_>) -> Self {
         Site {
             sc: c.security_context(),
             owner: Owner::Container(c),
@@ -145,7 +158,7 @@ impl<'a> Site<'a> {
     }
 
     /// The pod's site, then every container's (init, regular, ephemeral).
-    pub fn all<'v>(w: &'v WorkloadView<'a>) -> impl Iterator<Item = Site<'a>> + 'v {
+    pub fn all(w: &'a WorkloadView<'_>) -> impl Iterator<Item = Site<'a>> {
         std::iter::once(Site::pod(w)).chain(w.containers().map(Site::container))
     }
 
@@ -177,10 +190,8 @@ impl<'a> Site<'a> {
                 format!("the pod {what}"),
             ),
             Owner::Container(c) => {
-                let mut path = c.field_path("securityContext");
-                path.push('.');
-                path.push_str(suffix);
-                container_violation_at(&c, path, what)
+                let path = c.field_path_with("securityContext", format_args!(".{suffix}"));
+                container_violation_at(c, path, what)
             }
         }
     }

@@ -34,7 +34,7 @@ impl Rule for Privileged {
                 == Some(true)
             {
                 out.push(container_violation(
-                    &c,
+                    c,
                     "securityContext.privileged",
                     "runs privileged",
                 ));
