@@ -2,8 +2,10 @@
 //! from the raw object so rules are written once and no object is copied.
 
 mod fields;
+mod security;
 
 pub use fields::Fields;
+pub use security::SecurityContext;
 
 use serde_json::{Map, Value};
 
@@ -211,7 +213,7 @@ pub struct ContainerRef<'a> {
     pub index: usize,
     pub name: &'a str,
     pub spec: &'a Map<String, Value>,
-    security_context: Option<&'a Map<String, Value>>,
+    security: SecurityContext<'a>,
     image: Option<&'a str>,
     env: &'a [Value],
     ports: &'a [Value],
@@ -259,7 +261,7 @@ impl<'a> ContainerRef<'a> {
             index,
             name: "",
             spec,
-            security_context: None,
+            security: SecurityContext::default(),
             image: None,
             env: &[],
             ports: &[],
@@ -280,7 +282,7 @@ impl<'a> ContainerRef<'a> {
                 "readinessProbe" => c.probes[1] = value.as_object(),
                 "startupProbe" => c.probes[2] = value.as_object(),
                 "lifecycle" => c.lifecycle = value.as_object(),
-                "securityContext" => c.security_context = value.as_object(),
+                "securityContext" => c.security = SecurityContext::new(value.as_object()),
                 _ => {}
             }
         }
@@ -319,7 +321,12 @@ impl<'a> ContainerRef<'a> {
     }
 
     pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
-        self.security_context
+        self.security.map()
+    }
+
+    /// The container's securityContext with its usual keys found once.
+    pub fn security(&self) -> &SecurityContext<'a> {
+        &self.security
     }
 
     /// `image`, when a string.
@@ -362,6 +369,7 @@ pub struct WorkloadView<'a> {
     pub pod_spec: &'a Map<String, Value>,
     /// Init, regular, then ephemeral containers, collected once: every rule walks them.
     containers: Vec<ContainerRef<'a>>,
+    pod_security: SecurityContext<'a>,
 }
 
 impl<'a> WorkloadView<'a> {
@@ -402,6 +410,7 @@ impl<'a> WorkloadView<'a> {
             pod_metadata: pod_metadata.unwrap_or(&EMPTY),
             pod_spec,
             containers: collect_containers(pod_spec, kind.pod_spec_path()),
+            pod_security: SecurityContext::new(pod_spec.map_field("securityContext")),
         })
     }
 
@@ -412,7 +421,12 @@ impl<'a> WorkloadView<'a> {
 
     /// The pod-level securityContext.
     pub fn pod_security_context(&self) -> Option<&'a Map<String, Value>> {
-        self.pod_spec.map_field("securityContext")
+        self.pod_security.map()
+    }
+
+    /// The pod-level securityContext with its usual keys found once.
+    pub fn pod_security(&self) -> &SecurityContext<'a> {
+        &self.pod_security
     }
 
     /// Init, regular, then ephemeral containers, in spec order.

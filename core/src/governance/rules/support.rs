@@ -6,7 +6,7 @@ use std::fmt::Display;
 use serde_json::{Map, Value};
 
 use crate::governance::traits::Violation;
-use crate::workload::{ContainerKind, ContainerRef, Fields, WorkloadView};
+use crate::workload::{ContainerKind, ContainerRef, Fields, SecurityContext, WorkloadView};
 
 /// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
 pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -23,13 +23,6 @@ pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a
 /// The string at a dotted chain of keys; `None` when missing or not a string.
 pub(super) fn dig_str<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
     dig(map, path).and_then(Value::as_str)
-}
-
-/// The array at a dotted chain of keys; missing or non-array yields an empty slice.
-pub(super) fn dig_list<'a>(map: &'a Map<String, Value>, path: &str) -> &'a [Value] {
-    dig(map, path)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
 }
 
 /// A JSON value for a message: strings quoted, anything else as JSON.
@@ -137,22 +130,22 @@ enum Owner<'a> {
 /// One place a securityContext can be set: the pod, or a container. Builds paths only on violation.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Site<'a> {
-    /// The securityContext there, when set.
-    pub sc: Option<&'a Map<String, Value>>,
+    /// The securityContext there (empty when not set).
+    sc: &'a SecurityContext<'a>,
     owner: Owner<'a>,
 }
 
 impl<'a> Site<'a> {
     pub fn pod(w: &'a WorkloadView<'_>) -> Self {
         Site {
-            sc: w.pod_security_context(),
+            sc: w.pod_security(),
             owner: Owner::Pod(w.kind.pod_spec_path()),
         }
     }
 
     pub fn container(c: &'a ContainerRef<'_>) -> Self {
         Site {
-            sc: c.security_context(),
+            sc: c.security(),
             owner: Owner::Container(c),
         }
     }
@@ -164,7 +157,10 @@ impl<'a> Site<'a> {
 
     /// The value at a dotted chain of keys inside this securityContext.
     pub fn get(&self, path: &str) -> Option<&'a Value> {
-        self.sc.and_then(|sc| dig(sc, path))
+        match path.bytes().position(|b| b == b'.') {
+            None => self.sc.get(path),
+            Some(dot) => dig(self.sc.get(&path[..dot])?.as_object()?, &path[dot + 1..]),
+        }
     }
 
     /// The object at a dotted chain of keys inside this securityContext.
@@ -178,7 +174,9 @@ impl<'a> Site<'a> {
 
     /// The array at a dotted chain of keys inside this securityContext (empty when absent).
     pub fn list(&self, path: &str) -> &'a [Value] {
-        self.sc.map_or(&[], |sc| dig_list(sc, path))
+        self.get(path)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// A violation at `securityContext.<suffix>` of this site; the message is `<subject> <what>`,
@@ -210,7 +208,6 @@ mod tests {
         assert_eq!(dig(map, "a.b.c.d"), None);
         assert_eq!(dig(map, "s.t"), None);
         assert_eq!(dig(map, "missing"), None);
-        assert!(dig_list(map, "a.b").is_empty());
     }
 
     #[test]
