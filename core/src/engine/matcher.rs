@@ -1,5 +1,6 @@
 //! A policy's `match` block compiled once: kinds as a bit set, selectors pre-validated.
 
+use super::namespaces::NamespaceSet;
 use super::selector::{Labels, NamespaceNameOnly, NoLabels, Selector};
 use crate::crd::{MatchSpec, WorkloadKindName};
 use crate::workload::WorkloadView;
@@ -87,8 +88,8 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 #[derive(Debug, Clone)]
 pub struct CompiledMatch {
     kinds: KindSet,
-    namespaces: Vec<String>,
-    exclude_namespaces: Vec<String>,
+    namespaces: NamespaceSet,
+    exclude_namespaces: NamespaceSet,
     namespace_selector: Option<Selector>,
     object_selector: Option<Selector>,
 }
@@ -109,8 +110,8 @@ impl CompiledMatch {
             .map_err(|e| ("match.objectSelector", e))?;
         Ok(CompiledMatch {
             kinds: KindSet::from_names(&spec.kinds),
-            namespaces: spec.namespaces.clone(),
-            exclude_namespaces: spec.exclude_namespaces.clone(),
+            namespaces: NamespaceSet::new(&spec.namespaces),
+            exclude_namespaces: NamespaceSet::new(&spec.exclude_namespaces),
             namespace_selector,
             object_selector,
         })
@@ -121,10 +122,10 @@ impl CompiledMatch {
             return false;
         }
         let ns = w.meta.namespace.unwrap_or(DEFAULT_NAMESPACE);
-        if self.exclude_namespaces.iter().any(|n| n == ns) {
+        if self.exclude_namespaces.contains(ns) {
             return false;
         }
-        if !self.namespaces.is_empty() && !self.namespaces.iter().any(|n| n == ns) {
+        if !self.namespaces.is_empty() && !self.namespaces.contains(ns) {
             return false;
         }
         if let Some(sel) = &self.object_selector {

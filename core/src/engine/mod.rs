@@ -6,6 +6,7 @@ mod compile;
 pub use compile::Rejected;
 mod exceptions;
 mod matcher;
+mod namespaces;
 mod selector;
 
 pub use crate::governance::cel::Deadline;

@@ -76,13 +76,19 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format!(
-                    "key {key:?} is set twice; kubectl apply and the API server reject duplicate fields"
-                )));
+            // One search of the map per key (`entry`), not two.
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    let Strict(value) = access.next_value()?;
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(slot) => {
+                    return Err(de::Error::custom(format!(
+                        "key {:?} is set twice; kubectl apply and the API server reject duplicate fields",
+                        slot.key()
+                    )));
+                }
             }
-            let Strict(value) = access.next_value()?;
-            map.insert(key, value);
         }
         Ok(Value::Object(map))
     }

@@ -10,30 +10,51 @@ enum Segment<'a> {
     Index(usize),
 }
 
-fn segments(path: &str) -> Vec<Segment<'_>> {
-    let mut out = Vec::new();
-    let mut rest = path;
-    while !rest.is_empty() {
-        if let Some(tail) = rest.strip_prefix("[\"") {
-            // A quoted map key, e.g. labels["app.kubernetes.io/name"]: dots belong to the key.
-            let Some(end) = tail.find("\"]") else { break };
-            out.push(Segment::Key(&tail[..end]));
-            rest = &tail[end + 2..];
-        } else if let Some(tail) = rest.strip_prefix('[') {
-            let Some(end) = tail.find(']') else { break };
-            if let Ok(i) = tail[..end].parse() {
-                out.push(Segment::Index(i));
+/// The segments of a path, lazily: `locate` runs for every finding `check` reports, so it
+/// allocates nothing.
+fn segments(path: &str) -> Segments<'_> {
+    Segments { rest: path }
+}
+
+struct Segments<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = Segment<'a>;
+
+    fn next(&mut self) -> Option<Segment<'a>> {
+        loop {
+            let rest = self.rest;
+            if rest.is_empty() {
+                return None;
             }
-            rest = &tail[end + 1..];
-        } else if let Some(tail) = rest.strip_prefix('.') {
-            rest = tail;
-        } else {
-            let end = rest.find(['.', '[']).unwrap_or(rest.len());
-            out.push(Segment::Key(&rest[..end]));
-            rest = &rest[end..];
+            if let Some(tail) = rest.strip_prefix("[\"") {
+                // A quoted map key, e.g. labels["app.kubernetes.io/name"]: dots belong to the key.
+                let Some(end) = tail.find("\"]") else {
+                    self.rest = "";
+                    return None;
+                };
+                self.rest = &tail[end + 2..];
+                return Some(Segment::Key(&tail[..end]));
+            } else if let Some(tail) = rest.strip_prefix('[') {
+                let Some(end) = tail.find(']') else {
+                    self.rest = "";
+                    return None;
+                };
+                self.rest = &tail[end + 1..];
+                if let Ok(i) = tail[..end].parse() {
+                    return Some(Segment::Index(i));
+                }
+            } else if let Some(tail) = rest.strip_prefix('.') {
+                self.rest = tail;
+            } else {
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                self.rest = &rest[end..];
+                return Some(Segment::Key(&rest[..end]));
+            }
         }
     }
-    out
 }
 
 /// A meaningful (non-blank, non-comment) line, parsed just enough.
@@ -237,7 +258,7 @@ spec:
     #[test]
     fn quoted_map_keys_may_contain_dots() {
         assert_eq!(
-            segments(r#"metadata.labels["app.kubernetes.io/name"]"#),
+            segments(r#"metadata.labels["app.kubernetes.io/name"]"#).collect::<Vec<_>>(),
             vec![
                 Segment::Key("metadata"),
                 Segment::Key("labels"),
@@ -254,7 +275,7 @@ spec:
     #[test]
     fn parses_paths_with_indices() {
         assert_eq!(
-            segments("a.b[2].c[0][1]"),
+            segments("a.b[2].c[0][1]").collect::<Vec<_>>(),
             vec![
                 Segment::Key("a"),
                 Segment::Key("b"),
@@ -263,6 +284,15 @@ spec:
                 Segment::Index(0),
                 Segment::Index(1)
             ]
+        );
+        // Unclosed brackets end the path; an index that is not a number is passed over.
+        assert_eq!(
+            segments("a[x].b[3").collect::<Vec<_>>(),
+            vec![Segment::Key("a"), Segment::Key("b")]
+        );
+        assert_eq!(
+            segments(r#"a["b.c"#).collect::<Vec<_>>(),
+            vec![Segment::Key("a")]
         );
     }
 }

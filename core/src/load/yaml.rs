@@ -273,14 +273,18 @@ impl Builder {
 /// the API server's strict field validation (kubectl's default, `--validate=strict`) rejects:
 /// "key already set in map". So it is an error here too, never a silent last-one-wins.
 fn insert(map: &mut Map<String, Value>, name: String, value: Value) -> Result<(), String> {
-    if map.contains_key(&name) {
-        return Err(format!(
-            "mapping key {name:?} is set twice (written twice, or also brought in by a merge key `<<`); \
-             kubectl apply and the API server reject duplicate fields"
-        ));
+    // One search of the map per key (`entry`), not two (`contains_key`, then `insert`).
+    match map.entry(name) {
+        serde_json::map::Entry::Vacant(slot) => {
+            slot.insert(value);
+            Ok(())
+        }
+        serde_json::map::Entry::Occupied(slot) => Err(format!(
+            "mapping key {:?} is set twice (written twice, or also brought in by a merge key `<<`); \
+             kubectl apply and the API server reject duplicate fields",
+            slot.key()
+        )),
     }
-    map.insert(name, value);
-    Ok(())
 }
 
 /// go-yaml v2's merge: the entries of a mapping, or of each mapping of a sequence, are written

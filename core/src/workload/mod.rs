@@ -2,8 +2,10 @@
 //! from the raw object so rules are written once and no object is copied.
 
 mod fields;
+mod security;
 
 pub use fields::Fields;
+pub use security::SecurityContext;
 
 use serde_json::{Map, Value};
 
@@ -203,19 +205,90 @@ impl ContainerKind {
     }
 }
 
-/// One container of a pod spec, with where it sits.
-#[derive(Debug, Clone, Copy)]
+/// One container of a pod spec, with where it sits and the fields several rules read, found in
+/// one pass over its keys when the view is built (rather than one map lookup per rule).
+#[derive(Debug, Clone)]
 pub struct ContainerRef<'a> {
     pub kind: ContainerKind,
     pub index: usize,
     pub name: &'a str,
     pub spec: &'a Map<String, Value>,
-    /// Looked up once: most rules read it.
-    security_context: Option<&'a Map<String, Value>>,
+    security: SecurityContext<'a>,
+    image: Option<&'a str>,
+    env: &'a [Value],
+    ports: &'a [Value],
+    resources: Option<&'a Map<String, Value>>,
+    /// `livenessProbe`, `readinessProbe` and `startupProbe`, in that order.
+    probes: [Option<&'a Map<String, Value>>; 3],
+    lifecycle: Option<&'a Map<String, Value>>,
     pod_spec_path: &'static str,
 }
 
+/// A probe of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Liveness,
+    Readiness,
+    Startup,
+}
+
+impl ProbeKind {
+    pub const ALL: [ProbeKind; 3] = [
+        ProbeKind::Liveness,
+        ProbeKind::Readiness,
+        ProbeKind::Startup,
+    ];
+
+    /// The container's field (`livenessProbe`).
+    pub fn field(self) -> &'static str {
+        match self {
+            ProbeKind::Liveness => "livenessProbe",
+            ProbeKind::Readiness => "readinessProbe",
+            ProbeKind::Startup => "startupProbe",
+        }
+    }
+}
+
 impl<'a> ContainerRef<'a> {
+    fn new(
+        kind: ContainerKind,
+        index: usize,
+        spec: &'a Map<String, Value>,
+        pod_spec_path: &'static str,
+    ) -> Self {
+        let mut c = ContainerRef {
+            kind,
+            index,
+            name: "",
+            spec,
+            security: SecurityContext::default(),
+            image: None,
+            env: &[],
+            ports: &[],
+            resources: None,
+            probes: [None; 3],
+            lifecycle: None,
+            pod_spec_path,
+        };
+        let list = |v: &'a Value| v.as_array().map_or(&[][..], Vec::as_slice);
+        for (key, value) in spec {
+            match key.as_str() {
+                "name" => c.name = value.as_str().unwrap_or(""),
+                "image" => c.image = value.as_str(),
+                "env" => c.env = list(value),
+                "ports" => c.ports = list(value),
+                "resources" => c.resources = value.as_object(),
+                "livenessProbe" => c.probes[0] = value.as_object(),
+                "readinessProbe" => c.probes[1] = value.as_object(),
+                "startupProbe" => c.probes[2] = value.as_object(),
+                "lifecycle" => c.lifecycle = value.as_object(),
+                "securityContext" => c.security = SecurityContext::new(value.as_object()),
+                _ => {}
+            }
+        }
+        c
+    }
+
     /// The container's own path, e.g. `spec.template.spec.containers[1]`.
     pub fn path(&self) -> String {
         self.field_path("")
@@ -224,24 +297,63 @@ impl<'a> ContainerRef<'a> {
     /// A path below the container, e.g. `field_path("securityContext.privileged")`; `""` gives
     /// the container's own path. Built in one allocation: every container finding needs one.
     pub fn field_path(&self, suffix: &str) -> String {
+        self.field_path_with(suffix, format_args!(""))
+    }
+
+    /// [`field_path`](Self::field_path) with a formatted tail, e.g. `env[3].value`, still in one
+    /// allocation.
+    pub fn field_path_with(&self, suffix: &str, tail: std::fmt::Arguments<'_>) -> String {
         use std::fmt::Write as _;
         let field = self.kind.field();
         let mut path =
-            String::with_capacity(self.pod_spec_path.len() + field.len() + suffix.len() + 32);
+            String::with_capacity(self.pod_spec_path.len() + field.len() + suffix.len() + 40);
         path.push_str(self.pod_spec_path);
         path.push('.');
         path.push_str(field);
-        // Writing an integer to a String cannot fail.
+        // Writing to a String cannot fail.
         let _ = write!(path, "[{}]", self.index);
         if !suffix.is_empty() {
             path.push('.');
             path.push_str(suffix);
         }
+        let _ = path.write_fmt(tail);
         path
     }
 
     pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
-        self.security_context
+        self.security.map()
+    }
+
+    /// The container's securityContext with its usual keys found once.
+    pub fn security(&self) -> &SecurityContext<'a> {
+        &self.security
+    }
+
+    /// `image`, when a string.
+    pub fn image(&self) -> Option<&'a str> {
+        self.image
+    }
+
+    /// `env` (empty when missing or not a list).
+    pub fn env(&self) -> &'a [Value] {
+        self.env
+    }
+
+    /// `ports` (empty when missing or not a list).
+    pub fn ports(&self) -> &'a [Value] {
+        self.ports
+    }
+
+    pub fn resources(&self) -> Option<&'a Map<String, Value>> {
+        self.resources
+    }
+
+    pub fn probe(&self, probe: ProbeKind) -> Option<&'a Map<String, Value>> {
+        self.probes[probe as usize]
+    }
+
+    pub fn lifecycle(&self) -> Option<&'a Map<String, Value>> {
+        self.lifecycle
     }
 }
 
@@ -257,6 +369,7 @@ pub struct WorkloadView<'a> {
     pub pod_spec: &'a Map<String, Value>,
     /// Init, regular, then ephemeral containers, collected once: every rule walks them.
     containers: Vec<ContainerRef<'a>>,
+    pod_security: SecurityContext<'a>,
 }
 
 impl<'a> WorkloadView<'a> {
@@ -297,6 +410,7 @@ impl<'a> WorkloadView<'a> {
             pod_metadata: pod_metadata.unwrap_or(&EMPTY),
             pod_spec,
             containers: collect_containers(pod_spec, kind.pod_spec_path()),
+            pod_security: SecurityContext::new(pod_spec.map_field("securityContext")),
         })
     }
 
@@ -307,12 +421,17 @@ impl<'a> WorkloadView<'a> {
 
     /// The pod-level securityContext.
     pub fn pod_security_context(&self) -> Option<&'a Map<String, Value>> {
-        self.pod_spec.map_field("securityContext")
+        self.pod_security.map()
+    }
+
+    /// The pod-level securityContext with its usual keys found once.
+    pub fn pod_security(&self) -> &SecurityContext<'a> {
+        &self.pod_security
     }
 
     /// Init, regular, then ephemeral containers, in spec order.
-    pub fn containers(&self) -> impl Iterator<Item = ContainerRef<'a>> + '_ {
-        self.containers.iter().copied()
+    pub fn containers(&self) -> std::slice::Iter<'_, ContainerRef<'a>> {
+        self.containers.iter()
     }
 }
 
@@ -320,27 +439,19 @@ fn collect_containers<'a>(
     spec: &'a Map<String, Value>,
     pod_spec_path: &'static str,
 ) -> Vec<ContainerRef<'a>> {
-    [
+    let lists = [
         ContainerKind::Init,
         ContainerKind::Regular,
         ContainerKind::Ephemeral,
     ]
-    .into_iter()
-    .flat_map(|kind| {
-        spec.list_field(kind.field())
-            .iter()
-            .enumerate()
-            .filter_map(move |(index, c)| {
-                let spec = c.as_object()?;
-                Some(ContainerRef {
-                    kind,
-                    index,
-                    name: spec.str_field("name").unwrap_or(""),
-                    spec,
-                    security_context: spec.map_field("securityContext"),
-                    pod_spec_path,
-                })
-            })
-    })
-    .collect()
+    .map(|kind| (kind, spec.list_field(kind.field())));
+    let mut containers = Vec::with_capacity(lists.iter().map(|(_, l)| l.len()).sum());
+    for (kind, list) in lists {
+        for (index, c) in list.iter().enumerate() {
+            if let Some(spec) = c.as_object() {
+                containers.push(ContainerRef::new(kind, index, spec, pod_spec_path));
+            }
+        }
+    }
+    containers
 }

@@ -6,14 +6,16 @@ use std::fmt::Display;
 use serde_json::{Map, Value};
 
 use crate::governance::traits::Violation;
-use crate::workload::{ContainerKind, ContainerRef, Fields, WorkloadView};
+use crate::workload::{ContainerKind, ContainerRef, Fields, SecurityContext, WorkloadView};
 
 /// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
 pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     let mut rest = path;
-    while let Some((key, tail)) = rest.split_once('.') {
-        map = map.get(key)?.as_object()?;
-        rest = tail;
+    // A byte loop, not `split_once('.')`: the paths are a few bytes long and the char searcher's
+    // set-up cost more than the search (a few % of the engine's profile).
+    while let Some(dot) = rest.bytes().position(|b| b == b'.') {
+        map = map.get(&rest[..dot])?.as_object()?;
+        rest = &rest[dot + 1..];
     }
     map.get(rest)
 }
@@ -21,13 +23,6 @@ pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a
 /// The string at a dotted chain of keys; `None` when missing or not a string.
 pub(super) fn dig_str<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
     dig(map, path).and_then(Value::as_str)
-}
-
-/// The array at a dotted chain of keys; missing or non-array yields an empty slice.
-pub(super) fn dig_list<'a>(map: &'a Map<String, Value>, path: &str) -> &'a [Value] {
-    dig(map, path)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
 }
 
 /// A JSON value for a message: strings quoted, anything else as JSON.
@@ -53,6 +48,17 @@ pub(super) fn container_violation(
     what: impl Display,
 ) -> Violation {
     container_violation_at(c, c.field_path(suffix), what)
+}
+
+/// [`container_violation`] at a path with a formatted tail (`env[3].value`), built in one
+/// allocation.
+pub(super) fn container_violation_with(
+    c: &ContainerRef<'_>,
+    suffix: &str,
+    tail: std::fmt::Arguments<'_>,
+    what: impl Display,
+) -> Violation {
+    container_violation_at(c, c.field_path_with(suffix, tail), what)
 }
 
 fn container_violation_at(c: &ContainerRef<'_>, path: String, what: impl Display) -> Violation {
@@ -118,40 +124,43 @@ pub(super) fn profile_type(profile: &Map<String, Value>) -> String {
 enum Owner<'a> {
     /// The pod, with the path of its spec.
     Pod(&'static str),
-    Container(ContainerRef<'a>),
+    Container(&'a ContainerRef<'a>),
 }
 
 /// One place a securityContext can be set: the pod, or a container. Builds paths only on violation.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Site<'a> {
-    /// The securityContext there, when set.
-    pub sc: Option<&'a Map<String, Value>>,
+    /// The securityContext there (empty when not set).
+    sc: &'a SecurityContext<'a>,
     owner: Owner<'a>,
 }
 
 impl<'a> Site<'a> {
-    pub fn pod(w: &WorkloadView<'a>) -> Self {
+    pub fn pod(w: &'a WorkloadView<'_>) -> Self {
         Site {
-            sc: w.pod_security_context(),
+            sc: w.pod_security(),
             owner: Owner::Pod(w.kind.pod_spec_path()),
         }
     }
 
-    pub fn container(c: ContainerRef<'a>) -> Self {
+    pub fn container(c: &'a ContainerRef<'_>) -> Self {
         Site {
-            sc: c.security_context(),
+            sc: c.security(),
             owner: Owner::Container(c),
         }
     }
 
     /// The pod's site, then every container's (init, regular, ephemeral).
-    pub fn all<'v>(w: &'v WorkloadView<'a>) -> impl Iterator<Item = Site<'a>> + 'v {
+    pub fn all(w: &'a WorkloadView<'_>) -> impl Iterator<Item = Site<'a>> {
         std::iter::once(Site::pod(w)).chain(w.containers().map(Site::container))
     }
 
     /// The value at a dotted chain of keys inside this securityContext.
     pub fn get(&self, path: &str) -> Option<&'a Value> {
-        self.sc.and_then(|sc| dig(sc, path))
+        match path.bytes().position(|b| b == b'.') {
+            None => self.sc.get(path),
+            Some(dot) => dig(self.sc.get(&path[..dot])?.as_object()?, &path[dot + 1..]),
+        }
     }
 
     /// The object at a dotted chain of keys inside this securityContext.
@@ -165,7 +174,9 @@ impl<'a> Site<'a> {
 
     /// The array at a dotted chain of keys inside this securityContext (empty when absent).
     pub fn list(&self, path: &str) -> &'a [Value] {
-        self.sc.map_or(&[], |sc| dig_list(sc, path))
+        self.get(path)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// A violation at `securityContext.<suffix>` of this site; the message is `<subject> <what>`,
@@ -177,10 +188,8 @@ impl<'a> Site<'a> {
                 format!("the pod {what}"),
             ),
             Owner::Container(c) => {
-                let mut path = c.field_path("securityContext");
-                path.push('.');
-                path.push_str(suffix);
-                container_violation_at(&c, path, what)
+                let path = c.field_path_with("securityContext", format_args!(".{suffix}"));
+                container_violation_at(c, path, what)
             }
         }
     }
@@ -199,7 +208,6 @@ mod tests {
         assert_eq!(dig(map, "a.b.c.d"), None);
         assert_eq!(dig(map, "s.t"), None);
         assert_eq!(dig(map, "missing"), None);
-        assert!(dig_list(map, "a.b").is_empty());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::BEST_PRACTICES;
-use crate::governance::rules::support::{Site, container_violation};
+use crate::governance::rules::support::{Site, container_violation_with};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
 use crate::workload::{Fields, WorkloadView};
@@ -66,16 +66,16 @@ fn word_at(name: &[u8], at: usize, word: &str) -> bool {
     })
 }
 
-/// For each byte, the [`SECRET_WORDS`] it can begin (through `normalize`), as bits: a position
-/// is compared only with the words starting with its letter.
-const STARTS: [u16; 256] = {
+/// For each byte, the [`SECRET_WORDS`] whose letter at `position` it is (through `normalize`),
+/// as bits.
+const fn letter_table(position: usize) -> [u16; 256] {
     let mut table = [0u16; 256];
     let mut b = 0;
     while b < 256 {
         let letter = normalize(b as u8);
         let mut w = 0;
         while w < SECRET_WORDS.len() {
-            if SECRET_WORDS[w].as_bytes()[0] == letter {
+            if SECRET_WORDS[w].as_bytes()[position] == letter {
                 table[b] |= 1 << w;
             }
             w += 1;
@@ -83,15 +83,19 @@ const STARTS: [u16; 256] = {
         b += 1;
     }
     table
-};
+}
+
+/// The words each byte can begin, and the words each byte can continue as their second letter.
+const FIRST: [u16; 256] = letter_table(0);
+const SECOND: [u16; 256] = letter_table(1);
 
 // Runs for every literal env var of every container, so it neither allocates nor calls memcmp:
-// one table lookup per position, and a word is tried only where its first letter occurs (this
-// rule was the engine's hottest).
+// two table lookups and an AND per position (a word is compared only where its first two
+// letters occur: `FEATURE_FLAG_APP` compares one word once), as this rule was the engine's hottest.
 fn looks_like_secret(name: &str) -> bool {
     let bytes = name.as_bytes();
-    let has_word = bytes.iter().enumerate().any(|(at, &b)| {
-        let mut words = STARTS[usize::from(b)];
+    let has_word = bytes.windows(2).enumerate().any(|(at, pair)| {
+        let mut words = FIRST[usize::from(pair[0])] & SECOND[usize::from(pair[1])];
         while words != 0 {
             let w = words.trailing_zeros() as usize;
             words &= words - 1;
@@ -110,7 +114,7 @@ fn looks_like_secret(name: &str) -> bool {
 impl Rule for SecretEnvVars {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
         for c in w.containers() {
-            for (i, env) in c.spec.list_field("env").iter().enumerate() {
+            for (i, env) in c.env().iter().enumerate() {
                 let Some(env) = env.as_object() else { continue };
                 let name = env.str_field("name").unwrap_or("");
                 let literal = env
@@ -118,9 +122,10 @@ impl Rule for SecretEnvVars {
                     .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
                 if literal && looks_like_secret(name) {
                     // Never echo the value: findings end up in logs, reports and events.
-                    out.push(container_violation(
-                        &c,
-                        &format!("env[{i}].value"),
+                    out.push(container_violation_with(
+                        c,
+                        "",
+                        format_args!(".env[{i}].value"),
                         format_args!(
                             "sets env var {name:?}, which looks like a secret, to a literal value"
                         ),
@@ -228,6 +233,10 @@ mod tests {
             "sshPrivateKey",
             "AWS_CREDENTIALS",
             "client.secret",
+            "TOKEN",
+            "xTOKEN",
+            "PASSWD",
+            "api-key",
         ] {
             assert!(looks_like_secret(name), "{name}");
         }
@@ -237,6 +246,11 @@ mod tests {
             "SECRETS_DIR",
             "LOG_LEVEL",
             "KEYCLOAK_REALM",
+            "T",
+            "",
+            "TOKE",
+            "PASSWOR",
+            "API.KE",
         ] {
             assert!(!looks_like_secret(name), "{name}");
         }

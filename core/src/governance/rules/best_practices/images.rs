@@ -8,18 +8,14 @@ use crate::governance::traits::{
     BuiltinRule, ParamDoc, Params, Rule, RuleMeta, Violation, no_params,
 };
 use crate::model::{Category, Severity};
-use crate::workload::{ContainerRef, Fields, WorkloadView};
+use crate::workload::{ContainerRef, WorkloadView};
 
 /// Every container with a non-empty image, and that image.
 fn images<'v, 'a>(
     w: &'v WorkloadView<'a>,
-) -> impl Iterator<Item = (ContainerRef<'a>, &'a str)> + 'v {
-    w.containers().filter_map(|c| {
-        c.spec
-            .str_field("image")
-            .filter(|i| !i.is_empty())
-            .map(|i| (c, i))
-    })
+) -> impl Iterator<Item = (&'v ContainerRef<'a>, &'a str)> + 'v {
+    w.containers()
+        .filter_map(|c| c.image().filter(|i| !i.is_empty()).map(|i| (c, i)))
 }
 
 pub(super) const IMAGE_TAG_PINNED: BuiltinRule = BuiltinRule {
@@ -62,7 +58,7 @@ impl Rule for ImageTagPinned {
         for (c, image) in images(w) {
             if let Some(why) = unpinned(image) {
                 out.push(container_violation(
-                    &c,
+                    c,
                     "image",
                     format_args!("image {image:?} {why}"),
                 ));
@@ -140,7 +136,7 @@ impl Rule for AllowedRegistries {
             let qualified = fully_qualified(image);
             if !self.prefixes.iter().any(|p| covers(p, &qualified)) {
                 out.push(container_violation(
-                    &c,
+                    c,
                     "image",
                     format_args!(
                         "uses image {image:?} from a registry that is not allowed (allowed: {})",

@@ -6,7 +6,7 @@ use super::BEST_PRACTICES;
 use crate::governance::rules::support::container_violation;
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
-use crate::workload::{ContainerKind, Fields, WorkloadKind, WorkloadView};
+use crate::workload::{ContainerKind, Fields, ProbeKind, WorkloadKind, WorkloadView};
 
 pub(super) const LIVENESS_PROBE: BuiltinRule = BuiltinRule {
     meta: RuleMeta {
@@ -67,16 +67,17 @@ impl<const READINESS: bool> Rule for Probe<READINESS> {
         if runs_to_completion(w) {
             return;
         }
-        let field = if READINESS {
-            "readinessProbe"
+        let probe = if READINESS {
+            ProbeKind::Readiness
         } else {
-            "livenessProbe"
+            ProbeKind::Liveness
         };
+        let field = probe.field();
         // Ephemeral containers cannot have probes (the API refuses them), so none could comply.
         for c in w.containers().filter(|c| c.kind == ContainerKind::Regular) {
-            if c.spec.map_field(field).is_none() {
+            if c.probe(probe).is_none() {
                 out.push(container_violation(
-                    &c,
+                    c,
                     field,
                     format_args!("has no {field}"),
                 ));

@@ -96,8 +96,12 @@ impl<const LIMIT: bool, const MEMORY: bool> Resource<LIMIT, MEMORY> {
 
     /// Whether `holder` (a container or pod spec) sets `resources.<section>.<resource>`.
     fn is_set(holder: &Map<String, Value>) -> bool {
-        holder
-            .map_field("resources")
+        Self::is_set_in(holder.map_field("resources"))
+    }
+
+    /// Whether a `resources` object sets `<section>.<resource>`.
+    fn is_set_in(resources: Option<&Map<String, Value>>) -> bool {
+        resources
             .and_then(|r| r.map_field(Self::SECTION))
             .and_then(|s| s.get(Self::RESOURCE))
             .is_some_and(|v| !v.is_null())
@@ -116,11 +120,11 @@ impl<const LIMIT: bool, const MEMORY: bool> Rule for Resource<LIMIT, MEMORY> {
             (true, true) => "has no memory limit",
         };
         // No ephemeral container could comply: the API refuses resources on them.
-        for c in w.containers().filter(can_set_resources) {
-            if !Self::is_set(c.spec) {
+        for c in w.containers().filter(|c| can_set_resources(c)) {
+            if !Self::is_set_in(c.resources()) {
                 let field = format!("resources.{}.{}", Self::SECTION, Self::RESOURCE);
                 out.push(container_violation(
-                    &c,
+                    c,
                     &field,
                     format_args!("{what} ({field})"),
                 ));

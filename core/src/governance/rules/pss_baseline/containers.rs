@@ -1,11 +1,13 @@
 //! Baseline controls on a container's own privileges: privileged mode, added capabilities and
 //! the /proc mount type.
 
+use serde_json::Value;
+
 use super::BASELINE;
 use crate::governance::rules::support::{Site, container_violation, in_user_namespace, show};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
-use crate::workload::{Fields, WorkloadView};
+use crate::workload::WorkloadView;
 
 pub(super) const PRIVILEGED: BuiltinRule = BuiltinRule {
     meta: RuleMeta {
@@ -29,12 +31,9 @@ struct Privileged;
 impl Rule for Privileged {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
         for c in w.containers() {
-            if c.security_context()
-                .and_then(|s| s.bool_field("privileged"))
-                == Some(true)
-            {
+            if c.security().get("privileged").and_then(Value::as_bool) == Some(true) {
                 out.push(container_violation(
-                    &c,
+                    c,
                     "securityContext.privileged",
                     "runs privileged",
                 ));

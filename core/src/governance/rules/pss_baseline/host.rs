@@ -7,7 +7,7 @@ use super::BASELINE;
 use crate::governance::rules::support::{Site, container_violation, volumes};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
-use crate::workload::{Fields, WorkloadView};
+use crate::workload::{Fields, ProbeKind, WorkloadView};
 
 pub(super) const HOST_PROCESS: BuiltinRule = BuiltinRule {
     meta: RuleMeta {
@@ -135,11 +135,11 @@ struct HostPorts;
 impl Rule for HostPorts {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
         for c in w.containers() {
-            for (i, port) in c.spec.list_field("ports").iter().enumerate() {
+            for (i, port) in c.ports().iter().enumerate() {
                 let host_port = port.as_object().and_then(|p| p.i64_field("hostPort"));
                 if let Some(host_port) = host_port.filter(|p| *p != 0) {
                     out.push(container_violation(
-                        &c,
+                        c,
                         &format!("ports[{i}].hostPort"),
                         format_args!("binds host port {host_port}"),
                     ));
@@ -170,7 +170,6 @@ pub(super) const HOST_PROBES: BuiltinRule = BuiltinRule {
 #[derive(Debug, Default)]
 struct HostProbes;
 
-const PROBES: [&str; 3] = ["livenessProbe", "readinessProbe", "startupProbe"];
 const HOOKS: [(&str, &str); 2] = [
     ("postStart", "lifecycle.postStart"),
     ("preStop", "lifecycle.preStop"),
@@ -180,8 +179,8 @@ impl Rule for HostProbes {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
         for c in w.containers() {
             // `lifecycle` is looked up once for both hooks: this runs for every container.
-            let lifecycle = c.spec.map_field("lifecycle");
-            let probes = PROBES.map(|p| (p, c.spec.map_field(p)));
+            let lifecycle = c.lifecycle();
+            let probes = ProbeKind::ALL.map(|p| (p.field(), c.probe(p)));
             let hooks = HOOKS.map(|(key, path)| (path, lifecycle.and_then(|l| l.map_field(key))));
             for (handler, handler_spec) in probes.into_iter().chain(hooks) {
                 let Some(handler_spec) = handler_spec else {
@@ -193,7 +192,7 @@ impl Rule for HostProbes {
                         .and_then(|a| a.str_field("host"));
                     if let Some(host) = host.filter(|h| !h.is_empty()) {
                         out.push(container_violation(
-                            &c,
+                            c,
                             &format!("{handler}.{action}.host"),
                             format_args!("{handler} {action} targets host {host:?}"),
                         ));
