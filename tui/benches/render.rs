@@ -1,6 +1,7 @@
 //! Headless bench of the console (TestBackend 200x50, synthetic clusters): the first frame,
 //! Violations draws at 10,000 and 100,000 rows, a filter keystroke and a sort at 10,000 rows,
-//! and 20 clusters of 10,000 workloads. Run: `cargo bench -p guardian-tui` (release).
+//! and 20 clusters of 10,000 workloads (a delta with the table rebuilt on the UI thread, as
+//! before, and off it, as the console does now). Run: `cargo bench -p guardian-tui` (release).
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
@@ -223,25 +224,58 @@ fn main() {
         &theme,
         300,
     );
-    // One cluster's new snapshot while the Violations screen shows: the delta applied and the
-    // table rebuilt once before the next frame, all on the UI thread (the rows it replaces are
-    // dropped elsewhere, as the console's loop does).
-    let mut samples = Vec::new();
-    for i in 0..20 {
-        let rows = Deriver::default().derive(Arc::new(synthetic("cluster-03", 10_000, 1)), epoch());
-        let mut rows = rows;
+    // One cluster's new snapshot while the Violations screen shows. As the console did before:
+    // the delta applied and the table rebuilt before the next frame, all on the UI thread.
+    let delta = |i: u64| {
+        let mut rows =
+            Deriver::default().derive(Arc::new(synthetic("cluster-03", 10_000, 1)), epoch());
         let mut snapshot = (*rows.snapshot).clone();
         snapshot.generation = 100 + i;
         rows.snapshot = Arc::new(snapshot);
-        let delta = Action::Delta(Box::new(Delta {
+        Action::Delta(Box::new(Delta {
             cluster: 3,
             rows: Arc::new(rows),
-        }));
+        }))
+    };
+    let mut samples = Vec::new();
+    for i in 0..20 {
+        let delta = delta(i);
         let start = Instant::now();
         update(&mut fleet, delta);
         draw(&mut terminal, &mut fleet, &theme);
         samples.push(start.elapsed());
         drop(std::mem::take(&mut fleet.retired));
     }
-    report("20 clusters x 10,000 workloads: delta + draw", samples);
+    report(
+        "20 x 10,000: delta + draw, rebuilt on the UI thread",
+        samples,
+    );
+    // As the console does: the delta's frame draws the table shown and asks for a new one, built
+    // off the UI thread (here, untimed on this thread), then swapped in for the next frame.
+    fleet.violations.background = true;
+    let (mut ui, mut swap, mut built) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 20..40 {
+        let delta = delta(i);
+        let start = Instant::now();
+        update(&mut fleet, delta);
+        draw(&mut terminal, &mut fleet, &theme);
+        ui.push(start.elapsed());
+        let Some(job) = fleet.violations.job.take() else {
+            panic!("the delta asks for a table");
+        };
+        let start = Instant::now();
+        let table = job.build();
+        built.push(start.elapsed());
+        let start = Instant::now();
+        update(&mut fleet, Action::Table(Box::new(table)));
+        draw(&mut terminal, &mut fleet, &theme);
+        swap.push(start.elapsed());
+        drop(std::mem::take(&mut fleet.retired));
+    }
+    report("20 x 10,000: delta + draw, UI thread", ui);
+    report("20 x 10,000: table built off the UI thread", built);
+    report(
+        "20 x 10,000: built table swapped in + draw, UI thread",
+        swap,
+    );
 }

@@ -78,6 +78,8 @@ pub enum Action {
     Cancel,
     /// A cluster's new snapshot with its rows, formatted off the UI thread.
     Delta(Box<Delta>),
+    /// The Violations table rebuilt off the UI thread after new data.
+    Table(Box<crate::app::building::Built>),
     /// The clock (ages, stale counters): once a second, and before each frame in tests.
     Tick(Timestamp),
     /// The terminal gained (true) or lost focus.

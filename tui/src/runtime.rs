@@ -5,18 +5,19 @@
 //! call, so every cluster shows `Connecting` at once whatever the clusters do.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use guardian_cluster::logging::{self, LogFormat, LogSettings};
 use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use k8s_openapi::jiff::Timestamp;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
 use crate::action::{Action, Delta};
+use crate::app::building::Job;
 use crate::app::screens::ContextInfo;
 use crate::app::{Deriver, Mode, Request, State, prepare, update};
 use crate::clients::Clients;
@@ -118,6 +119,8 @@ async fn main_loop(
     // Never a shared fallback like /tmp: edits hold what the user typed.
     let edits = state.paths.as_ref().ok_or(Error::NoHome)?.edits.clone();
     let editing = Editing::new(clients, edits, protected.clone(), deltas.clone());
+    let tables = Tables::start(deltas.clone());
+    state.violations.background = true;
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
         tokio::spawn(forward(cluster, receiver, deltas.clone()));
@@ -198,6 +201,9 @@ async fn main_loop(
                 }
                 dirty = true;
             }
+        }
+        if let Some(job) = state.violations.job.take() {
+            tables.build(job);
         }
         if !state.retired.is_empty() {
             let retired = std::mem::take(&mut state.retired);
@@ -289,5 +295,44 @@ async fn forward(
         if receiver.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Builds the Violations tables new data asks for, one at a time on a blocking thread. One job
+/// waits at most: a newer one replaces it unbuilt (latest wins; the reducer also drops a built
+/// table older than the one shown). Taken when its build starts, so no old rows stay held here.
+#[derive(Debug)]
+struct Tables {
+    waiting: Arc<Mutex<Option<Box<Job>>>>,
+    wake: Arc<Notify>,
+}
+
+impl Tables {
+    fn start(tables: mpsc::Sender<Action>) -> Tables {
+        let waiting: Arc<Mutex<Option<Box<Job>>>> = Arc::default();
+        let wake = Arc::new(Notify::new());
+        let (next, woken) = (Arc::clone(&waiting), Arc::clone(&wake));
+        tokio::spawn(async move {
+            loop {
+                woken.notified().await;
+                let Some(job) = next.lock().ok().and_then(|mut job| job.take()) else {
+                    continue;
+                };
+                let Ok(built) = tokio::task::spawn_blocking(move || job.build()).await else {
+                    return;
+                };
+                if tables.send(Action::Table(Box::new(built))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Tables { waiting, wake }
+    }
+
+    fn build(&self, job: Box<Job>) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            *waiting = Some(job);
+        }
+        self.wake.notify_one();
     }
 }

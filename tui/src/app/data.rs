@@ -40,15 +40,6 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
             state.errors.pop_front();
         }
     }
-    // The selection as the table shows it, before the rows under it change (or the finding
-    // the open pane says is gone, should it come back).
-    if !state.violations.outdated {
-        state.violations.follow = state
-            .violations
-            .gone
-            .clone()
-            .or_else(|| super::follow::selected(state));
-    }
     let Some(cluster) = state.clusters.get_mut(delta.cluster) else {
         return false;
     };

@@ -47,7 +47,7 @@ pub fn selected(state: &State) -> Option<Followed> {
     let Some(Line::Row(r)) = state.violations.table.lines.get(line) else {
         return None;
     };
-    let (cluster, row) = violations::row(&state.clusters, *r)?;
+    let (cluster, row) = violations::row(&state.violations.table, *r)?;
     let snapshot = cluster.snapshot();
     let finding = row.finding(snapshot)?.clone();
     let object = snapshot
@@ -68,7 +68,7 @@ pub fn restore(state: &mut State, followed: Followed) {
     let found = state.violations.table.lines.iter().position(|line| {
         let Line::Row(r) = line else { return false };
         usize::try_from(r.cluster).ok() == Some(followed.cluster)
-            && violations::row(&state.clusters, *r)
+            && violations::row(&state.violations.table, *r)
                 // The row's own fields first: most rows differ there, without a lookup.
                 .filter(|(_, row)| {
                     row.rule == followed.finding.rule && row.policy == followed.finding.policy
@@ -133,7 +133,7 @@ mod tests {
     fn selected_resource(s: &State) -> String {
         let line = s.cursor(Screen::Violations).selected;
         match s.violations.table.lines.get(line) {
-            Some(Line::Row(r)) => violations::row(&s.clusters, *r)
+            Some(Line::Row(r)) => violations::row(&s.violations.table, *r)
                 .map(|(_, row)| row.resource.clone())
                 .unwrap_or_default(),
             other => format!("{other:?}"),

@@ -1,5 +1,6 @@
 //! The console's state (owned by the UI thread) and the reducer that changes it.
 
+pub mod building;
 mod data;
 pub mod describe;
 pub mod filter;

@@ -220,7 +220,7 @@ mod tests {
 
     use super::*;
     use crate::app::state::Scope;
-    use crate::app::violations::{GroupBy, Line, Widths, build};
+    use crate::app::violations::{GroupBy, Line, Source, Widths, build};
     use crate::testing::{at, deployment, finding, state, synced, waived};
 
     #[test]
@@ -298,7 +298,13 @@ mod tests {
                         rule: widest(|r| &r.rule),
                     };
                     let expected: Vec<Line> = all.into_iter().map(|(r, _)| Line::Row(r)).collect();
-                    let table = build(&s.clusters, Scope::All, &filter, sort, GroupBy::None);
+                    let table = build(
+                        Source::all(&s.clusters),
+                        Scope::All,
+                        &filter,
+                        sort,
+                        GroupBy::None,
+                    );
                     assert!(!expected.is_empty() || text.starts_with('@'));
                     assert_eq!(table.lines, expected, "{sort:?}, filter {text:?}");
                     assert_eq!(table.widths, widths, "filter {text:?}");

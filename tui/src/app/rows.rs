@@ -2,6 +2,7 @@
 //! task), so drawing a frame only slices them.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use guardian_cluster::ClusterSnapshot;
@@ -71,8 +72,24 @@ impl ViolationRow {
     }
 }
 
-/// Identifies a finding across snapshots, to keep its first-seen time.
-type SeenKey = (Arc<str>, String, Arc<str>, Arc<str>, String);
+/// Identifies a finding across snapshots, to keep its first-seen time: a hash of its namespace,
+/// object, policy, rule and field path. The texts themselves would cost about 200 bytes a
+/// finding (hundreds of thousands of them at scale, twice while a snapshot is derived); a
+/// collision only shows one finding's age for another's.
+type SeenKey = u64;
+
+fn seen_key(namespace: &str, resource: &str, finding: &Finding) -> SeenKey {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (
+        namespace,
+        resource,
+        &*finding.policy,
+        &*finding.rule,
+        &finding.path,
+    )
+        .hash(&mut hasher);
+    hasher.finish()
+}
 
 /// Builds a cluster's rows from each new snapshot, remembering when each finding first showed.
 #[derive(Debug, Default)]
@@ -100,13 +117,7 @@ impl Deriver {
             let namespace: Arc<str> = Arc::from(r.namespace.as_deref().unwrap_or_default());
             let resource = format!("{}/{}", r.kind, r.name);
             for (f, finding) in evaluation.findings.iter().enumerate() {
-                let key: SeenKey = (
-                    namespace.clone(),
-                    resource.clone(),
-                    finding.policy.clone(),
-                    finding.rule.clone(),
-                    finding.path.clone(),
-                );
+                let key = seen_key(&namespace, &resource, finding);
                 let first_seen = *self.first_seen.get(&key).unwrap_or(&now);
                 seen.insert(key, first_seen);
                 let waived_by = match &finding.outcome {
@@ -175,5 +186,43 @@ fn label(enforcement: Enforcement) -> &'static str {
         Enforcement::Audit => "Audit",
         Enforcement::Warn => "Warn",
         Enforcement::Deny => "Deny",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use guardian_core::model::Severity;
+
+    use super::*;
+    use crate::testing::{at, deployment, finding, synced};
+
+    fn snapshot(names: &[&str]) -> Arc<ClusterSnapshot> {
+        let mut s = synced("demo-a");
+        s.evaluations = names
+            .iter()
+            .map(|n| {
+                let f = finding("restricted", "run-as-non-root", Severity::High);
+                deployment("shop", n, &["restricted"], vec![f])
+            })
+            .collect();
+        Arc::new(s)
+    }
+
+    fn ages(rows: &ClusterRows) -> Vec<(String, Timestamp)> {
+        let rows = rows.violations.iter();
+        rows.map(|r| (r.resource.clone(), r.first_seen)).collect()
+    }
+
+    #[test]
+    fn a_finding_keeps_when_it_was_first_seen_until_it_goes_away() {
+        let mut deriver = Deriver::default();
+        deriver.derive(snapshot(&["web"]), at(0));
+        let rows = deriver.derive(snapshot(&["web", "api"]), at(10));
+        let web = ("Deployment/web".to_owned(), at(0));
+        assert_eq!(ages(&rows), [web, ("Deployment/api".to_owned(), at(10))]);
+        deriver.derive(snapshot(&["api"]), at(20));
+        let rows = deriver.derive(snapshot(&["api", "web"]), at(30));
+        let api = ("Deployment/api".to_owned(), at(10));
+        assert_eq!(ages(&rows), [api, ("Deployment/web".to_owned(), at(30))]);
     }
 }

@@ -10,7 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::filter::Filter;
 use super::rows::ClusterRows;
-use super::violations::{self, GroupBy, Sort, Table};
+use super::violations::{GroupBy, Sort, Table};
 use crate::config::Paths;
 use crate::keymap::Keymap;
 use crate::views::Screen;
@@ -165,9 +165,14 @@ pub struct ViolationsState {
     /// The object the detail pane asked for, and its text once read.
     pub requested: Option<(usize, Arc<ResourceRef>)>,
     pub object: Option<ObjectText>,
-    /// The selected finding as of the last build, taken when the first delta after it arrives
-    /// (see [`super::follow`]).
-    pub follow: Option<super::follow::Followed>,
+    /// Tables asked for so far, and the number of the one shown (see [`super::building`]).
+    pub asked: u64,
+    pub shown: u64,
+    /// Whether new data's tables are built by the loop off the UI thread (the console), or
+    /// here before the next frame (tests that do not play the loop's part).
+    pub background: bool,
+    /// A table for the loop to build; a newer one replaces it until the loop takes it.
+    pub job: Option<Box<super::building::Job>>,
     /// The finding the open detail showed, gone from the data (followed until it returns or
     /// the user moves).
     pub gone: Option<super::follow::Followed>,
@@ -317,17 +322,6 @@ impl State {
 
     /// Rebuilds the Violations table (after data, scope, filter, sort or grouping changed).
     pub fn rebuild_violations(&mut self) {
-        let filter = self
-            .filters
-            .get(&Screen::Violations)
-            .cloned()
-            .unwrap_or_default();
-        self.violations.table = violations::build(
-            &self.clusters,
-            self.scope,
-            &filter,
-            self.violations.sort,
-            self.violations.group,
-        );
+        super::building::build_now(self);
     }
 }

@@ -17,7 +17,11 @@ pub fn update(state: &mut State, action: Action) -> bool {
     // again after (the action may have shown the Violations screen).
     let user = !matches!(
         action,
-        Action::Delta(_) | Action::Tick(_) | Action::Object(_) | Action::Focus(_)
+        Action::Delta(_)
+            | Action::Table(_)
+            | Action::Tick(_)
+            | Action::Object(_)
+            | Action::Focus(_)
     );
     // A row the user's own keys put under the cursor counts as seen (`G` then `Ctrl-d`); one a
     // delta put there does not (see `edit::selection`).
@@ -61,6 +65,7 @@ fn apply_action(state: &mut State, action: Action) -> bool {
         Action::Submit => submit(state),
         Action::Cancel => cancel(state),
         Action::Delta(delta) => data::apply(state, *delta),
+        Action::Table(built) => super::building::built(state, *built),
         Action::Tick(now) => data::tick(state, now),
         Action::Object(object) => data::object(state, *object),
         Action::Focus(focused) => {
@@ -300,11 +305,11 @@ fn want_object(state: &mut State) {
     let Some(Line::Row(r)) = state.violations.table.lines.get(selected) else {
         return;
     };
-    let Some((_, row)) = violations::row(&state.clusters, *r) else {
+    let Some((source, row)) = violations::row(&state.violations.table, *r) else {
         return;
     };
     let cluster = usize::try_from(r.cluster).unwrap_or(usize::MAX);
-    let Some(finding) = row.finding(state.clusters[cluster].snapshot()) else {
+    let Some(finding) = row.finding(source.snapshot()) else {
         return;
     };
     let resource = finding.resource.clone();
@@ -324,11 +329,13 @@ fn want_object(state: &mut State) {
 /// it is shown.
 pub fn prepare(state: &mut State) {
     if state.violations.outdated && state.screen == Screen::Violations {
-        let followed = state.violations.follow.take();
-        refresh_violations(state);
-        if let Some(followed) = followed {
-            super::follow::restore(state, followed);
-            clamp(state, Screen::Violations);
+        state.violations.outdated = false;
+        if state.violations.background && state.violations.shown > 0 {
+            // Built by the loop; the table shown stays until then (it holds its rows).
+            super::building::ask(state);
+        } else {
+            let built = super::building::job(state).build();
+            super::building::built(state, built);
         }
     }
     if super::screens::prepare(state) {

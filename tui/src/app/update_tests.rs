@@ -57,7 +57,7 @@ fn resources(state: &State) -> Vec<String> {
             Line::Group { label, count } => format!("# {label} {count}"),
             Line::Row(r) => {
                 let (cluster, row) =
-                    super::super::violations::row(&state.clusters, *r).expect("row");
+                    super::super::violations::row(&state.violations.table, *r).expect("row");
                 format!("{} {} {}", cluster.context, row.resource, row.rule)
             }
         })

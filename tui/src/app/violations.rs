@@ -2,10 +2,13 @@
 //! and grouped when data, scope, filter, sort or grouping change, never per frame.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use guardian_cluster::ClusterSnapshot;
 
 use super::filter::Filter;
 use super::order::{Run, merge};
-use super::rows::{MAX_WIDTH, ViolationRow};
+use super::rows::{ClusterRows, MAX_WIDTH, ViolationRow};
 use super::state::{Cluster, Scope};
 
 /// The columns, in display order; each can be sorted by.
@@ -118,9 +121,36 @@ pub enum Line {
     Row(RowRef),
 }
 
+/// A cluster's rows as a table was built from them: the table holds them, so its lines stay
+/// true while newer rows arrive and a newer table is built elsewhere (see [`super::building`]).
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub context: String,
+    pub rows: Arc<ClusterRows>,
+}
+
+impl Source {
+    /// Every cluster's rows as they are now.
+    pub fn all(clusters: &[Cluster]) -> Vec<Source> {
+        clusters
+            .iter()
+            .map(|c| Source {
+                context: c.context.clone(),
+                rows: Arc::clone(&c.rows),
+            })
+            .collect()
+    }
+
+    pub fn snapshot(&self) -> &ClusterSnapshot {
+        &self.rows.snapshot
+    }
+}
+
 /// The table's lines and counts.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
+    /// The rows the lines point into, one per cluster in selection order.
+    pub sources: Vec<Source>,
     pub lines: Vec<Line>,
     /// Rows shown (after scope and filter).
     pub shown: usize,
@@ -151,9 +181,13 @@ impl Widths {
     }
 }
 
-/// The row a reference points at.
-pub fn row(clusters: &[Cluster], r: RowRef) -> Option<(&Cluster, &ViolationRow)> {
-    let cluster = clusters.get(usize::try_from(r.cluster).ok()?)?;
+/// The row a reference of the table points at.
+pub fn row(table: &Table, r: RowRef) -> Option<(&Source, &ViolationRow)> {
+    row_in(&table.sources, r)
+}
+
+fn row_in(sources: &[Source], r: RowRef) -> Option<(&Source, &ViolationRow)> {
+    let cluster = sources.get(usize::try_from(r.cluster).ok()?)?;
     let row = cluster.rows.violations.get(usize::try_from(r.row).ok()?)?;
     Some((cluster, row))
 }
@@ -161,7 +195,7 @@ pub fn row(clusters: &[Cluster], r: RowRef) -> Option<(&Cluster, &ViolationRow)>
 /// Builds the table from every cluster in scope: each cluster's rows are already sorted (see
 /// [`super::order`]), so this filters and merges them, then groups.
 pub fn build(
-    clusters: &[Cluster],
+    clusters: Vec<Source>,
     scope: Scope,
     filter: &Filter,
     sort: Sort,
@@ -210,7 +244,7 @@ pub fn build(
         }
     } else {
         for r in &merged {
-            if let Some((_, row)) = row(clusters, *r) {
+            if let Some((_, row)) = row_in(&clusters, *r) {
                 widths.add(context_widths[r.cluster as usize], row.widths);
             }
         }
@@ -218,9 +252,10 @@ pub fn build(
     let lines = if group == GroupBy::None {
         merged.into_iter().map(Line::Row).collect()
     } else {
-        grouped(clusters, group, merged)
+        grouped(&clusters, group, merged)
     };
     Table {
+        sources: clusters,
         lines,
         shown,
         total,
@@ -229,10 +264,10 @@ pub fn build(
 }
 
 /// Header lines over the rows of each group, groups by name, rows in the order given.
-fn grouped(clusters: &[Cluster], group: GroupBy, rows: Vec<RowRef>) -> Vec<Line> {
+fn grouped(clusters: &[Source], group: GroupBy, rows: Vec<RowRef>) -> Vec<Line> {
     let mut groups: BTreeMap<&str, Vec<RowRef>> = BTreeMap::new();
     for r in rows {
-        if let Some(entry) = row(clusters, r) {
+        if let Some(entry) = row_in(clusters, r) {
             groups.entry(group_key(group, entry)).or_default().push(r);
         }
     }
@@ -252,7 +287,7 @@ fn grouped(clusters: &[Cluster], group: GroupBy, rows: Vec<RowRef>) -> Vec<Line>
     lines
 }
 
-type Entry<'c> = (&'c Cluster, &'c ViolationRow);
+type Entry<'c> = (&'c Source, &'c ViolationRow);
 
 fn group_key<'c>(group: GroupBy, (cluster, row): Entry<'c>) -> &'c str {
     match group {

@@ -271,7 +271,7 @@ pub fn create_exception(state: &mut State) -> bool {
     let Some(Line::Row(r)) = state.violations.table.lines.get(selected) else {
         return false;
     };
-    let Some((c, row)) = violations::row(&state.clusters, *r) else {
+    let Some((c, row)) = violations::row(&state.violations.table, *r) else {
         return false;
     };
     if let Some(by) = &row.waived_by {

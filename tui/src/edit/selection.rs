@@ -25,7 +25,7 @@ pub fn selected(state: &State) -> Option<String> {
             let Some(Line::Row(r)) = state.violations.table.lines.get(line) else {
                 return None;
             };
-            let (cluster, row) = violations::row(&state.clusters, *r)?;
+            let (cluster, row) = violations::row(&state.violations.table, *r)?;
             let finding = row.finding(cluster.snapshot())?;
             Some(format!(
                 "{} {} {} {}",

@@ -29,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     }
     let selected = state.cursor(Screen::Violations).selected;
     let found = match state.violations.table.lines.get(selected) {
-        Some(TableLine::Row(r)) => row(&state.clusters, *r).map(|found| (*r, found)),
+        Some(TableLine::Row(r)) => row(&state.violations.table, *r).map(|found| (*r, found)),
         _ => None,
     };
     let Some((row_ref, (cluster, row))) = found else {

@@ -93,7 +93,7 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let (shown, first) = table::render(frame, area, spec, theme, |i| match v.table.lines.get(i) {
         // Drawn over the whole row below: a cell would cut the label at its column.
         Some(TableLine::Group { .. }) => Row::new([Cell::from("")]),
-        Some(TableLine::Row(r)) => match row(&state.clusters, *r) {
+        Some(TableLine::Row(r)) => match row(&state.violations.table, *r) {
             Some((cluster, row)) => Row::new(columns.iter().map(|(column, _)| {
                 let cell: Cell = match column {
                     Column::Severity => {
