@@ -2,15 +2,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, stream};
 use guardian_cluster::cache::{self, CacheChange, NamespaceCache, WatchSignal, WorkloadCache};
 use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
-use guardian_core::engine::EvalContext;
-use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{self, Controller};
@@ -24,7 +22,8 @@ use crate::config::InitialListFlag;
 use crate::context::Context;
 use crate::converge;
 use crate::events::EventPublisher;
-use crate::metrics::Metrics;
+use crate::incremental::{self, Change};
+use crate::metrics::{CHANGE, Metrics};
 use crate::reconcile::{error_policy, reconcile};
 
 /// How the controller runs.
@@ -200,7 +199,8 @@ pub async fn run(
         }),
     );
 
-    // Workload changes re-evaluate only the policies matching the old or new object.
+    // A workload change re-evaluates the changed object only; the policies it changed are
+    // reconciled (written from their kept results).
     let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);
     let (relist_tx, relist_rx) = mpsc::channel::<()>(16);
     // Each leadership term reconciles the PolicyReports once every policy was evaluated.
@@ -225,7 +225,8 @@ pub async fn run(
             });
             cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
         });
-        let mut changes = stream::select_all(watches);
+        let (fetched_tx, fetched_rx) = mpsc::channel::<CacheChange>(256);
+        let mut changes = stream::select(stream::select_all(watches), fetched_rx);
         let mut refs_tx = refs_tx;
         let mut relist_tx = relist_tx;
         let fetching = Arc::new(AtomicBool::new(false));
@@ -236,10 +237,11 @@ pub async fn run(
                 let sent = match change {
                     CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
                     CacheChange::Orphaned => {
-                        // One fetch at a time, after the garbage collector had its chance.
+                        // One fetch at a time, after the garbage collector had its chance. The
+                        // objects fetched come back as changes, re-evaluated on their own.
                         if !fetching.swap(true, Ordering::SeqCst) {
                             let (workloads, client) = (ctx.workloads.clone(), client.clone());
-                            let (fetching, mut relist_tx) = (fetching.clone(), relist_tx.clone());
+                            let (fetching, mut fetched_tx) = (fetching.clone(), fetched_tx.clone());
                             let shutdown = shutdown.clone();
                             tokio::spawn(async move {
                                 tokio::select! {
@@ -247,28 +249,24 @@ pub async fn run(
                                     () = tokio::time::sleep(cache::ORPHAN_GRACE) => {}
                                 }
                                 fetching.store(false, Ordering::SeqCst);
-                                if workloads.fetch_orphans(&client).await > 0 {
-                                    let _ = relist_tx.send(()).await;
+                                let (_, changes) = workloads.fetch_orphan_changes(&client).await;
+                                for change in changes {
+                                    if fetched_tx.send(change).await.is_err() {
+                                        return;
+                                    }
                                 }
                             });
                         }
                         true
                     }
                     CacheChange::Object { old, new } => {
-                        let snapshot = ctx.fresh_snapshot();
-                        let labels = ctx.namespaces.snapshot();
-                        let eval = EvalContext {
-                            now: Timestamp::now(),
-                            namespaces: &*labels,
+                        let names = match decide(&ctx, (old, new)).await {
+                            Ok(names) => names,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "deciding on a workload change failed");
+                                Vec::new()
+                            }
                         };
-                        let mut names: Vec<_> = old
-                            .iter()
-                            .chain(new.iter())
-                            .filter_map(|o| o.value())
-                            .flat_map(|o| snapshot.set.matching_policies(&o, &eval))
-                            .collect();
-                        names.sort();
-                        names.dedup();
                         let mut ok = true;
                         for name in names {
                             ok &= refs_tx.send(ObjectRef::new(&name)).await.is_ok();
@@ -298,12 +296,18 @@ pub async fn run(
         }
     });
 
+    // Each of these can change outcomes without an event of the objects concerned: every kept
+    // result is distrusted, and every policy evaluated in full.
     let triggers = stream::select_all([
         exception_changes.boxed(),
         namespace_changes.boxed(),
         relist_rx.boxed(),
         leader_gained.boxed(),
-    ]);
+    ])
+    .inspect({
+        let kept = ctx.kept.clone();
+        move |()| kept.invalidate_all()
+    });
 
     let config = controller::Config::default()
         .concurrency(options.concurrency)
@@ -329,6 +333,34 @@ pub async fn run(
         () = workload_task => {}
         () = converge_task => {}
     }
+}
+
+/// Which policies one workload change concerns. The leader evaluates the changed object once
+/// against every policy with kept results and names those whose status or reports changed (plus
+/// those to evaluate in full); a standby, which keeps no results, names those selecting the
+/// object before or after. CPU-bound: off the async runtime.
+async fn decide(ctx: &Arc<Context>, change: Change) -> Result<Vec<String>, tokio::task::JoinError> {
+    let received = Instant::now();
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        let (snapshot, inputs) = ctx.fresh_build();
+        let labels = ctx.namespaces.snapshot();
+        if !ctx.is_leader() {
+            return incremental::matching(&change, &snapshot.set, &*labels);
+        }
+        let decision = ctx.kept.apply(&change, &snapshot.set, &inputs, &*labels);
+        ctx.metrics.objects_evaluated(CHANGE, decision.evaluated);
+        let outcome = if decision.write.is_empty() {
+            "none"
+        } else {
+            "write"
+        };
+        ctx.metrics.decision(outcome, received.elapsed());
+        let mut names = decision.write;
+        names.extend(decision.evaluate);
+        names
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -106,6 +106,13 @@ impl WorkloadCache {
     /// again, should they have a known owner now). Those deleted or changed meanwhile (their own
     /// watch event came first) are left as their watch put them. Returns how many were added.
     pub async fn fetch_orphans(&self, client: &Client) -> usize {
+        self.fetch_orphan_changes(client).await.0
+    }
+
+    /// [`fetch_orphans`](Self::fetch_orphans), with the cache changes it made: a caller that
+    /// keeps results per object re-evaluates those objects only.
+    pub async fn fetch_orphan_changes(&self, client: &Client) -> (usize, Vec<CacheChange>) {
+        let mut changes = Vec::new();
         let keys = self
             .index
             .read()
@@ -127,20 +134,20 @@ impl WorkloadCache {
                 }
             };
             let Ok(mut index) = self.index.write() else {
-                return added;
+                return (added, changes);
             };
             if !index.is_orphan(&key) {
                 continue;
             }
             match fetched.and_then(|obj| entry(obj, ar, Some(&mut packer))) {
                 Some(entry) => {
-                    index.apply(entry, &mut Vec::new());
+                    index.apply(entry, &mut changes);
                     added += 1;
                 }
                 None => index.forget_orphan(&key),
             }
         }
-        added
+        (added, changes)
     }
 }
 
