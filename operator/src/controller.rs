@@ -192,12 +192,39 @@ pub async fn run(
         );
         std::future::ready(trigger.then_some(()))
     });
-    let namespace_changes = namespaces.clone().watch(
-        client.clone(),
-        once_listed(synced.clone(), |e| {
-            tracing::warn!(error = %e, "namespace watch error, retrying");
-        }),
-    );
+    // Changes the workload task re-evaluates besides the watches' own: objects fetched when their
+    // owner went away, and the objects of a namespace whose labels changed.
+    let (requeued_tx, requeued_rx) = mpsc::unbounded::<CacheChange>();
+    // A namespace's labels re-evaluate that namespace's objects; a relist of the namespaces,
+    // every policy.
+    let namespace_changes = namespaces
+        .clone()
+        .watch_names(
+            client.clone(),
+            once_listed(synced.clone(), |e| {
+                tracing::warn!(error = %e, "namespace watch error, retrying");
+            }),
+        )
+        .filter_map({
+            let (workloads, requeued_tx) = (workloads.clone(), requeued_tx.clone());
+            move |change| {
+                let relisted = match change {
+                    None => true,
+                    Some(namespace) => {
+                        for object in workloads.snapshot_namespace(&namespace) {
+                            let change = CacheChange::Object {
+                                old: Some(object.clone()),
+                                new: Some(object),
+                            };
+                            // Closed only when the workload task ended: nothing left to do.
+                            let _ = requeued_tx.unbounded_send(change);
+                        }
+                        false
+                    }
+                };
+                std::future::ready(relisted.then_some(()))
+            }
+        });
 
     // A workload change re-evaluates the changed object only; the policies it changed are
     // reconciled (written from their kept results).
@@ -225,8 +252,7 @@ pub async fn run(
             });
             cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
         });
-        let (fetched_tx, fetched_rx) = mpsc::channel::<CacheChange>(256);
-        let mut changes = stream::select(stream::select_all(watches), fetched_rx);
+        let mut changes = stream::select(stream::select_all(watches), requeued_rx);
         let mut refs_tx = refs_tx;
         let mut relist_tx = relist_tx;
         let fetching = Arc::new(AtomicBool::new(false));
@@ -241,7 +267,7 @@ pub async fn run(
                         // objects fetched come back as changes, re-evaluated on their own.
                         if !fetching.swap(true, Ordering::SeqCst) {
                             let (workloads, client) = (ctx.workloads.clone(), client.clone());
-                            let (fetching, mut fetched_tx) = (fetching.clone(), fetched_tx.clone());
+                            let (fetching, fetched_tx) = (fetching.clone(), requeued_tx.clone());
                             let shutdown = shutdown.clone();
                             tokio::spawn(async move {
                                 tokio::select! {
@@ -251,7 +277,7 @@ pub async fn run(
                                 fetching.store(false, Ordering::SeqCst);
                                 let (_, changes) = workloads.fetch_orphan_changes(&client).await;
                                 for change in changes {
-                                    if fetched_tx.send(change).await.is_err() {
+                                    if fetched_tx.unbounded_send(change).is_err() {
                                         return;
                                     }
                                 }

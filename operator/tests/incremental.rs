@@ -257,3 +257,72 @@ async fn an_owner_going_away_re_evaluates_its_pod_only() {
     );
     op.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_s_labels_re_evaluate_that_namespace_s_objects_only() {
+    let _serial = SERIAL.lock().await;
+    let cp = cluster().await;
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace("incr-labels").await.expect("namespace");
+    const IN_NAMESPACE: usize = 20;
+    for i in 0..IN_NAMESPACE {
+        create(&client, Some(&ns), &pod(&format!("p{i}"), false)).await;
+    }
+    set_image(&client, &ns, "p3", "registry.example.com/app:latest").await;
+    // Objects elsewhere, not to be re-evaluated.
+    let elsewhere = cp.create_namespace("incr-other").await.expect("namespace");
+    for i in 0..10 {
+        create(&client, Some(&elsewhere), &pod(&format!("q{i}"), false)).await;
+    }
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    let name = format!("{ns}-selected");
+    create_policy(
+        &client,
+        &format!(
+            r#"
+apiVersion: guardian.kube-guardian.dev/v1alpha1
+kind: GuardianPolicy
+metadata: {{name: {name}}}
+spec:
+  match: {{namespaceSelector: {{matchLabels: {{selected-by: {name}}}}}}}
+  rules: [{{id: image-tag-pinned}}]
+"#
+        ),
+    )
+    .await;
+    eventually("nothing selected yet", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((0, 0)))
+    })
+    .await;
+    let (full, change) = settle(&op, Duration::from_secs(3)).await;
+
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .patch(
+            &ns,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"selected-by": name}}})),
+        )
+        .await
+        .expect("label the namespace");
+    let selected = IN_NAMESPACE as u64;
+    eventually("the namespace's objects selected", || async {
+        policy(&client, &name)
+            .await
+            .filter(|p| summary(p) == Some((selected, 1)))
+    })
+    .await;
+    eventually("the broken Pod in the report", || async {
+        (reported(&client, &ns).await == ["p3"]).then_some(())
+    })
+    .await;
+    let (full_after, change_after) = settle(&op, Duration::from_secs(2)).await;
+    assert_eq!(full_after, full, "no policy was evaluated in full");
+    let delta = change_after - change;
+    assert!(
+        (selected as f64..=selected as f64 + 3.0).contains(&delta),
+        "{delta} objects evaluated for a namespace of {selected}"
+    );
+    op.stop().await;
+}

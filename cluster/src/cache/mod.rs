@@ -85,6 +85,21 @@ impl WorkloadCache {
             .unwrap_or_default()
     }
 
+    /// The objects of one namespace evaluated themselves (a namespace's labels changed: what
+    /// its policies select there may have).
+    pub fn snapshot_namespace(&self, namespace: &str) -> Vec<Arc<CachedObject>> {
+        self.index
+            .read()
+            .map(|i| {
+                i.objects
+                    .iter()
+                    .filter(|(key, _)| key.namespace == namespace)
+                    .map(|(_, object)| object.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn update(&self, change: impl FnOnce(&mut Index, &mut Vec<CacheChange>)) -> Vec<CacheChange> {
         let mut changes = Vec::new();
         if let Ok(mut index) = self.index.write() {
@@ -368,8 +383,18 @@ impl NamespaceCache {
     pub fn watch(
         self: Arc<Self>,
         client: Client,
-        mut signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
+        signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
     ) -> impl Stream<Item = ()> + Send {
+        self.watch_names(client, signal).map(|_| ())
+    }
+
+    /// [`watch`](Self::watch), saying which namespace's labels changed (added, changed or
+    /// deleted), or `None` after a complete list (any may have).
+    pub fn watch_names(
+        self: Arc<Self>,
+        client: Client,
+        mut signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
+    ) -> impl Stream<Item = Option<String>> + Send {
         let api: Api<Namespace> = Api::all(client);
         let mut buffer = HashMap::new();
         watcher::watcher(api, watcher::Config::default().page_size(500))
@@ -378,11 +403,11 @@ impl NamespaceCache {
                 let changed = match event {
                     Ok(Event::Init) => {
                         buffer.clear();
-                        false
+                        None
                     }
                     Ok(Event::InitApply(ns)) => {
                         buffer.insert(ns.name_any(), ns.metadata.labels.unwrap_or_default());
-                        false
+                        None
                     }
                     Ok(Event::InitDone) => {
                         self.labels
@@ -390,7 +415,7 @@ impl NamespaceCache {
                                 &mut buffer,
                             )))));
                         signal(WatchSignal::Listed);
-                        true
+                        Some(None)
                     }
                     Ok(Event::Apply(ns)) => {
                         let name = ns.name_any();
@@ -399,17 +424,19 @@ impl NamespaceCache {
                         self.update(|map| {
                             map.0.insert(name.clone(), labels.clone()).as_ref() != Some(&labels)
                         })
+                        .then_some(Some(name))
                     }
                     Ok(Event::Delete(ns)) => {
                         let name = ns.name_any();
                         self.update(|map| map.0.remove(&name).is_some())
+                            .then_some(Some(name))
                     }
                     Err(e) => {
                         signal(WatchSignal::Failed(&e));
-                        false
+                        None
                     }
                 };
-                std::future::ready(changed.then_some(()))
+                std::future::ready(changed)
             })
     }
 }
