@@ -352,8 +352,9 @@ impl NamespaceLabels for NamespaceCache {
 /// namespaceSelector, as at admission. The audit meets one when an object's watch event comes
 /// before its namespace's, or a namespace's deletion before its objects'. Failing closed, the
 /// object is judged by every policy that could select it until the namespace event (which
-/// re-evaluates every policy) says which; and its deletion re-evaluates every policy that may
-/// have reported it, where name-only matching would leave a row behind until the next resync.
+/// re-evaluates the namespace's objects) says which; and its deletion re-evaluates every policy
+/// that may have reported it, where name-only matching would leave a row behind until the next
+/// resync.
 pub type AuditNamespaces = FailClosed<NamespaceMap>;
 
 /// Namespace labels, for policies with a namespaceSelector. Copy-on-write: namespaces change
