@@ -309,6 +309,8 @@ impl KeptFindings {
         for queued in rebuilding.values_mut() {
             queued.push(change.clone());
         }
+        // A policy gone from the cache (its finalizer removed by hand, say) keeps nothing.
+        kept.retain(|policy, _| inputs.contains_key(policy));
         for (policy, kept) in kept.iter_mut() {
             if rebuilding.contains_key(policy) {
                 continue;

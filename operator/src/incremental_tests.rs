@@ -271,6 +271,22 @@ fn kept_results_are_distrusted_after_a_trigger_an_edit_an_expiry_or_the_resync()
 }
 
 #[test]
+fn a_policy_gone_from_the_cache_keeps_nothing() {
+    let set = set("2999-01-01T00:00:00Z");
+    let kept = KeptFindings::default();
+    for p in POLICIES {
+        kept.rebuild(p, &set, 1, || (Vec::new(), labels()));
+    }
+    let mut gone = inputs(1);
+    gone.remove("cel");
+    let change = (None, Some(cached(&pod("b", "web", &mut Rng(5)))));
+    let decision = kept.apply(&change, &set, &gone, &UnknownNamespaces);
+    assert!(!decision.write.contains(&"cel".to_owned()), "{decision:?}");
+    assert!(kept.trusted("cel", &freshness(1)).is_none());
+    assert!(kept.trusted("base", &freshness(1)).is_some());
+}
+
+#[test]
 fn a_policy_is_reconciled_again_when_an_exception_expires_before_the_resync() {
     let results = Results {
         summary: PolicySummary::default(),
