@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, stream};
-use guardian_cluster::cache::{self, CacheChange, NamespaceCache, WatchSignal, WorkloadCache};
+use guardian_cluster::cache::{
+    self, CacheChange, NamespaceCache, ObjectKey, WatchSignal, WorkloadCache,
+};
 use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
 use kube::Client;
@@ -192,9 +194,10 @@ pub async fn run(
         );
         std::future::ready(trigger.then_some(()))
     });
-    // Changes the workload task re-evaluates besides the watches' own: objects fetched when their
-    // owner went away, and the objects of a namespace whose labels changed.
-    let (requeued_tx, requeued_rx) = mpsc::unbounded::<CacheChange>();
+    // Objects the workload task re-evaluates besides the watches' changes: those fetched when
+    // their owner went away, and those of a namespace whose labels changed. Keys only: the
+    // object's own watch events may be handled first, so its body is read when handled.
+    let (requeued_tx, requeued_rx) = mpsc::unbounded::<ObjectKey>();
     // A namespace's labels re-evaluate that namespace's objects; a relist of the namespaces,
     // every policy.
     let namespace_changes = namespaces
@@ -211,13 +214,9 @@ pub async fn run(
                 let relisted = match change {
                     None => true,
                     Some(namespace) => {
-                        for object in workloads.snapshot_namespace(&namespace) {
-                            let change = CacheChange::Object {
-                                old: Some(object.clone()),
-                                new: Some(object),
-                            };
+                        for key in workloads.namespace_keys(&namespace) {
                             // Closed only when the workload task ended: nothing left to do.
-                            let _ = requeued_tx.unbounded_send(change);
+                            let _ = requeued_tx.unbounded_send(key);
                         }
                         false
                     }
@@ -252,7 +251,13 @@ pub async fn run(
             });
             cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
         });
-        let mut changes = stream::select(stream::select_all(watches), requeued_rx);
+        let mut changes = stream::select(
+            stream::select_all(watches),
+            requeued_rx.filter_map({
+                let workloads = workloads.clone();
+                move |key| std::future::ready(requeued(&workloads, &key))
+            }),
+        );
         let mut refs_tx = refs_tx;
         let mut relist_tx = relist_tx;
         let fetching = Arc::new(AtomicBool::new(false));
@@ -275,9 +280,8 @@ pub async fn run(
                                     () = tokio::time::sleep(cache::ORPHAN_GRACE) => {}
                                 }
                                 fetching.store(false, Ordering::SeqCst);
-                                let (_, changes) = workloads.fetch_orphan_changes(&client).await;
-                                for change in changes {
-                                    if fetched_tx.unbounded_send(change).is_err() {
+                                for key in workloads.fetch_orphan_keys(&client).await {
+                                    if fetched_tx.unbounded_send(key).is_err() {
                                         return;
                                     }
                                 }
@@ -361,6 +365,16 @@ pub async fn run(
     }
 }
 
+/// A requeued object's change, read from the cache now; `None` when it is gone (its own delete
+/// event removes its results).
+fn requeued(workloads: &WorkloadCache, key: &ObjectKey) -> Option<CacheChange> {
+    let object = workloads.get(key)?;
+    Some(CacheChange::Object {
+        old: Some(object.clone()),
+        new: Some(object),
+    })
+}
+
 /// Which policies one workload change concerns. The leader evaluates the changed object once
 /// against every policy with kept results and names those whose status or reports changed (plus
 /// those to evaluate in full); a standby, which keeps no results, names those selecting the
@@ -392,6 +406,16 @@ async fn decide(ctx: &Arc<Context>, change: Change) -> Result<Vec<String>, tokio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_requeued_object_gone_from_the_cache_is_skipped() {
+        let key = ObjectKey {
+            kind: "Pod",
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        assert!(requeued(&WorkloadCache::default(), &key).is_none());
+    }
 
     #[test]
     fn a_cache_counts_as_synced_on_its_first_list_only_and_every_failure_is_reported() {

@@ -85,19 +85,25 @@ impl WorkloadCache {
             .unwrap_or_default()
     }
 
-    /// The objects of one namespace evaluated themselves (a namespace's labels changed: what
-    /// its policies select there may have).
-    pub fn snapshot_namespace(&self, namespace: &str) -> Vec<Arc<CachedObject>> {
+    /// The keys of one namespace's objects evaluated themselves (a namespace's labels changed:
+    /// what its policies select there may have). Keys, not bodies: whoever re-evaluates them
+    /// later reads the body current then ([`get`](Self::get)), never an older one.
+    pub fn namespace_keys(&self, namespace: &str) -> Vec<ObjectKey> {
         self.index
             .read()
             .map(|i| {
                 i.objects
-                    .iter()
-                    .filter(|(key, _)| key.namespace == namespace)
-                    .map(|(_, object)| object.clone())
+                    .keys()
+                    .filter(|key| key.namespace == namespace)
+                    .cloned()
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The object as cached now, if it is evaluated itself.
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<CachedObject>> {
+        self.index.read().ok()?.objects.get(key).cloned()
     }
 
     fn update(&self, change: impl FnOnce(&mut Index, &mut Vec<CacheChange>)) -> Vec<CacheChange> {
@@ -121,13 +127,13 @@ impl WorkloadCache {
     /// again, should they have a known owner now). Those deleted or changed meanwhile (their own
     /// watch event came first) are left as their watch put them. Returns how many were added.
     pub async fn fetch_orphans(&self, client: &Client) -> usize {
-        self.fetch_orphan_changes(client).await.0
+        self.fetch_orphan_keys(client).await.len()
     }
 
-    /// [`fetch_orphans`](Self::fetch_orphans), with the cache changes it made: a caller that
-    /// keeps results per object re-evaluates those objects only.
-    pub async fn fetch_orphan_changes(&self, client: &Client) -> (usize, Vec<CacheChange>) {
-        let mut changes = Vec::new();
+    /// [`fetch_orphans`](Self::fetch_orphans), with the keys of the objects added: a caller that
+    /// keeps results per object re-evaluates those objects only (reading their current body).
+    pub async fn fetch_orphan_keys(&self, client: &Client) -> Vec<ObjectKey> {
+        let mut added = Vec::new();
         let keys = self
             .index
             .read()
@@ -135,7 +141,6 @@ impl WorkloadCache {
             .unwrap_or_default();
         let resources = workload_resources();
         let mut packer = Packer::default();
-        let mut added = 0;
         for key in keys {
             let Some(ar) = resources.iter().find(|ar| kind_name(&ar.kind) == key.kind) else {
                 continue;
@@ -149,20 +154,20 @@ impl WorkloadCache {
                 }
             };
             let Ok(mut index) = self.index.write() else {
-                return (added, changes);
+                return added;
             };
             if !index.is_orphan(&key) {
                 continue;
             }
             match fetched.and_then(|obj| entry(obj, ar, Some(&mut packer))) {
                 Some(entry) => {
-                    index.apply(entry, &mut changes);
-                    added += 1;
+                    index.apply(entry, &mut Vec::new());
+                    added.push(key);
                 }
                 None => index.forget_orphan(&key),
             }
         }
-        (added, changes)
+        added
     }
 }
 
