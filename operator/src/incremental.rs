@@ -206,16 +206,20 @@ impl KeptFindings {
         kept.trusted(epoch, freshness).then(|| kept.results())
     }
 
-    /// Evaluates `policy` over every object `snapshot` returns (with the namespace labels it
-    /// returns) and keeps the results, replaying the changes seen meanwhile. Returns them and how
-    /// many objects were evaluated. CPU-bound: called off the async runtime. `snapshot` is called
-    /// once the evaluation announced itself, so every later change is queued for it.
+    /// Evaluates `policy` over every object `snapshot` returns and keeps the results, replaying
+    /// the changes seen meanwhile. Each batch (the snapshot, then each batch of changes queued
+    /// while the previous one ran) is evaluated with the namespace labels `labels` returns at its
+    /// start: a namespace relabelled meanwhile requeues its objects, and their replay must see
+    /// the new labels. Returns the results and how many objects were evaluated. CPU-bound: called
+    /// off the async runtime. `snapshot` is called once the evaluation announced itself, so every
+    /// later change is queued for it.
     pub fn rebuild(
         &self,
         policy: &str,
         set: &PolicySet,
         version: u64,
-        snapshot: impl FnOnce() -> (Vec<Arc<CachedObject>>, Arc<dyn NamespaceLabels>),
+        snapshot: impl FnOnce() -> Vec<Arc<CachedObject>>,
+        labels: impl Fn() -> Arc<dyn NamespaceLabels>,
     ) -> (Results, u64) {
         let epoch = {
             let mut inner = self.lock();
@@ -230,12 +234,12 @@ impl KeptFindings {
         let mut findings = PolicyFindings::new(rules);
         let mut strings = Strings::default();
         let mut evaluated = 0;
-        let (objects, namespaces) = snapshot();
-        let mut pending: Vec<Change> = objects
+        let mut pending: Vec<Change> = snapshot()
             .into_iter()
             .map(|object| (None, Some(object)))
             .collect();
         loop {
+            let namespaces = labels();
             let ctx = EvalContext {
                 now: Timestamp::now(),
                 namespaces: &*namespaces,

@@ -112,7 +112,7 @@ fn full(set: &PolicySet, cache: &BTreeMap<String, Arc<CachedObject>>) -> Vec<Res
         .iter()
         .map(|p| {
             let objects: Vec<_> = cache.values().cloned().collect();
-            fresh.rebuild(p, set, 1, || (objects, labels())).0
+            fresh.rebuild(p, set, 1, || objects, labels).0
         })
         .collect()
 }
@@ -146,7 +146,7 @@ fn kept_results_equal_a_full_evaluation_after_random_changes() {
         let mut cache: BTreeMap<String, Arc<CachedObject>> = BTreeMap::new();
         let kept = KeptFindings::default();
         for p in POLICIES {
-            kept.rebuild(p, &set, 1, || (Vec::new(), labels()));
+            kept.rebuild(p, &set, 1, Vec::new, labels);
         }
         let (mut writes, mut rows) = (0, 0);
         for step in 0..120 {
@@ -188,7 +188,7 @@ fn a_change_that_alters_no_result_writes_nothing() {
     let (before, after) = (cached(&before), cached(&after));
     for p in POLICIES {
         let objects = vec![before.clone()];
-        kept.rebuild(p, &set, 1, || (objects, labels()));
+        kept.rebuild(p, &set, 1, || objects, labels);
     }
     let decision = kept.apply(
         &(Some(before), Some(after.clone())),
@@ -213,21 +213,27 @@ fn a_change_during_a_full_evaluation_is_replayed_on_its_result() {
     let fixed = cached(&json!({ "apiVersion": "v1", "kind": "Pod",
         "metadata": { "name": "web", "namespace": "a", "labels": { "team": "a" } },
         "spec": { "containers": [{ "name": "app", "image": "nginx:1.27" }] } }));
-    let (results, _) = kept.rebuild("ns-a", &set, 1, || {
-        let snapshot = vec![first.clone()];
-        // The watch delivers a change after the snapshot was taken, before the result is kept.
-        let decision = kept.apply(
-            &(Some(first.clone()), Some(fixed.clone())),
-            &set,
-            &inputs(1),
-            &UnknownNamespaces,
-        );
-        assert!(
-            decision.write.is_empty(),
-            "queued, not decided: {decision:?}"
-        );
-        (snapshot, labels())
-    });
+    let (results, _) = kept.rebuild(
+        "ns-a",
+        &set,
+        1,
+        || {
+            let snapshot = vec![first.clone()];
+            // The watch delivers a change after the snapshot was taken, before the result is kept.
+            let decision = kept.apply(
+                &(Some(first.clone()), Some(fixed.clone())),
+                &set,
+                &inputs(1),
+                &UnknownNamespaces,
+            );
+            assert!(
+                decision.write.is_empty(),
+                "queued, not decided: {decision:?}"
+            );
+            snapshot
+        },
+        labels,
+    );
     let cache = BTreeMap::from([("a/web".to_owned(), fixed)]);
     let expected = full(&set, &cache).remove(2);
     assert_eq!(results.summary, expected.summary);
@@ -240,7 +246,7 @@ fn kept_results_are_distrusted_after_a_trigger_an_edit_an_expiry_or_the_resync()
     let set = set("2999-01-01T00:00:00Z");
     let kept = KeptFindings::default();
     for p in POLICIES {
-        kept.rebuild(p, &set, 1, || (Vec::new(), labels()));
+        kept.rebuild(p, &set, 1, Vec::new, labels);
     }
     assert!(kept.trusted("base", &freshness(1)).is_some());
     // The compiled set changed (a policy's or an exception's spec).
@@ -275,7 +281,7 @@ fn a_policy_gone_from_the_cache_keeps_nothing() {
     let set = set("2999-01-01T00:00:00Z");
     let kept = KeptFindings::default();
     for p in POLICIES {
-        kept.rebuild(p, &set, 1, || (Vec::new(), labels()));
+        kept.rebuild(p, &set, 1, Vec::new, labels);
     }
     let mut gone = inputs(1);
     gone.remove("cel");
@@ -302,4 +308,43 @@ fn a_policy_is_reconciled_again_when_an_exception_expires_before_the_resync() {
         "{requeue:?}"
     );
     assert!(next_requeue(&results, &[past], hour) > Duration::from_secs(3590));
+}
+
+#[test]
+fn a_change_replayed_after_a_namespace_was_relabelled_sees_the_new_labels() {
+    let selecting = policy(
+        "prod",
+        json!({ "match": { "namespaceSelector": { "matchLabels": { "env": "prod" } } },
+                "rules": [{ "id": "image-tag-pinned" }] }),
+    );
+    let set = PolicySet::compile(&[selecting], &[]).expect("compiles");
+    let prod = |labelled: bool| -> Arc<dyn NamespaceLabels> {
+        let env = if labelled { "prod" } else { "dev" };
+        let map = HashMap::from([(
+            "shop".to_owned(),
+            BTreeMap::from([("env".to_owned(), env.to_owned())]),
+        )]);
+        Arc::new(guardian_core::engine::NamespaceMap(map))
+    };
+    let web = cached(&json!({ "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "web", "namespace": "shop" },
+        "spec": { "containers": [{ "name": "app", "image": "nginx" }] } }));
+    let kept = KeptFindings::default();
+    let batches = std::sync::atomic::AtomicUsize::new(0);
+    let (results, _) = kept.rebuild(
+        "prod",
+        &set,
+        1,
+        || {
+            // `shop` gets the label while the snapshot is evaluated: its objects are requeued.
+            let inputs = HashMap::from([("prod".to_owned(), 1)]);
+            let requeued = (Some(web.clone()), Some(web.clone()));
+            kept.apply(&requeued, &set, &inputs, &*prod(true));
+            vec![web.clone()]
+        },
+        // The snapshot's batch runs with the old labels, the replay with the new ones.
+        || prod(batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0),
+    );
+    assert_eq!(results.summary.violations, 1, "{:?}", results.summary);
+    assert!(results.rows.contains_key("shop"));
 }

@@ -169,10 +169,13 @@ async fn results(
     let (policy, metrics) = (name.to_owned(), ctx.metrics.clone());
     // CPU-bound: off the async runtime so watches and probes stay responsive.
     tokio::task::spawn_blocking(move || {
-        let (results, evaluated) = kept.rebuild(&policy, &set, version, || {
-            let labels: Arc<dyn NamespaceLabels> = namespaces.snapshot();
-            (workloads.snapshot(), labels)
-        });
+        let (results, evaluated) = kept.rebuild(
+            &policy,
+            &set,
+            version,
+            || workloads.snapshot(),
+            || -> Arc<dyn NamespaceLabels> { namespaces.snapshot() },
+        );
         metrics.objects_evaluated(FULL, evaluated);
         results
     })
