@@ -386,6 +386,8 @@ async fn decide(ctx: &Arc<Context>, change: Change) -> Result<Vec<String>, tokio
         let (snapshot, inputs) = ctx.fresh_build();
         let labels = ctx.namespaces.snapshot();
         if !ctx.is_leader() {
+            // Not recorded in the kept results: the next term must not trust them.
+            ctx.kept.stand_by();
             return incremental::matching(&change, &snapshot.set, &*labels);
         }
         let decision = ctx.kept.apply(&change, &snapshot.set, &inputs, &*labels);

@@ -4,14 +4,16 @@
 //!
 //! Kept results are trusted while they come from the compiled set as it is (a policy's or an
 //! exception's spec edit recompiles it: a new version), no trigger that can change any outcome
-//! without an object event of its own happened since their full evaluation started (a namespace's
-//! labels, a relist of a kind, owners gone, a new leadership term: see
-//! [`KeptFindings::invalidate_all`]), no exception expired since then, and the periodic resync
-//! is not due (the safety net: a full evaluation whose result the tests show equal to the kept
-//! one).
+//! without an object event of its own happened since their full evaluation started (any
+//! exception event, a relist of the namespaces or of a kind, a new leadership term: see
+//! [`KeptFindings::invalidate_all`]), the replica stayed leader (a standby records no change, so
+//! it keeps nothing: [`KeptFindings::stand_by`]), no exception expired since then, and the
+//! periodic resync is not due (the safety net: a full evaluation whose result the tests show
+//! equal to the kept one).
 //!
 //! A full evaluation takes the cache's snapshot after it announced itself; changes arriving
-//! while it runs are queued and replayed on its result before it is kept, so none is lost.
+//! while it runs are queued and replayed on its result (with the namespace labels current at
+//! each replay) before it is kept, so none is lost.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -279,6 +281,16 @@ impl KeptFindings {
                 inner.kept.insert(policy.to_owned(), kept);
                 return (results, evaluated);
             }
+        }
+    }
+
+    /// This replica is not the leader: it stops keeping results (changes are no longer recorded
+    /// in them), and a full evaluation started before is not trusted either. Frees the memory.
+    pub fn stand_by(&self) {
+        let mut inner = self.lock();
+        if !inner.kept.is_empty() || !inner.rebuilding.is_empty() {
+            inner.kept.clear();
+            inner.epoch += 1;
         }
     }
 

@@ -348,3 +348,28 @@ fn a_change_replayed_after_a_namespace_was_relabelled_sees_the_new_labels() {
     assert_eq!(results.summary.violations, 1, "{:?}", results.summary);
     assert!(results.rows.contains_key("shop"));
 }
+
+#[test]
+fn a_replica_standing_by_keeps_no_results_and_distrusts_running_evaluations() {
+    let set = set("2999-01-01T00:00:00Z");
+    let kept = KeptFindings::default();
+    for p in ["base", "cel"] {
+        kept.rebuild(p, &set, 1, Vec::new, labels);
+    }
+    // A full evaluation started while leader, finishing after the replica stood by.
+    let (_, _) = kept.rebuild(
+        "ns-a",
+        &set,
+        1,
+        || {
+            kept.stand_by();
+            Vec::new()
+        },
+        labels,
+    );
+    assert!(kept.trusted("base", &freshness(1)).is_none());
+    assert!(kept.trusted("ns-a", &freshness(1)).is_none());
+    let change = (None, Some(cached(&pod("a", "web", &mut Rng(13)))));
+    let decision = kept.apply(&change, &set, &inputs(1), &UnknownNamespaces);
+    assert!(decision.write.is_empty(), "{decision:?}");
+}
