@@ -11,11 +11,11 @@ use guardian_cluster::cache::{
 };
 use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
-use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -293,8 +293,11 @@ pub async fn run(
                         let names = match decide(&ctx, (old, new)).await {
                             Ok(names) => names,
                             Err(e) => {
+                                // Its results may be half recorded, or not at all: distrust
+                                // every kept result (each policy is evaluated in full again).
                                 tracing::warn!(error = %e, "deciding on a workload change failed");
-                                Vec::new()
+                                ctx.kept.invalidate_all();
+                                ctx.policies.state().iter().map(|p| p.name_any()).collect()
                             }
                         };
                         let mut ok = true;

@@ -228,6 +228,12 @@ impl KeptFindings {
             inner.rebuilding.insert(policy.to_owned(), Vec::new());
             inner.epoch
         };
+        // A panic below must not leave the policy announced forever (`apply` would skip it).
+        let mut guard = Announced {
+            kept: self,
+            policy,
+            done: false,
+        };
         let (full_at, evaluated_at) = (Instant::now(), Timestamp::now());
         let rules = set
             .policies()
@@ -268,6 +274,7 @@ impl KeptFindings {
                 .unwrap_or_default();
             if pending.is_empty() {
                 inner.rebuilding.remove(policy);
+                guard.done = true;
                 strings.sweep();
                 let mut kept = Kept {
                     findings,
@@ -363,6 +370,24 @@ impl KeptFindings {
         decision.evaluate.sort();
         decision.evaluate.dedup();
         decision
+    }
+}
+
+/// A policy announced as being evaluated in full; unannounced (and its old results dropped) when
+/// the evaluation ends without keeping its results (a panic).
+struct Announced<'a> {
+    kept: &'a KeptFindings,
+    policy: &'a str,
+    done: bool,
+}
+
+impl Drop for Announced<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut inner = self.kept.lock();
+            inner.rebuilding.remove(self.policy);
+            inner.kept.remove(self.policy);
+        }
     }
 }
 

@@ -350,6 +350,26 @@ fn a_change_replayed_after_a_namespace_was_relabelled_sees_the_new_labels() {
 }
 
 #[test]
+fn a_panicking_full_evaluation_leaves_the_policy_to_be_evaluated_again() {
+    let set = set("2999-01-01T00:00:00Z");
+    let kept = KeptFindings::default();
+    for p in POLICIES {
+        kept.rebuild(p, &set, 1, Vec::new, labels);
+    }
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        kept.rebuild("base", &set, 1, || panic!("evaluation failed"), labels)
+    }));
+    assert!(panicked.is_err());
+    assert!(kept.trusted("base", &freshness(1)).is_none());
+    let change = (None, Some(cached(&pod("b", "web", &mut Rng(11)))));
+    let decision = kept.apply(&change, &set, &inputs(1), &UnknownNamespaces);
+    assert!(
+        decision.evaluate.contains(&"base".to_owned()),
+        "{decision:?}"
+    );
+}
+
+#[test]
 fn a_replica_standing_by_keeps_no_results_and_distrusts_running_evaluations() {
     let set = set("2999-01-01T00:00:00Z");
     let kept = KeptFindings::default();
