@@ -249,13 +249,17 @@ pub async fn run(
             let signal = once_listed(synced.clone(), move |e| {
                 tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
             });
-            cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
+            // Timed from the moment the watch yields the change (the decision histogram).
+            cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal)
+                .map(|change| (change, Some(Instant::now())))
+                .boxed()
         });
         let mut changes = stream::select(
             stream::select_all(watches),
             requeued_rx.filter_map({
                 let workloads = workloads.clone();
-                move |key| std::future::ready(requeued(&workloads, &key))
+                // Not from a watch event: not timed.
+                move |key| std::future::ready(requeued(&workloads, &key).map(|c| (c, None)))
             }),
         );
         let mut refs_tx = refs_tx;
@@ -264,7 +268,7 @@ pub async fn run(
         let client = client.clone();
         let shutdown = shutdown.clone();
         async move {
-            while let Some(change) = changes.next().await {
+            while let Some((change, received)) = changes.next().await {
                 let sent = match change {
                     CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
                     CacheChange::Orphaned => {
@@ -290,7 +294,7 @@ pub async fn run(
                         true
                     }
                     CacheChange::Object { old, new } => {
-                        let names = match decide(&ctx, (old, new)).await {
+                        let names = match decide(&ctx, (old, new), received).await {
                             Ok(names) => names,
                             Err(e) => {
                                 // Its results may be half recorded, or not at all: distrust
@@ -382,8 +386,11 @@ fn requeued(workloads: &WorkloadCache, key: &ObjectKey) -> Option<CacheChange> {
 /// against every policy with kept results and names those whose status or reports changed (plus
 /// those to evaluate in full); a standby, which keeps no results, names those selecting the
 /// object before or after. CPU-bound: off the async runtime.
-async fn decide(ctx: &Arc<Context>, change: Change) -> Result<Vec<String>, tokio::task::JoinError> {
-    let received = Instant::now();
+async fn decide(
+    ctx: &Arc<Context>,
+    change: Change,
+    received: Option<Instant>,
+) -> Result<Vec<String>, tokio::task::JoinError> {
     let ctx = ctx.clone();
     tokio::task::spawn_blocking(move || {
         let (snapshot, inputs) = ctx.fresh_build();
@@ -395,12 +402,9 @@ async fn decide(ctx: &Arc<Context>, change: Change) -> Result<Vec<String>, tokio
         }
         let decision = ctx.kept.apply(&change, &snapshot.set, &inputs, &*labels);
         ctx.metrics.objects_evaluated(CHANGE, decision.evaluated);
-        let outcome = if decision.write.is_empty() {
-            "none"
-        } else {
-            "write"
-        };
-        ctx.metrics.decision(outcome, received.elapsed());
+        if let Some(received) = received {
+            ctx.metrics.decision(decision.outcome(), received.elapsed());
+        }
         let mut names = decision.write;
         names.extend(decision.evaluate);
         names

@@ -109,6 +109,20 @@ pub struct Decision {
     pub evaluated: u64,
 }
 
+impl Decision {
+    /// The decision histogram's label: `evaluate` when a policy must be evaluated in full (the
+    /// slow path), else `write` when a status or report changed, else `none`.
+    pub fn outcome(&self) -> &'static str {
+        if !self.evaluate.is_empty() {
+            "evaluate"
+        } else if !self.write.is_empty() {
+            "write"
+        } else {
+            "none"
+        }
+    }
+}
+
 /// When to reconcile again without a change: at the resync, or when an exception expires first.
 pub fn next_requeue(results: &Results, expiries: &[Timestamp], resync: Duration) -> Duration {
     let now = Timestamp::now();

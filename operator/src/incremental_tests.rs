@@ -393,3 +393,17 @@ fn a_replica_standing_by_keeps_no_results_and_distrusts_running_evaluations() {
     let decision = kept.apply(&change, &set, &inputs(1), &UnknownNamespaces);
     assert!(decision.write.is_empty(), "{decision:?}");
 }
+
+#[test]
+fn a_decision_asking_for_a_full_evaluation_is_labelled_evaluate() {
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let decision = |write: &[&str], evaluate: &[&str]| Decision {
+        write: names(write),
+        evaluate: names(evaluate),
+        evaluated: 1,
+    };
+    assert_eq!(decision(&[], &[]).outcome(), "none");
+    assert_eq!(decision(&["base"], &[]).outcome(), "write");
+    assert_eq!(decision(&[], &["cel"]).outcome(), "evaluate");
+    assert_eq!(decision(&["base"], &["cel"]).outcome(), "evaluate");
+}

@@ -204,8 +204,8 @@ impl Metrics {
             .inc_by(count);
     }
 
-    /// Records one workload change's decision: `write` when a policy's status or report changed,
-    /// `none` otherwise.
+    /// Records one workload change's decision ([`Decision::outcome`](crate::incremental::Decision::outcome)),
+    /// timed from its watch event leaving the watch stream.
     pub fn decision(&self, decision: &'static str, duration: Duration) {
         self.decision
             .with_label_values(&[decision])
