@@ -177,7 +177,9 @@ pub async fn run(
         crate::reconcile_inputs::reconcile_trigger,
         PredicateConfig::default(),
     );
-    // Any exception change (and every relist) can change outcomes of every policy.
+    // Any exception change can change outcomes of every policy: each is reconciled. An edit of
+    // one is seen by the per-policy version (uid, generation, deletion), so only a relist (which
+    // may hide any edit) distrusts every kept result.
     let exception_changes = reflector::reflector(
         exception_writer,
         watcher::watcher(
@@ -187,13 +189,7 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(on_first_list(synced.clone()))
-    .filter_map(|e| {
-        let trigger = matches!(
-            e,
-            Ok(watcher::Event::InitDone | watcher::Event::Apply(_) | watcher::Event::Delete(_))
-        );
-        std::future::ready(trigger.then_some(()))
-    });
+    .filter_map(|e| std::future::ready(exception_trigger(&e)));
     // Objects the workload task re-evaluates besides the watches' changes: those fetched when
     // their owner went away, and those of a namespace whose labels changed. Keys only: the
     // object's own watch events may be handled first, so its body is read when handled.
@@ -221,7 +217,7 @@ pub async fn run(
                         false
                     }
                 };
-                std::future::ready(relisted.then_some(()))
+                std::future::ready(relisted.then_some(true))
             }
         });
 
@@ -325,7 +321,7 @@ pub async fn run(
             let gained = now && !was;
             was = now;
             if gained {
-                return Some(((), (rx, was)));
+                return Some((true, (rx, was)));
             }
             if rx.changed().await.is_err() {
                 return None;
@@ -333,17 +329,21 @@ pub async fn run(
         }
     });
 
-    // Each of these can change outcomes without an event of the objects concerned: every kept
-    // result is distrusted, and every policy evaluated in full.
+    // Each of these can change outcomes without an event of the objects concerned: every policy
+    // is reconciled, and (`true`) every kept result distrusted: each policy evaluated in full.
     let triggers = stream::select_all([
         exception_changes.boxed(),
         namespace_changes.boxed(),
-        relist_rx.boxed(),
+        relist_rx.map(|()| true).boxed(),
         leader_gained.boxed(),
     ])
-    .inspect({
+    .map({
         let kept = ctx.kept.clone();
-        move |()| kept.invalidate_all()
+        move |distrust| {
+            if distrust {
+                kept.invalidate_all();
+            }
+        }
     });
 
     let config = controller::Config::default()
@@ -369,6 +369,18 @@ pub async fn run(
         () = controller => {}
         () = workload_task => {}
         () = converge_task => {}
+    }
+}
+
+/// Whether an exception watch event reconciles every policy (`Some`), and whether it distrusts
+/// every kept result (`Some(true)`: a relist).
+fn exception_trigger(
+    event: &Result<watcher::Event<GuardianException>, watcher::Error>,
+) -> Option<bool> {
+    match event {
+        Ok(watcher::Event::InitDone) => Some(true),
+        Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Some(false),
+        _ => None,
     }
 }
 
@@ -415,6 +427,28 @@ async fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_relist_of_the_exceptions_distrusts_every_kept_result() {
+        let exception: GuardianException = serde_json::from_value(serde_json::json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianException",
+            "metadata": { "name": "legacy", "namespace": "a" },
+            "spec": {
+                "policy": "base", "rules": ["pss-privileged"], "resources": { "names": ["p1"] },
+                "owner": "team-a", "justification": "migrating", "expiresAt": "2999-01-01T00:00:00Z"
+            }
+        }))
+        .expect("exception");
+        assert_eq!(exception_trigger(&Ok(watcher::Event::InitDone)), Some(true));
+        let edited = Ok(watcher::Event::Apply(exception.clone()));
+        assert_eq!(exception_trigger(&edited), Some(false));
+        assert_eq!(
+            exception_trigger(&Ok(watcher::Event::Delete(exception))),
+            Some(false)
+        );
+        assert_eq!(exception_trigger(&Ok(watcher::Event::Init)), None);
+    }
 
     #[test]
     fn a_requeued_object_gone_from_the_cache_is_skipped() {
