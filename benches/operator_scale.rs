@@ -5,79 +5,20 @@
 //! computed, RSS 10 s later and after a minute of probes and scrapes (steady state), and the
 //! reconcile p99 from its own histogram. Run: `cargo bench --bench operator_scale`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use kube::api::Api;
 
+mod operator_scale_support;
 mod seed;
+
+use operator_scale_support::*;
 
 const PODS: usize = 10_000;
 const NAMESPACES: usize = 10;
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response
-        .starts_with("HTTP/1.1 200")
-        .then(|| response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()))?
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn start_operator(cp: &ControlPlane, health: SocketAddr) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
-        .args(["operator", "--kubeconfig"])
-        .arg(cp.kubeconfig_path())
-        .args([
-            "--health-addr",
-            &health.to_string(),
-            "--log-level",
-            "warn",
-            "--concurrency",
-            "2",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the operator starts")
-}
-
-async fn wait_until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A minute of what a cluster does to an idle operator: the kubelet probes /healthz and /readyz
 /// every 10 s, Prometheus scrapes /metrics every 15 s. Returns the RSS after 10 s and after 60 s
@@ -103,58 +44,6 @@ async fn run_like_a_cluster(health: SocketAddr, pid: u32) -> (f64, f64) {
         }
     }
     (early, rss_mib(pid))
-}
-
-fn policies() -> Vec<GuardianPolicy> {
-    let specs = [
-        (
-            "bench-baseline",
-            serde_json::json!({"profiles": ["pss-baseline"]}),
-        ),
-        (
-            "bench-restricted",
-            serde_json::json!({"profiles": ["pss-restricted"], "enforcement": "Deny"}),
-        ),
-        (
-            "bench-practices",
-            serde_json::json!({"profiles": ["best-practices"], "enforcement": "Warn"}),
-        ),
-        (
-            "bench-cel",
-            serde_json::json!({"rules": [{"cel": {"name": "team-label", "expression": "has(object.metadata.labels) && 'team' in object.metadata.labels", "message": "needs a team label"}}]}),
-        ),
-        (
-            "bench-ns0",
-            serde_json::json!({"match": {"namespaces": ["bench-0"]}, "rules": [{"id": "image-tag-pinned"}, {"id": "pss-privileged"}]}),
-        ),
-    ];
-    seed::policies(specs)
-}
-
-/// The upper bound of the bucket holding the 99th percentile, from Prometheus text.
-fn histogram_p99(metrics: &str, name: &str) -> (f64, f64) {
-    let buckets: Vec<(f64, f64)> = metrics
-        .lines()
-        .filter(|l| l.starts_with(&format!("{name}_bucket")))
-        .filter_map(|l| {
-            let le = l.split("le=\"").nth(1)?.split('"').next()?;
-            let count = l.rsplit(' ').next()?.parse::<f64>().ok()?;
-            Some((
-                if le == "+Inf" {
-                    f64::INFINITY
-                } else {
-                    le.parse().ok()?
-                },
-                count,
-            ))
-        })
-        .collect();
-    let total = buckets.last().map_or(0.0, |b| b.1);
-    let p99 = buckets
-        .iter()
-        .find(|(_, c)| *c >= total * 0.99)
-        .map_or(f64::NAN, |b| b.0);
-    (p99, total)
 }
 
 #[tokio::main]
@@ -205,7 +94,12 @@ async fn main() {
     let computed = policies_created.elapsed();
     let (early_rss, steady_rss) = run_like_a_cluster(health, op.id()).await;
     let metrics = http_get(health, "/metrics").unwrap_or_default();
-    let (p99, reconciles) = histogram_p99(&metrics, "kube_guardian_reconcile_duration_seconds");
+    let (p99, reconciles) = quantile_between(
+        "",
+        &metrics,
+        "kube_guardian_reconcile_duration_seconds",
+        0.99,
+    );
     let _ = op.kill();
     let _ = op.wait();
     for p in api.list(&Default::default()).await.expect("list").items {

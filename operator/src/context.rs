@@ -8,6 +8,7 @@ use std::time::Duration;
 use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
 use guardian_cluster::store::{PolicySnapshot, PolicyStore};
 use guardian_core::crd::{GuardianException, GuardianPolicy};
+use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
@@ -15,8 +16,12 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::events::EventPublisher;
+use crate::incremental::KeptFindings;
 use crate::metrics::Metrics;
-use crate::reconcile_inputs::{Stamp, fingerprint};
+use crate::reconcile_inputs::{Stamp, fingerprint, policy_inputs};
+
+/// What each policy's results depend on, by policy name (see [`policy_inputs`]).
+pub type PolicyInputs = std::collections::HashMap<String, u64>;
 use crate::reports::ReportState;
 
 /// Shared by every reconcile, behind an `Arc`.
@@ -36,8 +41,11 @@ pub struct Context {
     pub reports_unavailable: AtomicBool,
     /// Consecutive failures per policy, for per-object backoff.
     pub failures: Backoff,
-    /// The policies/exceptions fingerprint the store was last built from.
-    built_from: Mutex<Vec<Stamp>>,
+    /// Each policy's latest results per object, updated as workloads change.
+    pub kept: Arc<KeptFindings>,
+    /// The policies/exceptions fingerprint the store was last built from, and what each
+    /// policy's results depend on in that build.
+    built_from: Mutex<(Vec<Stamp>, Arc<PolicyInputs>)>,
 }
 
 impl std::fmt::Debug for Context {
@@ -76,7 +84,8 @@ impl Context {
             reports: tokio::sync::Mutex::new(ReportState::default()),
             reports_unavailable: AtomicBool::new(false),
             failures: Backoff::default(),
-            built_from: Mutex::new(Vec::new()),
+            kept: Arc::new(KeptFindings::default()),
+            built_from: Mutex::new((Vec::new(), Arc::default())),
         }
     }
 
@@ -88,14 +97,20 @@ impl Context {
     /// The compiled policies, rebuilt first if a policy or exception changed since the last build
     /// (reconciles and the watch tasks race; whoever sees the change first rebuilds).
     pub fn fresh_snapshot(&self) -> Arc<PolicySnapshot> {
+        self.fresh_build().0
+    }
+
+    /// [`fresh_snapshot`](Self::fresh_snapshot), with what each policy's results depend on in
+    /// that very build (see [`policy_inputs`]).
+    pub fn fresh_build(&self) -> (Arc<PolicySnapshot>, Arc<PolicyInputs>) {
         let policies = self.policies.state();
         let exceptions = self.exceptions.state();
         let fingerprint = fingerprint(&policies, &exceptions);
         let Ok(mut built) = self.built_from.lock() else {
-            return self.store.snapshot();
+            return (self.store.snapshot(), Arc::default());
         };
-        if *built == fingerprint {
-            return self.store.snapshot();
+        if built.0 == fingerprint {
+            return (self.store.snapshot(), built.1.clone());
         }
         let policies: Vec<GuardianPolicy> = policies
             .iter()
@@ -104,14 +119,15 @@ impl Context {
             .collect();
         let exceptions: Vec<GuardianException> = exceptions.iter().map(|e| (**e).clone()).collect();
         let snapshot = self.store.rebuild(&policies, &exceptions);
-        *built = fingerprint;
+        let inputs = Arc::new(policy_inputs(&fingerprint));
+        *built = (fingerprint, inputs.clone());
         // Policies gone from the cache (deleted, even without the finalizer running) leave the
         // per-policy memories too.
         let live: HashSet<String> = self.policies.state().iter().map(|p| p.name_any()).collect();
         let live = |name: &str| live.contains(name);
         self.failures.retain_policies(&live);
         self.events.retain_policies(&live);
-        snapshot
+        (snapshot, inputs)
     }
 
     /// Whether the compiled set is built from the cached policies and exceptions as they are:
@@ -121,7 +137,7 @@ impl Context {
         let fingerprint = fingerprint(&self.policies.state(), &self.exceptions.state());
         self.built_from
             .lock()
-            .is_ok_and(|built| *built == fingerprint)
+            .is_ok_and(|built| built.0 == fingerprint)
     }
 
     /// The names of the policies not being deleted: what a report pass must evaluate.
@@ -131,6 +147,15 @@ impl Context {
             .iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
             .map(|p| p.name_any())
+            .collect()
+    }
+
+    /// When each cached exception expires: kept results older than an expiry are not trusted.
+    pub fn exception_expiries(&self) -> Vec<Timestamp> {
+        self.exceptions
+            .state()
+            .iter()
+            .map(|e| e.spec.expires_at.0)
             .collect()
     }
 

@@ -2,20 +2,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, stream};
-use guardian_cluster::cache::{self, CacheChange, NamespaceCache, WatchSignal, WorkloadCache};
+use guardian_cluster::cache::{
+    self, CacheChange, NamespaceCache, ObjectKey, WatchSignal, WorkloadCache,
+};
 use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
-use guardian_core::engine::EvalContext;
-use k8s_openapi::jiff::Timestamp;
-use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +24,8 @@ use crate::config::InitialListFlag;
 use crate::context::Context;
 use crate::converge;
 use crate::events::EventPublisher;
-use crate::metrics::Metrics;
+use crate::incremental::{self, Change};
+use crate::metrics::{CHANGE, Metrics};
 use crate::reconcile::{error_policy, reconcile};
 
 /// How the controller runs.
@@ -176,7 +177,9 @@ pub async fn run(
         crate::reconcile_inputs::reconcile_trigger,
         PredicateConfig::default(),
     );
-    // Any exception change (and every relist) can change outcomes of every policy.
+    // Any exception change can change outcomes of every policy: each is reconciled. An edit of
+    // one is seen by the per-policy version (uid, generation, deletion), so only a relist (which
+    // may hide any edit) distrusts every kept result.
     let exception_changes = reflector::reflector(
         exception_writer,
         watcher::watcher(
@@ -186,21 +189,40 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(on_first_list(synced.clone()))
-    .filter_map(|e| {
-        let trigger = matches!(
-            e,
-            Ok(watcher::Event::InitDone | watcher::Event::Apply(_) | watcher::Event::Delete(_))
-        );
-        std::future::ready(trigger.then_some(()))
-    });
-    let namespace_changes = namespaces.clone().watch(
-        client.clone(),
-        once_listed(synced.clone(), |e| {
-            tracing::warn!(error = %e, "namespace watch error, retrying");
-        }),
-    );
+    .filter_map(|e| std::future::ready(exception_trigger(&e)));
+    // Objects the workload task re-evaluates besides the watches' changes: those fetched when
+    // their owner went away, and those of a namespace whose labels changed. Keys only: the
+    // object's own watch events may be handled first, so its body is read when handled.
+    let (requeued_tx, requeued_rx) = mpsc::unbounded::<ObjectKey>();
+    // A namespace's labels re-evaluate that namespace's objects; a relist of the namespaces,
+    // every policy.
+    let namespace_changes = namespaces
+        .clone()
+        .watch_names(
+            client.clone(),
+            once_listed(synced.clone(), |e| {
+                tracing::warn!(error = %e, "namespace watch error, retrying");
+            }),
+        )
+        .filter_map({
+            let (workloads, requeued_tx) = (workloads.clone(), requeued_tx.clone());
+            move |change| {
+                let relisted = match change {
+                    None => true,
+                    Some(namespace) => {
+                        for key in workloads.namespace_keys(&namespace) {
+                            // Closed only when the workload task ended: nothing left to do.
+                            let _ = requeued_tx.unbounded_send(key);
+                        }
+                        false
+                    }
+                };
+                std::future::ready(relisted.then_some(true))
+            }
+        });
 
-    // Workload changes re-evaluate only the policies matching the old or new object.
+    // A workload change re-evaluates the changed object only; the policies it changed are
+    // reconciled (written from their kept results).
     let (refs_tx, refs_rx) = mpsc::channel::<ObjectRef<GuardianPolicy>>(1024);
     let (relist_tx, relist_rx) = mpsc::channel::<()>(16);
     // Each leadership term reconciles the PolicyReports once every policy was evaluated.
@@ -223,23 +245,34 @@ pub async fn run(
             let signal = once_listed(synced.clone(), move |e| {
                 tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
             });
-            cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
+            // Timed from the moment the watch yields the change (the decision histogram).
+            cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal)
+                .map(|change| (change, Some(Instant::now())))
+                .boxed()
         });
-        let mut changes = stream::select_all(watches);
+        let mut changes = stream::select(
+            stream::select_all(watches),
+            requeued_rx.filter_map({
+                let workloads = workloads.clone();
+                // Not from a watch event: not timed.
+                move |key| std::future::ready(requeued(&workloads, &key).map(|c| (c, None)))
+            }),
+        );
         let mut refs_tx = refs_tx;
         let mut relist_tx = relist_tx;
         let fetching = Arc::new(AtomicBool::new(false));
         let client = client.clone();
         let shutdown = shutdown.clone();
         async move {
-            while let Some(change) = changes.next().await {
+            while let Some((change, received)) = changes.next().await {
                 let sent = match change {
                     CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
                     CacheChange::Orphaned => {
-                        // One fetch at a time, after the garbage collector had its chance.
+                        // One fetch at a time, after the garbage collector had its chance. The
+                        // objects fetched come back as changes, re-evaluated on their own.
                         if !fetching.swap(true, Ordering::SeqCst) {
                             let (workloads, client) = (ctx.workloads.clone(), client.clone());
-                            let (fetching, mut relist_tx) = (fetching.clone(), relist_tx.clone());
+                            let (fetching, fetched_tx) = (fetching.clone(), requeued_tx.clone());
                             let shutdown = shutdown.clone();
                             tokio::spawn(async move {
                                 tokio::select! {
@@ -247,28 +280,26 @@ pub async fn run(
                                     () = tokio::time::sleep(cache::ORPHAN_GRACE) => {}
                                 }
                                 fetching.store(false, Ordering::SeqCst);
-                                if workloads.fetch_orphans(&client).await > 0 {
-                                    let _ = relist_tx.send(()).await;
+                                for key in workloads.fetch_orphan_keys(&client).await {
+                                    if fetched_tx.unbounded_send(key).is_err() {
+                                        return;
+                                    }
                                 }
                             });
                         }
                         true
                     }
                     CacheChange::Object { old, new } => {
-                        let snapshot = ctx.fresh_snapshot();
-                        let labels = ctx.namespaces.snapshot();
-                        let eval = EvalContext {
-                            now: Timestamp::now(),
-                            namespaces: &*labels,
+                        let names = match decide(&ctx, (old, new), received).await {
+                            Ok(names) => names,
+                            Err(e) => {
+                                // Its results may be half recorded, or not at all: distrust
+                                // every kept result (each policy is evaluated in full again).
+                                tracing::warn!(error = %e, "deciding on a workload change failed");
+                                ctx.kept.invalidate_all();
+                                ctx.policies.state().iter().map(|p| p.name_any()).collect()
+                            }
                         };
-                        let mut names: Vec<_> = old
-                            .iter()
-                            .chain(new.iter())
-                            .filter_map(|o| o.value())
-                            .flat_map(|o| snapshot.set.matching_policies(&o, &eval))
-                            .collect();
-                        names.sort();
-                        names.dedup();
                         let mut ok = true;
                         for name in names {
                             ok &= refs_tx.send(ObjectRef::new(&name)).await.is_ok();
@@ -290,7 +321,7 @@ pub async fn run(
             let gained = now && !was;
             was = now;
             if gained {
-                return Some(((), (rx, was)));
+                return Some((true, (rx, was)));
             }
             if rx.changed().await.is_err() {
                 return None;
@@ -298,12 +329,22 @@ pub async fn run(
         }
     });
 
+    // Each of these can change outcomes without an event of the objects concerned: every policy
+    // is reconciled, and (`true`) every kept result distrusted: each policy evaluated in full.
     let triggers = stream::select_all([
         exception_changes.boxed(),
         namespace_changes.boxed(),
-        relist_rx.boxed(),
+        relist_rx.map(|()| true).boxed(),
         leader_gained.boxed(),
-    ]);
+    ])
+    .map({
+        let kept = ctx.kept.clone();
+        move |distrust| {
+            if distrust {
+                kept.invalidate_all();
+            }
+        }
+    });
 
     let config = controller::Config::default()
         .concurrency(options.concurrency)
@@ -331,9 +372,93 @@ pub async fn run(
     }
 }
 
+/// Whether an exception watch event reconciles every policy (`Some`), and whether it distrusts
+/// every kept result (`Some(true)`: a relist).
+fn exception_trigger(
+    event: &Result<watcher::Event<GuardianException>, watcher::Error>,
+) -> Option<bool> {
+    match event {
+        Ok(watcher::Event::InitDone) => Some(true),
+        Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Some(false),
+        _ => None,
+    }
+}
+
+/// A requeued object's change, read from the cache now; `None` when it is gone (its own delete
+/// event removes its results).
+fn requeued(workloads: &WorkloadCache, key: &ObjectKey) -> Option<CacheChange> {
+    let object = workloads.get(key)?;
+    Some(CacheChange::Object {
+        old: Some(object.clone()),
+        new: Some(object),
+    })
+}
+
+/// Which policies one workload change concerns. The leader evaluates the changed object once
+/// against every policy with kept results and names those whose status or reports changed (plus
+/// those to evaluate in full); a standby, which keeps no results, names those selecting the
+/// object before or after. CPU-bound: off the async runtime.
+async fn decide(
+    ctx: &Arc<Context>,
+    change: Change,
+    received: Option<Instant>,
+) -> Result<Vec<String>, tokio::task::JoinError> {
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        let (snapshot, inputs) = ctx.fresh_build();
+        let labels = ctx.namespaces.snapshot();
+        if !ctx.is_leader() {
+            // Not recorded in the kept results: the next term must not trust them.
+            ctx.kept.stand_by();
+            return incremental::matching(&change, &snapshot.set, &*labels);
+        }
+        let decision = ctx.kept.apply(&change, &snapshot.set, &inputs, &*labels);
+        ctx.metrics.objects_evaluated(CHANGE, decision.evaluated);
+        if let Some(received) = received {
+            ctx.metrics.decision(decision.outcome(), received.elapsed());
+        }
+        let mut names = decision.write;
+        names.extend(decision.evaluate);
+        names
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_relist_of_the_exceptions_distrusts_every_kept_result() {
+        let exception: GuardianException = serde_json::from_value(serde_json::json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianException",
+            "metadata": { "name": "legacy", "namespace": "a" },
+            "spec": {
+                "policy": "base", "rules": ["pss-privileged"], "resources": { "names": ["p1"] },
+                "owner": "team-a", "justification": "migrating", "expiresAt": "2999-01-01T00:00:00Z"
+            }
+        }))
+        .expect("exception");
+        assert_eq!(exception_trigger(&Ok(watcher::Event::InitDone)), Some(true));
+        let edited = Ok(watcher::Event::Apply(exception.clone()));
+        assert_eq!(exception_trigger(&edited), Some(false));
+        assert_eq!(
+            exception_trigger(&Ok(watcher::Event::Delete(exception))),
+            Some(false)
+        );
+        assert_eq!(exception_trigger(&Ok(watcher::Event::Init)), None);
+    }
+
+    #[test]
+    fn a_requeued_object_gone_from_the_cache_is_skipped() {
+        let key = ObjectKey {
+            kind: "Pod",
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        assert!(requeued(&WorkloadCache::default(), &key).is_none());
+    }
 
     #[test]
     fn a_cache_counts_as_synced_on_its_first_list_only_and_every_failure_is_reported() {

@@ -16,6 +16,16 @@ const ADMISSION_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 1.0,
 ];
 
+/// Decision latency buckets: a single change is decided in about a millisecond.
+const DECISION_BUCKETS: &[f64] = &[
+    0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// `path` of objects evaluated over every cached object (a policy's full evaluation).
+pub const FULL: &str = "full";
+/// `path` of objects evaluated because they changed.
+pub const CHANGE: &str = "change";
+
 /// Every metric the operator and the webhook export, in one registry.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -26,6 +36,8 @@ pub struct Metrics {
     violations: IntGaugeVec,
     resources_evaluated: IntGaugeVec,
     leader: IntGauge,
+    objects_evaluated: IntCounterVec,
+    decision: HistogramVec,
     admission_requests: IntCounterVec,
     admission_duration: HistogramVec,
     admission_evaluation: HistogramVec,
@@ -112,6 +124,31 @@ impl Metrics {
                 "leader",
                 IntGauge::new("leader", "1 while this replica holds the lease"),
             )?,
+            objects_evaluated: register(
+                r,
+                "objects_evaluated_total",
+                IntCounterVec::new(
+                    Opts::new(
+                        "objects_evaluated_total",
+                        "Objects the controller evaluated, by path: full (a policy over every \
+                         cached object) or change (one changed object against every policy)",
+                    ),
+                    &["path"],
+                ),
+            )?,
+            decision: register(
+                r,
+                "reconcile_decision_seconds",
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "reconcile_decision_seconds",
+                        "Time from a workload's watch event reaching the controller to the \
+                         decision whether any policy's status or report must be written",
+                    )
+                    .buckets(DECISION_BUCKETS.to_vec()),
+                    &["decision"],
+                ),
+            )?,
             admission_requests: register(
                 r,
                 "admission_requests_total",
@@ -157,6 +194,21 @@ impl Metrics {
         self.reconciles.with_label_values(&[result]).inc();
         self.reconcile_duration
             .with_label_values(&[] as &[&str])
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Counts objects evaluated on `path` ([`FULL`] or [`CHANGE`]).
+    pub fn objects_evaluated(&self, path: &'static str, count: u64) {
+        self.objects_evaluated
+            .with_label_values(&[path])
+            .inc_by(count);
+    }
+
+    /// Records one workload change's decision ([`Decision::outcome`](crate::incremental::Decision::outcome)),
+    /// timed from its watch event leaving the watch stream.
+    pub fn decision(&self, decision: &'static str, duration: Duration) {
+        self.decision
+            .with_label_values(&[decision])
             .observe(duration.as_secs_f64());
     }
 

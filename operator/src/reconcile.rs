@@ -1,14 +1,15 @@
-//! Reconciling one GuardianPolicy: evaluate every cached resource it matches, then write status,
-//! PolicyReports, events and metrics, each only when it changed.
+//! Reconciling one GuardianPolicy: take its results (kept per object and updated as workloads
+//! change, or evaluated over every cached resource it matches when they cannot be trusted, see
+//! [`crate::incremental`]), then write status, PolicyReports, events and metrics, each only when
+//! it changed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use guardian_cluster::store;
-use guardian_core::audit::PolicyAudit;
-use guardian_core::crd::{GuardianPolicy, GuardianPolicyStatus, PolicySummary};
-use guardian_core::engine::{Deadline, EvalContext, Evaluation, PolicySet};
+use guardian_cluster::store::{self, PolicySnapshot};
+use guardian_core::crd::{GuardianPolicy, GuardianPolicyStatus};
+use guardian_core::engine::NamespaceLabels;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -19,6 +20,8 @@ use serde_json::json;
 use crate::Error;
 use crate::context::Context;
 use crate::events::Transition;
+use crate::incremental::{Freshness, Results, next_requeue};
+use crate::metrics::FULL;
 use crate::reports::{self, PolicyRows};
 use crate::status::{self, Assessment, DEGRADED};
 
@@ -77,15 +80,21 @@ pub fn error_policy(policy: Arc<GuardianPolicy>, error: &Error, ctx: Arc<Context
 
 async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
     let name = policy.name_any();
-    let snapshot = ctx.fresh_snapshot();
+    let (snapshot, inputs) = ctx.fresh_build();
     let errors = snapshot.rejected_policies.get(&name);
     let fallback = snapshot.enforced_instead.get(&name);
-    let (assessment, rows) = match (errors, fallback) {
+    let (assessment, rows, requeue) = match (errors, fallback) {
         // Nothing of the policy compiled: nothing is enforced, and nothing reported.
-        (Some(errors), None) => (Assessment::Invalid(errors.clone()), BTreeMap::new()),
+        (Some(errors), None) => {
+            ctx.kept.forget(&name);
+            (Assessment::Invalid(errors.clone()), BTreeMap::new(), None)
+        }
         // Compiled, or broken with its last good generation in the set: that is evaluated.
         _ => {
-            let (summary, rows) = evaluate(&name, snapshot.set.clone(), ctx).await?;
+            let version = inputs.get(&name).copied().unwrap_or_default();
+            let results = results(&name, &snapshot, version, ctx).await?;
+            let requeue = next_requeue(&results, &ctx.exception_expiries(), ctx.resync);
+            let Results { summary, rows, .. } = results;
             let assessment = match (errors, fallback) {
                 (Some(errors), Some(last)) => Assessment::Fallback {
                     errors: errors.clone(),
@@ -94,7 +103,7 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
                 },
                 _ => Assessment::Evaluated(summary),
             };
-            (assessment, rows)
+            (assessment, rows, Some(requeue))
         }
     };
     if !ctx.is_leader() {
@@ -105,11 +114,8 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
     }
     write_reports(&name, rows, ctx).await?;
     write_status(policy, &assessment, ctx).await?;
-    Ok(match assessment {
-        // An invalid policy waits for its next edit instead of hot-looping.
-        Assessment::Invalid(_) => Action::await_change(),
-        Assessment::Evaluated(_) | Assessment::Fallback { .. } => Action::requeue(ctx.resync),
-    })
+    // An invalid policy waits for its next edit instead of hot-looping.
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
 /// Records a generation that compiles on the policy itself, so replicas that never saw it compile
@@ -136,64 +142,42 @@ async fn record_last_good(policy: &GuardianPolicy, ctx: &Context) -> Result<(), 
 /// stall. Built-in rules always finish.
 pub const OBJECT_EVALUATION_DEADLINE: Duration = Duration::from_secs(1);
 
-/// One object against the policy `name`, within [`OBJECT_EVALUATION_DEADLINE`].
-fn evaluate_object(
-    set: &PolicySet,
-    object: &serde_json::Value,
-    ctx: &EvalContext<'_>,
+/// The policy's results: the kept ones when they can be trusted, else evaluated over every
+/// cached object (see [`crate::incremental`]).
+async fn results(
     name: &str,
-) -> Evaluation {
-    Deadline::at(Instant::now() + OBJECT_EVALUATION_DEADLINE)
-        .run(|| set.evaluate_policies(object, ctx, |p| p == name))
-}
-
-/// Evaluates every cached object against the compiled policy `name` (the last good generation
-/// when the current one does not compile).
-async fn evaluate(
-    name: &str,
-    set: Arc<PolicySet>,
+    snapshot: &PolicySnapshot,
+    version: u64,
     ctx: &Context,
-) -> Result<(PolicySummary, BTreeMap<String, PolicyRows>), Error> {
-    let objects = ctx.workloads.snapshot();
-    let namespaces = ctx.namespaces.snapshot();
-    let rules = set
-        .policies()
-        .find(|p| p.name == name)
-        .map_or(0, |p| p.rules);
-    let policy_name = name.to_owned();
-    // CPU-bound: off the async runtime so watches and probes stay responsive. Findings
-    // are folded into counts (core's audit) and bounded report rows as they come, never all
-    // kept.
+) -> Result<Results, Error> {
+    let expiries = ctx.exception_expiries();
+    let freshness = Freshness {
+        version,
+        now: Timestamp::now(),
+        resync: ctx.resync,
+        expiries: &expiries,
+    };
+    if let Some(results) = ctx.kept.trusted(name, &freshness) {
+        return Ok(results);
+    }
+    let set = snapshot.set.clone();
+    let (kept, workloads, namespaces) = (
+        ctx.kept.clone(),
+        ctx.workloads.clone(),
+        ctx.namespaces.clone(),
+    );
+    let (policy, metrics) = (name.to_owned(), ctx.metrics.clone());
+    // CPU-bound: off the async runtime so watches and probes stay responsive.
     tokio::task::spawn_blocking(move || {
-        let ctx = EvalContext {
-            now: Timestamp::now(),
-            namespaces: &*namespaces,
-        };
-        let mut audit = PolicyAudit::new(&policy_name, rules);
-        let mut rows: BTreeMap<String, PolicyRows> = BTreeMap::new();
-        for object in &objects {
-            let Some(object) = object.value() else {
-                continue;
-            };
-            let evaluation = evaluate_object(&set, &object, &ctx, &policy_name);
-            let Some((matched, findings)) = audit.add(&evaluation) else {
-                continue;
-            };
-            for f in findings {
-                if let Some(ns) = f.resource.namespace.as_ref() {
-                    // Look up before inserting: `entry` would copy the name per finding.
-                    match rows.get_mut(ns) {
-                        Some(ns_rows) => ns_rows.push_finding(f, matched.enforcement),
-                        None => rows
-                            .entry(ns.clone())
-                            .or_default()
-                            .push_finding(f, matched.enforcement),
-                    }
-                }
-            }
-        }
-        let summary = audit.summary();
-        (summary, rows)
+        let (results, evaluated) = kept.rebuild(
+            &policy,
+            &set,
+            version,
+            || workloads.snapshot(),
+            || -> Arc<dyn NamespaceLabels> { namespaces.snapshot() },
+        );
+        metrics.objects_evaluated(FULL, evaluated);
+        results
     })
     .await
     .map_err(|e| Error::Join(e.to_string()))
@@ -203,6 +187,7 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     let name = policy.name_any();
     let mut state = ctx.reports.lock().await;
     let changed = state.remove_policy(&name);
+    ctx.kept.forget(&name);
     // During a pass the namespaces are written (or deleted) when it completes.
     if !state.in_pass() {
         flush_reports(&mut state, changed, ctx).await?;
@@ -356,11 +341,12 @@ async fn publish_transitions(
 #[cfg(test)]
 mod deadline_tests {
     use guardian_core::crd::GuardianPolicy;
-    use guardian_core::engine::UnknownNamespaces;
+    use guardian_core::engine::{EvalContext, Evaluation, PolicySet, UnknownNamespaces};
     use guardian_core::model::Outcome;
     use serde_json::json;
 
     use super::*;
+    use crate::incremental::evaluate_object;
 
     #[test]
     fn a_slow_cel_rule_is_an_error_after_the_objects_deadline() {
@@ -391,7 +377,7 @@ mod deadline_tests {
             namespaces: &UnknownNamespaces,
         };
         let started = Instant::now();
-        let evaluation = evaluate_object(&set, &pod, &ctx, "slow");
+        let evaluation = evaluate_object(&set, &pod, &ctx, |p| p == "slow");
         let elapsed = started.elapsed();
         let Evaluation::Evaluated { findings, .. } = evaluation else {
             panic!("not evaluated: {evaluation:?}");

@@ -1,6 +1,7 @@
 //! What the compiled policy set is built from, so a write that changes none of it (a status
 //! write, the reconcile's own) neither recompiles the set nor re-evaluates anything.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -11,8 +12,10 @@ use kube::ResourceExt;
 /// One policy's or exception's part in the compiled set: its identity, its spec's generation,
 /// whether it is being deleted, and a policy's recorded last good generation (what a broken
 /// policy falls back to). Not the resourceVersion: a status write changes that, not the set.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Stamp {
+    /// Exceptions sort after policies.
+    exception: bool,
     key: String,
     uid: Option<String>,
     /// `metadata.generation`, or the resourceVersion for an object without one.
@@ -21,9 +24,15 @@ pub struct Stamp {
     last_good: Option<String>,
 }
 
-fn stamp<K: ResourceExt>(object: &K, key: String, last_good: Option<String>) -> Stamp {
+fn stamp<K: ResourceExt>(
+    object: &K,
+    exception: bool,
+    key: String,
+    last_good: Option<String>,
+) -> Stamp {
     let meta = object.meta();
     Stamp {
+        exception,
         key,
         uid: meta.uid.clone(),
         revision: match meta.generation {
@@ -44,15 +53,37 @@ pub fn fingerprint(
         .iter()
         .map(|p| {
             let last_good = p.annotations().get(LAST_GOOD_ANNOTATION).cloned();
-            stamp(&**p, p.name_any(), last_good)
+            stamp(&**p, false, p.name_any(), last_good)
         })
         .chain(exceptions.iter().map(|e| {
             let key = format!("{}/{}", e.namespace().unwrap_or_default(), e.name_any());
-            stamp(&**e, key, None)
+            stamp(&**e, true, key, None)
         }))
         .collect();
     stamps.sort();
     stamps
+}
+
+/// What each policy's results depend on, by policy name, as a hash: its identity, its spec's
+/// generation and its deletion, and every exception's. Not its recorded last good generation:
+/// the reconcile records it after evaluating, which must not distrust the results just kept (a
+/// policy enforced through it is broken, and its next edit changes the generation anyway).
+pub fn policy_inputs(fingerprint: &[Stamp]) -> HashMap<String, u64> {
+    let mut exceptions = DefaultHasher::new();
+    fingerprint
+        .iter()
+        .filter(|s| s.exception)
+        .for_each(|s| s.hash(&mut exceptions));
+    let exceptions = exceptions.finish();
+    fingerprint
+        .iter()
+        .filter(|s| !s.exception)
+        .map(|s| {
+            let mut hasher = DefaultHasher::new();
+            (&s.uid, &s.revision, s.deleting, exceptions).hash(&mut hasher);
+            (s.key.clone(), hasher.finish())
+        })
+        .collect()
 }
 
 /// What a policy's watch event must change to be reconciled (the controller's predicate): its
@@ -124,6 +155,33 @@ mod tests {
         for changed in [edited, recreated, deleting, recorded] {
             assert_ne!(of(policy()), of(changed));
         }
+    }
+
+    #[test]
+    fn a_policy_s_inputs_follow_its_spec_and_the_exceptions_not_its_last_good_record() {
+        let inputs = |p: GuardianPolicy, exceptions: &[Arc<GuardianException>]| {
+            policy_inputs(&fingerprint(&[Arc::new(p)], exceptions))["p"]
+        };
+        let mut recorded = policy();
+        recorded
+            .annotations_mut()
+            .insert(LAST_GOOD_ANNOTATION.into(), "{}".into());
+        assert_eq!(inputs(policy(), &[]), inputs(recorded, &[]));
+        let mut edited = policy();
+        edited.metadata.generation = Some(4);
+        assert_ne!(inputs(policy(), &[]), inputs(edited, &[]));
+        let exception: GuardianException = serde_json::from_value(json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianException",
+            "metadata": { "name": "e", "namespace": "a", "generation": 1 },
+            "spec": { "policy": "p", "resources": {}, "owner": "o", "justification": "j",
+                      "expiresAt": "2999-01-01T00:00:00Z" }
+        }))
+        .expect("exception");
+        assert_ne!(
+            inputs(policy(), &[]),
+            inputs(policy(), &[Arc::new(exception)])
+        );
     }
 
     #[test]

@@ -105,6 +105,12 @@ fn finding_key<'a>(f: &'a Finding, result: &'static str) -> RowKey<'a> {
 }
 
 impl ReportResult {
+    /// The row a finding of a policy under `enforcement` makes, if it is reported (excepted
+    /// findings are not): what the operator keeps per object between reconciles.
+    pub(crate) fn of(f: &Finding, enforcement: Enforcement) -> Option<Self> {
+        result_of(f, enforcement).map(|result| ReportResult::new(f, result))
+    }
+
     fn new(f: &Finding, result: &'static str) -> Self {
         ReportResult {
             policy: f.policy.clone(),
@@ -202,7 +208,8 @@ impl PolicyRows {
         }
     }
 
-    fn push(&mut self, row: ReportResult) {
+    /// Counts a row and keeps it if it is among the first [`MAX_RESULTS`].
+    pub(crate) fn push(&mut self, row: ReportResult) {
         self.count(row.result);
         self.rows.insert(row);
         if self.rows.len() > MAX_RESULTS {
@@ -210,7 +217,7 @@ impl PolicyRows {
         }
     }
 
-    fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.fail + self.warn + self.error
     }
 }

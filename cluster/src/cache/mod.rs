@@ -85,6 +85,27 @@ impl WorkloadCache {
             .unwrap_or_default()
     }
 
+    /// The keys of one namespace's objects evaluated themselves (a namespace's labels changed:
+    /// what its policies select there may have). Keys, not bodies: whoever re-evaluates them
+    /// later reads the body current then ([`get`](Self::get)), never an older one.
+    pub fn namespace_keys(&self, namespace: &str) -> Vec<ObjectKey> {
+        self.index
+            .read()
+            .map(|i| {
+                i.objects
+                    .keys()
+                    .filter(|key| key.namespace == namespace)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The object as cached now, if it is evaluated itself.
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<CachedObject>> {
+        self.index.read().ok()?.objects.get(key).cloned()
+    }
+
     fn update(&self, change: impl FnOnce(&mut Index, &mut Vec<CacheChange>)) -> Vec<CacheChange> {
         let mut changes = Vec::new();
         if let Ok(mut index) = self.index.write() {
@@ -106,6 +127,13 @@ impl WorkloadCache {
     /// again, should they have a known owner now). Those deleted or changed meanwhile (their own
     /// watch event came first) are left as their watch put them. Returns how many were added.
     pub async fn fetch_orphans(&self, client: &Client) -> usize {
+        self.fetch_orphan_keys(client).await.len()
+    }
+
+    /// [`fetch_orphans`](Self::fetch_orphans), with the keys of the objects added: a caller that
+    /// keeps results per object re-evaluates those objects only (reading their current body).
+    pub async fn fetch_orphan_keys(&self, client: &Client) -> Vec<ObjectKey> {
+        let mut added = Vec::new();
         let keys = self
             .index
             .read()
@@ -113,7 +141,6 @@ impl WorkloadCache {
             .unwrap_or_default();
         let resources = workload_resources();
         let mut packer = Packer::default();
-        let mut added = 0;
         for key in keys {
             let Some(ar) = resources.iter().find(|ar| kind_name(&ar.kind) == key.kind) else {
                 continue;
@@ -135,7 +162,7 @@ impl WorkloadCache {
             match fetched.and_then(|obj| entry(obj, ar, Some(&mut packer))) {
                 Some(entry) => {
                     index.apply(entry, &mut Vec::new());
-                    added += 1;
+                    added.push(key);
                 }
                 None => index.forget_orphan(&key),
             }
@@ -330,8 +357,9 @@ impl NamespaceLabels for NamespaceCache {
 /// namespaceSelector, as at admission. The audit meets one when an object's watch event comes
 /// before its namespace's, or a namespace's deletion before its objects'. Failing closed, the
 /// object is judged by every policy that could select it until the namespace event (which
-/// re-evaluates every policy) says which; and its deletion re-evaluates every policy that may
-/// have reported it, where name-only matching would leave a row behind until the next resync.
+/// re-evaluates the namespace's objects) says which; and its deletion re-evaluates every policy
+/// that may have reported it, where name-only matching would leave a row behind until the next
+/// resync.
 pub type AuditNamespaces = FailClosed<NamespaceMap>;
 
 /// Namespace labels, for policies with a namespaceSelector. Copy-on-write: namespaces change
@@ -361,8 +389,18 @@ impl NamespaceCache {
     pub fn watch(
         self: Arc<Self>,
         client: Client,
-        mut signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
+        signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
     ) -> impl Stream<Item = ()> + Send {
+        self.watch_names(client, signal).map(|_| ())
+    }
+
+    /// [`watch`](Self::watch), saying which namespace's labels changed (added, changed or
+    /// deleted), or `None` after a complete list (any may have).
+    pub fn watch_names(
+        self: Arc<Self>,
+        client: Client,
+        mut signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
+    ) -> impl Stream<Item = Option<String>> + Send {
         let api: Api<Namespace> = Api::all(client);
         let mut buffer = HashMap::new();
         watcher::watcher(api, watcher::Config::default().page_size(500))
@@ -371,11 +409,11 @@ impl NamespaceCache {
                 let changed = match event {
                     Ok(Event::Init) => {
                         buffer.clear();
-                        false
+                        None
                     }
                     Ok(Event::InitApply(ns)) => {
                         buffer.insert(ns.name_any(), ns.metadata.labels.unwrap_or_default());
-                        false
+                        None
                     }
                     Ok(Event::InitDone) => {
                         self.labels
@@ -383,7 +421,7 @@ impl NamespaceCache {
                                 &mut buffer,
                             )))));
                         signal(WatchSignal::Listed);
-                        true
+                        Some(None)
                     }
                     Ok(Event::Apply(ns)) => {
                         let name = ns.name_any();
@@ -392,17 +430,19 @@ impl NamespaceCache {
                         self.update(|map| {
                             map.0.insert(name.clone(), labels.clone()).as_ref() != Some(&labels)
                         })
+                        .then_some(Some(name))
                     }
                     Ok(Event::Delete(ns)) => {
                         let name = ns.name_any();
                         self.update(|map| map.0.remove(&name).is_some())
+                            .then_some(Some(name))
                     }
                     Err(e) => {
                         signal(WatchSignal::Failed(&e));
-                        false
+                        None
                     }
                 };
-                std::future::ready(changed.then_some(()))
+                std::future::ready(changed)
             })
     }
 }

@@ -1,0 +1,171 @@
+//! The operator's reconcile after one workload change, against the real local control plane:
+//! 10,000 Pods in 10 namespaces, the 5 policies of operator_scale, the release
+//! `kube-guardian operator` process.
+//!
+//! Once every status is computed and the operator is idle, one Pod's image is flipped between a
+//! pinned tag and `latest` (which one policy counts as a violation) many times. Measured per
+//! change:
+//! - the decision latency: from the Pod's watch event reaching the controller to the decision
+//!   whether any status or report must be written, from the operator's own
+//!   `kube_guardian_reconcile_decision_seconds` histogram (bucket upper bounds);
+//! - end to end, from the API write's return to the policy's status showing the change, timed
+//!   by this bench polling the status every 20 ms (includes the controller's 300 ms debounce and
+//!   the status write);
+//! - the objects the operator evaluated per change (`kube_guardian_objects_evaluated_total`);
+//! - the operator's RSS afterwards (the kept results included).
+//!
+//! Run: `cargo bench --bench operator_change`. `GUARDIAN_BENCH_OPERATOR=<path>` runs another
+//! build's binary (before/after figures); `GUARDIAN_BENCH_SAMPLES` sets the changes (200).
+
+use std::time::{Duration, Instant};
+
+use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::ControlPlane;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, Patch, PatchParams};
+
+mod operator_scale_support;
+mod seed;
+
+use operator_scale_support::*;
+
+const PODS: usize = 10_000;
+const NAMESPACES: usize = 10;
+/// Pod 10 lands in bench-0 (`i % 10`), on a pinned tag and not privileged: `bench-ns0` counts
+/// one violation more while it runs `latest`.
+const POD: &str = "pod-00010";
+const POLICY: &str = "bench-ns0";
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+async fn violations(api: &Api<GuardianPolicy>) -> Option<u64> {
+    let p = api.get_opt(POLICY).await.ok()??;
+    Some(p.status?.summary?.violations)
+}
+
+/// Waits until no reconcile ran for 5 s.
+async fn settle(health: std::net::SocketAddr) {
+    let mut last = f64::NAN;
+    let mut since = Instant::now();
+    wait_until("the operator to settle", async || {
+        let now = counter(
+            &http_get(health, "/metrics")?,
+            "kube_guardian_reconciles_total",
+        );
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        (since.elapsed() >= Duration::from_secs(5)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::main]
+async fn main() {
+    guardian_cluster::crypto::install_crypto_provider();
+    let samples: usize = std::env::var("GUARDIAN_BENCH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let cp = ControlPlane::start()
+        .await
+        .expect("the local control plane starts");
+    cp.install_crds().await.expect("CRDs");
+    let client = cp.client().expect("client");
+    let created = Instant::now();
+    seed::create_pods(&client, PODS, NAMESPACES, true).await;
+    eprintln!("created {PODS} pods in {:.1?}", created.elapsed());
+
+    let health = free_port();
+    let mut op = start_operator(&cp, health);
+    wait_until("readiness", async || http_get(health, "/readyz")).await;
+    seed::create_policies(&client, policies()).await;
+    let api = Api::<GuardianPolicy>::all(client.clone());
+    wait_until("all statuses", async || {
+        let list = api.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .all(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.summary.as_ref())
+                    .is_some_and(|s| s.resources_evaluated > 0)
+            })
+            .then_some(())
+    })
+    .await;
+    settle(health).await;
+    let baseline = wait_until("the policy's violations", async || violations(&api).await).await;
+
+    let pods = Api::<Pod>::namespaced(client.clone(), "bench-0");
+    let before = http_get(health, "/metrics").expect("metrics");
+    let mut end_to_end = Vec::with_capacity(samples);
+    for sample in 0..samples {
+        let (image, expected) = if sample % 2 == 0 {
+            ("nginx:latest", baseline + 1)
+        } else {
+            ("registry.example.com/app:1.2.3", baseline)
+        };
+        let patch = serde_json::json!({"spec": {"containers": [{"name": "app", "image": image}]}});
+        pods.patch(POD, &PatchParams::default(), &Patch::Strategic(&patch))
+            .await
+            .expect("patch the Pod");
+        let written = Instant::now();
+        wait_until("the status to follow the change", async || {
+            (violations(&api).await? == expected).then_some(())
+        })
+        .await;
+        end_to_end.push(written.elapsed());
+    }
+    // The last decisions and reconciles land in the histograms before the scrape.
+    settle(health).await;
+    let after = http_get(health, "/metrics").expect("metrics");
+    let rss = rss_mib(op.id());
+    let _ = op.kill();
+    let _ = op.wait();
+
+    end_to_end.sort();
+    let decision = "kube_guardian_reconcile_decision_seconds";
+    let (d50, decided) = quantile_between(&before, &after, decision, 0.5);
+    let (d99, _) = quantile_between(&before, &after, decision, 0.99);
+    let reconcile = "kube_guardian_reconcile_duration_seconds";
+    let (r99, reconciles) = quantile_between(&before, &after, reconcile, 0.99);
+    let per_change = |path: &str| {
+        let name = format!("kube_guardian_objects_evaluated_total{{path=\"{path}\"}}");
+        (counter(&after, &name) - counter(&before, &name)) / samples as f64
+    };
+    println!(
+        "operator_change: pods={PODS} policies=5 changes={samples} binary={}",
+        operator_binary().display()
+    );
+    if decided > 0.0 {
+        println!(
+            "  watch event -> write decision:  p50 <= {d50} s, p99 <= {d99} s (histogram bucket bounds, {decided} decisions)"
+        );
+        println!(
+            "  objects evaluated per change:   {:.2} on the change path, {:.2} in full evaluations",
+            per_change("change"),
+            per_change("full")
+        );
+    } else {
+        println!("  watch event -> write decision:  not exported by this build");
+    }
+    println!(
+        "  API write -> status follows:    p50 {:.1?}, p99 {:.1?} (polled every 20 ms)",
+        percentile(&end_to_end, 0.5),
+        percentile(&end_to_end, 0.99)
+    );
+    println!("  reconcile p99 (bucket bound):   {r99} s over {reconciles} reconciles");
+    println!("  operator RSS after the changes: {rss:.1} MiB");
+}
