@@ -92,19 +92,7 @@ async fn main() {
     wait_until("readiness", async || http_get(health, "/readyz")).await;
     seed::create_policies(&client, policies()).await;
     let api = Api::<GuardianPolicy>::all(client.clone());
-    wait_until("all statuses", async || {
-        let list = api.list(&Default::default()).await.ok()?;
-        list.items
-            .iter()
-            .all(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.summary.as_ref())
-                    .is_some_and(|s| s.resources_evaluated > 0)
-            })
-            .then_some(())
-    })
-    .await;
+    wait_for_all_statuses(&api).await;
     settle(health).await;
     let baseline = wait_until("the policy's violations", async || violations(&api).await).await;
 

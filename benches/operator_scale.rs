@@ -78,19 +78,7 @@ async fn main() {
     let policies_created = Instant::now();
     seed::create_policies(&client, policies()).await;
     let api = Api::<GuardianPolicy>::all(client.clone());
-    wait_until("all statuses", async || {
-        let list = api.list(&Default::default()).await.ok()?;
-        list.items
-            .iter()
-            .all(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.summary.as_ref())
-                    .is_some_and(|s| s.resources_evaluated > 0)
-            })
-            .then_some(())
-    })
-    .await;
+    wait_for_all_statuses(&api).await;
     let computed = policies_created.elapsed();
     let (early_rss, steady_rss) = run_like_a_cluster(health, op.id()).await;
     let metrics = http_get(health, "/metrics").unwrap_or_default();

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
+use kube::api::Api;
 
 use crate::seed;
 
@@ -79,6 +80,23 @@ pub async fn wait_until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits until every policy's status counts the objects it evaluated.
+pub async fn wait_for_all_statuses(api: &Api<GuardianPolicy>) {
+    wait_until("all statuses", async || {
+        let list = api.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .all(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.summary.as_ref())
+                    .is_some_and(|s| s.resources_evaluated > 0)
+            })
+            .then_some(())
+    })
+    .await;
 }
 
 pub fn policies() -> Vec<GuardianPolicy> {

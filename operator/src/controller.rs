@@ -1,31 +1,29 @@
 //! Wiring: watch caches, the GuardianPolicy controller, and the triggers between them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt, stream};
-use guardian_cluster::cache::{
-    self, CacheChange, NamespaceCache, ObjectKey, WatchSignal, WorkloadCache,
-};
+use futures::{StreamExt, stream};
+use guardian_cluster::cache::{self, NamespaceCache, ObjectKey, WatchSignal, WorkloadCache};
 use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
+use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
-use kube::{Client, ResourceExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::changes;
 use crate::config::InitialListFlag;
 use crate::context::Context;
 use crate::converge;
 use crate::events::EventPublisher;
-use crate::incremental::{self, Change};
-use crate::metrics::{CHANGE, Metrics};
+use crate::metrics::Metrics;
 use crate::reconcile::{error_policy, reconcile};
 
 /// How the controller runs.
@@ -189,7 +187,7 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(on_first_list(synced.clone()))
-    .filter_map(|e| std::future::ready(exception_trigger(&e)));
+    .filter_map(|e| std::future::ready(changes::exception_trigger(&e)));
     // Objects the workload task re-evaluates besides the watches' changes: those fetched when
     // their owner went away, and those of a namespace whose labels changed. Keys only: the
     // object's own watch events may be handled first, so its body is read when handled.
@@ -207,17 +205,7 @@ pub async fn run(
         .filter_map({
             let (workloads, requeued_tx) = (workloads.clone(), requeued_tx.clone());
             move |change| {
-                let relisted = match change {
-                    None => true,
-                    Some(namespace) => {
-                        for key in workloads.namespace_keys(&namespace) {
-                            // Closed only when the workload task ended: nothing left to do.
-                            let _ = requeued_tx.unbounded_send(key);
-                        }
-                        false
-                    }
-                };
-                std::future::ready(relisted.then_some(true))
+                std::future::ready(changes::namespace_trigger(&workloads, &requeued_tx, change))
             }
         });
 
@@ -238,81 +226,27 @@ pub async fn run(
         InitialListFlag::Streaming => cache::InitialList::Streaming,
         InitialListFlag::Paged => cache::InitialList::Paged,
     };
-    let workload_task = {
-        let ctx = ctx.clone();
-        let watches = resources.into_iter().map(|ar| {
-            let kind = ar.kind.clone();
-            let signal = once_listed(synced.clone(), move |e| {
-                tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
-            });
-            // Timed from the moment the watch yields the change (the decision histogram).
-            cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal)
-                .map(|change| (change, Some(Instant::now())))
-                .boxed()
+    let watches = resources.into_iter().map(|ar| {
+        let kind = ar.kind.clone();
+        let signal = once_listed(synced.clone(), move |e| {
+            tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
         });
-        let mut changes = stream::select(
-            stream::select_all(watches),
-            requeued_rx.filter_map({
-                let workloads = workloads.clone();
-                // Not from a watch event: not timed.
-                move |key| std::future::ready(requeued(&workloads, &key).map(|c| (c, None)))
-            }),
-        );
-        let mut refs_tx = refs_tx;
-        let mut relist_tx = relist_tx;
-        let fetching = Arc::new(AtomicBool::new(false));
-        let client = client.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            while let Some((change, received)) = changes.next().await {
-                let sent = match change {
-                    CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
-                    CacheChange::Orphaned => {
-                        // One fetch at a time, after the garbage collector had its chance. The
-                        // objects fetched come back as changes, re-evaluated on their own.
-                        if !fetching.swap(true, Ordering::SeqCst) {
-                            let (workloads, client) = (ctx.workloads.clone(), client.clone());
-                            let (fetching, fetched_tx) = (fetching.clone(), requeued_tx.clone());
-                            let shutdown = shutdown.clone();
-                            tokio::spawn(async move {
-                                tokio::select! {
-                                    () = shutdown.cancelled() => return,
-                                    () = tokio::time::sleep(cache::ORPHAN_GRACE) => {}
-                                }
-                                fetching.store(false, Ordering::SeqCst);
-                                for key in workloads.fetch_orphan_keys(&client).await {
-                                    if fetched_tx.unbounded_send(key).is_err() {
-                                        return;
-                                    }
-                                }
-                            });
-                        }
-                        true
-                    }
-                    CacheChange::Object { old, new } => {
-                        let names = match decide(&ctx, (old, new), received).await {
-                            Ok(names) => names,
-                            Err(e) => {
-                                // Its results may be half recorded, or not at all: distrust
-                                // every kept result (each policy is evaluated in full again).
-                                tracing::warn!(error = %e, "deciding on a workload change failed");
-                                ctx.kept.invalidate_all();
-                                ctx.policies.state().iter().map(|p| p.name_any()).collect()
-                            }
-                        };
-                        let mut ok = true;
-                        for name in names {
-                            ok &= refs_tx.send(ObjectRef::new(&name)).await.is_ok();
-                        }
-                        ok
-                    }
-                };
-                if !sent {
-                    return;
-                }
-            }
-        }
-    };
+        // Timed from the moment the watch yields the change (the decision histogram).
+        cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal)
+            .map(|change| (change, Some(Instant::now())))
+            .boxed()
+    });
+    let workload_task = changes::run(
+        ctx.clone(),
+        stream::select_all(watches),
+        requeued_rx,
+        changes::Outputs {
+            refs: refs_tx,
+            relist: relist_tx,
+            requeue: requeued_tx,
+        },
+        shutdown.clone(),
+    );
 
     // Becoming leader re-evaluates everything (the previous leader's writes may be stale).
     let leader_gained = stream::unfold((leader, false), |(mut rx, mut was)| async move {
@@ -372,93 +306,9 @@ pub async fn run(
     }
 }
 
-/// Whether an exception watch event reconciles every policy (`Some`), and whether it distrusts
-/// every kept result (`Some(true)`: a relist).
-fn exception_trigger(
-    event: &Result<watcher::Event<GuardianException>, watcher::Error>,
-) -> Option<bool> {
-    match event {
-        Ok(watcher::Event::InitDone) => Some(true),
-        Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Some(false),
-        _ => None,
-    }
-}
-
-/// A requeued object's change, read from the cache now; `None` when it is gone (its own delete
-/// event removes its results).
-fn requeued(workloads: &WorkloadCache, key: &ObjectKey) -> Option<CacheChange> {
-    let object = workloads.get(key)?;
-    Some(CacheChange::Object {
-        old: Some(object.clone()),
-        new: Some(object),
-    })
-}
-
-/// Which policies one workload change concerns. The leader evaluates the changed object once
-/// against every policy with kept results and names those whose status or reports changed (plus
-/// those to evaluate in full); a standby, which keeps no results, names those selecting the
-/// object before or after. CPU-bound: off the async runtime.
-async fn decide(
-    ctx: &Arc<Context>,
-    change: Change,
-    received: Option<Instant>,
-) -> Result<Vec<String>, tokio::task::JoinError> {
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || {
-        let (snapshot, inputs) = ctx.fresh_build();
-        let labels = ctx.namespaces.snapshot();
-        if !ctx.is_leader() {
-            // Not recorded in the kept results: the next term must not trust them.
-            ctx.kept.stand_by();
-            return incremental::matching(&change, &snapshot.set, &*labels);
-        }
-        let decision = ctx.kept.apply(&change, &snapshot.set, &inputs, &*labels);
-        ctx.metrics.objects_evaluated(CHANGE, decision.evaluated);
-        if let Some(received) = received {
-            ctx.metrics.decision(decision.outcome(), received.elapsed());
-        }
-        let mut names = decision.write;
-        names.extend(decision.evaluate);
-        names
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_relist_of_the_exceptions_distrusts_every_kept_result() {
-        let exception: GuardianException = serde_json::from_value(serde_json::json!({
-            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
-            "kind": "GuardianException",
-            "metadata": { "name": "legacy", "namespace": "a" },
-            "spec": {
-                "policy": "base", "rules": ["pss-privileged"], "resources": { "names": ["p1"] },
-                "owner": "team-a", "justification": "migrating", "expiresAt": "2999-01-01T00:00:00Z"
-            }
-        }))
-        .expect("exception");
-        assert_eq!(exception_trigger(&Ok(watcher::Event::InitDone)), Some(true));
-        let edited = Ok(watcher::Event::Apply(exception.clone()));
-        assert_eq!(exception_trigger(&edited), Some(false));
-        assert_eq!(
-            exception_trigger(&Ok(watcher::Event::Delete(exception))),
-            Some(false)
-        );
-        assert_eq!(exception_trigger(&Ok(watcher::Event::Init)), None);
-    }
-
-    #[test]
-    fn a_requeued_object_gone_from_the_cache_is_skipped() {
-        let key = ObjectKey {
-            kind: "Pod",
-            namespace: "shop".into(),
-            name: "web".into(),
-        };
-        assert!(requeued(&WorkloadCache::default(), &key).is_none());
-    }
 
     #[test]
     fn a_cache_counts_as_synced_on_its_first_list_only_and_every_failure_is_reported() {

@@ -2,6 +2,7 @@
 //! Events, leader election, the validating admission webhook, metrics, health and logs.
 
 pub mod backoff;
+mod changes;
 pub mod config;
 pub mod context;
 pub mod controller;
