@@ -48,11 +48,11 @@ pub fn selected(state: &State) -> Option<Followed> {
         return None;
     };
     let (cluster, row) = violations::row(&state.violations.table, *r)?;
-    let snapshot = cluster.snapshot();
-    let finding = row.finding(snapshot)?.clone();
-    let object = snapshot
+    let finding = row.finding.clone();
+    let object = cluster
+        .snapshot()
         .evaluations
-        .get(usize::try_from(row.at.0).ok()?)
+        .get(usize::try_from(row.row.at.0).ok()?)
         .map(|e| e.findings.clone())
         .unwrap_or_default();
     Some(Followed {
@@ -69,12 +69,7 @@ pub fn restore(state: &mut State, followed: Followed) {
         let Line::Row(r) = line else { return false };
         usize::try_from(r.cluster).ok() == Some(followed.cluster)
             && violations::row(&state.violations.table, *r)
-                // The row's own fields first: most rows differ there, without a lookup.
-                .filter(|(_, row)| {
-                    row.rule == followed.finding.rule && row.policy == followed.finding.policy
-                })
-                .and_then(|(c, row)| row.finding(c.snapshot()))
-                .is_some_and(|f| followed.is(f))
+                .is_some_and(|(_, row)| followed.is(row.finding))
     });
     let Some(line) = found else {
         if state.violations.detail {
@@ -134,7 +129,7 @@ mod tests {
         let line = s.cursor(Screen::Violations).selected;
         match s.violations.table.lines.get(line) {
             Some(Line::Row(r)) => violations::row(&s.violations.table, *r)
-                .map(|(_, row)| row.resource.clone())
+                .map(|(_, row)| row.resource())
                 .unwrap_or_default(),
             other => format!("{other:?}"),
         }
