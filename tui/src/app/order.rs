@@ -29,7 +29,7 @@ impl Orders {
             .filter(|&i| shown[i].is_some())
             .map(index)
             .collect();
-        let key = |i: u32| shown[i as usize].map(|s| (0, s));
+        let key = |i: u32| shown[i as usize].map(|s| Keyed::read(0, s));
         let by = Column::ALL
             .iter()
             .map(|&column| {
@@ -67,9 +67,12 @@ impl Orders {
         }
         // Reversed: the primary key descends, the tie-breakers still ascend, so the runs of
         // equal primary keys come in reverse order, each run as it was.
-        let key = |r: u32| rows.get(r as usize).and_then(|row| row.read(snapshot));
-        let differ = |a: Option<Shown<'_>>, b: Option<Shown<'_>>| match (a, b) {
-            (Some(a), Some(b)) => primary(sort.column, (0, a), (0, b)).is_ne(),
+        let key = |r: u32| {
+            rows.get(r as usize)
+                .map(|row| Keyed::lazy(0, row, snapshot))
+        };
+        let differ = |a: Option<Keyed<'_>>, b: Option<Keyed<'_>>| match (a, b) {
+            (Some(a), Some(b)) => primary(sort.column, a, b).is_ne(),
             _ => true,
         };
         let mut reversed = Vec::with_capacity(forward.len());
@@ -87,8 +90,54 @@ impl Orders {
     }
 }
 
-/// A row with its texts, and its cluster's rank among the contexts (clusters compare by name).
-pub type Keyed<'r> = (u32, Shown<'r>);
+/// A row and its cluster's rank among the contexts (clusters compare by name), with its texts
+/// or the snapshot to read them from when a comparison needs them: a merge of unfiltered
+/// clusters mostly decides by severity and cluster, without a trip to the finding.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyed<'r> {
+    rank: u32,
+    row: &'r ViolationRow,
+    texts: Texts<'r>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Texts<'r> {
+    Read(Shown<'r>),
+    In(&'r ClusterSnapshot),
+}
+
+impl<'r> Keyed<'r> {
+    /// A row whose texts were read.
+    pub fn read(rank: u32, shown: Shown<'r>) -> Keyed<'r> {
+        Keyed {
+            rank,
+            row: shown.row,
+            texts: Texts::Read(shown),
+        }
+    }
+
+    /// A row whose texts are read from `snapshot` when needed.
+    fn lazy(rank: u32, row: &'r ViolationRow, snapshot: &'r ClusterSnapshot) -> Keyed<'r> {
+        let texts = Texts::In(snapshot);
+        Keyed { rank, row, texts }
+    }
+
+    fn shown(&self) -> Option<Shown<'r>> {
+        match self.texts {
+            Texts::Read(shown) => Some(shown),
+            Texts::In(snapshot) => self.row.read(snapshot),
+        }
+    }
+}
+
+/// The texts of `a` and `b` by `by` (equal when one cannot be read: never, a row reads its own
+/// snapshot).
+fn texts(a: &Keyed<'_>, b: &Keyed<'_>, by: impl Fn(Shown<'_>, Shown<'_>) -> Ordering) -> Ordering {
+    match (a.shown(), b.shown()) {
+        (Some(a), Some(b)) => by(a, b),
+        _ => Ordering::Equal,
+    }
+}
 
 /// `Kind/name` of `a` against `b`, as the texts compare, without formatting them.
 fn resource(a: &ResourceRef, b: &ResourceRef) -> Ordering {
@@ -104,20 +153,20 @@ fn resource(a: &ResourceRef, b: &ResourceRef) -> Ordering {
 
 /// The sort column's own order: severity most severe first (waived after the violations of
 /// the same severity), age newest first.
-fn primary(column: Column, (ca, a): Keyed<'_>, (cb, b): Keyed<'_>) -> Ordering {
+fn primary(column: Column, a: Keyed<'_>, b: Keyed<'_>) -> Ordering {
     let (ra, rb) = (a.row, b.row);
     match column {
         Column::Severity => rb
             .severity
             .cmp(&ra.severity)
             .then_with(|| ra.waived.cmp(&rb.waived)),
-        Column::Cluster => ca.cmp(&cb),
-        Column::Namespace => a.namespace().cmp(b.namespace()),
-        Column::Resource => resource(a.object, b.object),
-        Column::Policy => a.finding.policy.cmp(&b.finding.policy),
-        Column::Rule => a.finding.rule.cmp(&b.finding.rule),
+        Column::Cluster => a.rank.cmp(&b.rank),
+        Column::Namespace => texts(&a, &b, |a, b| a.namespace().cmp(b.namespace())),
+        Column::Resource => texts(&a, &b, |a, b| resource(a.object, b.object)),
+        Column::Policy => texts(&a, &b, |a, b| a.finding.policy.cmp(&b.finding.policy)),
+        Column::Rule => texts(&a, &b, |a, b| a.finding.rule.cmp(&b.finding.rule)),
         Column::Enforcement => ra.enforcement().cmp(rb.enforcement()),
-        Column::Message => a.finding.message.cmp(&b.finding.message),
+        Column::Message => texts(&a, &b, |a, b| a.finding.message.cmp(&b.finding.message)),
         Column::Age => rb.first_seen().cmp(&ra.first_seen()),
     }
 }
@@ -127,13 +176,16 @@ fn primary(column: Column, (ca, a): Keyed<'_>, (cb, b): Keyed<'_>) -> Ordering {
 pub fn compare(sort: Sort, a: Keyed<'_>, b: Keyed<'_>) -> Ordering {
     let first = primary(sort.column, a, b);
     let first = if sort.reverse { first.reverse() } else { first };
-    let ((ca, a), (cb, b)) = (a, b);
     first
         .then_with(|| b.row.severity.cmp(&a.row.severity))
-        .then_with(|| ca.cmp(&cb))
-        .then_with(|| a.namespace().cmp(b.namespace()))
-        .then_with(|| resource(a.object, b.object))
-        .then_with(|| a.finding.rule.cmp(&b.finding.rule))
+        .then_with(|| a.rank.cmp(&b.rank))
+        .then_with(|| {
+            texts(&a, &b, |a, b| {
+                (a.namespace().cmp(b.namespace()))
+                    .then_with(|| resource(a.object, b.object))
+                    .then_with(|| a.finding.rule.cmp(&b.finding.rule))
+            })
+        })
 }
 
 /// One cluster's run in a merge.
@@ -190,16 +242,17 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
     let next = |run: usize, mut at: usize| -> Option<Head<'_>> {
         let r = &runs[run];
         while let Some(&i) = r.order.get(at) {
-            let shown = r.shown(i)?;
-            if every || shown.matches(filter) {
-                return Some(Head {
-                    sort,
-                    key: (r.rank, shown),
-                    run,
-                    at,
-                });
-            }
-            at += 1;
+            let key = if every {
+                Keyed::lazy(r.rank, r.rows.get(i as usize)?, r.snapshot)
+            } else {
+                let shown = r.shown(i)?;
+                if !shown.matches(filter) {
+                    at += 1;
+                    continue;
+                }
+                Keyed::read(r.rank, shown)
+            };
+            return Some(Head { sort, key, run, at });
         }
         None
     };
@@ -318,14 +371,16 @@ mod tests {
                                     cluster: c as u32,
                                     row: r as u32,
                                 };
-                                all.push((at, (rank[c], row)));
+                                all.push((at, Keyed::read(rank[c], row)));
                             }
                         }
                     }
                     all.sort_by(|(_, a), (_, b)| compare(sort, *a, *b));
                     let widest = |text: fn(&Shown<'_>) -> String| {
                         all.iter()
-                            .map(|(_, (_, row))| text(row).chars().count() as u16)
+                            .map(|(_, key)| {
+                                text(&key.shown().expect("read")).chars().count() as u16
+                            })
                             .max()
                             .unwrap_or(0)
                     };
