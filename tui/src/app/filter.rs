@@ -70,7 +70,7 @@ impl Filter {
 /// word has no space, so it never matched across two texts there: each is searched on its own.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
-    pub texts: [&'a str; 6],
+    pub texts: [&'a str; 7],
     /// The object's kind and name, shown (and searched) as `kind/name`.
     pub kind: &'a str,
     pub name: &'a str,
@@ -152,6 +152,7 @@ mod tests {
                 "high",
                 "Deny",
                 message,
+                "",
             ],
             kind: "Deployment",
             name,

@@ -35,6 +35,11 @@ impl ClusterRows {
     pub fn generation(&self) -> u64 {
         self.snapshot.generation
     }
+
+    /// Row `i` with its texts, read from this snapshot (the one the rows were derived with).
+    pub fn shown(&self, i: usize) -> Option<Shown<'_>> {
+        self.violations.get(i)?.read(&self.snapshot)
+    }
 }
 
 /// One finding as the Violations table shows it: what the snapshot cannot say (where the finding
@@ -107,7 +112,17 @@ impl<'s> Shown<'s> {
         }
     }
 
-    /// Whether the filter keeps it: its texts as the table shows them, each searched on its own.
+    /// The enforcement column's text: `waived` for a waived finding, else the policy's.
+    pub fn enforcement(&self) -> &'static str {
+        if self.row.waived {
+            "waived"
+        } else {
+            self.row.enforcement()
+        }
+    }
+
+    /// Whether the filter keeps it: its texts as the table and the detail pane show them (the
+    /// exception that waives it too), each searched on its own.
     pub fn matches(&self, filter: &Filter) -> bool {
         let f = self.finding;
         filter.fields(&Fields {
@@ -116,8 +131,9 @@ impl<'s> Shown<'s> {
                 &f.policy,
                 &f.rule,
                 f.severity.as_str(),
-                self.row.enforcement(),
+                self.enforcement(),
                 &f.message,
+                self.waived_by().unwrap_or_default(),
             ],
             kind: &self.object.kind,
             name: &self.object.name,
