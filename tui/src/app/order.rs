@@ -6,11 +6,10 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use guardian_cluster::ClusterSnapshot;
 use guardian_core::model::ResourceRef;
 
 use super::filter::Filter;
-use super::rows::{Shown, ViolationRow};
+use super::rows::{ClusterRows, Shown, ViolationRow};
 use super::violations::{Column, RowRef, Sort};
 
 /// One cluster's rows in the order of each column (ascending; a reversed sort reverses the
@@ -21,11 +20,12 @@ pub struct Orders {
 }
 
 impl Orders {
-    /// The orders of `rows`, whose texts are read from `snapshot` (their own).
-    pub fn compute(rows: &[ViolationRow], snapshot: &ClusterSnapshot) -> Orders {
+    /// The orders of `rows` (their own are ignored).
+    pub fn compute(rows: &ClusterRows) -> Orders {
         // Each row's texts looked up once, not at every comparison.
-        let shown: Vec<Option<Shown<'_>>> = rows.iter().map(|r| r.read(snapshot)).collect();
-        let identity: Vec<u32> = (0..rows.len())
+        let shown: Vec<Option<Shown<'_>>> =
+            (0..rows.violations.len()).map(|i| rows.shown(i)).collect();
+        let identity: Vec<u32> = (0..shown.len())
             .filter(|&i| shown[i].is_some())
             .map(index)
             .collect();
@@ -51,12 +51,7 @@ impl Orders {
 
     /// The cluster's rows in `sort`'s order (row indices): borrowed when ascending (no
     /// allocation on the UI thread per cluster and rebuild).
-    pub fn walk<'o>(
-        &'o self,
-        rows: &[ViolationRow],
-        snapshot: &ClusterSnapshot,
-        sort: Sort,
-    ) -> Cow<'o, [u32]> {
+    pub fn walk<'o>(&'o self, rows: &ClusterRows, sort: Sort) -> Cow<'o, [u32]> {
         let i = Column::ALL
             .iter()
             .position(|c| *c == sort.column)
@@ -67,10 +62,7 @@ impl Orders {
         }
         // Reversed: the primary key descends, the tie-breakers still ascend, so the runs of
         // equal primary keys come in reverse order, each run as it was.
-        let key = |r: u32| {
-            rows.get(r as usize)
-                .map(|row| Keyed::lazy(0, row, snapshot))
-        };
+        let key = |r: u32| Keyed::lazy(0, rows, r);
         let differ = |a: Option<Keyed<'_>>, b: Option<Keyed<'_>>| match (a, b) {
             (Some(a), Some(b)) => primary(sort.column, a, b).is_ne(),
             _ => true,
@@ -103,7 +95,8 @@ pub struct Keyed<'r> {
 #[derive(Debug, Clone, Copy)]
 enum Texts<'r> {
     Read(Shown<'r>),
-    In(&'r ClusterSnapshot),
+    /// Row `.1` of these rows.
+    In(&'r ClusterRows, u32),
 }
 
 impl<'r> Keyed<'r> {
@@ -116,16 +109,17 @@ impl<'r> Keyed<'r> {
         }
     }
 
-    /// A row whose texts are read from `snapshot` when needed.
-    fn lazy(rank: u32, row: &'r ViolationRow, snapshot: &'r ClusterSnapshot) -> Keyed<'r> {
-        let texts = Texts::In(snapshot);
-        Keyed { rank, row, texts }
+    /// Row `i` of `rows`, its texts read when needed.
+    fn lazy(rank: u32, rows: &'r ClusterRows, i: u32) -> Option<Keyed<'r>> {
+        let row = rows.violations.get(i as usize)?;
+        let texts = Texts::In(rows, i);
+        Some(Keyed { rank, row, texts })
     }
 
     fn shown(&self) -> Option<Shown<'r>> {
         match self.texts {
             Texts::Read(shown) => Some(shown),
-            Texts::In(snapshot) => self.row.read(snapshot),
+            Texts::In(rows, i) => rows.shown(i as usize),
         }
     }
 }
@@ -195,9 +189,8 @@ pub struct Run<'r> {
     pub cluster: u32,
     /// Rank of its context among the contexts.
     pub rank: u32,
-    pub rows: &'r [ViolationRow],
-    /// The snapshot the rows read their texts from.
-    pub snapshot: &'r ClusterSnapshot,
+    /// The rows, with the snapshot they read their texts from.
+    pub rows: &'r ClusterRows,
     /// Its rows in the sort's order.
     pub order: Cow<'r, [u32]>,
 }
@@ -205,7 +198,7 @@ pub struct Run<'r> {
 impl<'r> Run<'r> {
     /// The run's row `i` with its texts.
     fn shown(&self, i: u32) -> Option<Shown<'r>> {
-        self.rows.get(i as usize)?.read(self.snapshot)
+        self.rows.shown(i as usize)
     }
 }
 
@@ -243,7 +236,7 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
         let r = &runs[run];
         while let Some(&i) = r.order.get(at) {
             let key = if every {
-                Keyed::lazy(r.rank, r.rows.get(i as usize)?, r.snapshot)
+                Keyed::lazy(r.rank, r.rows, i)?
             } else {
                 let shown = r.shown(i)?;
                 if !shown.matches(filter) {
@@ -364,8 +357,8 @@ mod tests {
                             continue;
                         }
                         let rows = &cluster.rows;
-                        for (r, row) in rows.violations.iter().enumerate() {
-                            let row = row.read(&rows.snapshot).expect("its snapshot's row");
+                        for r in 0..rows.violations.len() {
+                            let row = rows.shown(r).expect("its snapshot's row");
                             if row.matches(&filter) {
                                 let at = RowRef {
                                     cluster: c as u32,
