@@ -81,13 +81,28 @@ impl Fields<'_> {
         if self.texts.iter().any(|t| contains_folded(t, word)) {
             return true;
         }
-        if word.contains('/') {
-            // Across `kind/name` (only when the user typed a slash: this one allocates).
+        if contains_folded(self.kind, word) || contains_folded(self.name, word) {
+            return true;
+        }
+        if !word.contains('/') {
+            return false;
+        }
+        if !self.kind.is_ascii() || !self.name.is_ascii() {
+            // Rare: lower-cased as one text, exactly as shown.
             return format!("{}/{}", self.kind, self.name)
                 .to_lowercase()
                 .contains(word);
         }
-        contains_folded(self.kind, word) || contains_folded(self.name, word)
+        // Across `kind/name` without formatting it: the word's slash at the one between them,
+        // what precedes it ending the kind, what follows starting the name.
+        word.match_indices('/').any(|(at, _)| {
+            let (kind, name, word) = (self.kind.as_bytes(), self.name.as_bytes(), word.as_bytes());
+            let (before, after) = (&word[..at], &word[at + 1..]);
+            kind.len() >= before.len()
+                && name.len() >= after.len()
+                && kind[kind.len() - before.len()..].eq_ignore_ascii_case(before)
+                && name[..after.len()].eq_ignore_ascii_case(after)
+        })
     }
 }
 

@@ -116,6 +116,10 @@ fn the_filter_keeps_the_rows_whose_shown_texts_held_every_word_as_one_lower_case
         "/",
         "job/",
         "job/w",
+        "job//",
+        "t/a/",
+        "yment/api-gatewayx",
+        "xdeployment/api",
         "straße",
         "STRASSE",
         "größe",
@@ -169,7 +173,7 @@ fn the_filter_keeps_the_rows_whose_shown_texts_held_every_word_as_one_lower_case
     }
     // Both answers are common: the words hit some rows and miss others.
     assert!(
-        kept > checked / 10 && kept < checked * 9 / 10,
+        kept > checked / 20 && kept < checked * 19 / 20,
         "{kept} of {checked}"
     );
 }
