@@ -1,5 +1,7 @@
-//! A cluster's rows, formatted once per snapshot (off the UI thread, in the cluster's forwarder
-//! task), so drawing a frame only slices them.
+//! A cluster's rows, derived once per snapshot (off the UI thread, in the cluster's forwarder
+//! task): each finding's place in the snapshot and what the snapshot cannot say (first seen,
+//! enforcement, widths). Their texts are not copied: drawing, sorting and filtering read them
+//! from the snapshot's findings, through [`ClusterRows::shown`] only (a row's own snapshot).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
