@@ -58,10 +58,10 @@ impl Filter {
             && !self.exclude.iter().any(|w| fields.contain(w))
     }
 
-    /// Whether a row whose lower-cased text is `haystack` matches.
-    pub fn text(&self, haystack: &str) -> bool {
-        self.include.iter().all(|w| haystack.contains(w.as_str()))
-            && !self.exclude.iter().any(|w| haystack.contains(w.as_str()))
+    /// Whether a row with these texts matches (each searched on its own, case folded).
+    pub fn texts(&self, texts: &[&str]) -> bool {
+        let contain = |w: &String| texts.iter().any(|t| contains_folded(t, w));
+        self.include.iter().all(contain) && !self.exclude.iter().any(contain)
     }
 }
 
@@ -145,9 +145,10 @@ mod tests {
     #[test]
     fn words_must_all_match_bang_excludes_and_at_scopes_clusters() {
         let f = Filter::parse("Payments !ledger @DEMO-b");
-        assert!(f.text("payments deployment/api"));
-        assert!(!f.text("payments deployment/ledger"));
-        assert!(!f.text("shop deployment/api"));
+        assert!(f.texts(&["Payments", "Deployment/API"]));
+        assert!(!f.texts(&["payments", "deployment/ledger"]));
+        assert!(!f.texts(&["shop", "deployment/api"]));
+        assert!(!f.texts(&["pay", "ments"]), "a word is found in one text");
         assert!(f.cluster("demo-b"));
         assert!(!f.cluster("demo-a"));
         assert!(Filter::parse("  ").is_empty());
