@@ -1,6 +1,7 @@
 //! The `/` filter: substrings that must all match, `!text` that must not, `@cluster` scopes.
 
-/// A parsed filter. Matching is case-insensitive on the row's pre-lowered text.
+/// A parsed filter. Matching is case-insensitive: the words are lower-cased once, the texts
+/// compared folded (see [`Filter::fields`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// As typed, for the title.
@@ -51,11 +52,75 @@ impl Filter {
         self.clusters.iter().any(|c| context.contains(c.as_str()))
     }
 
+    /// Whether a Violations row with these texts matches.
+    pub fn fields(&self, fields: &Fields<'_>) -> bool {
+        self.include.iter().all(|w| fields.contain(w))
+            && !self.exclude.iter().any(|w| fields.contain(w))
+    }
+
     /// Whether a row whose lower-cased text is `haystack` matches.
     pub fn text(&self, haystack: &str) -> bool {
         self.include.iter().all(|w| haystack.contains(w.as_str()))
             && !self.exclude.iter().any(|w| haystack.contains(w.as_str()))
     }
+}
+
+/// A Violations row's texts as the filter searches them, borrowed from its finding. The table
+/// once searched one lower-cased copy of them joined with spaces (about 100 bytes a row); a
+/// word has no space, so it never matched across two texts there: each is searched on its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    pub texts: [&'a str; 6],
+    /// The object's kind and name, shown (and searched) as `kind/name`.
+    pub kind: &'a str,
+    pub name: &'a str,
+}
+
+impl Fields<'_> {
+    fn contain(&self, word: &str) -> bool {
+        if self.texts.iter().any(|t| contains_folded(t, word)) {
+            return true;
+        }
+        if word.contains('/') {
+            // Across `kind/name` (only when the user typed a slash: this one allocates).
+            return format!("{}/{}", self.kind, self.name)
+                .to_lowercase()
+                .contains(word);
+        }
+        contains_folded(self.kind, word) || contains_folded(self.name, word)
+    }
+}
+
+/// Whether `text`, lower-cased, contains `word` (lower-case): without a copy when both are
+/// ASCII, as Kubernetes names and the rules' messages are.
+fn contains_folded(text: &str, word: &str) -> bool {
+    if !text.is_ascii() {
+        return text.to_lowercase().contains(word);
+    }
+    // An ASCII text lower-cased is ASCII: it cannot contain a word that is not.
+    if !word.is_ascii() {
+        return false;
+    }
+    let (text, word) = (text.as_bytes(), word.as_bytes());
+    let Some((&first, rest)) = word.split_first() else {
+        return true;
+    };
+    let last = text.len().saturating_sub(word.len());
+    let mut from = 0;
+    while from <= last && word.len() <= text.len() {
+        let Some(at) = text[from..=last]
+            .iter()
+            .position(|b| b.to_ascii_lowercase() == first)
+        else {
+            return false;
+        };
+        let start = from + at;
+        if text[start + 1..start + word.len()].eq_ignore_ascii_case(rest) {
+            return true;
+        }
+        from = start + 1;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -75,5 +140,63 @@ mod tests {
             Filter::parse("! @").is_empty(),
             "a bare ! or @ filters nothing"
         );
+    }
+
+    #[test]
+    fn a_rows_texts_match_case_insensitively_each_on_its_own_and_kind_slash_name_as_one() {
+        let row = |namespace, name, message| Fields {
+            texts: [
+                namespace,
+                "Restricted",
+                "run-as-non-root",
+                "high",
+                "Deny",
+                message,
+            ],
+            kind: "Deployment",
+            name,
+        };
+        let api = row("Payments", "API-Gateway", "Container runs as ROOT");
+        let matches = |text: &str, fields: &Fields<'_>| Filter::parse(text).fields(fields);
+        for text in [
+            "payments",
+            "GATEWAY",
+            "deployment/api",
+            "ment/API-g",
+            "root high",
+        ] {
+            assert!(matches(text, &api), "{text}");
+        }
+        for text in [
+            "ledger",
+            "!ROOT",
+            "payments restricted-x",
+            "/gateway",
+            "payrestricted",
+        ] {
+            assert!(!matches(text, &api), "{text}");
+        }
+        // Texts that are not ASCII match as their lower-cased copy did.
+        let non_ascii = row("Ärzte", "Größe", "Zugriff für ÄRZTE verweigert");
+        for text in [
+            "ärzte",
+            "ÄRZTE",
+            "GRÖSSE",
+            "größe",
+            "deployment/grö",
+            "FÜR",
+            "!ärzte",
+        ] {
+            assert_eq!(
+                matches(text, &non_ascii),
+                !text.starts_with('!') && text != "GRÖSSE",
+                "{text}"
+            );
+        }
+        assert!(
+            !matches("für", &api),
+            "an ASCII text never holds a word that is not"
+        );
+        assert!(!matches("deployment-x", &api) && !contains_folded("ab", "abc"));
     }
 }

@@ -22,9 +22,10 @@ pub struct Followed {
 
 impl Followed {
     fn is(&self, finding: &Finding) -> bool {
-        finding.resource == self.finding.resource
+        // Rule and policy first: most findings differ there, and they are short.
+        finding.rule == self.finding.rule
             && finding.policy == self.finding.policy
-            && finding.rule == self.finding.rule
+            && finding.resource == self.finding.resource
             && finding.path == self.finding.path
             && finding.container == self.finding.container
     }
@@ -48,11 +49,11 @@ pub fn selected(state: &State) -> Option<Followed> {
         return None;
     };
     let (cluster, row) = violations::row(&state.violations.table, *r)?;
-    let snapshot = cluster.snapshot();
-    let finding = row.finding(snapshot)?.clone();
-    let object = snapshot
+    let finding = row.finding.clone();
+    let object = cluster
+        .snapshot()
         .evaluations
-        .get(usize::try_from(row.at.0).ok()?)
+        .get(usize::try_from(row.row.at.0).ok()?)
         .map(|e| e.findings.clone())
         .unwrap_or_default();
     Some(Followed {
@@ -65,16 +66,18 @@ pub fn selected(state: &State) -> Option<Followed> {
 /// After the table was rebuilt from new data: the selection goes to the followed finding's
 /// line; the pane re-reads a changed object, or marks the finding gone.
 pub fn restore(state: &mut State, followed: Followed) {
-    let found = state.violations.table.lines.iter().position(|line| {
+    let table = &state.violations.table;
+    // The row's own severity first: most rows differ there, without a trip to the finding.
+    let severity = |r: &violations::RowRef| {
+        let source = table.sources.get(usize::try_from(r.cluster).ok()?)?;
+        let row = source.rows.violations.get(usize::try_from(r.row).ok()?)?;
+        Some(row.severity)
+    };
+    let found = table.lines.iter().position(|line| {
         let Line::Row(r) = line else { return false };
         usize::try_from(r.cluster).ok() == Some(followed.cluster)
-            && violations::row(&state.violations.table, *r)
-                // The row's own fields first: most rows differ there, without a lookup.
-                .filter(|(_, row)| {
-                    row.rule == followed.finding.rule && row.policy == followed.finding.policy
-                })
-                .and_then(|(c, row)| row.finding(c.snapshot()))
-                .is_some_and(|f| followed.is(f))
+            && severity(r) == Some(followed.finding.severity)
+            && violations::row(table, *r).is_some_and(|(_, row)| followed.is(row.finding))
     });
     let Some(line) = found else {
         if state.violations.detail {
@@ -134,7 +137,7 @@ mod tests {
         let line = s.cursor(Screen::Violations).selected;
         match s.violations.table.lines.get(line) {
             Some(Line::Row(r)) => violations::row(&s.violations.table, *r)
-                .map(|(_, row)| row.resource.clone())
+                .map(|(_, row)| row.resource())
                 .unwrap_or_default(),
             other => format!("{other:?}"),
         }

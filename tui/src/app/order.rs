@@ -6,8 +6,11 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use guardian_cluster::ClusterSnapshot;
+use guardian_core::model::ResourceRef;
+
 use super::filter::Filter;
-use super::rows::ViolationRow;
+use super::rows::{Shown, ViolationRow};
 use super::violations::{Column, RowRef, Sort};
 
 /// One cluster's rows in the order of each column (ascending; a reversed sort reverses the
@@ -18,8 +21,15 @@ pub struct Orders {
 }
 
 impl Orders {
-    pub fn compute(rows: &[ViolationRow]) -> Orders {
-        let identity: Vec<u32> = (0..rows.len()).map(index).collect();
+    /// The orders of `rows`, whose texts are read from `snapshot` (their own).
+    pub fn compute(rows: &[ViolationRow], snapshot: &ClusterSnapshot) -> Orders {
+        // Each row's texts looked up once, not at every comparison.
+        let shown: Vec<Option<Shown<'_>>> = rows.iter().map(|r| r.read(snapshot)).collect();
+        let identity: Vec<u32> = (0..rows.len())
+            .filter(|&i| shown[i].is_some())
+            .map(index)
+            .collect();
+        let key = |i: u32| shown[i as usize].map(|s| Keyed::read(0, s));
         let by = Column::ALL
             .iter()
             .map(|&column| {
@@ -29,8 +39,9 @@ impl Orders {
                 };
                 let mut order = identity.clone();
                 // Stable: equal rows keep the snapshot's order, as one global sort would.
-                order.sort_by(|&a, &b| {
-                    compare(sort, (0, &rows[a as usize]), (0, &rows[b as usize]))
+                order.sort_by(|&a, &b| match (key(a), key(b)) {
+                    (Some(a), Some(b)) => compare(sort, a, b),
+                    _ => Ordering::Equal,
                 });
                 order.into_boxed_slice()
             })
@@ -40,7 +51,12 @@ impl Orders {
 
     /// The cluster's rows in `sort`'s order (row indices): borrowed when ascending (no
     /// allocation on the UI thread per cluster and rebuild).
-    pub fn walk<'o>(&'o self, rows: &[ViolationRow], sort: Sort) -> Cow<'o, [u32]> {
+    pub fn walk<'o>(
+        &'o self,
+        rows: &[ViolationRow],
+        snapshot: &ClusterSnapshot,
+        sort: Sort,
+    ) -> Cow<'o, [u32]> {
         let i = Column::ALL
             .iter()
             .position(|c| *c == sort.column)
@@ -51,13 +67,21 @@ impl Orders {
         }
         // Reversed: the primary key descends, the tie-breakers still ascend, so the runs of
         // equal primary keys come in reverse order, each run as it was.
+        let key = |r: u32| {
+            rows.get(r as usize)
+                .map(|row| Keyed::lazy(0, row, snapshot))
+        };
+        let differ = |a: Option<Keyed<'_>>, b: Option<Keyed<'_>>| match (a, b) {
+            (Some(a), Some(b)) => primary(sort.column, a, b).is_ne(),
+            _ => true,
+        };
         let mut reversed = Vec::with_capacity(forward.len());
         let mut end = forward.len();
         while end > 0 {
-            let last = &rows[forward[end - 1] as usize];
+            let last = key(forward[end - 1]);
             let start = forward[..end]
                 .iter()
-                .rposition(|&r| primary(sort.column, (0, &rows[r as usize]), (0, last)).is_ne())
+                .rposition(|&r| differ(key(r), last))
                 .map_or(0, |p| p + 1);
             reversed.extend_from_slice(&forward[start..end]);
             end = start;
@@ -66,25 +90,84 @@ impl Orders {
     }
 }
 
-/// A row and its cluster's rank among the contexts (clusters compare by name).
-pub type Keyed<'r> = (u32, &'r ViolationRow);
+/// A row and its cluster's rank among the contexts (clusters compare by name), with its texts
+/// or the snapshot to read them from when a comparison needs them: a merge of unfiltered
+/// clusters mostly decides by severity and cluster, without a trip to the finding.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyed<'r> {
+    rank: u32,
+    row: &'r ViolationRow,
+    texts: Texts<'r>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Texts<'r> {
+    Read(Shown<'r>),
+    In(&'r ClusterSnapshot),
+}
+
+impl<'r> Keyed<'r> {
+    /// A row whose texts were read.
+    pub fn read(rank: u32, shown: Shown<'r>) -> Keyed<'r> {
+        Keyed {
+            rank,
+            row: shown.row,
+            texts: Texts::Read(shown),
+        }
+    }
+
+    /// A row whose texts are read from `snapshot` when needed.
+    fn lazy(rank: u32, row: &'r ViolationRow, snapshot: &'r ClusterSnapshot) -> Keyed<'r> {
+        let texts = Texts::In(snapshot);
+        Keyed { rank, row, texts }
+    }
+
+    fn shown(&self) -> Option<Shown<'r>> {
+        match self.texts {
+            Texts::Read(shown) => Some(shown),
+            Texts::In(snapshot) => self.row.read(snapshot),
+        }
+    }
+}
+
+/// The texts of `a` and `b` by `by` (equal when one cannot be read: never, a row reads its own
+/// snapshot).
+fn texts(a: &Keyed<'_>, b: &Keyed<'_>, by: impl Fn(Shown<'_>, Shown<'_>) -> Ordering) -> Ordering {
+    match (a.shown(), b.shown()) {
+        (Some(a), Some(b)) => by(a, b),
+        _ => Ordering::Equal,
+    }
+}
+
+/// `Kind/name` of `a` against `b`, as the texts compare, without formatting them.
+fn resource(a: &ResourceRef, b: &ResourceRef) -> Ordering {
+    if a.kind == b.kind {
+        return a.name.cmp(&b.name);
+    }
+    fn text(r: &ResourceRef) -> impl Iterator<Item = u8> + '_ {
+        let slash = std::iter::once(b'/');
+        r.kind.bytes().chain(slash).chain(r.name.bytes())
+    }
+    text(a).cmp(text(b))
+}
 
 /// The sort column's own order: severity most severe first (waived after the violations of
 /// the same severity), age newest first.
-fn primary(column: Column, (ca, ra): Keyed<'_>, (cb, rb): Keyed<'_>) -> Ordering {
+fn primary(column: Column, a: Keyed<'_>, b: Keyed<'_>) -> Ordering {
+    let (ra, rb) = (a.row, b.row);
     match column {
         Column::Severity => rb
             .severity
             .cmp(&ra.severity)
-            .then_with(|| ra.waived_by.is_some().cmp(&rb.waived_by.is_some())),
-        Column::Cluster => ca.cmp(&cb),
-        Column::Namespace => ra.namespace.cmp(&rb.namespace),
-        Column::Resource => ra.resource.cmp(&rb.resource),
-        Column::Policy => ra.policy.cmp(&rb.policy),
-        Column::Rule => ra.rule.cmp(&rb.rule),
-        Column::Enforcement => ra.enforcement.cmp(rb.enforcement),
-        Column::Message => ra.message.cmp(&rb.message),
-        Column::Age => rb.first_seen.cmp(&ra.first_seen),
+            .then_with(|| ra.waived.cmp(&rb.waived)),
+        Column::Cluster => a.rank.cmp(&b.rank),
+        Column::Namespace => texts(&a, &b, |a, b| a.namespace().cmp(b.namespace())),
+        Column::Resource => texts(&a, &b, |a, b| resource(a.object, b.object)),
+        Column::Policy => texts(&a, &b, |a, b| a.finding.policy.cmp(&b.finding.policy)),
+        Column::Rule => texts(&a, &b, |a, b| a.finding.rule.cmp(&b.finding.rule)),
+        Column::Enforcement => ra.enforcement().cmp(rb.enforcement()),
+        Column::Message => texts(&a, &b, |a, b| a.finding.message.cmp(&b.finding.message)),
+        Column::Age => rb.first_seen().cmp(&ra.first_seen()),
     }
 }
 
@@ -93,13 +176,16 @@ fn primary(column: Column, (ca, ra): Keyed<'_>, (cb, rb): Keyed<'_>) -> Ordering
 pub fn compare(sort: Sort, a: Keyed<'_>, b: Keyed<'_>) -> Ordering {
     let first = primary(sort.column, a, b);
     let first = if sort.reverse { first.reverse() } else { first };
-    let ((ca, ra), (cb, rb)) = (a, b);
     first
-        .then_with(|| rb.severity.cmp(&ra.severity))
-        .then_with(|| ca.cmp(&cb))
-        .then_with(|| ra.namespace.cmp(&rb.namespace))
-        .then_with(|| ra.resource.cmp(&rb.resource))
-        .then_with(|| ra.rule.cmp(&rb.rule))
+        .then_with(|| b.row.severity.cmp(&a.row.severity))
+        .then_with(|| a.rank.cmp(&b.rank))
+        .then_with(|| {
+            texts(&a, &b, |a, b| {
+                (a.namespace().cmp(b.namespace()))
+                    .then_with(|| resource(a.object, b.object))
+                    .then_with(|| a.finding.rule.cmp(&b.finding.rule))
+            })
+        })
 }
 
 /// One cluster's run in a merge.
@@ -110,8 +196,17 @@ pub struct Run<'r> {
     /// Rank of its context among the contexts.
     pub rank: u32,
     pub rows: &'r [ViolationRow],
+    /// The snapshot the rows read their texts from.
+    pub snapshot: &'r ClusterSnapshot,
     /// Its rows in the sort's order.
     pub order: Cow<'r, [u32]>,
+}
+
+impl<'r> Run<'r> {
+    /// The run's row `i` with its texts.
+    fn shown(&self, i: u32) -> Option<Shown<'r>> {
+        self.rows.get(i as usize)?.read(self.snapshot)
+    }
 }
 
 /// The rows `filter` keeps, of every run, in `sort`'s order: a k-way merge of the runs (equal
@@ -147,16 +242,17 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
     let next = |run: usize, mut at: usize| -> Option<Head<'_>> {
         let r = &runs[run];
         while let Some(&i) = r.order.get(at) {
-            let row = r.rows.get(i as usize)?;
-            if every || filter.text(&row.haystack) {
-                return Some(Head {
-                    sort,
-                    key: (r.rank, row),
-                    run,
-                    at,
-                });
-            }
-            at += 1;
+            let key = if every {
+                Keyed::lazy(r.rank, r.rows.get(i as usize)?, r.snapshot)
+            } else {
+                let shown = r.shown(i)?;
+                if !shown.matches(filter) {
+                    at += 1;
+                    continue;
+                }
+                Keyed::read(r.rank, shown)
+            };
+            return Some(Head { sort, key, run, at });
         }
         None
     };
@@ -176,13 +272,7 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
         [one] => out.extend(
             one.order
                 .iter()
-                .filter(|&&i| {
-                    every
-                        || one
-                            .rows
-                            .get(i as usize)
-                            .is_some_and(|r| filter.text(&r.haystack))
-                })
+                .filter(|&&i| every || one.shown(i).is_some_and(|s| s.matches(filter)))
                 .map(|&i| refs(one, i)),
         ),
         _ => {
@@ -273,29 +363,33 @@ mod tests {
                         if !filter.cluster(&cluster.context) {
                             continue;
                         }
-                        for (r, row) in cluster.rows.violations.iter().enumerate() {
-                            if filter.text(&row.haystack) {
+                        let rows = &cluster.rows;
+                        for (r, row) in rows.violations.iter().enumerate() {
+                            let row = row.read(&rows.snapshot).expect("its snapshot's row");
+                            if row.matches(&filter) {
                                 let at = RowRef {
                                     cluster: c as u32,
                                     row: r as u32,
                                 };
-                                all.push((at, (rank[c], row)));
+                                all.push((at, Keyed::read(rank[c], row)));
                             }
                         }
                     }
                     all.sort_by(|(_, a), (_, b)| compare(sort, *a, *b));
-                    let widest = |text: fn(&ViolationRow) -> &str| {
+                    let widest = |text: fn(&Shown<'_>) -> String| {
                         all.iter()
-                            .map(|(_, (_, row))| text(row).chars().count() as u16)
+                            .map(|(_, key)| {
+                                text(&key.shown().expect("read")).chars().count() as u16
+                            })
                             .max()
                             .unwrap_or(0)
                     };
                     let widths = Widths {
                         cluster: if all.is_empty() { 0 } else { 6 },
-                        namespace: widest(|r| &r.namespace),
-                        resource: widest(|r| &r.resource),
-                        policy: widest(|r| &r.policy),
-                        rule: widest(|r| &r.rule),
+                        namespace: widest(|r| r.namespace().to_owned()),
+                        resource: widest(|r| r.resource()),
+                        policy: widest(|r| r.finding.policy.to_string()),
+                        rule: widest(|r| r.finding.rule.to_string()),
                     };
                     let expected: Vec<Line> = all.into_iter().map(|(r, _)| Line::Row(r)).collect();
                     let table = build(
@@ -309,6 +403,64 @@ mod tests {
                     assert_eq!(table.lines, expected, "{sort:?}, filter {text:?}");
                     assert_eq!(table.widths, widths, "filter {text:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn sorting_by_resource_or_message_orders_the_texts_the_table_shows() {
+        // `Job-x/a` sorts before `Job/b` as texts (`-` before `/`), after it as (kind, name).
+        let objects = [
+            ("Job-x", "a"),
+            ("Job", "b"),
+            ("Deployment", "web"),
+            ("Job", "a-2"),
+        ];
+        let messages = ["Zeta", "alpha", "beta", "Beta"];
+        let mut snapshot = synced("demo-a");
+        snapshot.evaluations = objects
+            .iter()
+            .zip(messages)
+            .map(|(&(kind, name), message)| {
+                let mut f = finding("restricted", "privileged", Severity::High);
+                f.message = message.to_owned();
+                let mut e = (*deployment("shop", name, &[], vec![f])).clone();
+                std::sync::Arc::make_mut(&mut e.resource).kind = kind.to_owned();
+                std::sync::Arc::new(e)
+            })
+            .collect();
+        let s = state(vec![snapshot], at(60));
+        for (column, mut expected) in [
+            (
+                Column::Resource,
+                vec!["Deployment/web", "Job-x/a", "Job/a-2", "Job/b"],
+            ),
+            (Column::Message, vec!["Beta", "Zeta", "alpha", "beta"]),
+        ] {
+            for reverse in [false, true] {
+                let sort = Sort { column, reverse };
+                let table = build(
+                    Source::all(&s.clusters),
+                    Scope::All,
+                    &Filter::default(),
+                    sort,
+                    GroupBy::None,
+                );
+                let texts: Vec<String> = (table.lines.iter())
+                    .filter_map(|line| match line {
+                        Line::Row(r) => crate::app::violations::row(&table, *r),
+                        Line::Group(_) => None,
+                    })
+                    .map(|(_, row)| match column {
+                        Column::Resource => row.resource(),
+                        _ => row.finding.message.clone(),
+                    })
+                    .collect();
+                if reverse {
+                    expected.reverse();
+                }
+                assert_eq!(texts, expected, "{sort:?}");
+                expected.sort_unstable();
             }
         }
     }

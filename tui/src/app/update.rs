@@ -305,13 +305,11 @@ fn want_object(state: &mut State) {
     let Some(Line::Row(r)) = state.violations.table.lines.get(selected) else {
         return;
     };
-    let Some((source, row)) = violations::row(&state.violations.table, *r) else {
+    let Some((_, row)) = violations::row(&state.violations.table, *r) else {
         return;
     };
     let cluster = usize::try_from(r.cluster).unwrap_or(usize::MAX);
-    let Some(finding) = row.finding(source.snapshot()) else {
-        return;
-    };
+    let finding = row.finding;
     let resource = finding.resource.clone();
     let asked = state
         .violations

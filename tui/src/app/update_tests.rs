@@ -54,11 +54,16 @@ fn resources(state: &State) -> Vec<String> {
         .lines
         .iter()
         .map(|line| match line {
-            Line::Group { label, count } => format!("# {label} {count}"),
+            Line::Group(g) => format!("# {} {}", g.label, g.count),
             Line::Row(r) => {
                 let (cluster, row) =
                     super::super::violations::row(&state.violations.table, *r).expect("row");
-                format!("{} {} {}", cluster.context, row.resource, row.rule)
+                format!(
+                    "{} {} {}",
+                    cluster.context,
+                    row.resource(),
+                    row.finding.rule
+                )
             }
         })
         .collect()

@@ -8,7 +8,7 @@ use guardian_cluster::ClusterSnapshot;
 
 use super::filter::Filter;
 use super::order::{Run, merge};
-use super::rows::{ClusterRows, MAX_WIDTH, ViolationRow};
+use super::rows::{ClusterRows, MAX_WIDTH, Shown};
 use super::state::{Cluster, Scope};
 
 /// The columns, in display order; each can be sorted by.
@@ -114,11 +114,19 @@ pub struct RowRef {
     pub row: u32,
 }
 
-/// A line of the table: a group header or a row.
+/// A line of the table: a group header or a row (16 bytes: a line per row shown, so the few
+/// headers are boxed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
-    Group { label: String, count: usize },
+    Group(Box<Group>),
     Row(RowRef),
+}
+
+/// A group's header line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub label: String,
+    pub count: usize,
 }
 
 /// A cluster's rows as a table was built from them: the table holds them, so its lines stay
@@ -181,15 +189,15 @@ impl Widths {
     }
 }
 
-/// The row a reference of the table points at.
-pub fn row(table: &Table, r: RowRef) -> Option<(&Source, &ViolationRow)> {
+/// The row a reference of the table points at, with its texts.
+pub fn row(table: &Table, r: RowRef) -> Option<(&Source, Shown<'_>)> {
     row_in(&table.sources, r)
 }
 
-fn row_in(sources: &[Source], r: RowRef) -> Option<(&Source, &ViolationRow)> {
+fn row_in(sources: &[Source], r: RowRef) -> Option<(&Source, Shown<'_>)> {
     let cluster = sources.get(usize::try_from(r.cluster).ok()?)?;
     let row = cluster.rows.violations.get(usize::try_from(r.row).ok()?)?;
-    Some((cluster, row))
+    Some((cluster, row.read(cluster.snapshot())?))
 }
 
 /// Builds the table from every cluster in scope: each cluster's rows are already sorted (see
@@ -223,7 +231,8 @@ pub fn build(
             cluster: index(c),
             rank: rank[c],
             rows,
-            order: cluster.rows.orders.walk(rows, sort),
+            snapshot: cluster.snapshot(),
+            order: cluster.rows.orders.walk(rows, cluster.snapshot(), sort),
         });
     }
     let merged = merge(&runs, sort, filter);
@@ -244,8 +253,8 @@ pub fn build(
         }
     } else {
         for r in &merged {
-            if let Some((_, row)) = row_in(&clusters, *r) {
-                widths.add(context_widths[r.cluster as usize], row.widths);
+            if let Some((_, shown)) = row_in(&clusters, *r) {
+                widths.add(context_widths[r.cluster as usize], shown.row.widths);
             }
         }
     }
@@ -278,24 +287,24 @@ fn grouped(clusters: &[Source], group: GroupBy, rows: Vec<RowRef>) -> Vec<Line> 
         } else {
             key.to_owned()
         };
-        lines.push(Line::Group {
+        lines.push(Line::Group(Box::new(Group {
             label,
             count: rows.len(),
-        });
+        })));
         lines.extend(rows.into_iter().map(Line::Row));
     }
     lines
 }
 
-type Entry<'c> = (&'c Source, &'c ViolationRow);
+type Entry<'c> = (&'c Source, Shown<'c>);
 
 fn group_key<'c>(group: GroupBy, (cluster, row): Entry<'c>) -> &'c str {
     match group {
         GroupBy::None => "",
         GroupBy::Cluster => &cluster.context,
-        GroupBy::Policy => &row.policy,
-        GroupBy::Namespace => &row.namespace,
-        GroupBy::Rule => &row.rule,
+        GroupBy::Policy => &row.finding.policy,
+        GroupBy::Namespace => row.namespace(),
+        GroupBy::Rule => &row.finding.rule,
     }
 }
 

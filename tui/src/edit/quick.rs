@@ -271,17 +271,15 @@ pub fn create_exception(state: &mut State) -> bool {
     let Some(Line::Row(r)) = state.violations.table.lines.get(selected) else {
         return false;
     };
-    let Some((c, row)) = violations::row(&state.violations.table, *r) else {
+    let Some((_, row)) = violations::row(&state.violations.table, *r) else {
         return false;
     };
-    if let Some(by) = &row.waived_by {
+    if let Some(by) = row.waived_by() {
         let text = format!("already waived by {by}: extend that one on Policies (+)");
         toast(state, text);
         return true;
     }
-    let Some(finding) = row.finding(c.snapshot()) else {
-        return false;
-    };
+    let finding = row.finding;
     let cluster = usize::try_from(r.cluster).unwrap_or(usize::MAX);
     let resource = &finding.resource;
     let Some(namespace) = resource.namespace.clone() else {

@@ -26,7 +26,7 @@ pub fn selected(state: &State) -> Option<String> {
                 return None;
             };
             let (cluster, row) = violations::row(&state.violations.table, *r)?;
-            let finding = row.finding(cluster.snapshot())?;
+            let finding = row.finding;
             Some(format!(
                 "{} {} {} {}",
                 cluster.context, finding.policy, finding.rule, finding.resource

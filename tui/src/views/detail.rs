@@ -37,55 +37,52 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     };
-    let finding = row.finding(cluster.snapshot());
+    let finding = row.finding;
+    let object = row.object;
+    let severity = row.row.severity;
     let label = |name: &'static str| Span::styled(format!("{name:<8}"), theme.header());
     let mut lines = vec![
         Line::from(Span::styled(
             format!(
                 "{} {}/{}  ({})",
-                row.resource.split('/').next().unwrap_or_default(),
-                row.namespace,
-                row.resource.split_once('/').map_or("", |(_, n)| n),
+                object.kind,
+                row.namespace(),
+                object.name,
                 cluster.context
             ),
             theme.title(),
         )),
         Line::from(vec![
             label("rule"),
-            Span::raw(format!("{}  ", row.rule)),
-            Span::styled(severity_word(row.severity), theme.severity(row.severity)),
-            Span::raw(format!("  {}", row.enforcement)),
+            Span::raw(format!("{}  ", finding.rule)),
+            Span::styled(severity_word(severity), theme.severity(severity)),
+            Span::raw(format!("  {}", row.row.enforcement())),
         ]),
-        Line::from(vec![label("policy"), Span::raw(&*row.policy)]),
+        Line::from(vec![label("policy"), Span::raw(&*finding.policy)]),
+        Line::from(vec![label("path"), Span::raw(finding.path.as_str())]),
     ];
-    if let Some(finding) = finding {
-        lines.push(Line::from(vec![
-            label("path"),
-            Span::raw(finding.path.as_str()),
-        ]));
-        if let Some(container) = &finding.container {
-            lines.push(Line::from(vec![label("in"), Span::raw(container.as_str())]));
-        }
-        lines.push(Line::from(vec![
-            label("fix"),
-            Span::raw(&*finding.remediation),
-        ]));
-        let waived = match &finding.outcome {
-            Outcome::Skip {
-                exception,
-                justification,
-            } => format!("by {exception}: {justification}"),
-            Outcome::Fail | Outcome::Error => "no exception".to_owned(),
-        };
-        lines.push(Line::from(vec![label("waived"), Span::raw(waived)]));
+    if let Some(container) = &finding.container {
+        lines.push(Line::from(vec![label("in"), Span::raw(container.as_str())]));
     }
     lines.push(Line::from(vec![
+        label("fix"),
+        Span::raw(&*finding.remediation),
+    ]));
+    let waived = match &finding.outcome {
+        Outcome::Skip {
+            exception,
+            justification,
+        } => format!("by {exception}: {justification}"),
+        Outcome::Fail | Outcome::Error => "no exception".to_owned(),
+    };
+    lines.push(Line::from(vec![label("waived"), Span::raw(waived)]));
+    lines.push(Line::from(vec![
         label("message"),
-        Span::raw(row.message.as_str()),
+        Span::raw(finding.message.as_str()),
     ]));
     lines.push(Line::from(vec![
         label("seen"),
-        Span::raw(format!("for {}", age(state.now, row.first_seen))),
+        Span::raw(format!("for {}", age(state.now, row.row.first_seen()))),
     ]));
     // The facts on top (wrapped), the object's YAML below with the offending line marked.
     let inner = block.inner(area);
@@ -94,13 +91,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(facts), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
-    let path = finding.map_or("", |f| f.path.as_str());
+    let path = finding.path.as_str();
     let index = usize::try_from(row_ref.cluster).unwrap_or(usize::MAX);
     let object = state
         .violations
         .object
         .as_ref()
-        .filter(|o| finding.is_some_and(|f| o.is_of(index, &f.resource)));
+        .filter(|o| o.is_of(index, &finding.resource));
     frame.render_widget(
         Paragraph::new(yaml_lines(object, path, bottom.height, theme)),
         bottom,

@@ -92,29 +92,31 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let selected = state.cursor(Screen::Violations).selected;
     let (shown, first) = table::render(frame, area, spec, theme, |i| match v.table.lines.get(i) {
         // Drawn over the whole row below: a cell would cut the label at its column.
-        Some(TableLine::Group { .. }) => Row::new([Cell::from("")]),
+        Some(TableLine::Group(_)) => Row::new([Cell::from("")]),
         Some(TableLine::Row(r)) => match row(&state.violations.table, *r) {
             Some((cluster, row)) => Row::new(columns.iter().map(|(column, _)| {
+                let waived = row.row.waived;
                 let cell: Cell = match column {
                     Column::Severity => {
-                        let mut word = severity_word(row.severity).to_owned();
-                        if row.waived_by.is_some() {
+                        let severity = row.row.severity;
+                        let mut word = severity_word(severity).to_owned();
+                        if waived {
                             word.push_str(" ~");
                         }
-                        Cell::from(Span::styled(word, theme.severity(row.severity)))
+                        Cell::from(Span::styled(word, theme.severity(severity)))
                     }
                     Column::Cluster => Cell::from(cluster.context.as_str()),
-                    Column::Namespace => Cell::from(&*row.namespace),
-                    Column::Resource => Cell::from(row.resource.as_str()),
-                    Column::Policy => Cell::from(&*row.policy),
-                    Column::Rule => Cell::from(&*row.rule),
-                    Column::Enforcement => Cell::from(if row.waived_by.is_some() {
+                    Column::Namespace => Cell::from(row.namespace()),
+                    Column::Resource => Cell::from(row.resource()),
+                    Column::Policy => Cell::from(&*row.finding.policy),
+                    Column::Rule => Cell::from(&*row.finding.rule),
+                    Column::Enforcement => Cell::from(if waived {
                         "waived"
                     } else {
-                        row.enforcement
+                        row.row.enforcement()
                     }),
-                    Column::Message => Cell::from(row.message.as_str()),
-                    Column::Age => Cell::from(age(state.now, row.first_seen)),
+                    Column::Message => Cell::from(row.finding.message.as_str()),
+                    Column::Age => Cell::from(age(state.now, row.row.first_seen())),
                 };
                 cell
             })),
@@ -123,7 +125,8 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         None => Row::default(),
     });
     for (y, i) in (first.y..).zip(shown) {
-        if let Some(TableLine::Group { label, count }) = v.table.lines.get(i) {
+        if let Some(TableLine::Group(group)) = v.table.lines.get(i) {
+            let (label, count) = (&group.label, group.count);
             let style = if i == selected {
                 theme.group().patch(theme.selected())
             } else {
