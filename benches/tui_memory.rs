@@ -6,7 +6,10 @@
 //! /proc. Goal: under 300 MiB. Run: `cargo bench --profile release --bench tui_memory` (the
 //! plain release profile: the bench profile's LTO link with debug info is slow on a shared
 //! machine and changes nothing the figure measures). `TUI_MEMORY_BIN=path` measures that
-//! `kube-guardian` binary instead of the one cargo built with the bench.
+//! `kube-guardian` binary instead of the one cargo built with the bench. `TUI_MEMORY_WRAP=heaptrack`
+//! runs it under that program (a heap profiler: give it a binary built with
+//! `--features system-allocator`, whose allocations go through the malloc it intercepts); the
+//! figures are then those of the console under the profiler.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -88,7 +91,12 @@ async fn main() {
     let binary = std::env::var_os("TUI_MEMORY_BIN")
         .map_or_else(|| env!("CARGO_BIN_EXE_kube-guardian").into(), PathBuf::from);
     eprintln!("measuring {}", binary.display());
-    let tui = Tmux::builder(&binary)
+    let wrap = std::env::var_os("TUI_MEMORY_WRAP");
+    let tui = match &wrap {
+        Some(wrapper) => Tmux::builder(wrapper).arg(&binary),
+        None => Tmux::builder(&binary),
+    };
+    let tui = tui
         .arg("tui")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
@@ -133,7 +141,8 @@ async fn main() {
     )
     .await
     .expect("the rows settle");
-    let pid = tui.pid().expect("tmux").expect("the console runs");
+    let pane = tui.pid().expect("tmux").expect("the console runs");
+    let pid = console_pid(pane, &binary);
     let (rss, hwm) = memory_mib(pid);
     println!(
         "tui_memory: 3 clusters x {PODS} pods, 3 policies: {} violation rows {:.1?} after start; VmRSS {rss:.1} MiB, VmHWM {hwm:.1} MiB (goal < 300)",
@@ -141,5 +150,32 @@ async fn main() {
         opened.elapsed()
     );
     tui.send_keys(&["q"]).expect("keys");
-    let _ = tui.wait_for_exit(Duration::from_secs(30)).await;
+    // A wrapper (a profiler) may take a while to write its data after the console quits.
+    let exit = if wrap.is_some() { 600 } else { 30 };
+    let _ = tui.wait_for_exit(Duration::from_secs(exit)).await;
+}
+
+/// The console's own process: `pid`, or under a wrapper the descendant running `binary`.
+fn console_pid(pid: u32, binary: &std::path::Path) -> u32 {
+    let name = binary.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let exe = std::fs::read_link(format!("/proc/{p}/exe")).ok();
+        if exe
+            .as_deref()
+            .and_then(|e| e.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            == name
+        {
+            return p;
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        queue.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    pid
 }

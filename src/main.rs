@@ -15,6 +15,7 @@ use guardian_core::engine::{EvalContext, PolicySet};
 
 use cli::{CheckArgs, Cli, Command, RulesCommand};
 
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -15,7 +15,8 @@ use kube::api::{Api, PostParams};
 mod console_edit;
 
 use console_edit::{
-    BIN, CONTEXT, DEADLINE, ok, plane, policies, privileged_pod, seed, start_console,
+    BIN, CONTEXT, DEADLINE, ok, plane, policies, privileged_pod, seed, shop_namespace,
+    start_console,
 };
 
 /// The temp files of edits under the console's state dir.
@@ -218,7 +219,6 @@ async fn readonly_offers_no_edit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_permission_the_edit_and_a_revoke_are_explained_and_not_attempted() {
     use guardian_core::crd::GuardianException;
-    use k8s_openapi::api::core::v1::Namespace;
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 
     if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
@@ -250,13 +250,7 @@ async fn without_permission_the_edit_and_a_revoke_are_explained_and_not_attempte
         .await
         .expect("binding");
     // An exception the viewer sees and may not revoke.
-    let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-shop"}}))
-            .expect("namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
+    shop_namespace(&client).await;
     let expires =
         k8s_openapi::jiff::Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_hours(24);
     let exception: GuardianException = serde_json::from_value(serde_json::json!({

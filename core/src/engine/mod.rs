@@ -348,4 +348,6 @@ fn exception_outcome(
 }
 
 #[cfg(test)]
+mod alloc_tests;
+#[cfg(test)]
 mod tests;

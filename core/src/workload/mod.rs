@@ -2,10 +2,13 @@
 //! from the raw object so rules are written once and no object is copied.
 
 mod fields;
+mod pod;
 mod security;
 
 pub use fields::Fields;
 pub use security::SecurityContext;
+
+use pod::{Containers, PodFields};
 
 use serde_json::{Map, Value};
 
@@ -207,7 +210,7 @@ impl ContainerKind {
 
 /// One container of a pod spec, with where it sits and the fields several rules read, found in
 /// one pass over its keys when the view is built (rather than one map lookup per rule).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct ContainerRef<'a> {
     pub kind: ContainerKind,
     pub index: usize,
@@ -256,20 +259,7 @@ impl<'a> ContainerRef<'a> {
         spec: &'a Map<String, Value>,
         pod_spec_path: &'static str,
     ) -> Self {
-        let mut c = ContainerRef {
-            kind,
-            index,
-            name: "",
-            spec,
-            security: SecurityContext::default(),
-            image: None,
-            env: &[],
-            ports: &[],
-            resources: None,
-            probes: [None; 3],
-            lifecycle: None,
-            pod_spec_path,
-        };
+        let mut c = Self::unread(kind, index, spec, pod_spec_path);
         let list = |v: &'a Value| v.as_array().map_or(&[][..], Vec::as_slice);
         for (key, value) in spec {
             match key.as_str() {
@@ -289,34 +279,49 @@ impl<'a> ContainerRef<'a> {
         c
     }
 
+    /// A container whose fields are not read yet (all unset).
+    fn unread(
+        kind: ContainerKind,
+        index: usize,
+        spec: &'a Map<String, Value>,
+        pod_spec_path: &'static str,
+    ) -> Self {
+        ContainerRef {
+            kind,
+            index,
+            name: "",
+            spec,
+            security: SecurityContext::default(),
+            image: None,
+            env: &[],
+            ports: &[],
+            resources: None,
+            probes: [None; 3],
+            lifecycle: None,
+            pod_spec_path,
+        }
+    }
+
     /// The container's own path, e.g. `spec.template.spec.containers[1]`.
     pub fn path(&self) -> String {
         self.field_path("")
     }
 
     /// A path below the container, e.g. `field_path("securityContext.privileged")`; `""` gives
-    /// the container's own path. Built in one allocation: every container finding needs one.
+    /// the container's own path. Built in one allocation with room for an index or two more
+    /// (`push_index`): every container finding needs one.
     pub fn field_path(&self, suffix: &str) -> String {
-        self.field_path_with(suffix, format_args!(""))
-    }
-
-    /// [`field_path`](Self::field_path) with a formatted tail, e.g. `env[3].value`, still in one
-    /// allocation.
-    pub fn field_path_with(&self, suffix: &str, tail: std::fmt::Arguments<'_>) -> String {
-        use std::fmt::Write as _;
         let field = self.kind.field();
         let mut path =
             String::with_capacity(self.pod_spec_path.len() + field.len() + suffix.len() + 40);
         path.push_str(self.pod_spec_path);
         path.push('.');
         path.push_str(field);
-        // Writing to a String cannot fail.
-        let _ = write!(path, "[{}]", self.index);
+        push_index(&mut path, self.index);
         if !suffix.is_empty() {
             path.push('.');
             path.push_str(suffix);
         }
-        let _ = path.write_fmt(tail);
         path
     }
 
@@ -368,8 +373,9 @@ pub struct WorkloadView<'a> {
     pub pod_metadata: &'a Map<String, Value>,
     pub pod_spec: &'a Map<String, Value>,
     /// Init, regular, then ephemeral containers, collected once: every rule walks them.
-    containers: Vec<ContainerRef<'a>>,
+    containers: Containers<'a>,
     pod_security: SecurityContext<'a>,
+    pod: PodFields<'a>,
 }
 
 impl<'a> WorkloadView<'a> {
@@ -403,14 +409,16 @@ impl<'a> WorkloadView<'a> {
             }
         };
         let pod_spec = pod_spec.and_then(Value::as_object).unwrap_or(&EMPTY);
+        let pod = PodFields::new(pod_spec);
         Some(WorkloadView {
             meta,
             kind,
             raw,
             pod_metadata: pod_metadata.unwrap_or(&EMPTY),
             pod_spec,
-            containers: collect_containers(pod_spec, kind.pod_spec_path()),
-            pod_security: SecurityContext::new(pod_spec.map_field("securityContext")),
+            containers: Containers::new(&pod, kind.pod_spec_path(), pod_spec),
+            pod_security: pod.pod_security(),
+            pod,
         })
     }
 
@@ -431,27 +439,88 @@ impl<'a> WorkloadView<'a> {
 
     /// Init, regular, then ephemeral containers, in spec order.
     pub fn containers(&self) -> std::slice::Iter<'_, ContainerRef<'a>> {
-        self.containers.iter()
+        self.containers.as_slice().iter()
+    }
+
+    /// `hostUsers` of the pod spec, when a boolean.
+    pub fn host_users(&self) -> Option<bool> {
+        self.pod.host_users.and_then(Value::as_bool)
+    }
+
+    /// `os.name` of the pod spec, when a string.
+    pub fn os_name(&self) -> Option<&'a str> {
+        self.pod.os.and_then(|os| os.str_field("name"))
+    }
+
+    /// `restartPolicy` of the pod spec, when a string.
+    pub fn restart_policy(&self) -> Option<&'a str> {
+        self.pod.restart_policy.and_then(Value::as_str)
+    }
+
+    /// The pod-level `resources`.
+    pub fn pod_resources(&self) -> Option<&'a Map<String, Value>> {
+        self.pod.resources
+    }
+
+    /// `volumes` (empty when missing or not a list).
+    pub fn volumes(&self) -> &'a [Value] {
+        self.pod.volumes
+    }
+
+    /// `hostNetwork`, `hostPID` or `hostIPC` of the pod spec, when a boolean.
+    pub fn host_namespace(&self, field: HostNamespace) -> Option<bool> {
+        self.pod.host_namespaces[field as usize].and_then(Value::as_bool)
+    }
+
+    /// `automountServiceAccountToken` of the pod spec, when a boolean.
+    pub fn automount_service_account_token(&self) -> Option<bool> {
+        self.pod.automount.and_then(Value::as_bool)
     }
 }
 
-fn collect_containers<'a>(
-    spec: &'a Map<String, Value>,
-    pod_spec_path: &'static str,
-) -> Vec<ContainerRef<'a>> {
-    let lists = [
-        ContainerKind::Init,
-        ContainerKind::Regular,
-        ContainerKind::Ephemeral,
-    ]
-    .map(|kind| (kind, spec.list_field(kind.field())));
-    let mut containers = Vec::with_capacity(lists.iter().map(|(_, l)| l.len()).sum());
-    for (kind, list) in lists {
-        for (index, c) in list.iter().enumerate() {
-            if let Some(spec) = c.as_object() {
-                containers.push(ContainerRef::new(kind, index, spec, pod_spec_path));
-            }
+/// A host namespace a pod can share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostNamespace {
+    Network,
+    Pid,
+    Ipc,
+}
+
+impl HostNamespace {
+    pub const ALL: [HostNamespace; 3] = [
+        HostNamespace::Network,
+        HostNamespace::Pid,
+        HostNamespace::Ipc,
+    ];
+
+    /// The pod spec's field (`hostNetwork`).
+    pub fn field(self) -> &'static str {
+        match self {
+            HostNamespace::Network => "hostNetwork",
+            HostNamespace::Pid => "hostPID",
+            HostNamespace::Ipc => "hostIPC",
         }
     }
-    containers
+}
+
+/// Appends `[index]` to a path, without the formatting machinery (every container finding's
+/// path has one or two).
+pub fn push_index(path: &mut String, index: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = index;
+    loop {
+        at -= 1;
+        // `n % 10` is below 10, so the byte is an ASCII digit.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    path.push('[');
+    for &d in &digits[at..] {
+        path.push(char::from(d));
+    }
+    path.push(']');
 }

@@ -1,12 +1,70 @@
 //! Helpers shared by the rule families: nested lookups, "where a securityContext can be set",
 //! and violation builders that name the container and the exact field.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 
 use serde_json::{Map, Value};
 
 use crate::governance::traits::Violation;
-use crate::workload::{ContainerKind, ContainerRef, Fields, SecurityContext, WorkloadView};
+use crate::workload::{
+    ContainerKind, ContainerRef, Fields, SecurityContext, WorkloadView, push_index,
+};
+
+/// What a finding's message says after its subject: a literal, or `format_args!` (a literal
+/// `format_args!` is appended as is, without the formatting machinery).
+pub(super) trait Describe {
+    fn push_to(self, out: &mut String);
+}
+
+impl Describe for &str {
+    fn push_to(self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl Describe for fmt::Arguments<'_> {
+    fn push_to(self, out: &mut String) {
+        use std::fmt::Write as _;
+        match self.as_str() {
+            Some(s) => out.push_str(s),
+            // Writing to a String cannot fail.
+            None => _ = out.write_fmt(self),
+        }
+    }
+}
+
+/// A string in a message as `{:?}` prints it, without the per-character escaping for the usual
+/// plain string.
+pub(super) struct Quoted<'a>(pub &'a str);
+
+impl Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if is_plain(self.0) {
+            f.write_str("\"")?;
+            f.write_str(self.0)?;
+            f.write_str("\"")
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
+}
+
+/// A JSON value in a message as [`show`] prints it, without building a string first.
+pub(super) struct Shown<'a>(pub &'a Value);
+
+impl Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_str() {
+            Some(s) => Quoted(s).fmt(f),
+            None => self.0.fmt(f),
+        }
+    }
+}
+
+fn is_plain(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
 
 /// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
 pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -20,11 +78,6 @@ pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a
     map.get(rest)
 }
 
-/// The string at a dotted chain of keys; `None` when missing or not a string.
-pub(super) fn dig_str<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
-    dig(map, path).and_then(Value::as_str)
-}
-
 /// A JSON value for a message: strings quoted, anything else as JSON.
 pub(super) fn show(v: &Value) -> String {
     v.as_str()
@@ -33,50 +86,50 @@ pub(super) fn show(v: &Value) -> String {
 
 /// `spec.os.name` is `windows`: PSS exempts such pods from the Linux-only restricted controls.
 pub(super) fn is_windows(w: &WorkloadView<'_>) -> bool {
-    dig_str(w.pod_spec, "os.name") == Some("windows")
+    w.os_name() == Some("windows")
 }
 
 /// `spec.hostUsers: false`: the pod runs in a user namespace, which PSS (1.35+) relaxes some controls for.
 pub(super) fn in_user_namespace(w: &WorkloadView<'_>) -> bool {
-    w.pod_spec.bool_field("hostUsers") == Some(false)
+    w.host_users() == Some(false)
 }
 
 /// A violation on a field of one container; the message starts with `container "name"`.
 pub(super) fn container_violation(
     c: &ContainerRef<'_>,
     suffix: &str,
-    what: impl Display,
+    what: impl Describe,
 ) -> Violation {
     container_violation_at(c, c.field_path(suffix), what)
 }
 
-/// [`container_violation`] at a path with a formatted tail (`env[3].value`), built in one
-/// allocation.
-pub(super) fn container_violation_with(
+/// [`container_violation`] at `<suffix>[<index>]<tail>` below the container
+/// (`env[3].value`), the path built in one allocation.
+pub(super) fn container_violation_indexed(
     c: &ContainerRef<'_>,
     suffix: &str,
-    tail: std::fmt::Arguments<'_>,
-    what: impl Display,
+    index: usize,
+    tail: &str,
+    what: impl Describe,
 ) -> Violation {
-    container_violation_at(c, c.field_path_with(suffix, tail), what)
+    let mut path = c.field_path(suffix);
+    push_index(&mut path, index);
+    path.push_str(tail);
+    container_violation_at(c, path, what)
 }
 
-fn container_violation_at(c: &ContainerRef<'_>, path: String, what: impl Display) -> Violation {
-    use std::fmt::Write as _;
+fn container_violation_at(c: &ContainerRef<'_>, path: String, what: impl Describe) -> Violation {
     let mut message = String::with_capacity(96);
     message.push_str("container ");
     push_quoted(&mut message, c.name);
     message.push(' ');
-    // Writing to a String cannot fail.
-    let _ = write!(message, "{what}");
+    what.push_to(&mut message);
     Violation::in_container(path, message, c.name)
 }
 
 /// `"name"` as `{:?}` would print it, without the per-character escaping for the usual plain name.
 fn push_quoted(out: &mut String, s: &str) {
-    if s.bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-    {
+    if is_plain(s) {
         out.push('"');
         out.push_str(s);
         out.push('"');
@@ -96,14 +149,10 @@ pub(super) fn can_set_resources(c: &ContainerRef<'_>) -> bool {
 pub(super) fn volumes<'a>(
     w: &WorkloadView<'a>,
 ) -> impl Iterator<Item = (usize, &'a str, &'a Map<String, Value>)> + 'a {
-    w.pod_spec
-        .list_field("volumes")
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| {
-            v.as_object()
-                .map(|v| (i, v.str_field("name").unwrap_or(""), v))
-        })
+    w.volumes().iter().enumerate().filter_map(|(i, v)| {
+        v.as_object()
+            .map(|v| (i, v.str_field("name").unwrap_or(""), v))
+    })
 }
 
 /// Whether a seccompProfile or appArmorProfile object names RuntimeDefault or Localhost.
@@ -181,16 +230,38 @@ impl<'a> Site<'a> {
 
     /// A violation at `securityContext.<suffix>` of this site; the message is `<subject> <what>`,
     /// the subject being `the pod` or `container "name"`.
-    pub fn violation(&self, suffix: &str, what: impl Display) -> Violation {
-        match self.owner {
-            Owner::Pod(spec) => Violation::new(
-                format!("{spec}.securityContext.{suffix}"),
-                format!("the pod {what}"),
-            ),
-            Owner::Container(c) => {
-                let path = c.field_path_with("securityContext", format_args!(".{suffix}"));
-                container_violation_at(c, path, what)
+    pub fn violation(&self, suffix: &str, what: impl Describe) -> Violation {
+        self.violation_at(suffix, None, what)
+    }
+
+    /// A violation at `securityContext.<suffix>[<index>]` of this site.
+    pub fn violation_indexed(&self, suffix: &str, index: usize, what: impl Describe) -> Violation {
+        self.violation_at(suffix, Some(index), what)
+    }
+
+    fn violation_at(&self, suffix: &str, index: Option<usize>, what: impl Describe) -> Violation {
+        let mut path = match self.owner {
+            Owner::Pod(spec) => {
+                let mut path = String::with_capacity(spec.len() + suffix.len() + 40);
+                path.push_str(spec);
+                path.push_str(".securityContext");
+                path
             }
+            Owner::Container(c) => c.field_path("securityContext"),
+        };
+        path.push('.');
+        path.push_str(suffix);
+        if let Some(i) = index {
+            push_index(&mut path, i);
+        }
+        match self.owner {
+            Owner::Pod(_) => {
+                let mut message = String::with_capacity(64);
+                message.push_str("the pod ");
+                what.push_to(&mut message);
+                Violation::new(path, message)
+            }
+            Owner::Container(c) => container_violation_at(c, path, what),
         }
     }
 }
@@ -204,7 +275,7 @@ mod tests {
     fn dig_walks_objects_and_stops_at_anything_else() {
         let v = json!({"a": {"b": {"c": "x"}}, "s": "str"});
         let map = v.as_object().expect("object");
-        assert_eq!(dig_str(map, "a.b.c"), Some("x"));
+        assert_eq!(dig(map, "a.b.c").and_then(Value::as_str), Some("x"));
         assert_eq!(dig(map, "a.b.c.d"), None);
         assert_eq!(dig(map, "s.t"), None);
         assert_eq!(dig(map, "missing"), None);
@@ -224,6 +295,8 @@ mod tests {
             let mut out = String::new();
             push_quoted(&mut out, name);
             assert_eq!(out, format!("{name:?}"));
+            assert_eq!(Quoted(name).to_string(), out);
+            assert_eq!(Shown(&json!(name)).to_string(), show(&json!(name)));
         }
     }
 
@@ -231,5 +304,14 @@ mod tests {
     fn show_quotes_strings_only() {
         assert_eq!(show(&json!("SYS_ADMIN")), "\"SYS_ADMIN\"");
         assert_eq!(show(&json!(5)), "5");
+        for v in [json!(5), json!(null), json!([1, "a"]), json!({"k": true})] {
+            assert_eq!(Shown(&v).to_string(), show(&v));
+        }
+        let mut path = String::new();
+        for i in [0, 7, 10, 12345, usize::MAX] {
+            path.clear();
+            push_index(&mut path, i);
+            assert_eq!(path, format!("[{i}]"));
+        }
     }
 }

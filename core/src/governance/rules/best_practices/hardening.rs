@@ -1,10 +1,8 @@
 //! Container hardening beyond PSS: literal secrets in env, writable root filesystems and
 //! automatically mounted service account tokens.
 
-use serde_json::Value;
-
 use super::BEST_PRACTICES;
-use crate::governance::rules::support::{Site, container_violation_with};
+use crate::governance::rules::support::{Quoted, Site, container_violation_indexed};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
 use crate::workload::{Fields, WorkloadView};
@@ -122,12 +120,14 @@ impl Rule for SecretEnvVars {
                     .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
                 if literal && looks_like_secret(name) {
                     // Never echo the value: findings end up in logs, reports and events.
-                    out.push(container_violation_with(
+                    out.push(container_violation_indexed(
                         c,
-                        "",
-                        format_args!(".env[{i}].value"),
+                        "env",
+                        i,
+                        ".value",
                         format_args!(
-                            "sets env var {name:?}, which looks like a secret, to a literal value"
+                            "sets env var {}, which looks like a secret, to a literal value",
+                            Quoted(name)
                         ),
                     ));
                 }
@@ -194,11 +194,7 @@ struct AutomountServiceAccountToken;
 
 impl Rule for AutomountServiceAccountToken {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
-        let message = match w
-            .pod_spec
-            .get("automountServiceAccountToken")
-            .and_then(Value::as_bool)
-        {
+        let message = match w.automount_service_account_token() {
             Some(false) => return,
             Some(true) => {
                 "the pod mounts a service account token (automountServiceAccountToken: true)"

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::BEST_PRACTICES;
-use crate::governance::rules::support::container_violation;
+use crate::governance::rules::support::{Quoted, container_violation};
 use crate::governance::traits::{
     BuiltinRule, ParamDoc, Params, Rule, RuleMeta, Violation, no_params,
 };
@@ -60,7 +60,7 @@ impl Rule for ImageTagPinned {
                 out.push(container_violation(
                     c,
                     "image",
-                    format_args!("image {image:?} {why}"),
+                    format_args!("image {} {why}", Quoted(image)),
                 ));
             }
         }

@@ -6,7 +6,7 @@ use super::BEST_PRACTICES;
 use crate::governance::rules::support::container_violation;
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
-use crate::workload::{ContainerKind, Fields, ProbeKind, WorkloadKind, WorkloadView};
+use crate::workload::{ContainerKind, ProbeKind, WorkloadKind, WorkloadView};
 
 pub(super) const LIVENESS_PROBE: BuiltinRule = BuiltinRule {
     meta: RuleMeta {
@@ -52,10 +52,7 @@ struct Probe<const READINESS: bool>;
 /// Batch workloads: their containers are meant to exit.
 fn runs_to_completion(w: &WorkloadView<'_>) -> bool {
     matches!(w.kind, WorkloadKind::Job | WorkloadKind::CronJob)
-        || matches!(
-            w.pod_spec.str_field("restartPolicy"),
-            Some("Never" | "OnFailure")
-        )
+        || matches!(w.restart_policy(), Some("Never" | "OnFailure"))
 }
 
 impl<const READINESS: bool> Rule for Probe<READINESS> {

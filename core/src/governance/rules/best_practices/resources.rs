@@ -95,10 +95,6 @@ impl<const LIMIT: bool, const MEMORY: bool> Resource<LIMIT, MEMORY> {
     const RESOURCE: &'static str = if MEMORY { "memory" } else { "cpu" };
 
     /// Whether `holder` (a container or pod spec) sets `resources.<section>.<resource>`.
-    fn is_set(holder: &Map<String, Value>) -> bool {
-        Self::is_set_in(holder.map_field("resources"))
-    }
-
     /// Whether a `resources` object sets `<section>.<resource>`.
     fn is_set_in(resources: Option<&Map<String, Value>>) -> bool {
         resources
@@ -110,7 +106,7 @@ impl<const LIMIT: bool, const MEMORY: bool> Resource<LIMIT, MEMORY> {
 
 impl<const LIMIT: bool, const MEMORY: bool> Rule for Resource<LIMIT, MEMORY> {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
-        if Self::is_set(w.pod_spec) {
+        if Self::is_set_in(w.pod_resources()) {
             return;
         }
         let what = match (MEMORY, LIMIT) {

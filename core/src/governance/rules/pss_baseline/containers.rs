@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::BASELINE;
-use crate::governance::rules::support::{Site, container_violation, in_user_namespace, show};
+use crate::governance::rules::support::{Shown, Site, container_violation, in_user_namespace};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
 use crate::workload::WorkloadView;
@@ -87,9 +87,10 @@ impl Rule for Capabilities {
                     .as_str()
                     .is_some_and(|c| BASELINE_CAPABILITIES.contains(&c))
                 {
-                    out.push(site.violation(
-                        &format!("capabilities.add[{i}]"),
-                        format_args!("adds capability {} beyond the baseline set", show(cap)),
+                    out.push(site.violation_indexed(
+                        "capabilities.add",
+                        i,
+                        format_args!("adds capability {} beyond the baseline set", Shown(cap)),
                     ));
                 }
             }
@@ -133,7 +134,7 @@ pub(crate) fn proc_mount_violations(w: &WorkloadView<'_>, out: &mut Vec<Violatio
             .get("procMount")
             .filter(|m| !m.is_null() && m.as_str() != Some("Default"))
         {
-            out.push(site.violation("procMount", format_args!("sets procMount {}", show(mount))));
+            out.push(site.violation("procMount", format_args!("sets procMount {}", Shown(mount))));
         }
     }
 }

@@ -4,10 +4,12 @@
 use serde_json::Value;
 
 use super::BASELINE;
-use crate::governance::rules::support::{Site, container_violation, volumes};
+use crate::governance::rules::support::{
+    Quoted, Site, container_violation, container_violation_indexed, volumes,
+};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
-use crate::workload::{Fields, ProbeKind, WorkloadView};
+use crate::workload::{Fields, HostNamespace, ProbeKind, WorkloadView};
 
 pub(super) const HOST_PROCESS: BuiltinRule = BuiltinRule {
     meta: RuleMeta {
@@ -60,16 +62,17 @@ pub(super) const HOST_NAMESPACES: BuiltinRule = BuiltinRule {
 #[derive(Debug, Default)]
 struct HostNamespaces;
 
-const HOST_NAMESPACE_FIELDS: [(&str, &str); 3] = [
-    ("hostNetwork", "network"),
-    ("hostPID", "process (PID)"),
-    ("hostIPC", "IPC"),
+const HOST_NAMESPACE_FIELDS: [(HostNamespace, &str); 3] = [
+    (HostNamespace::Network, "network"),
+    (HostNamespace::Pid, "process (PID)"),
+    (HostNamespace::Ipc, "IPC"),
 ];
 
 impl Rule for HostNamespaces {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
-        for (field, namespace) in HOST_NAMESPACE_FIELDS {
-            if w.pod_spec.bool_field(field) == Some(true) {
+        for (host, namespace) in HOST_NAMESPACE_FIELDS {
+            if w.host_namespace(host) == Some(true) {
+                let field = host.field();
                 out.push(Violation::new(
                     w.spec_path(field),
                     format!("the pod shares the host's {namespace} namespace ({field}: true)"),
@@ -138,9 +141,11 @@ impl Rule for HostPorts {
             for (i, port) in c.ports().iter().enumerate() {
                 let host_port = port.as_object().and_then(|p| p.i64_field("hostPort"));
                 if let Some(host_port) = host_port.filter(|p| *p != 0) {
-                    out.push(container_violation(
+                    out.push(container_violation_indexed(
                         c,
-                        &format!("ports[{i}].hostPort"),
+                        "ports",
+                        i,
+                        ".hostPort",
                         format_args!("binds host port {host_port}"),
                     ));
                 }
@@ -194,7 +199,7 @@ impl Rule for HostProbes {
                         out.push(container_violation(
                             c,
                             &format!("{handler}.{action}.host"),
-                            format_args!("{handler} {action} targets host {host:?}"),
+                            format_args!("{handler} {action} targets host {}", Quoted(host)),
                         ));
                     }
                 }

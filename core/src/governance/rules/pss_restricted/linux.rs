@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::RESTRICTED;
 use crate::governance::rules::pss_baseline::proc_mount_violations;
 use crate::governance::rules::support::{
-    Site, confined_profile, in_user_namespace, is_windows, profile_type, show,
+    Shown, Site, confined_profile, in_user_namespace, is_windows, profile_type,
 };
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
 use crate::model::{Category, Severity};
@@ -136,11 +136,12 @@ impl Rule for CapabilitiesRestricted {
             }
             for (i, cap) in site.list("capabilities.add").iter().enumerate() {
                 if cap.as_str() != Some("NET_BIND_SERVICE") {
-                    out.push(site.violation(
-                        &format!("capabilities.add[{i}]"),
+                    out.push(site.violation_indexed(
+                        "capabilities.add",
+                        i,
                         format_args!(
                             "adds capability {}; only NET_BIND_SERVICE may be added",
-                            show(cap)
+                            Shown(cap)
                         ),
                     ));
                 }
