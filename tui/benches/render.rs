@@ -1,18 +1,17 @@
 //! Headless bench of the console (TestBackend 200x50, synthetic clusters): the first frame,
 //! Violations draws at 10,000 and 100,000 rows, a filter keystroke and a sort at 10,000 rows,
-//! and 20 clusters of 10,000 workloads (a delta with the table rebuilt on the UI thread, as
-//! before, and off it, as the console does now). Run: `cargo bench -p guardian-tui` (release).
+//! and 20 clusters of 10,000 workloads (a filter keystroke and a reversed sort over 200,000 rows,
+//! a delta with the table rebuilt on the UI thread, as before, and off it, as the console does
+//! now). Run: `cargo bench -p guardian-tui --bench render` (release); the console's memory by
+//! part is the `memory` bench (its counting allocator would slow every timing here).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use guardian_cluster::ClusterSnapshot;
 use guardian_tui::action::{Action, Command, Delta};
-use guardian_tui::app::{ClusterRows, Deriver, State, ViolationRow, prepare, update};
+use guardian_tui::app::{Deriver, State, prepare, update};
 use guardian_tui::keymap::Keymap;
 use guardian_tui::testing::{epoch, synthetic};
 use guardian_tui::theme::Theme;
@@ -20,43 +19,6 @@ use guardian_tui::views::Screen;
 use guardian_tui::views::frame;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-
-/// The system allocator, counting the bytes live: where the console's memory goes, exactly and
-/// without the allocator's and the page cache's noise that `VmRSS` has.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// A global allocator is unsafe by contract; this one only forwards to `System` and counts.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's layout, forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: as `alloc` and `dealloc`: the caller's pointer, layout and size unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Bytes allocated and not freed.
-fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
 
 const WIDTH: u16 = 200;
 const HEIGHT: u16 = 50;
@@ -124,84 +86,6 @@ fn state(clusters: usize, workloads: usize, per: usize) -> State {
     state
 }
 
-/// Bytes a part frees when dropped, per finding.
-fn freed(findings: usize, part: impl FnOnce()) -> f64 {
-    let before = live();
-    part();
-    before.saturating_sub(live()) as f64 / findings.max(1) as f64
-}
-
-/// The console's own bytes per finding for `clusters` × `workloads` × `per` findings (counted
-/// by the bench's allocator, beyond the snapshots, which the cluster layer holds), and where
-/// they go: each part measured by the bytes it frees when dropped.
-fn memory(clusters: usize, workloads: usize, per: usize) {
-    let contexts: Vec<String> = (0..clusters).map(|i| format!("cluster-{i:02}")).collect();
-    let start = live();
-    let snapshots: Vec<Arc<ClusterSnapshot>> = contexts
-        .iter()
-        .map(|c| Arc::new(synthetic(c, workloads, per)))
-        .collect();
-    let findings: usize = snapshots
-        .iter()
-        .flat_map(|s| &s.evaluations)
-        .map(|e| e.findings.len())
-        .sum();
-    let snapshot = (live() - start) as f64 / findings as f64;
-
-    // The parts, from rows derived as the console's forwarder tasks derive them.
-    let mut derivers: Vec<Deriver> = (0..clusters).map(|_| Deriver::default()).collect();
-    let derive = |derivers: &mut Vec<Deriver>| -> Vec<ClusterRows> {
-        snapshots
-            .iter()
-            .zip(derivers.iter_mut())
-            .map(|(s, d)| d.derive(Arc::clone(s), epoch()))
-            .collect()
-    };
-    let mut rows = derive(&mut derivers);
-    let take = |rows: &mut Vec<ClusterRows>, part: fn(&mut ClusterRows)| {
-        freed(findings, || rows.iter_mut().for_each(part))
-    };
-    let orders = take(&mut rows, |r| drop(std::mem::take(&mut r.orders)));
-    let violations = take(&mut rows, |r| drop(std::mem::take(&mut r.violations)));
-    let policies = take(&mut rows, |r| drop(std::mem::take(&mut r.policies)));
-    let other = freed(findings, || drop(rows));
-    let first_seen = freed(findings, || drop(derivers));
-
-    // The whole: rows fed to a state (the derivers kept, as the console keeps one a cluster),
-    // the Violations table built.
-    let start = live();
-    let mut derivers: Vec<Deriver> = (0..clusters).map(|_| Deriver::default()).collect();
-    let rows = derive(&mut derivers);
-    let mut state = State::new(
-        &contexts,
-        epoch(),
-        Arc::new(Keymap::standard()),
-        &BTreeSet::new(),
-    );
-    for (cluster, rows) in rows.into_iter().enumerate() {
-        let rows = Arc::new(rows);
-        update(&mut state, Action::Delta(Box::new(Delta { cluster, rows })));
-    }
-    update(
-        &mut state,
-        Action::Command(Command::Show(Screen::Violations)),
-    );
-    prepare(&mut state);
-    state.retired.clear();
-    let total = (live() - start) as f64 / findings as f64;
-    let table = freed(findings, || {
-        drop(std::mem::take(&mut state.violations.table));
-    });
-    println!(
-        "console state, {clusters} x {workloads} x {per} findings ({findings}): {total:.0} B a \
-         finding beyond the snapshot's {snapshot:.0} B (rows {violations:.0} of {} B each, \
-         orders {orders:.0}, first-seen {first_seen:.0}, table {table:.0}, policies \
-         {policies:.1}, other {other:.1})",
-        std::mem::size_of::<ViolationRow>()
-    );
-    black_box(&state);
-}
-
 fn first_frame(theme: &Theme) {
     let mut samples = Vec::new();
     for _ in 0..50 {
@@ -247,6 +131,49 @@ fn violations_draws(name: &str, state: &mut State, theme: &Theme, frames: usize)
     report(name, samples);
 }
 
+/// Typing `team-07 app` into the Violations filter and erasing it, `rounds` times, each
+/// keystroke timed (the table rebuilt on the UI thread, as a key rebuilds it).
+fn filter_keystrokes(name: &str, state: &mut State, rounds: usize) {
+    let mut samples = Vec::new();
+    update(state, Action::Command(Command::Filter));
+    for _ in 0..rounds {
+        for c in "team-07 app".chars() {
+            let start = Instant::now();
+            update(state, Action::Input(c));
+            samples.push(start.elapsed());
+        }
+        for _ in 0.."team-07 app".len() {
+            let start = Instant::now();
+            update(state, Action::Erase);
+            samples.push(start.elapsed());
+        }
+    }
+    update(state, Action::Cancel);
+    report(name, samples);
+}
+
+/// A column's sort pressed again (reversed: the runs of equal keys come in reverse order),
+/// each reversal timed, `rounds` times over five columns.
+fn reversed_sorts(name: &str, state: &mut State, rounds: usize) {
+    let mut samples = Vec::new();
+    for _ in 0..rounds {
+        for command in [
+            Command::SortName,
+            Command::SortPolicy,
+            Command::SortAge,
+            Command::SortCluster,
+            Command::SortSeverity,
+        ] {
+            update(state, Action::Command(command));
+            let start = Instant::now();
+            update(state, Action::Command(command));
+            samples.push(start.elapsed());
+        }
+    }
+    update(state, Action::Command(Command::SortSeverity));
+    report(name, samples);
+}
+
 /// `VmRSS` of this process in MiB (Linux; 0 elsewhere).
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -263,8 +190,7 @@ fn main() {
     first_frame(&theme);
 
     // Memory of the console's own state: 3 clusters of 10,000 workloads with 3 findings each
-    // (snapshots, rows and the table; the cluster layer's watch caches are not part of it), and
-    // with 11 each, as the built-in policy sets find in the three-cluster run of `tui_memory`.
+    // (snapshots, rows and the table; the cluster layer's watch caches are not part of it).
     let before = rss_mib();
     let mut three = state(3, 10_000, 3);
     update(
@@ -280,8 +206,6 @@ fn main() {
         rss_mib()
     );
     drop(three);
-    memory(3, 10_000, 3);
-    memory(3, 10_000, 11);
 
     // 5,000 workloads with 2 findings: 10,000 rows.
     let mut ten = state(1, 5_000, 2);
@@ -289,22 +213,7 @@ fn main() {
     let mut hundred = state(1, 50_000, 2);
     violations_draws("violations draw, 100,000 rows", &mut hundred, &theme, 500);
 
-    let mut samples = Vec::new();
-    update(&mut ten, Action::Command(Command::Filter));
-    for _ in 0..20 {
-        for c in "team-07 app".chars() {
-            let start = Instant::now();
-            update(&mut ten, Action::Input(c));
-            samples.push(start.elapsed());
-        }
-        for _ in 0.."team-07 app".len() {
-            let start = Instant::now();
-            update(&mut ten, Action::Erase);
-            samples.push(start.elapsed());
-        }
-    }
-    update(&mut ten, Action::Cancel);
-    report("filter keystroke, 10,000 rows", samples);
+    filter_keystrokes("filter keystroke, 10,000 rows", &mut ten, 20);
 
     let mut samples = Vec::new();
     for _ in 0..20 {
@@ -321,6 +230,7 @@ fn main() {
         }
     }
     report("sort, 10,000 rows", samples);
+    reversed_sorts("reversed sort, 10,000 rows", &mut ten, 20);
 
     // 20 clusters × 10,000 workloads with one finding each: 200,000 rows.
     let start = Instant::now();
@@ -345,6 +255,8 @@ fn main() {
         &theme,
         300,
     );
+    filter_keystrokes("20 x 10,000: filter keystroke, 200,000 rows", &mut fleet, 2);
+    reversed_sorts("20 x 10,000: reversed sort, 200,000 rows", &mut fleet, 2);
     // One cluster's new snapshot while the Violations screen shows. As the console did before:
     // the delta applied and the table rebuilt before the next frame, all on the UI thread.
     let delta = |i: u64| {

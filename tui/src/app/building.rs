@@ -237,4 +237,47 @@ mod tests {
         update(&mut s, Action::Table(Box::new(job.build())));
         assert_eq!(s.cursor(Screen::Violations).selected, 1, "still on gen-1");
     }
+
+    #[test]
+    fn while_a_smaller_snapshot_s_table_builds_the_table_shown_still_reads_its_own_findings() {
+        // Snapshot 1: three Deployments; the last row selected, its detail open.
+        let mut first = synced("demo-a");
+        first.generation = 1;
+        let f = || finding("restricted", "run-as-non-root", Severity::High);
+        first.evaluations = ["api", "db", "web"]
+            .iter()
+            .map(|n| deployment("shop", n, &[], vec![f()]))
+            .collect();
+        for survivors in [&["api"][..], &[]] {
+            let mut s = state(vec![first.clone()], at(60));
+            s.violations.background = true;
+            update(&mut s, Action::Command(Command::Show(Screen::Violations)));
+            update(&mut s, Action::Command(Command::SortName));
+            update(&mut s, Action::Command(Command::Bottom));
+            update(&mut s, Action::Command(Command::Select));
+            assert!(s.violations.detail);
+            // Snapshot 2 has fewer findings (or none): its table is asked for, not built yet.
+            let mut next = synced("demo-a");
+            next.generation = 2;
+            next.evaluations = (survivors.iter())
+                .map(|n| deployment("shop", n, &[], vec![f()]))
+                .collect();
+            feed(&mut s, 0, next);
+            prepare(&mut s);
+            assert!(s.violations.job.is_some(), "{survivors:?}");
+            assert_eq!(s.clusters[0].rows.violations.len(), survivors.len());
+            // The pane, the follow, the selection and the exception form read snapshot 1's web.
+            let screen = text(&render(&mut s, 160, 48, &Theme::plain()));
+            assert!(screen.contains("Deployment/web"), "{screen}");
+            let followed = follow::selected(&s).expect("the selected finding");
+            assert!(followed.label().contains("web"), "{}", followed.label());
+            let selected = crate::edit::selection::selected(&s).expect("a row");
+            assert!(selected.contains("web"), "{selected}");
+            assert!(crate::edit::quick::create_exception(&mut s));
+            let Some(crate::edit::ui::Modal::Form(form)) = &s.modal else {
+                panic!("the exception form, not {:?}", s.modal);
+            };
+            assert!(form.title.contains("web"), "{}", form.title);
+        }
+    }
 }

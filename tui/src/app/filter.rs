@@ -58,10 +58,10 @@ impl Filter {
             && !self.exclude.iter().any(|w| fields.contain(w))
     }
 
-    /// Whether a row whose lower-cased text is `haystack` matches.
-    pub fn text(&self, haystack: &str) -> bool {
-        self.include.iter().all(|w| haystack.contains(w.as_str()))
-            && !self.exclude.iter().any(|w| haystack.contains(w.as_str()))
+    /// Whether a row with these texts matches (each searched on its own, case folded).
+    pub fn texts(&self, texts: &[&str]) -> bool {
+        let contain = |w: &String| texts.iter().any(|t| contains_folded(t, w));
+        self.include.iter().all(contain) && !self.exclude.iter().any(contain)
     }
 }
 
@@ -70,7 +70,7 @@ impl Filter {
 /// word has no space, so it never matched across two texts there: each is searched on its own.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
-    pub texts: [&'a str; 6],
+    pub texts: [&'a str; 7],
     /// The object's kind and name, shown (and searched) as `kind/name`.
     pub kind: &'a str,
     pub name: &'a str,
@@ -81,13 +81,28 @@ impl Fields<'_> {
         if self.texts.iter().any(|t| contains_folded(t, word)) {
             return true;
         }
-        if word.contains('/') {
-            // Across `kind/name` (only when the user typed a slash: this one allocates).
+        if contains_folded(self.kind, word) || contains_folded(self.name, word) {
+            return true;
+        }
+        if !word.contains('/') {
+            return false;
+        }
+        if !self.kind.is_ascii() || !self.name.is_ascii() {
+            // Rare: lower-cased as one text, exactly as shown.
             return format!("{}/{}", self.kind, self.name)
                 .to_lowercase()
                 .contains(word);
         }
-        contains_folded(self.kind, word) || contains_folded(self.name, word)
+        // Across `kind/name` without formatting it: the word's slash at the one between them,
+        // what precedes it ending the kind, what follows starting the name.
+        word.match_indices('/').any(|(at, _)| {
+            let (kind, name, word) = (self.kind.as_bytes(), self.name.as_bytes(), word.as_bytes());
+            let (before, after) = (&word[..at], &word[at + 1..]);
+            kind.len() >= before.len()
+                && name.len() >= after.len()
+                && kind[kind.len() - before.len()..].eq_ignore_ascii_case(before)
+                && name[..after.len()].eq_ignore_ascii_case(after)
+        })
     }
 }
 
@@ -130,9 +145,10 @@ mod tests {
     #[test]
     fn words_must_all_match_bang_excludes_and_at_scopes_clusters() {
         let f = Filter::parse("Payments !ledger @DEMO-b");
-        assert!(f.text("payments deployment/api"));
-        assert!(!f.text("payments deployment/ledger"));
-        assert!(!f.text("shop deployment/api"));
+        assert!(f.texts(&["Payments", "Deployment/API"]));
+        assert!(!f.texts(&["payments", "deployment/ledger"]));
+        assert!(!f.texts(&["shop", "deployment/api"]));
+        assert!(!f.texts(&["pay", "ments"]), "a word is found in one text");
         assert!(f.cluster("demo-b"));
         assert!(!f.cluster("demo-a"));
         assert!(Filter::parse("  ").is_empty());
@@ -152,6 +168,7 @@ mod tests {
                 "high",
                 "Deny",
                 message,
+                "",
             ],
             kind: "Deployment",
             name,

@@ -48,14 +48,9 @@ pub fn selected(state: &State) -> Option<Followed> {
     let Some(Line::Row(r)) = state.violations.table.lines.get(line) else {
         return None;
     };
-    let (cluster, row) = violations::row(&state.violations.table, *r)?;
+    let (_, row) = violations::row(&state.violations.table, *r)?;
     let finding = row.finding.clone();
-    let object = cluster
-        .snapshot()
-        .evaluations
-        .get(usize::try_from(row.row.at.0).ok()?)
-        .map(|e| e.findings.clone())
-        .unwrap_or_default();
+    let object = row.evaluation.findings.clone();
     Some(Followed {
         cluster: usize::try_from(r.cluster).ok()?,
         finding,

@@ -4,6 +4,8 @@ pub mod building;
 mod data;
 pub mod describe;
 pub mod filter;
+#[cfg(test)]
+mod filter_tests;
 pub mod follow;
 pub mod history;
 pub mod leases;

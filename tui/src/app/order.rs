@@ -6,11 +6,10 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use guardian_cluster::ClusterSnapshot;
 use guardian_core::model::ResourceRef;
 
 use super::filter::Filter;
-use super::rows::{Shown, ViolationRow};
+use super::rows::{ClusterRows, Shown, ViolationRow};
 use super::violations::{Column, RowRef, Sort};
 
 /// One cluster's rows in the order of each column (ascending; a reversed sort reverses the
@@ -21,11 +20,12 @@ pub struct Orders {
 }
 
 impl Orders {
-    /// The orders of `rows`, whose texts are read from `snapshot` (their own).
-    pub fn compute(rows: &[ViolationRow], snapshot: &ClusterSnapshot) -> Orders {
+    /// The orders of `rows` (their own are ignored).
+    pub fn compute(rows: &ClusterRows) -> Orders {
         // Each row's texts looked up once, not at every comparison.
-        let shown: Vec<Option<Shown<'_>>> = rows.iter().map(|r| r.read(snapshot)).collect();
-        let identity: Vec<u32> = (0..rows.len())
+        let shown: Vec<Option<Shown<'_>>> =
+            (0..rows.violations.len()).map(|i| rows.shown(i)).collect();
+        let identity: Vec<u32> = (0..shown.len())
             .filter(|&i| shown[i].is_some())
             .map(index)
             .collect();
@@ -51,12 +51,7 @@ impl Orders {
 
     /// The cluster's rows in `sort`'s order (row indices): borrowed when ascending (no
     /// allocation on the UI thread per cluster and rebuild).
-    pub fn walk<'o>(
-        &'o self,
-        rows: &[ViolationRow],
-        snapshot: &ClusterSnapshot,
-        sort: Sort,
-    ) -> Cow<'o, [u32]> {
+    pub fn walk<'o>(&'o self, rows: &ClusterRows, sort: Sort) -> Cow<'o, [u32]> {
         let i = Column::ALL
             .iter()
             .position(|c| *c == sort.column)
@@ -67,10 +62,7 @@ impl Orders {
         }
         // Reversed: the primary key descends, the tie-breakers still ascend, so the runs of
         // equal primary keys come in reverse order, each run as it was.
-        let key = |r: u32| {
-            rows.get(r as usize)
-                .map(|row| Keyed::lazy(0, row, snapshot))
-        };
+        let key = |r: u32| Keyed::lazy(0, rows, r);
         let differ = |a: Option<Keyed<'_>>, b: Option<Keyed<'_>>| match (a, b) {
             (Some(a), Some(b)) => primary(sort.column, a, b).is_ne(),
             _ => true,
@@ -103,7 +95,8 @@ pub struct Keyed<'r> {
 #[derive(Debug, Clone, Copy)]
 enum Texts<'r> {
     Read(Shown<'r>),
-    In(&'r ClusterSnapshot),
+    /// Row `.1` of these rows.
+    In(&'r ClusterRows, u32),
 }
 
 impl<'r> Keyed<'r> {
@@ -116,16 +109,17 @@ impl<'r> Keyed<'r> {
         }
     }
 
-    /// A row whose texts are read from `snapshot` when needed.
-    fn lazy(rank: u32, row: &'r ViolationRow, snapshot: &'r ClusterSnapshot) -> Keyed<'r> {
-        let texts = Texts::In(snapshot);
-        Keyed { rank, row, texts }
+    /// Row `i` of `rows`, its texts read when needed.
+    fn lazy(rank: u32, rows: &'r ClusterRows, i: u32) -> Option<Keyed<'r>> {
+        let row = rows.violations.get(i as usize)?;
+        let texts = Texts::In(rows, i);
+        Some(Keyed { rank, row, texts })
     }
 
     fn shown(&self) -> Option<Shown<'r>> {
         match self.texts {
             Texts::Read(shown) => Some(shown),
-            Texts::In(snapshot) => self.row.read(snapshot),
+            Texts::In(rows, i) => rows.shown(i as usize),
         }
     }
 }
@@ -195,9 +189,8 @@ pub struct Run<'r> {
     pub cluster: u32,
     /// Rank of its context among the contexts.
     pub rank: u32,
-    pub rows: &'r [ViolationRow],
-    /// The snapshot the rows read their texts from.
-    pub snapshot: &'r ClusterSnapshot,
+    /// The rows, with the snapshot they read their texts from.
+    pub rows: &'r ClusterRows,
     /// Its rows in the sort's order.
     pub order: Cow<'r, [u32]>,
 }
@@ -205,7 +198,7 @@ pub struct Run<'r> {
 impl<'r> Run<'r> {
     /// The run's row `i` with its texts.
     fn shown(&self, i: u32) -> Option<Shown<'r>> {
-        self.rows.get(i as usize)?.read(self.snapshot)
+        self.rows.shown(i as usize)
     }
 }
 
@@ -243,7 +236,7 @@ pub fn merge(runs: &[Run<'_>], sort: Sort, filter: &Filter) -> Vec<RowRef> {
         let r = &runs[run];
         while let Some(&i) = r.order.get(at) {
             let key = if every {
-                Keyed::lazy(r.rank, r.rows.get(i as usize)?, r.snapshot)
+                Keyed::lazy(r.rank, r.rows, i)?
             } else {
                 let shown = r.shown(i)?;
                 if !shown.matches(filter) {
@@ -305,163 +298,5 @@ fn index(i: usize) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use guardian_core::model::Severity;
-
-    use super::*;
-    use crate::app::state::Scope;
-    use crate::app::violations::{GroupBy, Line, Source, Widths, build};
-    use crate::testing::{at, deployment, finding, state, synced, waived};
-
-    #[test]
-    fn merging_the_clusters_presorted_runs_gives_the_order_of_one_stable_sort_of_all_rows() {
-        let policies = ["restricted", "labels"];
-        let rules = ["privileged", "run-as-non-root", "owner-label"];
-        // Positions not in name order, names repeating across clusters and within one: ties.
-        let snapshots = ["demo-c", "demo-a", "demo-b"]
-            .iter()
-            .enumerate()
-            .map(|(c, context)| {
-                let mut snapshot = synced(context);
-                snapshot.evaluations = (0..24)
-                    .map(|i| {
-                        let findings = (0..3)
-                            .map(|j| {
-                                let n = i + j + c;
-                                let f =
-                                    finding(policies[n % 2], rules[n % 3], Severity::ALL[n % 4]);
-                                if n % 5 == 0 {
-                                    waived(f, "shop/legacy")
-                                } else {
-                                    f
-                                }
-                            })
-                            .collect();
-                        let (ns, name) = (format!("team-{}", i % 3), format!("app-{}", i % 4));
-                        deployment(&ns, &name, &policies, findings)
-                    })
-                    .collect();
-                snapshot
-            })
-            .collect();
-        let s = state(snapshots, at(60));
-        let mut rank = [0u32; 3];
-        for (c, cluster) in s.clusters.iter().enumerate() {
-            rank[c] = s
-                .clusters
-                .iter()
-                .filter(|o| o.context < cluster.context)
-                .count() as u32;
-        }
-        for text in ["", "team-1", "!privileged restricted", "@demo-b high"] {
-            let filter = Filter::parse(text);
-            for column in Column::ALL {
-                for reverse in [false, true] {
-                    let sort = Sort { column, reverse };
-                    let mut all: Vec<(RowRef, Keyed<'_>)> = Vec::new();
-                    for (c, cluster) in s.clusters.iter().enumerate() {
-                        if !filter.cluster(&cluster.context) {
-                            continue;
-                        }
-                        let rows = &cluster.rows;
-                        for (r, row) in rows.violations.iter().enumerate() {
-                            let row = row.read(&rows.snapshot).expect("its snapshot's row");
-                            if row.matches(&filter) {
-                                let at = RowRef {
-                                    cluster: c as u32,
-                                    row: r as u32,
-                                };
-                                all.push((at, Keyed::read(rank[c], row)));
-                            }
-                        }
-                    }
-                    all.sort_by(|(_, a), (_, b)| compare(sort, *a, *b));
-                    let widest = |text: fn(&Shown<'_>) -> String| {
-                        all.iter()
-                            .map(|(_, key)| {
-                                text(&key.shown().expect("read")).chars().count() as u16
-                            })
-                            .max()
-                            .unwrap_or(0)
-                    };
-                    let widths = Widths {
-                        cluster: if all.is_empty() { 0 } else { 6 },
-                        namespace: widest(|r| r.namespace().to_owned()),
-                        resource: widest(|r| r.resource()),
-                        policy: widest(|r| r.finding.policy.to_string()),
-                        rule: widest(|r| r.finding.rule.to_string()),
-                    };
-                    let expected: Vec<Line> = all.into_iter().map(|(r, _)| Line::Row(r)).collect();
-                    let table = build(
-                        Source::all(&s.clusters),
-                        Scope::All,
-                        &filter,
-                        sort,
-                        GroupBy::None,
-                    );
-                    assert!(!expected.is_empty() || text.starts_with('@'));
-                    assert_eq!(table.lines, expected, "{sort:?}, filter {text:?}");
-                    assert_eq!(table.widths, widths, "filter {text:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn sorting_by_resource_or_message_orders_the_texts_the_table_shows() {
-        // `Job-x/a` sorts before `Job/b` as texts (`-` before `/`), after it as (kind, name).
-        let objects = [
-            ("Job-x", "a"),
-            ("Job", "b"),
-            ("Deployment", "web"),
-            ("Job", "a-2"),
-        ];
-        let messages = ["Zeta", "alpha", "beta", "Beta"];
-        let mut snapshot = synced("demo-a");
-        snapshot.evaluations = objects
-            .iter()
-            .zip(messages)
-            .map(|(&(kind, name), message)| {
-                let mut f = finding("restricted", "privileged", Severity::High);
-                f.message = message.to_owned();
-                let mut e = (*deployment("shop", name, &[], vec![f])).clone();
-                std::sync::Arc::make_mut(&mut e.resource).kind = kind.to_owned();
-                std::sync::Arc::new(e)
-            })
-            .collect();
-        let s = state(vec![snapshot], at(60));
-        for (column, mut expected) in [
-            (
-                Column::Resource,
-                vec!["Deployment/web", "Job-x/a", "Job/a-2", "Job/b"],
-            ),
-            (Column::Message, vec!["Beta", "Zeta", "alpha", "beta"]),
-        ] {
-            for reverse in [false, true] {
-                let sort = Sort { column, reverse };
-                let table = build(
-                    Source::all(&s.clusters),
-                    Scope::All,
-                    &Filter::default(),
-                    sort,
-                    GroupBy::None,
-                );
-                let texts: Vec<String> = (table.lines.iter())
-                    .filter_map(|line| match line {
-                        Line::Row(r) => crate::app::violations::row(&table, *r),
-                        Line::Group(_) => None,
-                    })
-                    .map(|(_, row)| match column {
-                        Column::Resource => row.resource(),
-                        _ => row.finding.message.clone(),
-                    })
-                    .collect();
-                if reverse {
-                    expected.reverse();
-                }
-                assert_eq!(texts, expected, "{sort:?}");
-                expected.sort_unstable();
-            }
-        }
-    }
-}
+#[path = "order_tests.rs"]
+mod tests;

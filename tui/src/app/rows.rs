@@ -1,12 +1,14 @@
-//! A cluster's rows, formatted once per snapshot (off the UI thread, in the cluster's forwarder
-//! task), so drawing a frame only slices them.
+//! A cluster's rows, derived once per snapshot (off the UI thread, in the cluster's forwarder
+//! task): each finding's place in the snapshot and what the snapshot cannot say (first seen,
+//! enforcement, widths). Their texts are not copied: drawing, sorting and filtering read them
+//! from the snapshot's findings, through [`ClusterRows::shown`] only (a row's own snapshot).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use guardian_cluster::ClusterSnapshot;
 use guardian_cluster::aggregate::aggregate;
+use guardian_cluster::{ClusterSnapshot, ObjectEvaluation};
 use guardian_core::audit::Tally;
 use guardian_core::crd::Enforcement;
 use guardian_core::model::{Finding, Outcome, ResourceRef, Severity};
@@ -35,16 +37,22 @@ impl ClusterRows {
     pub fn generation(&self) -> u64 {
         self.snapshot.generation
     }
+
+    /// Row `i` with its texts, read from this snapshot (the one the rows were derived with).
+    pub fn shown(&self, i: usize) -> Option<Shown<'_>> {
+        self.violations.get(i)?.read(&self.snapshot)
+    }
 }
 
 /// One finding as the Violations table shows it: what the snapshot cannot say (where the finding
 /// sits, when it was first seen, its policy's enforcement, its texts' widths). Its texts are read
-/// from the snapshot's [`Finding`] when drawn ([`ViolationRow::read`]): a row costs 24 bytes,
+/// from the snapshot's [`Finding`] when drawn ([`ClusterRows::shown`]): a row costs 24 bytes,
 /// not a copy of every text (hundreds of thousands of rows at scale).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ViolationRow {
-    /// Where the finding sits in the snapshot: evaluation, then finding index.
-    pub at: (u32, u32),
+    /// Where the finding sits in the snapshot: evaluation, then finding index (private: only
+    /// its own snapshot, through [`ClusterRows::shown`], may be read with it).
+    at: (u32, u32),
     /// When the console first saw it (objects carry no age of their findings), in nanoseconds
     /// since the epoch (a [`Timestamp`] takes twice the room).
     first_seen: i64,
@@ -59,13 +67,14 @@ pub struct ViolationRow {
 
 impl ViolationRow {
     /// The row with its texts, read from its snapshot (the one its [`ClusterRows`] holds).
-    pub fn read<'s>(&'s self, snapshot: &'s ClusterSnapshot) -> Option<Shown<'s>> {
+    fn read<'s>(&'s self, snapshot: &'s ClusterSnapshot) -> Option<Shown<'s>> {
         let (e, f) = self.at;
         let evaluation = snapshot.evaluations.get(usize::try_from(e).ok()?)?;
         Some(Shown {
             row: self,
             object: &evaluation.resource,
             finding: evaluation.findings.get(usize::try_from(f).ok()?)?,
+            evaluation,
         })
     }
 
@@ -86,6 +95,8 @@ pub struct Shown<'s> {
     /// The object (its evaluation's).
     pub object: &'s ResourceRef,
     pub finding: &'s Finding,
+    /// The object's evaluation (every finding of it).
+    pub evaluation: &'s ObjectEvaluation,
 }
 
 impl<'s> Shown<'s> {
@@ -107,7 +118,17 @@ impl<'s> Shown<'s> {
         }
     }
 
-    /// Whether the filter keeps it: its texts as the table shows them, each searched on its own.
+    /// The enforcement column's text: `waived` for a waived finding, else the policy's.
+    pub fn enforcement(&self) -> &'static str {
+        if self.row.waived {
+            "waived"
+        } else {
+            self.row.enforcement()
+        }
+    }
+
+    /// Whether the filter keeps it: its texts as the table and the detail pane show them (the
+    /// exception that waives it too), each searched on its own.
     pub fn matches(&self, filter: &Filter) -> bool {
         let f = self.finding;
         filter.fields(&Fields {
@@ -116,8 +137,9 @@ impl<'s> Shown<'s> {
                 &f.policy,
                 &f.rule,
                 f.severity.as_str(),
-                self.row.enforcement(),
+                self.enforcement(),
                 &f.message,
+                self.waived_by().unwrap_or_default(),
             ],
             kind: &self.object.kind,
             name: &self.object.name,
@@ -206,14 +228,16 @@ impl Deriver {
             }
             widest
         });
-        ClusterRows {
-            orders: Orders::compute(&violations, &snapshot),
+        let mut rows = ClusterRows {
+            orders: Orders::default(),
             widths,
             policies: super::policies::cluster_rows(&snapshot),
             snapshot,
             tally,
             violations,
-        }
+        };
+        rows.orders = Orders::compute(&rows);
+        rows
     }
 }
 
@@ -266,9 +290,9 @@ mod tests {
     }
 
     fn ages(rows: &ClusterRows) -> Vec<(String, Timestamp)> {
-        let read = |r: &ViolationRow| r.read(&rows.snapshot).map(|s| s.resource());
-        let rows = rows.violations.iter();
-        rows.map(|r| (read(r).unwrap_or_default(), r.first_seen()))
+        let read = |i| rows.shown(i).map(|s| s.resource());
+        let all = rows.violations.iter().enumerate();
+        all.map(|(i, r)| (read(i).unwrap_or_default(), r.first_seen()))
             .collect()
     }
 
@@ -311,7 +335,7 @@ mod tests {
         let new = deriver.derive(with("still runs as root", Some("shop/legacy")), at(5));
         let read = |rows: &ClusterRows| {
             let row = rows.violations[0];
-            let shown = row.read(&rows.snapshot).expect("the row's finding");
+            let shown = rows.shown(0).expect("the row's finding");
             let text = (shown.namespace().to_owned(), shown.resource());
             let finding = (
                 shown.finding.message.clone(),

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use guardian_cluster::drift::{DriftReport, drift};
 
 use super::describe;
+use super::filter::Filter;
 use super::history::History;
 use super::policies::{self, PolicyRow};
 use super::reconcile::{self, Outcome, ReconcileRow};
@@ -133,40 +134,38 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
         .filter(|(i, _)| state.scope.includes(*i))
         .map(|(_, c)| c.context.as_str())
         .collect();
-    // The row's text is only built when a filter needs it (tables of thousands of rows).
-    let keep = |cluster: &str, text: &dyn Fn() -> String| {
-        in_scope.contains(cluster)
-            && filter.is_none_or(|f| f.cluster(cluster) && f.text(&text().to_lowercase()))
+    // A row's texts are searched in place, each on its own, only when a filter has words.
+    let keep = |cluster: &str, texts: &dyn Fn(&Filter) -> bool| {
+        in_scope.contains(cluster) && filter.is_none_or(|f| f.cluster(cluster) && texts(f))
     };
     let screens = &state.screens;
     match screen {
         Screen::Policies => indices(&screens.policies, |r| {
-            keep(&r.cluster, &|| {
-                format!(
-                    "{} {} {} {} {}",
+            keep(&r.cluster, &|f| {
+                f.texts(&[
                     r.kind.as_str(),
-                    r.name,
+                    &r.name,
                     r.enforcement.map(|e| e.label()).unwrap_or_default(),
                     r.owner.as_deref().unwrap_or_default(),
-                    r.drift.label()
-                )
+                    &r.drift.label(),
+                ])
             })
         }),
         Screen::Reconcile => indices(&screens.reconcile, |r| {
             (!screens.failures_only || r.outcome == Outcome::Failed)
-                && keep(&r.cluster, &|| {
-                    format!("{} {} {}", r.policy, r.reason, r.message)
+                && keep(&r.cluster, &|f| {
+                    f.texts(&[&r.policy, &r.reason, &r.message])
                 })
         }),
         Screen::Leases => indices(&state.clusters, |c| {
-            keep(&c.context, &|| {
+            keep(&c.context, &|f| {
                 let lease = c.snapshot().lease.as_ref();
-                let holder = lease.and_then(|l| l.spec.as_ref()?.holder_identity.clone());
-                holder.unwrap_or_default()
+                let holder = lease.and_then(|l| l.spec.as_ref()?.holder_identity.as_deref());
+                f.texts(&[holder.unwrap_or_default()])
             })
         }),
         Screen::Contexts => indices(&state.clusters, |c| {
-            filter.is_none_or(|f| f.cluster(&c.context) && f.text(&c.context.to_lowercase()))
+            filter.is_none_or(|f| f.cluster(&c.context) && f.texts(&[&c.context]))
         }),
         Screen::Events => {
             let events: Vec<_> = screens.history.events().collect();
@@ -174,8 +173,8 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
                 .rev()
                 .filter(|&i| {
                     let e = events[i];
-                    keep(&e.cluster, &|| {
-                        format!("{} {} {}", e.object, e.reason, e.message)
+                    keep(&e.cluster, &|f| {
+                        f.texts(&[&e.object, &e.reason, &e.message])
                     })
                 })
                 .collect();
@@ -188,7 +187,7 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
             .rev()
             .filter(|&i| {
                 let e = &state.errors[i];
-                keep(&e.cluster, &|| format!("{} {}", e.operation, e.message))
+                keep(&e.cluster, &|f| f.texts(&[e.operation, &e.message]))
             })
             .collect(),
         _ => Vec::new(),

@@ -152,6 +152,11 @@ impl Source {
     pub fn snapshot(&self) -> &ClusterSnapshot {
         &self.rows.snapshot
     }
+
+    /// Row `i` with its texts, read from the snapshot it was derived with.
+    pub fn shown(&self, i: usize) -> Option<Shown<'_>> {
+        self.rows.shown(i)
+    }
 }
 
 /// The table's lines and counts.
@@ -196,8 +201,7 @@ pub fn row(table: &Table, r: RowRef) -> Option<(&Source, Shown<'_>)> {
 
 fn row_in(sources: &[Source], r: RowRef) -> Option<(&Source, Shown<'_>)> {
     let cluster = sources.get(usize::try_from(r.cluster).ok()?)?;
-    let row = cluster.rows.violations.get(usize::try_from(r.row).ok()?)?;
-    Some((cluster, row.read(cluster.snapshot())?))
+    Some((cluster, cluster.shown(usize::try_from(r.row).ok()?)?))
 }
 
 /// Builds the table from every cluster in scope: each cluster's rows are already sorted (see
@@ -230,9 +234,8 @@ pub fn build(
         runs.push(Run {
             cluster: index(c),
             rank: rank[c],
-            rows,
-            snapshot: cluster.snapshot(),
-            order: cluster.rows.orders.walk(rows, cluster.snapshot(), sort),
+            rows: &cluster.rows,
+            order: cluster.rows.orders.walk(&cluster.rows, sort),
         });
     }
     let merged = merge(&runs, sort, filter);

@@ -110,11 +110,7 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                     Column::Resource => Cell::from(row.resource()),
                     Column::Policy => Cell::from(&*row.finding.policy),
                     Column::Rule => Cell::from(&*row.finding.rule),
-                    Column::Enforcement => Cell::from(if waived {
-                        "waived"
-                    } else {
-                        row.row.enforcement()
-                    }),
+                    Column::Enforcement => Cell::from(row.enforcement()),
                     Column::Message => Cell::from(row.finding.message.as_str()),
                     Column::Age => Cell::from(age(state.now, row.row.first_seen())),
                 };
