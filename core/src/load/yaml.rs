@@ -331,7 +331,7 @@ fn weight_of_str(text: &str) -> usize {
 
 /// A resolved scalar as JSON, as sigs.k8s.io/yaml marshals it and the API server reads it back:
 /// whole floats below 1e21 are printed without a fraction, so they read as integers.
-fn json_of_scalar(scalar: Scalar<'_>) -> Result<Value, String> {
+pub(super) fn json_of_scalar(scalar: Scalar<'_>) -> Result<Value, String> {
     Ok(match scalar {
         Scalar::Null => Value::Null,
         Scalar::Bool(b) => Value::Bool(b),
@@ -361,7 +361,7 @@ fn json_of_float(f: f64) -> Result<Value, String> {
 }
 
 /// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
-fn key_of_scalar(scalar: &Scalar<'_>) -> Result<String, String> {
+pub(super) fn key_of_scalar(scalar: &Scalar<'_>) -> Result<String, String> {
     match scalar {
         Scalar::Str(s) => Ok((*s).to_owned()),
         Scalar::Int(i) => Ok(i.to_string()),

@@ -1,0 +1,376 @@
+//! The fast reader against the full one, differentially: every document of the bench corpus,
+//! every YAML file of the repository, the loader's own test inputs and a generated set (random
+//! documents from tricky fragments, and random mutations of the corpus) must load to the same
+//! value, or fail with the same error and line, through `load::parse` (fast path first) and
+//! `load::parse_full` (the full reader alone). Source locations come from `LineIndex` over the
+//! text, which no reader touches, so equal values mean equal findings at equal lines.
+
+#[path = "../benches/corpus/mod.rs"]
+mod corpus;
+
+use std::path::Path;
+
+use guardian_core::load;
+
+/// Both paths on one document: the same `Result`, value or error (message and line).
+fn same(text: &str) {
+    let fast = load::parse(text, 7);
+    let full = load::parse_full(text, 7);
+    assert_eq!(
+        format!("{fast:?}"),
+        format!("{full:?}"),
+        "the readers disagree on:\n{text}"
+    );
+    if let Some(value) = load::parse_fast(text) {
+        assert_eq!(
+            full.ok().as_ref(),
+            Some(&value),
+            "the fast reader disagrees on:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn the_corpus_reads_the_same_and_takes_the_fast_path() {
+    for text in corpus::corpus(1_000) {
+        same(&text);
+        // Otherwise the fast path would be untested here, and no faster.
+        assert!(load::parse_fast(&text).is_some(), "not fast:\n{text}");
+    }
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_yaml_file_of_the_repository_reads_the_same() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    yaml_files(&root, &mut files);
+    assert!(files.len() >= 10, "found only {files:?}");
+    let mut fast = 0;
+    let mut documents = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        for (_, doc) in load::split(&text) {
+            same(doc);
+            documents += 1;
+            fast += usize::from(load::parse_fast(doc).is_some());
+        }
+    }
+    // Helm templates and CRDs use block scalars and templates: those go to the full reader.
+    assert!(
+        fast * 2 >= documents,
+        "{fast} of {documents} took the fast path"
+    );
+}
+
+/// The inputs of the loader's own unit tests and the hardening cases: YAML 1.1 scalars, keys,
+/// merges, aliases, duplicates, errors.
+const CASES: &[&str] = &[
+    "a: yes\nb: 'yes'\nc: \"on\"\nd: off\ne: 0755\nf: ~\ng: |\n  no\n",
+    "a: 3.0\nb: 1.5\nc: 1e3",
+    "a: .inf",
+    "1: a\nyes: b\n1.5: c\n0x10: d\n1e6: e\n",
+    "~: a",
+    "? [a]\n: b",
+    "base: &b {x: 1, w: 2}\nm:\n  <<: *b\n  z: 3\nq: {'<<': 1}\n",
+    "a: &a {x: 1}\nm:\n  <<: *a\n  x: 2\n",
+    "m:\n  <<: 1\n",
+    "a: &x [1, 2]\nb: *x\n",
+    "a: &x [*x]\n",
+    "a: 1\nb: 2\na: 3\n",
+    "a: 1\nb: [unclosed\nc: 3\n",
+    "kind: Pod\nspec:\n  hostNetwork: on\n  containers:\n  - name: a\n    securityContext: {privileged: yes}\n",
+    "a: |\n  --- not a marker\nb: 1\n",
+    "b: 2\nc: [unclosed\nd: 3\n",
+    "b: 2\nc: 3\nb: 4\n",
+    "a: 18446744073709551616\n",
+    "18446744073709551615: a\n",
+    "a: 1_000\nb: 0b101\nc: -0x10\nd: +12\ne: 08\nf: 1e400\ng: 2001-12-14\nh: 12:30\n",
+    "a: b: c\n",
+    "a: b:\n",
+    "a:b: c\n",
+    "a\n",
+    "- a\n- b: 1\n  c: 2\n-\n  - x\n- - y\n",
+    "a:\n- 1\n- 2\nb: 3\n",
+    "a:\n  - 1\n - 2\n",
+    "a: 1\n  b: 2\n",
+    "a: foo\n  bar\n",
+    "a: 'it''s'\nb: \"q\\\"x\\\\y\\n\\t\\/\"\nc: \"\\u00e9\"\n",
+    "a: \"x\" # c\nb: 'y'#c\n",
+    "a: {b: 1, c: [x, 'y', \"z\"], d: {}}\ne: []\n",
+    "a: {b: 1,}\n",
+    "a: [a: 1]\n",
+    "a: {b}\n",
+    "a: {b: }\n",
+    "a: {url: http://x:80/y}\n",
+    "a: [1, 2\n  , 3]\n",
+    "a:   \n  # comment\n  b: 1 # trailing\n# col zero\n  c: 2\n",
+    "a: 1\n\tb: 2\n",
+    "a: 1\r\nb: 2\r\n",
+    "\u{feff}a: 1\n",
+    "a: caf\u{e9}\nb: x\u{85}y\n",
+    "  a: 1\n  b: 2\n",
+    "  a: 1\nb: 2\n",
+    "a: !!str 1\n",
+    "a: !custom x\n",
+    "a: >\n  folded\n",
+    "a: %x\n",
+    "'a' : 1\n",
+    "\"a\": 1\n\"a\": 2\n",
+    "a: -\n",
+    "a: - b\n",
+    "a: -1\nb: -.5\nc: -x\n",
+    "<<: {a: 1}\n",
+    "a: null\nb: Null\nc:\nd: ''\n",
+    "key with spaces: v\nkey  : v2\n",
+    "a: [b, [c, [d]]]\n",
+    "a: {\"b\": \"c\"}\n",
+    "a: {\"b\":\"c\"}\n",
+    "a: [\"b\",\"c\"]\n",
+    "-\n-\n",
+    "- # c\n  a: 1\n",
+    "a:\n-\n  b: 1\n",
+    "a: 1\n...\n",
+    "a: 1\n--- \nb: 2\n",
+    "%YAML 1.1\n---\na: 1\n",
+    "a: [b, c] x\n",
+    "a: \"unclosed\n",
+    "a: 'multi\n  line'\n",
+    "a: 0o17\nb: 0x1F\nc: 1.2.3\nd: 0x\n",
+    "y: 1\nn: 2\non: 3\n",
+    "1.0: a\n",
+    "a: @x\n",
+    "a: `x\n",
+    "a: x # c: d\n",
+    "a#b: c\nd #e: f\n",
+    "? a\n",
+    ": a\n",
+    "a: :x\n",
+    "a: ?x\n",
+    "[a]: b\n",
+    "a,b: c\n",
+];
+
+#[test]
+fn the_loaders_own_cases_read_the_same() {
+    for case in CASES {
+        same(case);
+    }
+}
+
+/// A tiny deterministic generator, so a failure is reproducible from its seed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.next() % items.len()]
+    }
+}
+
+const KEYS: &[&str] = &[
+    "a", "b", "name", "image", "y", "on", "1", "0x10", "1.5", "~", "<<", "'q'", "\"d\"", "a b",
+    "a:b", "-k", "k#", "é", "'it''s'", "\"e\\n\"", "?", "null", "1e6", "a ",
+];
+
+const SCALARS: &[&str] = &[
+    "x",
+    "yes",
+    "No",
+    "0755",
+    "08",
+    "1_000",
+    "1.5",
+    "3.0",
+    ".inf",
+    "-.5",
+    "~",
+    "null",
+    "",
+    "'yes'",
+    "\"on\"",
+    "\"a\\\"b\"",
+    "'a''b'",
+    "a b",
+    "a  b",
+    "a: b",
+    "a:b",
+    "a #c",
+    "a#c",
+    "-",
+    "- x",
+    "-1",
+    "0b11",
+    "1e400",
+    "http://x:1/",
+    "[]",
+    "{}",
+    "[a, b]",
+    "{a: 1, b: [c]}",
+    "{a: 1,}",
+    "[a: 1]",
+    "{a}",
+    "&x 1",
+    "*x",
+    "!!int 3",
+    "|",
+    ">",
+    "@",
+    "`",
+    "%",
+    "\"\\u0041\"",
+    "'",
+    "\"",
+    "[a",
+    "{a: [b}",
+    "é",
+    "caf\u{e9}",
+    "{\"a\":\"b\"}",
+    "18446744073709551616",
+    "[a,b]",
+    "{a: b c}",
+    "[ a , b ]",
+    "x # c: d",
+    "::",
+    "?x",
+    ":x",
+    "x\t",
+    ",",
+];
+
+/// A random document of mappings and sequences, with fragments from the tables above and
+/// random indentation slips.
+fn generate(rng: &mut Lcg, out: &mut String, indent: usize, depth: usize) {
+    let entries = 1 + rng.next() % 4;
+    let sequence = rng.next().is_multiple_of(3);
+    for _ in 0..entries {
+        let slip = match rng.next() % 20 {
+            0 => indent + 1,
+            1 if indent > 0 => indent - 1,
+            _ => indent,
+        };
+        let pad = " ".repeat(slip);
+        let head = if sequence {
+            format!("{pad}- ")
+        } else {
+            format!("{pad}{}:", rng.pick(KEYS))
+        };
+        out.push_str(&head);
+        match rng.next() % 6 {
+            0 if depth < 4 => {
+                out.push('\n');
+                let deeper = if sequence || rng.next().is_multiple_of(2) {
+                    indent + 2
+                } else {
+                    indent
+                };
+                if !sequence && deeper == indent {
+                    // A sequence at the key's own indentation.
+                    let n = 1 + rng.next() % 3;
+                    for _ in 0..n {
+                        out.push_str(&format!("{pad}- {}\n", rng.pick(SCALARS)));
+                    }
+                } else {
+                    generate(rng, out, deeper, depth + 1);
+                }
+            }
+            1 if sequence && depth < 4 => {
+                // A mapping that starts on the dash's line.
+                out.push_str(&format!("{}: {}\n", rng.pick(KEYS), rng.pick(SCALARS)));
+                generate(rng, out, indent + 2, depth + 1);
+            }
+            2 => {
+                out.push_str(&format!(" {} # comment\n", rng.pick(SCALARS)));
+            }
+            3 => {
+                out.push_str("\n\n# a comment line\n");
+            }
+            _ => {
+                out.push(' ');
+                out.push_str(rng.pick(SCALARS));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+#[test]
+fn generated_documents_read_the_same() {
+    let mut rng = Lcg(18);
+    let mut fast = 0;
+    for _ in 0..20_000 {
+        let mut text = String::new();
+        generate(&mut rng, &mut text, 0, 0);
+        same(&text);
+        fast += usize::from(load::parse_fast(&text).is_some());
+    }
+    // Proves the generator reaches the fast path, so the comparison means something.
+    assert!(
+        fast > 1_000,
+        "only {fast} generated documents took the fast path"
+    );
+}
+
+/// Characters that change what a line means, for mutations.
+const MUTATIONS: &[&str] = &[
+    " ", "  ", ":", ": ", "-", "- ", "#", " #", "'", "\"", "[", "]", "{", "}", ",", "&a ", "*a",
+    "!", "|", ">", "\\", "\t", "\n", "?", "%", "@", "\u{e9}", "\u{a0}", "---", "...", "~",
+];
+
+#[test]
+fn mutated_corpus_documents_read_the_same() {
+    let mut rng = Lcg(1818);
+    let docs = corpus::corpus(40);
+    for round in 0..6_000 {
+        let mut text = docs[round % docs.len()].clone();
+        for _ in 0..1 + rng.next() % 3 {
+            let mut at = rng.next() % text.len();
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            match rng.next() % 3 {
+                0 => text.insert_str(at, rng.pick(MUTATIONS)),
+                1 => {
+                    let mut end = (at + 1 + rng.next() % 3).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(at..end, "");
+                }
+                _ => {
+                    let mut end = (at + 1).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(at..end, rng.pick(MUTATIONS));
+                }
+            }
+        }
+        same(&text);
+    }
+}
