@@ -167,7 +167,23 @@ const CASES: &[&str] = &[
     "a: ?x\n",
     "[a]: b\n",
     "a,b: c\n",
+    "-   name: a\n    image: b\n-  c: 1\n   d: 2\n",
+    "a:\n    - x\n    - y\nb:\n  - z\n",
+    "- a: 1\n  b:\n  - c\n  d: {}\n",
+    "a: {b: 1, b: 2}\n",
+    "a: [{b: 1}, {c: [2, 3]}]\n",
+    "a: 'x' y\n",
+    "a: \"\"\nb: ''''\n",
 ];
+
+/// Keys about YAML's 1024-character limit for implicit keys.
+#[test]
+fn long_keys_read_the_same() {
+    for len in [1000, 1024, 1025, 1100] {
+        same(&format!("{}: 1\n", "k".repeat(len)));
+        same(&format!("\"{}\": 1\n", "k".repeat(len)));
+    }
+}
 
 #[test]
 fn the_loaders_own_cases_read_the_same() {
