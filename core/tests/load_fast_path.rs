@@ -176,13 +176,87 @@ const CASES: &[&str] = &[
     "a: \"\"\nb: ''''\n",
 ];
 
-/// Keys about YAML's 1024-character limit for implicit keys.
+/// Keys about YAML's 1024-character limit for implicit keys, which counts the source from the
+/// key's start to its `:` (trailing spaces, escapes and quotes included), in block and flow.
 #[test]
 fn long_keys_read_the_same() {
-    for len in [1000, 1024, 1025, 1100] {
-        same(&format!("{}: 1\n", "k".repeat(len)));
-        same(&format!("\"{}\": 1\n", "k".repeat(len)));
+    for len in [990, 1000, 1001, 1024, 1025, 1100] {
+        let k = "k".repeat(len);
+        same(&format!("{k}: 1\n"));
+        same(&format!("\"{k}\": 1\n"));
+        same(&format!("a: {{{k}: 1}}\n"));
+        same(&format!("a: {{'{k}': 1}}\n"));
+        same(&format!("- {k}: 1\n"));
     }
+    for len in [480, 500, 520] {
+        same(&format!(
+            "{}{}: 1\n",
+            "k".repeat(2 * len - 30),
+            " ".repeat(30)
+        ));
+        same(&format!("\"{}\": 1\n", "\\\\".repeat(len)));
+        same(&format!("'{}': 1\n", "''".repeat(len)));
+        same(&format!("a: {{\"{}\": 1}}\n", "\\n".repeat(len)));
+    }
+    // Well under the limit, keys stay on the fast path.
+    assert!(load::parse_fast(&format!("{}: 1\n", "k".repeat(900))).is_some());
+}
+
+/// The full reader stops at 255 levels of block or flow nesting; the fast one must never read
+/// what it rejects, nor recurse without bound (a stack overflow kills `check` and the console).
+#[test]
+fn deep_nesting_reads_the_same_and_never_overflows() {
+    let flow = |n: usize| format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
+    let flow_maps = |n: usize| format!("a: {}1{}\n", "{k: ".repeat(n), "}".repeat(n));
+    let block = |n: usize| {
+        let mut text = String::new();
+        for i in 0..n {
+            text.push_str(&format!("{}k:\n", " ".repeat(i)));
+        }
+        text + &format!("{}k: 1\n", " ".repeat(n))
+    };
+    let items = |n: usize| {
+        let mut text = String::new();
+        for i in 0..n {
+            text.push_str(&format!("{}-\n", " ".repeat(2 * i)));
+        }
+        text + &format!("{}- x\n", " ".repeat(2 * n))
+    };
+    for n in [1, 10, 30, 63, 64, 65, 200, 254, 255, 256, 300] {
+        same(&flow(n));
+        same(&flow_maps(n));
+        same(&block(n));
+        same(&items(n));
+        same(&format!(
+            "{}a: {}\n",
+            block(n).trim_end_matches("k: 1\n"),
+            flow(n)
+        ));
+    }
+    // Ordinary depths stay on the fast path.
+    assert!(load::parse_fast(&flow(30)).is_some());
+    assert!(load::parse_fast(&block(30)).is_some());
+    // 100,000 brackets on one line: an error, not a crash.
+    let deep = flow(100_000);
+    same(&deep);
+    assert!(load::parse(&deep, 1).is_err());
+    assert!(load::parse(&format!("a: {}\n", "[".repeat(100_000)), 1).is_err());
+}
+
+/// In flow context a plain scalar cannot start with `-` followed by a flow indicator.
+#[test]
+fn a_dash_before_a_flow_indicator_reads_the_same() {
+    for indicator in [',', '[', ']', '{', '}'] {
+        same(&format!("a: [-{indicator} b]\n"));
+        same(&format!("a: [b, -{indicator}]\n"));
+        same(&format!("a: {{b: -{indicator}}}\n"));
+        same(&format!("- [x, -{indicator}\n"));
+        same(&format!("a: -{indicator}\n"));
+    }
+    for case in ["a: [-, b]\n", "a: {b: -}\n", "- [x, -]\n", "a: [-x, -1]\n"] {
+        same(case);
+    }
+    assert!(load::parse_fast("a: [-x, -1]\n").is_some());
 }
 
 #[test]

@@ -2,14 +2,16 @@
 
 use serde_json::{Map, Value};
 
-use super::insert;
-use super::line::{Key, plain_value, quoted, starts_plain};
+use super::line::{Key, MAX_KEY, plain_value, quoted, starts_plain};
+use super::{MAX_DEPTH, insert};
 
 /// A flow collection that closes on its line, with plain, quoted and nested flow values.
 pub(super) struct Flow<'a> {
     pub(super) text: &'a str,
     /// Always just after an ASCII byte (a delimiter or a quote), so a char boundary.
     pub(super) pos: usize,
+    /// Collections open around `pos`, block levels included.
+    pub(super) depth: usize,
 }
 
 impl<'a> Flow<'a> {
@@ -30,6 +32,11 @@ impl<'a> Flow<'a> {
     pub(super) fn collection(&mut self) -> Option<Value> {
         let open = self.peek()?;
         let close = if open == b'{' { b'}' } else { b']' };
+        // Bounds the recursion too: 100,000 `[` must not overflow the stack.
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
         self.pos += 1;
         self.skip_spaces();
         let mut map = Map::new();
@@ -64,6 +71,7 @@ impl<'a> Flow<'a> {
                 }
             }
         }
+        self.depth -= 1;
         Some(if open == b'{' {
             Value::Object(map)
         } else {
@@ -73,6 +81,7 @@ impl<'a> Flow<'a> {
 
     /// `key: ` inside a flow mapping (the separator's space is required here).
     fn key(&mut self) -> Option<String> {
+        let start = self.pos;
         let rest = self.rest()?;
         let key = match rest.as_bytes()[0] {
             b'"' | b'\'' => {
@@ -86,7 +95,8 @@ impl<'a> Flow<'a> {
                 Key::Plain(rest[..end].trim_end_matches(' '))
             }
         };
-        if !self.text.as_bytes().get(self.pos..)?.starts_with(b": ") {
+        // The key's source up to its `:`, as YAML measures it (see [`MAX_KEY`]).
+        if self.pos - start > MAX_KEY || !self.text.as_bytes().get(self.pos..)?.starts_with(b": ") {
             return None;
         }
         self.pos += 2;
@@ -119,7 +129,11 @@ impl<'a> Flow<'a> {
     /// `: ` separator. `None` for what needs the full reader (comments, empty scalars).
     fn plain_len(rest: &str) -> Option<usize> {
         let bytes = rest.as_bytes();
-        if !starts_plain(*bytes.first()?, bytes.get(1).copied()) {
+        let (first, second) = (*bytes.first()?, bytes.get(1).copied());
+        // `-` before a flow indicator starts no plain scalar in flow context: an error.
+        if !starts_plain(first, second)
+            || (first == b'-' && matches!(second, Some(b',' | b'[' | b']' | b'{' | b'}')))
+        {
             return None;
         }
         for (i, &b) in bytes.iter().enumerate() {

@@ -6,8 +6,10 @@ use super::super::scalar::{Scalar, resolve};
 use super::super::yaml::{json_of_scalar, key_of_scalar};
 use super::flow::Flow;
 
-/// Longest implicit key YAML allows is 1024 characters; longer ones go to the full reader.
-const MAX_KEY: usize = 1000;
+/// YAML drops an implicit key whose source, from its first character to its `:`, is longer than
+/// 1024 characters (quotes, escapes and spaces included). Counted here in bytes, never fewer
+/// than characters, with a margin: longer keys go to the full reader, which reports them.
+pub(super) const MAX_KEY: usize = 1000;
 
 /// A mapping key as written.
 pub(super) enum Key<'a> {
@@ -38,7 +40,8 @@ pub(super) fn split_key(body: &str) -> Option<(Key<'_>, &str)> {
     let (key, after) = match *bytes.first()? {
         b'"' | b'\'' => {
             let (text, end) = quoted(body)?;
-            if text.len() > MAX_KEY {
+            // The `:` must follow the quote (checked below), so `end` is the span to it.
+            if end > MAX_KEY {
                 return None;
             }
             (Key::Quoted(text), &body[end..])
@@ -46,7 +49,7 @@ pub(super) fn split_key(body: &str) -> Option<(Key<'_>, &str)> {
         first if starts_plain(first, bytes.get(1).copied()) => {
             let colon = separator(bytes)?;
             let key = body[..colon].trim_end_matches(' ');
-            if key.len() > MAX_KEY || key.contains(['[', ']', '{', '}', ',']) {
+            if colon > MAX_KEY || key.contains(['[', ']', '{', '}', ',']) {
                 return None;
             }
             (Key::Plain(key), &body[colon..])
@@ -85,7 +88,8 @@ pub(super) fn starts_plain(first: u8, second: Option<u8>) -> bool {
 }
 
 /// A one-line value in block context: a quoted or plain scalar or a flow collection.
-pub(super) fn inline_value(text: &str) -> Option<Value> {
+/// `depth`: the block levels around it, which count against the nesting bound.
+pub(super) fn inline_value(text: &str, depth: usize) -> Option<Value> {
     let bytes = text.as_bytes();
     let (value, end) = match *bytes.first()? {
         b'"' | b'\'' => {
@@ -93,7 +97,11 @@ pub(super) fn inline_value(text: &str) -> Option<Value> {
             (Value::String(s), end)
         }
         b'{' | b'[' => {
-            let mut flow = Flow { text, pos: 0 };
+            let mut flow = Flow {
+                text,
+                pos: 0,
+                depth,
+            };
             let value = flow.collection()?;
             (value, flow.pos)
         }

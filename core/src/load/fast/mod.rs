@@ -15,6 +15,11 @@ use serde_json::{Map, Value};
 
 use line::{inline_value, split_key};
 
+/// Deepest nesting (block and flow levels together) the fast reader follows; deeper documents
+/// go to the full reader, which stops at 255 levels of either. Also bounds the recursion, so
+/// no input can overflow the stack of a `check` worker or the console's UI thread.
+const MAX_DEPTH: usize = 64;
+
 /// The document's value, or `None` when the full reader must read it.
 pub(super) fn to_json(text: &str) -> Option<Value> {
     if !plain_text(text) {
@@ -25,6 +30,7 @@ pub(super) fn to_json(text: &str) -> Option<Value> {
     let mut reader = Reader {
         lines: &lines,
         pos: 0,
+        depth: 0,
     };
     let value = reader.block(first.indent)?;
     (reader.pos == lines.len()).then_some(value)
@@ -80,6 +86,8 @@ fn lines(text: &str) -> Option<Vec<Line<'_>>> {
 struct Reader<'l, 'a> {
     lines: &'l [Line<'a>],
     pos: usize,
+    /// Block collections open around the current line.
+    depth: usize,
 }
 
 impl Reader<'_, '_> {
@@ -100,6 +108,7 @@ impl Reader<'_, '_> {
     /// A block mapping at `indent` (`map` holds the entries already read, for a mapping that
     /// starts after a sequence item's dash).
     fn mapping(&mut self, indent: usize, mut map: Map<String, Value>) -> Option<Value> {
+        self.enter()?;
         while let Some(line) = self.lines.get(self.pos) {
             if line.indent != indent {
                 // Deeper here is a continuation or an error: the full reader knows which.
@@ -114,7 +123,15 @@ impl Reader<'_, '_> {
             let value = self.value_after_key(rest, indent)?;
             insert(&mut map, key, value)?;
         }
+        self.depth -= 1;
         Some(Value::Object(map))
+    }
+
+    /// One more block level; `None` past [`MAX_DEPTH`] (an early `None` ends the whole read,
+    /// so only successful returns leave a level).
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
     }
 
     /// The value of a key at `indent` whose line goes on with `rest`.
@@ -128,7 +145,7 @@ impl Reader<'_, '_> {
                 _ => Some(Value::Null),
             };
         }
-        let value = inline_value(rest)?;
+        let value = inline_value(rest, self.depth)?;
         self.ends_here(indent)?;
         Some(value)
     }
@@ -142,6 +159,7 @@ impl Reader<'_, '_> {
     }
 
     fn sequence(&mut self, indent: usize) -> Option<Value> {
+        self.enter()?;
         let mut items = Vec::new();
         while let Some(line) = self.lines.get(self.pos) {
             if line.indent != indent || !is_dash(line.body) {
@@ -169,10 +187,11 @@ impl Reader<'_, '_> {
                 insert(&mut map, key, value)?;
                 items.push(self.mapping(column, map)?);
             } else {
-                items.push(inline_value(content)?);
+                items.push(inline_value(content, self.depth)?);
                 self.ends_here(indent)?;
             }
         }
+        self.depth -= 1;
         Some(Value::Array(items))
     }
 }
