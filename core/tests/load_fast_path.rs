@@ -1,10 +1,13 @@
 //! The fast reader against the full one, differentially: every document of the bench corpus,
-//! every YAML file of the repository, the loader's own test inputs and a generated set (random
-//! documents from tricky fragments, and random mutations of the corpus) must load to the same
+//! every YAML file of the repository, the loader's own test inputs (each with the reader it must
+//! take) and generated sets (random documents from tricky fragments, "clean" ones that mostly
+//! take the fast path, see [`clean`], and random mutations of the corpus) must load to the same
 //! value, or fail with the same error and line, through `load::parse` (fast path first) and
 //! `load::parse_full` (the full reader alone). Source locations come from `LineIndex` over the
 //! text, which no reader touches, so equal values mean equal findings at equal lines.
 
+#[path = "load_fast_path/clean.rs"]
+mod clean;
 #[path = "../benches/corpus/mod.rs"]
 mod corpus;
 
@@ -83,97 +86,128 @@ fn every_yaml_file_of_the_repository_reads_the_same() {
 
 /// The inputs of the loader's own unit tests and the hardening cases: YAML 1.1 scalars, keys,
 /// merges, aliases, duplicates, errors.
-const CASES: &[&str] = &[
-    "a: yes\nb: 'yes'\nc: \"on\"\nd: off\ne: 0755\nf: ~\ng: |\n  no\n",
-    "a: 3.0\nb: 1.5\nc: 1e3",
-    "a: .inf",
-    "1: a\nyes: b\n1.5: c\n0x10: d\n1e6: e\n",
-    "~: a",
-    "? [a]\n: b",
-    "base: &b {x: 1, w: 2}\nm:\n  <<: *b\n  z: 3\nq: {'<<': 1}\n",
-    "a: &a {x: 1}\nm:\n  <<: *a\n  x: 2\n",
-    "m:\n  <<: 1\n",
-    "a: &x [1, 2]\nb: *x\n",
-    "a: &x [*x]\n",
-    "a: 1\nb: 2\na: 3\n",
-    "a: 1\nb: [unclosed\nc: 3\n",
-    "kind: Pod\nspec:\n  hostNetwork: on\n  containers:\n  - name: a\n    securityContext: {privileged: yes}\n",
-    "a: |\n  --- not a marker\nb: 1\n",
-    "b: 2\nc: [unclosed\nd: 3\n",
-    "b: 2\nc: 3\nb: 4\n",
-    "a: 18446744073709551616\n",
-    "18446744073709551615: a\n",
-    "a: 1_000\nb: 0b101\nc: -0x10\nd: +12\ne: 08\nf: 1e400\ng: 2001-12-14\nh: 12:30\n",
-    "a: b: c\n",
-    "a: b:\n",
-    "a:b: c\n",
-    "a\n",
-    "- a\n- b: 1\n  c: 2\n-\n  - x\n- - y\n",
-    "a:\n- 1\n- 2\nb: 3\n",
-    "a:\n  - 1\n - 2\n",
-    "a: 1\n  b: 2\n",
-    "a: foo\n  bar\n",
-    "a: 'it''s'\nb: \"q\\\"x\\\\y\\n\\t\\/\"\nc: \"\\u00e9\"\n",
-    "a: \"x\" # c\nb: 'y'#c\n",
-    "a: {b: 1, c: [x, 'y', \"z\"], d: {}}\ne: []\n",
-    "a: {b: 1,}\n",
-    "a: [a: 1]\n",
-    "a: {b}\n",
-    "a: {b: }\n",
-    "a: {url: http://x:80/y}\n",
-    "a: [1, 2\n  , 3]\n",
-    "a:   \n  # comment\n  b: 1 # trailing\n# col zero\n  c: 2\n",
-    "a: 1\n\tb: 2\n",
-    "a: 1\r\nb: 2\r\n",
-    "\u{feff}a: 1\n",
-    "a: caf\u{e9}\nb: x\u{85}y\n",
-    "  a: 1\n  b: 2\n",
-    "  a: 1\nb: 2\n",
-    "a: !!str 1\n",
-    "a: !custom x\n",
-    "a: >\n  folded\n",
-    "a: %x\n",
-    "'a' : 1\n",
-    "\"a\": 1\n\"a\": 2\n",
-    "a: -\n",
-    "a: - b\n",
-    "a: -1\nb: -.5\nc: -x\n",
-    "<<: {a: 1}\n",
-    "a: null\nb: Null\nc:\nd: ''\n",
-    "key with spaces: v\nkey  : v2\n",
-    "a: [b, [c, [d]]]\n",
-    "a: {\"b\": \"c\"}\n",
-    "a: {\"b\":\"c\"}\n",
-    "a: [\"b\",\"c\"]\n",
-    "-\n-\n",
-    "- # c\n  a: 1\n",
-    "a:\n-\n  b: 1\n",
-    "a: 1\n...\n",
-    "a: 1\n--- \nb: 2\n",
-    "%YAML 1.1\n---\na: 1\n",
-    "a: [b, c] x\n",
-    "a: \"unclosed\n",
-    "a: 'multi\n  line'\n",
-    "a: 0o17\nb: 0x1F\nc: 1.2.3\nd: 0x\n",
-    "y: 1\nn: 2\non: 3\n",
-    "1.0: a\n",
-    "a: @x\n",
-    "a: `x\n",
-    "a: x # c: d\n",
-    "a#b: c\nd #e: f\n",
-    "? a\n",
-    ": a\n",
-    "a: :x\n",
-    "a: ?x\n",
-    "[a]: b\n",
-    "a,b: c\n",
-    "-   name: a\n    image: b\n-  c: 1\n   d: 2\n",
-    "a:\n    - x\n    - y\nb:\n  - z\n",
-    "- a: 1\n  b:\n  - c\n  d: {}\n",
-    "a: {b: 1, b: 2}\n",
-    "a: [{b: 1}, {c: [2, 3]}]\n",
-    "a: 'x' y\n",
-    "a: \"\"\nb: ''''\n",
+/// Which reader a case must take: the fast one, or the full one it falls back to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reader {
+    Fast,
+    Full,
+}
+
+use Reader::{Fast, Full};
+
+const CASES: &[(Reader, &str)] = &[
+    (
+        Full,
+        "a: yes\nb: 'yes'\nc: \"on\"\nd: off\ne: 0755\nf: ~\ng: |\n  no\n",
+    ),
+    (Fast, "a: 3.0\nb: 1.5\nc: 1e3"),
+    (Full, "a: .inf"),
+    (Fast, "1: a\nyes: b\n1.5: c\n0x10: d\n1e6: e\n"),
+    (Full, "~: a"),
+    (Full, "? [a]\n: b"),
+    (
+        Full,
+        "base: &b {x: 1, w: 2}\nm:\n  <<: *b\n  z: 3\nq: {'<<': 1}\n",
+    ),
+    (Full, "a: &a {x: 1}\nm:\n  <<: *a\n  x: 2\n"),
+    (Full, "m:\n  <<: 1\n"),
+    (Full, "a: &x [1, 2]\nb: *x\n"),
+    (Full, "a: &x [*x]\n"),
+    (Full, "a: 1\nb: 2\na: 3\n"),
+    (Full, "a: 1\nb: [unclosed\nc: 3\n"),
+    (
+        Fast,
+        "kind: Pod\nspec:\n  hostNetwork: on\n  containers:\n  - name: a\n    securityContext: {privileged: yes}\n",
+    ),
+    (Full, "a: |\n  --- not a marker\nb: 1\n"),
+    (Full, "b: 2\nc: [unclosed\nd: 3\n"),
+    (Full, "b: 2\nc: 3\nb: 4\n"),
+    (Fast, "a: 18446744073709551616\n"),
+    (Full, "18446744073709551615: a\n"),
+    (
+        Fast,
+        "a: 1_000\nb: 0b101\nc: -0x10\nd: +12\ne: 08\nf: 1e400\ng: 2001-12-14\nh: 12:30\n",
+    ),
+    (Full, "a: b: c\n"),
+    (Full, "a: b:\n"),
+    (Fast, "a:b: c\n"),
+    (Full, "a\n"),
+    (Full, "- a\n- b: 1\n  c: 2\n-\n  - x\n- - y\n"),
+    (Fast, "a:\n- 1\n- 2\nb: 3\n"),
+    (Full, "a:\n  - 1\n - 2\n"),
+    (Full, "a: 1\n  b: 2\n"),
+    (Full, "a: foo\n  bar\n"),
+    (
+        Full,
+        "a: 'it''s'\nb: \"q\\\"x\\\\y\\n\\t\\/\"\nc: \"\\u00e9\"\n",
+    ),
+    (Full, "a: \"x\" # c\nb: 'y'#c\n"),
+    (Fast, "a: {b: 1, c: [x, 'y', \"z\"], d: {}}\ne: []\n"),
+    (Full, "a: {b: 1,}\n"),
+    (Full, "a: [a: 1]\n"),
+    (Full, "a: {b}\n"),
+    (Full, "a: {b: }\n"),
+    (Fast, "a: {url: http://x:80/y}\n"),
+    (Full, "a: [1, 2\n  , 3]\n"),
+    (
+        Fast,
+        "a:   \n  # comment\n  b: 1 # trailing\n# col zero\n  c: 2\n",
+    ),
+    (Full, "a: 1\n\tb: 2\n"),
+    (Full, "a: 1\r\nb: 2\r\n"),
+    (Full, "\u{feff}a: 1\n"),
+    (Full, "a: caf\u{e9}\nb: x\u{85}y\n"),
+    (Fast, "  a: 1\n  b: 2\n"),
+    (Full, "  a: 1\nb: 2\n"),
+    (Full, "a: !!str 1\n"),
+    (Full, "a: !custom x\n"),
+    (Full, "a: >\n  folded\n"),
+    (Full, "a: %x\n"),
+    (Full, "'a' : 1\n"),
+    (Full, "\"a\": 1\n\"a\": 2\n"),
+    (Full, "a: -\n"),
+    (Full, "a: - b\n"),
+    (Fast, "a: -1\nb: -.5\nc: -x\n"),
+    (Full, "<<: {a: 1}\n"),
+    (Fast, "a: null\nb: Null\nc:\nd: ''\n"),
+    (Fast, "key with spaces: v\nkey  : v2\n"),
+    (Fast, "a: [b, [c, [d]]]\n"),
+    (Fast, "a: {\"b\": \"c\"}\n"),
+    (Full, "a: {\"b\":\"c\"}\n"),
+    (Fast, "a: [\"b\",\"c\"]\n"),
+    (Fast, "-\n-\n"),
+    (Fast, "- # c\n  a: 1\n"),
+    (Fast, "a:\n-\n  b: 1\n"),
+    (Full, "a: 1\n...\n"),
+    (Full, "a: 1\n--- \nb: 2\n"),
+    (Full, "%YAML 1.1\n---\na: 1\n"),
+    (Full, "a: [b, c] x\n"),
+    (Full, "a: \"unclosed\n"),
+    (Full, "a: 'multi\n  line'\n"),
+    (Fast, "a: 0o17\nb: 0x1F\nc: 1.2.3\nd: 0x\n"),
+    (Full, "y: 1\nn: 2\non: 3\n"),
+    (Fast, "1.0: a\n"),
+    (Full, "a: @x\n"),
+    (Full, "a: `x\n"),
+    (Fast, "a: x # c: d\n"),
+    (Full, "a#b: c\nd #e: f\n"),
+    (Full, "? a\n"),
+    (Full, ": a\n"),
+    (Full, "a: :x\n"),
+    (Full, "a: ?x\n"),
+    (Full, "[a]: b\n"),
+    (Full, "a,b: c\n"),
+    (Fast, "-   name: a\n    image: b\n-  c: 1\n   d: 2\n"),
+    (Fast, "a:\n    - x\n    - y\nb:\n  - z\n"),
+    (Fast, "- a: 1\n  b:\n  - c\n  d: {}\n"),
+    (Full, "a: {b: 1, b: 2}\n"),
+    (Fast, "a: [{b: 1}, {c: [2, 3]}]\n"),
+    (Full, "a: 'x' y\n"),
+    (Fast, "a: \"\"\nb: ''''\n"),
+    (Full, "a: [-, b]\n"),
+    (Full, "a: {b: -}\n"),
+    (Full, "- [x, -]\n"),
+    (Fast, "a: [-x, x-, -1]\n"),
 ];
 
 /// Keys about YAML's 1024-character limit for implicit keys, which counts the source from the
@@ -261,8 +295,14 @@ fn a_dash_before_a_flow_indicator_reads_the_same() {
 
 #[test]
 fn the_loaders_own_cases_read_the_same() {
-    for case in CASES {
+    for &(reader, case) in CASES {
         same(case);
+        let took = if load::parse_fast(case).is_some() {
+            Fast
+        } else {
+            Full
+        };
+        assert_eq!(took, reader, "on:\n{case}");
     }
 }
 
@@ -436,7 +476,9 @@ const MUTATIONS: &[&str] = &[
 fn mutated_corpus_documents_read_the_same() {
     let mut rng = Lcg(1818);
     let docs = corpus::corpus(40);
-    for round in 0..6_000 {
+    let mut fast = 0;
+    let rounds = 6_000;
+    for round in 0..rounds {
         let mut text = docs[round % docs.len()].clone();
         for _ in 0..1 + rng.next() % 3 {
             let mut at = rng.next() % text.len();
@@ -462,5 +504,12 @@ fn mutated_corpus_documents_read_the_same() {
             }
         }
         same(&text);
+        fast += usize::from(load::parse_fast(&text).is_some());
     }
+    // About a third stay on the fast path (2,000 at this seed): those test it, not only the
+    // fallback.
+    assert!(
+        fast * 4 >= rounds,
+        "only {fast} of {rounds} mutated documents took the fast path"
+    );
 }
