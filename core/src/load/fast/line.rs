@@ -2,8 +2,7 @@
 
 use serde_json::Value;
 
-use super::super::scalar::{Scalar, resolve};
-use super::super::yaml::{json_of_scalar, key_of_scalar};
+use super::super::scalar::{Scalar, json_of_scalar, key_of_scalar, resolve};
 use super::flow::Flow;
 
 /// YAML drops an implicit key whose source, from its first character to its `:`, is longer than
