@@ -86,13 +86,16 @@ pub fn parse(text: &str, first_line: usize) -> Result<Value, Error> {
 }
 
 /// The fast reader alone: `Some` only for a document it is sure of (for the differential
-/// tests and the load bench; [`parse`] is what callers want).
+/// tests and the load bench; [`parse`] is what callers want). Hidden from the docs so no caller
+/// bypasses the fallback.
+#[doc(hidden)]
 pub fn parse_fast(text: &str) -> Option<Value> {
     fast::to_json(text)
 }
 
 /// Parses one document with the full reader alone (what [`parse`] falls back to; public for
-/// the differential tests and the load bench).
+/// the differential tests and the load bench; hidden from the docs like `parse_fast`).
+#[doc(hidden)]
 pub fn parse_full(text: &str, first_line: usize) -> Result<Value, Error> {
     let yaml = || {
         yaml::to_json(text).map_err(|(line, message)| Error::Manifest {
