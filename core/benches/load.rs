@@ -1,5 +1,6 @@
 //! YAML reading speed on the engine bench's corpus (1,000 mixed workload manifests, one core):
-//! guardian_core::load (YAML 1.1 as the API server reads it) against serde_yaml_ng (YAML 1.2),
+//! guardian_core::load (YAML 1.1 as the API server reads it: the fast reader for block-style
+//! documents, the full reader for the rest), the full reader alone, and serde_yaml_ng (YAML 1.2),
 //! which `check` used before.
 
 mod corpus;
@@ -20,8 +21,10 @@ fn bench(c: &mut Criterion) {
     // Both readers agree on the corpus (it has no YAML 1.1-only scalars), so they do equal work.
     for doc in &docs {
         let ours = guardian_core::load::parse(doc, 1).expect("corpus loads");
+        let full = guardian_core::load::parse_full(doc, 1).expect("corpus loads");
         let theirs: Value = serde_yaml_ng::from_str(doc).expect("corpus parses");
         assert_eq!(ours, theirs, "the readers disagree on the corpus");
+        assert_eq!(ours, full, "the readers disagree on the corpus");
     }
     let mut group = c.benchmark_group("load");
     group.throughput(Throughput::Bytes(bytes as u64));
@@ -30,6 +33,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for doc in &docs {
                 black_box(guardian_core::load::parse(doc, 1).expect("corpus loads"));
+            }
+        })
+    });
+    group.bench_function("guardian_core::load full reader", |b| {
+        b.iter(|| {
+            for doc in &docs {
+                black_box(guardian_core::load::parse_full(doc, 1).expect("corpus loads"));
             }
         })
     });

@@ -1,6 +1,10 @@
 //! Plain-scalar resolution as go-yaml v2 does it (YAML 1.1), which is what kubectl and the API
 //! server read manifests with (sigs.k8s.io/yaml): `yes`, `on`, `y`, `Off`… are booleans, `0755`
 //! is octal, `1_000` is a thousand, `~` is null. Quoted and block scalars are always strings.
+//! And resolved scalars as sigs.k8s.io/yaml turns them into JSON values and object keys, which
+//! both the full reader and the fast one use.
+
+use serde_json::Value;
 
 /// What one scalar resolves to, before it becomes JSON.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +232,76 @@ fn go_parse_float(s: &str) -> Option<f64> {
         return None;
     }
     s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// A resolved scalar as JSON, as sigs.k8s.io/yaml marshals it and the API server reads it back:
+/// whole floats below 1e21 are printed without a fraction, so they read as integers.
+pub(super) fn json_of_scalar(scalar: Scalar<'_>) -> Result<Value, String> {
+    Ok(match scalar {
+        Scalar::Null => Value::Null,
+        Scalar::Bool(b) => Value::Bool(b),
+        Scalar::Int(i) => Value::from(i),
+        Scalar::Uint(u) => Value::from(u),
+        Scalar::Float(f) => json_of_float(f)?,
+        Scalar::Str(s) => Value::from(s),
+        Scalar::Merge => Value::from("<<"),
+    })
+}
+
+fn json_of_float(f: f64) -> Result<Value, String> {
+    if !f.is_finite() {
+        return Err(format!(
+            "{f} is not a JSON number (the API server rejects it); quote it to make it a string"
+        ));
+    }
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        if f >= i64::MIN as f64 && f < i64::MAX as f64 {
+            return Ok(Value::from(f as i64));
+        }
+        if f >= 0.0 && f < u64::MAX as f64 {
+            return Ok(Value::from(f as u64));
+        }
+    }
+    Ok(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number))
+}
+
+/// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
+pub(super) fn key_of_scalar(scalar: &Scalar<'_>) -> Result<String, String> {
+    match scalar {
+        Scalar::Str(s) => Ok((*s).to_owned()),
+        Scalar::Int(i) => Ok(i.to_string()),
+        Scalar::Bool(b) => Ok(b.to_string()),
+        Scalar::Float(f) => Ok(go_float32_g(*f)),
+        Scalar::Merge => Ok("<<".to_owned()),
+        Scalar::Null => Err("a mapping key is null; the API server rejects it".to_owned()),
+        Scalar::Uint(u) => Err(format!(
+            "mapping key {u} is beyond the signed 64-bit range; the API server rejects it"
+        )),
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: shortest float32 digits, exponent form when the
+/// exponent is below -4 or at least 6 (`1e+06`).
+pub(super) fn go_float32_g(f: f64) -> String {
+    let f = f as f32;
+    if !f.is_finite() {
+        return if f.is_nan() {
+            ".nan".to_owned()
+        } else if f > 0.0 {
+            ".inf".to_owned()
+        } else {
+            "-.inf".to_owned()
+        };
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use granit_parser::{Event, Options, Parser, ScalarStyle};
 use serde_json::{Map, Value};
 
-use super::scalar::{Scalar, Tag, resolve};
+use super::scalar::{Scalar, Tag, go_float32_g, json_of_scalar, key_of_scalar, resolve};
 
 /// The namespace of the YAML core-schema tags (`!!str` is `tag:yaml.org,2002:str`).
 const CORE_TAGS: &str = "tag:yaml.org,2002:";
@@ -329,52 +329,6 @@ fn weight_of_str(text: &str) -> usize {
     NODE_WEIGHT.saturating_add(text.len())
 }
 
-/// A resolved scalar as JSON, as sigs.k8s.io/yaml marshals it and the API server reads it back:
-/// whole floats below 1e21 are printed without a fraction, so they read as integers.
-fn json_of_scalar(scalar: Scalar<'_>) -> Result<Value, String> {
-    Ok(match scalar {
-        Scalar::Null => Value::Null,
-        Scalar::Bool(b) => Value::Bool(b),
-        Scalar::Int(i) => Value::from(i),
-        Scalar::Uint(u) => Value::from(u),
-        Scalar::Float(f) => json_of_float(f)?,
-        Scalar::Str(s) => Value::from(s),
-        Scalar::Merge => Value::from("<<"),
-    })
-}
-
-fn json_of_float(f: f64) -> Result<Value, String> {
-    if !f.is_finite() {
-        return Err(format!(
-            "{f} is not a JSON number (the API server rejects it); quote it to make it a string"
-        ));
-    }
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        if f >= i64::MIN as f64 && f < i64::MAX as f64 {
-            return Ok(Value::from(f as i64));
-        }
-        if f >= 0.0 && f < u64::MAX as f64 {
-            return Ok(Value::from(f as u64));
-        }
-    }
-    Ok(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number))
-}
-
-/// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
-fn key_of_scalar(scalar: &Scalar<'_>) -> Result<String, String> {
-    match scalar {
-        Scalar::Str(s) => Ok((*s).to_owned()),
-        Scalar::Int(i) => Ok(i.to_string()),
-        Scalar::Bool(b) => Ok(b.to_string()),
-        Scalar::Float(f) => Ok(go_float32_g(*f)),
-        Scalar::Merge => Ok("<<".to_owned()),
-        Scalar::Null => Err("a mapping key is null; the API server rejects it".to_owned()),
-        Scalar::Uint(u) => Err(format!(
-            "mapping key {u} is beyond the signed 64-bit range; the API server rejects it"
-        )),
-    }
-}
-
 fn key_of_value(value: &Value) -> Result<String, String> {
     match value {
         Value::String(s) => Ok(s.clone()),
@@ -388,30 +342,6 @@ fn key_of_value(value: &Value) -> Result<String, String> {
         },
         Value::Null => Err("a mapping key is null; the API server rejects it".to_owned()),
         _ => Err("a mapping key must be a scalar, not a mapping or sequence".to_owned()),
-    }
-}
-
-/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: shortest float32 digits, exponent form when the
-/// exponent is below -4 or at least 6 (`1e+06`).
-fn go_float32_g(f: f64) -> String {
-    let f = f as f32;
-    if !f.is_finite() {
-        return if f.is_nan() {
-            ".nan".to_owned()
-        } else if f > 0.0 {
-            ".inf".to_owned()
-        } else {
-            "-.inf".to_owned()
-        };
-    }
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
-    } else {
-        format!("{f}")
     }
 }
 
