@@ -1,8 +1,8 @@
 //! What every reconcile shares: clients, caches, the policy store, metrics and leader state.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
@@ -18,10 +18,8 @@ use crate::backoff::Backoff;
 use crate::events::EventPublisher;
 use crate::incremental::KeptFindings;
 use crate::metrics::Metrics;
-use crate::reconcile_inputs::{Stamp, fingerprint, policy_inputs};
-
-/// What each policy's results depend on, by policy name (see [`policy_inputs`]).
-pub type PolicyInputs = std::collections::HashMap<String, u64>;
+use crate::policy_build::BuildTracker;
+pub use crate::policy_build::PolicyInputs;
 use crate::reports::ReportState;
 
 /// Shared by every reconcile, behind an `Arc`.
@@ -43,9 +41,9 @@ pub struct Context {
     pub failures: Backoff,
     /// Each policy's latest results per object, updated as workloads change.
     pub kept: Arc<KeptFindings>,
-    /// The policies/exceptions fingerprint the store was last built from, and what each
-    /// policy's results depend on in that build.
-    built_from: Mutex<(Vec<Stamp>, Arc<PolicyInputs>)>,
+    /// What the store was last built from, and what each policy's results depend on in that
+    /// build.
+    built: BuildTracker,
 }
 
 impl std::fmt::Debug for Context {
@@ -85,7 +83,7 @@ impl Context {
             reports_unavailable: AtomicBool::new(false),
             failures: Backoff::default(),
             kept: Arc::new(KeptFindings::default()),
-            built_from: Mutex::new((Vec::new(), Arc::default())),
+            built: BuildTracker::default(),
         }
     }
 
@@ -101,43 +99,34 @@ impl Context {
     }
 
     /// [`fresh_snapshot`](Self::fresh_snapshot), with what each policy's results depend on in
-    /// that very build (see [`policy_inputs`]).
+    /// that very build (see [`policy_inputs`](crate::reconcile_inputs::policy_inputs)). Cheap
+    /// when no policy or exception changed: asked on every workload change.
     pub fn fresh_build(&self) -> (Arc<PolicySnapshot>, Arc<PolicyInputs>) {
-        let policies = self.policies.state();
-        let exceptions = self.exceptions.state();
-        let fingerprint = fingerprint(&policies, &exceptions);
-        let Ok(mut built) = self.built_from.lock() else {
-            return (self.store.snapshot(), Arc::default());
-        };
-        if built.0 == fingerprint {
-            return (self.store.snapshot(), built.1.clone());
+        let fresh = self.built.fresh(&self.store, || {
+            (self.policies.state(), self.exceptions.state())
+        });
+        if fresh.rebuilt {
+            // Policies gone from the cache (deleted, even without the finalizer running) leave
+            // the per-policy memories too.
+            let live: HashSet<String> =
+                self.policies.state().iter().map(|p| p.name_any()).collect();
+            let live = |name: &str| live.contains(name);
+            self.failures.retain_policies(&live);
+            self.events.retain_policies(&live);
         }
-        let policies: Vec<GuardianPolicy> = policies
-            .iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .map(|p| (**p).clone())
-            .collect();
-        let exceptions: Vec<GuardianException> = exceptions.iter().map(|e| (**e).clone()).collect();
-        let snapshot = self.store.rebuild(&policies, &exceptions);
-        let inputs = Arc::new(policy_inputs(&fingerprint));
-        *built = (fingerprint, inputs.clone());
-        // Policies gone from the cache (deleted, even without the finalizer running) leave the
-        // per-policy memories too.
-        let live: HashSet<String> = self.policies.state().iter().map(|p| p.name_any()).collect();
-        let live = |name: &str| live.contains(name);
-        self.failures.retain_policies(&live);
-        self.events.retain_policies(&live);
-        (snapshot, inputs)
+        (fresh.snapshot, fresh.inputs)
+    }
+
+    /// Called after the policy or exception cache applied a watch event.
+    pub fn note_policy_cache_change(&self) {
+        self.built.note_change();
     }
 
     /// Whether the compiled set is built from the cached policies and exceptions as they are:
-    /// when not, [`fresh_snapshot`](Self::fresh_snapshot) compiles, which a caller on the async
-    /// runtime runs with `spawn_blocking`.
+    /// when not, [`fresh_snapshot`](Self::fresh_snapshot) may compile, which a caller on the
+    /// async runtime runs with `spawn_blocking`.
     pub fn snapshot_is_current(&self) -> bool {
-        let fingerprint = fingerprint(&self.policies.state(), &self.exceptions.state());
-        self.built_from
-            .lock()
-            .is_ok_and(|built| built.0 == fingerprint)
+        self.built.is_current()
     }
 
     /// The names of the policies not being deleted: what a report pass must evaluate.

@@ -96,6 +96,16 @@ fn on_first_list<K>(synced: impl Fn()) -> impl FnMut(&Result<watcher::Event<K>, 
     }
 }
 
+/// An `inspect` callback after a policy or exception reflector: each event it applied may change
+/// what the compiled set is built from (the cheap check on every workload change).
+fn noted_by<K>(ctx: Arc<Context>) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) {
+    move |event| {
+        if event.is_ok() {
+            ctx.note_policy_cache_change();
+        }
+    }
+}
+
 /// A cache watch's signal handler: `synced` on its first complete list, once; `failed` on each
 /// failure (the watcher retries on its own).
 fn once_listed(
@@ -169,6 +179,7 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(on_first_list(synced.clone()))
+    .inspect(noted_by(ctx.clone()))
     .touched_objects()
     // The reconcile's own status writes must not start another evaluation of every object.
     .predicate_filter(
@@ -187,6 +198,7 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(on_first_list(synced.clone()))
+    .inspect(noted_by(ctx.clone()))
     .filter_map(|e| std::future::ready(changes::exception_trigger(&e)));
     // Objects the workload task re-evaluates besides the watches' changes: those fetched when
     // their owner went away, and those of a namespace whose labels changed. Keys only: the
