@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt, stream};
@@ -13,6 +12,7 @@ use guardian_core::crd::{GuardianException, GuardianPolicy};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
@@ -28,6 +28,35 @@ pub(crate) struct Outputs {
     pub relist: mpsc::Sender<()>,
     /// Objects to re-evaluate later (those fetched when their owner went away).
     pub requeue: mpsc::UnboundedSender<ObjectKey>,
+}
+
+/// How many watch changes wait, timestamped, for the workload task before the watches wait too.
+const WAITING: usize = 4096;
+
+/// The workload watches' changes, each with the moment its watch yielded it. The watches are
+/// driven by their own task, so a change waiting behind earlier ones is timed from its arrival
+/// (its queueing is part of the decision latency), not from when the workload task got to it.
+pub(crate) fn timestamped(
+    watches: impl Stream<Item = CacheChange> + Send + 'static,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = (CacheChange, Option<Instant>)> + Unpin {
+    let (mut tx, rx) = mpsc::channel(WAITING);
+    tokio::spawn(async move {
+        let mut watches = std::pin::pin!(watches);
+        loop {
+            let change = tokio::select! {
+                () = shutdown.cancelled() => return,
+                change = watches.next() => change,
+            };
+            let Some(change) = change else { return };
+            let arrived = Some(Instant::now());
+            // Closed: the workload task ended.
+            if tx.send((change, arrived)).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Runs until the changes end or the controller stops listening. `watches` are the workload
@@ -178,7 +207,25 @@ async fn decide(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_change_waiting_behind_others_is_timed_from_its_watch_event() {
+        let change = || CacheChange::Relisted;
+        let mut changes = timestamped(stream::iter([change(), change()]), CancellationToken::new());
+        // On this single-threaded runtime the watches' task yields both changes before the
+        // first is handed over: the second waits from then on.
+        let (_, first) = changes.next().await.expect("first change");
+        assert!(first.is_some());
+        // The workload task is busy with the first change for a while.
+        let busy = Duration::from_millis(200);
+        tokio::time::sleep(busy).await;
+        let (_, second) = changes.next().await.expect("second change");
+        let waited = second.expect("timed").elapsed();
+        assert!(waited >= busy, "timed {waited:?}, waited at least {busy:?}");
+    }
 
     #[test]
     fn only_a_relist_of_the_exceptions_distrusts_every_kept_result() {

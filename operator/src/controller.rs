@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{StreamExt, stream};
@@ -243,14 +243,12 @@ pub async fn run(
         let signal = once_listed(synced.clone(), move |e| {
             tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
         });
-        // Timed from the moment the watch yields the change (the decision histogram).
-        cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal)
-            .map(|change| (change, Some(Instant::now())))
-            .boxed()
+        cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
     });
     let workload_task = changes::run(
         ctx.clone(),
-        stream::select_all(watches),
+        // Timed from the moment a watch yields the change (the decision histogram).
+        changes::timestamped(stream::select_all(watches), shutdown.clone()),
         requeued_rx,
         changes::Outputs {
             refs: refs_tx,

@@ -142,8 +142,9 @@ impl Metrics {
                 HistogramVec::new(
                     HistogramOpts::new(
                         "reconcile_decision_seconds",
-                        "Time from a workload's watch event reaching the controller to the \
-                         decision whether any policy's status or report must be written",
+                        "Time from a workload's watch event, as its watch yields it (the wait \
+                         behind earlier changes included), to the decision whether any policy's \
+                         status or report must be written",
                     )
                     .buckets(DECISION_BUCKETS.to_vec()),
                     &["decision"],
