@@ -24,7 +24,8 @@ use crate::metrics::CHANGE;
 pub(crate) struct Outputs {
     /// The policies a change concerns, to reconcile.
     pub refs: mpsc::Sender<ObjectRef<GuardianPolicy>>,
-    /// A relist of a workload kind: every policy reconciled, every kept result distrusted.
+    /// A relist of a workload kind: every policy reconciled (its kept results were distrusted as
+    /// the kind was listed).
     pub relist: mpsc::Sender<()>,
     /// Objects to re-evaluate later (those fetched when their owner went away).
     pub requeue: mpsc::UnboundedSender<ObjectKey>,

@@ -55,7 +55,10 @@ pub async fn run(
         let started = tokio::time::Instant::now();
         while ctx.is_leader() {
             match finish(&ctx, started.elapsed() > PASS_TIMEOUT).await {
-                Ok(true) => break,
+                Ok(true) => {
+                    ctx.metrics.report_pass_done();
+                    break;
+                }
                 Ok(false) => tokio::time::sleep(POLL).await,
                 Err(e) => {
                     tracing::warn!(error = %crate::error::chain(&e), retry_in = ?RETRY, "reconciling the PolicyReports failed");
