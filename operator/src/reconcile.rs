@@ -3,7 +3,6 @@
 //! [`crate::incremental`]), then write status, PolicyReports, events and metrics, each only when
 //! it changed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ use crate::context::Context;
 use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
 use crate::metrics::FULL;
-use crate::reports::{self, PolicyRows};
+use crate::reports::{self, NamespaceRows};
 use crate::status::{self, Assessment, DEGRADED};
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
@@ -87,7 +86,7 @@ async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> 
         // Nothing of the policy compiled: nothing is enforced, and nothing reported.
         (Some(errors), None) => {
             ctx.kept.forget(&name);
-            (Assessment::Invalid(errors.clone()), BTreeMap::new(), None)
+            (Assessment::Invalid(errors.clone()), Arc::default(), None)
         }
         // Compiled, or broken with its last good generation in the set: that is evaluated.
         _ => {
@@ -200,11 +199,7 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     Ok(Action::await_change())
 }
 
-async fn write_reports(
-    policy: &str,
-    rows: BTreeMap<String, PolicyRows>,
-    ctx: &Context,
-) -> Result<(), Error> {
+async fn write_reports(policy: &str, rows: Arc<NamespaceRows>, ctx: &Context) -> Result<(), Error> {
     let mut state = ctx.reports.lock().await;
     let changed = state.set_policy(policy, rows);
     state.record(policy);
