@@ -41,6 +41,15 @@ pub(crate) fn timestamped(
     watches: impl Stream<Item = CacheChange> + Send + 'static,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = (CacheChange, Option<Instant>)> + Unpin {
+    stamped_by(watches, shutdown, Instant::now)
+}
+
+/// [`timestamped`] with its clock given (the tests read it).
+fn stamped_by(
+    watches: impl Stream<Item = CacheChange> + Send + 'static,
+    shutdown: CancellationToken,
+    now: impl Fn() -> Instant + Send + 'static,
+) -> impl Stream<Item = (CacheChange, Option<Instant>)> + Unpin {
     let (mut tx, rx) = mpsc::channel(WAITING);
     tokio::spawn(async move {
         let mut watches = std::pin::pin!(watches);
@@ -50,7 +59,7 @@ pub(crate) fn timestamped(
                 change = watches.next() => change,
             };
             let Some(change) = change else { return };
-            let arrived = Some(Instant::now());
+            let arrived = Some(now());
             // Closed: the workload task ended.
             if tx.send((change, arrived)).await.is_err() {
                 return;
@@ -214,18 +223,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_waiting_behind_others_is_timed_from_its_watch_event() {
+        // A clock that moves one second at each read: each stamp says which read it was.
+        let start = Instant::now();
+        let reads = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let clock = {
+            let reads = reads.clone();
+            move || start + Duration::from_secs(reads.fetch_add(1, Ordering::SeqCst))
+        };
         let change = || CacheChange::Relisted;
-        let mut changes = timestamped(stream::iter([change(), change()]), CancellationToken::new());
+        let mut changes = stamped_by(
+            stream::iter([change(), change()]),
+            CancellationToken::new(),
+            clock,
+        );
         // On this single-threaded runtime the watches' task yields both changes before the
-        // first is handed over: the second waits from then on.
+        // first is handed over: the second is stamped as it arrives, while the workload task
+        // is still busy with the first.
         let (_, first) = changes.next().await.expect("first change");
-        assert!(first.is_some());
-        // The workload task is busy with the first change for a while.
-        let busy = Duration::from_millis(200);
-        tokio::time::sleep(busy).await;
+        assert_eq!(first, Some(start));
+        assert_eq!(reads.load(Ordering::SeqCst), 2, "both stamped on arrival");
         let (_, second) = changes.next().await.expect("second change");
-        let waited = second.expect("timed").elapsed();
-        assert!(waited >= busy, "timed {waited:?}, waited at least {busy:?}");
+        assert_eq!(second, Some(start + Duration::from_secs(1)));
     }
 
     #[test]

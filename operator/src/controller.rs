@@ -97,12 +97,20 @@ fn on_first_list<K>(synced: impl Fn()) -> impl FnMut(&Result<watcher::Event<K>, 
 }
 
 /// An `inspect` callback after a policy or exception reflector: each event it applied may change
-/// what the compiled set is built from (the cheap check on every workload change).
-fn noted_by<K>(ctx: Arc<Context>) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) {
+/// what the compiled set is built from (the cheap check on every workload change), so `note` is
+/// called first; then `synced` on the first complete list. In the other order, the build made
+/// when the last cache synced could see an unmoved count and keep a set built before the list
+/// was swapped in (even empty), and the webhook would be marked ready with it.
+fn noted_then_listed<K>(
+    note: impl Fn(),
+    synced: impl Fn(),
+) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) {
+    let mut listed = on_first_list(synced);
     move |event| {
         if event.is_ok() {
-            ctx.note_policy_cache_change();
+            note();
         }
+        listed(event);
     }
 }
 
@@ -194,8 +202,13 @@ pub async fn run(
         ),
     )
     .default_backoff()
-    .inspect(on_first_list(synced.clone()))
-    .inspect(noted_by(ctx.clone()))
+    .inspect(noted_then_listed(
+        {
+            let ctx = ctx.clone();
+            move || ctx.note_policy_cache_change()
+        },
+        synced.clone(),
+    ))
     .touched_objects()
     // The reconcile's own status writes must not start another evaluation of every object.
     .predicate_filter(
@@ -213,8 +226,13 @@ pub async fn run(
         ),
     )
     .default_backoff()
-    .inspect(on_first_list(synced.clone()))
-    .inspect(noted_by(ctx.clone()))
+    .inspect(noted_then_listed(
+        {
+            let ctx = ctx.clone();
+            move || ctx.note_policy_cache_change()
+        },
+        synced.clone(),
+    ))
     .filter_map(|e| std::future::ready(changes::exception_trigger(&e)));
     // Objects the workload task re-evaluates besides the watches' changes: those fetched when
     // their owner went away, and those of a namespace whose labels changed. Keys only: the
@@ -367,6 +385,57 @@ mod tests {
         signal(WatchSignal::Listed);
         assert_eq!(synced.load(Ordering::SeqCst), 1);
         assert_eq!(failed.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_set_built_when_the_policies_synced_is_built_from_their_list() {
+        use guardian_cluster::store::PolicyStore;
+
+        use crate::policy_build::BuildTracker;
+
+        let (tracker, store) = (
+            Arc::new(BuildTracker::default()),
+            Arc::new(PolicyStore::new()),
+        );
+        let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianPolicy",
+            "metadata": { "name": "base", "uid": "uid-base", "generation": 1 },
+            "spec": { "profiles": ["pss-baseline"] }
+        }))
+        .expect("policy");
+        // What the reflector holds: empty until the list is swapped in at `InitDone`.
+        let cached = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let read = {
+            let cached = cached.clone();
+            move || (cached.lock().expect("cache").clone(), Vec::new())
+        };
+        let built = Arc::new(std::sync::Mutex::new(None));
+        let mut hooks = noted_then_listed(
+            {
+                let tracker = tracker.clone();
+                move || tracker.note_change()
+            },
+            {
+                let (tracker, store, built, read) =
+                    (tracker.clone(), store.clone(), built.clone(), read.clone());
+                move || *built.lock().expect("built") = Some(tracker.fresh(&store, &read).snapshot)
+            },
+        );
+        hooks(&Ok(watcher::Event::<GuardianPolicy>::Init));
+        hooks(&Ok(watcher::Event::InitApply(policy.clone())));
+        // A workload change builds between the list's objects and its end: the store is not
+        // swapped yet, so it builds the empty set at the count so far.
+        tracker.fresh(&store, &read);
+        cached.lock().expect("cache").push(Arc::new(policy));
+        hooks(&Ok(watcher::Event::InitDone));
+        let built = built
+            .lock()
+            .expect("built")
+            .clone()
+            .expect("built when synced");
+        let names: Vec<_> = built.set.policies().map(|p| p.name.to_owned()).collect();
+        assert_eq!(names, ["base"]);
     }
 
     #[test]
