@@ -24,11 +24,36 @@ use crate::metrics::CHANGE;
 pub(crate) struct Outputs {
     /// The policies a change concerns, to reconcile.
     pub refs: mpsc::Sender<ObjectRef<GuardianPolicy>>,
-    /// A relist of a workload kind: every policy reconciled (its kept results were distrusted as
-    /// the kind was listed).
+    /// A (re)list of a workload kind: every policy reconciled.
     pub relist: mpsc::Sender<()>,
     /// Objects to re-evaluate later (those fetched when their owner went away).
     pub requeue: mpsc::UnboundedSender<ObjectKey>,
+}
+
+/// One workload watch change, and whether it is a relist after its kind's first list.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    pub change: CacheChange,
+    /// A later relist distrusts every kept result when the workload task reaches it: the changes
+    /// queued before it are stale (the relist may have dropped or replaced their objects), so a
+    /// policy evaluated in full before they are handled would take them into trusted results. A
+    /// kind's first list was distrusted as it was cached, before the caches counted as synced.
+    pub later_relist: bool,
+}
+
+/// One workload kind's watch changes, its relists after the first marked.
+pub(crate) fn relists_marked(
+    changes: impl Stream<Item = CacheChange>,
+) -> impl Stream<Item = Watched> {
+    let mut listed = false;
+    changes.map(move |change| {
+        let later_relist =
+            matches!(change, CacheChange::Relisted) && std::mem::replace(&mut listed, true);
+        Watched {
+            change,
+            later_relist,
+        }
+    })
 }
 
 /// How many watch changes wait, timestamped, for the workload task before the watches wait too.
@@ -38,18 +63,18 @@ const WAITING: usize = 4096;
 /// driven by their own task, so a change waiting behind earlier ones is timed from its arrival
 /// (its queueing is part of the decision latency), not from when the workload task got to it.
 pub(crate) fn timestamped(
-    watches: impl Stream<Item = CacheChange> + Send + 'static,
+    watches: impl Stream<Item = Watched> + Send + 'static,
     shutdown: CancellationToken,
-) -> impl Stream<Item = (CacheChange, Option<Instant>)> + Unpin {
+) -> impl Stream<Item = (Watched, Option<Instant>)> + Unpin {
     stamped_by(watches, shutdown, Instant::now)
 }
 
 /// [`timestamped`] with its clock given (the tests read it).
-fn stamped_by(
-    watches: impl Stream<Item = CacheChange> + Send + 'static,
+fn stamped_by<T: Send + 'static>(
+    watches: impl Stream<Item = T> + Send + 'static,
     shutdown: CancellationToken,
     now: impl Fn() -> Instant + Send + 'static,
-) -> impl Stream<Item = (CacheChange, Option<Instant>)> + Unpin {
+) -> impl Stream<Item = (T, Option<Instant>)> + Unpin {
     let (mut tx, rx) = mpsc::channel(WAITING);
     tokio::spawn(async move {
         let mut watches = std::pin::pin!(watches);
@@ -74,7 +99,7 @@ fn stamped_by(
 /// to re-evaluate, read from the cache when handled.
 pub(crate) async fn run(
     ctx: Arc<Context>,
-    watches: impl Stream<Item = (CacheChange, Option<Instant>)> + Unpin,
+    watches: impl Stream<Item = (Watched, Option<Instant>)> + Unpin,
     requeued_rx: mpsc::UnboundedReceiver<ObjectKey>,
     outputs: Outputs,
     shutdown: CancellationToken,
@@ -84,7 +109,13 @@ pub(crate) async fn run(
         requeued_rx.filter_map({
             let workloads = ctx.workloads.clone();
             // Not from a watch event: not timed.
-            move |key| std::future::ready(requeued(&workloads, &key).map(|c| (c, None)))
+            move |key| {
+                let change = requeued(&workloads, &key).map(|change| Watched {
+                    change,
+                    later_relist: false,
+                });
+                std::future::ready(change.map(|c| (c, None)))
+            }
         }),
     );
     let Outputs {
@@ -93,9 +124,14 @@ pub(crate) async fn run(
         requeue: requeued_tx,
     } = outputs;
     let fetching = Arc::new(AtomicBool::new(false));
-    while let Some((change, received)) = changes.next().await {
-        let sent = match change {
-            CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
+    while let Some((watched, received)) = changes.next().await {
+        let sent = match watched.change {
+            CacheChange::Relisted => {
+                if watched.later_relist {
+                    ctx.kept.invalidate_all();
+                }
+                relist_tx.send(()).await.is_ok()
+            }
             CacheChange::Orphaned => {
                 // One fetch at a time, after the garbage collector had its chance. The
                 // objects fetched come back as changes, re-evaluated on their own.
@@ -230,9 +266,8 @@ mod tests {
             let reads = reads.clone();
             move || start + Duration::from_secs(reads.fetch_add(1, Ordering::SeqCst))
         };
-        let change = || CacheChange::Relisted;
         let mut changes = stamped_by(
-            stream::iter([change(), change()]),
+            stream::iter(["first", "second"]),
             CancellationToken::new(),
             clock,
         );
@@ -244,6 +279,79 @@ mod tests {
         assert_eq!(reads.load(Ordering::SeqCst), 2, "both stamped on arrival");
         let (_, second) = changes.next().await.expect("second change");
         assert_eq!(second, Some(start + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_kinds_relists_after_its_first_list_are_marked() {
+        let object = || CacheChange::Object {
+            old: None,
+            new: None,
+        };
+        let changes = [
+            CacheChange::Relisted,
+            object(),
+            CacheChange::Relisted,
+            CacheChange::Relisted,
+        ];
+        let marked: Vec<bool> =
+            futures::executor::block_on_stream(relists_marked(stream::iter(changes)))
+                .map(|w| w.later_relist)
+                .collect();
+        assert_eq!(marked, [false, false, true, true]);
+    }
+
+    #[tokio::test]
+    async fn a_later_relist_distrusts_the_kept_results_when_the_task_reaches_it() {
+        use guardian_cluster::cache::NamespaceCache;
+        use guardian_cluster::store::PolicyStore;
+        use kube::runtime::reflector;
+
+        use crate::events::EventPublisher;
+        use crate::metrics::Metrics;
+
+        // Never contacted: no policy, and relists ask nothing of the API server.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("client");
+        let ctx = Arc::new(Context::new(
+            client.clone(),
+            Arc::new(PolicyStore::new()),
+            reflector::store::<GuardianPolicy>().0,
+            reflector::store::<GuardianException>().0,
+            Arc::new(WorkloadCache::default()),
+            Arc::new(NamespaceCache::default()),
+            Metrics::new().expect("metrics"),
+            EventPublisher::new(client, "test".into()),
+            tokio::sync::watch::channel(true).1,
+            Duration::from_secs(300),
+        ));
+        let (mut watches_tx, watches_rx) = mpsc::channel(4);
+        let (refs, _refs_rx) = mpsc::channel(4);
+        let (relist, mut relist_rx) = mpsc::channel(4);
+        let (requeue, requeued_rx) = mpsc::unbounded();
+        let task = tokio::spawn(run(
+            ctx.clone(),
+            watches_rx,
+            requeued_rx,
+            Outputs {
+                refs,
+                relist,
+                requeue,
+            },
+            CancellationToken::new(),
+        ));
+        let epoch = ctx.kept.epoch();
+        for later_relist in [false, true] {
+            let relisted = Watched {
+                change: CacheChange::Relisted,
+                later_relist,
+            };
+            watches_tx.send((relisted, None)).await.expect("task runs");
+            relist_rx.next().await.expect("every policy reconciled");
+        }
+        // The first list was distrusted as it was cached; the later relist in order, here, so
+        // the changes queued before it were handled on results it then distrusted.
+        assert_eq!(ctx.kept.epoch(), epoch + 1);
+        task.abort();
     }
 
     #[test]

@@ -131,22 +131,6 @@ fn once_listed(
     }
 }
 
-/// A workload watch's signal handler: each list distrusts every kept result the moment the cache
-/// holds it, before the cache counts as synced. The report pass, which starts once every cache
-/// synced, then evaluates each policy over the lists, and no first list still on its way to the
-/// workload task distrusts that pass's results afterwards.
-fn distrust_on_list(
-    distrust: impl Fn() + Send + 'static,
-    mut signal: impl FnMut(WatchSignal<'_>) + Send + 'static,
-) -> impl FnMut(WatchSignal<'_>) + Send + 'static {
-    move |event| {
-        if matches!(event, WatchSignal::Listed) {
-            distrust();
-        }
-        signal(event);
-    }
-}
-
 /// Runs the controller until `shutdown` is cancelled. Every replica runs it (caches stay warm);
 /// only the leader writes (see `reconcile`).
 #[allow(clippy::too_many_arguments)]
@@ -274,14 +258,29 @@ pub async fn run(
     };
     let watches = resources.into_iter().map(|ar| {
         let kind = ar.kind.clone();
-        let kept = ctx.kept.clone();
-        let signal = distrust_on_list(
-            move || kept.invalidate_all(),
-            once_listed(synced.clone(), move |e| {
+        let (kept, synced) = (ctx.kept.clone(), synced.clone());
+        // A kind's first list distrusts every kept result the moment the cache holds it, before
+        // the cache counts as synced: the report pass, which starts once every cache synced,
+        // then evaluates each policy over the lists, and no first list still on its way to the
+        // workload task distrusts that pass's results afterwards. A later relist is distrusted
+        // in order by the workload task (see `changes::Watched`).
+        let signal = once_listed(
+            move || {
+                kept.invalidate_all();
+                synced();
+            },
+            move |e| {
                 tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
-            }),
+            },
         );
-        cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal).boxed()
+        changes::relists_marked(cache::watch_kind(
+            client.clone(),
+            ar,
+            initial_list,
+            workloads.clone(),
+            signal,
+        ))
+        .boxed()
     });
     let workload_task = changes::run(
         ctx.clone(),
@@ -316,7 +315,7 @@ pub async fn run(
     let triggers = stream::select_all([
         exception_changes.boxed(),
         namespace_changes.boxed(),
-        // Distrusted already as the kind was listed (see `distrust_on_list`).
+        // Distrusted already, by the workload task or as the kind was first listed.
         relist_rx.map(|()| false).boxed(),
         leader_gained.boxed(),
     ])
@@ -436,23 +435,5 @@ mod tests {
             .expect("built when synced");
         let names: Vec<_> = built.set.policies().map(|p| p.name.to_owned()).collect();
         assert_eq!(names, ["base"]);
-    }
-
-    #[test]
-    fn every_list_of_a_workload_kind_distrusts_the_kept_results_before_it_counts_as_synced() {
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let note = |what: &'static str| {
-            let log = log.clone();
-            move || log.lock().expect("log").push(what)
-        };
-        let mut signal = distrust_on_list(note("distrusted"), once_listed(note("synced"), |_| {}));
-        signal(WatchSignal::Failed(&watcher::Error::NoResourceVersion));
-        signal(WatchSignal::Listed);
-        // A relist (410 Gone): the cache changed wholesale, counted as synced once only.
-        signal(WatchSignal::Listed);
-        assert_eq!(
-            *log.lock().expect("log"),
-            ["distrusted", "synced", "distrusted"]
-        );
     }
 }

@@ -211,6 +211,12 @@ impl KeptFindings {
         self.lock().epoch += 1;
     }
 
+    /// How many times every kept result was distrusted (the tests read it).
+    #[cfg(test)]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
     /// Drops a policy's results (deleted, or not compiled).
     pub fn forget(&self, policy: &str) {
         self.lock().kept.remove(policy);
