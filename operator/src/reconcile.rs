@@ -189,7 +189,8 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     ctx.kept.forget(&name);
     // During a pass the namespaces are written (or deleted) when it completes.
     if !state.in_pass() {
-        flush_reports(&mut state, changed, ctx).await?;
+        flush_reports(&mut state, changed.clone(), ctx).await?;
+        retry_failed_writes(&mut state, &changed, ctx).await;
     }
     drop(state);
     ctx.metrics.forget_policy(&name);
@@ -207,7 +208,20 @@ async fn write_reports(policy: &str, rows: Arc<NamespaceRows>, ctx: &Context) ->
         // Written all at once when the pass completes (see `converge`).
         return Ok(());
     }
-    flush_reports(&mut state, changed, ctx).await
+    flush_reports(&mut state, changed.clone(), ctx).await?;
+    retry_failed_writes(&mut state, &changed, ctx).await;
+    Ok(())
+}
+
+/// Retries a few earlier failed report writes besides the namespaces this reconcile wrote. A
+/// failure here is not this reconcile's: logged and counted, the namespace stays due.
+async fn retry_failed_writes(state: &mut reports::ReportState, wrote: &[String], ctx: &Context) {
+    for ns in state.retries(wrote) {
+        if let Err(e) = flush_reports(state, vec![ns.clone()], ctx).await {
+            tracing::warn!(namespace = %ns, error = %e, "retrying a PolicyReport write failed; retried with later reconciles");
+            ctx.metrics.error("report_write");
+        }
+    }
 }
 
 pub(crate) async fn flush_reports(
@@ -332,6 +346,10 @@ async fn publish_transitions(
             .await;
     }
 }
+
+#[cfg(test)]
+#[path = "report_retry_tests.rs"]
+mod report_retry_tests;
 
 #[cfg(test)]
 mod deadline_tests {

@@ -246,14 +246,18 @@ pub struct ReportState {
     by_namespace: BTreeMap<String, BTreeMap<String, Held>>,
     /// A hash of each report body last written, to skip identical writes without keeping bodies.
     written: BTreeMap<String, u64>,
-    /// Namespaces handed out to be written and not written since (a failed write is retried
-    /// with the next call, whatever it changes).
+    /// Namespaces handed out to be written and not written since: a failed write is retried by
+    /// later calls, best-effort (see [`retries`](Self::retries)).
     pending: BTreeSet<String>,
     /// Every path, message and container name the rows hold, once.
     strings: HashSet<Arc<str>>,
     /// The convergence pass after a start or a leadership change.
     pub(crate) pass: Pass,
 }
+
+/// How many earlier failed writes one reconcile retries: each costs a request while the report
+/// lock is held.
+pub const RETRIES: usize = 4;
 
 /// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
 impl Default for ReportState {
@@ -276,9 +280,11 @@ fn fingerprint(body: &Value) -> u64 {
 }
 
 impl ReportState {
-    /// Replaces one policy's results; returns the namespaces whose report content changed (and
-    /// those whose write is still due). Only the namespaces whose rows are a new allocation are
-    /// copied and compared: after one object's change, that object's namespace alone.
+    /// Replaces one policy's results; returns the namespaces whose report content this call
+    /// changed (a write still due elsewhere is not among them, so one namespace whose writes keep
+    /// failing fails no other policy's reconcile). Only the namespaces whose rows are a new
+    /// allocation are copied and compared: after one object's change, that object's namespace
+    /// alone.
     pub fn set_policy(&mut self, policy: &str, results: Arc<NamespaceRows>) -> Vec<String> {
         let mut changed: Vec<String> = self
             .by_namespace
@@ -310,12 +316,20 @@ impl ReportState {
             // Texts only the replaced rows used.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
         }
-        for ns in changed {
-            if self.written.get(&ns) != Some(&fingerprint(&self.body(&ns))) {
-                self.pending.insert(ns);
-            }
-        }
-        self.pending.iter().cloned().collect()
+        changed.retain(|ns| self.written.get(ns) != Some(&fingerprint(&self.body(ns))));
+        self.pending.extend(changed.iter().cloned());
+        changed
+    }
+
+    /// Namespaces whose write failed before, besides `except`, at most [`RETRIES`] of them: the
+    /// caller retries them without failing on them.
+    pub fn retries(&self, except: &[String]) -> Vec<String> {
+        self.pending
+            .iter()
+            .filter(|ns| !except.contains(ns))
+            .take(RETRIES)
+            .cloned()
+            .collect()
     }
 
     fn remove_rows(&mut self, namespace: &str, policy: &str) {
@@ -508,10 +522,10 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn row(policy: &str, name: &str, rule: &str) -> ReportResult {
+    pub(crate) fn row(policy: &str, name: &str, rule: &str) -> ReportResult {
         ReportResult {
             policy: policy.into(),
             resource: Arc::new(ResourceRef {
@@ -530,7 +544,7 @@ mod tests {
         }
     }
 
-    fn results(ns: &str, rows: Vec<ReportResult>) -> Arc<NamespaceRows> {
+    pub(crate) fn results(ns: &str, rows: Vec<ReportResult>) -> Arc<NamespaceRows> {
         let mut policy_rows = PolicyRows::default();
         rows.into_iter().for_each(|r| policy_rows.push(r));
         Arc::new([(ns.to_owned(), Arc::new(policy_rows))].into())
@@ -555,15 +569,16 @@ mod tests {
     }
 
     #[test]
-    fn only_the_namespaces_whose_rows_changed_are_copied_and_a_failed_write_is_handed_out_again() {
+    fn only_the_namespaces_whose_rows_changed_are_copied_and_a_failed_write_is_retried() {
         let mut state = ReportState::default();
         let mut rows = (*results("a", vec![row("p", "x", "r")])).clone();
         rows.extend((*results("b", vec![row("p", "y", "r")])).clone());
         assert_eq!(state.set_policy("p", Arc::new(rows.clone())), ["a", "b"]);
         let body = state.body("a");
         state.mark_written("a", &body);
-        // "b"'s write failed: handed out again, though nothing changed.
-        assert_eq!(state.set_policy("p", Arc::new(rows.clone())), ["b"]);
+        // "b"'s write failed: nothing changed, so not this call's to write; retried besides.
+        assert!(state.set_policy("p", Arc::new(rows.clone())).is_empty());
+        assert_eq!(state.retries(&[]), ["b"]);
         let body = state.body("b");
         state.mark_written("b", &body);
         let held = |state: &ReportState, ns: &str| {
@@ -574,6 +589,23 @@ mod tests {
         assert_eq!(state.set_policy("p", Arc::new(rows)), ["a"]);
         assert_eq!(held(&state, "b"), b, "b's rows were not copied again");
         assert_eq!(state.body("a")["results"][0]["resources"][0]["name"], "z");
+    }
+
+    #[test]
+    fn a_namespace_whose_write_keeps_failing_is_no_other_policys_write() {
+        let mut state = ReportState::default();
+        let mut rows = (*results("a", vec![row("p", "x", "r")])).clone();
+        rows.extend((*results("stuck", vec![row("p", "y", "r")])).clone());
+        assert_eq!(state.set_policy("p", Arc::new(rows)), ["a", "stuck"]);
+        let body = state.body("a");
+        state.mark_written("a", &body);
+        // "stuck"'s write failed (and keeps failing): q changed "b" only, which is its to write;
+        // "stuck" is retried besides, without failing q's reconcile.
+        let changed = state.set_policy("q", results("b", vec![row("q", "z", "r")]));
+        assert_eq!(changed, ["b"]);
+        assert_eq!(state.retries(&changed), ["stuck"]);
+        // Removing q touches "b" only: q's deletion does not wait on "stuck".
+        assert_eq!(state.remove_policy("q"), ["b"]);
     }
 
     #[test]
