@@ -79,6 +79,13 @@ async fn main() {
         .expect("the local control plane starts");
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
+    // The report pass counts only once it wrote the reports (see `converged`).
+    guardian_testenv::demo::install_crd_file(
+        &client,
+        &guardian_testenv::demo::policy_report_crd_file(),
+    )
+    .await
+    .expect("the PolicyReport CRD installs");
     let created = Instant::now();
     seed::create_pods(&client, PODS, NAMESPACES, true).await;
     eprintln!("created {PODS} pods in {:.1?}", created.elapsed());
