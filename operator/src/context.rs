@@ -44,6 +44,9 @@ pub struct Context {
     /// What the store was last built from, and what each policy's results depend on in that
     /// build.
     built: BuildTracker,
+    /// Woken by each policy or exception cache change: the set is rebuilt then, with no
+    /// reconcile or workload change needed (see [`rebuild_on_change`](Self::rebuild_on_change)).
+    policy_changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Context {
@@ -84,6 +87,7 @@ impl Context {
             failures: Backoff::default(),
             kept: Arc::new(KeptFindings::default()),
             built: BuildTracker::default(),
+            policy_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -120,6 +124,23 @@ impl Context {
     /// Called after the policy or exception cache applied a watch event.
     pub fn note_policy_cache_change(&self) {
         self.built.note_change();
+        self.policy_changed.notify_one();
+    }
+
+    /// Rebuilds the compiled set after each policy or exception cache change, until the task is
+    /// dropped. A deleted policy the controller never reconciles again (no finalizer, or gone
+    /// during a watch gap) would otherwise stay enforced by the webhook until some workload
+    /// changed. Changes arriving during a build wake one more build: a burst costs two at most.
+    pub async fn rebuild_on_change(self: Arc<Self>) {
+        loop {
+            self.policy_changed.notified().await;
+            let ctx = self.clone();
+            // Compiling is CPU-bound: off the async runtime. A panic is the build's own (the
+            // next change builds again).
+            if let Err(e) = tokio::task::spawn_blocking(move || ctx.fresh_snapshot()).await {
+                tracing::warn!(error = %e, "rebuilding the policy set failed");
+            }
+        }
     }
 
     /// Whether the compiled set is built from the cached policies and exceptions as they are:

@@ -147,6 +147,7 @@ pub async fn run(
 ) {
     let resources = cache::workload_resources();
     let (synced_tx, synced_rx) = watch::channel(false);
+    let rebuild_synced = synced_rx.clone();
     let (policy_reader, policy_writer) = reflector::store();
     let (exception_reader, exception_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
@@ -251,6 +252,18 @@ pub async fn run(
             std::future::pending::<()>().await;
         }
     };
+    // Once the caches synced (the webhook is not ready before), each policy or exception change
+    // rebuilds the set the webhook enforces.
+    let rebuild_task = {
+        let (ctx, mut synced) = (ctx.clone(), rebuild_synced);
+        async move {
+            if synced.wait_for(|s| *s).await.is_ok() {
+                ctx.rebuild_on_change().await;
+            }
+            std::future::pending::<()>().await;
+        }
+    };
+
     let initial_list = match options.initial_list {
         InitialListFlag::Auto => cache::InitialList::for_server(&client).await,
         InitialListFlag::Streaming => cache::InitialList::Streaming,
@@ -351,6 +364,7 @@ pub async fn run(
         () = controller => {}
         () = workload_task => {}
         () = converge_task => {}
+        () = rebuild_task => {}
     }
 }
 
