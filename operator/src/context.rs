@@ -143,13 +143,6 @@ impl Context {
         }
     }
 
-    /// Whether the compiled set is built from the cached policies and exceptions as they are:
-    /// when not, [`fresh_snapshot`](Self::fresh_snapshot) may compile, which a caller on the
-    /// async runtime runs with `spawn_blocking`.
-    pub fn snapshot_is_current(&self) -> bool {
-        self.built.is_current()
-    }
-
     /// The names of the policies not being deleted: what a report pass must evaluate.
     pub fn live_policies(&self) -> Vec<String> {
         self.policies

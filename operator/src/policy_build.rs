@@ -53,16 +53,10 @@ impl BuildTracker {
         self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Whether no cache change arrived since the last build (when not, [`fresh`](Self::fresh)
-    /// may compile: a caller on the async runtime runs it with `spawn_blocking`).
-    pub fn is_current(&self) -> bool {
-        let now = self.changes.load(Ordering::SeqCst);
-        self.lock().seen == Some(now)
-    }
-
     /// The compiled set built from the caches as they are, and what each policy's results depend
     /// on in that very build. `read` reads the caches; it runs only when a change arrived since
-    /// the last build, and the set is compiled only when their content changed.
+    /// the last build, and the set is compiled only when their content changed. Waits for a
+    /// build another caller runs: a caller on the async runtime runs it with `spawn_blocking`.
     pub fn fresh(&self, store: &PolicyStore, read: impl FnOnce() -> Cached) -> Fresh {
         let mut built = self.lock();
         // Read before the caches: a change applied after this read moves the count again.

@@ -21,6 +21,7 @@ use crate::context::Context;
 use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
 use crate::metrics::FULL;
+use crate::policy_build::PolicyInputs;
 use crate::reports::{self, NamespaceRows};
 use crate::status::{self, Assessment, DEGRADED};
 
@@ -32,16 +33,13 @@ const FIELD_MANAGER: &str = "kube-guardian";
 #[tracing::instrument(skip_all, fields(policy = %policy.name_any()))]
 pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
     // Every replica keeps the compiled set current: standbys serve the webhook too. Compiling
-    // is CPU work, so it runs off the async workers, and only when a policy or exception
-    // changed in what the set depends on (never after a status write).
-    if !ctx.snapshot_is_current() {
-        let compiling = ctx.clone();
-        tokio::task::spawn_blocking(move || {
-            compiling.fresh_snapshot();
-        })
+    // is CPU work, and only when a policy or exception changed in what the set depends on
+    // (never after a status write); asking waits for a compile another task runs. Both off the
+    // async workers.
+    let compiling = ctx.clone();
+    let built = tokio::task::spawn_blocking(move || compiling.fresh_build())
         .await
         .map_err(|e| Error::Join(e.to_string()))?;
-    }
     if !ctx.is_leader() {
         // Standbys keep caches warm and write nothing; becoming leader triggers a full pass.
         return Ok(Action::await_change());
@@ -51,7 +49,7 @@ pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result
     let name = policy.name_any();
     let result = finalizer(&api, FINALIZER, policy, |event| async {
         match event {
-            FinalizerEvent::Apply(p) => apply(&p, &ctx).await,
+            FinalizerEvent::Apply(p) => apply(&p, built.clone(), &ctx).await,
             FinalizerEvent::Cleanup(p) => cleanup(&p, &ctx).await,
         }
     })
@@ -77,9 +75,14 @@ pub fn error_policy(policy: Arc<GuardianPolicy>, error: &Error, ctx: Arc<Context
     Action::requeue(delay)
 }
 
-async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
+/// `built`: the compiled set and what each policy's results depend on, asked for by `reconcile`.
+async fn apply(
+    policy: &GuardianPolicy,
+    built: (Arc<PolicySnapshot>, Arc<PolicyInputs>),
+    ctx: &Context,
+) -> Result<Action, Error> {
     let name = policy.name_any();
-    let (snapshot, inputs) = ctx.fresh_build();
+    let (snapshot, inputs) = built;
     let errors = snapshot.rejected_policies.get(&name);
     let fallback = snapshot.enforced_instead.get(&name);
     let (assessment, rows, requeue) = match (errors, fallback) {
