@@ -2,11 +2,12 @@
 //! 10,000 Pods in 10 namespaces, the 5 policies of operator_scale, the release
 //! `kube-guardian operator` process.
 //!
-//! Once every status is computed and the operator is idle, one Pod's image is flipped between a
+//! Once the operator's report pass is done and every status computed, one Pod's image is flipped between a
 //! pinned tag and `latest` (which one policy counts as a violation) many times. Measured per
 //! change:
-//! - the decision latency: from the Pod's watch event reaching the controller to the decision
-//!   whether any status or report must be written, from the operator's own
+//! - the decision latency: from the Pod's watch event, as the operator's watch yields it (its
+//!   wait behind earlier changes included), to the decision whether any status or report must
+//!   be written, from the operator's own
 //!   `kube_guardian_reconcile_decision_seconds` histogram (bucket upper bounds);
 //! - end to end, from the API write's return to the policy's status showing the change, timed
 //!   by this bench polling the status every 20 ms (includes the controller's 300 ms debounce and
@@ -54,22 +55,17 @@ async fn violations(api: &Api<GuardianPolicy>) -> Option<u64> {
     Some(p.status?.summary?.violations)
 }
 
-/// Waits until no reconcile ran for 5 s.
-async fn settle(health: std::net::SocketAddr) {
-    let mut last = f64::NAN;
-    let mut since = Instant::now();
-    wait_until("the operator to settle", async || {
-        let now = counter(
-            &http_get(health, "/metrics")?,
-            "kube_guardian_reconciles_total",
-        );
-        if now != last {
-            (last, since) = (now, Instant::now());
-        }
-        (since.elapsed() >= Duration::from_secs(5)).then_some(())
+/// Waits for the operator's report pass (every cache listed, every live policy evaluated): the
+/// policies created after it are evaluated in full once each, by their own reconciles.
+async fn converged(health: std::net::SocketAddr) {
+    wait_until("the report convergence pass", async || {
+        let metrics = http_get(health, "/metrics")?;
+        (counter(&metrics, "kube_guardian_report_passes_total") >= 1.0).then_some(())
     })
     .await;
 }
+
+const DECISIONS: &str = "kube_guardian_reconcile_decision_seconds_count";
 
 #[tokio::main]
 async fn main() {
@@ -83,6 +79,13 @@ async fn main() {
         .expect("the local control plane starts");
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
+    // The report pass counts only once it wrote the reports (see `converged`).
+    guardian_testenv::demo::install_crd_file(
+        &client,
+        &guardian_testenv::demo::policy_report_crd_file(),
+    )
+    .await
+    .expect("the PolicyReport CRD installs");
     let created = Instant::now();
     seed::create_pods(&client, PODS, NAMESPACES, true).await;
     eprintln!("created {PODS} pods in {:.1?}", created.elapsed());
@@ -90,10 +93,15 @@ async fn main() {
     let health = free_port();
     let mut op = start_operator(&cp, health);
     wait_until("readiness", async || http_get(health, "/readyz")).await;
+    let exported = http_get(health, "/metrics").expect("metrics");
+    if exported.contains("kube_guardian_report_passes_total") {
+        converged(health).await;
+    } else {
+        eprintln!("this build exports no report pass count: its startup may still be running");
+    }
     seed::create_policies(&client, policies()).await;
     let api = Api::<GuardianPolicy>::all(client.clone());
     wait_for_all_statuses(&api).await;
-    settle(health).await;
     let baseline = wait_until("the policy's violations", async || violations(&api).await).await;
 
     let pods = Api::<Pod>::namespaced(client.clone(), "bench-0");
@@ -116,9 +124,17 @@ async fn main() {
         .await;
         end_to_end.push(written.elapsed());
     }
-    // The last decisions and reconciles land in the histograms before the scrape.
-    settle(health).await;
-    let after = http_get(health, "/metrics").expect("metrics");
+    // Each change is one watch event, decided once: the last decision lands in the histogram
+    // before the scrape (the last reconcile may not: its count is printed).
+    let decided_before = counter(&before, DECISIONS);
+    let after = wait_until("every change decided", async || {
+        let metrics = http_get(health, "/metrics")?;
+        // A build without the histogram has nothing to wait for.
+        let done = !before.contains(DECISIONS)
+            || counter(&metrics, DECISIONS) >= decided_before + samples as f64;
+        done.then_some(metrics)
+    })
+    .await;
     let rss = rss_mib(op.id());
     let _ = op.kill();
     let _ = op.wait();

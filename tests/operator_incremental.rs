@@ -3,7 +3,7 @@
 //! its own /metrics show (`kube_guardian_objects_evaluated_total`,
 //! `kube_guardian_reconcile_decision_seconds`), and the status and the PolicyReport follow it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
@@ -37,19 +37,16 @@ async fn wait_for<T>(what: &str, op: &OperatorProcess, check: impl AsyncFnMut() 
     operator_process::wait_for(what, Duration::from_millis(100), &[op], check).await
 }
 
-/// Waits until the evaluation counters stood still for 3 s; returns them (full, change).
-async fn settle(op: &OperatorProcess) -> (f64, f64) {
-    let mut last = (f64::NAN, f64::NAN);
-    let mut since = Instant::now();
-    wait_for("the operator to settle", op, async || {
-        let now = (evaluated(op, "full")?, evaluated(op, "change")?);
-        if now != last {
-            (last, since) = (now, Instant::now());
-        }
-        (since.elapsed() >= Duration::from_secs(3)).then_some(now)
+/// Waits for the operator's report pass: every cache listed and every live policy evaluated.
+/// A policy created after it is evaluated in full once, by its own reconcile, and by nothing else.
+async fn converged(op: &OperatorProcess) {
+    wait_for("the report convergence pass", op, async || {
+        (sample(op, "kube_guardian_report_passes_total")? >= 1.0).then_some(())
     })
-    .await
+    .await;
 }
+
+const DECISIONS: &str = "kube_guardian_reconcile_decision_seconds_count";
 
 async fn summary(client: &kube::Client, policy: &str) -> Option<(u64, u64)> {
     let p = Api::<GuardianPolicy>::all(client.clone())
@@ -116,6 +113,7 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     .resync(Duration::from_secs(600))
     .start(dir.path())
     .expect("the operator starts");
+    converged(&op).await;
     let name = format!("{ns}-tags");
     let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
         "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
@@ -132,9 +130,13 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
         (summary(&client, &name).await? == (all, 0)).then_some(())
     })
     .await;
-    let (full, change) = settle(&op).await;
+    // Read at once: the reconcile that wrote the status counted what it evaluated by then.
+    let full = evaluated(&op, "full").expect("full counter");
+    let change = evaluated(&op, "change").expect("change counter");
     assert!(full >= all as f64, "evaluated in full once: {full}");
-    let decisions = sample(&op, "kube_guardian_reconcile_decision_seconds_count").unwrap_or(0.0);
+    let decisions = sample(&op, DECISIONS).unwrap_or(0.0);
+    let evaluate = format!("{DECISIONS}{{decision=\"evaluate\"}}");
+    let evaluations = sample(&op, &evaluate).unwrap_or(0.0);
 
     let patch =
         serde_json::json!({"spec": {"containers": [{"name": "app", "image": "nginx:latest"}]}});
@@ -149,13 +151,21 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
         (reported(&client, &ns).await? == ["web-3"]).then_some(())
     })
     .await;
+    // The Pod's one watch event, decided (and timed).
+    wait_for("the change's decision", &op, async || {
+        (sample(&op, DECISIONS)? > decisions).then_some(())
+    })
+    .await;
     // Read at once: the reconcile that wrote the status and the report counted what it
-    // evaluated by then (no quiet window, which an unrelated relist would break).
+    // evaluated by then.
     let full_after = evaluated(&op, "full").expect("full counter");
     let change_after = evaluated(&op, "change").expect("change counter");
     assert_eq!(full_after, full, "nothing was evaluated in full");
     let delta = change_after - change;
     assert!((1.0..=3.0).contains(&delta), "{delta} objects evaluated");
-    let decided = sample(&op, "kube_guardian_reconcile_decision_seconds_count").unwrap_or(0.0);
-    assert!(decided > decisions, "the decision is timed");
+    assert_eq!(
+        sample(&op, &evaluate).unwrap_or(0.0),
+        evaluations,
+        "the change asked for no full evaluation"
+    );
 }

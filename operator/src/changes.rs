@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt, stream};
@@ -13,6 +12,7 @@ use guardian_core::crd::{GuardianException, GuardianPolicy};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
@@ -24,10 +24,74 @@ use crate::metrics::CHANGE;
 pub(crate) struct Outputs {
     /// The policies a change concerns, to reconcile.
     pub refs: mpsc::Sender<ObjectRef<GuardianPolicy>>,
-    /// A relist of a workload kind: every policy reconciled, every kept result distrusted.
+    /// A (re)list of a workload kind: every policy reconciled.
     pub relist: mpsc::Sender<()>,
     /// Objects to re-evaluate later (those fetched when their owner went away).
     pub requeue: mpsc::UnboundedSender<ObjectKey>,
+}
+
+/// One workload watch change, and whether it is a relist after its kind's first list.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    pub change: CacheChange,
+    /// A later relist distrusts every kept result when the workload task reaches it: the changes
+    /// queued before it are stale (the relist may have dropped or replaced their objects), so a
+    /// policy evaluated in full before they are handled would take them into trusted results. A
+    /// kind's first list was distrusted as it was cached, before the caches counted as synced.
+    pub later_relist: bool,
+}
+
+/// One workload kind's watch changes, its relists after the first marked.
+pub(crate) fn relists_marked(
+    changes: impl Stream<Item = CacheChange>,
+) -> impl Stream<Item = Watched> {
+    let mut listed = false;
+    changes.map(move |change| {
+        let later_relist =
+            matches!(change, CacheChange::Relisted) && std::mem::replace(&mut listed, true);
+        Watched {
+            change,
+            later_relist,
+        }
+    })
+}
+
+/// How many watch changes wait, timestamped, for the workload task before the watches wait too.
+const WAITING: usize = 4096;
+
+/// The workload watches' changes, each with the moment its watch yielded it. The watches are
+/// driven by their own task, so a change waiting behind earlier ones is timed from its arrival
+/// (its queueing is part of the decision latency), not from when the workload task got to it.
+pub(crate) fn timestamped(
+    watches: impl Stream<Item = Watched> + Send + 'static,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = (Watched, Option<Instant>)> + Unpin {
+    stamped_by(watches, shutdown, Instant::now)
+}
+
+/// [`timestamped`] with its clock given (the tests read it).
+fn stamped_by<T: Send + 'static>(
+    watches: impl Stream<Item = T> + Send + 'static,
+    shutdown: CancellationToken,
+    now: impl Fn() -> Instant + Send + 'static,
+) -> impl Stream<Item = (T, Option<Instant>)> + Unpin {
+    let (mut tx, rx) = mpsc::channel(WAITING);
+    tokio::spawn(async move {
+        let mut watches = std::pin::pin!(watches);
+        loop {
+            let change = tokio::select! {
+                () = shutdown.cancelled() => return,
+                change = watches.next() => change,
+            };
+            let Some(change) = change else { return };
+            let arrived = Some(now());
+            // Closed: the workload task ended.
+            if tx.send((change, arrived)).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Runs until the changes end or the controller stops listening. `watches` are the workload
@@ -35,7 +99,7 @@ pub(crate) struct Outputs {
 /// to re-evaluate, read from the cache when handled.
 pub(crate) async fn run(
     ctx: Arc<Context>,
-    watches: impl Stream<Item = (CacheChange, Option<Instant>)> + Unpin,
+    watches: impl Stream<Item = (Watched, Option<Instant>)> + Unpin,
     requeued_rx: mpsc::UnboundedReceiver<ObjectKey>,
     outputs: Outputs,
     shutdown: CancellationToken,
@@ -45,7 +109,13 @@ pub(crate) async fn run(
         requeued_rx.filter_map({
             let workloads = ctx.workloads.clone();
             // Not from a watch event: not timed.
-            move |key| std::future::ready(requeued(&workloads, &key).map(|c| (c, None)))
+            move |key| {
+                let change = requeued(&workloads, &key).map(|change| Watched {
+                    change,
+                    later_relist: false,
+                });
+                std::future::ready(change.map(|c| (c, None)))
+            }
         }),
     );
     let Outputs {
@@ -54,9 +124,14 @@ pub(crate) async fn run(
         requeue: requeued_tx,
     } = outputs;
     let fetching = Arc::new(AtomicBool::new(false));
-    while let Some((change, received)) = changes.next().await {
-        let sent = match change {
-            CacheChange::Relisted => relist_tx.send(()).await.is_ok(),
+    while let Some((watched, received)) = changes.next().await {
+        let sent = match watched.change {
+            CacheChange::Relisted => {
+                if watched.later_relist {
+                    ctx.kept.invalidate_all();
+                }
+                relist_tx.send(()).await.is_ok()
+            }
             CacheChange::Orphaned => {
                 // One fetch at a time, after the garbage collector had its chance. The
                 // objects fetched come back as changes, re-evaluated on their own.
@@ -178,7 +253,106 @@ async fn decide(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_change_waiting_behind_others_is_timed_from_its_watch_event() {
+        // A clock that moves one second at each read: each stamp says which read it was.
+        let start = Instant::now();
+        let reads = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let clock = {
+            let reads = reads.clone();
+            move || start + Duration::from_secs(reads.fetch_add(1, Ordering::SeqCst))
+        };
+        let mut changes = stamped_by(
+            stream::iter(["first", "second"]),
+            CancellationToken::new(),
+            clock,
+        );
+        // On this single-threaded runtime the watches' task yields both changes before the
+        // first is handed over: the second is stamped as it arrives, while the workload task
+        // is still busy with the first.
+        let (_, first) = changes.next().await.expect("first change");
+        assert_eq!(first, Some(start));
+        assert_eq!(reads.load(Ordering::SeqCst), 2, "both stamped on arrival");
+        let (_, second) = changes.next().await.expect("second change");
+        assert_eq!(second, Some(start + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_kinds_relists_after_its_first_list_are_marked() {
+        let object = || CacheChange::Object {
+            old: None,
+            new: None,
+        };
+        let changes = [
+            CacheChange::Relisted,
+            object(),
+            CacheChange::Relisted,
+            CacheChange::Relisted,
+        ];
+        let marked: Vec<bool> =
+            futures::executor::block_on_stream(relists_marked(stream::iter(changes)))
+                .map(|w| w.later_relist)
+                .collect();
+        assert_eq!(marked, [false, false, true, true]);
+    }
+
+    #[tokio::test]
+    async fn a_later_relist_distrusts_the_kept_results_when_the_task_reaches_it() {
+        use guardian_cluster::cache::NamespaceCache;
+        use guardian_cluster::store::PolicyStore;
+        use kube::runtime::reflector;
+
+        use crate::events::EventPublisher;
+        use crate::metrics::Metrics;
+
+        // Never contacted: no policy, and relists ask nothing of the API server.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("client");
+        let ctx = Arc::new(Context::new(
+            client.clone(),
+            Arc::new(PolicyStore::new()),
+            reflector::store::<GuardianPolicy>().0,
+            reflector::store::<GuardianException>().0,
+            Arc::new(WorkloadCache::default()),
+            Arc::new(NamespaceCache::default()),
+            Metrics::new().expect("metrics"),
+            EventPublisher::new(client, "test".into()),
+            tokio::sync::watch::channel(true).1,
+            Duration::from_secs(300),
+        ));
+        let (mut watches_tx, watches_rx) = mpsc::channel(4);
+        let (refs, _refs_rx) = mpsc::channel(4);
+        let (relist, mut relist_rx) = mpsc::channel(4);
+        let (requeue, requeued_rx) = mpsc::unbounded();
+        let task = tokio::spawn(run(
+            ctx.clone(),
+            watches_rx,
+            requeued_rx,
+            Outputs {
+                refs,
+                relist,
+                requeue,
+            },
+            CancellationToken::new(),
+        ));
+        let epoch = ctx.kept.epoch();
+        for later_relist in [false, true] {
+            let relisted = Watched {
+                change: CacheChange::Relisted,
+                later_relist,
+            };
+            watches_tx.send((relisted, None)).await.expect("task runs");
+            relist_rx.next().await.expect("every policy reconciled");
+        }
+        // The first list was distrusted as it was cached; the later relist in order, here, so
+        // the changes queued before it were handled on results it then distrusted.
+        assert_eq!(ctx.kept.epoch(), epoch + 1);
+        task.abort();
+    }
 
     #[test]
     fn only_a_relist_of_the_exceptions_distrusts_every_kept_result() {

@@ -1,8 +1,8 @@
 //! What every reconcile shares: clients, caches, the policy store, metrics and leader state.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
@@ -18,10 +18,8 @@ use crate::backoff::Backoff;
 use crate::events::EventPublisher;
 use crate::incremental::KeptFindings;
 use crate::metrics::Metrics;
-use crate::reconcile_inputs::{Stamp, fingerprint, policy_inputs};
-
-/// What each policy's results depend on, by policy name (see [`policy_inputs`]).
-pub type PolicyInputs = std::collections::HashMap<String, u64>;
+use crate::policy_build::BuildTracker;
+pub use crate::policy_build::PolicyInputs;
 use crate::reports::ReportState;
 
 /// Shared by every reconcile, behind an `Arc`.
@@ -43,9 +41,12 @@ pub struct Context {
     pub failures: Backoff,
     /// Each policy's latest results per object, updated as workloads change.
     pub kept: Arc<KeptFindings>,
-    /// The policies/exceptions fingerprint the store was last built from, and what each
-    /// policy's results depend on in that build.
-    built_from: Mutex<(Vec<Stamp>, Arc<PolicyInputs>)>,
+    /// What the store was last built from, and what each policy's results depend on in that
+    /// build.
+    built: BuildTracker,
+    /// Woken by each policy or exception cache change: the set is rebuilt then, with no
+    /// reconcile or workload change needed (see [`rebuild_on_change`](Self::rebuild_on_change)).
+    policy_changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Context {
@@ -85,7 +86,8 @@ impl Context {
             reports_unavailable: AtomicBool::new(false),
             failures: Backoff::default(),
             kept: Arc::new(KeptFindings::default()),
-            built_from: Mutex::new((Vec::new(), Arc::default())),
+            built: BuildTracker::default(),
+            policy_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -101,43 +103,44 @@ impl Context {
     }
 
     /// [`fresh_snapshot`](Self::fresh_snapshot), with what each policy's results depend on in
-    /// that very build (see [`policy_inputs`]).
+    /// that very build (see [`policy_inputs`](crate::reconcile_inputs::policy_inputs)). Cheap
+    /// when no policy or exception changed: asked on every workload change.
     pub fn fresh_build(&self) -> (Arc<PolicySnapshot>, Arc<PolicyInputs>) {
-        let policies = self.policies.state();
-        let exceptions = self.exceptions.state();
-        let fingerprint = fingerprint(&policies, &exceptions);
-        let Ok(mut built) = self.built_from.lock() else {
-            return (self.store.snapshot(), Arc::default());
-        };
-        if built.0 == fingerprint {
-            return (self.store.snapshot(), built.1.clone());
+        let fresh = self.built.fresh(&self.store, || {
+            (self.policies.state(), self.exceptions.state())
+        });
+        if fresh.rebuilt {
+            // Policies gone from the cache (deleted, even without the finalizer running) leave
+            // the per-policy memories too.
+            let live: HashSet<String> =
+                self.policies.state().iter().map(|p| p.name_any()).collect();
+            let live = |name: &str| live.contains(name);
+            self.failures.retain_policies(&live);
+            self.events.retain_policies(&live);
         }
-        let policies: Vec<GuardianPolicy> = policies
-            .iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .map(|p| (**p).clone())
-            .collect();
-        let exceptions: Vec<GuardianException> = exceptions.iter().map(|e| (**e).clone()).collect();
-        let snapshot = self.store.rebuild(&policies, &exceptions);
-        let inputs = Arc::new(policy_inputs(&fingerprint));
-        *built = (fingerprint, inputs.clone());
-        // Policies gone from the cache (deleted, even without the finalizer running) leave the
-        // per-policy memories too.
-        let live: HashSet<String> = self.policies.state().iter().map(|p| p.name_any()).collect();
-        let live = |name: &str| live.contains(name);
-        self.failures.retain_policies(&live);
-        self.events.retain_policies(&live);
-        (snapshot, inputs)
+        (fresh.snapshot, fresh.inputs)
     }
 
-    /// Whether the compiled set is built from the cached policies and exceptions as they are:
-    /// when not, [`fresh_snapshot`](Self::fresh_snapshot) compiles, which a caller on the async
-    /// runtime runs with `spawn_blocking`.
-    pub fn snapshot_is_current(&self) -> bool {
-        let fingerprint = fingerprint(&self.policies.state(), &self.exceptions.state());
-        self.built_from
-            .lock()
-            .is_ok_and(|built| built.0 == fingerprint)
+    /// Called after the policy or exception cache applied a watch event.
+    pub fn note_policy_cache_change(&self) {
+        self.built.note_change();
+        self.policy_changed.notify_one();
+    }
+
+    /// Rebuilds the compiled set after each policy or exception cache change, until the task is
+    /// dropped. A deleted policy the controller never reconciles again (no finalizer, or gone
+    /// during a watch gap) would otherwise stay enforced by the webhook until some workload
+    /// changed. Changes arriving during a build wake one more build: a burst costs two at most.
+    pub async fn rebuild_on_change(self: Arc<Self>) {
+        loop {
+            self.policy_changed.notified().await;
+            let ctx = self.clone();
+            // Compiling is CPU-bound: off the async runtime. A panic is the build's own (the
+            // next change builds again).
+            if let Err(e) = tokio::task::spawn_blocking(move || ctx.fresh_snapshot()).await {
+                tracing::warn!(error = %e, "rebuilding the policy set failed");
+            }
+        }
     }
 
     /// The names of the policies not being deleted: what a report pass must evaluate.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{StreamExt, stream};
@@ -96,6 +96,24 @@ fn on_first_list<K>(synced: impl Fn()) -> impl FnMut(&Result<watcher::Event<K>, 
     }
 }
 
+/// An `inspect` callback after a policy or exception reflector: each event it applied may change
+/// what the compiled set is built from (the cheap check on every workload change), so `note` is
+/// called first; then `synced` on the first complete list. In the other order, the build made
+/// when the last cache synced could see an unmoved count and keep a set built before the list
+/// was swapped in (even empty), and the webhook would be marked ready with it.
+fn noted_then_listed<K>(
+    note: impl Fn(),
+    synced: impl Fn(),
+) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) {
+    let mut listed = on_first_list(synced);
+    move |event| {
+        if event.is_ok() {
+            note();
+        }
+        listed(event);
+    }
+}
+
 /// A cache watch's signal handler: `synced` on its first complete list, once; `failed` on each
 /// failure (the watcher retries on its own).
 fn once_listed(
@@ -129,6 +147,7 @@ pub async fn run(
 ) {
     let resources = cache::workload_resources();
     let (synced_tx, synced_rx) = watch::channel(false);
+    let rebuild_synced = synced_rx.clone();
     let (policy_reader, policy_writer) = reflector::store();
     let (exception_reader, exception_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
@@ -168,7 +187,13 @@ pub async fn run(
         ),
     )
     .default_backoff()
-    .inspect(on_first_list(synced.clone()))
+    .inspect(noted_then_listed(
+        {
+            let ctx = ctx.clone();
+            move || ctx.note_policy_cache_change()
+        },
+        synced.clone(),
+    ))
     .touched_objects()
     // The reconcile's own status writes must not start another evaluation of every object.
     .predicate_filter(
@@ -186,7 +211,13 @@ pub async fn run(
         ),
     )
     .default_backoff()
-    .inspect(on_first_list(synced.clone()))
+    .inspect(noted_then_listed(
+        {
+            let ctx = ctx.clone();
+            move || ctx.note_policy_cache_change()
+        },
+        synced.clone(),
+    ))
     .filter_map(|e| std::future::ready(changes::exception_trigger(&e)));
     // Objects the workload task re-evaluates besides the watches' changes: those fetched when
     // their owner went away, and those of a namespace whose labels changed. Keys only: the
@@ -221,6 +252,18 @@ pub async fn run(
             std::future::pending::<()>().await;
         }
     };
+    // Once the caches synced (the webhook is not ready before), each policy or exception change
+    // rebuilds the set the webhook enforces.
+    let rebuild_task = {
+        let (ctx, mut synced) = (ctx.clone(), rebuild_synced);
+        async move {
+            if synced.wait_for(|s| *s).await.is_ok() {
+                ctx.rebuild_on_change().await;
+            }
+            std::future::pending::<()>().await;
+        }
+    };
+
     let initial_list = match options.initial_list {
         InitialListFlag::Auto => cache::InitialList::for_server(&client).await,
         InitialListFlag::Streaming => cache::InitialList::Streaming,
@@ -228,17 +271,34 @@ pub async fn run(
     };
     let watches = resources.into_iter().map(|ar| {
         let kind = ar.kind.clone();
-        let signal = once_listed(synced.clone(), move |e| {
-            tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
-        });
-        // Timed from the moment the watch yields the change (the decision histogram).
-        cache::watch_kind(client.clone(), ar, initial_list, workloads.clone(), signal)
-            .map(|change| (change, Some(Instant::now())))
-            .boxed()
+        let (kept, synced) = (ctx.kept.clone(), synced.clone());
+        // A kind's first list distrusts every kept result the moment the cache holds it, before
+        // the cache counts as synced: the report pass, which starts once every cache synced,
+        // then evaluates each policy over the lists, and no first list still on its way to the
+        // workload task distrusts that pass's results afterwards. A later relist is distrusted
+        // in order by the workload task (see `changes::Watched`).
+        let signal = once_listed(
+            move || {
+                kept.invalidate_all();
+                synced();
+            },
+            move |e| {
+                tracing::warn!(kind = %kind, error = %e, "workload watch error, retrying");
+            },
+        );
+        changes::relists_marked(cache::watch_kind(
+            client.clone(),
+            ar,
+            initial_list,
+            workloads.clone(),
+            signal,
+        ))
+        .boxed()
     });
     let workload_task = changes::run(
         ctx.clone(),
-        stream::select_all(watches),
+        // Timed from the moment a watch yields the change (the decision histogram).
+        changes::timestamped(stream::select_all(watches), shutdown.clone()),
         requeued_rx,
         changes::Outputs {
             refs: refs_tx,
@@ -268,7 +328,8 @@ pub async fn run(
     let triggers = stream::select_all([
         exception_changes.boxed(),
         namespace_changes.boxed(),
-        relist_rx.map(|()| true).boxed(),
+        // Distrusted already, by the workload task or as the kind was first listed.
+        relist_rx.map(|()| false).boxed(),
         leader_gained.boxed(),
     ])
     .map({
@@ -303,6 +364,7 @@ pub async fn run(
         () = controller => {}
         () = workload_task => {}
         () = converge_task => {}
+        () = rebuild_task => {}
     }
 }
 
@@ -336,5 +398,56 @@ mod tests {
         signal(WatchSignal::Listed);
         assert_eq!(synced.load(Ordering::SeqCst), 1);
         assert_eq!(failed.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_set_built_when_the_policies_synced_is_built_from_their_list() {
+        use guardian_cluster::store::PolicyStore;
+
+        use crate::policy_build::BuildTracker;
+
+        let (tracker, store) = (
+            Arc::new(BuildTracker::default()),
+            Arc::new(PolicyStore::new()),
+        );
+        let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "guardian.kube-guardian.dev/v1alpha1",
+            "kind": "GuardianPolicy",
+            "metadata": { "name": "base", "uid": "uid-base", "generation": 1 },
+            "spec": { "profiles": ["pss-baseline"] }
+        }))
+        .expect("policy");
+        // What the reflector holds: empty until the list is swapped in at `InitDone`.
+        let cached = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let read = {
+            let cached = cached.clone();
+            move || (cached.lock().expect("cache").clone(), Vec::new())
+        };
+        let built = Arc::new(std::sync::Mutex::new(None));
+        let mut hooks = noted_then_listed(
+            {
+                let tracker = tracker.clone();
+                move || tracker.note_change()
+            },
+            {
+                let (tracker, store, built, read) =
+                    (tracker.clone(), store.clone(), built.clone(), read.clone());
+                move || *built.lock().expect("built") = Some(tracker.fresh(&store, &read).snapshot)
+            },
+        );
+        hooks(&Ok(watcher::Event::<GuardianPolicy>::Init));
+        hooks(&Ok(watcher::Event::InitApply(policy.clone())));
+        // A workload change builds between the list's objects and its end: the store is not
+        // swapped yet, so it builds the empty set at the count so far.
+        tracker.fresh(&store, &read);
+        cached.lock().expect("cache").push(Arc::new(policy));
+        hooks(&Ok(watcher::Event::InitDone));
+        let built = built
+            .lock()
+            .expect("built")
+            .clone()
+            .expect("built when synced");
+        let names: Vec<_> = built.set.policies().map(|p| p.name.to_owned()).collect();
+        assert_eq!(names, ["base"]);
     }
 }

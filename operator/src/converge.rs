@@ -55,8 +55,12 @@ pub async fn run(
         let started = tokio::time::Instant::now();
         while ctx.is_leader() {
             match finish(&ctx, started.elapsed() > PASS_TIMEOUT).await {
-                Ok(true) => break,
-                Ok(false) => tokio::time::sleep(POLL).await,
+                Ok(Finished::Written) => {
+                    ctx.metrics.report_pass_done();
+                    break;
+                }
+                Ok(Finished::Over) => break,
+                Ok(Finished::Pending) => tokio::time::sleep(POLL).await,
                 Err(e) => {
                     tracing::warn!(error = %crate::error::chain(&e), retry_in = ?RETRY, "reconciling the PolicyReports failed");
                     tokio::time::sleep(RETRY).await;
@@ -158,20 +162,37 @@ fn next_step(state: &ReportState, live: &[String], timed_out: bool) -> Step {
     }
 }
 
-/// After `step` wrote (and swept) successfully; returns whether the pass is over. Only now: a
-/// failed write or sweep is retried as part of the same pass.
-fn wrote(state: &mut ReportState, step: Step) -> bool {
+/// What an attempt to complete the pass ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finished {
+    /// The pass goes on.
+    Pending,
+    /// The pass is over: every report written and the stale ones deleted (counted in
+    /// `report_passes_total`, which the tests and the bench wait on).
+    Written,
+    /// The pass is over without writing (no longer leading, or no PolicyReport CRD), or no pass
+    /// runs: not counted.
+    Over,
+}
+
+/// After `step` ran without error (`wrote_all`: every write it tried was done); returns whether
+/// the pass is over. Only now: a failed write or sweep is retried as part of the same pass.
+fn wrote(state: &mut ReportState, step: Step, wrote_all: bool) -> Finished {
     match step {
         Step::Write => {
             state.pass.release();
-            false
+            Finished::Pending
         }
         Step::WriteAndSweep => {
             state.pass.finish();
-            true
+            if wrote_all {
+                Finished::Written
+            } else {
+                Finished::Over
+            }
         }
-        Step::Done => true,
-        Step::Wait => false,
+        Step::Done => Finished::Over,
+        Step::Wait => Finished::Pending,
     }
 }
 
@@ -181,12 +202,12 @@ fn wrote(state: &mut ReportState, step: Step) -> bool {
 ///
 /// The report lock is held for one report write at a time, never while listing: reconciles
 /// record their results meanwhile, and whatever they change is written before the pass moves on.
-async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
+async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
     let live = ctx.live_policies();
     let step = next_step(&*ctx.reports.lock().await, &live, timed_out);
     match step {
-        Step::Done => return Ok(true),
-        Step::Wait => return Ok(false),
+        Step::Done => return Ok(Finished::Over),
+        Step::Wait => return Ok(Finished::Pending),
         Step::Write => tracing::warn!(
             timeout = ?PASS_TIMEOUT,
             "not every policy could be evaluated since becoming leader; writing the \
@@ -218,7 +239,7 @@ async fn finish(ctx: &Context, timed_out: bool) -> Result<bool, Error> {
             tracing::info!("PolicyReports reconciled with the current results");
         }
         // Only now: a failed write or sweep is retried as part of the same pass.
-        return Ok(wrote(&mut state, step));
+        return Ok(wrote(&mut state, step, wrote_all));
     }
 }
 
@@ -262,14 +283,29 @@ mod tests {
         assert_eq!(next_step(&state, &live, false), Step::Wait);
         // "q" keeps failing: past the timeout the reports are written without the sweep.
         assert_eq!(next_step(&state, &live, true), Step::Write);
-        assert!(!wrote(&mut state, Step::Write), "the pass goes on");
+        assert_eq!(wrote(&mut state, Step::Write, true), Finished::Pending);
         assert!(!state.in_pass(), "reconciles write the reports again");
         assert_eq!(next_step(&state, &live, true), Step::Wait);
         // "q" is evaluated at last: the sweep runs.
         state.record("q");
         assert_eq!(next_step(&state, &live, true), Step::WriteAndSweep);
-        assert!(wrote(&mut state, Step::WriteAndSweep));
+        assert_eq!(
+            wrote(&mut state, Step::WriteAndSweep, true),
+            Finished::Written
+        );
         assert_eq!(next_step(&state, &live, true), Step::Done);
+    }
+
+    #[test]
+    fn a_pass_that_could_not_write_is_over_but_not_counted_as_written() {
+        let mut state = ReportState::default();
+        state.record("p");
+        // Leadership lost, or no PolicyReport CRD, while writing.
+        assert_eq!(
+            wrote(&mut state, Step::WriteAndSweep, false),
+            Finished::Over
+        );
+        assert_eq!(next_step(&state, &["p".to_owned()], false), Step::Done);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use guardian_core::model::{ResourceRef, Severity};
 use guardian_core::workload::WorkloadKind;
 use serde_json::Value;
 
-use crate::reports::{PolicyRows, ReportResult};
+use crate::reports::{NamespaceRows, PolicyRows, ReportResult};
 
 /// An object within its namespace: its kind and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -205,8 +205,9 @@ pub struct PolicyFindings {
     objects: BTreeMap<String, HashMap<ObjectId, ObjectResult>>,
     /// Running totals over `objects`.
     totals: Totals,
-    /// Report rows per namespace, current except for the namespaces in `dirty`.
-    rows: BTreeMap<String, PolicyRows>,
+    /// Report rows per namespace, current except for the namespaces in `dirty`; handed out as
+    /// is (a reader's snapshot is copied, namespaces as pointers, only when a change follows).
+    rows: Arc<NamespaceRows>,
     dirty: BTreeSet<String>,
 }
 
@@ -289,8 +290,13 @@ impl PolicyFindings {
     }
 
     /// The report rows by namespace (namespaces without any left out), rebuilding those of the
-    /// namespaces whose objects' rows changed since the last call.
-    pub fn rows(&mut self) -> &BTreeMap<String, PolicyRows> {
+    /// namespaces whose objects' rows changed since the last call. Cheap to clone: namespaces
+    /// not rebuilt keep their allocation, so a reader tells which changed by pointer.
+    pub fn rows(&mut self) -> Arc<NamespaceRows> {
+        if self.dirty.is_empty() {
+            return self.rows.clone();
+        }
+        let shared = Arc::make_mut(&mut self.rows);
         for namespace in std::mem::take(&mut self.dirty) {
             let mut rows = PolicyRows::default();
             let kept = self.objects.get(&namespace).into_iter().flatten();
@@ -301,12 +307,12 @@ impl PolicyFindings {
                 }
             }
             if rows.total() > 0 {
-                self.rows.insert(namespace, rows);
+                shared.insert(namespace, Arc::new(rows));
             } else {
-                self.rows.remove(&namespace);
+                shared.remove(&namespace);
             }
         }
-        &self.rows
+        self.rows.clone()
     }
 }
 

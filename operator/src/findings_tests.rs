@@ -34,7 +34,7 @@ pub(crate) fn reference_of(
     set: &PolicySet,
     policy: &str,
     objects: &[Value],
-) -> (PolicySummary, BTreeMap<String, PolicyRows>) {
+) -> (PolicySummary, NamespaceRows) {
     let ctx = EvalContext {
         now: Timestamp::now(),
         namespaces: &UnknownNamespaces,
@@ -59,10 +59,11 @@ pub(crate) fn reference_of(
         }
     }
     rows.retain(|_, r| r.total() > 0);
+    let rows = rows.into_iter().map(|(ns, r)| (ns, Arc::new(r))).collect();
     (audit.summary(), rows)
 }
 
-fn reference(set: &PolicySet, objects: &[Value]) -> (PolicySummary, BTreeMap<String, PolicyRows>) {
+fn reference(set: &PolicySet, objects: &[Value]) -> (PolicySummary, NamespaceRows) {
     reference_of(set, "base", objects)
 }
 
@@ -92,7 +93,7 @@ fn kept_results_give_the_summary_and_rows_of_core_s_audit() {
     let (summary, rows) = reference(&set, &objects);
     assert!(summary.violations > 0 && summary.resources_evaluated == 30);
     assert_eq!(findings.summary(), summary);
-    assert_eq!(findings.rows(), &rows);
+    assert_eq!(*findings.rows(), rows);
 }
 
 #[test]
@@ -114,7 +115,7 @@ fn replacing_and_removing_objects_updates_counts_and_only_the_namespaces_touched
     assert_eq!(findings.dirty.iter().collect::<Vec<_>>(), ["a"]);
     objects[0] = fixed;
     assert_eq!(
-        (findings.summary(), findings.rows().clone()),
+        (findings.summary(), (*findings.rows()).clone()),
         reference(&set, &objects)
     );
     // Removed: no longer counted, and its namespace leaves the rows once nothing fails there.
@@ -123,7 +124,7 @@ fn replacing_and_removing_objects_updates_counts_and_only_the_namespaces_touched
     assert!(!findings.set(&namespace, &id, None), "already gone");
     objects.pop();
     assert_eq!(
-        (findings.summary(), findings.rows().clone()),
+        (findings.summary(), (*findings.rows()).clone()),
         reference(&set, &objects)
     );
     assert!(!findings.rows().contains_key("b"));
@@ -155,4 +156,32 @@ fn the_kept_rows_share_their_texts() {
             "{text:?}"
         );
     }
+}
+
+#[test]
+fn the_rows_are_handed_out_shared_and_only_a_changed_namespace_is_new() {
+    let set = set();
+    let mut objects = vec![pod("a", "web", true), pod("b", "db", true)];
+    let mut findings = kept(&set, &objects);
+    let before = findings.rows();
+    assert!(
+        Arc::ptr_eq(&before, &findings.rows()),
+        "no change: the same rows"
+    );
+    let original = reference(&set, &objects).1;
+    let ctx = EvalContext {
+        now: Timestamp::now(),
+        namespaces: &UnknownNamespaces,
+    };
+    let fixed = pod("a", "web", false);
+    let (namespace, id) = object_id(&fixed).expect("id");
+    let result = ObjectResult::of(&set.evaluate(&fixed, &ctx), "base", &mut Strings::default());
+    assert!(findings.set(&namespace, &id, result));
+    let after = findings.rows();
+    objects[0] = fixed;
+    assert_eq!(*after, reference(&set, &objects).1);
+    // A reader's snapshot stays as it was; the namespace not changed is the same allocation.
+    assert_eq!(*before, original);
+    assert!(Arc::ptr_eq(&before["b"], &after["b"]));
+    assert!(!after.contains_key("a") || !Arc::ptr_eq(&before["a"], &after["a"]));
 }

@@ -15,7 +15,7 @@
 //! while it runs are queued and replayed on its result (with the namespace labels current at
 //! each replay) before it is kept, so none is lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::findings::{ObjectResult, PolicyFindings, Strings, object_id};
 use crate::reconcile::OBJECT_EVALUATION_DEADLINE;
-use crate::reports::PolicyRows;
+use crate::reports::NamespaceRows;
 
 /// One workload change as the cache reports it: the object before and after (same key).
 pub type Change = (Option<Arc<CachedObject>>, Option<Arc<CachedObject>>);
@@ -35,7 +35,9 @@ pub type Change = (Option<Arc<CachedObject>>, Option<Arc<CachedObject>>);
 #[derive(Debug, Clone)]
 pub struct Results {
     pub summary: PolicySummary,
-    pub rows: BTreeMap<String, PolicyRows>,
+    /// Shared with the kept results (see [`PolicyFindings::rows`]): handed out under the lock
+    /// without copying any row.
+    pub rows: Arc<NamespaceRows>,
     /// When the results were last evaluated over every object (the resync counts from there).
     pub full_at: Instant,
 }
@@ -78,7 +80,7 @@ impl Kept {
     fn results(&mut self) -> Results {
         Results {
             summary: self.findings.summary(),
-            rows: self.findings.rows().clone(),
+            rows: self.findings.rows(),
             full_at: self.full_at,
         }
     }
@@ -207,6 +209,12 @@ impl KeptFindings {
     /// Distrusts every kept result: the next reconcile of each policy evaluates it in full.
     pub fn invalidate_all(&self) {
         self.lock().epoch += 1;
+    }
+
+    /// How many times every kept result was distrusted (the tests read it).
+    #[cfg(test)]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lock().epoch
     }
 
     /// Drops a policy's results (deleted, or not compiled).

@@ -14,6 +14,7 @@ pub mod health;
 pub mod incremental;
 pub mod leader;
 pub mod metrics;
+pub mod policy_build;
 pub mod reconcile;
 pub mod reconcile_inputs;
 pub mod reports;

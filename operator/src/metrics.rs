@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use guardian_core::model::Severity;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::Error;
@@ -38,6 +38,7 @@ pub struct Metrics {
     leader: IntGauge,
     objects_evaluated: IntCounterVec,
     decision: HistogramVec,
+    report_passes: IntCounter,
     admission_requests: IntCounterVec,
     admission_duration: HistogramVec,
     admission_evaluation: HistogramVec,
@@ -124,6 +125,15 @@ impl Metrics {
                 "leader",
                 IntGauge::new("leader", "1 while this replica holds the lease"),
             )?,
+            report_passes: register(
+                r,
+                "report_passes_total",
+                IntCounter::new(
+                    "report_passes_total",
+                    "Report convergence passes completed: one per leadership term, once every \
+                     live policy was evaluated and the PolicyReports were written",
+                ),
+            )?,
             objects_evaluated: register(
                 r,
                 "objects_evaluated_total",
@@ -142,8 +152,9 @@ impl Metrics {
                 HistogramVec::new(
                     HistogramOpts::new(
                         "reconcile_decision_seconds",
-                        "Time from a workload's watch event reaching the controller to the \
-                         decision whether any policy's status or report must be written",
+                        "Time from a workload's watch event, as its watch yields it (the wait \
+                         behind earlier changes included), to the decision whether any policy's \
+                         status or report must be written",
                     )
                     .buckets(DECISION_BUCKETS.to_vec()),
                     &["decision"],
@@ -210,6 +221,11 @@ impl Metrics {
         self.decision
             .with_label_values(&[decision])
             .observe(duration.as_secs_f64());
+    }
+
+    /// Counts a completed report convergence pass (see [`converge`](crate::converge)).
+    pub fn report_pass_done(&self) {
+        self.report_passes.inc();
     }
 
     pub fn error(&self, kind: &'static str) {

@@ -3,7 +3,6 @@
 //! [`crate::incremental`]), then write status, PolicyReports, events and metrics, each only when
 //! it changed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,8 @@ use crate::context::Context;
 use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
 use crate::metrics::FULL;
-use crate::reports::{self, PolicyRows};
+use crate::policy_build::PolicyInputs;
+use crate::reports::{self, NamespaceRows};
 use crate::status::{self, Assessment, DEGRADED};
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
@@ -33,16 +33,13 @@ const FIELD_MANAGER: &str = "kube-guardian";
 #[tracing::instrument(skip_all, fields(policy = %policy.name_any()))]
 pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
     // Every replica keeps the compiled set current: standbys serve the webhook too. Compiling
-    // is CPU work, so it runs off the async workers, and only when a policy or exception
-    // changed in what the set depends on (never after a status write).
-    if !ctx.snapshot_is_current() {
-        let compiling = ctx.clone();
-        tokio::task::spawn_blocking(move || {
-            compiling.fresh_snapshot();
-        })
+    // is CPU work, and only when a policy or exception changed in what the set depends on
+    // (never after a status write); asking waits for a compile another task runs. Both off the
+    // async workers.
+    let compiling = ctx.clone();
+    let built = tokio::task::spawn_blocking(move || compiling.fresh_build())
         .await
         .map_err(|e| Error::Join(e.to_string()))?;
-    }
     if !ctx.is_leader() {
         // Standbys keep caches warm and write nothing; becoming leader triggers a full pass.
         return Ok(Action::await_change());
@@ -52,7 +49,7 @@ pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result
     let name = policy.name_any();
     let result = finalizer(&api, FINALIZER, policy, |event| async {
         match event {
-            FinalizerEvent::Apply(p) => apply(&p, &ctx).await,
+            FinalizerEvent::Apply(p) => apply(&p, built.clone(), &ctx).await,
             FinalizerEvent::Cleanup(p) => cleanup(&p, &ctx).await,
         }
     })
@@ -78,16 +75,21 @@ pub fn error_policy(policy: Arc<GuardianPolicy>, error: &Error, ctx: Arc<Context
     Action::requeue(delay)
 }
 
-async fn apply(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
+/// `built`: the compiled set and what each policy's results depend on, asked for by `reconcile`.
+async fn apply(
+    policy: &GuardianPolicy,
+    built: (Arc<PolicySnapshot>, Arc<PolicyInputs>),
+    ctx: &Context,
+) -> Result<Action, Error> {
     let name = policy.name_any();
-    let (snapshot, inputs) = ctx.fresh_build();
+    let (snapshot, inputs) = built;
     let errors = snapshot.rejected_policies.get(&name);
     let fallback = snapshot.enforced_instead.get(&name);
     let (assessment, rows, requeue) = match (errors, fallback) {
         // Nothing of the policy compiled: nothing is enforced, and nothing reported.
         (Some(errors), None) => {
             ctx.kept.forget(&name);
-            (Assessment::Invalid(errors.clone()), BTreeMap::new(), None)
+            (Assessment::Invalid(errors.clone()), Arc::default(), None)
         }
         // Compiled, or broken with its last good generation in the set: that is evaluated.
         _ => {
@@ -190,7 +192,8 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     ctx.kept.forget(&name);
     // During a pass the namespaces are written (or deleted) when it completes.
     if !state.in_pass() {
-        flush_reports(&mut state, changed, ctx).await?;
+        flush_reports(&mut state, changed.clone(), ctx).await?;
+        retry_failed_writes(&mut state, &changed, ctx).await;
     }
     drop(state);
     ctx.metrics.forget_policy(&name);
@@ -200,11 +203,7 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     Ok(Action::await_change())
 }
 
-async fn write_reports(
-    policy: &str,
-    rows: BTreeMap<String, PolicyRows>,
-    ctx: &Context,
-) -> Result<(), Error> {
+async fn write_reports(policy: &str, rows: Arc<NamespaceRows>, ctx: &Context) -> Result<(), Error> {
     let mut state = ctx.reports.lock().await;
     let changed = state.set_policy(policy, rows);
     state.record(policy);
@@ -212,7 +211,20 @@ async fn write_reports(
         // Written all at once when the pass completes (see `converge`).
         return Ok(());
     }
-    flush_reports(&mut state, changed, ctx).await
+    flush_reports(&mut state, changed.clone(), ctx).await?;
+    retry_failed_writes(&mut state, &changed, ctx).await;
+    Ok(())
+}
+
+/// Retries a few earlier failed report writes besides the namespaces this reconcile wrote. A
+/// failure here is not this reconcile's: logged and counted, the namespace stays due.
+async fn retry_failed_writes(state: &mut reports::ReportState, wrote: &[String], ctx: &Context) {
+    for ns in state.retries(wrote) {
+        if let Err(e) = flush_reports(state, vec![ns.clone()], ctx).await {
+            tracing::warn!(namespace = %ns, error = %e, "retrying a PolicyReport write failed; retried with later reconciles");
+            ctx.metrics.error("report_write");
+        }
+    }
 }
 
 pub(crate) async fn flush_reports(
@@ -337,6 +349,10 @@ async fn publish_transitions(
             .await;
     }
 }
+
+#[cfg(test)]
+#[path = "report_retry_tests.rs"]
+mod report_retry_tests;
 
 #[cfg(test)]
 mod deadline_tests {

@@ -222,6 +222,20 @@ impl PolicyRows {
     }
 }
 
+/// One policy's report rows by namespace, as its kept results hand them out: a namespace's rows
+/// are a new allocation only when they changed, so a reader sees which changed without
+/// comparing rows.
+pub type NamespaceRows = BTreeMap<String, Arc<PolicyRows>>;
+
+/// One policy's rows in one namespace as a report holds them: their texts shared with every
+/// other row's, and which allocation of the policy's rows they were made from (a `Weak`: the
+/// rows themselves are not kept alive, and the address is not reused while it exists).
+#[derive(Debug)]
+struct Held {
+    source: std::sync::Weak<PolicyRows>,
+    rows: PolicyRows,
+}
+
 /// Every policy's results by namespace; the source of truth the reports are written from.
 ///
 /// After a start or a leadership change the state is rebuilt from scratch: reports are written
@@ -229,14 +243,21 @@ impl PolicyRows {
 /// of a policy not yet evaluated, and reports nothing holds results for any more are deleted then.
 #[derive(Debug)]
 pub struct ReportState {
-    by_namespace: BTreeMap<String, BTreeMap<String, PolicyRows>>,
+    by_namespace: BTreeMap<String, BTreeMap<String, Held>>,
     /// A hash of each report body last written, to skip identical writes without keeping bodies.
     written: BTreeMap<String, u64>,
+    /// Namespaces handed out to be written and not written since: a failed write is retried by
+    /// later calls, best-effort (see [`retries`](Self::retries)).
+    pending: BTreeSet<String>,
     /// Every path, message and container name the rows hold, once.
     strings: HashSet<Arc<str>>,
     /// The convergence pass after a start or a leadership change.
     pub(crate) pass: Pass,
 }
+
+/// How many earlier failed writes one reconcile retries: each costs a request while the report
+/// lock is held.
+pub const RETRIES: usize = 4;
 
 /// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
 impl Default for ReportState {
@@ -244,6 +265,7 @@ impl Default for ReportState {
         ReportState {
             by_namespace: BTreeMap::new(),
             written: BTreeMap::new(),
+            pending: BTreeSet::new(),
             strings: HashSet::new(),
             pass: Pass::default(),
         }
@@ -258,41 +280,65 @@ fn fingerprint(body: &Value) -> u64 {
 }
 
 impl ReportState {
-    /// Replaces one policy's results; returns the namespaces whose report content changed.
-    pub fn set_policy(
-        &mut self,
-        policy: &str,
-        results: BTreeMap<String, PolicyRows>,
-    ) -> Vec<String> {
-        let mut touched: BTreeSet<String> = self
+    /// Replaces one policy's results; returns the namespaces whose report content this call
+    /// changed (a write still due elsewhere is not among them, so one namespace whose writes keep
+    /// failing fails no other policy's reconcile). Only the namespaces whose rows are a new
+    /// allocation are copied and compared: after one object's change, that object's namespace
+    /// alone.
+    pub fn set_policy(&mut self, policy: &str, results: Arc<NamespaceRows>) -> Vec<String> {
+        let mut changed: Vec<String> = self
             .by_namespace
             .iter()
-            .filter(|(_, policies)| policies.contains_key(policy))
+            .filter(|(ns, policies)| policies.contains_key(policy) && !results.contains_key(*ns))
             .map(|(ns, _)| ns.clone())
             .collect();
-        touched.extend(results.keys().cloned());
-        let mut results = results;
-        for ns in &touched {
-            let rows = results.remove(ns).map(|rows| self.interned(rows));
-            let policies = self.by_namespace.entry(ns.clone()).or_default();
-            match rows {
-                Some(rows) if rows.total() > 0 => {
-                    policies.insert(policy.to_owned(), rows);
-                }
-                _ => {
-                    policies.remove(policy);
-                }
+        for ns in &changed {
+            self.remove_rows(ns, policy);
+        }
+        for (ns, rows) in results.iter() {
+            let held = self.by_namespace.get(ns).and_then(|p| p.get(policy));
+            if held.is_some_and(|h| std::ptr::eq(h.source.as_ptr(), Arc::as_ptr(rows))) {
+                continue;
             }
+            if rows.total() > 0 {
+                let held = Held {
+                    source: Arc::downgrade(rows),
+                    rows: self.interned((**rows).clone()),
+                };
+                let policies = self.by_namespace.entry(ns.clone()).or_default();
+                policies.insert(policy.to_owned(), held);
+            } else {
+                self.remove_rows(ns, policy);
+            }
+            changed.push(ns.clone());
+        }
+        if !changed.is_empty() {
+            // Texts only the replaced rows used.
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+        }
+        changed.retain(|ns| self.written.get(ns) != Some(&fingerprint(&self.body(ns))));
+        self.pending.extend(changed.iter().cloned());
+        changed
+    }
+
+    /// Namespaces whose write failed before, besides `except`, at most [`RETRIES`] of them: the
+    /// caller retries them without failing on them.
+    pub fn retries(&self, except: &[String]) -> Vec<String> {
+        self.pending
+            .iter()
+            .filter(|ns| !except.contains(ns))
+            .take(RETRIES)
+            .cloned()
+            .collect()
+    }
+
+    fn remove_rows(&mut self, namespace: &str, policy: &str) {
+        if let Some(policies) = self.by_namespace.get_mut(namespace) {
+            policies.remove(policy);
             if policies.is_empty() {
-                self.by_namespace.remove(ns);
+                self.by_namespace.remove(namespace);
             }
         }
-        // Texts only the replaced rows used.
-        self.strings.retain(|s| Arc::strong_count(s) > 1);
-        touched
-            .into_iter()
-            .filter(|ns| self.written.get(ns) != Some(&fingerprint(&self.body(ns))))
-            .collect()
     }
 
     /// The same rows, their texts shared with every other row holding the same ones.
@@ -322,7 +368,7 @@ impl ReportState {
     /// Removes a deleted policy's results; returns the namespaces to rewrite.
     pub fn remove_policy(&mut self, policy: &str) -> Vec<String> {
         self.pass.forget(policy);
-        self.set_policy(policy, BTreeMap::new())
+        self.set_policy(policy, Arc::default())
     }
 
     /// Forgets everything and starts a pass: what a new leader does, since the reports may have
@@ -361,14 +407,14 @@ impl ReportState {
         let mut rows: Vec<&ReportResult> = policies
             .into_iter()
             .flat_map(|p| p.values())
-            .flat_map(|p| &p.rows)
+            .flat_map(|p| &p.rows.rows)
             .collect();
         rows.sort();
         let sum = |count: fn(&PolicyRows) -> usize| -> usize {
             policies
                 .into_iter()
                 .flat_map(|p| p.values())
-                .map(count)
+                .map(|p| count(&p.rows))
                 .sum()
         };
         let (fail, warn, error) = (sum(|p| p.fail), sum(|p| p.warn), sum(|p| p.error));
@@ -394,6 +440,7 @@ impl ReportState {
     }
 
     pub fn mark_written(&mut self, namespace: &str, body: &Value) {
+        self.pending.remove(namespace);
         self.written.insert(namespace.to_owned(), fingerprint(body));
     }
 
@@ -475,10 +522,10 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn row(policy: &str, name: &str, rule: &str) -> ReportResult {
+    pub(crate) fn row(policy: &str, name: &str, rule: &str) -> ReportResult {
         ReportResult {
             policy: policy.into(),
             resource: Arc::new(ResourceRef {
@@ -497,10 +544,10 @@ mod tests {
         }
     }
 
-    fn results(ns: &str, rows: Vec<ReportResult>) -> BTreeMap<String, PolicyRows> {
+    pub(crate) fn results(ns: &str, rows: Vec<ReportResult>) -> Arc<NamespaceRows> {
         let mut policy_rows = PolicyRows::default();
         rows.into_iter().for_each(|r| policy_rows.push(r));
-        [(ns.to_owned(), policy_rows)].into()
+        Arc::new([(ns.to_owned(), Arc::new(policy_rows))].into())
     }
 
     #[test]
@@ -519,6 +566,46 @@ mod tests {
             state.set_policy("p", results("a", vec![row("p", "y", "r")])),
             vec!["a"]
         );
+    }
+
+    #[test]
+    fn only_the_namespaces_whose_rows_changed_are_copied_and_a_failed_write_is_retried() {
+        let mut state = ReportState::default();
+        let mut rows = (*results("a", vec![row("p", "x", "r")])).clone();
+        rows.extend((*results("b", vec![row("p", "y", "r")])).clone());
+        assert_eq!(state.set_policy("p", Arc::new(rows.clone())), ["a", "b"]);
+        let body = state.body("a");
+        state.mark_written("a", &body);
+        // "b"'s write failed: nothing changed, so not this call's to write; retried besides.
+        assert!(state.set_policy("p", Arc::new(rows.clone())).is_empty());
+        assert_eq!(state.retries(&[]), ["b"]);
+        let body = state.body("b");
+        state.mark_written("b", &body);
+        let held = |state: &ReportState, ns: &str| {
+            std::ptr::from_ref(state.by_namespace[ns]["p"].rows.rows.first().expect("row"))
+        };
+        let b = held(&state, "b");
+        rows.extend((*results("a", vec![row("p", "z", "r")])).clone());
+        assert_eq!(state.set_policy("p", Arc::new(rows)), ["a"]);
+        assert_eq!(held(&state, "b"), b, "b's rows were not copied again");
+        assert_eq!(state.body("a")["results"][0]["resources"][0]["name"], "z");
+    }
+
+    #[test]
+    fn a_namespace_whose_write_keeps_failing_is_no_other_policys_write() {
+        let mut state = ReportState::default();
+        let mut rows = (*results("a", vec![row("p", "x", "r")])).clone();
+        rows.extend((*results("stuck", vec![row("p", "y", "r")])).clone());
+        assert_eq!(state.set_policy("p", Arc::new(rows)), ["a", "stuck"]);
+        let body = state.body("a");
+        state.mark_written("a", &body);
+        // "stuck"'s write failed (and keeps failing): q changed "b" only, which is its to write;
+        // "stuck" is retried besides, without failing q's reconcile.
+        let changed = state.set_policy("q", results("b", vec![row("q", "z", "r")]));
+        assert_eq!(changed, ["b"]);
+        assert_eq!(state.retries(&changed), ["stuck"]);
+        // Removing q touches "b" only: q's deletion does not wait on "stuck".
+        assert_eq!(state.remove_policy("q"), ["b"]);
     }
 
     #[test]
@@ -610,7 +697,7 @@ mod tests {
             .by_namespace
             .values()
             .flat_map(|p| p.values())
-            .flat_map(|p| &p.rows)
+            .flat_map(|p| &p.rows.rows)
             .map(|r| &r.message)
             .collect();
         assert_eq!(messages.len(), 3);
@@ -639,7 +726,7 @@ mod tests {
             Enforcement::Deny,
         );
         let mut state = ReportState::default();
-        state.set_policy("p", [("a".to_owned(), rows)].into());
+        state.set_policy("p", Arc::new([("a".to_owned(), Arc::new(rows))].into()));
         let body = state.body("a");
         let results: Vec<(&str, &str)> = body["results"]
             .as_array()
@@ -668,7 +755,7 @@ mod tests {
             rows.push_finding(&finding(&format!("pod-{i:05}"), outcome), Enforcement::Warn);
         }
         let mut state = ReportState::default();
-        state.set_policy("p", [("a".to_owned(), rows)].into());
+        state.set_policy("p", Arc::new([("a".to_owned(), Arc::new(rows))].into()));
         let body = state.body("a");
         let shown = body["results"].as_array().map_or(0, Vec::len);
         assert_eq!(shown, MAX_RESULTS);
@@ -693,7 +780,7 @@ mod tests {
         state.set_policy("p", results("a", vec![row("p", "x", "r")]));
         state.record("p");
         assert!(!state.pass.covers(["p", "q"].into_iter()));
-        state.set_policy("q", BTreeMap::new());
+        state.set_policy("q", Arc::default());
         state.record("q");
         assert!(state.pass.covers(["p", "q"].into_iter()));
         state.pass.finish();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use guardian_core::crd::GuardianPolicy;
@@ -23,40 +23,56 @@ fn summary(p: &GuardianPolicy) -> Option<(u64, u64)> {
     Some((s.resources_evaluated, s.violations))
 }
 
-/// The objects-evaluated counter of one path (`full` or `change`).
-fn evaluated(op: &Operator, path: &str) -> f64 {
-    let prefix = format!("kube_guardian_objects_evaluated_total{{path=\"{path}\"}}");
+/// The sum of the operator's metric lines starting with `prefix`.
+fn metric(op: &Operator, prefix: &str) -> f64 {
     op.metrics
         .render()
         .lines()
-        .find(|l| l.starts_with(&prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The objects-evaluated counter of one path (`full` or `change`).
+fn evaluated(op: &Operator, path: &str) -> f64 {
+    metric(
+        op,
+        &format!("kube_guardian_objects_evaluated_total{{path=\"{path}\"}}"),
+    )
+}
+
+/// Timed decisions on watch changes: all of them, or those of one outcome (`evaluate`: a policy
+/// must be evaluated in full).
+fn decisions(op: &Operator, outcome: Option<&str>) -> f64 {
+    let name = "kube_guardian_reconcile_decision_seconds_count";
+    match outcome {
+        None => metric(op, name),
+        Some(outcome) => metric(op, &format!("{name}{{decision=\"{outcome}\"}}")),
+    }
 }
 
 /// The counters (full, change) now. Read once the status and the report show a change: the
-/// reconcile that wrote them has counted what it evaluated by then, and no quiet window is
-/// waited for (an unrelated relist in it would fail the test).
+/// reconcile that wrote them has counted what it evaluated by then.
 fn counters(op: &Operator) -> (f64, f64) {
     (evaluated(op, "full"), evaluated(op, "change"))
 }
 
-/// Waits until neither counter moved for `quiet`: the first reconciles (the finalizer's write,
-/// the report convergence pass) are over, so later deltas come from the test's own change.
-async fn settle(op: &Operator, quiet: Duration) -> (f64, f64) {
-    let deadline = Instant::now() + DEADLINE;
-    let read = || (evaluated(op, "full"), evaluated(op, "change"));
-    let (mut last, mut since) = (read(), Instant::now());
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = read();
-        if now != last {
-            (last, since) = (now, Instant::now());
-        } else if since.elapsed() >= quiet {
-            return last;
-        }
-    }
-    panic!("evaluations never settled within {DEADLINE:?} (last {last:?})");
+/// Waits for the operator's report pass: every cache listed (each list distrusted the kept
+/// results before it counted) and every live policy evaluated. Policies created after it are
+/// evaluated in full once, by their own reconcile, and by nothing else.
+async fn converged(op: &Operator) {
+    eventually("the report convergence pass", || async {
+        (metric(op, "kube_guardian_report_passes_total") >= 1.0).then_some(())
+    })
+    .await;
+}
+
+/// Waits until `count` timed decisions were made in all.
+async fn decided(op: &Operator, count: f64) {
+    eventually(&format!("{count} timed decisions"), || async {
+        (decisions(op, None) >= count).then_some(())
+    })
+    .await;
 }
 
 fn tag_policy(name: &str, ns: &str) -> String {
@@ -114,6 +130,7 @@ async fn one_pod_change_re_evaluates_that_pod_only_and_the_report_follows_it() {
     }
     create(&client, Some(&ns), &deployment("app", false)).await;
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    converged(&op).await;
     let name = format!("{ns}-tags");
     create_policy(&client, &tag_policy(&name, &ns)).await;
     // The Pods and the Deployment.
@@ -124,11 +141,12 @@ async fn one_pod_change_re_evaluates_that_pod_only_and_the_report_follows_it() {
             .filter(|p| summary(p) == Some((counted, 0)))
     })
     .await;
-    let (full, change) = settle(&op, Duration::from_secs(3)).await;
+    let (full, change) = counters(&op);
     assert!(
         full >= counted as f64,
         "the policy was evaluated in full once"
     );
+    let (timed, evaluations) = (decisions(&op, None), decisions(&op, Some("evaluate")));
 
     // Broken: it enters the status and the report, re-evaluated alone.
     set_image(&client, &ns, "p7", "registry.example.com/app:latest").await;
@@ -142,8 +160,15 @@ async fn one_pod_change_re_evaluates_that_pod_only_and_the_report_follows_it() {
         (reported(&client, &ns).await == ["p7"]).then_some(())
     })
     .await;
+    // The Pod's one watch event, decided.
+    decided(&op, timed + 1.0).await;
     let (full_after, change_after) = counters(&op);
     assert_eq!(full_after, full, "no policy was evaluated in full");
+    assert_eq!(
+        decisions(&op, Some("evaluate")),
+        evaluations,
+        "the change asked for no full evaluation"
+    );
     let delta = change_after - change;
     assert!(
         (1.0..=3.0).contains(&delta),
@@ -162,8 +187,10 @@ async fn one_pod_change_re_evaluates_that_pod_only_and_the_report_follows_it() {
         reported(&client, &ns).await.is_empty().then_some(())
     })
     .await;
+    decided(&op, timed + 2.0).await;
     let (full_fixed, change_fixed) = counters(&op);
     assert_eq!(full_fixed, full, "no policy was evaluated in full");
+    assert_eq!(decisions(&op, Some("evaluate")), evaluations);
     assert!(change_fixed - change_after <= 3.0);
     op.stop().await;
 }
@@ -220,6 +247,7 @@ async fn an_owner_going_away_re_evaluates_its_pod_only() {
         .await
         .expect("the ReplicaSet's Pod is created");
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    converged(&op).await;
     let name = format!("{ns}-tags");
     create_policy(&client, &tag_policy(&name, &ns)).await;
     // The Pods and the ReplicaSet (for its Pod too).
@@ -233,7 +261,7 @@ async fn an_owner_going_away_re_evaluates_its_pod_only() {
         },
     )
     .await;
-    let (full, change) = settle(&op, Duration::from_secs(3)).await;
+    let (full, change) = counters(&op);
 
     // Without a garbage collector here, the Pod stays: it is audited itself.
     dynamic_api(
@@ -282,6 +310,7 @@ async fn a_namespace_s_labels_re_evaluate_that_namespace_s_objects_only() {
         create(&client, Some(&elsewhere), &pod(&format!("q{i}"), false)).await;
     }
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    converged(&op).await;
     let name = format!("{ns}-selected");
     create_policy(
         &client,
@@ -303,7 +332,7 @@ spec:
             .filter(|p| summary(p) == Some((0, 0)))
     })
     .await;
-    let (full, change) = settle(&op, Duration::from_secs(3)).await;
+    let (full, change) = counters(&op);
 
     Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
         .patch(

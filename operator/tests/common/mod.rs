@@ -59,6 +59,7 @@ where
 }
 
 /// An in-process operator (controller only) with leadership under the test's control.
+#[derive(Debug)]
 pub struct Operator {
     pub token: CancellationToken,
     /// Held so leadership stays true for the operator's lifetime.
@@ -78,8 +79,21 @@ impl Operator {
         resync: Duration,
         initial_list: InitialListFlag,
     ) -> Operator {
+        let store = Arc::new(PolicyStore::new());
+        Self::start_as(client, resync, initial_list, true, store).await
+    }
+
+    /// `leading`: false for a standby replica (it writes nothing, and serves the webhook);
+    /// `store`: the compiled set the webhook would enforce.
+    pub async fn start_as(
+        client: Client,
+        resync: Duration,
+        initial_list: InitialListFlag,
+        leading: bool,
+        store: Arc<PolicyStore>,
+    ) -> Operator {
         let token = CancellationToken::new();
-        let (leader, leader_rx) = watch::channel(true);
+        let (leader, leader_rx) = watch::channel(leading);
         let ready = Arc::new(AtomicBool::new(false));
         let metrics = Metrics::new().expect("metrics");
         let on_ready: Arc<dyn Fn() + Send + Sync> = {
@@ -94,7 +108,7 @@ impl Operator {
                 initial_list,
                 identity: "test".into(),
             },
-            Arc::new(PolicyStore::new()),
+            store,
             Arc::new(WorkloadCache::default()),
             Arc::new(NamespaceCache::default()),
             metrics.clone(),
