@@ -74,6 +74,8 @@ pub(super) fn build_now(state: &mut State) {
     );
     let old = std::mem::replace(&mut state.violations.table, table);
     state.violations.shown = number;
+    // The caller placed the selection; a filter's table asked for before is now stale.
+    state.violations.top = 0;
     retire(state, old);
 }
 
@@ -107,11 +109,14 @@ pub(super) fn built(state: &mut State, built: Built) -> bool {
         retire(state, built.table);
         return false;
     }
-    let followed = state
-        .violations
-        .gone
-        .take()
-        .or_else(|| follow::selected(state));
+    // A filter typed since goes to the first line, as a filter built here does; else the
+    // selection follows its finding.
+    let followed = if super::keyed::to_top(state, built.number) {
+        state.violations.gone = None;
+        None
+    } else {
+        (state.violations.gone.take()).or_else(|| follow::selected(state))
+    };
     let old = std::mem::replace(&mut state.violations.table, built.table);
     state.violations.shown = built.number;
     retire(state, old);

@@ -8,6 +8,7 @@ pub mod filter;
 mod filter_tests;
 pub mod follow;
 pub mod history;
+pub mod keyed;
 pub mod leases;
 pub mod order;
 pub mod policies;

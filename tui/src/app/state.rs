@@ -173,6 +173,14 @@ pub struct ViolationsState {
     pub background: bool,
     /// A table for the loop to build; a newer one replaces it until the loop takes it.
     pub job: Option<Box<super::building::Job>>,
+    /// The newest table a key asked the loop for (see [`super::keyed`]).
+    pub pending: Option<super::keyed::Pending>,
+    /// Tables numbered from this one on go in with the selection on their first line (a
+    /// filter changed); 0 for none.
+    pub top: u64,
+    /// Rows in scope from which a key's rebuild goes off the UI thread ([`super::keyed::LARGE`]
+    /// when `None`; tests lower it).
+    pub large_from: Option<usize>,
     /// The finding the open detail showed, gone from the data (followed until it returns or
     /// the user moves).
     pub gone: Option<super::follow::Followed>,
@@ -320,8 +328,9 @@ impl State {
         }
     }
 
-    /// Rebuilds the Violations table (after data, scope, filter, sort or grouping changed).
-    pub fn rebuild_violations(&mut self) {
-        super::building::build_now(self);
+    /// Rebuilds the Violations table after a key changed its scope, filter, sort or grouping:
+    /// here, or off the UI thread when large (see [`super::keyed`]).
+    pub fn rebuild_violations(&mut self, change: super::keyed::Change) {
+        super::keyed::rebuild(self, change);
     }
 }
