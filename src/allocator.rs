@@ -16,8 +16,9 @@ pub(crate) fn tune_for(command: &Command) {
 /// The console builds its tables in bursts (a first sync of every cluster, a rebuild after new
 /// data) and frees most of each burst at once; mimalloc keeps freed pages resident for a purge
 /// delay (1 s, times 10 for arena pages) and a new burst starts before they go, so the freed
-/// pages of several bursts stay resident: about 30 MiB over 3 clusters of 10,000 objects, which
-/// put the console over its 300 MiB goal. Purging at once costs a few more page faults on the
+/// pages of several bursts stay resident: 30–40 MiB over 3 clusters of 10,000 objects on a
+/// quiet machine (302–315 MiB, 273 with the delay off), which put the console over its 300 MiB
+/// goal. Purging at once costs a few more page faults on the
 /// next burst, which the console's UI thread never waits on. The operator keeps the default (its
 /// memory figures were measured with it). A `MIMALLOC_PURGE_DELAY` the user set wins: mimalloc
 /// reads the environment at load, and a default never overrides what it read.
