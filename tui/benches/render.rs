@@ -164,6 +164,8 @@ fn keystrokes_off_the_ui_thread(
 ) {
     state.violations.background = true;
     let (mut ui, mut built, mut swap) = (Vec::new(), Vec::new(), Vec::new());
+    // As the loop's builder keeps it: a word typed on filters the last table's rows.
+    let mut memo = guardian_tui::app::narrow::Memo::default();
     update(state, Action::Command(Command::Filter));
     let keys = "team-07 app".chars().map(Action::Input);
     let erases = std::iter::repeat_n(Action::Erase, "team-07 app".len());
@@ -177,7 +179,7 @@ fn keystrokes_off_the_ui_thread(
                 panic!("a key on a large table asks for its table");
             };
             let start = Instant::now();
-            let table = job.build();
+            let table = job.build_after(&mut memo);
             built.push(start.elapsed());
             let start = Instant::now();
             update(state, Action::Table(Box::new(table)));
@@ -192,7 +194,12 @@ fn keystrokes_off_the_ui_thread(
     }
     state.violations.background = false;
     report("20 x 10,000: filter keystroke + draw, UI thread", ui);
-    report("20 x 10,000: its table built off the UI thread", built);
+    let name = format!(
+        "20 x 10,000: its table built off the UI thread ({} of {} narrowed)",
+        memo.narrowed,
+        built.len()
+    );
+    report(&name, built);
     report(
         "20 x 10,000: built table swapped in + draw, UI thread",
         swap,

@@ -313,14 +313,21 @@ impl Tables {
         let wake = Arc::new(Notify::new());
         let (next, woken) = (Arc::clone(&waiting), Arc::clone(&wake));
         tokio::spawn(async move {
+            // The last filtered table's rows: a word typed on filters only those.
+            let mut memo = crate::app::narrow::Memo::default();
             loop {
                 woken.notified().await;
                 let Some(job) = next.lock().ok().and_then(|mut job| job.take()) else {
                     continue;
                 };
-                let Ok(built) = tokio::task::spawn_blocking(move || job.build()).await else {
+                let building = move || {
+                    let built = job.build_after(&mut memo);
+                    (built, memo)
+                };
+                let Ok((built, kept)) = tokio::task::spawn_blocking(building).await else {
                     return;
                 };
+                memo = kept;
                 if tables.send(Action::Table(Box::new(built))).await.is_err() {
                     return;
                 }

@@ -44,6 +44,23 @@ impl Job {
     }
 }
 
+impl Job {
+    /// [`Job::build`], from the last table's rows when only its filter changed and narrows it
+    /// (a word typed on): the loop's builder keeps `memo`.
+    pub fn build_after(&self, memo: &mut super::narrow::Memo) -> Built {
+        Built {
+            number: self.number,
+            table: memo.build(
+                self.sources.clone(),
+                self.scope,
+                &self.filter,
+                self.sort,
+                self.group,
+            ),
+        }
+    }
+}
+
 /// A table built by a [`Job`].
 #[derive(Debug, Clone)]
 pub struct Built {

@@ -10,6 +10,7 @@ pub mod follow;
 pub mod history;
 pub mod keyed;
 pub mod leases;
+pub mod narrow;
 pub mod order;
 pub mod policies;
 pub mod reconcile;
