@@ -2,9 +2,10 @@
 
 use crate::cli::Command;
 
-/// mimalloc's `mi_option_purge_delay` (the same index in its v2 and v3 headers; libmimalloc-sys
-/// does not name it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// mimalloc's `mi_option_purge_delay`: libmimalloc-sys does not name it; it comes just before
+/// `mi_option_use_numa_nodes` in mimalloc's v2 and v3 option enums (the test checks its default).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t =
+    libmimalloc_sys::mi_option_use_numa_nodes - 1;
 
 /// Tunes mimalloc for the face about to run, before it allocates much.
 pub(crate) fn tune_for(command: &Command) {
@@ -14,8 +15,8 @@ pub(crate) fn tune_for(command: &Command) {
 }
 
 /// The console builds its tables in bursts (a first sync of every cluster, a rebuild after new
-/// data) and frees most of each burst at once; mimalloc keeps freed pages resident for a purge
-/// delay (1 s, times 10 for arena pages) and a new burst starts before they go, so the freed
+/// data) and frees most of each burst at once; mimalloc (v3, as built here) keeps freed pages
+/// resident for a purge delay (1000 ms) and a new burst starts before they go, so the freed
 /// pages of several bursts stay resident: 30–40 MiB over 3 clusters of 10,000 objects on a
 /// quiet machine (302–315 MiB, 273 with the delay off), which put the console over its 300 MiB
 /// goal. Purging at once costs a few more page faults on the
@@ -33,46 +34,63 @@ fn purge_freed_pages_at_once() {
 
 #[cfg(test)]
 mod tests {
+    use std::process::Command as Process;
+
     use clap::Parser;
 
     use super::*;
     use crate::cli::Cli;
 
-    fn purge_delay() -> std::os::raw::c_long {
-        // SAFETY: reads a plain option value; no other test touches this option.
-        #[allow(unsafe_code)]
-        unsafe {
-            libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY)
-        }
-    }
+    /// mimalloc v3's default purge delay (options.c), which only option 15 has: the index is right.
+    const DEFAULT: &str = "1000";
+    /// The probe's arguments, one a line (set by the test below for its child process).
+    const ARGS: &str = "GUARDIAN_ALLOCATOR_PROBE_ARGS";
 
-    fn tune(args: &[&str]) {
-        let cli = Cli::try_parse_from(args).expect("the arguments parse");
+    /// Run alone in a child process (the option is process-wide, read by every allocating
+    /// thread): tunes for the arguments given and prints the purge delay.
+    #[test]
+    #[ignore = "run by the test below in a process of its own"]
+    fn probe() {
+        let args = std::env::var(ARGS).expect("the probe's arguments");
+        let cli = Cli::try_parse_from(args.lines()).expect("the arguments parse");
         tune_for(&cli.command);
+        // SAFETY: reads a plain option value; this test runs alone in its process.
+        #[allow(unsafe_code)]
+        let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        println!("purge_delay={delay}");
     }
 
-    /// One test, in order: the option is process-wide, so parallel tests would race on it.
+    /// The purge delay a child process of this test binary ends with, for `args` and the
+    /// user's `MIMALLOC_PURGE_DELAY` (`None`: unset).
+    fn delay_after(args: &[&str], env: Option<&str>) -> String {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let mut child = Process::new(exe);
+        child
+            .args(["--exact", "allocator::tests::probe", "--ignored"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(ARGS, args.join("\n"))
+            .env_remove("MIMALLOC_PURGE_DELAY");
+        if let Some(env) = env {
+            child.env("MIMALLOC_PURGE_DELAY", env);
+        }
+        let out = child.output().expect("the probe runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        // The harness prints the test's name before it on the same line.
+        let delay = stdout.lines().find_map(|l| l.split_once("purge_delay="));
+        let delay = delay.map(|(_, delay)| delay.trim());
+        delay.expect("the probe printed the delay").to_owned()
+    }
+
     #[test]
     fn the_console_purges_at_once_the_operator_keeps_the_default_and_the_environment_wins() {
-        let default = purge_delay();
-        assert_ne!(default, 0, "mimalloc's default purge delay is not 0");
-        tune(&["kube-guardian", "operator"]);
-        assert_eq!(
-            purge_delay(),
-            default,
-            "the operator keeps mimalloc's default"
-        );
-        tune(&["kube-guardian", "check", "."]);
-        assert_eq!(purge_delay(), default, "check keeps mimalloc's default");
-        tune(&["kube-guardian", "tui"]);
-        assert_eq!(purge_delay(), 0, "the console purges freed pages at once");
-        // What mimalloc does with `MIMALLOC_PURGE_DELAY=7` in the environment at load.
-        // SAFETY: as above.
-        #[allow(unsafe_code)]
-        unsafe {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 7)
-        };
-        tune(&["kube-guardian", "tui"]);
-        assert_eq!(purge_delay(), 7, "a delay the user set is kept");
+        let operator = ["kube-guardian", "operator"];
+        let check = ["kube-guardian", "check", "."];
+        let tui = ["kube-guardian", "tui"];
+        assert_eq!(delay_after(&operator, None), DEFAULT, "the operator's");
+        assert_eq!(delay_after(&check, None), DEFAULT, "check's");
+        assert_eq!(delay_after(&tui, None), "0", "the console's");
+        assert_eq!(delay_after(&tui, Some("7")), "7", "the user's wins");
+        assert_eq!(delay_after(&operator, Some("7")), "7");
     }
 }
