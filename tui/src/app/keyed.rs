@@ -6,8 +6,7 @@
 //! filter once a build is done: the loop keeps one job waiting, a newer one replaces it).
 
 use super::building;
-use super::state::{Cursor, State};
-use crate::views::Screen;
+use super::state::State;
 
 /// Rows in scope from which a key's rebuild goes off the UI thread. Below it the new table is
 /// in the key's own frame (a filter keystroke built here at 10,000 rows: 2.4–2.7 ms p50, 5.4
@@ -50,19 +49,20 @@ pub struct Pending {
 }
 
 /// Rebuilds the table after a key changed it: at once when small, else asks the loop for it.
-/// A typed filter puts the selection on the first line (of the new table, when it comes).
+/// Either way the table goes in through [`building::built`], one policy for where the
+/// selection goes.
 pub(super) fn rebuild(state: &mut State, change: Change) {
-    let v = &state.violations;
-    let large = rows_in_scope(state) >= v.large_from.unwrap_or(LARGE);
-    if !(v.background && v.shown > 0 && large) {
-        building::build_now(state);
-        return;
-    }
-    building::ask(state);
-    let number = state.violations.asked;
+    // The number the key's table gets (the next asked for).
+    let number = state.violations.asked + 1;
     state.violations.pending = Some(Pending { number, change });
     if change == Change::Typed {
         state.violations.top = number;
+    }
+    let v = &state.violations;
+    if v.background && v.shown > 0 && rows_in_scope(state) >= large_from() {
+        building::ask(state);
+    } else {
+        building::build_now(state);
     }
 }
 
@@ -74,16 +74,39 @@ pub fn doing(state: &State) -> Option<&'static str> {
     (pending.number > v.shown).then_some(pending.change.doing())
 }
 
-/// Whether a table numbered `number` goes in with the selection on its first line (a filter
-/// was typed since the table shown was asked for); consumes the mark when it does.
+/// Whether a table numbered `number` holds a key's change not yet shown.
+pub(super) fn carries_key(state: &State, number: u64) -> bool {
+    let v = &state.violations;
+    v.pending
+        .is_some_and(|p| p.number <= number && p.number > v.shown)
+}
+
+/// Whether a filter was typed since the table shown was asked for, which a table numbered
+/// `number` holds; consumes the mark when it does.
 pub(super) fn to_top(state: &mut State, number: u64) -> bool {
     let top = state.violations.top;
     if top == 0 || number < top {
         return false;
     }
     state.violations.top = 0;
-    state.cursors.insert(Screen::Violations, Cursor::default());
     true
+}
+
+/// Rows in scope from which a key's rebuild goes off the UI thread: [`LARGE`], lowered by tests.
+#[cfg(not(test))]
+fn large_from() -> usize {
+    LARGE
+}
+
+#[cfg(test)]
+thread_local! {
+    /// This test's threshold (each test runs on a thread of its own).
+    static LARGE_FROM: std::cell::Cell<usize> = const { std::cell::Cell::new(LARGE) };
+}
+
+#[cfg(test)]
+fn large_from() -> usize {
+    LARGE_FROM.get()
 }
 
 /// Rows of the clusters in scope (what a rebuild reads, before the filter).

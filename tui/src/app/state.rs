@@ -178,9 +178,6 @@ pub struct ViolationsState {
     /// Tables numbered from this one on go in with the selection on their first line (a
     /// filter changed); 0 for none.
     pub top: u64,
-    /// Rows in scope from which a key's rebuild goes off the UI thread ([`super::keyed::LARGE`]
-    /// when `None`; tests lower it).
-    pub large_from: Option<usize>,
     /// The finding the open detail showed, gone from the data (followed until it returns or
     /// the user moves).
     pub gone: Option<super::follow::Followed>,
@@ -326,11 +323,5 @@ impl State {
             Screen::Help => self.keymap.active(self.is_readonly()).count(),
             other => super::screens::visible(self, other).len(),
         }
-    }
-
-    /// Rebuilds the Violations table after a key changed its scope, filter, sort or grouping:
-    /// here, or off the UI thread when large (see [`super::keyed`]).
-    pub fn rebuild_violations(&mut self, change: super::keyed::Change) {
-        super::keyed::rebuild(self, change);
     }
 }

@@ -20,6 +20,7 @@ pub fn update(state: &mut State, action: Action) -> bool {
         action,
         Action::Delta(_)
             | Action::Table(_)
+            | Action::TableFailed(_)
             | Action::Tick(_)
             | Action::Object(_)
             | Action::Focus(_)
@@ -67,6 +68,8 @@ fn apply_action(state: &mut State, action: Action) -> bool {
         Action::Cancel => cancel(state),
         Action::Delta(delta) => data::apply(state, *delta),
         Action::Table(built) => super::building::built(state, *built),
+        // The loop ends on it (see `runtime`); nothing to show.
+        Action::TableFailed(_) => false,
         Action::Tick(now) => data::tick(state, now),
         Action::Object(object) => data::object(state, *object),
         Action::Focus(focused) => {
@@ -345,7 +348,7 @@ pub fn prepare(state: &mut State) {
 fn refresh_violations(state: &mut State, change: Change) {
     state.violations.outdated = false;
     state.violations.gone = None;
-    state.rebuild_violations(change);
+    super::keyed::rebuild(state, change);
     clamp(state, Screen::Violations);
     if state.violations.table.lines.is_empty() {
         state.violations.detail = false;
