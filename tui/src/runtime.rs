@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
@@ -17,6 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
 use crate::action::{Action, Delta};
+use crate::app::building::Job;
 use crate::app::screens::ContextInfo;
 use crate::app::{Deriver, Mode, Request, State, prepare, update};
 use crate::clients::Clients;
@@ -119,9 +121,13 @@ async fn main_loop(
     // Never a shared fallback like /tmp: edits hold what the user typed.
     let edits = state.paths.as_ref().ok_or(Error::NoHome)?.edits.clone();
     let editing = Editing::new(clients, edits, protected.clone(), deltas.clone());
-    let tables = Tables::start(
+    // The number of the table shown, for the builder to skip a job a newer table overtook.
+    let shown = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&shown);
+    let tables = Tables::<Box<Job>>::start(
         deltas.clone(),
-        |job: Box<crate::app::building::Job>, memo| Action::Table(Box::new(job.build_after(memo))),
+        move |job| job.number <= seen.load(Ordering::Relaxed),
+        |job, memo| Action::Table(Box::new(job.build_after(memo))),
     );
     state.violations.background = true;
     let set = ClusterSet::start(targets, ClusterOptions::default());
@@ -205,6 +211,7 @@ async fn main_loop(
                 dirty = true;
             }
         }
+        shown.store(state.violations.shown, Ordering::Relaxed);
         if let Some(job) = state.violations.job.take() {
             tables.build(job);
         }

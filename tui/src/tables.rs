@@ -19,10 +19,12 @@ pub(crate) struct Tables<J> {
 impl<J: Send + 'static> Tables<J> {
     /// Starts the builder: `build` turns a job into the action sent to the loop, with what it
     /// keeps from one build to the next (`M`, the last filtered table's rows: a word typed on
-    /// filters only those). A build that panics sends [`Action::TableFailed`].
-    pub(crate) fn start<M, B>(tables: mpsc::Sender<Action>, build: B) -> Tables<J>
+    /// filters only those). A job `stale` says a newer table was shown since (a small table a
+    /// key built at once) is dropped unbuilt. A build that panics sends [`Action::TableFailed`].
+    pub(crate) fn start<M, S, B>(tables: mpsc::Sender<Action>, stale: S, build: B) -> Tables<J>
     where
         M: Default + Send + 'static,
+        S: Fn(&J) -> bool + Send + 'static,
         B: Fn(J, &mut M) -> Action + Send + Sync + 'static,
     {
         let waiting: Arc<Mutex<Option<J>>> = Arc::default();
@@ -33,7 +35,8 @@ impl<J: Send + 'static> Tables<J> {
             let mut memo = M::default();
             loop {
                 woken.notified().await;
-                let Some(job) = next.lock().ok().and_then(|mut job| job.take()) else {
+                let job = next.lock().ok().and_then(|mut job| job.take());
+                let Some(job) = job.filter(|job| !stale(job)) else {
                     continue;
                 };
                 let build = Arc::clone(&build);
@@ -91,13 +94,17 @@ mod tests {
         let (release, released) = std_mpsc::channel::<()>();
         let released = Mutex::new(released);
         let started = Mutex::new(started);
-        let tables = Tables::start(sender, move |job: u64, _: &mut ()| {
-            let _ = started.lock().expect("a lock").send(job);
-            if job == 1 {
-                let _ = released.lock().expect("a lock").recv();
-            }
-            Action::Toast(job.to_string())
-        });
+        let tables = Tables::start(
+            sender,
+            |_: &u64| false,
+            move |job: u64, _: &mut ()| {
+                let _ = started.lock().expect("a lock").send(job);
+                if job == 1 {
+                    let _ = released.lock().expect("a lock").recv();
+                }
+                Action::Toast(job.to_string())
+            },
+        );
         tables.build(1);
         let first = tokio::task::spawn_blocking(move || {
             let first = builds.recv_timeout(Duration::from_secs(60));
@@ -125,15 +132,45 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_build_that_panics_is_reported_to_the_loop() {
         let (sender, mut built_tables) = mpsc::channel(16);
-        let tables = Tables::start(sender, |job: u64, _: &mut ()| {
-            assert_ne!(job, 1, "job 1 fails");
-            Action::Toast(job.to_string())
-        });
+        let tables = Tables::start(
+            sender,
+            |_: &u64| false,
+            |job: u64, _: &mut ()| {
+                assert_ne!(job, 1, "job 1 fails");
+                Action::Toast(job.to_string())
+            },
+        );
         tables.build(1);
         let sent = tokio::time::timeout(Duration::from_secs(60), built_tables.recv()).await;
         match sent.expect("an answer") {
             Some(Action::TableFailed(message)) => assert!(message.contains("panic"), "{message}"),
             other => panic!("the failure, not {other:?}"),
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_older_than_the_table_shown_is_dropped_unbuilt() {
+        let (sender, mut built_tables) = mpsc::channel(16);
+        // Jobs up to 4 are stale (a newer table is shown); each check is reported.
+        let (checked, checks) = std_mpsc::channel::<u64>();
+        let checked = Mutex::new(checked);
+        let stale = move |job: &u64| {
+            let _ = checked.lock().expect("a lock").send(*job);
+            *job <= 4
+        };
+        let tables = Tables::start(sender, stale, |job: u64, _: &mut ()| {
+            Action::Toast(job.to_string())
+        });
+        tables.build(3);
+        let check = tokio::task::spawn_blocking(move || {
+            let check = checks.recv_timeout(Duration::from_secs(60));
+            (check, checks)
+        });
+        let (check, checks) = check.await.expect("the wait");
+        assert_eq!(check, Ok(3), "job 3 checked");
+        tables.build(5);
+        let sent = tokio::time::timeout(Duration::from_secs(60), built_tables.recv()).await;
+        assert_eq!(built(sent.expect("an answer")), "5", "3 was not built");
+        assert_eq!(checks.try_iter().collect::<Vec<_>>(), [5]);
     }
 }

@@ -83,6 +83,12 @@ pub(super) fn build_now(state: &mut State) {
     built(state, table);
 }
 
+/// Whether the loop builds tables off the UI thread: in the console (not in tests that do not
+/// play the loop's part), once a first table is shown (the first frame's is built here).
+pub(super) fn off_thread(state: &State) -> bool {
+    state.violations.background && state.violations.shown > 0
+}
+
 /// New data made the table outdated: asks the loop to build it (the state's
 /// `violations.job`), replacing a job not yet taken.
 pub(super) fn ask(state: &mut State) {

@@ -58,8 +58,7 @@ pub(super) fn rebuild(state: &mut State, change: Change) {
     if change == Change::Typed {
         state.violations.top = number;
     }
-    let v = &state.violations;
-    if v.background && v.shown > 0 && rows_in_scope(state) >= large_from() {
+    if building::off_thread(state) && rows_in_scope(state) >= large_from() {
         building::ask(state);
     } else {
         building::build_now(state);

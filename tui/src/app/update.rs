@@ -332,12 +332,11 @@ fn want_object(state: &mut State) {
 pub fn prepare(state: &mut State) {
     if state.violations.outdated && state.screen == Screen::Violations {
         state.violations.outdated = false;
-        if state.violations.background && state.violations.shown > 0 {
+        if super::building::off_thread(state) {
             // Built by the loop; the table shown stays until then (it holds its rows).
             super::building::ask(state);
         } else {
-            let built = super::building::job(state).build();
-            super::building::built(state, built);
+            super::building::build_now(state);
         }
     }
     if super::screens::prepare(state) {
