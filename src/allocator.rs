@@ -46,12 +46,10 @@ mod tests {
     /// The probe's arguments, one a line (set by the test below for its child process).
     const ARGS: &str = "GUARDIAN_ALLOCATOR_PROBE_ARGS";
 
-    /// Run alone in a child process (the option is process-wide, read by every allocating
-    /// thread): tunes for the arguments given and prints the purge delay.
-    #[test]
-    #[ignore = "run by the test below in a process of its own"]
-    fn probe() {
-        let args = std::env::var(ARGS).expect("the probe's arguments");
+    /// In the child process the test below starts (the option is process-wide, read by every
+    /// allocating thread, so each case runs alone in a process of its own): tunes for the
+    /// arguments given and prints the purge delay.
+    fn probe(args: &str) {
         let cli = Cli::try_parse_from(args.lines()).expect("the arguments parse");
         tune_for(&cli.command);
         // SAFETY: reads a plain option value; this test runs alone in its process.
@@ -66,7 +64,7 @@ mod tests {
         let exe = std::env::current_exe().expect("the test binary's path");
         let mut child = Process::new(exe);
         child
-            .args(["--exact", "allocator::tests::probe", "--ignored"])
+            .args(["--exact", NAME])
             .args(["--nocapture", "--test-threads=1"])
             .env(ARGS, args.join("\n"))
             .env_remove("MIMALLOC_PURGE_DELAY");
@@ -82,8 +80,13 @@ mod tests {
         delay.expect("the probe printed the delay").to_owned()
     }
 
+    const NAME: &str = "allocator::tests::the_console_purges_at_once_the_operator_keeps_the_default_and_the_environment_wins";
+
     #[test]
     fn the_console_purges_at_once_the_operator_keeps_the_default_and_the_environment_wins() {
+        if let Ok(args) = std::env::var(ARGS) {
+            return probe(&args);
+        }
         let operator = ["kube-guardian", "operator"];
         let check = ["kube-guardian", "check", "."];
         let tui = ["kube-guardian", "tui"];
