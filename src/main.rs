@@ -1,5 +1,6 @@
 //! kube-guardian: one binary, one shared core, several faces.
 
+mod allocator;
 mod check;
 mod cli;
 mod output;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     // One TLS provider for every client and server of the process, before any exists.
     guardian_cluster::crypto::install_crypto_provider();
     let cli = Cli::parse();
+    allocator::tune_for(&cli.command);
     // A panic is a bug, but a CI pipeline must still see "failed" (2) with a message, never
     // Rust's 101; panics in worker threads reach here too (rayon re-raises them).
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {

@@ -2,7 +2,8 @@
 //! Violations draws at 10,000 and 100,000 rows, a filter keystroke and a sort at 10,000 rows,
 //! and 20 clusters of 10,000 workloads (a filter keystroke and a reversed sort over 200,000 rows,
 //! a delta with the table rebuilt on the UI thread, as before, and off it, as the console does
-//! now). Run: `cargo bench -p guardian-tui --bench render` (release); the console's memory by
+//! now; a filter keystroke there with its table built off the UI thread, as the console does
+//! from `keyed::LARGE` rows on). Run: `cargo bench -p guardian-tui --bench render` (release); the console's memory by
 //! part is the `memory` bench (its counting allocator would slow every timing here).
 
 use std::collections::BTreeSet;
@@ -152,6 +153,59 @@ fn filter_keystrokes(name: &str, state: &mut State, rounds: usize) {
     report(name, samples);
 }
 
+/// As the console types into the filter of a large table: the keystroke and the frame after
+/// it on the UI thread (the table shown stays, its rebuild asked for), the table built (off
+/// the UI thread in the console, here untimed on this thread), then swapped in and drawn.
+fn keystrokes_off_the_ui_thread(
+    state: &mut State,
+    terminal: &mut Terminal<TestBackend>,
+    theme: &Theme,
+    rounds: usize,
+) {
+    state.violations.background = true;
+    let (mut ui, mut built, mut swap) = (Vec::new(), Vec::new(), Vec::new());
+    // As the loop's builder keeps it: a word typed on filters the last table's rows.
+    let mut memo = guardian_tui::app::narrow::Memo::default();
+    update(state, Action::Command(Command::Filter));
+    let keys = "team-07 app".chars().map(Action::Input);
+    let erases = std::iter::repeat_n(Action::Erase, "team-07 app".len());
+    for _ in 0..rounds {
+        for key in keys.clone().chain(erases.clone()) {
+            let start = Instant::now();
+            update(state, key);
+            draw(terminal, state, theme);
+            ui.push(start.elapsed());
+            let Some(job) = state.violations.job.take() else {
+                panic!("a key on a large table asks for its table");
+            };
+            let start = Instant::now();
+            let table = job.build_after(&mut memo);
+            built.push(start.elapsed());
+            let start = Instant::now();
+            update(state, Action::Table(Box::new(table)));
+            draw(terminal, state, theme);
+            swap.push(start.elapsed());
+            drop(std::mem::take(&mut state.retired));
+        }
+    }
+    update(state, Action::Cancel);
+    if let Some(job) = state.violations.job.take() {
+        update(state, Action::Table(Box::new(job.build())));
+    }
+    state.violations.background = false;
+    report("20 x 10,000: filter keystroke + draw, UI thread", ui);
+    let name = format!(
+        "20 x 10,000: its table built off the UI thread ({} of {} narrowed)",
+        memo.narrowed,
+        built.len()
+    );
+    report(&name, built);
+    report(
+        "20 x 10,000: built table swapped in + draw, UI thread",
+        swap,
+    );
+}
+
 /// A column's sort pressed again (reversed: the runs of equal keys come in reverse order),
 /// each reversal timed, `rounds` times over five columns.
 fn reversed_sorts(name: &str, state: &mut State, rounds: usize) {
@@ -214,6 +268,24 @@ fn main() {
     violations_draws("violations draw, 100,000 rows", &mut hundred, &theme, 500);
 
     filter_keystrokes("filter keystroke, 10,000 rows", &mut ten, 20);
+    // Where a key's rebuild goes off the UI thread (`keyed::LARGE`): built here, as below it.
+    let mut twenty = state(1, 10_000, 2);
+    update(
+        &mut twenty,
+        Action::Command(Command::Show(Screen::Violations)),
+    );
+    filter_keystrokes(
+        "filter keystroke, 20,000 rows, on the UI thread",
+        &mut twenty,
+        10,
+    );
+    drop(twenty);
+    filter_keystrokes(
+        "filter keystroke, 100,000 rows, on the UI thread",
+        &mut hundred,
+        2,
+    );
+    drop(hundred);
 
     let mut samples = Vec::new();
     for _ in 0..20 {
@@ -256,6 +328,7 @@ fn main() {
         300,
     );
     filter_keystrokes("20 x 10,000: filter keystroke, 200,000 rows", &mut fleet, 2);
+    keystrokes_off_the_ui_thread(&mut fleet, &mut terminal, &theme, 2);
     reversed_sorts("20 x 10,000: reversed sort, 200,000 rows", &mut fleet, 2);
     // One cluster's new snapshot while the Violations screen shows. As the console did before:
     // the delta applied and the table rebuilt before the next frame, all on the UI thread.

@@ -80,6 +80,8 @@ pub enum Action {
     Delta(Box<Delta>),
     /// The Violations table rebuilt off the UI thread after new data.
     Table(Box<crate::app::building::Built>),
+    /// A Violations table's build panicked (the loop ends the console with this message).
+    TableFailed(String),
     /// The clock (ages, stale counters): once a second, and before each frame in tests.
     Tick(Timestamp),
     /// The terminal gained (true) or lost focus.

@@ -30,6 +30,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("building the Violations table failed: {message} (please report it, with the log)")]
+    TableBuild { message: String },
     #[error("no cluster at position {position}: the console follows {count}")]
     NoCluster { position: usize, count: usize },
     #[error("cannot make a client for context {context} (check its kubeconfig entry)")]

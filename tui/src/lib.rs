@@ -15,6 +15,7 @@ pub mod error;
 pub mod fetch;
 pub mod keymap;
 pub mod runtime;
+mod tables;
 pub mod terminal;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -5,14 +5,15 @@
 //! call, so every cluster shows `Connecting` at once whatever the clusters do.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use guardian_cluster::logging::{self, LogFormat, LogSettings};
 use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
 use k8s_openapi::jiff::Timestamp;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
@@ -26,6 +27,7 @@ use crate::edit::run::Editing;
 use crate::error::Error;
 use crate::fetch::Fetcher;
 use crate::keymap::{Keymap, defaults};
+use crate::tables::Tables;
 use crate::terminal::{Input, Tui};
 use crate::theme::Theme;
 use crate::views::frame;
@@ -119,7 +121,14 @@ async fn main_loop(
     // Never a shared fallback like /tmp: edits hold what the user typed.
     let edits = state.paths.as_ref().ok_or(Error::NoHome)?.edits.clone();
     let editing = Editing::new(clients, edits, protected.clone(), deltas.clone());
-    let tables = Tables::start(deltas.clone());
+    // The number of the table shown, for the builder to skip a job a newer table overtook.
+    let shown = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&shown);
+    let tables = Tables::<Box<Job>>::start(
+        deltas.clone(),
+        move |job| job.number <= seen.load(Ordering::Relaxed),
+        |job, memo| Action::Table(Box::new(job.build_after(memo))),
+    );
     state.violations.background = true;
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
@@ -137,18 +146,18 @@ async fn main_loop(
             event = input.next() => match event {
                 Some(Ok(event)) => {
                     for action in actions(&state, event) {
-                        dirty |= update(&mut state, action);
+                        dirty |= apply(&mut state, action)?;
                     }
                 }
                 Some(Err(source)) => return Err(Error::Terminal { what: "reading input", source }),
                 None => break,
             },
             Some(first) = incoming.recv() => {
-                dirty |= update(&mut state, first);
+                dirty |= apply(&mut state, first)?;
                 // Drain what else is waiting, then draw once for the whole batch.
                 for _ in 1..BATCH {
                     match incoming.try_recv() {
-                        Ok(action) => dirty |= update(&mut state, action),
+                        Ok(action) => dirty |= apply(&mut state, action)?,
                         Err(_) => break,
                     }
                 }
@@ -202,6 +211,7 @@ async fn main_loop(
                 dirty = true;
             }
         }
+        shown.store(state.violations.shown, Ordering::Relaxed);
         if let Some(job) = state.violations.job.take() {
             tables.build(job);
         }
@@ -212,6 +222,15 @@ async fn main_loop(
     }
     set.shutdown();
     Ok(())
+}
+
+/// [`update`], except that a table build that panicked ends the console with an error: the
+/// panic hook restored the terminal already, so the frame cannot go on.
+fn apply(state: &mut State, action: Action) -> Result<bool, Error> {
+    if let Action::TableFailed(message) = action {
+        return Err(Error::TableBuild { message });
+    }
+    Ok(update(state, action))
 }
 
 fn draw(tui: &mut Tui, state: &mut State, theme: &Theme) -> Result<(), Error> {
@@ -295,44 +314,5 @@ async fn forward(
         if receiver.changed().await.is_err() {
             return;
         }
-    }
-}
-
-/// Builds the Violations tables new data asks for, one at a time on a blocking thread. One job
-/// waits at most: a newer one replaces it unbuilt (latest wins; the reducer also drops a built
-/// table older than the one shown). Taken when its build starts, so no old rows stay held here.
-#[derive(Debug)]
-struct Tables {
-    waiting: Arc<Mutex<Option<Box<Job>>>>,
-    wake: Arc<Notify>,
-}
-
-impl Tables {
-    fn start(tables: mpsc::Sender<Action>) -> Tables {
-        let waiting: Arc<Mutex<Option<Box<Job>>>> = Arc::default();
-        let wake = Arc::new(Notify::new());
-        let (next, woken) = (Arc::clone(&waiting), Arc::clone(&wake));
-        tokio::spawn(async move {
-            loop {
-                woken.notified().await;
-                let Some(job) = next.lock().ok().and_then(|mut job| job.take()) else {
-                    continue;
-                };
-                let Ok(built) = tokio::task::spawn_blocking(move || job.build()).await else {
-                    return;
-                };
-                if tables.send(Action::Table(Box::new(built))).await.is_err() {
-                    return;
-                }
-            }
-        });
-        Tables { waiting, wake }
-    }
-
-    fn build(&self, job: Box<Job>) {
-        if let Ok(mut waiting) = self.waiting.lock() {
-            *waiting = Some(job);
-        }
-        self.wake.notify_one();
     }
 }

@@ -10,10 +10,10 @@
 //! job waiting at most, and a newer job replaces it unbuilt.
 
 use super::filter::Filter;
-use super::follow;
-use super::state::{Scope, State};
+use super::state::{Cursor, Scope, State};
 use super::update::clamp;
 use super::violations::{self, GroupBy, Sort, Source, Table};
+use super::{follow, keyed};
 use crate::views::Screen;
 
 /// A table to build: the rows and the view's settings, owned (it crosses threads).
@@ -44,6 +44,23 @@ impl Job {
     }
 }
 
+impl Job {
+    /// [`Job::build`], from the last table's rows when only its filter changed and narrows it
+    /// (a word typed on): the loop's builder keeps `memo`.
+    pub fn build_after(&self, memo: &mut super::narrow::Memo) -> Built {
+        Built {
+            number: self.number,
+            table: memo.build(
+                self.sources.clone(),
+                self.scope,
+                &self.filter,
+                self.sort,
+                self.group,
+            ),
+        }
+    }
+}
+
 /// A table built by a [`Job`].
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -57,24 +74,19 @@ fn next(state: &mut State) -> u64 {
     state.violations.asked
 }
 
-/// The table for the rows, scope, filter, sort and grouping as they are now, built here.
+/// The table for the rows, scope, filter, sort and grouping as they are now, built here and
+/// shown the way a table built off the UI thread is ([`built`]).
 pub(super) fn build_now(state: &mut State) {
-    let filter = state
-        .filters
-        .get(&Screen::Violations)
-        .cloned()
-        .unwrap_or_default();
-    let number = next(state);
-    let table = violations::build(
-        Source::all(&state.clusters),
-        state.scope,
-        &filter,
-        state.violations.sort,
-        state.violations.group,
-    );
-    let old = std::mem::replace(&mut state.violations.table, table);
-    state.violations.shown = number;
-    retire(state, old);
+    // Newer than any table asked for: a job not yet taken would be dropped when built.
+    state.violations.job = None;
+    let table = job(state).build();
+    built(state, table);
+}
+
+/// Whether the loop builds tables off the UI thread: in the console (not in tests that do not
+/// play the loop's part), once a first table is shown (the first frame's is built here).
+pub(super) fn off_thread(state: &State) -> bool {
+    state.violations.background && state.violations.shown > 0
 }
 
 /// New data made the table outdated: asks the loop to build it (the state's
@@ -100,18 +112,24 @@ pub(super) fn job(state: &mut State) -> Job {
     }
 }
 
-/// A table built off the UI thread: shown unless a newer one is; the selection follows its
-/// finding as after any rebuild from new data.
+/// A built table: shown unless a newer one is. The selection follows its finding, or goes to
+/// the first line when a filter was typed since and the user did not move meanwhile (or its
+/// finding was filtered out). Only new data marks the finding of an open detail gone: a key's
+/// table (filter, sort, grouping, scope) just left it out.
 pub(super) fn built(state: &mut State, built: Built) -> bool {
     if built.number <= state.violations.shown {
         retire(state, built.table);
         return false;
     }
-    let followed = state
-        .violations
-        .gone
-        .take()
-        .or_else(|| follow::selected(state));
+    let by_data = !keyed::carries_key(state, built.number);
+    let top = keyed::to_top(state, built.number);
+    let moved = state.cursor(Screen::Violations) != Cursor::default();
+    let followed = if top && !moved {
+        state.violations.gone = None;
+        None
+    } else {
+        (state.violations.gone.take()).or_else(|| follow::selected(state))
+    };
     let old = std::mem::replace(&mut state.violations.table, built.table);
     state.violations.shown = built.number;
     retire(state, old);
@@ -120,7 +138,9 @@ pub(super) fn built(state: &mut State, built: Built) -> bool {
         state.violations.detail = false;
     }
     if let Some(followed) = followed {
-        follow::restore(state, followed);
+        if !follow::restore(state, followed, by_data) && top {
+            state.cursors.insert(Screen::Violations, Cursor::default());
+        }
         clamp(state, Screen::Violations);
     }
     true

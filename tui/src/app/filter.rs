@@ -52,6 +52,21 @@ impl Filter {
         self.clusters.iter().any(|c| context.contains(c.as_str()))
     }
 
+    /// Whether every row this filter keeps, `wider` keeps too (a word typed on, a word added),
+    /// so this filter's table can be built from `wider`'s rows alone.
+    pub fn narrows(&self, wider: &Filter) -> bool {
+        // A word found in a text: every part of it is found there too.
+        let include =
+            (wider.include.iter()).all(|w| self.include.iter().any(|n| n.contains(w.as_str())));
+        let exclude =
+            (wider.exclude.iter()).all(|w| self.exclude.iter().any(|n| w.contains(n.as_str())));
+        let clusters = wider.clusters.is_empty()
+            || (!self.clusters.is_empty()
+                && (self.clusters.iter())
+                    .all(|n| wider.clusters.iter().any(|w| n.contains(w.as_str()))));
+        include && exclude && clusters
+    }
+
     /// Whether a Violations row with these texts matches.
     pub fn fields(&self, fields: &Fields<'_>) -> bool {
         self.include.iter().all(|w| fields.contain(w))
@@ -156,6 +171,32 @@ mod tests {
             Filter::parse("! @").is_empty(),
             "a bare ! or @ filters nothing"
         );
+    }
+
+    #[test]
+    fn a_filter_narrows_another_when_it_keeps_no_row_the_other_drops() {
+        let narrows = |a: &str, b: &str| Filter::parse(a).narrows(&Filter::parse(b));
+        for (narrower, wider) in [
+            ("team-07", "team-0"),
+            ("team-07 app", "team-07"),
+            ("TEAM-07", "team"),
+            ("x !ab", "x !abc"),
+            ("@demo-a1", "@demo-a"),
+            ("@demo-a", ""),
+            ("app", "app"),
+        ] {
+            assert!(narrows(narrower, wider), "{narrower:?} narrows {wider:?}");
+        }
+        for (a, b) in [
+            ("team-0", "team-07"),
+            ("team-07", "team-07 app"),
+            ("x !abc", "x !ab"),
+            ("", "@demo-a"),
+            ("@demo", "@demo-a"),
+            ("app", "!app"),
+        ] {
+            assert!(!narrows(a, b), "{a:?} does not narrow {b:?}");
+        }
     }
 
     #[test]

@@ -58,9 +58,10 @@ pub fn selected(state: &State) -> Option<Followed> {
     })
 }
 
-/// After the table was rebuilt from new data: the selection goes to the followed finding's
-/// line; the pane re-reads a changed object, or marks the finding gone.
-pub fn restore(state: &mut State, followed: Followed) {
+/// After the table was rebuilt: the selection goes to the followed finding's line; the pane
+/// re-reads a changed object. A finding not in the table is marked gone when new data dropped
+/// it (`by_data`); a key's table (a filter, a scope) only left it out. Whether it was found.
+pub fn restore(state: &mut State, followed: Followed, by_data: bool) -> bool {
     let table = &state.violations.table;
     // The row's own severity first: most rows differ there, without a trip to the finding.
     let severity = |r: &violations::RowRef| {
@@ -75,15 +76,15 @@ pub fn restore(state: &mut State, followed: Followed) {
             && violations::row(table, *r).is_some_and(|(_, row)| followed.is(row.finding))
     });
     let Some(line) = found else {
-        if state.violations.detail {
+        if by_data && state.violations.detail {
             state.violations.gone = Some(followed);
         }
-        return;
+        return false;
     };
     let cursor = state.cursors.entry(Screen::Violations).or_default();
     cursor.selected = line;
     if !state.violations.detail {
-        return;
+        return true;
     }
     let now = selected(state).map(|f| f.object).unwrap_or_default();
     if now != followed.object {
@@ -96,6 +97,7 @@ pub fn restore(state: &mut State, followed: Followed) {
             resource,
         });
     }
+    true
 }
 
 #[cfg(test)]

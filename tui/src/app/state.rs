@@ -173,6 +173,11 @@ pub struct ViolationsState {
     pub background: bool,
     /// A table for the loop to build; a newer one replaces it until the loop takes it.
     pub job: Option<Box<super::building::Job>>,
+    /// The newest table a key asked the loop for (see [`super::keyed`]).
+    pub pending: Option<super::keyed::Pending>,
+    /// Tables numbered from this one on go in with the selection on their first line (a
+    /// filter changed); 0 for none.
+    pub top: u64,
     /// The finding the open detail showed, gone from the data (followed until it returns or
     /// the user moves).
     pub gone: Option<super::follow::Followed>,
@@ -318,10 +323,5 @@ impl State {
             Screen::Help => self.keymap.active(self.is_readonly()).count(),
             other => super::screens::visible(self, other).len(),
         }
-    }
-
-    /// Rebuilds the Violations table (after data, scope, filter, sort or grouping changed).
-    pub fn rebuild_violations(&mut self) {
-        super::building::build_now(self);
     }
 }

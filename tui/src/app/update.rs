@@ -5,6 +5,7 @@ use k8s_openapi::jiff::SignedDuration;
 
 use super::data;
 use super::filter::Filter;
+use super::keyed::Change;
 use super::state::Request;
 use super::state::{Cursor, Mode, Scope, State, TOAST_SECONDS, Toast};
 use super::violations::{self, Column, Line, Sort};
@@ -19,6 +20,7 @@ pub fn update(state: &mut State, action: Action) -> bool {
         action,
         Action::Delta(_)
             | Action::Table(_)
+            | Action::TableFailed(_)
             | Action::Tick(_)
             | Action::Object(_)
             | Action::Focus(_)
@@ -66,6 +68,8 @@ fn apply_action(state: &mut State, action: Action) -> bool {
         Action::Cancel => cancel(state),
         Action::Delta(delta) => data::apply(state, *delta),
         Action::Table(built) => super::building::built(state, *built),
+        // The loop ends on it (see `runtime`); nothing to show.
+        Action::TableFailed(_) => false,
         Action::Tick(now) => data::tick(state, now),
         Action::Object(object) => data::object(state, *object),
         Action::Focus(focused) => {
@@ -156,7 +160,7 @@ fn command_(state: &mut State, command: Command) -> bool {
         Command::PickCluster => return false,
         Command::GroupBy => {
             state.violations.group = state.violations.group.next();
-            refresh_violations(state);
+            refresh_violations(state, Change::Group);
         }
         Command::SortNext => {
             let column = state.violations.sort.column.next();
@@ -164,7 +168,7 @@ fn command_(state: &mut State, command: Command) -> bool {
                 column,
                 reverse: false,
             };
-            refresh_violations(state);
+            refresh_violations(state, Change::Sort);
         }
         Command::SortSeverity => sort_by(state, Column::Severity),
         Command::SortCluster => sort_by(state, Column::Cluster),
@@ -206,7 +210,7 @@ fn back(state: &mut State) {
         state.violations.object = None;
     } else if state.filters.remove(&screen).is_some_and(|f| !f.is_empty()) {
         if screen == Screen::Violations {
-            refresh_violations(state);
+            refresh_violations(state, Change::Filter);
         }
     } else if let Some(previous) = state.nav.pop() {
         state.screen = previous;
@@ -247,7 +251,7 @@ fn set_scope(state: &mut State, scope: Scope) -> bool {
         return false;
     }
     state.scope = scope;
-    refresh_violations(state);
+    refresh_violations(state, Change::Scope);
     // Fewer lines may remain on the screen shown: the selection stays on one of them.
     clamp(state, state.screen);
     true
@@ -259,7 +263,7 @@ fn sort_by(state: &mut State, column: Column) {
         column,
         reverse: sort.column == column && !sort.reverse,
     };
-    refresh_violations(state);
+    refresh_violations(state, Change::Sort);
 }
 
 fn step(state: &mut State, by: isize) {
@@ -328,12 +332,11 @@ fn want_object(state: &mut State) {
 pub fn prepare(state: &mut State) {
     if state.violations.outdated && state.screen == Screen::Violations {
         state.violations.outdated = false;
-        if state.violations.background && state.violations.shown > 0 {
+        if super::building::off_thread(state) {
             // Built by the loop; the table shown stays until then (it holds its rows).
             super::building::ask(state);
         } else {
-            let built = super::building::job(state).build();
-            super::building::built(state, built);
+            super::building::build_now(state);
         }
     }
     if super::screens::prepare(state) {
@@ -341,10 +344,10 @@ pub fn prepare(state: &mut State) {
     }
 }
 
-fn refresh_violations(state: &mut State) {
+fn refresh_violations(state: &mut State, change: Change) {
     state.violations.outdated = false;
     state.violations.gone = None;
-    state.rebuild_violations();
+    super::keyed::rebuild(state, change);
     clamp(state, Screen::Violations);
     if state.violations.table.lines.is_empty() {
         state.violations.detail = false;
@@ -363,7 +366,7 @@ fn edit(state: &mut State, change: impl FnOnce(&mut String)) -> bool {
             state.filters.insert(screen, filter);
             state.cursors.insert(screen, Cursor::default());
             if screen == Screen::Violations {
-                refresh_violations(state);
+                refresh_violations(state, Change::Typed);
             }
         }
     }
@@ -415,7 +418,7 @@ fn cancel(state: &mut State) -> bool {
         Mode::Filter { .. } => {
             let screen = state.screen;
             if state.filters.remove(&screen).is_some() && screen == Screen::Violations {
-                refresh_violations(state);
+                refresh_violations(state, Change::Filter);
             }
         }
     }

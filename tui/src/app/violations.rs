@@ -239,6 +239,47 @@ pub fn build(
         });
     }
     let merged = merge(&runs, sort, filter);
+    let every: Option<Vec<usize>> = filter
+        .any_text()
+        .then(|| runs.iter().map(|run| run.cluster as usize).collect());
+    finish(clusters, merged, total, every, group)
+}
+
+/// The table `filter` keeps of `rows`, the rows of a table built with the same sources, scope,
+/// sort and grouping and a filter `filter` narrows (see [`Filter::narrows`]): each is read
+/// once more, the others not at all.
+pub fn narrow(
+    clusters: Vec<Source>,
+    scope: Scope,
+    filter: &Filter,
+    group: GroupBy,
+    rows: &[RowRef],
+) -> Table {
+    let total = (clusters.iter().enumerate())
+        .filter(|(c, _)| scope.includes(*c))
+        .map(|(_, cluster)| cluster.rows.violations.len())
+        .sum();
+    let kept: Vec<bool> = (clusters.iter())
+        .map(|c| filter.cluster(&c.context))
+        .collect();
+    let merged = (rows.iter().copied())
+        .filter(|r| {
+            kept.get(r.cluster as usize) == Some(&true)
+                && row_in(&clusters, *r).is_some_and(|(_, shown)| shown.matches(filter))
+        })
+        .collect();
+    finish(clusters, merged, total, None, group)
+}
+
+/// The table of the rows `merged` (in the sort's order): widths and groups. `every` lists the
+/// clusters whose every row shows (no words to match), whose widths are their rows'.
+fn finish(
+    clusters: Vec<Source>,
+    merged: Vec<RowRef>,
+    total: usize,
+    every: Option<Vec<usize>>,
+    group: GroupBy,
+) -> Table {
     let shown = merged.len();
     let mut widths = Widths::default();
     let context_widths: Vec<u16> = clusters
@@ -248,10 +289,9 @@ pub fn build(
             u16::try_from(n).unwrap_or(u16::MAX)
         })
         .collect();
-    if filter.any_text() {
+    if let Some(every) = every {
         // Every row of the clusters merged shows: their widest, computed with their rows.
-        for run in &runs {
-            let cluster = run.cluster as usize;
+        for cluster in every {
             widths.add(context_widths[cluster], clusters[cluster].rows.widths);
         }
     } else {

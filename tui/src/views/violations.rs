@@ -82,6 +82,10 @@ fn render_table(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     if v.group != GroupBy::None {
         title.push_str(&format!("─ group: {} ", v.group.name()));
     }
+    // The table shown is the one before the key, until its rebuild (off the UI thread) is in.
+    if let Some(doing) = crate::app::keyed::doing(state) {
+        title.push_str(&format!("─ {doing} "));
+    }
     let spec = Spec {
         block: Block::default().borders(Borders::ALL).title(title),
         header,
