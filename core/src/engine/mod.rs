@@ -50,12 +50,12 @@ struct CompiledPolicy {
 }
 
 impl CompiledPolicy {
-    /// The rules that apply to `kind`, in policy order.
-    fn rules_for(&self, kind: WorkloadKind) -> impl Iterator<Item = &CompiledRule> {
+    /// The rules that apply to `kind`, in policy order, with their index in `rules`.
+    fn rules_for(&self, kind: WorkloadKind) -> impl Iterator<Item = (usize, &CompiledRule)> {
         // `WorkloadKind::ALL` lists the kinds in declaration order (a test holds it).
         self.by_kind[kind as usize]
             .iter()
-            .filter_map(|&i| self.rules.get(i))
+            .filter_map(|&i| self.rules.get(i).map(|r| (i, r)))
     }
 }
 
@@ -245,8 +245,9 @@ impl PolicySet {
         let resource = Arc::new(meta.resource_ref());
         let mut matched_policies = Vec::new();
         let mut findings = Vec::new();
-        // Reused across rules and policies: nothing is allocated for a rule that passes.
-        let mut violations = Vec::new();
+        // Reused across objects on this thread: nothing is allocated for a rule that passes, and
+        // a policy's violations are all in before its findings are reserved, at once.
+        let mut scratch = SCRATCH.take();
         let mut exceptions: Vec<&CompiledException> = Vec::new();
         // Bound once per object, so fields several CEL rules read are converted once.
         let cel_object: OnceLock<CelObject<'_>> = OnceLock::new();
@@ -259,11 +260,32 @@ impl PolicySet {
             policy
                 .exceptions
                 .covering(&workload, ctx.now, &mut exceptions);
-            for rule in policy.rules_for(workload.kind) {
-                let errored = run_rule(rule, &workload, object, &cel_object, &mut violations);
-                findings.reserve(violations.len());
-                for v in violations.drain(..) {
-                    let outcome = if errored {
+            let Scratch { violations, runs } = &mut scratch;
+            violations.clear();
+            runs.clear();
+            for (rule_index, rule) in policy.rules_for(workload.kind) {
+                let errored = run_rule(rule, &workload, object, &cel_object, violations);
+                if runs.last().map_or(0, |r| r.end) < violations.len() {
+                    runs.push(Run {
+                        rule: rule_index,
+                        errored,
+                        end: violations.len(),
+                    });
+                }
+            }
+            // One reservation per policy (exact for the usual single policy): the findings are
+            // never moved by the vector growing.
+            findings.reserve(violations.len());
+            let mut drained = violations.drain(..);
+            let mut start = 0;
+            for run in runs.iter() {
+                let count = run.end - start;
+                start = run.end;
+                let Some(rule) = policy.rules.get(run.rule) else {
+                    continue;
+                };
+                for v in drained.by_ref().take(count) {
+                    let outcome = if run.errored {
                         Outcome::Error
                     } else {
                         exception_outcome(&exceptions, &rule.id, v.container.as_deref())
@@ -283,6 +305,7 @@ impl PolicySet {
                     });
                 }
             }
+            drop(drained);
             matched_policies.push(MatchedPolicy {
                 index,
                 name: policy.name.clone(),
@@ -290,12 +313,39 @@ impl PolicySet {
                 findings: first..findings.len(),
             });
         }
+        SCRATCH.set(scratch);
         Evaluation::Evaluated {
             resource,
             matched_policies,
             findings,
         }
     }
+}
+
+/// One object's violations, kept per thread between objects (see `evaluate_policies`).
+#[derive(Debug, Default)]
+struct Scratch {
+    violations: Vec<Violation>,
+    /// The rules that found something, in order, each with where its violations end.
+    runs: Vec<Run>,
+}
+
+/// A rule's share of [`Scratch::violations`].
+#[derive(Debug)]
+struct Run {
+    /// The rule's index in its policy's `rules`.
+    rule: usize,
+    errored: bool,
+    end: usize,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch {
+            violations: Vec::new(),
+            runs: Vec::new(),
+        })
+    };
 }
 
 /// Runs one rule; returns true when the violations describe an evaluation error.

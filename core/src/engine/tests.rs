@@ -337,7 +337,12 @@ fn rules_are_chosen_per_kind_when_compiled() {
     );
     let set = PolicySet::compile(&[all], &[]).expect("compiles");
     let policy = &set.policies[0];
-    let ids = |kind| policy.rules_for(kind).map(|r| &*r.id).collect::<Vec<_>>();
+    let ids = |kind| {
+        policy
+            .rules_for(kind)
+            .map(|(_, r)| &*r.id)
+            .collect::<Vec<_>>()
+    };
     for kind in WorkloadKind::ALL {
         assert_eq!(
             ids(kind).contains(&"min-replicas"),
