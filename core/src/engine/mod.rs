@@ -281,10 +281,14 @@ impl PolicySet {
             for run in runs.iter() {
                 let count = run.end - start;
                 start = run.end;
+                // The run's violations are taken first, so a missing rule (never expected:
+                // `runs` holds indices from `rules_for`) drops its own, never the next run's.
+                let own = drained.by_ref().take(count);
                 let Some(rule) = policy.rules.get(run.rule) else {
+                    own.for_each(drop);
                     continue;
                 };
-                for v in drained.by_ref().take(count) {
+                for v in own {
                     let outcome = if run.errored {
                         Outcome::Error
                     } else {
