@@ -399,3 +399,71 @@ fn exceptions_of_the_objects_namespace_apply_in_the_order_given() {
         ["default/in-default", "default/in-default"]
     );
 }
+
+#[test]
+fn each_finding_keeps_its_own_rule_severity_and_outcome_across_objects() {
+    // A fails (excepted in `shop`), B passes, C errors, D fails: the per-thread buffer must
+    // hand each rule exactly its own violations, for one object and the next on this thread.
+    let p = policy(
+        r#"
+metadata: {name: no-privileged}
+spec:
+  rules:
+  - {id: pss-privileged, severity: low}
+  - {id: pss-host-namespaces}
+  - cel: {name: broken-at-runtime, expression: "object.spec.nope.size() > 0", message: m, severity: high}
+  - {id: memory-limits, severity: medium}
+"#,
+    );
+    let ex = exception(&exception_yaml("2999-01-01T00:00:00Z", ""));
+    let set = PolicySet::compile(&[p], &[ex]).expect("compiles");
+    let skip = Outcome::Skip {
+        exception: "shop/legacy".into(),
+        justification: "migrating off privileged mode".into(),
+    };
+    let other_ns = PRIVILEGED_DEPLOY.replace("namespace: shop", "namespace: other");
+    for (object, privileged_outcome) in [(PRIVILEGED_DEPLOY, &skip), (&*other_ns, &Outcome::Fail)] {
+        let got: Vec<_> = evaluate(&set, object)
+            .into_iter()
+            .map(|f| (f.rule.to_string(), f.severity, f.outcome, f.container))
+            .collect();
+        let want = |rule: &str, severity, outcome: &Outcome, container: Option<&str>| {
+            (
+                rule.to_string(),
+                severity,
+                outcome.clone(),
+                container.map(Into::into),
+            )
+        };
+        assert_eq!(
+            got,
+            [
+                want(
+                    "pss-privileged",
+                    Severity::Low,
+                    privileged_outcome,
+                    Some("app")
+                ),
+                want(
+                    "pss-privileged",
+                    Severity::Low,
+                    privileged_outcome,
+                    Some("sidecar")
+                ),
+                want("broken-at-runtime", Severity::High, &Outcome::Error, None),
+                want(
+                    "memory-limits",
+                    Severity::Medium,
+                    &Outcome::Fail,
+                    Some("app")
+                ),
+                want(
+                    "memory-limits",
+                    Severity::Medium,
+                    &Outcome::Fail,
+                    Some("sidecar")
+                ),
+            ]
+        );
+    }
+}
