@@ -7,6 +7,7 @@ pub use compile::Rejected;
 mod exceptions;
 mod matcher;
 mod namespaces;
+mod scratch;
 mod selector;
 
 pub use crate::governance::cel::Deadline;
@@ -29,6 +30,7 @@ use crate::model::{Category, Finding, Outcome, ResourceRef, RuleInfo, Severity};
 use crate::workload::{ObjectMeta, ViewError, WorkloadKind, WorkloadView};
 use exceptions::{CompiledException, ExceptionIndex};
 use matcher::CompiledMatch;
+use scratch::{Run, Scratch};
 
 /// Policies compiled once; `Send + Sync`, share it behind an `Arc` across threads and tasks.
 #[derive(Debug)]
@@ -247,7 +249,7 @@ impl PolicySet {
         let mut findings = Vec::new();
         // Reused across objects on this thread: nothing is allocated for a rule that passes, and
         // a policy's violations are all in before its findings are reserved, at once.
-        let mut scratch = SCRATCH.take();
+        let mut scratch = scratch::take();
         let mut exceptions: Vec<&CompiledException> = Vec::new();
         // Bound once per object, so fields several CEL rules read are converted once.
         let cel_object: OnceLock<CelObject<'_>> = OnceLock::new();
@@ -317,55 +319,13 @@ impl PolicySet {
                 findings: first..findings.len(),
             });
         }
-        put_back(scratch);
+        scratch::put_back(scratch);
         Evaluation::Evaluated {
             resource,
             matched_policies,
             findings,
         }
     }
-}
-
-/// One object's violations, kept per thread between objects (see `evaluate_policies`).
-#[derive(Debug, Default)]
-struct Scratch {
-    violations: Vec<Violation>,
-    /// The rules that found something, in order, each with where its violations end.
-    runs: Vec<Run>,
-}
-
-/// A rule's share of [`Scratch::violations`].
-#[derive(Debug)]
-struct Run {
-    /// The rule's index in its policy's `rules`.
-    rule: usize,
-    errored: bool,
-    end: usize,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = const {
-        std::cell::Cell::new(Scratch {
-            violations: Vec::new(),
-            runs: Vec::new(),
-        })
-    };
-}
-
-/// The most violations (and runs) a thread's buffers keep between objects: well above an
-/// ordinary object's (17.5 findings on average in the bench corpus), far below a huge one's.
-const KEPT: usize = 1024;
-
-/// Puts the buffers back for this thread's next object, unless one huge object grew them: a
-/// webhook or rayon thread then keeps `KEPT` entries' worth, not its largest object's forever.
-fn put_back(mut scratch: Scratch) {
-    if scratch.violations.capacity() > KEPT {
-        scratch.violations = Vec::new();
-    }
-    if scratch.runs.capacity() > KEPT {
-        scratch.runs = Vec::new();
-    }
-    SCRATCH.set(scratch);
 }
 
 /// Runs one rule; returns true when the violations describe an evaluation error.

@@ -474,18 +474,18 @@ fn a_huge_objects_buffer_is_not_kept_by_the_thread() {
     let container = "\n      - {name: c, image: nginx:1.27, securityContext: {privileged: true}}";
     let huge = format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: big, namespace: shop}}\nspec:\n  template:\n    spec:\n      containers:{}",
-        container.repeat(3 * KEPT)
+        container.repeat(3 * scratch::KEPT)
     );
-    assert_eq!(evaluate(&set, &huge).len(), 3 * KEPT);
-    let kept = SCRATCH.take();
+    assert_eq!(evaluate(&set, &huge).len(), 3 * scratch::KEPT);
+    let kept = scratch::take();
     assert!(
-        kept.violations.capacity() <= KEPT,
+        kept.violations.capacity() <= scratch::KEPT,
         "kept {} violations' room",
         kept.violations.capacity()
     );
     // An ordinary object's room is kept for the next one.
-    SCRATCH.set(kept);
+    scratch::put_back(kept);
     evaluate(&set, PRIVILEGED_DEPLOY);
-    let kept = SCRATCH.take();
+    let kept = scratch::take();
     assert!(kept.violations.capacity() >= 2);
 }
