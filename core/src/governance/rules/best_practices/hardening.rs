@@ -112,8 +112,8 @@ fn looks_like_secret(name: &str) -> bool {
 }
 
 /// An env var's `name` (`""` when unset) and whether it has a literal `value` (set, not null, not
-/// `""`), found in one walk of its keys: two lookups compared each key through `Ord` (memcmp).
-/// This runs for every env var of every container.
+/// `""`), found in one walk of its keys instead of two lookups. This runs for every env var of
+/// every container.
 fn name_and_literal(env: &Map<String, Value>) -> (&str, bool) {
     let (mut name, mut literal) = ("", false);
     for (key, value) in env {
@@ -309,7 +309,9 @@ mod tests {
             json!({"name": "A_TOKEN", "value": null}),
             json!({"name": "A_TOKEN", "value": 5}),
             json!({"name": "A_TOKEN", "valueFrom": {"secretKeyRef": {}}}),
-            json!({"value": "x", "nam": "A_TOKEN", "names": "B", "valu": "y"}),
+            // Keys that only resemble `name` and `value` (the map is sorted, so the order in
+            // which they are written here does not matter).
+            json!({"nam": "A_TOKEN", "names": "B", "valu": "y", "value": "x"}),
             json!({"name": 7, "value": "x"}),
             json!({}),
         ] {
