@@ -3,6 +3,7 @@
 //! Also writes the corpus to `target/bench-corpus/` (one file per manifest) so the `check`
 //! binary can be timed on the same input: `taskset -c 0 kube-guardian check target/bench-corpus`.
 
+mod common;
 mod corpus;
 
 // The allocator the kube-guardian binary ships with, so the figures are the product's.
@@ -11,9 +12,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::hint::black_box;
 
+use common::count_findings;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, Profile};
-use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
+use guardian_core::engine::{EvalContext, PolicySet};
 use serde_json::Value;
 
 const COUNT: usize = 1_000;
@@ -36,16 +38,6 @@ fn write_corpus(docs: &[String]) {
             let _ = std::fs::write(dir.join(format!("{i:04}.yaml")), doc);
         }
     }
-}
-
-fn count_findings(set: &PolicySet, objects: &[Value], ctx: &EvalContext<'_>) -> usize {
-    objects
-        .iter()
-        .map(|o| match set.evaluate(o, ctx) {
-            Evaluation::Evaluated { findings, .. } => findings.len(),
-            Evaluation::Skipped(_) => 0,
-        })
-        .sum()
 }
 
 fn bench(c: &mut Criterion) {

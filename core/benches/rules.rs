@@ -3,6 +3,7 @@
 //! `fixed` entry only matches (object view and policy selection): the cost every object pays
 //! before any rule runs. Together they are the engine's profile, function by function.
 
+mod common;
 mod corpus;
 
 // The allocator the kube-guardian binary ships with, so the figures are the product's.
@@ -12,25 +13,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::count_findings;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, Profile, RuleSpec};
-use guardian_core::engine::{EvalContext, Evaluation, PolicySet};
+use guardian_core::engine::{EvalContext, PolicySet};
 use serde_json::Value;
 
 const COUNT: usize = 1_000;
 
 fn compile(name: &str, spec: GuardianPolicySpec) -> PolicySet {
     PolicySet::compile(&[GuardianPolicy::new(name, spec)], &[]).expect("the policy compiles")
-}
-
-fn findings(set: &PolicySet, objects: &[Value], ctx: &EvalContext<'_>) -> usize {
-    objects
-        .iter()
-        .map(|o| match set.evaluate(o, ctx) {
-            Evaluation::Evaluated { findings, .. } => findings.len(),
-            Evaluation::Skipped(_) => 0,
-        })
-        .sum()
 }
 
 fn bench(c: &mut Criterion) {
@@ -69,7 +61,7 @@ fn bench(c: &mut Criterion) {
             },
         );
         group.bench_function(format!("profile {profile:?}"), |b| {
-            b.iter(|| black_box(findings(&set, &objects, &ctx)))
+            b.iter(|| black_box(count_findings(&set, &objects, &ctx)))
         });
     }
     for rule in guardian_core::governance::library() {
@@ -84,7 +76,7 @@ fn bench(c: &mut Criterion) {
             },
         );
         group.bench_function(format!("rule {}", rule.meta.id), |b| {
-            b.iter(|| black_box(findings(&set, &objects, &ctx)))
+            b.iter(|| black_box(count_findings(&set, &objects, &ctx)))
         });
     }
     group.finish();

@@ -7,6 +7,7 @@ pub use compile::Rejected;
 mod exceptions;
 mod matcher;
 mod namespaces;
+mod scratch;
 mod selector;
 
 pub use crate::governance::cel::Deadline;
@@ -29,6 +30,7 @@ use crate::model::{Category, Finding, Outcome, ResourceRef, RuleInfo, Severity};
 use crate::workload::{ObjectMeta, ViewError, WorkloadKind, WorkloadView};
 use exceptions::{CompiledException, ExceptionIndex};
 use matcher::CompiledMatch;
+use scratch::{Run, Scratch};
 
 /// Policies compiled once; `Send + Sync`, share it behind an `Arc` across threads and tasks.
 #[derive(Debug)]
@@ -50,12 +52,12 @@ struct CompiledPolicy {
 }
 
 impl CompiledPolicy {
-    /// The rules that apply to `kind`, in policy order.
-    fn rules_for(&self, kind: WorkloadKind) -> impl Iterator<Item = &CompiledRule> {
+    /// The rules that apply to `kind`, in policy order, with their index in `rules`.
+    fn rules_for(&self, kind: WorkloadKind) -> impl Iterator<Item = (usize, &CompiledRule)> {
         // `WorkloadKind::ALL` lists the kinds in declaration order (a test holds it).
         self.by_kind[kind as usize]
             .iter()
-            .filter_map(|&i| self.rules.get(i))
+            .filter_map(|&i| self.rules.get(i).map(|r| (i, r)))
     }
 }
 
@@ -245,8 +247,9 @@ impl PolicySet {
         let resource = Arc::new(meta.resource_ref());
         let mut matched_policies = Vec::new();
         let mut findings = Vec::new();
-        // Reused across rules and policies: nothing is allocated for a rule that passes.
-        let mut violations = Vec::new();
+        // Reused across objects on this thread: nothing is allocated for a rule that passes, and
+        // a policy's violations are all in before its findings are reserved, at once.
+        let mut scratch = scratch::take();
         let mut exceptions: Vec<&CompiledException> = Vec::new();
         // Bound once per object, so fields several CEL rules read are converted once.
         let cel_object: OnceLock<CelObject<'_>> = OnceLock::new();
@@ -259,11 +262,36 @@ impl PolicySet {
             policy
                 .exceptions
                 .covering(&workload, ctx.now, &mut exceptions);
-            for rule in policy.rules_for(workload.kind) {
-                let errored = run_rule(rule, &workload, object, &cel_object, &mut violations);
-                findings.reserve(violations.len());
-                for v in violations.drain(..) {
-                    let outcome = if errored {
+            let Scratch { violations, runs } = &mut scratch;
+            violations.clear();
+            runs.clear();
+            for (rule_index, rule) in policy.rules_for(workload.kind) {
+                let errored = run_rule(rule, &workload, object, &cel_object, violations);
+                if runs.last().map_or(0, |r| r.end) < violations.len() {
+                    runs.push(Run {
+                        rule: rule_index,
+                        errored,
+                        end: violations.len(),
+                    });
+                }
+            }
+            // One reservation per policy (exact for the usual single policy): the findings are
+            // never moved by the vector growing.
+            findings.reserve(violations.len());
+            let mut drained = violations.drain(..);
+            let mut start = 0;
+            for run in runs.iter() {
+                let count = run.end - start;
+                start = run.end;
+                // The run's violations are taken first, so a missing rule (never expected:
+                // `runs` holds indices from `rules_for`) drops its own, never the next run's.
+                let own = drained.by_ref().take(count);
+                let Some(rule) = policy.rules.get(run.rule) else {
+                    own.for_each(drop);
+                    continue;
+                };
+                for v in own {
+                    let outcome = if run.errored {
                         Outcome::Error
                     } else {
                         exception_outcome(&exceptions, &rule.id, v.container.as_deref())
@@ -283,6 +311,7 @@ impl PolicySet {
                     });
                 }
             }
+            drop(drained);
             matched_policies.push(MatchedPolicy {
                 index,
                 name: policy.name.clone(),
@@ -290,6 +319,7 @@ impl PolicySet {
                 findings: first..findings.len(),
             });
         }
+        scratch::put_back(scratch);
         Evaluation::Evaluated {
             resource,
             matched_policies,

@@ -337,7 +337,12 @@ fn rules_are_chosen_per_kind_when_compiled() {
     );
     let set = PolicySet::compile(&[all], &[]).expect("compiles");
     let policy = &set.policies[0];
-    let ids = |kind| policy.rules_for(kind).map(|r| &*r.id).collect::<Vec<_>>();
+    let ids = |kind| {
+        policy
+            .rules_for(kind)
+            .map(|(_, r)| &*r.id)
+            .collect::<Vec<_>>()
+    };
     for kind in WorkloadKind::ALL {
         assert_eq!(
             ids(kind).contains(&"min-replicas"),
@@ -393,4 +398,94 @@ fn exceptions_of_the_objects_namespace_apply_in_the_order_given() {
         skipped_by(&unnamespaced),
         ["default/in-default", "default/in-default"]
     );
+}
+
+#[test]
+fn each_finding_keeps_its_own_rule_severity_and_outcome_across_objects() {
+    // A fails (excepted in `shop`), B passes, C errors, D fails: the per-thread buffer must
+    // hand each rule exactly its own violations, for one object and the next on this thread.
+    let p = policy(
+        r#"
+metadata: {name: no-privileged}
+spec:
+  rules:
+  - {id: pss-privileged, severity: low}
+  - {id: pss-host-namespaces}
+  - cel: {name: broken-at-runtime, expression: "object.spec.nope.size() > 0", message: m, severity: high}
+  - {id: memory-limits, severity: medium}
+"#,
+    );
+    let ex = exception(&exception_yaml("2999-01-01T00:00:00Z", ""));
+    let set = PolicySet::compile(&[p], &[ex]).expect("compiles");
+    let skip = Outcome::Skip {
+        exception: "shop/legacy".into(),
+        justification: "migrating off privileged mode".into(),
+    };
+    let other_ns = PRIVILEGED_DEPLOY.replace("namespace: shop", "namespace: other");
+    for (object, privileged_outcome) in [(PRIVILEGED_DEPLOY, &skip), (&*other_ns, &Outcome::Fail)] {
+        let got: Vec<_> = evaluate(&set, object)
+            .into_iter()
+            .map(|f| (f.rule.to_string(), f.severity, f.outcome, f.container))
+            .collect();
+        let want = |rule: &str, severity, outcome: &Outcome, container: Option<&str>| {
+            (
+                rule.to_string(),
+                severity,
+                outcome.clone(),
+                container.map(Into::into),
+            )
+        };
+        assert_eq!(
+            got,
+            [
+                want(
+                    "pss-privileged",
+                    Severity::Low,
+                    privileged_outcome,
+                    Some("app")
+                ),
+                want(
+                    "pss-privileged",
+                    Severity::Low,
+                    privileged_outcome,
+                    Some("sidecar")
+                ),
+                want("broken-at-runtime", Severity::High, &Outcome::Error, None),
+                want(
+                    "memory-limits",
+                    Severity::Medium,
+                    &Outcome::Fail,
+                    Some("app")
+                ),
+                want(
+                    "memory-limits",
+                    Severity::Medium,
+                    &Outcome::Fail,
+                    Some("sidecar")
+                ),
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_huge_objects_buffer_is_not_kept_by_the_thread() {
+    let set = PolicySet::compile(&[policy(PRIVILEGED_POLICY)], &[]).expect("compiles");
+    let container = "\n      - {name: c, image: nginx:1.27, securityContext: {privileged: true}}";
+    let huge = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: big, namespace: shop}}\nspec:\n  template:\n    spec:\n      containers:{}",
+        container.repeat(3 * scratch::KEPT)
+    );
+    assert_eq!(evaluate(&set, &huge).len(), 3 * scratch::KEPT);
+    let kept = scratch::take();
+    assert!(
+        kept.violations.capacity() <= scratch::KEPT,
+        "kept {} violations' room",
+        kept.violations.capacity()
+    );
+    // An ordinary object's room is kept for the next one.
+    scratch::put_back(kept);
+    evaluate(&set, PRIVILEGED_DEPLOY);
+    let kept = scratch::take();
+    assert!(kept.violations.capacity() >= 2);
 }

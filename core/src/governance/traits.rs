@@ -65,7 +65,9 @@ impl Violation {
 
 /// A configured built-in rule, ready to evaluate. Built once per policy, shared across threads.
 pub trait Rule: Send + Sync + std::fmt::Debug {
-    /// Appends a violation for every failing field. Must not panic on any input.
+    /// Appends a violation for every failing field. Must not panic on any input. `out` may
+    /// already hold other rules' violations (the engine shares one buffer per policy and
+    /// attributes them by position): only append, never read, reorder, or remove.
     fn check(&self, workload: &WorkloadView<'_>, out: &mut Vec<Violation>);
 
     /// Whether the rule can find anything on this kind of workload. The engine selects each

@@ -20,7 +20,8 @@ const KEYS: [&str; 12] = [
     "windowsOptions",
 ];
 
-/// The slot of a key of [`KEYS`].
+/// The slot of a key of [`KEYS`]; inlined, so a literal key resolves at compile time.
+#[inline(always)]
 fn slot(key: &str) -> Option<usize> {
     Some(match key {
         "allowPrivilegeEscalation" => 0,
@@ -63,6 +64,7 @@ impl<'a> SecurityContext<'a> {
     }
 
     /// The value of one key: from the pass for the usual keys, else looked up.
+    #[inline(always)]
     pub fn get(&self, key: &str) -> Option<&'a Value> {
         match slot(key) {
             Some(i) => self.found[i],

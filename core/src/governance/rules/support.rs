@@ -67,6 +67,7 @@ fn is_plain(s: &str) -> bool {
 }
 
 /// The value at a dotted chain of keys below `map` (no indices), e.g. `dig(sc, "seccompProfile.type")`.
+#[inline]
 pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     let mut rest = path;
     // A byte loop, not `split_once('.')`: the paths are a few bytes long and the char searcher's
@@ -204,7 +205,9 @@ impl<'a> Site<'a> {
         std::iter::once(Site::pod(w)).chain(w.containers().map(Site::container))
     }
 
-    /// The value at a dotted chain of keys inside this securityContext.
+    /// The value at a dotted chain of keys inside this securityContext. Inlined, so the rules'
+    /// literal keys are split and matched to their slot at compile time, not per object.
+    #[inline(always)]
     pub fn get(&self, path: &str) -> Option<&'a Value> {
         match path.bytes().position(|b| b == b'.') {
             None => self.sc.get(path),
@@ -213,15 +216,18 @@ impl<'a> Site<'a> {
     }
 
     /// The object at a dotted chain of keys inside this securityContext.
+    #[inline(always)]
     pub fn map(&self, path: &str) -> Option<&'a Map<String, Value>> {
         self.get(path).and_then(Value::as_object)
     }
 
+    #[inline(always)]
     pub fn bool(&self, path: &str) -> Option<bool> {
         self.get(path).and_then(Value::as_bool)
     }
 
     /// The array at a dotted chain of keys inside this securityContext (empty when absent).
+    #[inline(always)]
     pub fn list(&self, path: &str) -> &'a [Value] {
         self.get(path)
             .and_then(Value::as_array)
