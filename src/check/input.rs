@@ -157,8 +157,8 @@ pub fn display(path: &Path) -> Arc<str> {
 
 /// Reads one input, at most `max_size` bytes; `-` is standard input.
 pub fn read(path: &Path, max_size: u64) -> Result<Source, InputError> {
-    let (name, reader): (Arc<str>, Box<dyn Read>) = if path.as_os_str() == "-" {
-        (Arc::from("<stdin>"), Box::new(std::io::stdin()))
+    let (name, reader, size): (Arc<str>, Box<dyn Read>, u64) = if path.as_os_str() == "-" {
+        (Arc::from("<stdin>"), Box::new(std::io::stdin()), 0)
     } else {
         let name = display(path);
         let error = |e: std::io::Error| InputError {
@@ -171,9 +171,11 @@ pub fn read(path: &Path, max_size: u64) -> Result<Source, InputError> {
         if meta.is_file() && meta.len() > max_size {
             return Err(too_large(name, max_size));
         }
-        (name, Box::new(file))
+        (name, Box::new(file), meta.len())
     };
-    let mut bytes = Vec::new();
+    // Sized once from the file's length (plus the byte that tells a file grown meanwhile), so
+    // the text is read in one go rather than into a buffer that doubles; pipes start empty.
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(max_size)).unwrap_or(0) + 1);
     // One byte past the limit tells a file at the limit from a larger one (pipes have no size).
     reader
         .take(max_size.saturating_add(1))
