@@ -173,9 +173,7 @@ pub fn read(path: &Path, max_size: u64) -> Result<Source, InputError> {
         }
         (name, Box::new(file), meta.len())
     };
-    // Sized once from the file's length (plus the byte that tells a file grown meanwhile), so
-    // the text is read in one go rather than into a buffer that doubles; pipes start empty.
-    let mut bytes = Vec::with_capacity(usize::try_from(size.min(max_size)).unwrap_or(0) + 1);
+    let mut bytes = buffer(&name, size.min(max_size))?;
     // One byte past the limit tells a file at the limit from a larger one (pipes have no size).
     reader
         .take(max_size.saturating_add(1))
@@ -194,6 +192,23 @@ pub fn read(path: &Path, max_size: u64) -> Result<Source, InputError> {
         message: format!("not UTF-8 text: {e}"),
     })?;
     Ok(Source { name, text })
+}
+
+/// An empty buffer with room for `size` bytes plus the byte that tells a file grown meanwhile,
+/// so the text is read in one go rather than into a buffer that doubles (pipes pass 0). A size
+/// the process cannot hold is an input error naming the file, not an allocation abort.
+fn buffer(name: &Arc<str>, size: u64) -> Result<Vec<u8>, InputError> {
+    let mut bytes = Vec::new();
+    let wanted = usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX);
+    bytes.try_reserve_exact(wanted).map_err(|e| InputError {
+        file: name.clone(),
+        line: None,
+        message: format!(
+            "cannot hold {} in memory ({e}); split the file or lower --max-file-size",
+            format_size(size)
+        ),
+    })?;
+    Ok(bytes)
 }
 
 fn too_large(file: Arc<str>, max_size: u64) -> InputError {
@@ -256,5 +271,16 @@ mod tests {
         assert!(parse_size("1TiB").is_err());
         assert_eq!(format_size(64 << 20), "64 MiB");
         assert_eq!(format_size(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn a_size_beyond_memory_is_an_input_error_naming_the_file() {
+        let name: Arc<str> = Arc::from("huge.yaml");
+        for size in [u64::MAX, isize::MAX as u64] {
+            let error = buffer(&name, size).expect_err("no allocation of that size");
+            assert_eq!(error.file, name);
+            assert!(error.message.contains("in memory"), "{}", error.message);
+        }
+        assert!(buffer(&name, 4096).expect("a small buffer").capacity() > 4096);
     }
 }
