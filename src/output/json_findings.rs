@@ -38,39 +38,56 @@ pub fn write(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
 
 fn finding_object(buf: &mut Vec<u8>, f: &Finding) {
     const FIELD: &[u8] = b",\n      ";
+    // Destructured in full (no `..`), so a field added to `Finding` fails to compile here
+    // instead of going missing from the report.
+    let Finding {
+        policy,
+        rule,
+        severity,
+        category,
+        resource,
+        container,
+        message,
+        path,
+        remediation,
+        outcome,
+        location,
+    } = f;
     buf.extend_from_slice(b"    {\n      ");
-    key_str(buf, "policy", &f.policy);
+    key_str(buf, "policy", policy);
     buf.extend_from_slice(FIELD);
-    key_str(buf, "rule", &f.rule);
+    key_str(buf, "rule", rule);
     buf.extend_from_slice(FIELD);
-    key_str(buf, "severity", f.severity.as_str());
+    key_str(buf, "severity", severity.as_str());
     buf.extend_from_slice(FIELD);
-    key_str(buf, "category", f.category.as_str());
+    key_str(buf, "category", category.as_str());
     buf.extend_from_slice(FIELD);
-    resource(buf, &f.resource);
-    if let Some(container) = &f.container {
+    self::resource(buf, resource);
+    if let Some(container) = container {
         buf.extend_from_slice(FIELD);
         key_str(buf, "container", container);
     }
     buf.extend_from_slice(FIELD);
-    key_str(buf, "message", &f.message);
+    key_str(buf, "message", message);
     buf.extend_from_slice(FIELD);
-    key_str(buf, "path", &f.path);
+    key_str(buf, "path", path);
     buf.extend_from_slice(FIELD);
-    key_str(buf, "remediation", &f.remediation);
+    key_str(buf, "remediation", remediation);
     buf.extend_from_slice(FIELD);
-    key_str(buf, "result", f.outcome.as_str());
-    if let Outcome::Skip {
-        exception,
-        justification,
-    } = &f.outcome
-    {
-        buf.extend_from_slice(FIELD);
-        key_str(buf, "exception", exception);
-        buf.extend_from_slice(FIELD);
-        key_str(buf, "justification", justification);
+    key_str(buf, "result", outcome.as_str());
+    match outcome {
+        Outcome::Skip {
+            exception,
+            justification,
+        } => {
+            buf.extend_from_slice(FIELD);
+            key_str(buf, "exception", exception);
+            buf.extend_from_slice(FIELD);
+            key_str(buf, "justification", justification);
+        }
+        Outcome::Fail | Outcome::Error => {}
     }
-    if let Some(location) = &f.location {
+    if let Some(location) = location {
         buf.extend_from_slice(FIELD);
         self::location(buf, location);
     }
@@ -79,24 +96,31 @@ fn finding_object(buf: &mut Vec<u8>, f: &Finding) {
 
 fn resource(buf: &mut Vec<u8>, r: &ResourceRef) {
     const FIELD: &[u8] = b",\n        ";
+    let ResourceRef {
+        api_version,
+        kind,
+        namespace,
+        name,
+    } = r;
     buf.extend_from_slice(b"\"resource\": {\n        ");
-    key_str(buf, "apiVersion", &r.api_version);
+    key_str(buf, "apiVersion", api_version);
     buf.extend_from_slice(FIELD);
-    key_str(buf, "kind", &r.kind);
-    if let Some(namespace) = &r.namespace {
+    key_str(buf, "kind", kind);
+    if let Some(namespace) = namespace {
         buf.extend_from_slice(FIELD);
         key_str(buf, "namespace", namespace);
     }
     buf.extend_from_slice(FIELD);
-    key_str(buf, "name", &r.name);
+    key_str(buf, "name", name);
     buf.extend_from_slice(b"\n      }");
 }
 
 fn location(buf: &mut Vec<u8>, l: &SourceLocation) {
+    let SourceLocation { file, line } = l;
     buf.extend_from_slice(b"\"location\": {\n        ");
-    key_str(buf, "file", &l.file);
+    key_str(buf, "file", file);
     // Writing to a Vec cannot fail.
-    let _ = write!(buf, ",\n        \"line\": {}", l.line);
+    let _ = write!(buf, ",\n        \"line\": {line}");
     buf.extend_from_slice(b"\n      }");
 }
 
