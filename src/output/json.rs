@@ -49,13 +49,15 @@ pub fn render(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
 /// indented by two more spaces (strings never hold a raw line break, so this is exact).
 fn nested<T: Serialize + ?Sized>(value: &T, out: &mut dyn Write) -> io::Result<()> {
     let text = serde_json::to_vec_pretty(value)?;
-    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
-        if i > 0 {
-            out.write_all(b"\n  ")?;
+    // Re-indented in one pass into one buffer, handed over in one write.
+    let mut indented = Vec::with_capacity(text.len() + text.len() / 8);
+    for &byte in &text {
+        indented.push(byte);
+        if byte == b'\n' {
+            indented.extend_from_slice(b"  ");
         }
-        out.write_all(line)?;
     }
-    Ok(())
+    out.write_all(&indented)
 }
 
 #[cfg(test)]
