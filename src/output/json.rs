@@ -111,6 +111,49 @@ mod tests {
     }
 
     #[test]
+    fn same_bytes_as_serde_for_every_outcome_and_optional_field() {
+        use guardian_core::model::{Category, Finding, Outcome, ResourceRef, Severity};
+        use std::sync::Arc;
+
+        let mut report = sample_report();
+        // No container, no namespace, no location, and strings that need escaping.
+        let mut bare = report.findings[0].clone();
+        bare.container = None;
+        bare.location = None;
+        bare.resource = Arc::new(ResourceRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: "a\"b\\c\u{1}\n\té/".into(),
+        });
+        bare.message = "ctl \u{7f}\u{1f}\r\u{8}\u{c} \u{2028} ünï".into();
+        bare.severity = Severity::Info;
+        bare.category = Category::Efficiency;
+        report.findings.push(bare);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f.outcome, Outcome::Skip { .. }))
+        );
+        assert!(report.findings.iter().any(|f| f.outcome == Outcome::Error));
+        // Large enough for the findings writer to hand its buffer over in several pieces.
+        let many: Vec<Finding> = report
+            .findings
+            .iter()
+            .cycle()
+            .take(2_000)
+            .cloned()
+            .collect();
+        for findings in [report.findings.clone(), many] {
+            report.findings = findings;
+            let mut out = Vec::new();
+            render(&report, &mut out).expect("render to a Vec");
+            assert_eq!(String::from_utf8(out).expect("UTF-8"), by_serde(&report));
+        }
+    }
+
+    #[test]
     fn round_trips_through_serde_json() {
         let (text, value) = rendered();
         let again: Value = serde_json::from_str(&serde_json::to_string(&value).expect("serialize"))
