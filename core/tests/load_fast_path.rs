@@ -10,8 +10,8 @@
 mod clean;
 #[path = "../benches/corpus/mod.rs"]
 mod corpus;
-#[path = "load_fast_path/fragments.rs"]
-mod fragments;
+#[path = "load_fast_path/generated.rs"]
+mod generated;
 #[path = "load_fast_path/tricky.rs"]
 mod tricky;
 

@@ -4,25 +4,71 @@
 //! to 1030 source bytes with trailing spaces, escapes and doubled quotes, flow keys, `-` next
 //! to each flow indicator), where a fast reader that reads too much disagrees with the full one.
 
-use super::Lcg;
-use super::fragments::{self, Fragments};
+use super::{Lcg, generated};
 
 /// Keys that resolve to distinct JSON keys (`y` and `on` both mean `true`), so a mapping drawn
 /// without repeats has no duplicate (which the fast reader leaves to the full one).
-const KEYS: Fragments = Fragments {
-    shared: fragments::KEYS,
-    own: &["\"\\\\ \\/ \\t \\\"\"", "key  "],
-};
+const KEYS: &[&str] = &[
+    "a",
+    "name",
+    "image",
+    "on",
+    "1",
+    "0x10",
+    "1.5",
+    "1e6",
+    "'q'",
+    "\"d\"",
+    "a b",
+    "a:b",
+    "-k",
+    "k#",
+    "é",
+    "'it''s'",
+    "\"e\\n\"",
+    "\"\\\\ \\/ \\t \\\"\"",
+    "key  ",
+];
 
-const SCALARS: Fragments = Fragments {
-    shared: fragments::SCALARS,
-    own: &[
-        "-x",
-        "[-x, -1, x-]",
-        "{\"k\\tk\": \"\\\\\", 'q''': -y}",
-        "\"\\n\\t\\/\\\\\\\"\"",
-    ],
-};
+const SCALARS: &[&str] = &[
+    "x",
+    "yes",
+    "No",
+    "0755",
+    "08",
+    "1_000",
+    "1.5",
+    "3.0",
+    "-.5",
+    "~",
+    "null",
+    "",
+    "'yes'",
+    "\"on\"",
+    "\"a\\\"b\"",
+    "'a''b'",
+    "a b",
+    "a  b",
+    "a:b",
+    "a #c",
+    "a#c",
+    "-1",
+    "-x",
+    "0b11",
+    "http://x:1/",
+    "[]",
+    "{}",
+    "[a, b]",
+    "{a: 1, b: [c]}",
+    "é",
+    "[a,b]",
+    "{a: b c}",
+    "[ a , b ]",
+    "x # c: d",
+    "[-x, -1, x-]",
+    "{\"k\\tk\": \"\\\\\", 'q''': -y}",
+    "\"\\n\\t\\/\\\\\\\"\"",
+];
 
 /// Nesting depths about the fast reader's bound (64) and the full reader's (255).
 const DEPTHS: &[usize] = &[1, 2, 5, 30, 63, 64, 65, 66, 254, 255, 256, 300];
@@ -57,19 +103,19 @@ fn key(rng: &mut Lcg, used: &mut Vec<usize>) -> String {
     if rng.next().is_multiple_of(200) {
         return long_key(rng);
     }
-    let mut i = rng.next() % KEYS.count();
+    let mut i = rng.next() % KEYS.len();
     while used.contains(&i) {
-        i = (i + 1) % KEYS.count();
+        i = (i + 1) % KEYS.len();
     }
     used.push(i);
-    KEYS.get(i).to_owned()
+    KEYS[i].to_owned()
 }
 
 fn value(rng: &mut Lcg) -> String {
     if rng.next().is_multiple_of(100) {
         edge_value(rng)
     } else {
-        SCALARS.pick(rng).to_owned()
+        rng.pick(SCALARS).to_owned()
     }
 }
 
@@ -129,7 +175,7 @@ fn generate(
 #[test]
 fn clean_generated_documents_read_the_same_and_take_the_fast_path() {
     let total = 20_000;
-    let fast = fragments::run(181_818, total, |rng, text| generate(rng, text, 0, 0, None));
+    let fast = generated::run(181_818, total, |rng, text| generate(rng, text, 0, 0, None));
     // The comparison means something only if the fast path read most documents.
     assert!(
         fast * 10 >= total * 9,
