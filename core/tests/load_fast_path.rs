@@ -10,6 +10,8 @@
 mod clean;
 #[path = "../benches/corpus/mod.rs"]
 mod corpus;
+#[path = "load_fast_path/generated.rs"]
+mod generated;
 #[path = "load_fast_path/tricky.rs"]
 mod tricky;
 

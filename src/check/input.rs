@@ -157,8 +157,8 @@ pub fn display(path: &Path) -> Arc<str> {
 
 /// Reads one input, at most `max_size` bytes; `-` is standard input.
 pub fn read(path: &Path, max_size: u64) -> Result<Source, InputError> {
-    let (name, reader): (Arc<str>, Box<dyn Read>) = if path.as_os_str() == "-" {
-        (Arc::from("<stdin>"), Box::new(std::io::stdin()))
+    let (name, reader, size): (Arc<str>, Box<dyn Read>, u64) = if path.as_os_str() == "-" {
+        (Arc::from("<stdin>"), Box::new(std::io::stdin()), 0)
     } else {
         let name = display(path);
         let error = |e: std::io::Error| InputError {
@@ -171,9 +171,9 @@ pub fn read(path: &Path, max_size: u64) -> Result<Source, InputError> {
         if meta.is_file() && meta.len() > max_size {
             return Err(too_large(name, max_size));
         }
-        (name, Box::new(file))
+        (name, Box::new(file), meta.len())
     };
-    let mut bytes = Vec::new();
+    let mut bytes = buffer(&name, size.min(max_size))?;
     // One byte past the limit tells a file at the limit from a larger one (pipes have no size).
     reader
         .take(max_size.saturating_add(1))
@@ -192,6 +192,23 @@ pub fn read(path: &Path, max_size: u64) -> Result<Source, InputError> {
         message: format!("not UTF-8 text: {e}"),
     })?;
     Ok(Source { name, text })
+}
+
+/// An empty buffer with room for `size` bytes plus the byte that tells a file grown meanwhile,
+/// so the text is read in one go rather than into a buffer that doubles (pipes pass 0). A size
+/// the process cannot hold is an input error naming the file, not an allocation abort.
+fn buffer(name: &Arc<str>, size: u64) -> Result<Vec<u8>, InputError> {
+    let mut bytes = Vec::new();
+    let wanted = usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX);
+    bytes.try_reserve_exact(wanted).map_err(|e| InputError {
+        file: name.clone(),
+        line: None,
+        message: format!(
+            "cannot hold {} in memory ({e}); split the file or lower --max-file-size",
+            format_size(size)
+        ),
+    })?;
+    Ok(bytes)
 }
 
 fn too_large(file: Arc<str>, max_size: u64) -> InputError {
@@ -254,5 +271,16 @@ mod tests {
         assert!(parse_size("1TiB").is_err());
         assert_eq!(format_size(64 << 20), "64 MiB");
         assert_eq!(format_size(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn a_size_beyond_memory_is_an_input_error_naming_the_file() {
+        let name: Arc<str> = Arc::from("huge.yaml");
+        for size in [u64::MAX, isize::MAX as u64] {
+            let error = buffer(&name, size).expect_err("no allocation of that size");
+            assert_eq!(error.file, name);
+            assert!(error.message.contains("in memory"), "{}", error.message);
+        }
+        assert!(buffer(&name, 4096).expect("a small buffer").capacity() > 4096);
     }
 }

@@ -19,37 +19,45 @@
 
 use std::io::{self, Write};
 
-use guardian_core::model::Finding;
 use serde::Serialize;
 
+use super::json_findings;
 use super::summary::Summary;
-use crate::check::report::{CheckReport, InputError, SkippedDocument};
+use crate::check::report::CheckReport;
 
 pub const API_VERSION: &str = "kube-guardian.dev/v1alpha1";
 pub const KIND: &str = "CheckReport";
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Document<'a> {
-    api_version: &'static str,
-    kind: &'static str,
-    summary: Summary,
-    findings: &'a [Finding],
-    skipped_documents: &'a [SkippedDocument],
-    input_errors: &'a [InputError],
+pub fn render(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
+    // The pretty printer's layout, written piece by piece: the findings directly (see
+    // `json_findings`), the small rest through serde_json one level deep.
+    write!(
+        out,
+        "{{\n  \"apiVersion\": \"{API_VERSION}\",\n  \"kind\": \"{KIND}\",\n  \"summary\": "
+    )?;
+    nested(&Summary::of(report), out)?;
+    out.write_all(b",\n  \"findings\": ")?;
+    json_findings::write(&report.findings, out)?;
+    out.write_all(b",\n  \"skippedDocuments\": ")?;
+    nested(&report.skipped_documents, out)?;
+    out.write_all(b",\n  \"inputErrors\": ")?;
+    nested(&report.input_errors, out)?;
+    out.write_all(b"\n}\n")
 }
 
-pub fn render(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
-    let document = Document {
-        api_version: API_VERSION,
-        kind: KIND,
-        summary: Summary::of(report),
-        findings: &report.findings,
-        skipped_documents: &report.skipped_documents,
-        input_errors: &report.input_errors,
-    };
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+/// A value as serde_json's pretty printer writes it one level deep: its lines after the first
+/// indented by two more spaces (strings never hold a raw line break, so this is exact).
+fn nested<T: Serialize + ?Sized>(value: &T, out: &mut dyn Write) -> io::Result<()> {
+    let text = serde_json::to_vec_pretty(value)?;
+    // Re-indented in one pass into one buffer, handed over in one write.
+    let mut indented = Vec::with_capacity(text.len() + text.len() / 8);
+    for &byte in &text {
+        indented.push(byte);
+        if byte == b'\n' {
+            indented.extend_from_slice(b"  ");
+        }
+    }
+    out.write_all(&indented)
 }
 
 #[cfg(test)]
@@ -64,6 +72,85 @@ mod tests {
         let text = String::from_utf8(out).expect("UTF-8");
         let value = serde_json::from_str(&text).expect("valid JSON");
         (text, value)
+    }
+
+    /// The report as serde_json's pretty printer writes the whole document in one go.
+    fn by_serde(report: &CheckReport) -> String {
+        use crate::check::report::{InputError, SkippedDocument};
+        use guardian_core::model::Finding;
+
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Document<'a> {
+            api_version: &'static str,
+            kind: &'static str,
+            summary: Summary,
+            findings: &'a [Finding],
+            skipped_documents: &'a [SkippedDocument],
+            input_errors: &'a [InputError],
+        }
+        let document = Document {
+            api_version: API_VERSION,
+            kind: KIND,
+            summary: Summary::of(report),
+            findings: &report.findings,
+            skipped_documents: &report.skipped_documents,
+            input_errors: &report.input_errors,
+        };
+        serde_json::to_string_pretty(&document).expect("serialize") + "\n"
+    }
+
+    #[test]
+    fn same_bytes_as_serde_pretty_printing_the_whole_document() {
+        let (text, _) = rendered();
+        assert_eq!(text, by_serde(&sample_report()));
+        let empty = CheckReport::default();
+        let mut out = Vec::new();
+        render(&empty, &mut out).expect("render to a Vec");
+        assert_eq!(String::from_utf8(out).expect("UTF-8"), by_serde(&empty));
+    }
+
+    #[test]
+    fn same_bytes_as_serde_for_every_outcome_and_optional_field() {
+        use guardian_core::model::{Category, Finding, Outcome, ResourceRef, Severity};
+        use std::sync::Arc;
+
+        let mut report = sample_report();
+        // No container, no namespace, no location, and strings that need escaping.
+        let mut bare = report.findings[0].clone();
+        bare.container = None;
+        bare.location = None;
+        bare.resource = Arc::new(ResourceRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: "a\"b\\c\u{1}\n\té/".into(),
+        });
+        bare.message = "ctl \u{7f}\u{1f}\r\u{8}\u{c} \u{2028} ünï".into();
+        bare.severity = Severity::Info;
+        bare.category = Category::Efficiency;
+        report.findings.push(bare);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f.outcome, Outcome::Skip { .. }))
+        );
+        assert!(report.findings.iter().any(|f| f.outcome == Outcome::Error));
+        // Large enough for the findings writer to hand its buffer over in several pieces.
+        let many: Vec<Finding> = report
+            .findings
+            .iter()
+            .cycle()
+            .take(2_000)
+            .cloned()
+            .collect();
+        for findings in [report.findings.clone(), many] {
+            report.findings = findings;
+            let mut out = Vec::new();
+            render(&report, &mut out).expect("render to a Vec");
+            assert_eq!(String::from_utf8(out).expect("UTF-8"), by_serde(&report));
+        }
     }
 
     #[test]

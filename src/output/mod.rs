@@ -2,6 +2,7 @@
 
 mod escape;
 mod json;
+mod json_findings;
 mod junit;
 mod sarif;
 mod style;

@@ -143,6 +143,49 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// One resolved step of the last path [`LineIndex::locate_each`] walked: its segment, its line
+/// and its value's lines.
+type Step<'p, 'l, 'a> = (Segment<'p>, usize, &'l [Line<'a>]);
+
+impl<'a> LineIndex<'a> {
+    /// The 0-based line of each of `paths` (as [`LineIndex::locate`] gives it), each under
+    /// `prefix` when one is given (`items[3]` for a `kind: List` item), passed to `found` in
+    /// order. The steps the path before resolved are reused for the segments a path shares with
+    /// it, so a document's findings (a dozen under `spec.template.spec.containers[0]`, say) cost
+    /// one walk of the common part, and the prefix is never joined to a path.
+    pub fn locate_each<'p>(
+        &self,
+        prefix: Option<&'p str>,
+        paths: impl IntoIterator<Item = &'p str>,
+        mut found: impl FnMut(Option<usize>),
+    ) {
+        let mut steps: Vec<Step<'p, '_, 'a>> = Vec::new();
+        for path in paths {
+            let mut block = &self.lines[..];
+            let mut line = None;
+            let mut depth = 0;
+            for segment in segments(prefix.unwrap_or("")).chain(segments(path)) {
+                if let Some((_, at, inner)) = steps.get(depth).filter(|step| step.0 == segment) {
+                    (line, block) = (Some(*at), *inner);
+                    depth += 1;
+                    continue;
+                }
+                // The last path's steps from here on belong to another segment.
+                steps.truncate(depth);
+                let next = match segment {
+                    Segment::Key(key) => find_key(block, key),
+                    Segment::Index(i) => find_item(block, i),
+                };
+                let Some((at, inner)) = next else { break };
+                steps.push((segment, at, inner));
+                (line, block) = (Some(at), inner);
+                depth += 1;
+            }
+            found(line);
+        }
+    }
+}
+
 /// Finds `key` among the mapping keys of `block`; returns its line and its value's lines.
 fn find_key<'l, 'a>(block: &'l [Line<'a>], key: &str) -> Option<(usize, &'l [Line<'a>])> {
     let col = block.iter().find(|l| l.key.is_some())?.key_col;
@@ -203,6 +246,62 @@ spec:
             privileged: true
           ports: [{containerPort: 80}]
 ";
+
+    #[test]
+    fn locating_many_paths_at_once_gives_each_path_its_own_line() {
+        let paths = [
+            "spec.template.spec.containers[0].image",
+            "spec.template.spec.containers[0].resources.limits",
+            "spec.template.spec.containers[0]",
+            "spec.template.spec.containers[1].securityContext.privileged",
+            "",
+            "spec.template.spec.containers[1].ports[0].containerPort",
+            "nope.deeper",
+            "spec.template.spec.containers[0].image",
+            "spec.template.spec.initContainers[0].image",
+            "spec.image",
+            "metadata.name",
+            "spec.template.spec.containers[1]",
+        ];
+        let index = LineIndex::new(DEPLOY);
+        // Forwards, backwards and interleaved, so reused steps meet every kind of neighbour.
+        let mut orders: Vec<Vec<&str>> =
+            vec![paths.to_vec(), paths.iter().rev().copied().collect()];
+        orders.push(
+            paths
+                .iter()
+                .step_by(2)
+                .chain(paths.iter().skip(1).step_by(2))
+                .copied()
+                .collect(),
+        );
+        for order in orders {
+            let mut lines = Vec::new();
+            index.locate_each(None, order.iter().copied(), |line| lines.push(line));
+            let one_by_one: Vec<_> = order.iter().map(|p| index.locate(p)).collect();
+            assert_eq!(lines, one_by_one, "{order:?}");
+        }
+        // Under a prefix: as if the prefix and the path were one path.
+        let list = "items:\n- kind: Pod\n  spec:\n    hostNetwork: true\n- kind: Pod\n  spec:\n    hostPID: true\n";
+        let index = LineIndex::new(list);
+        let mut lines = Vec::new();
+        index.locate_each(
+            Some("items[1]"),
+            ["spec.hostPID", "", "kind", "spec.hostNetwork"],
+            |line| lines.push(line),
+        );
+        assert_eq!(lines, [Some(6), Some(4), Some(4), Some(5)]);
+        assert_eq!(
+            lines,
+            [
+                "items[1].spec.hostPID",
+                "items[1]",
+                "items[1].kind",
+                "items[1].spec.hostNetwork"
+            ]
+            .map(|p| index.locate(p))
+        );
+    }
 
     #[test]
     fn finds_nested_keys_and_sequence_items() {

@@ -2,9 +2,7 @@
 //! full one, flow collections, indicators, indentation slips): most go to the full reader, so
 //! these test the fallback and the fast reader's refusals; see `clean` for the fast path itself.
 
-use guardian_core::load;
-
-use super::{Lcg, same};
+use super::{Lcg, generated};
 
 const KEYS: &[&str] = &[
     "a", "b", "name", "image", "y", "on", "1", "0x10", "1.5", "~", "<<", "'q'", "\"d\"", "a b",
@@ -134,14 +132,7 @@ fn generate(rng: &mut Lcg, out: &mut String, indent: usize, depth: usize) {
 
 #[test]
 fn generated_documents_read_the_same() {
-    let mut rng = Lcg(18);
-    let mut fast = 0;
-    for _ in 0..20_000 {
-        let mut text = String::new();
-        generate(&mut rng, &mut text, 0, 0);
-        same(&text);
-        fast += usize::from(load::parse_fast(&text).is_some());
-    }
+    let fast = generated::run(18, 20_000, |rng, text| generate(rng, text, 0, 0));
     // Proves the generator reaches the fast path, so the comparison means something.
     assert!(
         fast > 1_000,
