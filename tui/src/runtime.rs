@@ -10,16 +10,16 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use guardian_cluster::logging::{self, LogFormat, LogSettings};
-use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
+use guardian_cluster::{ClusterOptions, ClusterSet};
 use k8s_openapi::jiff::Timestamp;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
-use crate::action::{Action, Delta};
+use crate::action::Action;
 use crate::app::building::Job;
 use crate::app::screens::ContextInfo;
-use crate::app::{Deriver, Mode, Request, State, prepare, update};
+use crate::app::{Mode, Request, State, prepare, update};
 use crate::clients::Clients;
 use crate::config::{Config, Paths};
 use crate::edit::run::Editing;
@@ -123,7 +123,7 @@ async fn main_loop(
     state.violations.background = true;
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
-        tokio::spawn(forward(cluster, receiver, deltas.clone()));
+        tokio::spawn(crate::forward::forward(cluster, receiver, deltas.clone()));
     }
     drop(deltas);
 
@@ -265,36 +265,6 @@ fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
         }
         KeyCode::Char(c) => Some(Action::Input(c)),
         _ => None,
-    }
-}
-
-/// Follows one cluster: each new snapshot becomes rows (formatted here, off the UI thread) and
-/// one delta. Ends when the cluster set or the UI is gone.
-async fn forward(
-    cluster: usize,
-    mut receiver: watch::Receiver<Arc<ClusterSnapshot>>,
-    deltas: mpsc::Sender<Action>,
-) {
-    let mut deriver = Deriver::default();
-    let mut last_state = "";
-    loop {
-        let snapshot = receiver.borrow_and_update().clone();
-        let state = snapshot.connection.state.name();
-        if state != last_state {
-            tracing::info!(context = %snapshot.context, state, "cluster state");
-            last_state = state;
-        }
-        let rows = deriver.derive(snapshot, Timestamp::now());
-        let delta = Delta {
-            cluster,
-            rows: Arc::new(rows),
-        };
-        if deltas.send(Action::Delta(Box::new(delta))).await.is_err() {
-            return;
-        }
-        if receiver.changed().await.is_err() {
-            return;
-        }
     }
 }
 
