@@ -125,9 +125,10 @@ pub fn defaults() -> Vec<Binding> {
         )
         .on(&[Screen::Violations])
         .hint("group"),
-        Binding::new(SortNext, &["o"], "sort by the next column (again: reverse)")
+        Binding::new(SortNext, &["o"], "sort by the next column")
             .on(&tables)
             .hint("sort"),
+        Binding::new(SortReverse, &["O"], "reverse the sort").on(&tables),
         Binding::new(SortSeverity, &["S"], "sort by severity (again: reverse)").on(&tables),
         Binding::new(SortCluster, &["C"], "sort by cluster (again: reverse)").on(&tables),
         Binding::new(SortName, &["N"], "sort by name (again: reverse)").on(&tables),

@@ -306,3 +306,7 @@ impl Tables {
         self.wake.notify_one();
     }
 }
+
+#[cfg(test)]
+#[path = "runtime_tests.rs"]
+mod tests;

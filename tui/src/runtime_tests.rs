@@ -1,0 +1,81 @@
+//! Key presses as the loop turns them into actions ([`actions`]), through the reducer.
+
+use crossterm::event::{KeyEvent, KeyModifiers};
+use guardian_core::model::Severity;
+
+use super::*;
+use crate::action::Command;
+use crate::app::violations::{Column, Line, row};
+use crate::testing::{at, deployment, finding, state, synced};
+use crate::views::Screen;
+
+fn violations() -> State {
+    let mut a = synced("demo-a");
+    a.evaluations = ["api", "ledger", "web"]
+        .into_iter()
+        .map(|name| {
+            let f = finding("restricted", "run-as-non-root", Severity::High);
+            deployment("shop", name, &["restricted"], vec![f])
+        })
+        .collect();
+    let mut s = state(vec![a], at(60));
+    update(&mut s, Action::Command(Command::Show(Screen::Violations)));
+    prepare(&mut s);
+    s
+}
+
+fn key(code: KeyCode, modifiers: KeyModifiers) -> Event {
+    Event::Key(KeyEvent::new(code, modifiers))
+}
+
+/// Types `keys` as a user does (capitals with Shift), each through the keymap and the reducer.
+fn press(state: &mut State, keys: &str) {
+    for c in keys.chars() {
+        let shift = if c.is_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        for action in actions(state, key(KeyCode::Char(c), shift)) {
+            update(state, action);
+        }
+    }
+    prepare(state);
+}
+
+fn names(state: &State) -> Vec<String> {
+    let table = &state.violations.table;
+    table
+        .lines
+        .iter()
+        .filter_map(|line| match line {
+            Line::Row(r) => row(table, *r).map(|(_, shown)| shown.object.name.clone()),
+            Line::Group(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn capital_o_reverses_the_sort_of_the_current_column_both_ways() {
+    let mut s = violations();
+    press(&mut s, "N");
+    assert_eq!(names(&s), ["api", "ledger", "web"]);
+    press(&mut s, "O");
+    assert_eq!(s.violations.sort.column, Column::Resource);
+    assert_eq!(names(&s), ["web", "ledger", "api"]);
+    press(&mut s, "O");
+    assert_eq!(names(&s), ["api", "ledger", "web"]);
+    // `o` moves on to the next column, ascending; `O` reverses that one.
+    press(&mut s, "O");
+    press(&mut s, "o");
+    let next = Column::Resource.next();
+    assert_eq!(
+        (s.violations.sort.column, s.violations.sort.reverse),
+        (next, false)
+    );
+    press(&mut s, "O");
+    assert_eq!(
+        (s.violations.sort.column, s.violations.sort.reverse),
+        (next, true)
+    );
+}
