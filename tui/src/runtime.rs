@@ -256,12 +256,13 @@ fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
         KeyCode::Enter => Some(Action::Submit),
         KeyCode::Backspace => Some(Action::Erase),
         KeyCode::Tab => Some(Action::Complete),
+        // Ctrl-C quits with a line or a dialog open too (Esc cancels those).
         KeyCode::Char('c')
             if key
                 .modifiers
                 .contains(crossterm::event::KeyModifiers::CONTROL) =>
         {
-            Some(Action::Cancel)
+            Some(Action::Command(crate::action::Command::Quit))
         }
         KeyCode::Char(c) => Some(Action::Input(c)),
         _ => None,

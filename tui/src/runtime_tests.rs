@@ -79,3 +79,29 @@ fn capital_o_reverses_the_sort_of_the_current_column_both_ways() {
         (next, true)
     );
 }
+
+#[test]
+fn ctrl_c_quits_with_the_filter_the_palette_or_a_dialog_open() {
+    let ctrl_c = || key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    type Open = fn(&mut State);
+    let opened: [(&str, Open); 4] = [
+        ("the table", |_| {}),
+        ("the filter line", |s| press(s, "/sho")),
+        ("the palette", |s| press(s, ":lea")),
+        ("a dialog", |s| {
+            let modal = crate::edit::ui::Modal::message("title", vec!["line".to_owned()]);
+            update(s, Action::NotEditable(Box::new(modal)));
+        }),
+    ];
+    for (what, open) in opened {
+        let mut s = violations();
+        open(&mut s);
+        let open = s.mode != Mode::Normal || s.modal.is_some();
+        assert_eq!(open, what != "the table", "{what}");
+        assert!(!s.quit, "{what}");
+        for action in actions(&s, ctrl_c()) {
+            update(&mut s, action);
+        }
+        assert!(s.quit, "Ctrl-C with {what} open must quit");
+    }
+}
