@@ -37,6 +37,8 @@ const FRAME: Duration = Duration::from_millis(16);
 const DELTAS: usize = 64;
 /// Actions applied before a frame is considered.
 const BATCH: usize = 64;
+/// Set (to anything), a worker task panics after the first frame: the panic hook's test.
+const TEST_PANIC: &str = "KUBE_GUARDIAN_TUI_TEST_PANIC";
 
 pub fn run(args: TuiArgs) -> Result<(), Error> {
     let paths = Paths::resolve(args.log_file.as_deref())?;
@@ -112,6 +114,10 @@ async fn main_loop(
         },
     );
     draw(tui, &mut state, &theme)?;
+    // For tests/tui_offline_e2e.rs: a worker task panics once the first frame is up.
+    if std::env::var_os(TEST_PANIC).is_some() {
+        tokio::spawn(async { panic!("{TEST_PANIC} is set: a worker task panics") });
+    }
 
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
     let clients = Clients::new(targets.clone());

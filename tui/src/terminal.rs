@@ -142,14 +142,21 @@ pub fn restore() -> std::io::Result<()> {
 }
 
 /// A panic restores the terminal before its message prints (else the message is lost in the
-/// alternate screen and the shell stays in raw mode).
+/// alternate screen and the shell stays in raw mode), then ends the process: a panic in a worker
+/// task, which tokio would catch, left the loop drawing into the restored (cooked) screen.
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // Held until the exit: the loop, drawing on another thread, must not paint over
+            // the restored screen and the message (stdout's lock is reentrant for `restore`).
+            let _stdout = stdout().lock();
             let _ = restore();
+            tracing::error!(%info, "the console panicked");
             previous(info);
+            // The status of a panicking Rust program.
+            std::process::exit(101);
         }));
     });
 }

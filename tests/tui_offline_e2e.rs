@@ -1,0 +1,83 @@
+//! The console in a real terminal (tmux) with no cluster to reach, so no control plane is
+//! needed: the first frame shows at once and the console stays up, retrying, when every cluster
+//! is unreachable; a panic gives the terminal back, prints its message there and ends the process.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use guardian_testenv::tmux::{Exit, Tmux};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kube-guardian");
+/// Generous: a loaded 2-core machine.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A kubeconfig whose contexts point nowhere: `closed` at a local port nothing listens on,
+/// `blackhole` at 192.0.2.1 (TEST-NET-1, RFC 5737: never routed, connections time out).
+fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
+    // A port that was free a moment ago: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let cluster = |name: &str, server: &str| {
+        format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n"
+        )
+    };
+    let context =
+        |name: &str| format!("- name: {name}\n  context:\n    cluster: {name}\n    user: nobody\n");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: closed\nclusters:\n{}{}contexts:\n{}{}\
+         users:\n- name: nobody\n  user:\n    token: none\n",
+        cluster("closed", &format!("https://127.0.0.1:{port}")),
+        cluster("blackhole", "https://192.0.2.1:6443"),
+        context("closed"),
+        context("blackhole"),
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, text).expect("write the kubeconfig");
+    path
+}
+
+/// The console in tmux through `sh`, which prints its status and the terminal's modes after it
+/// exits, with its config and state in `dir` (never the user's).
+fn start_console(dir: &Path, env: &[(&str, &str)]) -> Tmux {
+    let kubeconfig = unreachable_kubeconfig(dir);
+    let script =
+        r#""$@"; status=$?; echo; echo "console exited $status"; stty -a; read x; exit $status"#;
+    let mut builder = Tmux::builder("sh")
+        .args(["-c", script, "sh", BIN, "tui", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--contexts", "closed,blackhole", "--log-file"])
+        .arg(dir.join("console.log"))
+        .env("XDG_CONFIG_HOME", &dir.join("config").display().to_string())
+        .env("XDG_STATE_HOME", &dir.join("state").display().to_string());
+    for (key, value) in env {
+        builder = builder.env(key, value);
+    }
+    builder.start().expect("tmux starts the console")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_worker_task_restores_the_terminal_prints_and_exits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let term = start_console(dir.path(), &[("KUBE_GUARDIAN_TUI_TEST_PANIC", "1")]);
+    let screen = term
+        .wait_for("the exit line and stty's modes", DEADLINE, |s| {
+            s.contains("console exited") && s.contains("isig")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // The panic's message, on the normal screen, and the status of a panic.
+    assert!(screen.contains("panicked"), "{screen}");
+    assert!(screen.contains("a worker task panics"), "{screen}");
+    assert!(screen.contains("console exited 101"), "{screen}");
+    assert!(!term.alternate_screen().expect("tmux"), "{screen}");
+    let modes: Vec<&str> = screen.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(modes.contains(&mode), "{mode} not restored:\n{screen}");
+    }
+    term.send_keys(&["Enter"]).expect("keys");
+    let exit = term.wait_for_exit(DEADLINE).await.expect("the shell exits");
+    assert_eq!(exit, Exit::Code(101), "{screen}");
+}
