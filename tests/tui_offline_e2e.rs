@@ -58,6 +58,57 @@ fn start_console(dir: &Path, env: &[(&str, &str)]) -> Tmux {
     builder.start().expect("tmux starts the console")
 }
 
+fn fleet_row<'a>(screen: &'a str, cluster: &str) -> Option<&'a str> {
+    screen.lines().find(|line| {
+        let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+        start.split_whitespace().next() == Some(cluster)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_cluster_unreachable_the_fleet_shows_at_once_and_the_console_keeps_retrying() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let term = start_console(dir.path(), &[]);
+    // The first frame comes before any network call: both clusters listed while connecting.
+    term.wait_for("the Fleet with both clusters", DEADLINE, |s| {
+        fleet_row(s, "closed").is_some() && fleet_row(s, "blackhole").is_some()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    // The closed port refuses at once; the black hole times out. Both end up Unreachable with
+    // their next try on the chips, and the console stays up meanwhile.
+    let screen = term
+        .wait_for("both Unreachable, retrying", DEADLINE * 2, |s| {
+            let header = s.lines().next().unwrap_or_default();
+            ["closed", "blackhole"]
+                .iter()
+                .all(|c| fleet_row(s, c).is_some_and(|row| row.contains("Unreachable")))
+                && header.contains("retry in")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(term.exit().expect("tmux"), None, "{screen}");
+    // 20 s later it is still there, still retrying (the chips say when the next try is).
+    let later = std::time::Instant::now() + Duration::from_secs(20);
+    let screen = term
+        .wait_for("20 s more", DEADLINE, |_| {
+            std::time::Instant::now() >= later
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(term.exit().expect("tmux"), None, "{screen}");
+    assert!(term.alternate_screen().expect("tmux"), "{screen}");
+    term.wait_for("the next try on a chip", DEADLINE, |s| {
+        s.lines().next().is_some_and(|h| h.contains("retry in"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    term.send_keys(&["q"]).expect("keys");
+    term.wait_for_text("console exited 0", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_worker_task_restores_the_terminal_prints_and_exits() {
     let dir = tempfile::tempdir().expect("temp dir");
