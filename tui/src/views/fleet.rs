@@ -1,5 +1,7 @@
 //! Fleet (home): one row per cluster: state, score with its trend, violations by severity,
-//! policies and how many are reconciled, the operator's leader and lease, the last reconcile.
+//! policies and how many are reconciled, the operator's leader and lease, and when a policy's
+//! condition last changed (the status holds no reconcile time: a reconcile that changes nothing
+//! leaves no trace, so the column says CHANGED, not when the operator last reconciled).
 
 use std::collections::VecDeque;
 
@@ -29,18 +31,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let wide = area.width >= WIDE;
     let titles: &[&str] = if wide {
         &[
-            "CLUSTER",
-            "STATE",
-            "SCORE",
-            "TREND",
-            "CRIT",
-            "HIGH",
-            "MED",
-            "LOW",
-            "POLICIES",
-            "LEADER",
-            "LEASE",
-            "RECONCILED",
+            "CLUSTER", "STATE", "SCORE", "TREND", "CRIT", "HIGH", "MED", "LOW", "POLICIES",
+            "LEADER", "LEASE", "CHANGED",
         ]
     } else {
         &["CLUSTER", "STATE", "SCORE", "TREND", "C/H/M/L", "POLICIES"]
