@@ -10,7 +10,8 @@
 # CONSOLE_BIN defaults to target/release/kube-guardian (build it with
 # `cargo build --release --locked -p kube-guardian`); the operators run the same binary unless
 # OPERATOR_BIN says otherwise; SCREEN=violations (a palette name) measures with that screen shown
-# (default: the Fleet). Needs tmux and the cached control plane
+# (default: the Fleet); SCALE=N adds N violating Deployments to demo-a's `shop` namespace first
+# (their Pods too, made by kube-controller-manager), so each snapshot has more rows to derive. Needs tmux and the cached control plane
 # (tests/control-plane/build.sh --with-controller-manager), and target/debug/demo
 # (`cargo build -p guardian-testenv --bin demo`).
 set -euo pipefail
@@ -44,6 +45,34 @@ for _ in $(seq 1 600); do
 done
 grep -q "ready in" "$dir/demo.out" || { echo "demo not ready"; cat "$dir/demo.out"; exit 1; }
 
+if [[ ${SCALE:-0} -gt 0 ]]; then
+    for i in $(seq 1 "$SCALE"); do
+        cat <<YAML
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: idle-$i, namespace: shop}
+spec:
+  selector: {matchLabels: {app: idle-$i}}
+  template:
+    metadata: {labels: {app: idle-$i}}
+    spec:
+      containers:
+      - {name: c, image: "nginx:latest", securityContext: {privileged: true}}
+YAML
+    done | KUBECONFIG=$dir/demo/kubeconfig kubectl --context demo-a apply -f - >/dev/null
+    # Until the rollout is over (kube-controller-manager makes a ReplicaSet and a Pod each, at
+    # its client's 20 requests a second): the same Pod count 20 s apart, at least SCALE.
+    pods() { KUBECONFIG=$dir/demo/kubeconfig kubectl --context demo-a get pods -n shop --no-headers | wc -l; }
+    last=-1
+    for _ in $(seq 1 60); do
+        now=$(pods)
+        [[ $now -ge $SCALE && $now -eq $last ]] && break
+        last=$now
+        sleep 20
+    done
+fi
+
 tmux new-session -d -s "$session" -x 160 -y 48 \
     "KUBECONFIG=$dir/demo/kubeconfig exec $console tui --contexts demo-a,demo-b --log-file $dir/console.log"
 pid=$(tmux list-panes -t "$session" -F '#{pane_pid}')
@@ -64,7 +93,7 @@ before=$(ticks)
 sleep "$window"
 after=$(ticks)
 used=$((after - before))
-awk -v t="$used" -v hz="$hz" -v w="$window" -v bin="$console" -v scr="${SCREEN:-fleet}" 'BEGIN {
-    printf "console %s (screen: %s) idle with operators running: %.2f s CPU (utime+stime) in %d s = %.2f%% of one core\n",
-        bin, scr, t / hz, w, 100 * t / hz / w
+awk -v t="$used" -v hz="$hz" -v w="$window" -v bin="$console" -v scr="${SCREEN:-fleet}" -v scale="${SCALE:-0}" 'BEGIN {
+    printf "console %s (screen: %s, scale: %s) idle with operators running: %.2f s CPU (utime+stime) in %d s = %.2f%% of one core\n",
+        bin, scr, scale, t / hz, w, 100 * t / hz / w
 }'
