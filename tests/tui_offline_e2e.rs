@@ -112,17 +112,25 @@ async fn with_every_cluster_unreachable_the_fleet_shows_at_once_and_the_console_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_worker_task_restores_the_terminal_prints_and_exits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let term = start_console(dir.path(), &[("KUBE_GUARDIAN_TUI_TEST_PANIC", "1")]);
+    let term = start_console(
+        dir.path(),
+        // No backtrace: the message stays on the 48-line screen.
+        &[
+            ("KUBE_GUARDIAN_TUI_TEST_PANIC", "1"),
+            ("RUST_BACKTRACE", "0"),
+        ],
+    );
     let screen = term
         .wait_for("the exit line and stty's modes", DEADLINE, |s| {
             s.contains("console exited") && s.contains("isig")
         })
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    // The panic's message, on the normal screen, and the status of a panic.
-    assert!(screen.contains("panicked"), "{screen}");
+    // The panic's message on the normal screen, then the console's own error and status as the
+    // loop returned (so the log's guard flushed on the way out).
     assert!(screen.contains("a worker task panics"), "{screen}");
-    assert!(screen.contains("console exited 101"), "{screen}");
+    assert!(screen.contains("error: the console panicked"), "{screen}");
+    assert!(screen.contains("console exited 2"), "{screen}");
     assert!(!term.alternate_screen().expect("tmux"), "{screen}");
     let modes: Vec<&str> = screen.split_whitespace().collect();
     for mode in ["icanon", "echo", "isig"] {
@@ -130,5 +138,41 @@ async fn a_panic_in_a_worker_task_restores_the_terminal_prints_and_exits() {
     }
     term.send_keys(&["Enter"]).expect("keys");
     let exit = term.wait_for_exit(DEADLINE).await.expect("the shell exits");
-    assert_eq!(exit, Exit::Code(101), "{screen}");
+    assert_eq!(exit, Exit::Code(2), "{screen}");
+    let log = std::fs::read_to_string(dir.path().join("console.log")).expect("the log");
+    assert!(log.contains("the console panicked"), "{log}");
+}
+
+/// A panic the code catches and survives (the engine's in a cluster task, on the same
+/// `guardian_cluster::caught::spawn_blocking`) goes to the log; the console runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caught_panic_leaves_the_console_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let term = start_console(dir.path(), &[("KUBE_GUARDIAN_TUI_TEST_PANIC", "caught")]);
+    let log = dir.path().join("console.log");
+    term.wait_for("the caught panic in the log", DEADLINE, |_| {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("a caught panic"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    // Still drawing: the Fleet's clock moves on and the keys work.
+    term.send_keys(&["?"]).expect("keys");
+    let screen = term
+        .wait_for("the help over the console", DEADLINE, |s| {
+            s.contains("reverse")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(!screen.contains("console exited"), "{screen}");
+    assert!(!screen.contains("panicked"), "{screen}");
+    assert!(term.alternate_screen().expect("tmux"), "{screen}");
+    // Apart: Escape then q at once reads as Alt-q.
+    term.send_keys(&["Escape"]).expect("keys");
+    term.wait_for("the help closed", DEADLINE, |s| !s.contains("reverse"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    term.send_keys(&["q"]).expect("keys");
+    term.wait_for_text("console exited 0", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
 }

@@ -37,7 +37,8 @@ const FRAME: Duration = Duration::from_millis(16);
 const DELTAS: usize = 64;
 /// Actions applied before a frame is considered.
 const BATCH: usize = 64;
-/// Set (to anything), a worker task panics after the first frame: the panic hook's test.
+/// Set, a worker task panics after the first frame (`caught`: one the code catches, like the
+/// engine's): the panic hook's tests.
 const TEST_PANIC: &str = "KUBE_GUARDIAN_TUI_TEST_PANIC";
 
 pub fn run(args: TuiArgs) -> Result<(), Error> {
@@ -115,8 +116,15 @@ async fn main_loop(
     );
     draw(tui, &mut state, &theme)?;
     // For tests/tui_offline_e2e.rs: a worker task panics once the first frame is up.
-    if std::env::var_os(TEST_PANIC).is_some() {
-        tokio::spawn(async { panic!("{TEST_PANIC} is set: a worker task panics") });
+    match std::env::var(TEST_PANIC).as_deref() {
+        // Like the engine's panic in a cluster task: caught, the console runs on.
+        Ok("caught") => drop(guardian_cluster::caught::spawn_blocking(|| {
+            panic!("{TEST_PANIC}=caught: a caught panic")
+        })),
+        Ok(_) => drop(tokio::spawn(async {
+            panic!("{TEST_PANIC} is set: a worker task panics")
+        })),
+        Err(_) => {}
     }
 
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
@@ -159,6 +167,7 @@ async fn main_loop(
                     }
                 }
             }
+            () = crate::terminal::panic_reported() => return Err(Error::Panicked),
             _ = tick.tick() => dirty |= update(&mut state, Action::Tick(Timestamp::now())),
             () = tokio::time::sleep_until(last_draw + FRAME), if dirty => {
                 draw(tui, &mut state, &theme)?;
@@ -221,6 +230,10 @@ async fn main_loop(
 }
 
 fn draw(tui: &mut Tui, state: &mut State, theme: &Theme) -> Result<(), Error> {
+    // Not into the screen the panic hook restored and printed on.
+    if crate::terminal::panicked() {
+        return Err(Error::Panicked);
+    }
     prepare(state);
     tui.terminal
         .draw(|f| frame::draw(f, state, theme))

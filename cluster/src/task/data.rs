@@ -276,7 +276,8 @@ impl Data {
                 objects: objects.clone(),
                 namespaces: Arc::clone(&basis.namespaces),
             }));
-            let evaluated = tokio::task::spawn_blocking(move || {
+            // Caught: the console's panic hook leaves the console running for this one.
+            let evaluated = crate::caught::spawn_blocking(move || {
                 let (evaluations, evaluated) = memo.run(basis, objects, now);
                 (memo, evaluations, evaluated)
             })
