@@ -268,6 +268,18 @@ impl Keymap {
         })
     }
 
+    /// Whether `event` quits with a line or a dialog open too: a key bound to quit that types
+    /// nothing there (`q` is text in the filter line; Ctrl-C is not, unless rebound away).
+    pub fn quits_anywhere(&self, event: &KeyEvent) -> bool {
+        let key = Key::from_event(event);
+        let types = matches!(key.code, crossterm::event::KeyCode::Char(_)) && !key.ctrl && !key.alt;
+        !types
+            && self
+                .bindings
+                .iter()
+                .any(|b| b.command == Command::Quit && b.keys.contains(&key))
+    }
+
     /// The hint bar of `screen`: `(keys, label)` for every hinted binding, the screen's own
     /// first (a narrow terminal cuts the bar's end, and the global keys are in the help).
     pub fn hints(&self, screen: Screen, readonly: bool) -> Vec<(String, &'static str)> {

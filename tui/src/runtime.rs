@@ -275,15 +275,19 @@ fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
         KeyCode::Enter => Some(Action::Submit),
         KeyCode::Backspace => Some(Action::Erase),
         KeyCode::Tab => Some(Action::Complete),
-        // Ctrl-C quits with a line or a dialog open too (Esc cancels those).
-        KeyCode::Char('c')
-            if key
-                .modifiers
-                .contains(crossterm::event::KeyModifiers::CONTROL) =>
-        {
+        // Ctrl-C (or what quit is bound to, if not a plain character) quits with a line or a
+        // dialog open too (Esc cancels those).
+        _ if state.keymap.quits_anywhere(key) => {
             Some(Action::Command(crate::action::Command::Quit))
         }
-        KeyCode::Char(c) => Some(Action::Input(c)),
+        // Ctrl or Alt with a letter types nothing.
+        KeyCode::Char(c)
+            if !key.modifiers.intersects(
+                crossterm::event::KeyModifiers::CONTROL | crossterm::event::KeyModifiers::ALT,
+            ) =>
+        {
+            Some(Action::Input(c))
+        }
         _ => None,
     }
 }

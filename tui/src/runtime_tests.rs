@@ -105,3 +105,56 @@ fn ctrl_c_quits_with_the_filter_the_palette_or_a_dialog_open() {
         assert!(s.quit, "Ctrl-C with {what} open must quit");
     }
 }
+
+/// The keys that quit from a line come from the keymap: rebound to `q` only, Ctrl-C quits
+/// nowhere (and types nothing); rebound to Ctrl-X, Ctrl-X quits from the filter line too.
+#[test]
+fn quitting_from_a_line_follows_the_keymap() {
+    let rebound = |keys: &[&str]| {
+        let overrides = [(
+            "quit".to_owned(),
+            keys.iter().map(|k| (*k).to_owned()).collect(),
+        )]
+        .into_iter()
+        .collect();
+        let keymap = crate::keymap::Keymap::new(crate::keymap::defaults(), &overrides)
+            .expect("a valid keymap");
+        let mut s = crate::testing::state_with(
+            vec![synced("demo-a")],
+            at(60),
+            keymap,
+            &std::collections::BTreeSet::new(),
+        );
+        press(&mut s, "/ab");
+        assert_eq!(
+            s.mode,
+            Mode::Filter {
+                input: "ab".to_owned()
+            },
+            "{keys:?}"
+        );
+        s
+    };
+    let send = |s: &mut State, code: char| {
+        for action in actions(s, key(KeyCode::Char(code), KeyModifiers::CONTROL)) {
+            update(s, action);
+        }
+    };
+    let mut s = rebound(&["q"]);
+    send(&mut s, 'c');
+    assert!(!s.quit, "Ctrl-C is not bound to quit");
+    assert_eq!(
+        s.mode,
+        Mode::Filter {
+            input: "ab".to_owned()
+        },
+        "typed nothing"
+    );
+    press(&mut s, "q");
+    assert!(!s.quit, "q is text in the filter line");
+    let mut s = rebound(&["ctrl-x"]);
+    send(&mut s, 'c');
+    assert!(!s.quit);
+    send(&mut s, 'x');
+    assert!(s.quit, "Ctrl-X is bound to quit");
+}
