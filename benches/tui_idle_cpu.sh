@@ -76,12 +76,15 @@ fi
 tmux new-session -d -s "$session" -x 160 -y 48 \
     "KUBECONFIG=$dir/demo/kubeconfig exec $console tui --contexts demo-a,demo-b --log-file $dir/console.log"
 pid=$(tmux list-panes -t "$session" -F '#{pane_pid}')
-# Both chips Synced, then a settling period (first tables, the operators' first reports).
+# Both header chips Synced (the header line only: the Fleet's rows say Synced too, so the
+# whole screen would count one synced cluster twice), then a settling period (first tables,
+# the operators' first reports).
+synced_chips() { tmux capture-pane -p -t "$session" | head -n 1 | grep -o Synced | wc -l; }
 for _ in $(seq 1 300); do
-    [[ $(tmux capture-pane -p -t "$session" | grep -o Synced | wc -l) -ge 2 ]] && break
+    [[ $(synced_chips) -ge 2 ]] && break
     sleep 1
 done
-tmux capture-pane -p -t "$session" | grep -q Synced || { echo "console never synced"; exit 1; }
+[[ $(synced_chips) -ge 2 ]] || { echo "console never synced both clusters"; exit 1; }
 if [[ -n ${SCREEN:-} ]]; then
     tmux send-keys -t "$session" : "$SCREEN" Enter
 fi
