@@ -1,6 +1,7 @@
 //! `make demo` as a newcomer runs it, in a real terminal (tmux): the demo starts both clusters
-//! and their operators and opens the console on them; quitting the console stops the operators
-//! and control planes and removes the demo's directory.
+//! and their operators and opens the console on them; stopping demo-a's leader as the demo says
+//! shows the takeover in the Leases view; quitting the console stops the operators and control
+//! planes and removes the demo's directory.
 //!
 //! The demo binary is guardian-testenv's `demo`, which `cargo test --workspace` (`make test`)
 //! builds next to `kube-guardian`; run alone, build it first:
@@ -85,6 +86,8 @@ async fn the_demo_opens_the_console_and_quitting_it_cleans_everything_up() {
         "etcd and kube-apiserver of both"
     );
 
+    takeover(&term, &demo_dir).await;
+
     term.send_keys(&["q"]).expect("keys");
     let screen = term
         .wait_for_text("demo: stopped and cleaned up", DEADLINE)
@@ -100,4 +103,64 @@ async fn the_demo_opens_the_console_and_quitting_it_cleans_everything_up() {
     let kubeconfig = format!("--kubeconfig {dir}");
     assert_eq!(processes_mentioning(&kubeconfig), Vec::<String>::new());
     assert_eq!(processes_mentioning(&planes), Vec::<String>::new());
+}
+
+/// The demo-a replica the Leases view shows as the holder (`demo-a-1` or `demo-a-2`: its
+/// identity starts with the replica's name).
+fn holder(screen: &str) -> Option<&str> {
+    let row = screen.lines().find(|line| {
+        let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+        start.split_whitespace().next() == Some("demo-a")
+    })?;
+    row.split_whitespace().find_map(|word| {
+        ["demo-a-1", "demo-a-2"]
+            .into_iter()
+            .find(|r| word.starts_with(r))
+    })
+}
+
+/// The Leases view's SEEN cell (leader changes the console saw) of demo-a's row.
+fn changes_seen(screen: &str) -> Option<u32> {
+    let header = screen.lines().find(|line| line.contains("SEEN"))?;
+    let column = header[..header.find("SEEN")?].chars().count();
+    let row = screen.lines().find(|line| {
+        let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+        start.split_whitespace().next() == Some("demo-a")
+    })?;
+    let cell: String = row.chars().skip(column).take(4).collect();
+    cell.trim().parse().ok()
+}
+
+/// Stops demo-a's leader as the demo tells (`kill $(cat <dir>/operator-<replica>.pid)`) and
+/// waits until the Leases view shows the other replica holding the Lease and one leader change.
+async fn takeover(term: &Tmux, demo_dir: &Path) {
+    term.send_keys(&[":"]).expect("keys");
+    term.send_text("leases").expect("keys");
+    term.send_keys(&["Enter"]).expect("keys");
+    let screen = term
+        .wait_for("demo-a's Lease held by a replica", DEADLINE, |s| {
+            holder(s).is_some() && changes_seen(s).is_some()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let leader = holder(&screen).expect("a holder").to_owned();
+    let before = changes_seen(&screen).expect("SEEN");
+    let pid_file = demo_dir.join(format!("operator-{leader}.pid"));
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", pid_file.display()));
+    let killed = std::process::Command::new("kill")
+        .arg(pid.trim())
+        .status()
+        .expect("kill runs");
+    assert!(killed.success(), "kill {pid}");
+    term.wait_for(
+        "the other demo-a replica holding the Lease",
+        DEADLINE,
+        |s| {
+            holder(s).is_some_and(|h| h != leader)
+                && changes_seen(s).is_some_and(|seen| seen > before)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
 }

@@ -277,12 +277,14 @@ fn help_commands(screen: &str) -> Vec<String> {
         .collect()
 }
 
-/// Commands of the design that change a cluster (CONSOLE-DESIGN.md 4.2): edit, delete, create an
-/// exception. None may be offered in read-only mode.
-fn is_write(command: &str) -> bool {
-    ["edit", "delete", "create", "apply", "exception"]
+/// The commands that change a cluster, as the Help screen names them: those the keymap registry
+/// marks as writes (the one place read-only mode checks), so a new write command is covered.
+fn write_commands() -> Vec<String> {
+    guardian_tui::keymap::defaults()
         .iter()
-        .any(|w| command.contains(w))
+        .filter(|b| b.writes)
+        .map(|b| guardian_tui::keymap::command_name(b.command))
+        .collect()
 }
 
 /// The Help screen and the hint bar of a console started with `extra` flags, then quit.
@@ -331,11 +333,20 @@ async fn readonly_offers_no_write_action() {
     assert!(!normal.contains("READ-ONLY"), "{normal}");
     let (all, offered) = (help_commands(&normal), help_commands(&readonly));
     assert!(offered.contains(&"quit".to_owned()), "{readonly}");
+    let writes = write_commands();
+    // Normal mode offers every write (`enforcement` among them): the names match Help's.
+    assert!(writes.contains(&"enforcement".to_owned()), "{writes:?}");
+    for write in &writes {
+        assert!(
+            all.contains(write),
+            "{write} not on normal mode's Help:\n{normal}"
+        );
+    }
     // Read-only only takes away: every command it offers is offered in normal mode too.
     for command in &offered {
         assert!(all.contains(command), "{command} only in read-only mode");
         assert!(
-            !is_write(command),
+            !writes.contains(command),
             "{command} offered in read-only mode:\n{readonly}"
         );
     }

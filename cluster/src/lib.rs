@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod backoff;
 pub mod cache;
+pub mod caught;
 pub mod classify;
 pub mod connect;
 pub mod crypto;

@@ -79,6 +79,21 @@ impl ClusterSnapshot {
             inputs: None,
         }
     }
+
+    /// Whether `other` holds the very same evaluations, policies and exceptions (the same
+    /// `Arc`s, not equal copies), so what a face derives from them (rows, tallies, orders)
+    /// holds for both. A Lease renewal or a state change publishes such a snapshot.
+    pub fn same_findings(&self, other: &ClusterSnapshot) -> bool {
+        self.context == other.context
+            && same(&self.evaluations, &other.evaluations)
+            && same(&self.policies, &other.policies)
+            && same(&self.exceptions, &other.exceptions)
+    }
+}
+
+/// Whether two lists hold the same objects (not equal copies: the same cached `Arc`s).
+pub(crate) fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
 /// The inputs of one evaluation of a cluster.

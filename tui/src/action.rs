@@ -33,8 +33,10 @@ pub enum Command {
     PickCluster,
     /// Cycles the grouping of the Violations table (none, cluster, policy, namespace, rule).
     GroupBy,
-    /// Cycles the sort column of the current table; sorting by the same column again reverses.
+    /// Cycles the sort column of the current table (ascending).
     SortNext,
+    /// Reverses the current table's sort (its column stays).
+    SortReverse,
     SortSeverity,
     SortCluster,
     SortName,

@@ -18,6 +18,8 @@ pub enum Error {
         line: usize,
         message: String,
     },
+    #[error("the console panicked (its message is above and in the log); please report it")]
+    Panicked,
     #[error("no home directory to keep the console's config and log in; pass --log-file")]
     NoHome,
     #[error("setting up the console's log file")]

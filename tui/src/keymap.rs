@@ -125,9 +125,10 @@ pub fn defaults() -> Vec<Binding> {
         )
         .on(&[Screen::Violations])
         .hint("group"),
-        Binding::new(SortNext, &["o"], "sort by the next column (again: reverse)")
+        Binding::new(SortNext, &["o"], "sort by the next column")
             .on(&tables)
             .hint("sort"),
+        Binding::new(SortReverse, &["O"], "reverse the sort").on(&tables),
         Binding::new(SortSeverity, &["S"], "sort by severity (again: reverse)").on(&tables),
         Binding::new(SortCluster, &["C"], "sort by cluster (again: reverse)").on(&tables),
         Binding::new(SortName, &["N"], "sort by name (again: reverse)").on(&tables),
@@ -265,6 +266,18 @@ impl Keymap {
             Command::PickCluster => Action::PickCluster(key.digit()?),
             command => Action::Command(command),
         })
+    }
+
+    /// Whether `event` quits with a line or a dialog open too: a key bound to quit that types
+    /// nothing there (`q` is text in the filter line; Ctrl-C is not, unless rebound away).
+    pub fn quits_anywhere(&self, event: &KeyEvent) -> bool {
+        let key = Key::from_event(event);
+        let types = matches!(key.code, crossterm::event::KeyCode::Char(_)) && !key.ctrl && !key.alt;
+        !types
+            && self
+                .bindings
+                .iter()
+                .any(|b| b.command == Command::Quit && b.keys.contains(&key))
     }
 
     /// The hint bar of `screen`: `(keys, label)` for every hinted binding, the screen's own

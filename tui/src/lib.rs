@@ -13,6 +13,7 @@ pub mod config;
 pub mod edit;
 pub mod error;
 pub mod fetch;
+mod forward;
 pub mod keymap;
 pub mod runtime;
 mod tables;

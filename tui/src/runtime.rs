@@ -11,16 +11,16 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use guardian_cluster::logging::{self, LogFormat, LogSettings};
-use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
+use guardian_cluster::{ClusterOptions, ClusterSet};
 use k8s_openapi::jiff::Timestamp;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::TuiArgs;
-use crate::action::{Action, Delta};
+use crate::action::Action;
 use crate::app::building::Job;
 use crate::app::screens::ContextInfo;
-use crate::app::{Deriver, Mode, Request, State, prepare, update};
+use crate::app::{Mode, Request, State, prepare, update};
 use crate::clients::Clients;
 use crate::config::{Config, Paths};
 use crate::edit::run::Editing;
@@ -39,6 +39,9 @@ const FRAME: Duration = Duration::from_millis(16);
 const DELTAS: usize = 64;
 /// Actions applied before a frame is considered.
 const BATCH: usize = 64;
+/// Set, a worker task panics after the first frame (`caught`: one the code catches, like the
+/// engine's): the panic hook's tests.
+const TEST_PANIC: &str = "KUBE_GUARDIAN_TUI_TEST_PANIC";
 
 pub fn run(args: TuiArgs) -> Result<(), Error> {
     let paths = Paths::resolve(args.log_file.as_deref())?;
@@ -114,6 +117,17 @@ async fn main_loop(
         },
     );
     draw(tui, &mut state, &theme)?;
+    // For tests/tui_offline_e2e.rs: a worker task panics once the first frame is up.
+    match std::env::var(TEST_PANIC).as_deref() {
+        // Like the engine's panic in a cluster task: caught, the console runs on.
+        Ok("caught") => drop(guardian_cluster::caught::spawn_blocking(|| {
+            panic!("{TEST_PANIC}=caught: a caught panic")
+        })),
+        Ok(_) => drop(tokio::spawn(async {
+            panic!("{TEST_PANIC} is set: a worker task panics")
+        })),
+        Err(_) => {}
+    }
 
     let (deltas, mut incoming) = mpsc::channel(DELTAS);
     let clients = Clients::new(targets.clone());
@@ -132,7 +146,7 @@ async fn main_loop(
     state.violations.background = true;
     let set = ClusterSet::start(targets, ClusterOptions::default());
     for (cluster, receiver) in set.subscribe().into_iter().enumerate() {
-        tokio::spawn(forward(cluster, receiver, deltas.clone()));
+        tokio::spawn(crate::forward::forward(cluster, receiver, deltas.clone()));
     }
     drop(deltas);
 
@@ -162,6 +176,7 @@ async fn main_loop(
                     }
                 }
             }
+            () = crate::terminal::panic_reported() => return Err(Error::Panicked),
             _ = tick.tick() => dirty |= update(&mut state, Action::Tick(Timestamp::now())),
             () = tokio::time::sleep_until(last_draw + FRAME), if dirty => {
                 draw(tui, &mut state, &theme)?;
@@ -234,6 +249,10 @@ fn apply(state: &mut State, action: Action) -> Result<bool, Error> {
 }
 
 fn draw(tui: &mut Tui, state: &mut State, theme: &Theme) -> Result<(), Error> {
+    // Not into the screen the panic hook restored and printed on.
+    if crate::terminal::panicked() {
+        return Err(Error::Panicked);
+    }
     prepare(state);
     tui.terminal
         .draw(|f| frame::draw(f, state, theme))
@@ -275,44 +294,23 @@ fn key_action(state: &State, key: &KeyEvent) -> Option<Action> {
         KeyCode::Enter => Some(Action::Submit),
         KeyCode::Backspace => Some(Action::Erase),
         KeyCode::Tab => Some(Action::Complete),
-        KeyCode::Char('c')
-            if key
-                .modifiers
-                .contains(crossterm::event::KeyModifiers::CONTROL) =>
-        {
-            Some(Action::Cancel)
+        // Ctrl-C (or what quit is bound to, if not a plain character) quits with a line or a
+        // dialog open too (Esc cancels those).
+        _ if state.keymap.quits_anywhere(key) => {
+            Some(Action::Command(crate::action::Command::Quit))
         }
-        KeyCode::Char(c) => Some(Action::Input(c)),
+        // Ctrl or Alt with a letter types nothing.
+        KeyCode::Char(c)
+            if !key.modifiers.intersects(
+                crossterm::event::KeyModifiers::CONTROL | crossterm::event::KeyModifiers::ALT,
+            ) =>
+        {
+            Some(Action::Input(c))
+        }
         _ => None,
     }
 }
 
-/// Follows one cluster: each new snapshot becomes rows (formatted here, off the UI thread) and
-/// one delta. Ends when the cluster set or the UI is gone.
-async fn forward(
-    cluster: usize,
-    mut receiver: watch::Receiver<Arc<ClusterSnapshot>>,
-    deltas: mpsc::Sender<Action>,
-) {
-    let mut deriver = Deriver::default();
-    let mut last_state = "";
-    loop {
-        let snapshot = receiver.borrow_and_update().clone();
-        let state = snapshot.connection.state.name();
-        if state != last_state {
-            tracing::info!(context = %snapshot.context, state, "cluster state");
-            last_state = state;
-        }
-        let rows = deriver.derive(snapshot, Timestamp::now());
-        let delta = Delta {
-            cluster,
-            rows: Arc::new(rows),
-        };
-        if deltas.send(Action::Delta(Box::new(delta))).await.is_err() {
-            return;
-        }
-        if receiver.changed().await.is_err() {
-            return;
-        }
-    }
-}
+#[cfg(test)]
+#[path = "runtime_tests.rs"]
+mod tests;

@@ -3,7 +3,8 @@
 //! pair that hands the terminal to another program (the next issue's `$EDITOR`).
 
 use std::io::{Stdout, stdout};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Once, OnceLock};
 
 use crossterm::cursor::{Hide, Show};
 use crossterm::event::{DisableFocusChange, EnableFocusChange, Event, EventStream};
@@ -14,6 +15,7 @@ use crossterm::terminal::{
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use tokio::sync::Notify;
 
 use crate::error::Error;
 
@@ -46,6 +48,11 @@ impl Tui {
 
     /// Takes the terminal back after [`Tui::suspend`] and forces a full redraw.
     pub fn resume(&mut self) -> Result<(), Error> {
+        // After a panic the screen holds its message: the console is on its way out.
+        if panicked() {
+            return Err(Error::Panicked);
+        }
+        TAKEN.store(true, Ordering::SeqCst);
         enable_raw_mode().map_err(io("entering raw mode"))?;
         // Focus reports let an unfocused console slow its clock (see `app::data::tick`).
         execute!(stdout(), EnterAlternateScreen, Hide, EnableFocusChange)
@@ -134,22 +141,64 @@ impl Drop for Tui {
     }
 }
 
+/// Whether the terminal is in raw mode on the alternate screen: restoring twice would leave
+/// the main screen again, which moves the cursor back over what was printed meanwhile.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+/// Set by the panic hook for a panic the console does not survive.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
 /// Leaves raw mode and the alternate screen, shows the cursor. Safe to call twice.
 pub fn restore() -> std::io::Result<()> {
+    if !TAKEN.swap(false, Ordering::SeqCst) {
+        return Ok(());
+    }
     let screen = execute!(stdout(), DisableFocusChange, LeaveAlternateScreen, Show);
     disable_raw_mode()?;
     screen
 }
 
+/// Whether a panic the console does not survive happened: the loop then draws no more.
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
+
+fn panic_wake() -> &'static Notify {
+    static WAKE: OnceLock<Notify> = OnceLock::new();
+    WAKE.get_or_init(Notify::new)
+}
+
+/// Resolves once such a panic happened (at once if one did): the loop returns
+/// [`Error::Panicked`], so the log's guard flushes and an editor is waited for on the way out.
+pub async fn panic_reported() {
+    while !panicked() {
+        panic_wake().notified().await;
+    }
+}
+
 /// A panic restores the terminal before its message prints (else the message is lost in the
-/// alternate screen and the shell stays in raw mode).
-fn install_panic_hook() {
+/// alternate screen and the shell stays in raw mode), then tells the loop to end the console: a
+/// panic in a worker task, which tokio would catch, left the loop drawing into the restored
+/// (cooked) screen. Not a panic the code catches and survives (the engine's, see
+/// `guardian_cluster::caught`): that one goes to the log only, the console runs on.
+pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let _ = restore();
-            previous(info);
+            if guardian_cluster::caught::is_caught() {
+                tracing::error!(%info, "a caught panic: the console runs on");
+                return;
+            }
+            {
+                // Held while the message prints: the loop, drawing on another thread, must
+                // not paint over it (stdout's lock is reentrant for `restore`).
+                let _stdout = stdout().lock();
+                PANICKED.store(true, Ordering::SeqCst);
+                let _ = restore();
+                tracing::error!(%info, "the console panicked");
+                previous(info);
+            }
+            panic_wake().notify_one();
         }));
     });
 }

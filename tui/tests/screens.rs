@@ -105,6 +105,43 @@ fn fleet_screen() {
 }
 
 #[test]
+fn the_fleet_trend_spans_the_whole_history() {
+    // 24 scores on demo-a, each a change: 10 workloads, `broken` of them violating, from all
+    // to none, up to 7, down to none again. The bars hold the whole history (each the lowest
+    // of its share): the newest 8 or 10 points alone would miss the first, lowest score.
+    let snapshot_with = |broken: usize| {
+        let mut a = synced("demo-a");
+        a.evaluations = (0..10)
+            .map(|i| {
+                let f = finding("restricted-security", "pss-privileged", Severity::High);
+                let findings = if i < broken { vec![f] } else { vec![] };
+                deployment("shop", &format!("w{i}"), &["restricted-security"], findings)
+            })
+            .collect();
+        a
+    };
+    let mut s = state(vec![snapshot_with(10)], epoch());
+    for broken in (0..10).rev().chain(1..=7).chain((0..6).rev()) {
+        feed(&mut s, 0, snapshot_with(broken));
+    }
+    update(&mut s, Action::Tick(at(60)));
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = text(&snapshot("fleet_trend", &mut s, w, h));
+        let row = screen.lines().find(|l| l.contains("demo-a  Synced"));
+        let trend: Vec<char> = row
+            .and_then(|r| r.split_whitespace().nth(3))
+            .unwrap_or_default()
+            .chars()
+            .collect();
+        assert!(trend.len() >= 8, "{screen}");
+        // The oldest point (all 10 broken) is the lowest bar, and the perfect score shows.
+        assert_eq!(trend.iter().min(), Some(&trend[0]), "{screen}");
+        assert_eq!(trend[0], '▃', "{screen}");
+        assert!(trend.contains(&'█'), "{screen}");
+    }
+}
+
+#[test]
 fn violations_screen_and_grouped_by_policy() {
     for (w, h) in [(80, 24), (160, 48)] {
         let mut s = fleet();

@@ -19,7 +19,7 @@ use crate::cache::{NamespaceCache, WorkloadCache, workload_resources};
 use crate::evaluate::{Compiled, compile};
 use crate::kinds::{Kinds, POLICIES};
 use crate::set::ClusterOptions;
-use crate::snapshot::{ClusterSnapshot, KindState};
+use crate::snapshot::{ClusterSnapshot, KindState, same};
 use crate::store::PolicyStore;
 use crate::watches::{Objects, Update, WatchEvents, values, watch_objects};
 
@@ -118,11 +118,6 @@ struct CompiledFrom {
     compiled: Compiled,
     policies: Vec<Arc<GuardianPolicy>>,
     exceptions: Vec<Arc<GuardianException>>,
-}
-
-/// Whether two lists hold the same objects (not equal copies: the same cached `Arc`s).
-fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
 impl Data {
@@ -281,7 +276,8 @@ impl Data {
                 objects: objects.clone(),
                 namespaces: Arc::clone(&basis.namespaces),
             }));
-            let evaluated = tokio::task::spawn_blocking(move || {
+            // Caught: the console's panic hook leaves the console running for this one.
+            let evaluated = crate::caught::spawn_blocking(move || {
                 let (evaluations, evaluated) = memo.run(basis, objects, now);
                 (memo, evaluations, evaluated)
             })

@@ -45,7 +45,8 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
     };
     let replaced = std::mem::replace(&mut cluster.rows, delta.rows);
     state.retired.push(replaced);
-    state.violations.outdated = true;
+    // The same findings (a Lease renewal): the table's rows still hold; no rebuild.
+    state.violations.outdated |= !old.same_findings(&new);
     super::screens::observe(state, delta.cluster);
     clamp(state, Screen::Fleet);
     true

@@ -170,6 +170,7 @@ fn command_(state: &mut State, command: Command) -> bool {
             };
             refresh_violations(state, Change::Sort);
         }
+        Command::SortReverse => sort_by(state, state.violations.sort.column),
         Command::SortSeverity => sort_by(state, Column::Severity),
         Command::SortCluster => sort_by(state, Column::Cluster),
         Command::SortName => sort_by(state, Column::Resource),

@@ -1,5 +1,9 @@
 //! Fleet (home): one row per cluster: state, score with its trend, violations by severity,
-//! policies and how many are reconciled, the operator's leader and lease, the last reconcile.
+//! policies and how many are reconciled, the operator's leader and lease, and when a policy's
+//! condition last changed (the status holds no reconcile time: a reconcile that changes nothing
+//! leaves no trace, so the column says CHANGED, not when the operator last reconciled).
+
+use std::collections::VecDeque;
 
 use guardian_core::model::Severity;
 use ratatui::Frame;
@@ -16,7 +20,7 @@ use crate::views::Screen;
 use guardian_cluster::operator_state::operator_state;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-/// Points of the trend shown (the newest), on wide and narrow terminals.
+/// Bars of the trend (the whole history, downsampled), on wide and narrow terminals.
 const TREND: usize = 10;
 const NARROW_TREND: usize = 8;
 
@@ -27,18 +31,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let wide = area.width >= WIDE;
     let titles: &[&str] = if wide {
         &[
-            "CLUSTER",
-            "STATE",
-            "SCORE",
-            "TREND",
-            "CRIT",
-            "HIGH",
-            "MED",
-            "LOW",
-            "POLICIES",
-            "LEADER",
-            "LEASE",
-            "RECONCILED",
+            "CLUSTER", "STATE", "SCORE", "TREND", "CRIT", "HIGH", "MED", "LOW", "POLICIES",
+            "LEADER", "LEASE", "CHANGED",
         ]
     } else {
         &["CLUSTER", "STATE", "SCORE", "TREND", "C/H/M/L", "POLICIES"]
@@ -106,6 +100,21 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     });
 }
 
+/// The score history since the console started as at most `width` bars, oldest left: every
+/// point while they fit, else each bar the lowest score of its share of the history (a dip
+/// stays visible however long ago).
+fn trend(history: &VecDeque<u8>, width: usize) -> String {
+    let bar = |s: u8| BARS[usize::from(s.min(99)) * BARS.len() / 100];
+    let n = history.len();
+    if n <= width {
+        return history.iter().map(|&s| bar(s)).collect();
+    }
+    (0..width)
+        .filter_map(|i| history.range(i * n / width..(i + 1) * n / width).min())
+        .map(|&s| bar(s))
+        .collect()
+}
+
 fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme, wide: bool) -> Row<'a> {
     let snapshot = cluster.snapshot();
     let connection = &snapshot.connection;
@@ -129,17 +138,7 @@ fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme, wide: bool) -> Ro
     } else {
         "-".to_owned()
     };
-    let trend: String = cluster
-        .history
-        .iter()
-        .skip(
-            cluster
-                .history
-                .len()
-                .saturating_sub(if wide { TREND } else { NARROW_TREND }),
-        )
-        .map(|&s| BARS[usize::from(s.min(99)) * BARS.len() / 100])
-        .collect();
+    let trend = trend(&cluster.history, if wide { TREND } else { NARROW_TREND });
     // The operator's state as the cluster layer reads it (the same for `scan`).
     let operator = operator_state(snapshot, state.now);
     let policies = if known {
@@ -218,4 +217,21 @@ fn row<'a>(cluster: &'a Cluster, state: &State, theme: &Theme, wide: bool) -> Ro
         ]
     };
     Row::new(cells).style(style)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trend_fits_the_whole_history_into_its_width_keeping_dips() {
+        let short: VecDeque<u8> = [100, 50, 0].into();
+        assert_eq!(trend(&short, TREND), "█▅▁");
+        // 120 points: a dip at the start and one in the middle, the newest ten all 100.
+        let mut long: VecDeque<u8> = std::iter::repeat_n(100, 120).collect();
+        long[3] = 0;
+        long[60] = 50;
+        assert_eq!(trend(&long, TREND), "▁████▅████");
+        assert_eq!(trend(&long, NARROW_TREND).chars().count(), NARROW_TREND);
+    }
 }

@@ -43,35 +43,38 @@ snapshots! {
     contexts: Screen::Contexts,
 }
 
-/// A pane opened by `command` on the `nth` line of `screen`.
-fn pane(screen: Screen, nth: usize, command: Command, width: u16, height: u16) -> String {
+/// A pane opened by `command` on the `nth` line of `screen`, drawn with `theme`.
+pub fn pane_with(
+    screen: Screen,
+    nth: usize,
+    command: Command,
+    (width, height): (u16, u16),
+    theme: &Theme,
+) -> ratatui::buffer::Buffer {
     let mut state = fixture::fleet();
     update(&mut state, Action::Command(Command::Show(screen)));
     for _ in 0..nth {
         update(&mut state, Action::Command(Command::Down));
     }
     update(&mut state, Action::Command(command));
-    text(&render(&mut state, width, height, &Theme::plain()))
+    render(&mut state, width, height, theme)
 }
+
+/// The panes: Policies line 2 is restricted-security in demo-a (it drifts: Warn in demo-b);
+/// Reconcile line 1 is best-practices in demo-b, failed while the console ran.
+pub const PANES: [(&str, Screen, usize, Command); 4] = [
+    ("drift_diff", Screen::Policies, 2, Command::Select),
+    ("yaml", Screen::Policies, 2, Command::Yaml),
+    ("describe", Screen::Policies, 0, Command::Describe),
+    ("timeline", Screen::Reconcile, 1, Command::Select),
+];
 
 #[test]
 fn panes() {
-    // Policies: line 2 is restricted-security in demo-a (it drifts: Warn in demo-b).
-    insta::assert_snapshot!(
-        "drift_diff_160x48",
-        pane(Screen::Policies, 2, Command::Select, 160, 48)
-    );
-    insta::assert_snapshot!(
-        "yaml_160x48",
-        pane(Screen::Policies, 2, Command::Yaml, 160, 48)
-    );
-    insta::assert_snapshot!(
-        "describe_80x24",
-        pane(Screen::Policies, 0, Command::Describe, 80, 24)
-    );
-    // Reconcile: line 1 is best-practices in demo-b, failed while the console ran.
-    insta::assert_snapshot!(
-        "timeline_160x48",
-        pane(Screen::Reconcile, 1, Command::Select, 160, 48)
-    );
+    for (name, screen, nth, command) in PANES {
+        for (width, height) in [(80, 24), (160, 48)] {
+            let buffer = pane_with(screen, nth, command, (width, height), &Theme::plain());
+            insta::assert_snapshot!(format!("{name}_{width}x{height}"), text(&buffer));
+        }
+    }
 }

@@ -73,3 +73,47 @@ fn pending_policies_carry_the_word_and_the_colour() {
         Some(Color::Yellow)
     );
 }
+
+/// Whether `color` is one of the 16 named ANSI colours (or the terminal's default), which every
+/// terminal has: no 256-colour index, no RGB.
+fn named(color: Color) -> bool {
+    !matches!(color, Color::Indexed(_) | Color::Rgb(..))
+}
+
+/// Every screen and every pane of the fixture, at 80x24 and 160x48, drawn with `theme`.
+fn every_frame(theme: &Theme) -> Vec<(String, Buffer)> {
+    let mut frames = Vec::new();
+    for (width, height) in [(80, 24), (160, 48)] {
+        for screen in Screen::ALL {
+            let mut state = fixture::fleet();
+            update(&mut state, Action::Command(Command::Show(screen)));
+            let name = format!("{}_{width}x{height}", screen.name());
+            frames.push((name, render(&mut state, width, height, theme)));
+        }
+        for (name, screen, nth, command) in crate::PANES {
+            let buffer = crate::pane_with(screen, nth, command, (width, height), theme);
+            frames.push((format!("{name}_{width}x{height}"), buffer));
+        }
+    }
+    frames
+}
+
+#[test]
+fn every_screen_uses_only_the_16_named_colours_and_none_without_colour() {
+    let mut coloured = 0;
+    for (name, buffer) in every_frame(&Theme { color: true }) {
+        for cell in buffer.content() {
+            assert!(named(cell.fg) && named(cell.bg), "{name}: {cell:?}");
+        }
+        coloured += buffer
+            .content()
+            .iter()
+            .filter(|c| c.fg != Color::Reset)
+            .count();
+    }
+    assert!(coloured > 0, "the fixture draws some colour");
+    for (name, buffer) in every_frame(&Theme { color: false }) {
+        let reset = |c: &ratatui::buffer::Cell| c.fg == Color::Reset && c.bg == Color::Reset;
+        assert!(buffer.content().iter().all(reset), "{name} has colour");
+    }
+}

@@ -267,18 +267,28 @@ async fn start_operators(binary: &Path, kubeconfig: &Path, dir: &Path) -> Result
         }
     }
     for operator in &operators {
+        // For `kill $(cat …)`: the console hides this output while it is open.
+        let file = dir.join(format!("operator-{}.pid", operator.name()));
+        std::fs::write(&file, format!("{}\n", pid(operator))).map_err(|source| Error::Io {
+            what: format!("write {}", file.display()),
+            source,
+        })?;
+    }
+    for operator in &operators {
         if operator.wait_healthy(OPERATOR_HEALTH_TIMEOUT).await {
             println!(
-                "demo: operator {} ({}) healthy on http://{}/healthz",
+                "demo: operator {} ({}, pid {}) healthy on http://{}/healthz",
                 operator.name(),
                 operator.context(),
+                pid(operator),
                 operator.health_addr()
             );
         } else {
             println!(
-                "demo: operator {} ({}) not healthy after {OPERATOR_HEALTH_TIMEOUT:?}; see {}",
+                "demo: operator {} ({}, pid {}) not healthy after {OPERATOR_HEALTH_TIMEOUT:?}; see {}",
                 operator.name(),
                 operator.context(),
+                pid(operator),
                 operator.log().display()
             );
         }
@@ -354,12 +364,27 @@ fn print_usage(kubeconfig: &Path, check_bin: Option<&Path>, operators: &[Operato
     );
     for operator in operators {
         println!(
-            "  operator log ({}): {}",
+            "  operator {} (pid {}) log: {}",
             operator.name(),
+            pid(operator),
             operator.log().display()
         );
     }
+    if operators.iter().filter(|o| o.context() == "demo-a").count() > 1 {
+        let dir = kubeconfig.parent().unwrap_or(Path::new(".")).display();
+        println!(
+            "\nA takeover: the console's Leases view (:leases) shows which demo-a replica holds the Lease.\n\
+             Stop it from another shell, e.g. `kill $(cat {dir}/operator-demo-a-1.pid)`: the other replica\n\
+             takes the Lease over (at once, as a stopped leader releases it; `kill -9` waits out its 15 s)\n\
+             and the Leases view shows the new holder, its transitions and the change under SEEN."
+        );
+    }
     println!();
+}
+
+/// The operator's process id as printed (`-` once it has exited).
+fn pid(operator: &Operator) -> String {
+    operator.pid().map_or("-".to_owned(), |pid| pid.to_string())
 }
 
 /// The demo's directory (kubeconfig, operator logs), removed when dropped.

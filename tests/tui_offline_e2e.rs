@@ -1,0 +1,182 @@
+//! The console in a real terminal (tmux) with no cluster to reach, so no control plane is
+//! needed: the first frame shows at once and the console stays up, retrying, when every cluster
+//! is unreachable; a panic gives the terminal back, prints its message there and ends the process.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use guardian_testenv::tmux::{Exit, Tmux};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kube-guardian");
+/// Generous: a loaded 2-core machine.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A kubeconfig whose contexts point nowhere: `closed` at a local port nothing listens on,
+/// `blackhole` at 192.0.2.1 (TEST-NET-1, RFC 5737: never routed, connections time out).
+fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
+    // A port that was free a moment ago: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let cluster = |name: &str, server: &str| {
+        format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n"
+        )
+    };
+    let context =
+        |name: &str| format!("- name: {name}\n  context:\n    cluster: {name}\n    user: nobody\n");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: closed\nclusters:\n{}{}contexts:\n{}{}\
+         users:\n- name: nobody\n  user:\n    token: none\n",
+        cluster("closed", &format!("https://127.0.0.1:{port}")),
+        cluster("blackhole", "https://192.0.2.1:6443"),
+        context("closed"),
+        context("blackhole"),
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, text).expect("write the kubeconfig");
+    path
+}
+
+/// The console in tmux through `sh`, which prints its status and the terminal's modes after it
+/// exits, with its config and state in `dir` (never the user's).
+fn start_console(dir: &Path, env: &[(&str, &str)]) -> Tmux {
+    let kubeconfig = unreachable_kubeconfig(dir);
+    let script =
+        r#""$@"; status=$?; echo; echo "console exited $status"; stty -a; read x; exit $status"#;
+    let mut builder = Tmux::builder("sh")
+        .args(["-c", script, "sh", BIN, "tui", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--contexts", "closed,blackhole", "--log-file"])
+        .arg(dir.join("console.log"))
+        .env("XDG_CONFIG_HOME", &dir.join("config").display().to_string())
+        .env("XDG_STATE_HOME", &dir.join("state").display().to_string());
+    for (key, value) in env {
+        builder = builder.env(key, value);
+    }
+    builder.start().expect("tmux starts the console")
+}
+
+fn fleet_row<'a>(screen: &'a str, cluster: &str) -> Option<&'a str> {
+    screen.lines().find(|line| {
+        let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+        start.split_whitespace().next() == Some(cluster)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_cluster_unreachable_the_fleet_shows_at_once_and_the_console_keeps_retrying() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let term = start_console(dir.path(), &[]);
+    // The first frame comes before any network call: both clusters listed while connecting.
+    term.wait_for("the Fleet with both clusters", DEADLINE, |s| {
+        fleet_row(s, "closed").is_some() && fleet_row(s, "blackhole").is_some()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    // The closed port refuses at once; the black hole times out. Both end up Unreachable with
+    // their next try on the chips, and the console stays up meanwhile.
+    let screen = term
+        .wait_for("both Unreachable, retrying", DEADLINE * 2, |s| {
+            let header = s.lines().next().unwrap_or_default();
+            ["closed", "blackhole"]
+                .iter()
+                .all(|c| fleet_row(s, c).is_some_and(|row| row.contains("Unreachable")))
+                && header.contains("retry in")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // The pane's `sh` lives on after the console (it waits for Enter): the console is still up
+    // while `sh` has not printed its status.
+    assert!(!screen.contains("console exited"), "{screen}");
+    // 20 s later it is still there, still retrying (the chips say when the next try is).
+    let later = std::time::Instant::now() + Duration::from_secs(20);
+    let screen = term
+        .wait_for("20 s more", DEADLINE, |_| {
+            std::time::Instant::now() >= later
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // The pane's `sh` lives on after the console (it waits for Enter): the console is still up
+    // while `sh` has not printed its status.
+    assert!(!screen.contains("console exited"), "{screen}");
+    assert!(term.alternate_screen().expect("tmux"), "{screen}");
+    term.wait_for("the next try on a chip", DEADLINE, |s| {
+        s.lines().next().is_some_and(|h| h.contains("retry in"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    term.send_keys(&["q"]).expect("keys");
+    term.wait_for_text("console exited 0", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_worker_task_restores_the_terminal_prints_and_exits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let term = start_console(
+        dir.path(),
+        // No backtrace: the message stays on the 48-line screen.
+        &[
+            ("KUBE_GUARDIAN_TUI_TEST_PANIC", "1"),
+            ("RUST_BACKTRACE", "0"),
+        ],
+    );
+    let screen = term
+        .wait_for("the exit line and stty's modes", DEADLINE, |s| {
+            s.contains("console exited") && s.contains("isig")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // The panic's message on the normal screen, then the console's own error and status as the
+    // loop returned (so the log's guard flushed on the way out).
+    assert!(screen.contains("a worker task panics"), "{screen}");
+    assert!(screen.contains("error: the console panicked"), "{screen}");
+    assert!(screen.contains("console exited 2"), "{screen}");
+    assert!(!term.alternate_screen().expect("tmux"), "{screen}");
+    let modes: Vec<&str> = screen.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(modes.contains(&mode), "{mode} not restored:\n{screen}");
+    }
+    term.send_keys(&["Enter"]).expect("keys");
+    let exit = term.wait_for_exit(DEADLINE).await.expect("the shell exits");
+    assert_eq!(exit, Exit::Code(2), "{screen}");
+    let log = std::fs::read_to_string(dir.path().join("console.log")).expect("the log");
+    assert!(log.contains("the console panicked"), "{log}");
+}
+
+/// A panic the code catches and survives (the engine's in a cluster task, on the same
+/// `guardian_cluster::caught::spawn_blocking`) goes to the log; the console runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caught_panic_leaves_the_console_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let term = start_console(dir.path(), &[("KUBE_GUARDIAN_TUI_TEST_PANIC", "caught")]);
+    let log = dir.path().join("console.log");
+    term.wait_for("the caught panic in the log", DEADLINE, |_| {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("a caught panic"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    // Still drawing: the Fleet's clock moves on and the keys work.
+    term.send_keys(&["?"]).expect("keys");
+    let screen = term
+        .wait_for("the help over the console", DEADLINE, |s| {
+            s.contains("reverse")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(!screen.contains("console exited"), "{screen}");
+    assert!(!screen.contains("panicked"), "{screen}");
+    assert!(term.alternate_screen().expect("tmux"), "{screen}");
+    // Apart: Escape then q at once reads as Alt-q.
+    term.send_keys(&["Escape"]).expect("keys");
+    term.wait_for("the help closed", DEADLINE, |s| !s.contains("reverse"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    term.send_keys(&["q"]).expect("keys");
+    term.wait_for_text("console exited 0", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+}
