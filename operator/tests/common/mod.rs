@@ -130,6 +130,27 @@ impl Operator {
         op
     }
 
+    /// The sum of the operator's metric lines starting with `prefix` (a name, or a name and its
+    /// labels).
+    pub fn metric(&self, prefix: &str) -> f64 {
+        self.metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Waits for the operator's report pass: every cache listed (each list distrusted the kept
+    /// results before it counted) and every live policy evaluated. A policy created after it is
+    /// evaluated in full once, by its own reconcile, and by nothing else.
+    pub async fn converged(&self) {
+        eventually("the report convergence pass", || async {
+            (self.metric("kube_guardian_report_passes_total") >= 1.0).then_some(())
+        })
+        .await;
+    }
+
     /// Stops the controller and waits until it has: nothing of it runs afterwards.
     pub async fn stop(self) {
         self.token.cancel();
