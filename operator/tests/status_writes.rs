@@ -2,11 +2,14 @@
 //! objects. In a test binary of its own: its control plane sees no other test's namespaces,
 //! exceptions or workloads, each of which may rightly reconcile every policy.
 
-mod common;
+// `pub`: this binary uses a few of the shared helpers only.
+pub mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::GuardianPolicy;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -54,7 +57,17 @@ async fn a_status_only_write_neither_recompiles_nor_re_evaluates() {
     create(&client, Some(&ns), &deployment("good", false)).await;
     create(&client, Some(&ns), &deployment("bad", true)).await;
     create(&client, Some(&ns), &pod("plain", false)).await;
-    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    // One reconcile at a time: the barrier's reconciles complete only after any reconcile the
+    // status write would have scheduled before them, so its count is final once theirs is in.
+    let op = Operator::start_as(
+        client.clone(),
+        Duration::from_secs(300),
+        InitialListFlag::Auto,
+        true,
+        Arc::new(PolicyStore::new()),
+        1,
+    )
+    .await;
     // The pass over: the policy below is evaluated by its own reconciles only.
     op.converged().await;
     let name = format!("{ns}-status");

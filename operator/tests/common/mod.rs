@@ -80,17 +80,19 @@ impl Operator {
         initial_list: InitialListFlag,
     ) -> Operator {
         let store = Arc::new(PolicyStore::new());
-        Self::start_as(client, resync, initial_list, true, store).await
+        Self::start_as(client, resync, initial_list, true, store, 2).await
     }
 
     /// `leading`: false for a standby replica (it writes nothing, and serves the webhook);
-    /// `store`: the compiled set the webhook would enforce.
+    /// `store`: the compiled set the webhook would enforce; `concurrency`: reconciles at once
+    /// (1 makes them complete in the order they were scheduled).
     pub async fn start_as(
         client: Client,
         resync: Duration,
         initial_list: InitialListFlag,
         leading: bool,
         store: Arc<PolicyStore>,
+        concurrency: u16,
     ) -> Operator {
         let token = CancellationToken::new();
         let (leader, leader_rx) = watch::channel(leading);
@@ -104,7 +106,7 @@ impl Operator {
             client,
             ControllerOptions {
                 resync,
-                concurrency: 2,
+                concurrency,
                 initial_list,
                 identity: "test".into(),
             },
