@@ -244,12 +244,15 @@ impl OperatorProcess {
         self.get("/readyz").map(|(status, _)| status)
     }
 
-    /// The sum of the samples of metric `name` (every label set), if /metrics answered.
+    /// The sum of the samples of metric `name` (every label set), if /metrics answered. `name`
+    /// may go on with its first labels (`name{a="x"`, or `name{a="x"}` for all of them).
     pub fn metric(&self, name: &str) -> Option<f64> {
         let (_, body) = self.get("/metrics")?;
         Some(
             body.lines()
-                .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+                .filter(|l| {
+                    l.starts_with(name) && l[name.len()..].starts_with([' ', '{', ',', '}'])
+                })
                 .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
                 .sum(),
         )
