@@ -23,22 +23,27 @@ fn reconciles(op: &Operator) -> f64 {
     op.metric("kube_guardian_reconciles_total")
 }
 
-/// A policy matching a namespace with no objects, and its reconcile written: its watch events
-/// come after every earlier policy event, so a reconcile those started was scheduled by now.
-async fn barrier(client: &kube::Client, name: &str) {
-    create_policy(
-        client,
-        &format!(
-            r#"
+/// An Audit policy `name` with the privileged rule, matching namespace `ns`.
+fn privileged_audit_policy(name: &str, ns: &str) -> String {
+    format!(
+        r#"
 apiVersion: guardian.kube-guardian.dev/v1alpha1
 kind: GuardianPolicy
 metadata: {{name: {name}}}
 spec:
   enforcement: Audit
-  match: {{namespaces: [{name}-nowhere]}}
+  match: {{namespaces: [{ns}]}}
   rules: [{{id: pss-privileged}}]
 "#
-        ),
+    )
+}
+
+/// A policy matching a namespace with no objects, and its reconcile written: its watch events
+/// come after every earlier policy event, so a reconcile those started was scheduled by now.
+async fn barrier(client: &kube::Client, name: &str) {
+    create_policy(
+        client,
+        &privileged_audit_policy(name, &format!("{name}-nowhere")),
     )
     .await;
     eventually("the barrier policy's status", || async {
@@ -71,21 +76,7 @@ async fn a_status_only_write_neither_recompiles_nor_re_evaluates() {
     // The pass over: the policy below is evaluated by its own reconciles only.
     op.converged().await;
     let name = format!("{ns}-status");
-    create_policy(
-        &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: Audit
-  match: {{namespaces: [{ns}]}}
-  rules: [{{id: pss-privileged}}]
-"#
-        ),
-    )
-    .await;
+    create_policy(&client, &privileged_audit_policy(&name, &ns)).await;
     let settled = eventually("status with 3 resources and 1 violation", || async {
         policy(&client, &name)
             .await
