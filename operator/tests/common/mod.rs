@@ -132,15 +132,9 @@ impl Operator {
         op
     }
 
-    /// The sum of the operator's metric lines starting with `prefix` (a name, or a name and its
-    /// labels).
+    /// The sum of the operator's samples of metric `prefix` (a name, or a name and its labels).
     pub fn metric(&self, prefix: &str) -> f64 {
-        self.metrics
-            .render()
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        guardian_testenv::operator_process::metric_sum(&self.metrics.render(), prefix)
     }
 
     /// Waits for the operator's report pass: every cache listed (each list distrusted the kept
