@@ -2,74 +2,18 @@
 //! API server calling its webhook. A Deny policy whose new generation does not compile keeps
 //! denying through its last good generation, and its status says so.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+// `pub`: this binary uses a few of the shared helpers only.
+#[path = "support/operator_webhook.rs"]
+pub mod operator_webhook;
 
 use guardian_core::crd::GuardianPolicy;
-use guardian_testenv::operator_process::{self, OperatorProcess as Operator, free_addr};
-use guardian_testenv::{Ca, ControlPlane};
+use guardian_testenv::ControlPlane;
+use guardian_testenv::operator_process::free_addr;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use operator_webhook::*;
 use serde_json::json;
-
-/// Starts `kube-guardian operator` with its webhook on `webhook` serving the pair in `certs`.
-fn start_operator(cp: &ControlPlane, dir: &Path, certs: &Path, webhook: SocketAddr) -> Operator {
-    Operator::builder(
-        env!("CARGO_BIN_EXE_kube-guardian"),
-        cp.kubeconfig_path(),
-        cp.context_name(),
-    )
-    .name("op-enforce")
-    .webhook(certs, webhook)
-    .start(dir)
-    .expect("the operator starts")
-}
-
-async fn wait_for<T>(what: &str, op: &Operator, check: impl AsyncFnMut() -> Option<T>) -> T {
-    operator_process::wait_for(what, Duration::from_millis(200), &[op], check).await
-}
-
-fn privileged_pod(name: &str, owner: Option<serde_json::Value>) -> Pod {
-    let mut pod = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-            "securityContext": {"privileged": true}}]}
-    });
-    if let Some(owner) = owner {
-        pod["metadata"]["ownerReferences"] = json!([owner]);
-    }
-    serde_json::from_value(pod).expect("pod")
-}
-
-/// The webhook of a ValidatingWebhookConfiguration: Pods in `ns`, sent to `addr`.
-fn webhook_entry(addr: SocketAddr, ca_pem: &str, ns: &str) -> serde_json::Value {
-    json!({
-        "name": "validate.kube-guardian.dev",
-        "clientConfig": {
-            "url": format!("https://{addr}/validate"),
-            "caBundle": k8s_openapi::ByteString(ca_pem.as_bytes().to_vec()),
-        },
-        "rules": [{
-            "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
-            "resources": ["pods"], "scope": "Namespaced"
-        }],
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-        "sideEffects": "None", "admissionReviewVersions": ["v1"],
-        "failurePolicy": "Fail", "timeoutSeconds": 10
-    })
-}
-
-fn deny_policy(name: &str, ns: &str, rules: serde_json::Value) -> GuardianPolicy {
-    serde_json::from_value(json!({
-        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-        "metadata": {"name": name},
-        "spec": {"enforcement": "Deny", "match": {"namespaces": [ns]}, "rules": rules}
-    }))
-    .expect("policy")
-}
 
 /// The Degraded condition's status and message, once the status observed `generation`.
 async fn degraded(
@@ -86,12 +30,6 @@ async fn degraded(
         .iter()
         .find(|c| c.type_ == "Degraded")
         .map(|c| (c.status.clone(), c.message.clone()))
-}
-
-/// A denial by kube-guardian's webhook (not a webhook call failure, which names it too).
-fn denied_by_us(result: &Result<Pod, kube::Error>) -> bool {
-    matches!(result, Err(kube::Error::Api(s))
-        if s.code == 403 && s.message.contains("denied the request: kube-guardian:"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,10 +63,7 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
         .expect("policy");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = Ca::new("enforcement test CA").expect("CA");
-    let serving = ca.server_cert("kube-guardian-webhook", &[]).expect("cert");
-    std::fs::write(dir.path().join("tls.crt"), &serving.cert_pem).expect("cert");
-    std::fs::write(dir.path().join("tls.key"), &serving.key_pem).expect("key");
+    let ca = webhook_certs(dir.path());
     let webhook = free_addr().expect("a free port");
     let mut op = start_operator(cp, dir.path(), dir.path(), webhook);
     wait_for("generation 1 to be evaluated", &op, async || {
@@ -138,22 +73,8 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
     })
     .await;
 
-    let vwc_name = guardian_testenv::unique_name("enforce");
-    let configuration: ValidatingWebhookConfiguration = serde_json::from_value(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": vwc_name},
-        "webhooks": [webhook_entry(webhook, &ca.pem(), &ns)]
-    }))
-    .expect("configuration");
-    Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &configuration)
-        .await
-        .expect("webhook configuration");
-    let dry = PostParams {
-        dry_run: true,
-        ..PostParams::default()
-    };
+    let vwc_name = register_webhook(&client, webhook, &ca, &ns).await;
+    let dry = dry_run();
     wait_for("the webhook to deny a privileged Pod", &op, async || {
         denied_by_us(&pods.create(&dry, &privileged_pod("probe", None)).await).then_some(())
     })

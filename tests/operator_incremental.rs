@@ -15,22 +15,10 @@ use kube::api::{
 
 const PODS: usize = 40;
 
-/// A sample of the operator's /metrics, summed over the lines starting with `prefix`.
-fn sample(op: &OperatorProcess, prefix: &str) -> Option<f64> {
-    let (_, body) = op.get("/metrics")?;
-    Some(
-        body.lines()
-            .filter(|l| l.starts_with(prefix))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum(),
-    )
-}
-
 fn evaluated(op: &OperatorProcess, path: &str) -> Option<f64> {
-    sample(
-        op,
-        &format!("kube_guardian_objects_evaluated_total{{path=\"{path}\"}}"),
-    )
+    op.metric(&format!(
+        "kube_guardian_objects_evaluated_total{{path=\"{path}\"}}"
+    ))
 }
 
 async fn wait_for<T>(what: &str, op: &OperatorProcess, check: impl AsyncFnMut() -> Option<T>) -> T {
@@ -41,7 +29,7 @@ async fn wait_for<T>(what: &str, op: &OperatorProcess, check: impl AsyncFnMut() 
 /// A policy created after it is evaluated in full once, by its own reconcile, and by nothing else.
 async fn converged(op: &OperatorProcess) {
     wait_for("the report convergence pass", op, async || {
-        (sample(op, "kube_guardian_report_passes_total")? >= 1.0).then_some(())
+        (op.metric("kube_guardian_report_passes_total")? >= 1.0).then_some(())
     })
     .await;
 }
@@ -134,9 +122,9 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     let full = evaluated(&op, "full").expect("full counter");
     let change = evaluated(&op, "change").expect("change counter");
     assert!(full >= all as f64, "evaluated in full once: {full}");
-    let decisions = sample(&op, DECISIONS).unwrap_or(0.0);
+    let decisions = op.metric(DECISIONS).unwrap_or(0.0);
     let evaluate = format!("{DECISIONS}{{decision=\"evaluate\"}}");
-    let evaluations = sample(&op, &evaluate).unwrap_or(0.0);
+    let evaluations = op.metric(&evaluate).unwrap_or(0.0);
 
     let patch =
         serde_json::json!({"spec": {"containers": [{"name": "app", "image": "nginx:latest"}]}});
@@ -153,7 +141,7 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     .await;
     // The Pod's one watch event, decided (and timed).
     wait_for("the change's decision", &op, async || {
-        (sample(&op, DECISIONS)? > decisions).then_some(())
+        (op.metric(DECISIONS)? > decisions).then_some(())
     })
     .await;
     // Read at once: the reconcile that wrote the status and the report counted what it
@@ -164,7 +152,7 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     let delta = change_after - change;
     assert!((1.0..=3.0).contains(&delta), "{delta} objects evaluated");
     assert_eq!(
-        sample(&op, &evaluate).unwrap_or(0.0),
+        op.metric(&evaluate).unwrap_or(0.0),
         evaluations,
         "the change asked for no full evaluation"
     );

@@ -51,6 +51,8 @@ pub fn operator_binary() -> std::path::PathBuf {
     )
 }
 
+/// The operator with its resync pushed out to an hour: a resync's full evaluation of every policy
+/// must not fall inside a bench's window (the default 5 min did in operator_change's long runs).
 pub fn start_operator(cp: &ControlPlane, health: SocketAddr) -> Child {
     Command::new(operator_binary())
         .args(["operator", "--kubeconfig"])
@@ -62,6 +64,8 @@ pub fn start_operator(cp: &ControlPlane, health: SocketAddr) -> Child {
             "warn",
             "--concurrency",
             "2",
+            "--resync-interval",
+            "3600s",
         ])
         .stdout(Stdio::null())
         .spawn()

@@ -302,28 +302,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_later_relist_distrusts_the_kept_results_when_the_task_reaches_it() {
-        use guardian_cluster::cache::NamespaceCache;
-        use guardian_cluster::store::PolicyStore;
-        use kube::runtime::reflector;
-
-        use crate::events::EventPublisher;
-        use crate::metrics::Metrics;
-
         // Never contacted: no policy, and relists ask nothing of the API server.
         let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
         let client = kube::Client::try_from(config).expect("client");
-        let ctx = Arc::new(Context::new(
-            client.clone(),
-            Arc::new(PolicyStore::new()),
-            reflector::store::<GuardianPolicy>().0,
-            reflector::store::<GuardianException>().0,
-            Arc::new(WorkloadCache::default()),
-            Arc::new(NamespaceCache::default()),
-            Metrics::new().expect("metrics"),
-            EventPublisher::new(client, "test".into()),
-            tokio::sync::watch::channel(true).1,
-            Duration::from_secs(300),
-        ));
+        let ctx = Context::offline(client, tokio::sync::watch::channel(true).1);
         let (mut watches_tx, watches_rx) = mpsc::channel(4);
         let (refs, _refs_rx) = mpsc::channel(4);
         let (relist, mut relist_rx) = mpsc::channel(4);

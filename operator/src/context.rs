@@ -91,6 +91,24 @@ impl Context {
         }
     }
 
+    /// A context with empty caches and a fresh policy store, for unit tests: `client` names the
+    /// API server the test stands in for (or an unreachable one), `leader` the leadership state.
+    #[cfg(test)]
+    pub(crate) fn offline(client: Client, leader: watch::Receiver<bool>) -> Arc<Self> {
+        Arc::new(Context::new(
+            client.clone(),
+            Arc::new(PolicyStore::new()),
+            kube::runtime::reflector::store::<GuardianPolicy>().0,
+            kube::runtime::reflector::store::<GuardianException>().0,
+            Arc::new(WorkloadCache::default()),
+            Arc::new(NamespaceCache::default()),
+            Metrics::new().expect("metrics"),
+            EventPublisher::new(client, "test".into()),
+            leader,
+            Duration::from_secs(300),
+        ))
+    }
+
     /// True while this replica may write.
     pub fn is_leader(&self) -> bool {
         *self.leader.borrow()

@@ -324,16 +324,10 @@ mod stalled_api_tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use guardian_core::crd::{GuardianException, GuardianPolicy};
-    use kube::runtime::reflector;
     use tokio::sync::{mpsc as chan, watch};
 
     use super::finish;
     use crate::context::Context;
-    use crate::events::EventPublisher;
-    use crate::metrics::Metrics;
-    use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
-    use guardian_cluster::store::PolicyStore;
 
     /// A leader's context whose API server takes every request and answers none; the first
     /// bytes of each request (its request line) go to the receiver.
@@ -368,19 +362,7 @@ mod stalled_api_tests {
         let config = kube::Config::new(url.parse().expect("url"));
         let client = kube::Client::try_from(config).expect("client");
         let (leader_tx, leader) = watch::channel(true);
-        let ctx = Context::new(
-            client.clone(),
-            Arc::new(PolicyStore::new()),
-            reflector::store::<GuardianPolicy>().0,
-            reflector::store::<GuardianException>().0,
-            Arc::new(WorkloadCache::default()),
-            Arc::new(NamespaceCache::default()),
-            Metrics::new().expect("metrics"),
-            EventPublisher::new(client, "test".into()),
-            leader,
-            Duration::from_secs(300),
-        );
-        (Arc::new(ctx), rx, leader_tx)
+        (Context::offline(client, leader), rx, leader_tx)
     }
 
     #[tokio::test]

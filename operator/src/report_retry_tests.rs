@@ -1,19 +1,12 @@
 //! A namespace whose PolicyReport write keeps failing holds up no other policy's reconcile.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
-use guardian_cluster::store::PolicyStore;
-use guardian_core::crd::{GuardianException, GuardianPolicy};
-use kube::runtime::reflector;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::write_reports;
 use crate::context::Context;
-use crate::events::EventPublisher;
-use crate::metrics::Metrics;
 use crate::reports::tests::{results, row};
 
 /// An API server that forbids every request about namespace `stuck` (as for a namespace being
@@ -52,18 +45,7 @@ async fn forbidding_stuck() -> Arc<Context> {
     });
     let config = kube::Config::new(url.parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
-    Arc::new(Context::new(
-        client.clone(),
-        Arc::new(PolicyStore::new()),
-        reflector::store::<GuardianPolicy>().0,
-        reflector::store::<GuardianException>().0,
-        Arc::new(WorkloadCache::default()),
-        Arc::new(NamespaceCache::default()),
-        Metrics::new().expect("metrics"),
-        EventPublisher::new(client, "test".into()),
-        watch::channel(true).1,
-        Duration::from_secs(300),
-    ))
+    Context::offline(client, watch::channel(true).1)
 }
 
 #[tokio::test]

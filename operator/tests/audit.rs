@@ -3,7 +3,8 @@
 //! goes away), and PolicyReports converge after a restart (what changed while no operator ran
 //! leaves no row and no report behind).
 
-mod common;
+// `pub`: this binary uses a few of the shared helpers only.
+pub mod common;
 
 use std::time::Duration;
 

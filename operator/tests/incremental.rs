@@ -23,22 +23,11 @@ fn summary(p: &GuardianPolicy) -> Option<(u64, u64)> {
     Some((s.resources_evaluated, s.violations))
 }
 
-/// The sum of the operator's metric lines starting with `prefix`.
-fn metric(op: &Operator, prefix: &str) -> f64 {
-    op.metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// The objects-evaluated counter of one path (`full` or `change`).
 fn evaluated(op: &Operator, path: &str) -> f64 {
-    metric(
-        op,
-        &format!("kube_guardian_objects_evaluated_total{{path=\"{path}\"}}"),
-    )
+    op.metric(&format!(
+        "kube_guardian_objects_evaluated_total{{path=\"{path}\"}}"
+    ))
 }
 
 /// Timed decisions on watch changes: all of them, or those of one outcome (`evaluate`: a policy
@@ -46,8 +35,8 @@ fn evaluated(op: &Operator, path: &str) -> f64 {
 fn decisions(op: &Operator, outcome: Option<&str>) -> f64 {
     let name = "kube_guardian_reconcile_decision_seconds_count";
     match outcome {
-        None => metric(op, name),
-        Some(outcome) => metric(op, &format!("{name}{{decision=\"{outcome}\"}}")),
+        None => op.metric(name),
+        Some(outcome) => op.metric(&format!("{name}{{decision=\"{outcome}\"}}")),
     }
 }
 
@@ -55,16 +44,6 @@ fn decisions(op: &Operator, outcome: Option<&str>) -> f64 {
 /// reconcile that wrote them has counted what it evaluated by then.
 fn counters(op: &Operator) -> (f64, f64) {
     (evaluated(op, "full"), evaluated(op, "change"))
-}
-
-/// Waits for the operator's report pass: every cache listed (each list distrusted the kept
-/// results before it counted) and every live policy evaluated. Policies created after it are
-/// evaluated in full once, by their own reconcile, and by nothing else.
-async fn converged(op: &Operator) {
-    eventually("the report convergence pass", || async {
-        (metric(op, "kube_guardian_report_passes_total") >= 1.0).then_some(())
-    })
-    .await;
 }
 
 /// Waits until `count` timed decisions were made in all.
@@ -130,7 +109,7 @@ async fn one_pod_change_re_evaluates_that_pod_only_and_the_report_follows_it() {
     }
     create(&client, Some(&ns), &deployment("app", false)).await;
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    converged(&op).await;
+    op.converged().await;
     let name = format!("{ns}-tags");
     create_policy(&client, &tag_policy(&name, &ns)).await;
     // The Pods and the Deployment.
@@ -247,7 +226,7 @@ async fn an_owner_going_away_re_evaluates_its_pod_only() {
         .await
         .expect("the ReplicaSet's Pod is created");
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    converged(&op).await;
+    op.converged().await;
     let name = format!("{ns}-tags");
     create_policy(&client, &tag_policy(&name, &ns)).await;
     // The Pods and the ReplicaSet (for its Pod too).
@@ -310,7 +289,7 @@ async fn a_namespace_s_labels_re_evaluate_that_namespace_s_objects_only() {
         create(&client, Some(&elsewhere), &pod(&format!("q{i}"), false)).await;
     }
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    converged(&op).await;
+    op.converged().await;
     let name = format!("{ns}-selected");
     create_policy(
         &client,

@@ -28,6 +28,7 @@ async fn a_policy_deleted_without_a_reconcile_leaves_the_webhooks_set_on_a_quiet
         InitialListFlag::Auto,
         false,
         store.clone(),
+        2,
     )
     .await;
     let name = "quiet-deny";

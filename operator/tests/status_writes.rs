@@ -2,11 +2,14 @@
 //! objects. In a test binary of its own: its control plane sees no other test's namespaces,
 //! exceptions or workloads, each of which may rightly reconcile every policy.
 
-mod common;
+// `pub`: this binary uses a few of the shared helpers only.
+pub mod common;
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
+use guardian_cluster::store::PolicyStore;
 use guardian_core::crd::GuardianPolicy;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -17,30 +20,38 @@ fn summary(p: &GuardianPolicy) -> Option<(u64, u64)> {
 }
 
 fn reconciles(op: &Operator) -> f64 {
-    op.metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with("kube_guardian_reconciles_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    op.metric("kube_guardian_reconciles_total")
 }
 
-/// Waits until no reconcile has run for `quiet` (the first reconcile's finalizer write and the
-/// report convergence pass each start one more), so a later count is not a late trigger.
-async fn settle(op: &Operator, quiet: Duration) -> f64 {
-    let deadline = Instant::now() + DEADLINE;
-    let mut count = reconciles(op);
-    let mut since = Instant::now();
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = reconciles(op);
-        if now != count {
-            (count, since) = (now, Instant::now());
-        } else if since.elapsed() >= quiet {
-            return count;
-        }
-    }
-    panic!("reconciles never settled within {DEADLINE:?} (last count {count})");
+/// An Audit policy `name` with the privileged rule, matching namespace `ns`.
+fn privileged_audit_policy(name: &str, ns: &str) -> String {
+    format!(
+        r#"
+apiVersion: guardian.kube-guardian.dev/v1alpha1
+kind: GuardianPolicy
+metadata: {{name: {name}}}
+spec:
+  enforcement: Audit
+  match: {{namespaces: [{ns}]}}
+  rules: [{{id: pss-privileged}}]
+"#
+    )
+}
+
+/// A policy matching a namespace with no objects, and its reconcile written: its watch events
+/// come after every earlier policy event, so a reconcile those started was scheduled by now.
+async fn barrier(client: &kube::Client, name: &str) {
+    create_policy(
+        client,
+        &privileged_audit_policy(name, &format!("{name}-nowhere")),
+    )
+    .await;
+    eventually("the barrier policy's status", || async {
+        let p = policy(client, name).await?;
+        let generation = p.metadata.generation;
+        (p.status?.observed_generation == generation).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,30 +62,34 @@ async fn a_status_only_write_neither_recompiles_nor_re_evaluates() {
     create(&client, Some(&ns), &deployment("good", false)).await;
     create(&client, Some(&ns), &deployment("bad", true)).await;
     create(&client, Some(&ns), &pod("plain", false)).await;
-    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    let name = format!("{ns}-status");
-    create_policy(
-        &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: Audit
-  match: {{namespaces: [{ns}]}}
-  rules: [{{id: pss-privileged}}]
-"#
-        ),
+    // One reconcile at a time: the barrier's reconciles complete only after any reconcile the
+    // status write would have scheduled before them, so its count is final once theirs is in.
+    let op = Operator::start_as(
+        client.clone(),
+        Duration::from_secs(300),
+        InitialListFlag::Auto,
+        true,
+        Arc::new(PolicyStore::new()),
+        1,
     )
     .await;
+    // The pass over: the policy below is evaluated by its own reconciles only.
+    op.converged().await;
+    let name = format!("{ns}-status");
+    create_policy(&client, &privileged_audit_policy(&name, &ns)).await;
     let settled = eventually("status with 3 resources and 1 violation", || async {
         policy(&client, &name)
             .await
             .filter(|p| summary(p) == Some((3, 1)))
     })
     .await;
-    let before = settle(&op, Duration::from_secs(3)).await;
+    // Its two reconciles (the finalizer's, then the evaluation, counted after its status write)
+    // are done; status writes start none.
+    let before = eventually("the policy's two reconciles counted", || async {
+        let count = reconciles(&op);
+        (count >= 2.0).then_some(count)
+    })
+    .await;
     let reports = policy_report_api(&client, &ns);
     let report_version = |r: kube::api::DynamicObject| r.metadata.resource_version;
     let report_before = report_version(reports.get("kube-guardian").await.expect("report"));
@@ -91,10 +106,17 @@ spec:
         )
         .await
         .expect("status patch");
-    tokio::time::sleep(Duration::from_secs(5)).await; // observation window, not synchronisation
+    // A later policy event, reconciled twice (its finalizer, its evaluation): a reconcile the
+    // status write had started would have been scheduled before these, counted a third, and
+    // rewritten the status.
+    barrier(&client, &format!("{ns}-barrier")).await;
+    eventually("the barrier's two reconciles counted", || async {
+        (reconciles(&op) >= before + 2.0).then_some(())
+    })
+    .await;
     assert_eq!(
         reconciles(&op),
-        before,
+        before + 2.0,
         "a status-only write started a reconcile (a full re-evaluation)"
     );
     let p = policy(&client, &name).await.expect("policy");

@@ -80,17 +80,19 @@ impl Operator {
         initial_list: InitialListFlag,
     ) -> Operator {
         let store = Arc::new(PolicyStore::new());
-        Self::start_as(client, resync, initial_list, true, store).await
+        Self::start_as(client, resync, initial_list, true, store, 2).await
     }
 
     /// `leading`: false for a standby replica (it writes nothing, and serves the webhook);
-    /// `store`: the compiled set the webhook would enforce.
+    /// `store`: the compiled set the webhook would enforce; `concurrency`: reconciles at once
+    /// (1 makes them complete in the order they were scheduled).
     pub async fn start_as(
         client: Client,
         resync: Duration,
         initial_list: InitialListFlag,
         leading: bool,
         store: Arc<PolicyStore>,
+        concurrency: u16,
     ) -> Operator {
         let token = CancellationToken::new();
         let (leader, leader_rx) = watch::channel(leading);
@@ -104,7 +106,7 @@ impl Operator {
             client,
             ControllerOptions {
                 resync,
-                concurrency: 2,
+                concurrency,
                 initial_list,
                 identity: "test".into(),
             },
@@ -128,6 +130,21 @@ impl Operator {
         })
         .await;
         op
+    }
+
+    /// The sum of the operator's samples of metric `prefix` (a name, or a name and its labels).
+    pub fn metric(&self, prefix: &str) -> f64 {
+        guardian_testenv::operator_process::metric_sum(&self.metrics.render(), prefix)
+    }
+
+    /// Waits for the operator's report pass: every cache listed (each list distrusted the kept
+    /// results before it counted) and every live policy evaluated. A policy created after it is
+    /// evaluated in full once, by its own reconcile, and by nothing else.
+    pub async fn converged(&self) {
+        eventually("the report convergence pass", || async {
+            (self.metric("kube_guardian_report_passes_total") >= 1.0).then_some(())
+        })
+        .await;
     }
 
     /// Stops the controller and waits until it has: nothing of it runs afterwards.

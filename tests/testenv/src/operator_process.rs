@@ -244,16 +244,22 @@ impl OperatorProcess {
         self.get("/readyz").map(|(status, _)| status)
     }
 
-    /// The sum of the samples of metric `name` (every label set), if /metrics answered.
+    /// The sum of the samples of metric `name` (every label set), if /metrics answered. `name`
+    /// may go on with its first labels (`name{a="x"`, or `name{a="x"}` for all of them).
     pub fn metric(&self, name: &str) -> Option<f64> {
         let (_, body) = self.get("/metrics")?;
-        Some(
-            body.lines()
-                .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum(),
-        )
+        Some(metric_sum(&body, name))
     }
+}
+
+/// The sum of the samples of metric `name` in a Prometheus text `body` (every label set). `name`
+/// may go on with its first labels (`name{a="x"`, or `name{a="x"}` for all of them); a longer
+/// metric name that starts with it does not count.
+pub fn metric_sum(body: &str, name: &str) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{', ',', '}']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// A minimal HTTP/1.1 GET, enough for the plain-HTTP health port.

@@ -1,0 +1,128 @@
+//! What the operator tests that run `kube-guardian operator` with the API server calling its
+//! webhook share: the operator, the webhook's certificates and registration, and probes.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::operator_process::{
+    self, OperatorProcess as Operator, OperatorProcessBuilder,
+};
+use guardian_testenv::{Ca, ControlPlane};
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+/// `kube-guardian operator` with its webhook on `webhook` serving the pair in `certs`.
+pub fn operator(cp: &ControlPlane, certs: &Path, webhook: SocketAddr) -> OperatorProcessBuilder {
+    Operator::builder(
+        env!("CARGO_BIN_EXE_kube-guardian"),
+        cp.kubeconfig_path(),
+        cp.context_name(),
+    )
+    .name("op-enforce")
+    .webhook(certs, webhook)
+}
+
+/// Starts [`operator`], logging to `dir`.
+pub fn start_operator(
+    cp: &ControlPlane,
+    dir: &Path,
+    certs: &Path,
+    webhook: SocketAddr,
+) -> Operator {
+    operator(cp, certs, webhook)
+        .start(dir)
+        .expect("the operator starts")
+}
+
+pub async fn wait_for<T>(what: &str, op: &Operator, check: impl AsyncFnMut() -> Option<T>) -> T {
+    operator_process::wait_for(what, Duration::from_millis(200), &[op], check).await
+}
+
+pub fn privileged_pod(name: &str, owner: Option<serde_json::Value>) -> Pod {
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
+            "securityContext": {"privileged": true}}]}
+    });
+    if let Some(owner) = owner {
+        pod["metadata"]["ownerReferences"] = json!([owner]);
+    }
+    serde_json::from_value(pod).expect("pod")
+}
+
+/// The webhook of a ValidatingWebhookConfiguration: Pods in `ns`, sent to `addr`.
+pub fn webhook_entry(addr: SocketAddr, ca_pem: &str, ns: &str) -> serde_json::Value {
+    json!({
+        "name": "validate.kube-guardian.dev",
+        "clientConfig": {
+            "url": format!("https://{addr}/validate"),
+            "caBundle": k8s_openapi::ByteString(ca_pem.as_bytes().to_vec()),
+        },
+        "rules": [{
+            "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+            "resources": ["pods"], "scope": "Namespaced"
+        }],
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+        "sideEffects": "None", "admissionReviewVersions": ["v1"],
+        "failurePolicy": "Fail", "timeoutSeconds": 10
+    })
+}
+
+/// A CA, and the webhook's serving pair it signed, written to `dir` as `tls.crt` and `tls.key`.
+pub fn webhook_certs(dir: &Path) -> Ca {
+    let ca = Ca::new("enforcement test CA").expect("CA");
+    let serving = ca.server_cert("kube-guardian-webhook", &[]).expect("cert");
+    std::fs::write(dir.join("tls.crt"), &serving.cert_pem).expect("cert");
+    std::fs::write(dir.join("tls.key"), &serving.key_pem).expect("key");
+    ca
+}
+
+/// Has the API server send `ns`'s Pods to the webhook at `addr`; returns the configuration's
+/// name.
+pub async fn register_webhook(
+    client: &kube::Client,
+    addr: SocketAddr,
+    ca: &Ca,
+    ns: &str,
+) -> String {
+    let name = guardian_testenv::unique_name("enforce");
+    let configuration: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [webhook_entry(addr, &ca.pem(), ns)]
+    }))
+    .expect("configuration");
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .create(&PostParams::default(), &configuration)
+        .await
+        .expect("webhook configuration");
+    name
+}
+
+pub fn dry_run() -> PostParams {
+    PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    }
+}
+
+pub fn deny_policy(name: &str, ns: &str, rules: serde_json::Value) -> GuardianPolicy {
+    serde_json::from_value(json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
+        "metadata": {"name": name},
+        "spec": {"enforcement": "Deny", "match": {"namespaces": [ns]}, "rules": rules}
+    }))
+    .expect("policy")
+}
+
+/// A denial by kube-guardian's webhook (not a webhook call failure, which names it too).
+pub fn denied_by_us(result: &Result<Pod, kube::Error>) -> bool {
+    matches!(result, Err(kube::Error::Api(s))
+        if s.code == 403 && s.message.contains("denied the request: kube-guardian:"))
+}
