@@ -16,6 +16,9 @@ use kube::api::{Api, DeleteParams, PostParams};
 
 /// Generous: a loaded 2-core machine, and a reconnection backoff that may have grown to 30 s.
 const DEADLINE: Duration = Duration::from_secs(90);
+/// Help's last line: waiting for it, not its header, reads the whole Help (a capture can land
+/// while the frame is still being written to the terminal).
+const HELP_DRAWN: &str = "screen_contexts";
 const A: &str = "e2e-a";
 const B: &str = "e2e-b";
 const NAMESPACE: &str = "e2e-shop";
@@ -307,11 +310,7 @@ async fn help_and_hints(
         .unwrap_or_default()
         .to_owned();
     term.send_keys(&["?"]).expect("keys");
-    let help = ok(
-        term.wait_for_text("WHAT IT DOES", DEADLINE).await,
-        "Help",
-        dir,
-    );
+    let help = ok(term.wait_for_text(HELP_DRAWN, DEADLINE).await, "Help", dir);
     quit(&term, dir).await;
     (format!("{fleet}\n{help}"), hints)
 }

@@ -19,6 +19,10 @@ use console_edit::{
     start_console,
 };
 
+/// Help's last line: waiting for it, not its header, reads the whole Help (a capture can land
+/// while the frame is still being written to the terminal).
+const HELP_DRAWN: &str = "screen_contexts";
+
 /// The temp files of edits under the console's state dir.
 fn edits(state: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(state.join("kube-guardian/edits"))
@@ -182,11 +186,7 @@ async fn readonly_offers_no_edit() {
     // they did nothing. `e` logs "edit requested" when it is handled (the edit test's positive
     // control); its log is read once the console has quit (the log is flushed by then).
     term.send_keys(&["e", "m", "?"]).expect("keys");
-    let help = ok(
-        term.wait_for_text("WHAT IT DOES", DEADLINE).await,
-        "Help",
-        dir,
-    );
+    let help = ok(term.wait_for_text(HELP_DRAWN, DEADLINE).await, "Help", dir);
     assert!(!help.contains("$EDITOR"), "no edit line in Help: {help}");
     assert!(!help.contains("Enter preview"), "m chose nothing: {help}");
     // (Not Escape then V: a terminal reads them as Alt-V.)
@@ -200,7 +200,7 @@ async fn readonly_offers_no_edit() {
     );
     term.send_keys(&["x", "?"]).expect("keys");
     let help = ok(
-        term.wait_for_text("WHAT IT DOES", DEADLINE).await,
+        term.wait_for_text(HELP_DRAWN, DEADLINE).await,
         "Help after x",
         dir,
     );
