@@ -141,10 +141,24 @@ async fn http1(
 }
 
 async fn review_http1(addr: SocketAddr, config: ClientConfig) -> Result<bool, BoxError> {
-    let (mut sender, _conn) = http1(addr, config).await?;
-    sender.ready().await?;
-    allowed(sender.send_request(review_request(true)).await?).await
+    // Bounded: a review that never completes is an error the caller sees (and `wait_for` retries),
+    // not a test that hangs with no message.
+    let review = async {
+        let (mut sender, _conn) = http1(addr, config).await?;
+        sender.ready().await?;
+        allowed(sender.send_request(review_request(true)).await?).await
+    };
+    match tokio::time::timeout(REVIEW_DEADLINE, review).await {
+        Ok(result) => result,
+        Err(_) => {
+            eprintln!("a review over HTTP/1.1 did not complete within {REVIEW_DEADLINE:?}");
+            Err(format!("no answer within {REVIEW_DEADLINE:?}").into())
+        }
+    }
 }
+
+/// Far above a loopback review's milliseconds.
+const REVIEW_DEADLINE: Duration = Duration::from_secs(10);
 
 // ---- tests -------------------------------------------------------------------------------
 
