@@ -1,5 +1,6 @@
 //! What changes the state without the user: a cluster's new rows, and the clock.
 
+use guardian_cluster::Connection;
 use k8s_openapi::jiff::Timestamp;
 
 use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State, UNFOCUSED_TICK};
@@ -44,12 +45,31 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
         return false;
     };
     let replaced = std::mem::replace(&mut cluster.rows, delta.rows);
-    state.retired.push(replaced);
     // The same findings (a Lease renewal): the table's rows still hold; no rebuild.
-    state.violations.outdated |= !old.same_findings(&new);
-    super::screens::observe(state, delta.cluster);
+    let findings = !old.same_findings(&new);
+    state.violations.outdated |= findings;
+    let screens = super::screens::observe(state, delta.cluster, &replaced);
+    state.retired.push(replaced);
     clamp(state, Screen::Fleet);
-    true
+    // A Lease renewal changes the Lease alone: the tables, their panes and the header's chips
+    // stay as drawn (the Fleet and Leases screens show the Lease; the others are drawn anyway).
+    let quiet = !findings
+        && !screens
+        && same_connection(&old.connection, &new.connection)
+        && state.modal.is_none()
+        && matches!(
+            state.screen,
+            Screen::Violations | Screen::Policies | Screen::Reconcile
+        );
+    !quiet
+}
+
+/// Whether the header's chip (state, retry, staleness) reads the same for both.
+fn same_connection(a: &Connection, b: &Connection) -> bool {
+    a.state == b.state
+        && a.since == b.since
+        && a.next_retry == b.next_retry
+        && (a.state.is_live() || a.last_synced == b.last_synced)
 }
 
 fn error_of(state: &guardian_cluster::ClusterState) -> Option<(&'static str, String)> {

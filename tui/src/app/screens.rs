@@ -4,6 +4,7 @@
 //! drift diff, the reconcile timeline, failures only).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use guardian_cluster::drift::{DriftReport, drift};
 
@@ -12,6 +13,7 @@ use super::filter::Filter;
 use super::history::History;
 use super::policies::{self, PolicyRow};
 use super::reconcile::{self, Outcome, ReconcileRow};
+use super::rows::ClusterRows;
 use super::state::State;
 use crate::action::Command;
 use crate::views::Screen;
@@ -72,14 +74,38 @@ pub fn owns(screen: Screen) -> bool {
     )
 }
 
-/// After cluster `index` got a new snapshot: record what changed (every snapshot counts for
-/// the history); the cached rows are rebuilt later, see [`prepare`].
-pub fn observe(state: &mut State, index: usize) {
+/// After cluster `index` got new rows (`old`: the ones they replaced): record what changed
+/// (every snapshot counts for the history). The Policies and Reconcile rows are rebuilt later
+/// (see [`prepare`]), and only when what they are built from changed: an operator renews its
+/// Lease every 2 s, and each renewal's snapshot holds the same policies, exceptions,
+/// conditions and events. Returns whether they are to be rebuilt.
+pub fn observe(state: &mut State, index: usize, old: &ClusterRows) -> bool {
     let now = state.now;
-    if let Some(cluster) = state.clusters.get(index) {
-        state.screens.history.observe(cluster.snapshot(), now);
-    }
-    state.screens.outdated = true;
+    let Some(cluster) = state.clusters.get(index) else {
+        return false;
+    };
+    let recorded = state.screens.history.observe(cluster.snapshot(), now);
+    let changed = recorded || !same_inputs(old, &cluster.rows);
+    state.screens.outdated |= changed;
+    changed
+}
+
+/// Whether the Policies and Reconcile rows built with `old` hold for `new` (the history aside):
+/// the same policy rows (kept, not derived again: see `forward`), the very same policies and
+/// exceptions (their conditions with them), and the same inputs to the drift comparison.
+fn same_inputs(old: &ClusterRows, new: &ClusterRows) -> bool {
+    let (a, b) = (&*old.snapshot, &*new.snapshot);
+    Arc::ptr_eq(&old.policies, &new.policies)
+        && a.context == b.context
+        && same(&a.policies, &b.policies)
+        && same(&a.exceptions, &b.exceptions)
+        && a.connection.last_synced.is_some() == b.connection.last_synced.is_some()
+        && a.kinds == b.kinds
+}
+
+/// The same objects (the same `Arc`s the cluster layer shares, not equal copies).
+fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
 /// Before a frame or a key: rebuilds the Policies and Reconcile rows once if deltas made them

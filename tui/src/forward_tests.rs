@@ -1,0 +1,158 @@
+use guardian_core::crd::{Enforcement, GuardianPolicy};
+use guardian_core::model::Severity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::*;
+use crate::action::Command;
+use crate::app::reconcile::Outcome;
+use crate::app::{State, prepare, update};
+use crate::testing::{at, deployment, finding, lease, policy, state, synced, unreachable, warning};
+use crate::views::Screen;
+
+/// A cluster with a finding, a reconciled policy, a Warning Event about it and a Lease.
+fn cluster() -> ClusterSnapshot {
+    let mut s = synced("demo-a");
+    let f = finding("restricted", "run-as-non-root", Severity::High);
+    s.evaluations = vec![deployment("shop", "web", &["restricted"], vec![f])];
+    s.policies = vec![policy("restricted", Enforcement::Deny, Some(at(1)))];
+    s.warnings = vec![warning("restricted", "u1", 1, at(1))];
+    s.lease = Some(lease("demo-a-1", at(0)));
+    s
+}
+
+/// The snapshot a Lease renewal publishes: the same findings, policies, exceptions and
+/// events (the same `Arc`s), a newer Lease.
+fn renewed(s: &ClusterSnapshot, seconds: i64) -> Arc<ClusterSnapshot> {
+    let mut s = s.clone();
+    s.generation += 1;
+    s.lease = Some(lease("demo-a-1", at(seconds)));
+    Arc::new(s)
+}
+
+/// The shown snapshot, changed by `edit`, as the cluster task publishes it.
+fn changed(s: &State, edit: impl FnOnce(&mut ClusterSnapshot)) -> Arc<ClusterSnapshot> {
+    let mut s = ClusterSnapshot::clone(s.clusters[0].snapshot());
+    s.generation += 1;
+    edit(&mut s);
+    Arc::new(s)
+}
+
+fn delta(rows: Arc<ClusterRows>) -> Action {
+    Action::Delta(Box::new(Delta { cluster: 0, rows }))
+}
+
+/// The state showing `screen` with its rows built, and a forwarder that sent them.
+fn shown(screen: Screen) -> (State, Rows) {
+    let mut s = state(vec![cluster()], at(2));
+    update(&mut s, Action::Command(Command::Show(screen)));
+    prepare(&mut s);
+    let mut rows = Rows::default();
+    let (sent, _) = rows.of(Arc::clone(&s.clusters[0].rows.snapshot), at(2));
+    update(&mut s, delta(sent));
+    prepare(&mut s);
+    (s, rows)
+}
+
+/// Where the shown screen's rows live (a rebuild allocates them anew), and how many.
+fn built(s: &State) -> (*const (), usize) {
+    match s.screen {
+        Screen::Violations => {
+            let lines = &s.violations.table.lines;
+            (lines.as_ptr().cast(), lines.len())
+        }
+        Screen::Policies => (s.screens.policies.as_ptr().cast(), s.screens.policies.len()),
+        _ => (
+            s.screens.reconcile.as_ptr().cast(),
+            s.screens.reconcile.len(),
+        ),
+    }
+}
+
+#[test]
+fn a_lease_renewal_shares_the_rows_and_new_findings_derive_them() {
+    let mut rows = Rows::default();
+    let first = Arc::new(cluster());
+    let (derived, fresh) = rows.of(Arc::clone(&first), at(0));
+    assert!(fresh);
+    let (kept, fresh) = rows.of(renewed(&first, 2), at(2));
+    assert!(!fresh, "a Lease renewal must not derive the rows again");
+    // Shared, not derived again nor copied (a copy is ~10 MB for 10,000 objects).
+    assert!(Arc::ptr_eq(&kept.violations, &derived.violations));
+    assert!(Arc::ptr_eq(&kept.orders, &derived.orders));
+    assert!(Arc::ptr_eq(&kept.policies, &derived.policies));
+    assert_eq!(kept.snapshot.lease, Some(lease("demo-a-1", at(2))));
+    // A changed finding is a new evaluation: derived, and the next renewal keeps those rows.
+    let (new, fresh) = rows.of(Arc::new(cluster()), at(4));
+    assert!(fresh);
+    assert!(!Arc::ptr_eq(&new.violations, &derived.violations));
+    let (kept, _) = rows.of(renewed(&new.snapshot, 6), at(6));
+    assert!(Arc::ptr_eq(&kept.violations, &new.violations));
+}
+
+#[test]
+fn a_lease_renewal_keeps_every_table_and_redraws_only_where_the_lease_shows() {
+    for screen in [Screen::Policies, Screen::Reconcile, Screen::Violations] {
+        let (mut s, mut rows) = shown(screen);
+        let before = built(&s);
+        assert_ne!(before.1, 0, "{screen:?}: no rows to keep");
+        let (kept, _) = rows.of(renewed(s.clusters[0].snapshot(), 4), at(4));
+        let redraw = update(&mut s, delta(kept));
+        prepare(&mut s);
+        assert_eq!(built(&s), before, "{screen:?}: the rows were rebuilt");
+        assert!(!redraw, "{screen:?}: nothing on it changed");
+        let renewal = s.clusters[0].snapshot().lease.clone();
+        assert_eq!(renewal, Some(lease("demo-a-1", at(4))), "{screen:?}");
+    }
+    for screen in [Screen::Fleet, Screen::Leases] {
+        let (mut s, mut rows) = shown(screen);
+        let (kept, _) = rows.of(renewed(s.clusters[0].snapshot(), 4), at(4));
+        assert!(update(&mut s, delta(kept)), "{screen:?} shows the Lease");
+    }
+}
+
+#[test]
+fn a_real_change_rebuilds_the_rows_it_touches() {
+    // A policy turning Degraded: a new policy object (the rows are derived again).
+    let (mut s, mut rows) = shown(Screen::Reconcile);
+    let before = built(&s);
+    let failing = changed(&s, |c| {
+        let mut p = GuardianPolicy::clone(&c.policies[0]);
+        if let Some(status) = p.status.as_mut() {
+            status.conditions[0].status = "False".to_owned();
+            status.conditions[0].reason = "RuleInvalid".to_owned();
+            status.conditions[0].last_transition_time = Time(at(3));
+        }
+        c.policies = vec![Arc::new(p)];
+    });
+    let (sent, fresh) = rows.of(failing, at(4));
+    assert!(fresh);
+    assert!(update(&mut s, delta(sent)));
+    prepare(&mut s);
+    assert_ne!(built(&s).0, before.0);
+    assert_eq!(s.screens.reconcile[0].outcome, Outcome::Failed);
+
+    // A new Warning Event alone: the findings hold (the rows are kept), the Reconcile rows
+    // count it.
+    let before = built(&s);
+    assert_eq!(s.screens.reconcile[0].warnings, 1);
+    let warned = changed(&s, |c| {
+        c.warnings.push(warning("restricted", "u2", 1, at(4)));
+    });
+    let (sent, fresh) = rows.of(warned, at(5));
+    assert!(!fresh);
+    assert!(update(&mut s, delta(sent)));
+    prepare(&mut s);
+    assert_ne!(built(&s).0, before.0);
+    assert_eq!(s.screens.reconcile[0].warnings, 2);
+
+    // The cluster unreachable, and its next try moving: the same findings and no event, a
+    // new chip (`retry in …`).
+    let (mut s, mut rows) = shown(Screen::Violations);
+    let down = unreachable(s.clusters[0].snapshot().clone(), at(5), at(10));
+    let (sent, _) = rows.of(Arc::new(down.clone()), at(5));
+    assert!(update(&mut s, delta(sent)));
+    let retry = unreachable(down, at(5), at(20));
+    let (sent, fresh) = rows.of(Arc::new(retry), at(10));
+    assert!(!fresh);
+    assert!(update(&mut s, delta(sent)), "the header's chip changed");
+}
