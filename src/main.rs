@@ -65,7 +65,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Operator(cmd) => operator(*cmd),
         Command::Tui(args) => {
+            let print_paths = args.print_paths;
             guardian_tui::run(args)?;
+            if print_paths {
+                // What `tune_for` set for the console, as it took effect.
+                print(&format!("alloc:  {}\n", allocator::describe()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
