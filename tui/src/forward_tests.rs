@@ -1,9 +1,12 @@
+use guardian_cluster::drift::{EXCEPTIONS_RESOURCE, POLICIES_RESOURCE};
+use guardian_cluster::{KindState, KindStatus};
 use guardian_core::crd::{Enforcement, GuardianPolicy};
 use guardian_core::model::Severity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::*;
 use crate::action::Command;
+use crate::app::policies::DriftMark;
 use crate::app::reconcile::Outcome;
 use crate::app::{State, prepare, update};
 use crate::testing::{at, deployment, finding, lease, policy, state, synced, unreachable, warning};
@@ -91,15 +94,33 @@ fn a_lease_renewal_shares_the_rows_and_new_findings_derive_them() {
 
 #[test]
 fn a_lease_renewal_keeps_every_table_and_redraws_only_where_the_lease_shows() {
-    for screen in [Screen::Policies, Screen::Reconcile, Screen::Violations] {
+    let tables = [Screen::Policies, Screen::Reconcile, Screen::Violations];
+    let others = [
+        Screen::Events,
+        Screen::Errors,
+        Screen::Contexts,
+        Screen::Help,
+    ];
+    // (screen, with a dialog open over it)
+    let quiet = tables.iter().chain(&others).map(|&s| (s, false));
+    for (screen, modal) in quiet.chain([(Screen::Policies, true)]) {
         let (mut s, mut rows) = shown(screen);
+        if modal {
+            update(&mut s, Action::Command(Command::Enforcement));
+            assert!(s.modal.is_some(), "the enforcement chooser is open");
+        }
         let before = built(&s);
-        assert_ne!(before.1, 0, "{screen:?}: no rows to keep");
+        if tables.contains(&screen) {
+            assert_ne!(before.1, 0, "{screen:?}: no rows to keep");
+        }
         let (kept, _) = rows.of(renewed(s.clusters[0].snapshot(), 4), at(4));
         let redraw = update(&mut s, delta(kept));
         prepare(&mut s);
         assert_eq!(built(&s), before, "{screen:?}: the rows were rebuilt");
-        assert!(!redraw, "{screen:?}: nothing on it changed");
+        assert!(
+            !redraw,
+            "{screen:?} (modal: {modal}): nothing on it changed"
+        );
         let renewal = s.clusters[0].snapshot().lease.clone();
         assert_eq!(renewal, Some(lease("demo-a-1", at(4))), "{screen:?}");
     }
@@ -107,6 +128,84 @@ fn a_lease_renewal_keeps_every_table_and_redraws_only_where_the_lease_shows() {
         let (mut s, mut rows) = shown(screen);
         let (kept, _) = rows.of(renewed(s.clusters[0].snapshot(), 4), at(4));
         assert!(update(&mut s, delta(kept)), "{screen:?} shows the Lease");
+    }
+}
+
+/// Both kinds of the guardian listed and `state`, and Pods counted `pods`.
+fn kinds(exceptions: KindState, pods: usize) -> Vec<KindStatus> {
+    let kind = |resource: &str, state: KindState, objects| KindStatus {
+        resource: resource.to_owned(),
+        state,
+        objects,
+        listed: true,
+    };
+    vec![
+        kind(POLICIES_RESOURCE, KindState::Synced, 1),
+        kind(EXCEPTIONS_RESOURCE, exceptions, 0),
+        kind("pods", KindState::Synced, pods),
+    ]
+}
+
+#[test]
+fn a_guardian_kind_turning_unreadable_rebuilds_the_drift_and_pod_churn_does_not() {
+    // demo-b lacks demo-a's policy: "missing in demo-b" while demo-b is compared.
+    let mut a = cluster();
+    a.kinds = kinds(KindState::Synced, 3);
+    let mut b = synced("demo-b");
+    b.kinds = kinds(KindState::Synced, 3);
+    let mut s = state(vec![a, b], at(2));
+    update(&mut s, Action::Command(Command::Show(Screen::Policies)));
+    prepare(&mut s);
+    let mut rows = Rows::default();
+    let b = Arc::clone(&s.clusters[1].rows.snapshot);
+    let (sent, _) = rows.of(b, at(2));
+    let send = |s: &mut State, rows| {
+        let redraw = update(s, Action::Delta(Box::new(Delta { cluster: 1, rows })));
+        prepare(s);
+        redraw
+    };
+    send(&mut s, sent);
+    let mark = |s: &State| s.screens.policies[0].drift.clone();
+    assert_eq!(mark(&s), DriftMark::Missing(vec!["demo-b".to_owned()]));
+    let edit = |s: &State, edit: &dyn Fn(&mut ClusterSnapshot)| {
+        let mut b = ClusterSnapshot::clone(s.clusters[1].snapshot());
+        b.generation += 1;
+        edit(&mut b);
+        Arc::new(b)
+    };
+
+    // Pods come and go: the same findings and policies, the drift as it was.
+    let before = built(&s);
+    let churn = edit(&s, &|b| b.kinds = kinds(KindState::Synced, 7));
+    let (sent, fresh) = rows.of(churn, at(3));
+    assert!(!fresh);
+    assert!(!send(&mut s, sent), "Pod churn changes nothing on Policies");
+    assert_eq!(built(&s), before, "the Policies rows were rebuilt");
+
+    // demo-b's GuardianException CRD removed: it can no longer be compared, so nothing is
+    // missing there; only its kinds say so (no exceptions before or after).
+    for state in [
+        KindState::NotInstalled,
+        KindState::Forbidden {
+            verb: "list".to_owned(),
+        },
+    ] {
+        let gone = edit(&s, &|b| b.kinds = kinds(state.clone(), 7));
+        let (sent, fresh) = rows.of(gone, at(4));
+        assert!(!fresh);
+        assert!(send(&mut s, sent), "{state:?}: the drift mark changed");
+        assert_ne!(
+            built(&s).0,
+            before.0,
+            "{state:?}: the Policies rows were kept"
+        );
+        assert_eq!(mark(&s), DriftMark::None, "{state:?}");
+        assert_eq!(s.screens.drift.compared, ["demo-a"], "{state:?}");
+        // And back: compared again, missing again.
+        let back = edit(&s, &|b| b.kinds = kinds(KindState::Synced, 7));
+        let (sent, _) = rows.of(back, at(5));
+        assert!(send(&mut s, sent));
+        assert_eq!(mark(&s), DriftMark::Missing(vec!["demo-b".to_owned()]));
     }
 }
 

@@ -51,16 +51,13 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
     let screens = super::screens::observe(state, delta.cluster, &replaced);
     state.retired.push(replaced);
     clamp(state, Screen::Fleet);
-    // A Lease renewal changes the Lease alone: the tables, their panes and the header's chips
-    // stay as drawn (the Fleet and Leases screens show the Lease; the others are drawn anyway).
+    // A Lease renewal changes the Lease alone: every screen but the two that show it (Fleet,
+    // Leases) stays as drawn, with its panes, modal and the header's chips. Events stay
+    // right: a recorded event marks `screens`.
     let quiet = !findings
         && !screens
         && same_connection(&old.connection, &new.connection)
-        && state.modal.is_none()
-        && matches!(
-            state.screen,
-            Screen::Violations | Screen::Policies | Screen::Reconcile
-        );
+        && !matches!(state.screen, Screen::Fleet | Screen::Leases);
     !quiet
 }
 

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use guardian_cluster::drift::{DriftReport, drift};
+use guardian_cluster::drift::{DriftReport, comparable, drift};
 
 use super::describe;
 use super::filter::Filter;
@@ -91,21 +91,18 @@ pub fn observe(state: &mut State, index: usize, old: &ClusterRows) -> bool {
 }
 
 /// Whether the Policies and Reconcile rows built with `old` hold for `new` (the history aside):
-/// the same policy rows (kept, not derived again: see `forward`), the very same policies and
-/// exceptions (their conditions with them), and the same inputs to the drift comparison.
+/// the same policy rows (kept, not derived again: see `forward`, which keeps them only for the
+/// very same policies and exceptions, their conditions with them), and the cluster compared
+/// for drift in both or in neither (a kind turning forbidden or uninstalled changes what is
+/// missing where; its object counts, churning with Pods and Events, change nothing here).
 fn same_inputs(old: &ClusterRows, new: &ClusterRows) -> bool {
     let (a, b) = (&*old.snapshot, &*new.snapshot);
-    Arc::ptr_eq(&old.policies, &new.policies)
-        && a.context == b.context
-        && same(&a.policies, &b.policies)
-        && same(&a.exceptions, &b.exceptions)
-        && a.connection.last_synced.is_some() == b.connection.last_synced.is_some()
-        && a.kinds == b.kinds
-}
-
-/// The same objects (the same `Arc`s the cluster layer shares, not equal copies).
-fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
+    let kept = Arc::ptr_eq(&old.policies, &new.policies);
+    debug_assert!(
+        !kept || a.same_findings(b),
+        "policy rows kept for other policies"
+    );
+    kept && comparable(a) == comparable(b)
 }
 
 /// Before a frame or a key: rebuilds the Policies and Reconcile rows once if deltas made them
