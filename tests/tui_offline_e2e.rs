@@ -40,8 +40,8 @@ fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
     path
 }
 
-/// The console in tmux through `sh`, which prints its status and the terminal's modes after it
-/// exits, with its config and state in `dir` (never the user's).
+/// The console in tmux through `sh`, which prints `NO_COLOR` as it had it, its status and the
+/// terminal's modes after it exits, with its config and state in `dir` (never the user's).
 fn start_console(dir: &Path, env: &[(&str, &str)]) -> Tmux {
     start_console_with(dir, env, &[])
 }
@@ -50,8 +50,7 @@ fn start_console(dir: &Path, env: &[(&str, &str)]) -> Tmux {
 /// whatever the test's own environment holds).
 fn start_console_with(dir: &Path, env: &[(&str, &str)], prefix: &[&str]) -> Tmux {
     let kubeconfig = unreachable_kubeconfig(dir);
-    let script =
-        r#""$@"; status=$?; echo; echo "console exited $status"; stty -a; read x; exit $status"#;
+    let script = r#""$@"; status=$?; echo; echo "NO_COLOR=[${NO_COLOR-unset}]"; echo "console exited $status"; stty -a; read x; exit $status"#;
     let mut builder = Tmux::builder("sh")
         .args(["-c", script, "sh"])
         .args(prefix)
@@ -215,8 +214,8 @@ fn colour_codes(styled: &str) -> Vec<String> {
     codes
 }
 
-/// The console's first frame as tmux holds it, with its styles.
-async fn first_frame(term: &Tmux) -> String {
+/// The console's first frame as tmux holds it, with its styles, and the screen after it quit.
+async fn first_frame(term: &Tmux) -> (String, String) {
     term.wait_for("the Fleet with both clusters", DEADLINE, |s| {
         fleet_row(s, "closed").is_some() && fleet_row(s, "blackhole").is_some()
     })
@@ -224,10 +223,11 @@ async fn first_frame(term: &Tmux) -> String {
     .unwrap_or_else(|e| panic!("{e:?}"));
     let styled = term.capture_styled().expect("tmux");
     term.send_keys(&["q"]).expect("keys");
-    term.wait_for_text("console exited 0", DEADLINE)
+    let after = term
+        .wait_for_text("console exited 0", DEADLINE)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    styled
+    (styled, after)
 }
 
 /// The SGR parameters in effect where `text` starts in `styled` (the last sequence before it).
@@ -246,19 +246,28 @@ async fn no_color_set_turns_every_colour_off_and_unset_or_empty_it_does_not() {
     std::fs::create_dir_all(&config).expect("config dir");
     std::fs::write(config.join("tui.toml"), "readonly = true\n").expect("config");
     let badge = "READ-ONLY";
-    // Unset (whatever this test's environment holds): the chips, keys and badge are coloured.
+    // Unset (whatever this test's environment holds): the chips, keys and badge are coloured,
+    // the badge not reversed.
     let unset = start_console_with(dir.path(), &[], &["env", "-u", "NO_COLOR"]);
-    let styled = first_frame(&unset).await;
+    let (styled, _) = first_frame(&unset).await;
     assert!(!colour_codes(&styled).is_empty(), "colours: {styled:?}");
-    // Set to something: no colour at all (crossterm drops colours too); the badge is still
-    // told apart, reversed (the console's theme read NO_COLOR).
+    let style = style_before(&styled, badge).unwrap_or_default();
+    assert!(!style.split(';').any(|p| p == "7"), "{style:?}: {styled:?}");
+    // Set to something: no colour at all, which crossterm does on its own when NO_COLOR is set
+    // (it drops every colour it is asked to write); the console's own part is its theme: the
+    // badge told apart without colour, reversed.
     let set = start_console(dir.path(), &[("NO_COLOR", "1")]);
-    let styled = first_frame(&set).await;
+    let (styled, after) = first_frame(&set).await;
+    assert!(after.contains("NO_COLOR=[1]"), "{after}");
     assert_eq!(colour_codes(&styled), Vec::<String>::new(), "{styled:?}");
     let style = style_before(&styled, badge).unwrap_or_default();
     assert!(style.split(';').any(|p| p == "7"), "{style:?}: {styled:?}");
-    // Set but empty: colour stays (https://no-color.org: "present and not an empty string").
+    // Set but empty (and it reached the console): colour stays, the badge not reversed
+    // (https://no-color.org: "present and not an empty string").
     let empty = start_console(dir.path(), &[("NO_COLOR", "")]);
-    let styled = first_frame(&empty).await;
+    let (styled, after) = first_frame(&empty).await;
+    assert!(after.contains("NO_COLOR=[]"), "{after}");
     assert!(!colour_codes(&styled).is_empty(), "colours: {styled:?}");
+    let style = style_before(&styled, badge).unwrap_or_default();
+    assert!(!style.split(';').any(|p| p == "7"), "{style:?}: {styled:?}");
 }
