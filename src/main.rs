@@ -66,10 +66,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Operator(cmd) => operator(*cmd),
         Command::Tui(args) => {
             let print_paths = args.print_paths;
+            // What `tune_for` set for the console, read before it runs (as the console runs).
+            let alloc = allocator::describe();
             guardian_tui::run(args)?;
             if print_paths {
-                // What `tune_for` set for the console, as it took effect.
-                print(&format!("alloc:  {}\n", allocator::describe()))?;
+                print(&format!("alloc:  {alloc}\n"))?;
             }
             Ok(ExitCode::SUCCESS)
         }
