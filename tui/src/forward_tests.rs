@@ -110,6 +110,7 @@ fn a_lease_renewal_keeps_every_table_and_redraws_only_where_the_lease_shows() {
             assert!(s.modal.is_some(), "the enforcement chooser is open");
         }
         let before = built(&s);
+        s.retired.clear();
         if tables.contains(&screen) {
             assert_ne!(before.1, 0, "{screen:?}: no rows to keep");
         }
@@ -120,6 +121,10 @@ fn a_lease_renewal_keeps_every_table_and_redraws_only_where_the_lease_shows() {
         assert!(
             !redraw,
             "{screen:?} (modal: {modal}): nothing on it changed"
+        );
+        assert!(
+            s.retired.is_empty(),
+            "{screen:?}: kept rows need no thread to drop"
         );
         let renewal = s.clusters[0].snapshot().lease.clone();
         assert_eq!(renewal, Some(lease("demo-a-1", at(4))), "{screen:?}");
@@ -225,7 +230,13 @@ fn a_real_change_rebuilds_the_rows_it_touches() {
     });
     let (sent, fresh) = rows.of(failing, at(4));
     assert!(fresh);
+    s.retired.clear();
     assert!(update(&mut s, delta(sent)));
+    assert_eq!(
+        s.retired.len(),
+        1,
+        "derived anew: the old rows dropped off the UI thread"
+    );
     prepare(&mut s);
     assert_ne!(built(&s).0, before.0);
     assert_eq!(s.screens.reconcile[0].outcome, Outcome::Failed);

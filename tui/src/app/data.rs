@@ -1,5 +1,7 @@
 //! What changes the state without the user: a cluster's new rows, and the clock.
 
+use std::sync::Arc;
+
 use guardian_cluster::Connection;
 use k8s_openapi::jiff::Timestamp;
 
@@ -45,11 +47,16 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
         return false;
     };
     let replaced = std::mem::replace(&mut cluster.rows, delta.rows);
-    // The same findings (a Lease renewal): the table's rows still hold; no rebuild.
-    let findings = !old.same_findings(&new);
+    // The same findings (a Lease renewal): the forwarder kept the rows, the same `Arc`s (O(1),
+    // where comparing the snapshots walks every evaluation); the table's rows still hold.
+    let findings = !Arc::ptr_eq(&replaced.violations, &cluster.rows.violations);
     state.violations.outdated |= findings;
     let screens = super::screens::observe(state, delta.cluster, &replaced);
-    state.retired.push(replaced);
+    // Rows derived anew may leave the replaced ones the last holder of a cluster's rows: they
+    // are dropped off the UI thread. Kept rows share them: dropping here costs reference counts.
+    if findings {
+        state.retired.push(replaced);
+    }
     clamp(state, Screen::Fleet);
     // A Lease renewal changes the Lease alone: every screen but the two that show it (Fleet,
     // Leases) stays as drawn, with its panes, modal and the header's chips. Events stay
