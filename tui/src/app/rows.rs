@@ -19,7 +19,8 @@ use super::order::Orders;
 
 /// One cluster's snapshot with what the screens show of it. The derived rows are shared
 /// (`Arc`): rows kept for a snapshot with the same findings (a Lease renewal) cost three
-/// reference counts, not a copy of every row and order (about 10 MB for 10,000 objects).
+/// reference counts, not a copy of every row and order (the `memory` bench: 1.8 MB a cluster
+/// at 30,000 findings, 6.6 MB at 110,000).
 #[derive(Debug, Clone)]
 pub struct ClusterRows {
     pub snapshot: Arc<ClusterSnapshot>,
