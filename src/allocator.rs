@@ -14,6 +14,25 @@ pub(crate) fn tune_for(command: &Command) {
     }
 }
 
+/// What `kube-guardian tui --print-paths` says of the allocator: its effective settings, so a
+/// user (and the tests) can see what [`tune_for`] and the environment made of them.
+pub(crate) fn describe() -> String {
+    if cfg!(feature = "system-allocator") {
+        "the system's (malloc)".to_owned()
+    } else {
+        format!("mimalloc, purge delay {} ms", purge_delay())
+    }
+}
+
+/// mimalloc's purge delay now, in milliseconds.
+fn purge_delay() -> std::ffi::c_long {
+    // SAFETY: reads a plain option value (mimalloc reads the environment into it on first use).
+    #[allow(unsafe_code)]
+    unsafe {
+        libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY)
+    }
+}
+
 /// The console builds its tables in bursts (a first sync of every cluster, a rebuild after new
 /// data) and frees most of each burst at once; mimalloc (v3, as built here) keeps freed pages
 /// resident for a purge delay (1000 ms) and a new burst starts before they go, so the freed
@@ -52,10 +71,7 @@ mod tests {
     fn probe(args: &str) {
         let cli = Cli::try_parse_from(args.lines()).expect("the arguments parse");
         tune_for(&cli.command);
-        // SAFETY: reads a plain option value; this test runs alone in its process.
-        #[allow(unsafe_code)]
-        let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        println!("purge_delay={delay}");
+        println!("purge_delay={}", purge_delay());
     }
 
     /// The purge delay a child process of this test binary ends with, for `args` and the

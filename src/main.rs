@@ -65,7 +65,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Operator(cmd) => operator(*cmd),
         Command::Tui(args) => {
+            let print_paths = args.print_paths;
+            // What `tune_for` set for the console, read before it runs (as the console runs).
+            let alloc = allocator::describe();
             guardian_tui::run(args)?;
+            if print_paths {
+                print(&format!("alloc:  {alloc}\n"))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

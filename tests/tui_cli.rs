@@ -6,7 +6,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn tui(args: &[&str], home: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+    tui_with(args, home, |_| {})
+}
+
+/// [`tui`], its environment changed by `env`.
+fn tui_with(args: &[&str], home: &Path, env: impl FnOnce(&mut Command)) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kube-guardian"));
+    env(&mut command);
+    command
         .arg("tui")
         .args(args)
         .env("HOME", home)
@@ -54,6 +61,33 @@ fn print_paths_names_the_config_and_log_in_the_xdg_dirs_or_the_log_file_given() 
         home.path(),
     );
     assert!(text(&out.stdout).contains(&format!("log:    {}", mine.display())));
+}
+
+/// `main` tunes the allocator for the console before it runs (`allocator::tune_for`): freed
+/// pages go back at once (purge delay 0, not mimalloc's 1000 ms), unless the user set
+/// `MIMALLOC_PURGE_DELAY`; `--print-paths` shows the effective setting.
+#[test]
+fn print_paths_shows_the_purge_delay_main_set_for_the_console_and_the_users_wins() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let alloc = |env: Option<&str>| {
+        let out = tui_with(&["--print-paths"], home.path(), |c| {
+            c.env_remove("MIMALLOC_PURGE_DELAY");
+            if let Some(delay) = env {
+                c.env("MIMALLOC_PURGE_DELAY", delay);
+            }
+        });
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let line = stdout.lines().find_map(|l| l.strip_prefix("alloc:  "));
+        line.unwrap_or_else(|| panic!("no alloc line: {stdout}"))
+            .to_owned()
+    };
+    if cfg!(feature = "system-allocator") {
+        assert_eq!(alloc(None), "the system's (malloc)");
+        return;
+    }
+    assert_eq!(alloc(None), "mimalloc, purge delay 0 ms");
+    assert_eq!(alloc(Some("7")), "mimalloc, purge delay 7 ms");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The console in a real terminal (tmux) with no cluster to reach, so no control plane is
 //! needed: the first frame shows at once and the console stays up, retrying, when every cluster
-//! is unreachable; a panic gives the terminal back, prints its message there and ends the process.
+//! is unreachable; a panic gives the terminal back, prints its message there and ends the process;
+//! `NO_COLOR` set to something turns every colour off (set empty, it does not: no-color.org).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,14 +40,21 @@ fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
     path
 }
 
-/// The console in tmux through `sh`, which prints its status and the terminal's modes after it
-/// exits, with its config and state in `dir` (never the user's).
+/// The console in tmux through `sh`, which prints `NO_COLOR` as it had it, its status and the
+/// terminal's modes after it exits, with its config and state in `dir` (never the user's).
 fn start_console(dir: &Path, env: &[(&str, &str)]) -> Tmux {
+    start_console_with(dir, env, &[])
+}
+
+/// [`start_console`], the console started through `prefix` (`env -u NAME`: the variable unset,
+/// whatever the test's own environment holds).
+fn start_console_with(dir: &Path, env: &[(&str, &str)], prefix: &[&str]) -> Tmux {
     let kubeconfig = unreachable_kubeconfig(dir);
-    let script =
-        r#""$@"; status=$?; echo; echo "console exited $status"; stty -a; read x; exit $status"#;
+    let script = r#""$@"; status=$?; echo; echo "NO_COLOR=[${NO_COLOR-unset}]"; echo "console exited $status"; stty -a; read x; exit $status"#;
     let mut builder = Tmux::builder("sh")
-        .args(["-c", script, "sh", BIN, "tui", "--kubeconfig"])
+        .args(["-c", script, "sh"])
+        .args(prefix)
+        .args([BIN, "tui", "--kubeconfig"])
         .arg(&kubeconfig)
         .args(["--contexts", "closed,blackhole", "--log-file"])
         .arg(dir.join("console.log"))
@@ -179,4 +187,87 @@ async fn a_caught_panic_leaves_the_console_running() {
     term.wait_for_text("console exited 0", DEADLINE)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
+}
+
+/// The colour codes among the SGR escape sequences of `styled` (foreground and background, the
+/// 16 named colours, 256 colours and RGB; the defaults 39 and 49 are not colours).
+fn colour_codes(styled: &str) -> Vec<String> {
+    let mut codes = Vec::new();
+    for sequence in styled.split("\u{1b}[").skip(1) {
+        let Some(end) = sequence.find(|c: char| !(c.is_ascii_digit() || c == ';')) else {
+            continue;
+        };
+        if !sequence[end..].starts_with('m') {
+            continue;
+        }
+        let params = &sequence[..end];
+        let colour = params.split(';').any(|p| {
+            matches!(
+                p.parse::<u16>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
+        });
+        if colour {
+            codes.push(params.to_owned());
+        }
+    }
+    codes
+}
+
+/// The console's first frame as tmux holds it, with its styles, and the screen after it quit.
+async fn first_frame(term: &Tmux) -> (String, String) {
+    term.wait_for("the Fleet with both clusters", DEADLINE, |s| {
+        fleet_row(s, "closed").is_some() && fleet_row(s, "blackhole").is_some()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let styled = term.capture_styled().expect("tmux");
+    term.send_keys(&["q"]).expect("keys");
+    let after = term
+        .wait_for_text("console exited 0", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    (styled, after)
+}
+
+/// The SGR parameters in effect where `text` starts in `styled` (the last sequence before it).
+fn style_before<'a>(styled: &'a str, text: &str) -> Option<&'a str> {
+    let before = &styled[..styled.find(text)?];
+    let sequence = &before[before.rfind("\u{1b}[")? + 2..];
+    sequence.split_once('m').map(|(params, _)| params)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_set_turns_every_colour_off_and_unset_or_empty_it_does_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Read-only (from the config file): the header's badge is black on yellow in colour,
+    // reversed without.
+    let config = dir.path().join("config/kube-guardian");
+    std::fs::create_dir_all(&config).expect("config dir");
+    std::fs::write(config.join("tui.toml"), "readonly = true\n").expect("config");
+    let badge = "READ-ONLY";
+    // Unset (whatever this test's environment holds): the chips, keys and badge are coloured,
+    // the badge not reversed.
+    let unset = start_console_with(dir.path(), &[], &["env", "-u", "NO_COLOR"]);
+    let (styled, _) = first_frame(&unset).await;
+    assert!(!colour_codes(&styled).is_empty(), "colours: {styled:?}");
+    let style = style_before(&styled, badge).unwrap_or_default();
+    assert!(!style.split(';').any(|p| p == "7"), "{style:?}: {styled:?}");
+    // Set to something: no colour at all, which crossterm does on its own when NO_COLOR is set
+    // (it drops every colour it is asked to write); the console's own part is its theme: the
+    // badge told apart without colour, reversed.
+    let set = start_console(dir.path(), &[("NO_COLOR", "1")]);
+    let (styled, after) = first_frame(&set).await;
+    assert!(after.contains("NO_COLOR=[1]"), "{after}");
+    assert_eq!(colour_codes(&styled), Vec::<String>::new(), "{styled:?}");
+    let style = style_before(&styled, badge).unwrap_or_default();
+    assert!(style.split(';').any(|p| p == "7"), "{style:?}: {styled:?}");
+    // Set but empty (and it reached the console): colour stays, the badge not reversed
+    // (https://no-color.org: "present and not an empty string").
+    let empty = start_console(dir.path(), &[("NO_COLOR", "")]);
+    let (styled, after) = first_frame(&empty).await;
+    assert!(after.contains("NO_COLOR=[]"), "{after}");
+    assert!(!colour_codes(&styled).is_empty(), "colours: {styled:?}");
+    let style = style_before(&styled, badge).unwrap_or_default();
+    assert!(!style.split(';').any(|p| p == "7"), "{style:?}: {styled:?}");
 }

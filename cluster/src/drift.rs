@@ -142,7 +142,8 @@ pub fn drift(snapshots: &[&ClusterSnapshot]) -> DriftReport {
 
 /// Whether a cluster's policies and exceptions are known: both kinds listed once and neither is
 /// forbidden or missing now (comparing an unknown set would report everything as missing).
-fn comparable(snapshot: &ClusterSnapshot) -> bool {
+/// Public so a face can tell whether a new snapshot changes the comparison.
+pub fn comparable(snapshot: &ClusterSnapshot) -> bool {
     snapshot.connection.last_synced.is_some()
         && snapshot.policies_known()
         && !snapshot.kinds.iter().any(|k| {

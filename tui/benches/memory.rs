@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use guardian_cluster::ClusterSnapshot;
 use guardian_tui::action::{Action, Command, Delta};
+use guardian_tui::app::order::Orders;
 use guardian_tui::app::{ClusterRows, Deriver, State, ViolationRow, prepare, update};
 use guardian_tui::keymap::Keymap;
 use guardian_tui::testing::{epoch, synthetic};
@@ -66,6 +67,17 @@ fn freed(findings: usize, part: impl FnOnce()) -> f64 {
     before.saturating_sub(live()) as f64 / findings.max(1) as f64
 }
 
+/// Bytes `part`'s result holds, per cluster (beyond the `Vec` that holds one per cluster).
+fn per_cluster<T>(clusters: usize, part: impl FnOnce() -> Vec<T>) -> f64 {
+    let before = live();
+    let held = part();
+    let bytes = live()
+        .saturating_sub(before)
+        .saturating_sub(held.capacity() * std::mem::size_of::<T>());
+    drop(black_box(held));
+    bytes as f64 / clusters.max(1) as f64
+}
+
 /// The console's own bytes per finding for `clusters` × `workloads` × `per` findings (counted
 /// by the bench's allocator, beyond the snapshots, which the cluster layer holds), and where
 /// they go: each part measured by the bytes it frees when dropped.
@@ -93,6 +105,30 @@ fn memory(clusters: usize, workloads: usize, per: usize) {
             .collect()
     };
     let mut rows = derive(&mut derivers);
+    // Keeping a cluster's rows for a Lease renewal (the forwarder's `kept`), against copying
+    // them as it did before they were shared.
+    let kept = per_cluster(clusters, || {
+        rows.iter()
+            .map(|r| r.kept(Arc::clone(&r.snapshot)))
+            .collect::<Vec<_>>()
+    });
+    let copied = per_cluster(clusters, || {
+        rows.iter()
+            .map(|r| {
+                let orders: &Orders = &r.orders;
+                (
+                    Vec::clone(&r.violations),
+                    orders.clone(),
+                    Vec::clone(&r.policies),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    println!(
+        "a Lease renewal keeps each cluster's rows ({} findings): {kept:.0} B allocated a \
+         cluster (a copy of its rows, orders and policy rows: {copied:.0} B)",
+        findings / clusters.max(1)
+    );
     let take = |rows: &mut Vec<ClusterRows>, part: fn(&mut ClusterRows)| {
         freed(findings, || rows.iter_mut().for_each(part))
     };

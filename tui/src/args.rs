@@ -15,7 +15,7 @@ pub struct TuiArgs {
     /// Write the log here (default: the XDG state dir, see --print-paths).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// Print the config and log file paths, and exit.
+    /// Print the config, log and edits paths and the allocator's settings, and exit.
     #[arg(long)]
     pub print_paths: bool,
 }

@@ -9,7 +9,8 @@ use guardian_cluster::{ClusterSnapshot, ClusterState, Connection, ObjectEvaluati
 use guardian_core::crd::{Enforcement, GuardianPolicy, GuardianPolicySpec, GuardianPolicyStatus};
 use guardian_core::model::{Category, Finding, Outcome, ResourceRef, Severity};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, Time};
+use k8s_openapi::api::core::v1::{Event, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -149,6 +150,27 @@ pub fn lease(holder: &str, renewed: Timestamp) -> Arc<Lease> {
             ..LeaseSpec::default()
         }),
         ..Lease::default()
+    })
+}
+
+/// A Warning Event about GuardianPolicy `policy`, the `count`th of `uid`, last at `last`.
+pub fn warning(policy: &str, uid: &str, count: i32, last: Timestamp) -> Arc<Event> {
+    Arc::new(Event {
+        metadata: ObjectMeta {
+            uid: Some(uid.into()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            kind: Some("GuardianPolicy".into()),
+            name: Some(policy.into()),
+            ..Default::default()
+        },
+        reason: Some("PolicyDegraded".into()),
+        message: Some("a rule does not compile".into()),
+        count: Some(count),
+        last_timestamp: Some(Time(last)),
+        type_: Some("Warning".into()),
+        ..Event::default()
     })
 }
 

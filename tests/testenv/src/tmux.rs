@@ -185,6 +185,16 @@ impl Tmux {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The visible screen with its styles, as the escape sequences (SGR) that draw them: what
+    /// colours and attributes the program gave each cell.
+    pub fn capture_styled(&self) -> Result<String> {
+        let out = self.run(
+            "capture the pane with its styles",
+            &["capture-pane", "-p", "-e", "-t", SESSION],
+        )?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// How the program ended, or `None` while it runs.
     pub fn exit(&self) -> Result<Option<Exit>> {
         let Ok(text) = std::fs::read_to_string(&self.status) else {

@@ -1,5 +1,8 @@
 //! What changes the state without the user: a cluster's new rows, and the clock.
 
+use std::sync::Arc;
+
+use guardian_cluster::Connection;
 use k8s_openapi::jiff::Timestamp;
 
 use super::state::{ERRORS, ErrorEntry, HISTORY, ObjectText, State, UNFOCUSED_TICK};
@@ -44,12 +47,33 @@ pub(super) fn apply(state: &mut State, delta: Delta) -> bool {
         return false;
     };
     let replaced = std::mem::replace(&mut cluster.rows, delta.rows);
-    state.retired.push(replaced);
-    // The same findings (a Lease renewal): the table's rows still hold; no rebuild.
-    state.violations.outdated |= !old.same_findings(&new);
-    super::screens::observe(state, delta.cluster);
+    // The same findings (a Lease renewal): the forwarder kept the rows, the same `Arc`s (O(1),
+    // where comparing the snapshots walks every evaluation); the table's rows still hold.
+    let findings = !Arc::ptr_eq(&replaced.violations, &cluster.rows.violations);
+    state.violations.outdated |= findings;
+    let screens = super::screens::observe(state, delta.cluster, &replaced);
+    // Rows derived anew may leave the replaced ones the last holder of a cluster's rows: they
+    // are dropped off the UI thread. Kept rows share them: dropping here costs reference counts.
+    if findings {
+        state.retired.push(replaced);
+    }
     clamp(state, Screen::Fleet);
-    true
+    // A Lease renewal changes the Lease alone: every screen but the two that show it (Fleet,
+    // Leases) stays as drawn, with its panes, modal and the header's chips. Events stay
+    // right: a recorded event marks `screens`.
+    let quiet = !findings
+        && !screens
+        && same_connection(&old.connection, &new.connection)
+        && !matches!(state.screen, Screen::Fleet | Screen::Leases);
+    !quiet
+}
+
+/// Whether the header's chip (state, retry, staleness) reads the same for both.
+fn same_connection(a: &Connection, b: &Connection) -> bool {
+    a.state == b.state
+        && a.since == b.since
+        && a.next_retry == b.next_retry
+        && (a.state.is_live() || a.last_synced == b.last_synced)
 }
 
 fn error_of(state: &guardian_cluster::ClusterState) -> Option<(&'static str, String)> {

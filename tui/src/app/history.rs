@@ -65,12 +65,16 @@ pub struct History {
     /// Per cluster, the Events of its last snapshot (uid and count: a repeat is seen again).
     warnings: HashMap<String, HashSet<(String, i32)>>,
     events: VecDeque<Seen>,
+    /// Transitions and events recorded so far (the ring's length stops growing once full).
+    recorded: u64,
 }
 
 impl History {
-    /// Records what changed in `snapshot` since the previous one of its cluster.
-    pub fn observe(&mut self, snapshot: &ClusterSnapshot, now: Timestamp) {
+    /// Records what changed in `snapshot` since the previous one of its cluster. Returns
+    /// whether anything was recorded (a transition or an event): the Reconcile rows count them.
+    pub fn observe(&mut self, snapshot: &ClusterSnapshot, now: Timestamp) -> bool {
         let cluster = snapshot.context.as_str();
+        let before = self.recorded;
         self.observe_state(snapshot);
         self.observe_warnings(snapshot, now);
         for policy in &snapshot.policies {
@@ -87,6 +91,12 @@ impl History {
                 self.record(cluster, &name, transition);
             }
         }
+        self.observe_leader(snapshot, now);
+        self.recorded != before
+    }
+
+    fn observe_leader(&mut self, snapshot: &ClusterSnapshot, now: Timestamp) {
+        let cluster = snapshot.context.as_str();
         let holder = snapshot
             .lease
             .as_ref()
@@ -176,6 +186,7 @@ impl History {
             timeline.pop_front();
         }
         timeline.push_back(transition);
+        self.recorded += 1;
     }
 
     fn push(
@@ -190,6 +201,7 @@ impl History {
         if self.events.len() == EVENTS {
             self.events.pop_front();
         }
+        self.recorded += 1;
         self.events.push_back(Seen {
             time,
             cluster: cluster.to_owned(),

@@ -6,6 +6,7 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::*;
+use crate::testing::warning;
 
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + seconds).expect("in range")
@@ -81,34 +82,14 @@ fn condition_changes_are_recorded_once_per_change() {
     );
 }
 
-fn warning(uid: &str, count: i32, seconds: i64) -> Arc<Event> {
-    Arc::new(Event {
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            uid: Some(uid.into()),
-            ..Default::default()
-        },
-        involved_object: k8s_openapi::api::core::v1::ObjectReference {
-            kind: Some("GuardianPolicy".into()),
-            name: Some("p".into()),
-            ..Default::default()
-        },
-        reason: Some("PolicyDegraded".into()),
-        message: Some("a rule does not compile".into()),
-        count: Some(count),
-        last_timestamp: Some(Time(at(seconds))),
-        type_: Some("Warning".into()),
-        ..Event::default()
-    })
-}
-
 #[test]
 fn warning_events_enter_the_ring_once_and_again_when_they_repeat() {
     let mut history = History::default();
     let mut s = snapshot(Vec::new(), None);
-    s.warnings = vec![warning("u1", 1, 5), warning("u0", 1, 3)];
+    s.warnings = vec![warning("p", "u1", 1, at(5)), warning("p", "u0", 1, at(3))];
     history.observe(&s, at(6));
     history.observe(&s, at(7));
-    s.warnings = vec![warning("u1", 2, 9)];
+    s.warnings = vec![warning("p", "u1", 2, at(9))];
     history.observe(&s, at(10));
     let events: Vec<(&str, &str, Timestamp)> = history
         .events()
@@ -154,7 +135,7 @@ fn the_event_ring_and_each_timeline_are_bounded() {
             ("False", "Bad")
         };
         s.policies = snapshot(vec![ready(status, reason, i)], None).policies;
-        s.warnings = vec![warning(&format!("u{i}"), 1, i)];
+        s.warnings = vec![warning("p", &format!("u{i}"), 1, at(i))];
         history.observe(&s, at(i));
     }
     assert_eq!(history.events().count(), EVENTS);

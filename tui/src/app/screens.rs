@@ -4,14 +4,16 @@
 //! drift diff, the reconcile timeline, failures only).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use guardian_cluster::drift::{DriftReport, drift};
+use guardian_cluster::drift::{DriftReport, comparable, drift};
 
 use super::describe;
 use super::filter::Filter;
 use super::history::History;
 use super::policies::{self, PolicyRow};
 use super::reconcile::{self, Outcome, ReconcileRow};
+use super::rows::ClusterRows;
 use super::state::State;
 use crate::action::Command;
 use crate::views::Screen;
@@ -72,14 +74,35 @@ pub fn owns(screen: Screen) -> bool {
     )
 }
 
-/// After cluster `index` got a new snapshot: record what changed (every snapshot counts for
-/// the history); the cached rows are rebuilt later, see [`prepare`].
-pub fn observe(state: &mut State, index: usize) {
+/// After cluster `index` got new rows (`old`: the ones they replaced): record what changed
+/// (every snapshot counts for the history). The Policies and Reconcile rows are rebuilt later
+/// (see [`prepare`]), and only when what they are built from changed: an operator renews its
+/// Lease every 2 s, and each renewal's snapshot holds the same policies, exceptions,
+/// conditions and events. Returns whether they are to be rebuilt.
+pub fn observe(state: &mut State, index: usize, old: &ClusterRows) -> bool {
     let now = state.now;
-    if let Some(cluster) = state.clusters.get(index) {
-        state.screens.history.observe(cluster.snapshot(), now);
-    }
-    state.screens.outdated = true;
+    let Some(cluster) = state.clusters.get(index) else {
+        return false;
+    };
+    let recorded = state.screens.history.observe(cluster.snapshot(), now);
+    let changed = recorded || !same_inputs(old, &cluster.rows);
+    state.screens.outdated |= changed;
+    changed
+}
+
+/// Whether the Policies and Reconcile rows built with `old` hold for `new` (the history aside):
+/// the same policy rows (kept, not derived again: see `forward`, which keeps them only for the
+/// very same policies and exceptions, their conditions with them), and the cluster compared
+/// for drift in both or in neither (a kind turning forbidden or uninstalled changes what is
+/// missing where; its object counts, churning with Pods and Events, change nothing here).
+fn same_inputs(old: &ClusterRows, new: &ClusterRows) -> bool {
+    let (a, b) = (&*old.snapshot, &*new.snapshot);
+    let kept = Arc::ptr_eq(&old.policies, &new.policies);
+    debug_assert!(
+        !kept || a.same_findings(b),
+        "policy rows kept for other policies"
+    );
+    kept && comparable(a) == comparable(b)
 }
 
 /// Before a frame or a key: rebuilds the Policies and Reconcile rows once if deltas made them

@@ -248,10 +248,10 @@ impl State {
                 rows: Arc::new(ClusterRows {
                     snapshot: Arc::new(ClusterSnapshot::connecting(context.clone(), now)),
                     tally: Default::default(),
-                    violations: Vec::new(),
-                    orders: Default::default(),
+                    violations: Arc::default(),
+                    orders: Arc::default(),
                     widths: [0; 4],
-                    policies: Vec::new(),
+                    policies: Arc::default(),
                 }),
                 history: VecDeque::new(),
                 readonly: readonly_contexts.contains(context),
