@@ -24,7 +24,7 @@ use guardian_cluster::store::PolicyStore;
 use guardian_operator::metrics::Metrics;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use guardian_testenv::{Ca, CertAndKey};
-use support::{DEADLINE, Server, capture_logs, log_lines, wait_for};
+use support::{Server, bounded, capture_logs, log_lines, wait_for};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -108,11 +108,14 @@ struct Connection {
 }
 
 async fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Connection, BoxError> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await?;
+    let tls = bounded("a TLS connection to the webhook", async {
+        let tcp = TcpStream::connect(addr).await?;
+        let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+    })
+    .await?;
     let (_, session) = tls.get_ref();
     let version = session.protocol_version();
     let peer_cert = session
@@ -159,10 +162,23 @@ impl Connection {
             .body(Full::new(Bytes::from(review_body(privileged))))?;
         // hyper's HTTP/1 sender takes one request at a time: wait until the previous exchange
         // has fully finished, or a quick second request fails with "connection was not ready".
-        self.sender.ready().await?;
-        let response = self.sender.send_request(request).await?;
+        bounded(
+            "the HTTP/1.1 connection becoming ready",
+            self.sender.ready(),
+        )
+        .await?;
+        let response = bounded(
+            "the webhook's response to a review",
+            self.sender.send_request(request),
+        )
+        .await?;
         let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
+        let bytes = bounded(
+            "reading the webhook's answer",
+            response.into_body().collect(),
+        )
+        .await?
+        .to_bytes();
         if status != hyper::StatusCode::OK {
             return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
         }
@@ -264,16 +280,24 @@ fn raw_client_hello(version: [u8; 2]) -> Vec<u8> {
 
 /// Sends raw bytes and returns the first TLS record the server answers with.
 async fn first_record(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    tcp.write_all(bytes).await.expect("send hello");
-    let mut header = [0u8; 5];
-    tokio::time::timeout(DEADLINE, tcp.read_exact(&mut header))
+    let mut tcp = bounded("a TCP connection to the webhook", TcpStream::connect(addr))
         .await
-        .expect("the server answers")
+        .expect("connect");
+    bounded("sending a ClientHello", tcp.write_all(bytes))
+        .await
+        .expect("send hello");
+    let mut header = [0u8; 5];
+    bounded("the server's answer", tcp.read_exact(&mut header))
+        .await
         .expect("a record header");
     let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
     let mut payload = vec![0; len];
-    tcp.read_exact(&mut payload).await.expect("the record");
+    bounded(
+        "the rest of the server's record",
+        tcp.read_exact(&mut payload),
+    )
+    .await
+    .expect("the record");
     let mut record = header.to_vec();
     record.extend_from_slice(&payload);
     record

@@ -6,11 +6,12 @@ mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ClientConfig;
 use rustls::pki_types::pem::PemObject;
@@ -23,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 
 use guardian_operator::webhook::{self, WebhookConfig};
 use guardian_testenv::{Ca, CertAndKey};
-use support::{DEADLINE, Server, capture_logs, log_lines, wait_for};
+use support::{DEADLINE, Server, bounded, capture_logs, log_lines, wait_for};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -77,11 +78,14 @@ const H1: &[&[u8]] = &[b"http/1.1"];
 const H2: &[&[u8]] = &[b"h2"];
 
 async fn tls(addr: SocketAddr, config: ClientConfig) -> Result<TlsStream<TcpStream>, BoxError> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
-    Ok(TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await?)
+    bounded("a TLS connection to the webhook", async {
+        let tcp = TcpStream::connect(addr).await?;
+        let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
+        Ok(TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await?)
+    })
+    .await
 }
 
 fn review_request(privileged: bool) -> hyper::Request<Full<Bytes>> {
@@ -109,11 +113,21 @@ fn review_request(privileged: bool) -> hyper::Request<Full<Bytes>> {
 
 async fn allowed(response: hyper::Response<hyper::body::Incoming>) -> Result<bool, BoxError> {
     let status = response.status();
-    let bytes = response.into_body().collect().await?.to_bytes();
+    let bytes = bounded(
+        "reading the webhook's answer",
+        response.into_body().collect(),
+    )
+    .await?
+    .to_bytes();
+    answer(status, &bytes)
+}
+
+/// `response.allowed` of a 200 answer; any other status is an error with the body.
+fn answer(status: hyper::StatusCode, bytes: &[u8]) -> Result<bool, BoxError> {
     if status != hyper::StatusCode::OK {
-        return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
+        return Err(format!("{status}: {}", String::from_utf8_lossy(bytes)).into());
     }
-    let body: Value = serde_json::from_slice(&bytes)?;
+    let body: Value = serde_json::from_slice(bytes)?;
     body["response"]["allowed"]
         .as_bool()
         .ok_or_else(|| "no allowed field".into())
@@ -123,13 +137,7 @@ async fn allowed(response: hyper::Response<hyper::body::Incoming>) -> Result<boo
 async fn http1(
     addr: SocketAddr,
     config: ClientConfig,
-) -> Result<
-    (
-        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-        tokio::task::JoinHandle<()>,
-    ),
-    BoxError,
-> {
+) -> Result<(SendRequest<Full<Bytes>>, tokio::task::JoinHandle<()>), BoxError> {
     let stream = tls(addr, config).await?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     Ok((
@@ -140,25 +148,86 @@ async fn http1(
     ))
 }
 
+/// Posts a privileged Pod's review on `sender`'s connection; whether it was allowed.
+async fn review_on(sender: &mut SendRequest<Full<Bytes>>) -> Result<bool, BoxError> {
+    bounded("the HTTP/1.1 connection becoming ready", sender.ready()).await?;
+    let response = bounded(
+        "the webhook's response to a review",
+        sender.send_request(review_request(true)),
+    )
+    .await?;
+    allowed(response).await
+}
+
+/// A review over a new HTTP/1.1 connection: `Ok(allowed)` when answered, `Err` when the server
+/// refused it (a TLS alert, a closed connection). Neither within [`REVIEW_DEADLINE`] fails the
+/// test naming the step it stopped at: a webhook must answer or refuse, and a stall hidden as
+/// a refusal would let `is_err()` checks pass without the webhook having refused anything.
 async fn review_http1(addr: SocketAddr, config: ClientConfig) -> Result<bool, BoxError> {
-    // Bounded: a review that never completes is an error the caller sees (and `wait_for` retries),
-    // not a test that hangs with no message.
+    let progress = Arc::new(Progress::default());
     let review = async {
-        let (mut sender, _conn) = http1(addr, config).await?;
+        progress.at("TCP connect");
+        let tcp = TcpStream::connect(addr).await?;
+        progress.at("TLS handshake");
+        let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
+        let stream = TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await?;
+        progress.at("HTTP/1.1 handshake");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let ended = progress.clone();
+        tokio::spawn(async move { ended.ended(conn.await) });
+        progress.at("waiting for the connection to be ready");
         sender.ready().await?;
-        allowed(sender.send_request(review_request(true)).await?).await
+        progress.at("waiting for the response");
+        let response = sender.send_request(review_request(true)).await?;
+        progress.at("reading the response body");
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        answer(status, &bytes)
     };
     match tokio::time::timeout(REVIEW_DEADLINE, review).await {
         Ok(result) => result,
-        Err(_) => {
-            eprintln!("a review over HTTP/1.1 did not complete within {REVIEW_DEADLINE:?}");
-            Err(format!("no answer within {REVIEW_DEADLINE:?}").into())
-        }
+        Err(_) => panic!(
+            "a review over HTTP/1.1 to {addr} was neither answered nor refused within \
+             {REVIEW_DEADLINE:?}; stopped at: {}",
+            progress.report()
+        ),
     }
 }
 
-/// Far above a loopback review's milliseconds.
-const REVIEW_DEADLINE: Duration = Duration::from_secs(10);
+/// Far above a loopback review's milliseconds, under the test's [`DEADLINE`].
+const REVIEW_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Where a review is, and how its connection task ended, for the message when it stalls.
+#[derive(Debug, Default)]
+struct Progress {
+    step: Mutex<&'static str>,
+    connection: Mutex<Option<String>>,
+}
+
+impl Progress {
+    fn at(&self, step: &'static str) {
+        if let Ok(mut current) = self.step.lock() {
+            *current = step;
+        }
+    }
+
+    fn ended(&self, result: Result<(), hyper::Error>) {
+        if let Ok(mut connection) = self.connection.lock() {
+            *connection = Some(format!("{result:?}"));
+        }
+    }
+
+    fn report(&self) -> String {
+        let step = self.step.lock().map(|s| *s).unwrap_or("unknown");
+        match self.connection.lock().ok().and_then(|c| c.clone()) {
+            Some(ended) => format!("{step} (the connection task had ended: {ended})"),
+            None => format!("{step} (the connection task was still running)"),
+        }
+    }
+}
 
 // ---- tests -------------------------------------------------------------------------------
 
@@ -172,17 +241,7 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
     let (_second, _second_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("second connection");
-    first.ready().await.expect("ready");
-    assert!(
-        !allowed(
-            first
-                .send_request(review_request(true))
-                .await
-                .expect("review")
-        )
-        .await
-        .expect("answer")
-    );
+    assert!(!review_on(&mut first).await.expect("answer"));
 
     // A third connection is not served while two are open: its handshake stays unanswered.
     let addr = server.addr;
@@ -217,17 +276,7 @@ async fn idle_connections_are_closed_over_http1_and_http2() {
     let (mut sender, conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("HTTP/1.1");
-    sender.ready().await.expect("ready");
-    assert!(
-        !allowed(
-            sender
-                .send_request(review_request(true))
-                .await
-                .expect("review")
-        )
-        .await
-        .expect("answer")
-    );
+    assert!(!review_on(&mut sender).await.expect("answer"));
     let started = Instant::now();
     tokio::time::timeout(closed_within, conn)
         .await
@@ -239,24 +288,25 @@ async fn idle_connections_are_closed_over_http1_and_http2() {
         .await
         .expect("TLS");
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("HTTP/2");
+    let (mut sender, conn) = bounded(
+        "an HTTP/2 handshake with the webhook",
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)),
+    )
+    .await
+    .expect("HTTP/2");
     let conn = tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender.ready().await.expect("ready");
-    assert!(
-        !allowed(
-            sender
-                .send_request(review_request(true))
-                .await
-                .expect("review")
-        )
+    bounded("the HTTP/2 connection becoming ready", sender.ready())
         .await
-        .expect("answer")
-    );
+        .expect("ready");
+    let response = bounded(
+        "the webhook's response over HTTP/2",
+        sender.send_request(review_request(true)),
+    )
+    .await
+    .expect("review");
+    assert!(!allowed(response).await.expect("answer"));
     tokio::time::timeout(closed_within, conn)
         .await
         .expect("the idle HTTP/2 connection is closed")
@@ -277,10 +327,12 @@ async fn an_http2_peer_that_stops_answering_pings_is_dropped() {
     let mut stream = tls(server.addr, client_config(&ca.pem(), H2, None))
         .await
         .expect("TLS");
-    stream
-        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-        .await
-        .expect("preface");
+    bounded(
+        "sending the HTTP/2 preface",
+        stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"),
+    )
+    .await
+    .expect("preface");
     let mut everything = Vec::new();
     let read =
         tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut everything)).await;
@@ -418,16 +470,18 @@ async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
         let (mut sender, _conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
             .await
             .expect("connection");
-        sender.ready().await.expect("ready");
+        bounded("the HTTP/1.1 connection becoming ready", sender.ready())
+            .await
+            .expect("ready");
         let request = hyper::Request::post("https://127.0.0.1/validate")
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .expect("request");
-        let response = sender.send_request(request).await.expect("answer");
+        let response = bounded("the webhook's answer", sender.send_request(request))
+            .await
+            .expect("answer");
         assert_eq!(response.status(), hyper::StatusCode::BAD_REQUEST);
-        let answer = response
-            .into_body()
-            .collect()
+        let answer = bounded("the answer's body", response.into_body().collect())
             .await
             .expect("body")
             .to_bytes();

@@ -18,6 +18,16 @@ use tokio::sync::oneshot;
 pub const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(25);
 
+/// Awaits `step`, failing the test with `what` if it has not completed after [`DEADLINE`]: a
+/// client step over the network that never completes must be a failure with a message, not a
+/// test run that hangs.
+pub async fn bounded<T>(what: &str, step: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(DEADLINE, step).await {
+        Ok(done) => done,
+        Err(_) => panic!("{what}: not done after {DEADLINE:?}"),
+    }
+}
+
 /// Polls `condition` until it holds, failing with `what` after [`DEADLINE`].
 pub async fn wait_for<F, Fut>(what: &str, mut condition: F)
 where
