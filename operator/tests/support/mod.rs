@@ -35,7 +35,17 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let started = Instant::now();
-    while !condition().await {
+    // The deadline bounds each check too: a check over the network that never returns must not
+    // outlive it.
+    let until = tokio::time::Instant::from_std(started + DEADLINE);
+    loop {
+        match tokio::time::timeout_at(until, condition()).await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(_) => {
+                panic!("timed out after {DEADLINE:?} waiting for {what} (a check never returned)")
+            }
+        }
         assert!(
             started.elapsed() < DEADLINE,
             "timed out after {DEADLINE:?} waiting for {what}"
