@@ -2,26 +2,21 @@
 //! connections closed over HTTP/1 and HTTP/2, HTTP/2 keep-alive PINGs, the client CA reloaded
 //! while serving, accepted client identities, and what a refused request leaves in the logs.
 
-#[path = "webhook_transport/client.rs"]
-mod client;
-mod support;
+pub mod support;
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ClientConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use client::{
-    H1, H2, allowed, client_config, http1, review_http1, review_http1_within, review_on,
-    review_request, tls,
-};
 use guardian_operator::webhook::{self, WebhookConfig};
 use guardian_testenv::{Ca, CertAndKey};
+use support::client::{
+    self, H1, H2, answer, connect, post_request, review_body, review_http1, tls,
+};
 use support::{DEADLINE, Server, bounded, capture_logs, log_lines, wait_for};
 
 // ---- the server --------------------------------------------------------------------------
@@ -43,25 +38,29 @@ async fn start(ca: &Ca, tune: impl FnOnce(&mut WebhookConfig)) -> (Server, tempf
     (Server::start(certs.path(), tune).await, certs)
 }
 
+/// A client trusting `ca_pem` over the default TLS versions, offering `alpn`.
+fn client_config(ca_pem: &str, alpn: &[&[u8]], identity: Option<&CertAndKey>) -> ClientConfig {
+    client::client_config(ca_pem, rustls::DEFAULT_VERSIONS, alpn, identity)
+}
+
 // ---- tests -------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let ca = Ca::new("test CA").expect("a test CA");
     let (server, _certs) = start(&ca, |c| c.max_connections = 2).await;
-    let (mut first, first_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+    let mut first = connect(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("first connection");
-    let (_second, _second_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+    let _second = connect(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("second connection");
-    assert!(!review_on(&mut first).await.expect("answer"));
+    assert!(!first.review(true).await.expect_allowed("a review"));
 
     // A third connection is not served while two are open: its handshake stays unanswered.
     let addr = server.addr;
     let config = client_config(&ca.pem(), H1, None);
-    let mut third =
-        tokio::spawn(async move { review_http1(addr, config).await.map_err(|e| e.to_string()) });
+    let mut third = tokio::spawn(review_http1(addr, config));
     let early = tokio::time::timeout(Duration::from_secs(1), &mut third).await;
     assert!(
         early.is_err(),
@@ -69,13 +68,17 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
     );
 
     // Closing one lets it in.
+    first.closed.abort();
     drop(first);
-    first_conn.abort();
-    let answer = tokio::time::timeout(DEADLINE, third)
+    let review = tokio::time::timeout(DEADLINE, third)
         .await
         .expect("the third connection is served once one closes")
         .expect("no panic");
-    assert_eq!(answer, Ok(false), "the privileged Pod is denied");
+    assert_eq!(
+        review.allowed(),
+        Some(false),
+        "the privileged Pod is denied: {review}"
+    );
     server.stop().await;
 }
 
@@ -92,11 +95,11 @@ async fn idle_connections_are_closed_over_http1_and_http2() {
     // The server's idle clock starts after this instant (at its handshake, then at the end of
     // the review), so the close comes at least `idle` after it, however slow the client is.
     let started = Instant::now();
-    let (mut sender, conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+    let mut conn = connect(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("HTTP/1.1");
-    assert!(!review_on(&mut sender).await.expect("answer"));
-    tokio::time::timeout(closed_within, conn)
+    assert!(!conn.review(true).await.expect_allowed("a review"));
+    tokio::time::timeout(closed_within, conn.closed)
         .await
         .expect("the idle HTTP/1.1 connection is closed")
         .expect("no panic");
@@ -120,11 +123,15 @@ async fn idle_connections_are_closed_over_http1_and_http2() {
         .expect("ready");
     let response = bounded(
         "the webhook's response over HTTP/2",
-        sender.send_request(review_request(true)),
+        sender.send_request(post_request(review_body(true))),
     )
     .await
     .expect("review");
-    assert!(!allowed(response).await.expect("answer"));
+    assert!(
+        !answer(response)
+            .await
+            .expect_allowed("a review over HTTP/2")
+    );
     tokio::time::timeout(closed_within, conn)
         .await
         .expect("the idle HTTP/2 connection is closed")
@@ -192,20 +199,21 @@ async fn the_client_ca_is_reloaded_and_a_broken_one_keeps_the_current() {
     let with = |identity: &CertAndKey| client_config(&ca.pem(), H1, Some(identity));
 
     assert_eq!(
-        review_http1(server.addr, with(&old_client)).await.ok(),
+        review_http1(server.addr, with(&old_client)).await.allowed(),
         Some(false)
     );
-    assert!(review_http1(server.addr, with(&new_client)).await.is_err());
+    review_http1(server.addr, with(&new_client))
+        .await
+        .assert_refused("a client of a CA not yet trusted");
 
     replace(&ca_file, &new_ca.pem());
     wait_for("the new client CA to be trusted", || async {
-        review_http1(server.addr, with(&new_client)).await.is_ok()
+        review_http1(server.addr, with(&new_client)).await.allowed() == Some(false)
     })
     .await;
-    assert!(
-        review_http1(server.addr, with(&old_client)).await.is_err(),
-        "the replaced CA is no longer trusted"
-    );
+    review_http1(server.addr, with(&old_client))
+        .await
+        .assert_refused("a client of the replaced CA");
 
     replace(&ca_file, "not a certificate");
     let path = ca_file.display().to_string();
@@ -217,7 +225,7 @@ async fn the_client_ca_is_reloaded_and_a_broken_one_keeps_the_current() {
     })
     .await;
     assert_eq!(
-        review_http1(server.addr, with(&new_client)).await.ok(),
+        review_http1(server.addr, with(&new_client)).await.allowed(),
         Some(false),
         "the current CA keeps working"
     );
@@ -238,25 +246,23 @@ async fn only_accepted_client_names_complete_the_handshake() {
 
     let by_cn = client_ca.client_cert("kube-apiserver", &[]).expect("cert");
     assert_eq!(
-        review_http1(server.addr, with(&by_cn)).await.ok(),
+        review_http1(server.addr, with(&by_cn)).await.allowed(),
         Some(false)
     );
     let by_dns = client_ca
         .client_cert_with_dns_names("front-proxy", &["apiserver.example.internal"])
         .expect("cert");
     assert_eq!(
-        review_http1(server.addr, with(&by_dns)).await.ok(),
+        review_http1(server.addr, with(&by_dns)).await.allowed(),
         Some(false)
     );
     // Signed by the same CA, but nobody the webhook was told to accept.
     let other = client_ca
         .client_cert("system:anonymous", &["system:masters"])
         .expect("cert");
-    let refused = review_http1(server.addr, with(&other)).await;
-    assert!(
-        refused.is_err(),
-        "an unlisted identity was answered: {refused:?}"
-    );
+    review_http1(server.addr, with(&other))
+        .await
+        .assert_refused("an unlisted identity");
     server.stop().await;
 }
 
@@ -267,17 +273,9 @@ async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
     let (server, _certs) = start(&ca, |_| {}).await;
     let marker = format!("LEAKED-{}", "x".repeat(4000));
     let mut bodies = Vec::new();
-    let mut wrong_version = review_request(true)
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    let mut review: Value = serde_json::from_slice(&wrong_version).expect("JSON");
+    let mut review: Value = serde_json::from_slice(&review_body(true)).expect("JSON");
     review["apiVersion"] = json!(marker);
-    wrong_version = review.to_string().into_bytes();
-    bodies.push(wrong_version);
+    bodies.push(review.to_string().into_bytes());
     let mut privileged: Value = review.clone();
     privileged["apiVersion"] = json!("admission.k8s.io/v1");
     privileged["request"]["object"]["spec"]["containers"][0]["securityContext"]["privileged"] =
@@ -285,29 +283,15 @@ async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
     bodies.push(privileged.to_string().into_bytes());
 
     for body in bodies {
-        let (mut sender, _conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+        let mut conn = connect(server.addr, client_config(&ca.pem(), H1, None))
             .await
             .expect("connection");
-        bounded("the HTTP/1.1 connection becoming ready", sender.ready())
-            .await
-            .expect("ready");
-        let request = hyper::Request::post("https://127.0.0.1/validate")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .expect("request");
-        let response = bounded("the webhook's answer", sender.send_request(request))
-            .await
-            .expect("answer");
-        assert_eq!(response.status(), hyper::StatusCode::BAD_REQUEST);
-        let answer = bounded("the answer's body", response.into_body().collect())
-            .await
-            .expect("body")
-            .to_bytes();
-        assert!(
-            answer.len() < 2048,
-            "the answer echoes {} bytes",
-            answer.len()
-        );
+        let review = conn.post(body).await;
+        let client::Review::Answered { status, body } = &review else {
+            panic!("a malformed review is answered, not refused: {review}");
+        };
+        assert_eq!(*status, hyper::StatusCode::BAD_REQUEST, "{review}");
+        assert!(body.len() < 2048, "the answer echoes {} bytes", body.len());
     }
     wait_for("the refusals in the debug log", || async {
         log_lines()
@@ -330,28 +314,4 @@ async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
         );
     }
     server.stop().await;
-}
-
-/// The bound above can fail: a peer that accepts the connection and never answers the TLS
-/// handshake fails the review naming that step, instead of hanging or passing as a refusal.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[should_panic(expected = "stopped at: TLS handshake (the connection task was still running)")]
-async fn a_review_that_stalls_fails_naming_its_step() {
-    let ca = Ca::new("test CA").expect("a test CA");
-    let silent = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind");
-    let addr = silent.local_addr().expect("address");
-    let _held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((stream, _)) = silent.accept().await {
-            open.push(stream);
-        }
-    });
-    let _ = review_http1_within(
-        addr,
-        client_config(&ca.pem(), H1, None),
-        Duration::from_millis(500),
-    )
-    .await;
 }

@@ -1,7 +1,8 @@
 //! Helpers shared by the in-process webhook server tests (`webhook_tls`, `webhook_transport`):
-//! a webhook server with one Deny policy, polling with a deadline and this test binary's
-//! captured logs. Kept apart from `common`,
-//! whose cluster helpers these tests do not use (unused items in a test module warn per crate).
+//! a webhook server with one Deny policy, its TLS client ([`client`]), polling with a deadline
+//! and this test binary's captured logs. Kept apart from `common`, whose cluster helpers these
+//! tests do not use; declared `pub mod support;` so that what one test file leaves unused does
+//! not warn.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -13,6 +14,8 @@ use guardian_operator::metrics::Metrics;
 use guardian_operator::webhook::{Webhook, WebhookConfig, WebhookState};
 use serde_json::json;
 use tokio::sync::oneshot;
+
+pub mod client;
 
 /// Generous: the CI machine has two loaded cores.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -100,6 +103,7 @@ pub fn log_lines() -> Vec<String> {
 // ---- the server under test -------------------------------------------------------------------
 
 /// A webhook on a free loopback port with one Deny policy (`pss-privileged`).
+#[derive(Debug)]
 pub struct Server {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
