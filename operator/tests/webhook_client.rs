@@ -18,7 +18,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use guardian_testenv::Ca;
-use support::client::{H1, Review, client_config, review_http1_within};
+use support::client::{H1, client_config, review_http1_within};
+use support::review::Review;
 
 /// A loopback listener that accepts connections and holds them, doing `then` with each.
 async fn holding<F, Fut>(then: F) -> std::net::SocketAddr

@@ -14,9 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use guardian_operator::webhook::{self, WebhookConfig};
 use guardian_testenv::{Ca, CertAndKey};
-use support::client::{
-    self, H1, H2, answer, connect, post_request, review_body, review_http1, tls,
-};
+use support::client::{self, H1, H2, answer, connect, review_http1, tls};
+use support::review::{Review, post_request, review_body};
 use support::{DEADLINE, Server, bounded, capture_logs, log_lines, wait_for};
 
 // ---- the server --------------------------------------------------------------------------
@@ -287,7 +286,7 @@ async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
             .await
             .expect("connection");
         let review = conn.post(body).await;
-        let client::Review::Answered { status, body } = &review else {
+        let Review::Answered { status, body } = &review else {
             panic!("a malformed review is answered, not refused: {review}");
         };
         assert_eq!(*status, hyper::StatusCode::BAD_REQUEST, "{review}");

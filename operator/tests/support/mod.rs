@@ -1,5 +1,5 @@
 //! Helpers shared by the in-process webhook server tests (`webhook_tls`, `webhook_transport`):
-//! a webhook server with one Deny policy, its TLS client ([`client`]), polling with a deadline
+//! a webhook server with one Deny policy, its TLS client ([`client`], [`review`]), polling with a deadline
 //! and this test binary's captured logs. Kept apart from `common`, whose cluster helpers these
 //! tests do not use; declared `pub mod support;` so that what one test file leaves unused does
 //! not warn.
@@ -16,6 +16,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 pub mod client;
+pub mod review;
 
 /// Generous: the CI machine has two loaded cores.
 pub const DEADLINE: Duration = Duration::from_secs(60);
