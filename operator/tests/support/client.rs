@@ -257,11 +257,20 @@ async fn within<T>(
     progress: &Progress,
     step: impl std::future::Future<Output = T>,
 ) -> T {
-    match tokio::time::timeout(deadline, step).await {
+    let mut timed = std::pin::pin!(tokio::time::timeout(deadline, step));
+    let elapsed = std::future::poll_fn(|cx| match timed.as_mut().poll(cx) {
+        std::task::Poll::Ready(Ok(done)) => std::task::Poll::Ready(Ok(done)),
+        // Read while the step still lives: once it is dropped, its abandoned request makes
+        // the connection task end, and the report would blame a closed connection.
+        std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(Err(progress.report())),
+        std::task::Poll::Pending => std::task::Poll::Pending,
+    })
+    .await;
+    match elapsed {
         Ok(done) => done,
-        Err(_) => panic!(
-            "{what} to {peer} neither completed nor failed within {deadline:?}; stopped at: {}",
-            progress.report()
+        Err(report) => panic!(
+            "{what} to {peer} neither completed nor failed within {deadline:?}; stopped at: \
+             {report}"
         ),
     }
 }
