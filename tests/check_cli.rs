@@ -1,8 +1,8 @@
 //! `kube-guardian check` end to end: the real binary on the examples, as a CI pipeline runs it.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -10,21 +10,19 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The binary with `stdin` written on its own thread while its output is drained (no pipe
+/// deadlock on large inputs or reports), killed after a generous deadline instead of hanging.
 fn kube_guardian(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut pipe = child.stdin.take().expect("stdin is piped");
-    pipe.write_all(stdin.unwrap_or("").as_bytes())
-        .expect("stdin is writable");
-    drop(pipe);
-    child.wait_with_output().expect("the binary finishes")
+    guardian_testenv::output_within(
+        Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+            .args(args)
+            .current_dir(root())
+            .env("NO_COLOR", "1"),
+        &format!("kube-guardian {}", args.join(" ")),
+        Some(stdin.unwrap_or("").as_bytes()),
+        Duration::from_secs(120),
+    )
+    .expect("the binary finishes")
 }
 
 fn json_report(args: &[&str]) -> (i32, Value) {

@@ -222,16 +222,21 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
 async fn the_operator_recovers_from_an_apiserver_restart_without_exiting() {
     let mut cp = ControlPlane::start().await.expect("control plane");
 
-    // Without the CRDs the operator fails fast with an install hint.
-    let out = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
-        .args(["operator", "--kubeconfig"])
-        .arg(cp.kubeconfig_path())
-        .args([
-            "--health-addr",
-            &free_addr().expect("a free port").to_string(),
-        ])
-        .output()
-        .expect("the operator runs");
+    // Without the CRDs the operator fails fast with an install hint (an operator that starts
+    // instead is killed at a generous deadline and fails the test, not hangs it).
+    let out = guardian_testenv::output_within(
+        Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+            .args(["operator", "--kubeconfig"])
+            .arg(cp.kubeconfig_path())
+            .args([
+                "--health-addr",
+                &free_addr().expect("a free port").to_string(),
+            ]),
+        "kube-guardian operator without the CRDs",
+        None,
+        Duration::from_secs(90),
+    )
+    .expect("the operator exits");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

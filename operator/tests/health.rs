@@ -118,14 +118,23 @@ fn is_sample(line: &str) -> bool {
     value_ok && name_ok && labels_ok
 }
 
-/// A raw HTTP/1.1 GET, enough to exercise the real listener without an HTTP client dependency.
+/// A raw HTTP/1.1 GET, enough to exercise the real listener without an HTTP client dependency;
+/// bounded by a generous 60 s, so a server that never answers fails the test instead of hanging.
 async fn raw_get(addr: SocketAddr, path: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    Ok(response)
+    let deadline = std::time::Duration::from_secs(60);
+    let get = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    tokio::time::timeout(deadline, get)
+        .await
+        .map_err(|_| format!("GET {path} on {addr}: no complete answer within {deadline:?}"))?
+        .map_err(Into::into)
 }
 
 #[tokio::test]

@@ -727,14 +727,24 @@ async fn a_body_that_never_arrives_times_out_with_a_503() {
         .clone()
         .with_limits(1024, Duration::from_millis(200));
     let stalled = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
-    let response = router(state)
-        .oneshot(Request::post("/validate").body(stalled).expect("request"))
-        .await
-        .expect("infallible");
+    // Bounded far above the 200 ms under test: if the request timeout regresses, the body never
+    // arrives and the test must fail, not hang the run.
+    let generous = Duration::from_secs(60);
+    let response = tokio::time::timeout(
+        generous,
+        router(state).oneshot(Request::post("/validate").body(stalled).expect("request")),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no answer to a stalled body within {generous:?}"))
+    .expect("infallible");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
+    let bytes = tokio::time::timeout(
+        generous,
+        axum::body::to_bytes(response.into_body(), usize::MAX),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the 503's body not read within {generous:?}"))
+    .expect("body");
     let body: Value = serde_json::from_slice(&bytes).expect("JSON");
     assert_eq!(body["code"], 503);
 }

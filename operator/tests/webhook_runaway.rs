@@ -68,19 +68,35 @@ fn review(object: Value) -> Vec<u8> {
     serde_json::to_vec(&body).expect("a review serialises")
 }
 
+/// Far above [`DEADLINE`]: the deadline is what is under test, so a review that outlives it
+/// must fail the test naming the step instead of hanging the run.
+const GENEROUS: Duration = Duration::from_secs(60);
+
+/// Awaits `step`, failing with `what` after [`GENEROUS`].
+async fn bounded<T>(what: &str, step: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(GENEROUS, step)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not done after {GENEROUS:?}"))
+}
+
 async fn post(state: WebhookState, body: Vec<u8>) -> (StatusCode, Value) {
     let request = Request::post("/validate")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .expect("request");
-    let response = router(state)
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
+    let response = bounded(
+        "the webhook's answer to a review",
+        router(state).oneshot(request),
+    )
+    .await
+    .expect("the router is infallible");
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
+    let bytes = bounded(
+        "the answer's body",
+        axum::body::to_bytes(response.into_body(), usize::MAX),
+    )
+    .await
+    .expect("body");
     (status, serde_json::from_slice(&bytes).expect("a JSON body"))
 }
 
@@ -104,7 +120,9 @@ async fn hostile_reviews_past_their_deadline_give_their_slots_back() {
         .map(|_| tokio::spawn(post(state.clone(), hostile.clone())))
         .collect();
     for task in tasks {
-        let (status, body) = task.await.expect("the hostile request task");
+        let (status, body) = bounded("a hostile review's 503", task)
+            .await
+            .expect("the hostile request task");
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     }
 

@@ -1,32 +1,25 @@
 //! The webhook over real TLS on loopback: protocol versions (including a raw TLS 1.1
 //! ClientHello), certificate rotation by symlink swap, a broken new pair, and mTLS.
 
-mod support;
+pub mod support;
 
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ProtocolVersion, RootCertStore};
-use serde_json::{Value, json};
+use rustls::{ClientConfig, ProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use guardian_cluster::store::PolicyStore;
 use guardian_operator::metrics::Metrics;
 use guardian_operator::webhook::{self, Webhook, WebhookConfig, WebhookState};
 use guardian_testenv::{Ca, CertAndKey};
-use support::{DEADLINE, Server, capture_logs, log_lines, wait_for};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use support::client::{self, H1, connect, review_http1};
+use support::{Server, bounded, capture_logs, log_lines, wait_for};
 
 // ---- a Secret-volume-like certificate directory -------------------------------------------
 
@@ -69,109 +62,15 @@ impl CertDir {
     }
 }
 
-// ---- the server --------------------------------------------------------------------------
-
 // ---- clients -----------------------------------------------------------------------------
 
+/// A client trusting `ca_pem` over `versions` only, offering HTTP/1.1.
 fn client_config(
     ca_pem: &str,
     versions: &[&'static rustls::SupportedProtocolVersion],
     identity: Option<&CertAndKey>,
 ) -> ClientConfig {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA cert");
-    }
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_protocol_versions(versions)
-            .expect("versions")
-            .with_root_certificates(roots);
-    match identity {
-        None => builder.with_no_client_auth(),
-        Some(pair) => builder
-            .with_client_auth_cert(
-                CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
-                    .collect::<Result<Vec<_>, _>>()
-                    .expect("client cert"),
-                PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).expect("client key"),
-            )
-            .expect("client auth"),
-    }
-}
-
-/// An open HTTP/1.1-over-TLS connection and what its handshake negotiated.
-struct Connection {
-    sender: SendRequest<Full<Bytes>>,
-    version: Option<ProtocolVersion>,
-    peer_cert: Vec<u8>,
-}
-
-async fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Connection, BoxError> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await?;
-    let (_, session) = tls.get_ref();
-    let version = session.protocol_version();
-    let peer_cert = session
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.to_vec())
-        .unwrap_or_default();
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
-    tokio::spawn(conn);
-    Ok(Connection {
-        sender,
-        version,
-        peer_cert,
-    })
-}
-
-fn review_body(privileged: bool) -> Vec<u8> {
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "tls-test",
-            "kind": { "group": "", "version": "v1", "kind": "Pod" },
-            "namespace": "shop",
-            "operation": "CREATE",
-            "object": {
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": { "name": "web", "namespace": "shop" },
-                "spec": { "containers": [{ "name": "app", "image": "nginx:1.27",
-                                           "securityContext": { "privileged": privileged } }] }
-            }
-        }
-    })
-    .to_string()
-    .into_bytes()
-}
-
-impl Connection {
-    /// Posts a review and returns `response.allowed`.
-    async fn review(&mut self, privileged: bool) -> Result<bool, BoxError> {
-        let request = hyper::Request::post("/validate")
-            .header(hyper::header::HOST, "127.0.0.1")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(review_body(privileged))))?;
-        // hyper's HTTP/1 sender takes one request at a time: wait until the previous exchange
-        // has fully finished, or a quick second request fails with "connection was not ready".
-        self.sender.ready().await?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        if status != hyper::StatusCode::OK {
-            return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
-        }
-        let body: Value = serde_json::from_slice(&bytes)?;
-        assert_eq!(body["response"]["uid"], "tls-test");
-        body["response"]["allowed"]
-            .as_bool()
-            .ok_or_else(|| "no allowed field".into())
-    }
+    client::client_config(ca_pem, versions, H1, identity)
 }
 
 /// A serving certificate for the webhook on 127.0.0.1.
@@ -209,11 +108,11 @@ async fn serves_tls_1_2_and_1_3() {
             .expect("handshake");
         assert_eq!(conn.version, Some(expected));
         assert!(
-            !conn.review(true).await.expect("review"),
+            !conn.review(true).await.expect_allowed("review"),
             "denied over {expected:?}"
         );
         assert!(
-            conn.review(false).await.expect("review"),
+            conn.review(false).await.expect_allowed("review"),
             "allowed over {expected:?}"
         );
     }
@@ -264,16 +163,24 @@ fn raw_client_hello(version: [u8; 2]) -> Vec<u8> {
 
 /// Sends raw bytes and returns the first TLS record the server answers with.
 async fn first_record(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    tcp.write_all(bytes).await.expect("send hello");
-    let mut header = [0u8; 5];
-    tokio::time::timeout(DEADLINE, tcp.read_exact(&mut header))
+    let mut tcp = bounded("a TCP connection to the webhook", TcpStream::connect(addr))
         .await
-        .expect("the server answers")
+        .expect("connect");
+    bounded("sending a ClientHello", tcp.write_all(bytes))
+        .await
+        .expect("send hello");
+    let mut header = [0u8; 5];
+    bounded("the server's answer", tcp.read_exact(&mut header))
+        .await
         .expect("a record header");
     let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
     let mut payload = vec![0; len];
-    tcp.read_exact(&mut payload).await.expect("the record");
+    bounded(
+        "the rest of the server's record",
+        tcp.read_exact(&mut payload),
+    )
+    .await
+    .expect("the record");
     let mut record = header.to_vec();
     record.extend_from_slice(&payload);
     record
@@ -319,7 +226,7 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
 
     let mut open = connect(server.addr, tls()).await.expect("connect");
     assert_eq!(open.peer_cert, der(&first.cert_pem));
-    assert!(!open.review(true).await.expect("review"));
+    assert!(!open.review(true).await.expect_allowed("review"));
 
     let second = serving_cert(&ca);
     dir.swap(&second);
@@ -334,7 +241,7 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
         !open
             .review(true)
             .await
-            .expect("review on the old connection")
+            .expect_allowed("review on the old connection")
     );
 
     // A certificate with someone else's key: rejected, logged, the current pair keeps serving.
@@ -350,7 +257,7 @@ async fn a_rotated_pair_is_served_without_restart_and_a_broken_one_is_ignored() 
     .await;
     let mut conn = connect(server.addr, tls()).await.expect("still serving");
     assert_eq!(conn.peer_cert, der(&second.cert_pem));
-    assert!(conn.review(false).await.expect("review"));
+    assert!(conn.review(false).await.expect_allowed("review"));
 
     // Not PEM at all: same.
     dir.swap(&CertAndKey {
@@ -390,31 +297,20 @@ async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
         // No certificate: TLS 1.2 fails the handshake; under TLS 1.3 the client finishes first
         // and learns of the refusal on its first read. Either way no review is answered.
-        let anonymous = async {
-            let mut conn = connect(server.addr, client_config(&ca.pem(), &[version], None)).await?;
-            conn.review(false).await
-        };
-        assert!(
-            anonymous.await.is_err(),
-            "{version:?}: a client without a certificate is refused"
-        );
+        review_http1(server.addr, client_config(&ca.pem(), &[version], None))
+            .await
+            .assert_refused(&format!("{version:?}: a client without a certificate"));
 
         let stranger = Ca::new("another CA")
             .expect("a test CA")
             .client_cert("mallory", &[])
             .expect("a client certificate");
-        let rogue = async {
-            let mut conn = connect(
-                server.addr,
-                client_config(&ca.pem(), &[version], Some(&stranger)),
-            )
-            .await?;
-            conn.review(false).await
-        };
-        assert!(
-            rogue.await.is_err(),
-            "{version:?}: a certificate from another CA is refused"
-        );
+        review_http1(
+            server.addr,
+            client_config(&ca.pem(), &[version], Some(&stranger)),
+        )
+        .await
+        .assert_refused(&format!("{version:?}: a certificate from another CA"));
 
         let trusted = client_ca
             .client_cert("kube-apiserver", &[])
@@ -425,7 +321,10 @@ async fn mtls_refuses_clients_without_a_certificate_from_the_ca() {
         )
         .await
         .expect("handshake with a trusted client certificate");
-        assert!(!conn.review(true).await.expect("review"), "{version:?}");
+        assert!(
+            !conn.review(true).await.expect_allowed("review"),
+            "{version:?}"
+        );
     }
     server.stop().await;
 }

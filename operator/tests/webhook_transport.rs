@@ -2,30 +2,21 @@
 //! connections closed over HTTP/1 and HTTP/2, HTTP/2 keep-alive PINGs, the client CA reloaded
 //! while serving, accepted client identities, and what a refused request leaves in the logs.
 
-mod support;
+pub mod support;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ClientConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 use guardian_operator::webhook::{self, WebhookConfig};
 use guardian_testenv::{Ca, CertAndKey};
-use support::{DEADLINE, Server, capture_logs, log_lines, wait_for};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use support::client::{self, H1, H2, answer, connect, review_http1, tls};
+use support::review::{Review, post_request, review_body};
+use support::{DEADLINE, Server, bounded, capture_logs, log_lines, wait_for};
 
 // ---- the server --------------------------------------------------------------------------
 
@@ -46,119 +37,10 @@ async fn start(ca: &Ca, tune: impl FnOnce(&mut WebhookConfig)) -> (Server, tempf
     (Server::start(certs.path(), tune).await, certs)
 }
 
-// ---- clients -----------------------------------------------------------------------------
-
+/// A client trusting `ca_pem` over the default TLS versions, offering `alpn`.
 fn client_config(ca_pem: &str, alpn: &[&[u8]], identity: Option<&CertAndKey>) -> ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA cert");
-    }
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots);
-    let mut config = match identity {
-        None => builder.with_no_client_auth(),
-        Some(pair) => builder
-            .with_client_auth_cert(
-                CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
-                    .collect::<Result<Vec<_>, _>>()
-                    .expect("client cert"),
-                PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).expect("client key"),
-            )
-            .expect("client auth"),
-    };
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    config
+    client::client_config(ca_pem, rustls::DEFAULT_VERSIONS, alpn, identity)
 }
-
-const H1: &[&[u8]] = &[b"http/1.1"];
-const H2: &[&[u8]] = &[b"h2"];
-
-async fn tls(addr: SocketAddr, config: ClientConfig) -> Result<TlsStream<TcpStream>, BoxError> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
-    Ok(TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await?)
-}
-
-fn review_request(privileged: bool) -> hyper::Request<Full<Bytes>> {
-    let body = json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "transport-test",
-            "kind": { "group": "", "version": "v1", "kind": "Pod" },
-            "namespace": "shop",
-            "operation": "CREATE",
-            "object": {
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": { "name": "web", "namespace": "shop" },
-                "spec": { "containers": [{ "name": "app", "image": "nginx:1.27",
-                                           "securityContext": { "privileged": privileged } }] }
-            }
-        }
-    });
-    hyper::Request::post("https://127.0.0.1/validate")
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("request")
-}
-
-async fn allowed(response: hyper::Response<hyper::body::Incoming>) -> Result<bool, BoxError> {
-    let status = response.status();
-    let bytes = response.into_body().collect().await?.to_bytes();
-    if status != hyper::StatusCode::OK {
-        return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
-    }
-    let body: Value = serde_json::from_slice(&bytes)?;
-    body["response"]["allowed"]
-        .as_bool()
-        .ok_or_else(|| "no allowed field".into())
-}
-
-/// An HTTP/1.1 connection: the sender and the task that ends when the server closes it.
-async fn http1(
-    addr: SocketAddr,
-    config: ClientConfig,
-) -> Result<
-    (
-        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-        tokio::task::JoinHandle<()>,
-    ),
-    BoxError,
-> {
-    let stream = tls(addr, config).await?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    Ok((
-        sender,
-        tokio::spawn(async move {
-            let _ = conn.await;
-        }),
-    ))
-}
-
-async fn review_http1(addr: SocketAddr, config: ClientConfig) -> Result<bool, BoxError> {
-    // Bounded: a review that never completes is an error the caller sees (and `wait_for` retries),
-    // not a test that hangs with no message.
-    let review = async {
-        let (mut sender, _conn) = http1(addr, config).await?;
-        sender.ready().await?;
-        allowed(sender.send_request(review_request(true)).await?).await
-    };
-    match tokio::time::timeout(REVIEW_DEADLINE, review).await {
-        Ok(result) => result,
-        Err(_) => {
-            eprintln!("a review over HTTP/1.1 did not complete within {REVIEW_DEADLINE:?}");
-            Err(format!("no answer within {REVIEW_DEADLINE:?}").into())
-        }
-    }
-}
-
-/// Far above a loopback review's milliseconds.
-const REVIEW_DEADLINE: Duration = Duration::from_secs(10);
 
 // ---- tests -------------------------------------------------------------------------------
 
@@ -166,29 +48,18 @@ const REVIEW_DEADLINE: Duration = Duration::from_secs(10);
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let ca = Ca::new("test CA").expect("a test CA");
     let (server, _certs) = start(&ca, |c| c.max_connections = 2).await;
-    let (mut first, first_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+    let mut first = connect(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("first connection");
-    let (_second, _second_conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+    let _second = connect(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("second connection");
-    first.ready().await.expect("ready");
-    assert!(
-        !allowed(
-            first
-                .send_request(review_request(true))
-                .await
-                .expect("review")
-        )
-        .await
-        .expect("answer")
-    );
+    assert!(!first.review(true).await.expect_allowed("a review"));
 
     // A third connection is not served while two are open: its handshake stays unanswered.
     let addr = server.addr;
     let config = client_config(&ca.pem(), H1, None);
-    let mut third =
-        tokio::spawn(async move { review_http1(addr, config).await.map_err(|e| e.to_string()) });
+    let mut third = tokio::spawn(review_http1(addr, config));
     let early = tokio::time::timeout(Duration::from_secs(1), &mut third).await;
     assert!(
         early.is_err(),
@@ -196,66 +67,69 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
     );
 
     // Closing one lets it in.
+    first.closed.abort();
     drop(first);
-    first_conn.abort();
-    let answer = tokio::time::timeout(DEADLINE, third)
+    let review = tokio::time::timeout(DEADLINE, third)
         .await
         .expect("the third connection is served once one closes")
         .expect("no panic");
-    assert_eq!(answer, Ok(false), "the privileged Pod is denied");
+    assert_eq!(
+        review.allowed(),
+        Some(false),
+        "the privileged Pod is denied: {review}"
+    );
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_over_http1_and_http2() {
     let ca = Ca::new("test CA").expect("a test CA");
-    let idle = Duration::from_millis(300);
+    // Long enough that a loaded machine sends the first request before the new connection
+    // counts as idle.
+    let idle = Duration::from_secs(1);
     let (server, _certs) = start(&ca, |c| c.idle_timeout = idle).await;
     // Well under the request timeout (8 s), which bounds HTTP/1 header reads on its own.
     let closed_within = Duration::from_secs(5);
 
-    let (mut sender, conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+    // The server's idle clock starts after this instant (at its handshake, then at the end of
+    // the review), so the close comes at least `idle` after it, however slow the client is.
+    let started = Instant::now();
+    let mut conn = connect(server.addr, client_config(&ca.pem(), H1, None))
         .await
         .expect("HTTP/1.1");
-    sender.ready().await.expect("ready");
-    assert!(
-        !allowed(
-            sender
-                .send_request(review_request(true))
-                .await
-                .expect("review")
-        )
-        .await
-        .expect("answer")
-    );
-    let started = Instant::now();
-    tokio::time::timeout(closed_within, conn)
+    assert!(!conn.review(true).await.expect_allowed("a review"));
+    tokio::time::timeout(closed_within, conn.closed)
         .await
         .expect("the idle HTTP/1.1 connection is closed")
         .expect("no panic");
-    assert!(started.elapsed() >= idle / 2, "closed before it was idle");
+    assert!(started.elapsed() >= idle, "closed before it was idle");
 
     let stream = tls(server.addr, client_config(&ca.pem(), H2, None))
         .await
         .expect("TLS");
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("HTTP/2");
+    let (mut sender, conn) = bounded(
+        "an HTTP/2 handshake with the webhook",
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)),
+    )
+    .await
+    .expect("HTTP/2");
     let conn = tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender.ready().await.expect("ready");
-    assert!(
-        !allowed(
-            sender
-                .send_request(review_request(true))
-                .await
-                .expect("review")
-        )
+    bounded("the HTTP/2 connection becoming ready", sender.ready())
         .await
-        .expect("answer")
+        .expect("ready");
+    let response = bounded(
+        "the webhook's response over HTTP/2",
+        sender.send_request(post_request(review_body(true))),
+    )
+    .await
+    .expect("review");
+    assert!(
+        !answer(response)
+            .await
+            .expect_allowed("a review over HTTP/2")
     );
     tokio::time::timeout(closed_within, conn)
         .await
@@ -277,10 +151,12 @@ async fn an_http2_peer_that_stops_answering_pings_is_dropped() {
     let mut stream = tls(server.addr, client_config(&ca.pem(), H2, None))
         .await
         .expect("TLS");
-    stream
-        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-        .await
-        .expect("preface");
+    bounded(
+        "sending the HTTP/2 preface",
+        stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"),
+    )
+    .await
+    .expect("preface");
     let mut everything = Vec::new();
     let read =
         tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut everything)).await;
@@ -322,20 +198,21 @@ async fn the_client_ca_is_reloaded_and_a_broken_one_keeps_the_current() {
     let with = |identity: &CertAndKey| client_config(&ca.pem(), H1, Some(identity));
 
     assert_eq!(
-        review_http1(server.addr, with(&old_client)).await.ok(),
+        review_http1(server.addr, with(&old_client)).await.allowed(),
         Some(false)
     );
-    assert!(review_http1(server.addr, with(&new_client)).await.is_err());
+    review_http1(server.addr, with(&new_client))
+        .await
+        .assert_refused("a client of a CA not yet trusted");
 
     replace(&ca_file, &new_ca.pem());
     wait_for("the new client CA to be trusted", || async {
-        review_http1(server.addr, with(&new_client)).await.is_ok()
+        review_http1(server.addr, with(&new_client)).await.allowed() == Some(false)
     })
     .await;
-    assert!(
-        review_http1(server.addr, with(&old_client)).await.is_err(),
-        "the replaced CA is no longer trusted"
-    );
+    review_http1(server.addr, with(&old_client))
+        .await
+        .assert_refused("a client of the replaced CA");
 
     replace(&ca_file, "not a certificate");
     let path = ca_file.display().to_string();
@@ -347,7 +224,7 @@ async fn the_client_ca_is_reloaded_and_a_broken_one_keeps_the_current() {
     })
     .await;
     assert_eq!(
-        review_http1(server.addr, with(&new_client)).await.ok(),
+        review_http1(server.addr, with(&new_client)).await.allowed(),
         Some(false),
         "the current CA keeps working"
     );
@@ -368,25 +245,23 @@ async fn only_accepted_client_names_complete_the_handshake() {
 
     let by_cn = client_ca.client_cert("kube-apiserver", &[]).expect("cert");
     assert_eq!(
-        review_http1(server.addr, with(&by_cn)).await.ok(),
+        review_http1(server.addr, with(&by_cn)).await.allowed(),
         Some(false)
     );
     let by_dns = client_ca
         .client_cert_with_dns_names("front-proxy", &["apiserver.example.internal"])
         .expect("cert");
     assert_eq!(
-        review_http1(server.addr, with(&by_dns)).await.ok(),
+        review_http1(server.addr, with(&by_dns)).await.allowed(),
         Some(false)
     );
     // Signed by the same CA, but nobody the webhook was told to accept.
     let other = client_ca
         .client_cert("system:anonymous", &["system:masters"])
         .expect("cert");
-    let refused = review_http1(server.addr, with(&other)).await;
-    assert!(
-        refused.is_err(),
-        "an unlisted identity was answered: {refused:?}"
-    );
+    review_http1(server.addr, with(&other))
+        .await
+        .assert_refused("an unlisted identity");
     server.stop().await;
 }
 
@@ -397,17 +272,9 @@ async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
     let (server, _certs) = start(&ca, |_| {}).await;
     let marker = format!("LEAKED-{}", "x".repeat(4000));
     let mut bodies = Vec::new();
-    let mut wrong_version = review_request(true)
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    let mut review: Value = serde_json::from_slice(&wrong_version).expect("JSON");
+    let mut review: Value = serde_json::from_slice(&review_body(true)).expect("JSON");
     review["apiVersion"] = json!(marker);
-    wrong_version = review.to_string().into_bytes();
-    bodies.push(wrong_version);
+    bodies.push(review.to_string().into_bytes());
     let mut privileged: Value = review.clone();
     privileged["apiVersion"] = json!("admission.k8s.io/v1");
     privileged["request"]["object"]["spec"]["containers"][0]["securityContext"]["privileged"] =
@@ -415,27 +282,15 @@ async fn a_refused_request_is_never_logged_verbatim_nor_above_debug() {
     bodies.push(privileged.to_string().into_bytes());
 
     for body in bodies {
-        let (mut sender, _conn) = http1(server.addr, client_config(&ca.pem(), H1, None))
+        let mut conn = connect(server.addr, client_config(&ca.pem(), H1, None))
             .await
             .expect("connection");
-        sender.ready().await.expect("ready");
-        let request = hyper::Request::post("https://127.0.0.1/validate")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .expect("request");
-        let response = sender.send_request(request).await.expect("answer");
-        assert_eq!(response.status(), hyper::StatusCode::BAD_REQUEST);
-        let answer = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        assert!(
-            answer.len() < 2048,
-            "the answer echoes {} bytes",
-            answer.len()
-        );
+        let review = conn.post(body).await;
+        let Review::Answered { status, body } = &review else {
+            panic!("a malformed review is answered, not refused: {review}");
+        };
+        assert_eq!(*status, hyper::StatusCode::BAD_REQUEST, "{review}");
+        assert!(body.len() < 2048, "the answer echoes {} bytes", body.len());
     }
     wait_for("the refusals in the debug log", || async {
         log_lines()

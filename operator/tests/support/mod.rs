@@ -1,7 +1,8 @@
 //! Helpers shared by the in-process webhook server tests (`webhook_tls`, `webhook_transport`):
-//! a webhook server with one Deny policy, polling with a deadline and this test binary's
-//! captured logs. Kept apart from `common`,
-//! whose cluster helpers these tests do not use (unused items in a test module warn per crate).
+//! a webhook server with one Deny policy, its TLS client ([`client`], [`review`]), polling with a deadline
+//! and this test binary's captured logs. Kept apart from `common`, whose cluster helpers these
+//! tests do not use; declared `pub mod support;` so that what one test file leaves unused does
+//! not warn.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -14,9 +15,22 @@ use guardian_operator::webhook::{Webhook, WebhookConfig, WebhookState};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+pub mod client;
+pub mod review;
+
 /// Generous: the CI machine has two loaded cores.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(25);
+
+/// Awaits `step`, failing the test with `what` if it has not completed after [`DEADLINE`]: a
+/// client step over the network that never completes must be a failure with a message, not a
+/// test run that hangs.
+pub async fn bounded<T>(what: &str, step: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(DEADLINE, step).await {
+        Ok(done) => done,
+        Err(_) => panic!("{what}: not done after {DEADLINE:?}"),
+    }
+}
 
 /// Polls `condition` until it holds, failing with `what` after [`DEADLINE`].
 pub async fn wait_for<F, Fut>(what: &str, mut condition: F)
@@ -25,7 +39,17 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let started = Instant::now();
-    while !condition().await {
+    // The deadline bounds each check too: a check over the network that never returns must not
+    // outlive it.
+    let until = tokio::time::Instant::from_std(started + DEADLINE);
+    loop {
+        match tokio::time::timeout_at(until, condition()).await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(_) => {
+                panic!("timed out after {DEADLINE:?} waiting for {what} (a check never returned)")
+            }
+        }
         assert!(
             started.elapsed() < DEADLINE,
             "timed out after {DEADLINE:?} waiting for {what}"
@@ -80,6 +104,7 @@ pub fn log_lines() -> Vec<String> {
 // ---- the server under test -------------------------------------------------------------------
 
 /// A webhook on a free loopback port with one Deny policy (`pss-privileged`).
+#[derive(Debug)]
 pub struct Server {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,

@@ -138,6 +138,16 @@ pub enum Error {
     )]
     NotSupported { operation: &'static str },
 
+    #[error("cannot run {what}")]
+    Run {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{what} did not finish within {waited:?}: killed it")]
+    CommandTimeout { what: String, waited: Duration },
+
     #[error("cannot run tmux to {action}: install it (as root: bash tests/deps.sh)")]
     TmuxMissing {
         action: String,

@@ -23,6 +23,7 @@
 
 mod binaries;
 mod certs;
+mod command;
 mod control_plane;
 pub mod demo;
 mod env;
@@ -39,6 +40,7 @@ mod webhook;
 
 pub use binaries::{DIR_ENV, Versions, default_dir as default_binary_dir};
 pub use certs::{Ca, CertAndKey};
+pub use command::output_within;
 pub use control_plane::{ControlPlane, ControlPlaneBuilder};
 pub use env::{
     EXISTING_CONTEXT_ENV, EXISTING_KUBECONFIG_ENV, SKIP_ENV, existing_cluster_configured,

@@ -20,13 +20,16 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::command::output_within;
 use crate::error::{Error, Result};
 
 /// How often [`Tmux::wait_for`] reads the screen.
 const POLL: Duration = Duration::from_millis(100);
+/// One tmux command returns in milliseconds; generous for a loaded 2-core machine.
+const TMUX_DEADLINE: Duration = Duration::from_secs(30);
 /// How long the last output of a program that exited may take to show.
 const SETTLE: Duration = Duration::from_secs(2);
 /// Runs the program and writes its exit status to a file (`$1`). tmux's own `pane_dead_status`
@@ -323,20 +326,23 @@ impl Tmux {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// `tmux -S <socket> -f <config> args…`, failing with tmux's stderr when it fails.
+    /// `tmux -S <socket> -f <config> args…`, failing with tmux's stderr when it fails, and
+    /// killed after [`TMUX_DEADLINE`] (a tmux client that never returns must not hang a test).
     fn run<S: AsRef<std::ffi::OsStr>>(&self, action: &str, args: &[S]) -> Result<Output> {
-        let out = Command::new("tmux")
-            .arg("-S")
+        let mut tmux = Command::new("tmux");
+        tmux.arg("-S")
             .arg(&self.socket)
             .arg("-f")
             .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| Error::TmuxMissing {
+            .args(args);
+        let what = format!("tmux to {action}");
+        let out = match output_within(&mut tmux, &what, None, TMUX_DEADLINE) {
+            Err(Error::Run { source, .. }) => Err(Error::TmuxMissing {
                 action: action.to_owned(),
                 source,
-            })?;
+            }),
+            other => other,
+        }?;
         if out.status.success() {
             Ok(out)
         } else {
