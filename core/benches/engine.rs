@@ -1,7 +1,4 @@
-//! Engine throughput on 1,000 mixed workload manifests, one core, with and without parsing:
-//! `engine/evaluate (parsed)` evaluates each parsed `Value` as `PolicySet::evaluate` does;
-//! `engine/prepared, evaluated` evaluates objects prepared once beforehand (`Prepared::new`, not
-//! timed), as a caller that evaluates its cached objects again and again would.
+//! Engine throughput on 1,000 mixed workload manifests, one core, with and without parsing.
 //!
 //! Also writes the corpus to `target/bench-corpus/` (one file per manifest) so the `check`
 //! binary can be timed on the same input: `taskset -c 0 kube-guardian check target/bench-corpus`.
@@ -18,7 +15,7 @@ use std::hint::black_box;
 use common::count_findings;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, Profile};
-use guardian_core::engine::{EvalContext, Evaluation, PolicySet, Prepared};
+use guardian_core::engine::{EvalContext, PolicySet};
 use serde_json::Value;
 
 const COUNT: usize = 1_000;
@@ -32,17 +29,6 @@ fn all_rules() -> PolicySet {
         },
     );
     PolicySet::compile(&[policy], &[]).expect("the built-in profiles compile")
-}
-
-/// [`count_findings`] of objects prepared beforehand.
-fn count_prepared(set: &PolicySet, objects: &[Prepared<'_>], ctx: &EvalContext<'_>) -> usize {
-    objects
-        .iter()
-        .map(|o| match set.evaluate_prepared(o, ctx) {
-            Evaluation::Evaluated { findings, .. } => findings.len(),
-            Evaluation::Skipped(_) => 0,
-        })
-        .sum()
 }
 
 fn write_corpus(docs: &[String]) {
@@ -76,18 +62,6 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("evaluate (parsed)", |b| {
         b.iter(|| black_box(count_findings(&set, &objects, &ctx)))
-    });
-    // Not `evaluate …`, so the filter `engine/evaluate` still selects the from-`Value` figure only.
-    let prepared: Vec<Prepared<'_>> = objects
-        .iter()
-        .map(|o| Prepared::new(o).expect("every corpus object is a workload"))
-        .collect();
-    assert_eq!(
-        count_prepared(&set, &prepared, &ctx),
-        count_findings(&set, &objects, &ctx)
-    );
-    group.bench_function("prepared, evaluated", |b| {
-        b.iter(|| black_box(count_prepared(&set, &prepared, &ctx)))
     });
     group.bench_function("parse YAML + evaluate", |b| {
         b.iter(|| {

@@ -7,7 +7,6 @@ pub use compile::Rejected;
 mod exceptions;
 mod matcher;
 mod namespaces;
-mod prepared;
 mod scratch;
 mod selector;
 
@@ -15,7 +14,6 @@ pub use crate::governance::cel::Deadline;
 pub use matcher::{
     DEFAULT_NAMESPACE, FailClosed, NamespaceLabels, NamespaceMap, UnknownNamespaces,
 };
-pub use prepared::Prepared;
 pub use selector::Labels;
 
 use std::sync::{Arc, OnceLock};
@@ -29,7 +27,7 @@ use crate::governance::Rule;
 use crate::governance::Violation;
 use crate::governance::cel::{CelExpression, CelObject};
 use crate::model::{Category, Finding, Outcome, ResourceRef, RuleInfo, Severity};
-use crate::workload::{ObjectMeta, WorkloadKind, WorkloadView};
+use crate::workload::{ObjectMeta, ViewError, WorkloadKind, WorkloadView};
 use exceptions::{CompiledException, ExceptionIndex};
 use matcher::CompiledMatch;
 use scratch::{Run, Scratch};
@@ -234,46 +232,19 @@ impl PolicySet {
         ctx: &EvalContext<'_>,
         include: impl Fn(&str) -> bool,
     ) -> Evaluation {
-        match prepared::view(object) {
-            Ok(workload) => {
-                let resource = Arc::new(workload.meta.resource_ref());
-                self.evaluate_view(object, &workload, resource, ctx, include)
+        let meta = match ObjectMeta::from_value(object) {
+            Ok(meta) => meta,
+            Err(ViewError::NotAManifest(why)) => {
+                return Evaluation::Skipped(format!("not a Kubernetes object: {why}"));
             }
-            Err(why) => Evaluation::Skipped(why),
-        }
-    }
-
-    /// [`evaluate`](Self::evaluate) of a [`Prepared`] object: the same findings, without reading
-    /// the object again (prepare each cached object once, evaluate it on every change).
-    pub fn evaluate_prepared(&self, prepared: &Prepared<'_>, ctx: &EvalContext<'_>) -> Evaluation {
-        self.evaluate_prepared_policies(prepared, ctx, |_| true)
-    }
-
-    /// [`evaluate_policies`](Self::evaluate_policies) of a [`Prepared`] object.
-    pub fn evaluate_prepared_policies(
-        &self,
-        prepared: &Prepared<'_>,
-        ctx: &EvalContext<'_>,
-        include: impl Fn(&str) -> bool,
-    ) -> Evaluation {
-        self.evaluate_view(
-            prepared.object,
-            &prepared.workload,
-            prepared.resource.clone(),
-            ctx,
-            include,
-        )
-    }
-
-    /// Evaluates the view of `object` against the matching policies `include` accepts.
-    fn evaluate_view(
-        &self,
-        object: &Value,
-        workload: &WorkloadView<'_>,
-        resource: Arc<ResourceRef>,
-        ctx: &EvalContext<'_>,
-        include: impl Fn(&str) -> bool,
-    ) -> Evaluation {
+        };
+        let Some(workload) = WorkloadView::new(meta, object) else {
+            return Evaluation::Skipped(format!(
+                "{} {} is not a workload kind; no rule applies",
+                meta.api_version, meta.kind
+            ));
+        };
+        let resource = Arc::new(meta.resource_ref());
         let mut matched_policies = Vec::new();
         let mut findings = Vec::new();
         // Reused across objects on this thread: nothing is allocated for a rule that passes, and
@@ -283,19 +254,19 @@ impl PolicySet {
         // Bound once per object, so fields several CEL rules read are converted once.
         let cel_object: OnceLock<CelObject<'_>> = OnceLock::new();
         for (index, policy) in self.policies.iter().enumerate() {
-            if !include(&policy.name) || !policy.matcher.matches(workload, ctx.namespaces) {
+            if !include(&policy.name) || !policy.matcher.matches(&workload, ctx.namespaces) {
                 continue;
             }
             let first = findings.len();
             exceptions.clear();
             policy
                 .exceptions
-                .covering(workload, ctx.now, &mut exceptions);
+                .covering(&workload, ctx.now, &mut exceptions);
             let Scratch { violations, runs } = &mut scratch;
             violations.clear();
             runs.clear();
             for (rule_index, rule) in policy.rules_for(workload.kind) {
-                let errored = run_rule(rule, workload, object, &cel_object, violations);
+                let errored = run_rule(rule, &workload, object, &cel_object, violations);
                 if runs.last().map_or(0, |r| r.end) < violations.len() {
                     runs.push(Run {
                         rule: rule_index,

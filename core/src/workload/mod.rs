@@ -1,16 +1,13 @@
 //! The workload view: every workload kind normalised to "metadata + pod template spec", borrowed
 //! from the raw object so rules are written once and no object is copied.
 
-mod env;
 mod fields;
 mod pod;
 mod security;
 
-pub use env::{EnvVar, EnvVars};
 pub use fields::Fields;
 pub use security::SecurityContext;
 
-use env::ReadEnv;
 use pod::{Containers, PodFields};
 
 use serde_json::{Map, Value};
@@ -228,8 +225,6 @@ pub struct ContainerRef<'a> {
     probes: [Option<&'a Map<String, Value>>; 3],
     lifecycle: Option<&'a Map<String, Value>>,
     pod_spec_path: &'static str,
-    /// Where its env vars are in the view's [`ReadEnv`], once read (a prepared object).
-    env_range: Option<(usize, usize)>,
 }
 
 /// A probe of a container.
@@ -304,7 +299,6 @@ impl<'a> ContainerRef<'a> {
             probes: [None; 3],
             lifecycle: None,
             pod_spec_path,
-            env_range: None,
         }
     }
 
@@ -382,8 +376,6 @@ pub struct WorkloadView<'a> {
     containers: Containers<'a>,
     pod_security: SecurityContext<'a>,
     pod: PodFields<'a>,
-    /// Every container's env vars, when read ahead ([`read_env`](Self::read_env)).
-    env: Option<ReadEnv<'a>>,
 }
 
 impl<'a> WorkloadView<'a> {
@@ -427,22 +419,7 @@ impl<'a> WorkloadView<'a> {
             containers: Containers::new(&pod, kind.pod_spec_path(), pod_spec),
             pod_security: pod.pod_security(),
             pod,
-            env: None,
         })
-    }
-
-    /// Reads every container's env vars now, so each evaluation of this view reads them from a
-    /// flat list instead of each env var's map (what a prepared object pays once). Evaluating
-    /// once, leave them unread: reading them costs an allocation the rules then save.
-    pub fn read_env(&mut self) {
-        if self.env.is_none() {
-            self.env = Some(ReadEnv::read(self.containers.as_mut_slice()));
-        }
-    }
-
-    /// The env vars of one of this view's containers, in `env` order.
-    pub fn env_vars<'v>(&'v self, c: &ContainerRef<'a>) -> EnvVars<'v, 'a> {
-        EnvVars::new(self.env.as_ref(), c)
     }
 
     /// A path below the pod spec, e.g. `spec_path("hostNetwork")`.

@@ -106,14 +106,6 @@ impl<'a> Containers<'a> {
         self.spilled.push(c);
     }
 
-    pub fn as_mut_slice(&mut self) -> &mut [ContainerRef<'a>] {
-        if self.spilled.is_empty() {
-            self.inline.get_mut(..self.len).unwrap_or_default()
-        } else {
-            &mut self.spilled
-        }
-    }
-
     pub fn as_slice(&self) -> &[ContainerRef<'a>] {
         if self.spilled.is_empty() {
             self.inline.get(..self.len).unwrap_or_default()

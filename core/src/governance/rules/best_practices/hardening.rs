@@ -1,6 +1,8 @@
 //! Container hardening beyond PSS: literal secrets in env, writable root filesystems and
 //! automatically mounted service account tokens.
 
+use serde_json::{Map, Value};
+
 use super::BEST_PRACTICES;
 use crate::governance::rules::support::{Quoted, Site, container_violation_indexed};
 use crate::governance::traits::{BuiltinRule, Rule, RuleMeta, Violation, no_params};
@@ -109,20 +111,37 @@ fn looks_like_secret(name: &str) -> bool {
             .any(|s| bytes.len() >= s.len() && word_at(bytes, bytes.len() - s.len(), s))
 }
 
+/// An env var's `name` (`""` when unset) and whether it has a literal `value` (set, not null, not
+/// `""`), found in one walk of its keys instead of two lookups. This runs for every env var of
+/// every container.
+fn name_and_literal(env: &Map<String, Value>) -> (&str, bool) {
+    let (mut name, mut literal) = ("", false);
+    for (key, value) in env {
+        match key.as_str() {
+            "name" => name = value.as_str().unwrap_or(""),
+            "value" => literal = !value.is_null() && value.as_str() != Some(""),
+            _ => {}
+        }
+    }
+    (name, literal)
+}
+
 impl Rule for SecretEnvVars {
     fn check(&self, w: &WorkloadView<'_>, out: &mut Vec<Violation>) {
         for c in w.containers() {
-            for env in w.env_vars(c) {
-                if env.literal && looks_like_secret(env.name) {
+            for (i, env) in c.env().iter().enumerate() {
+                let Some(env) = env.as_object() else { continue };
+                let (name, literal) = name_and_literal(env);
+                if literal && looks_like_secret(name) {
                     // Never echo the value: findings end up in logs, reports and events.
                     out.push(container_violation_indexed(
                         c,
                         "env",
-                        env.index,
+                        i,
                         ".value",
                         format_args!(
                             "sets env var {}, which looks like a secret, to a literal value",
-                            Quoted(env.name)
+                            Quoted(name)
                         ),
                     ));
                 }
@@ -207,10 +226,11 @@ impl Rule for AutomountServiceAccountToken {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_secret;
+    use super::{looks_like_secret, name_and_literal};
     use crate::governance::rules::testing::{
         KINDS, assert_one, assert_passes, assert_violation, check, spec_path, workload,
     };
+    use serde_json::Value;
 
     #[test]
     fn secret_names_are_recognised_case_insensitively() {
@@ -277,6 +297,31 @@ mod tests {
                 v.iter().all(|v| !v.message.contains("s3cr3t")),
                 "a secret value leaked: {v:#?}"
             );
+        }
+    }
+
+    #[test]
+    fn one_walk_reads_name_and_value_as_lookups_would() {
+        use serde_json::json;
+        for env in [
+            json!({"name": "A_TOKEN", "value": "x"}),
+            json!({"name": "A_TOKEN", "value": ""}),
+            json!({"name": "A_TOKEN", "value": null}),
+            json!({"name": "A_TOKEN", "value": 5}),
+            json!({"name": "A_TOKEN", "valueFrom": {"secretKeyRef": {}}}),
+            // Keys that only resemble `name` and `value` (the map is sorted, so the order in
+            // which they are written here does not matter).
+            json!({"nam": "A_TOKEN", "names": "B", "valu": "y", "value": "x"}),
+            json!({"name": 7, "value": "x"}),
+            json!({}),
+        ] {
+            let map = env.as_object().expect("object");
+            let by_lookup = (
+                map.get("name").and_then(Value::as_str).unwrap_or(""),
+                map.get("value")
+                    .is_some_and(|v| !v.is_null() && v.as_str() != Some("")),
+            );
+            assert_eq!(name_and_literal(map), by_lookup, "{env}");
         }
     }
 
