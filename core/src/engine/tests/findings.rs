@@ -133,3 +133,55 @@ fn a_huge_objects_buffer_is_not_kept_by_the_thread() {
     let kept = scratch::take();
     assert!(kept.violations.capacity() >= 2);
 }
+
+#[test]
+fn secret_env_vars_reads_odd_env_shapes_in_every_container_list() {
+    // More containers than the view keeps inline, in all three lists; env lists that are null,
+    // a map, or hold junk; secret-looking names set from a Secret, empty, or literal at varied
+    // positions. Only the literal ones are reported, at their own index, and no value is echoed.
+    let p = policy("metadata: {name: p}\nspec:\n  rules:\n  - id: secret-env-vars\n");
+    let set = PolicySet::compile(&[p], &[]).expect("compiles");
+    let pod = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: odd, namespace: shop}
+spec:
+  initContainers:
+  - {name: i0, env: null}
+  containers:
+  - {name: c0, env: {}}
+  - name: c1
+    env: [junk, 7, null, {name: 7, value: x}, {value: y}, {name: DB_PASSWORD, value: s3cret-1}]
+  - name: c2
+    env:
+    - {name: API_TOKEN, valueFrom: {secretKeyRef: {name: a, key: b}}}
+    - {name: MODE, value: prod}
+    - {name: API_KEY, value: s3cret-2}
+  - name: c3
+    env:
+    - {name: GITHUB_TOKEN, value: s3cret-3}
+    - {name: OTHER_TOKEN, valueFrom: {secretKeyRef: {name: a, key: b}}}
+    - {name: EMPTY_TOKEN, value: ''}
+  ephemeralContainers:
+  - name: e0
+    env: [{name: x}, {name: SSH_PRIVATE_KEY, value: null}, {name: SSH_PRIVATE_KEY, value: s3cret-4}]
+"#;
+    let findings = evaluate(&set, pod);
+    let got: Vec<(&str, Option<&str>)> = findings
+        .iter()
+        .map(|f| (f.path.as_str(), f.container.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("spec.containers[1].env[5].value", Some("c1")),
+            ("spec.containers[2].env[2].value", Some("c2")),
+            ("spec.containers[3].env[0].value", Some("c3")),
+            ("spec.ephemeralContainers[0].env[2].value", Some("e0")),
+        ]
+    );
+    assert!(findings.iter().all(|f| f.outcome == Outcome::Fail));
+    let text = format!("{findings:?}");
+    assert!(!text.contains("s3cret"), "a value was echoed: {text}");
+    assert!(findings[0].message.contains("DB_PASSWORD"));
+}
