@@ -112,13 +112,20 @@ fn looks_like_secret(name: &str) -> bool {
 }
 
 /// An env var's `name` when it looks like a secret and the var has a literal `value` (set, not
-/// null, not `""`). This runs for every env var of every container: most names are ordinary, so
-/// the name is looked up first and the value only for a secret-looking one (one lookup per
-/// ordinary var instead of a walk of all its keys).
+/// null, not `""`). This runs for every env var of every container and most names are ordinary,
+/// so one walk of the keys stops at an ordinary `name`: serde_json's maps are sorted (the
+/// workspace never enables `preserve_order`; a test below would catch it), so `name` comes
+/// before `value`. No lookup: a B-tree search compares every key it passes with memcmp.
 fn literal_secret(env: &Map<String, Value>) -> Option<&str> {
-    let name = env.get("name").and_then(Value::as_str).unwrap_or("");
-    let literal = |v: &Value| !v.is_null() && v.as_str() != Some("");
-    (looks_like_secret(name) && env.get("value").is_some_and(literal)).then_some(name)
+    let mut name = None;
+    for (key, value) in env {
+        match key.as_str() {
+            "name" => name = Some(value.as_str().filter(|n| looks_like_secret(n))?),
+            "value" => return name.filter(|_| !value.is_null() && value.as_str() != Some("")),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl Rule for SecretEnvVars {
