@@ -111,19 +111,21 @@ fn looks_like_secret(name: &str) -> bool {
             .any(|s| bytes.len() >= s.len() && word_at(bytes, bytes.len() - s.len(), s))
 }
 
-/// An env var's `name` (`""` when unset) and whether it has a literal `value` (set, not null, not
-/// `""`), found in one walk of its keys instead of two lookups. This runs for every env var of
-/// every container.
-fn name_and_literal(env: &Map<String, Value>) -> (&str, bool) {
-    let (mut name, mut literal) = ("", false);
+/// An env var's `name` when it looks like a secret and the var has a literal `value` (set, not
+/// null, not `""`). This runs for every env var of every container and most names are ordinary,
+/// so one walk of the keys stops at an ordinary `name`: serde_json's maps are sorted (the
+/// workspace never enables `preserve_order`; a test below would catch it), so `name` comes
+/// before `value`. No lookup: a B-tree search compares every key it passes with memcmp.
+fn literal_secret(env: &Map<String, Value>) -> Option<&str> {
+    let mut name = None;
     for (key, value) in env {
         match key.as_str() {
-            "name" => name = value.as_str().unwrap_or(""),
-            "value" => literal = !value.is_null() && value.as_str() != Some(""),
+            "name" => name = Some(value.as_str().filter(|n| looks_like_secret(n))?),
+            "value" => return name.filter(|_| !value.is_null() && value.as_str() != Some("")),
             _ => {}
         }
     }
-    (name, literal)
+    None
 }
 
 impl Rule for SecretEnvVars {
@@ -131,8 +133,7 @@ impl Rule for SecretEnvVars {
         for c in w.containers() {
             for (i, env) in c.env().iter().enumerate() {
                 let Some(env) = env.as_object() else { continue };
-                let (name, literal) = name_and_literal(env);
-                if literal && looks_like_secret(name) {
+                if let Some(name) = literal_secret(env) {
                     // Never echo the value: findings end up in logs, reports and events.
                     out.push(container_violation_indexed(
                         c,
@@ -226,11 +227,10 @@ impl Rule for AutomountServiceAccountToken {
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_like_secret, name_and_literal};
+    use super::{literal_secret, looks_like_secret};
     use crate::governance::rules::testing::{
         KINDS, assert_one, assert_passes, assert_violation, check, spec_path, workload,
     };
-    use serde_json::Value;
 
     #[test]
     fn secret_names_are_recognised_case_insensitively() {
@@ -301,27 +301,34 @@ mod tests {
     }
 
     #[test]
-    fn one_walk_reads_name_and_value_as_lookups_would() {
+    fn only_a_secret_looking_name_with_a_literal_value_is_reported() {
         use serde_json::json;
-        for env in [
-            json!({"name": "A_TOKEN", "value": "x"}),
-            json!({"name": "A_TOKEN", "value": ""}),
-            json!({"name": "A_TOKEN", "value": null}),
-            json!({"name": "A_TOKEN", "value": 5}),
-            json!({"name": "A_TOKEN", "valueFrom": {"secretKeyRef": {}}}),
-            // Keys that only resemble `name` and `value` (the map is sorted, so the order in
-            // which they are written here does not matter).
-            json!({"nam": "A_TOKEN", "names": "B", "valu": "y", "value": "x"}),
-            json!({"name": 7, "value": "x"}),
-            json!({}),
+        for (env, want) in [
+            (json!({"name": "A_TOKEN", "value": "x"}), Some("A_TOKEN")),
+            (json!({"name": "A_TOKEN", "value": 5}), Some("A_TOKEN")),
+            (
+                json!({"value": "x", "name": "db_password"}),
+                Some("db_password"),
+            ),
+            (json!({"name": "A_TOKEN", "value": ""}), None),
+            (json!({"name": "A_TOKEN", "value": null}), None),
+            (json!({"name": "A_TOKEN"}), None),
+            (
+                json!({"name": "A_TOKEN", "valueFrom": {"secretKeyRef": {}}}),
+                None,
+            ),
+            (json!({"name": "MODE", "value": "prod"}), None),
+            // Keys that only resemble `name` and `value`.
+            (
+                json!({"nam": "A_TOKEN", "names": "B_TOKEN", "valu": "y", "value": "x"}),
+                None,
+            ),
+            (json!({"name": "A_TOKEN", "valu": "y", "values": "x"}), None),
+            (json!({"name": 7, "value": "x"}), None),
+            (json!({}), None),
         ] {
             let map = env.as_object().expect("object");
-            let by_lookup = (
-                map.get("name").and_then(Value::as_str).unwrap_or(""),
-                map.get("value")
-                    .is_some_and(|v| !v.is_null() && v.as_str() != Some("")),
-            );
-            assert_eq!(name_and_literal(map), by_lookup, "{env}");
+            assert_eq!(literal_secret(map), want, "{env}");
         }
     }
 
