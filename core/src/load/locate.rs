@@ -113,13 +113,16 @@ pub struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
-        LineIndex {
-            lines: text
-                .lines()
+        // As `str::lines` splits (a `\r` before the `\n` dropped; a last empty piece is blank,
+        // so it yields no line either way), with one line end search per step of many lines.
+        let mut lines = Vec::with_capacity(text.len() / 24 + 1);
+        lines.extend(
+            super::lines::split_lines(text)
+                .map(|l| l.strip_suffix('\r').unwrap_or(l))
                 .enumerate()
-                .filter_map(|(i, l)| parse_line(i, l))
-                .collect(),
-        }
+                .filter_map(|(i, l)| parse_line(i, l)),
+        );
+        LineIndex { lines }
     }
 
     /// The 0-based line of `path`, or `None` when not even the first key is found.
