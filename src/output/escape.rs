@@ -6,7 +6,8 @@ use std::borrow::Cow;
 
 /// Replaces control characters (C0, DEL, C1) and Unicode bidirectional controls with `\u{…}`.
 pub fn escape_control(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
+    // Printable ASCII (nearly all text) needs no look at its characters one by one.
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) || !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
