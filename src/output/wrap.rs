@@ -10,7 +10,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// unicode-width counts them), which nearly all report text is; unicode-width otherwise. (Its
 /// per-character walk was about a tenth of `check`'s table output.)
 fn columns(text: &str) -> usize {
-    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+    if super::is_printable_ascii(text) {
         text.len()
     } else {
         text.width()
@@ -112,6 +112,17 @@ fn split_word(word: &str, columns: usize) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The printable-ASCII fast path at its edges: every ASCII character, alone and inside plain
+    /// text, counts as unicode-width counts it (controls and DEL as zero columns).
+    #[test]
+    fn columns_match_unicode_width_for_every_ascii_character() {
+        for c in (0u8..0x80).map(char::from) {
+            for text in [c.to_string(), format!("web-{c}-1")] {
+                assert_eq!(columns(&text), text.width(), "{text:?}");
+            }
+        }
+    }
 
     #[test]
     fn short_text_is_one_line() {
