@@ -86,17 +86,11 @@ pub fn check_source(set: &PolicySet, source: &Source, ctx: &EvalContext<'_>) -> 
             load::apply_api_defaults(value);
         }
     }
-    // A file of one document (most manifests) is checked here, without a hand-off to the pool
-    // and a copy of its findings into a total.
-    let mut total = if let [doc] = docs.as_slice() {
-        check_document(set, &source.name, doc, ctx)
-    } else {
-        merge(
-            docs.par_iter()
-                .map(|doc| check_document(set, &source.name, doc, ctx))
-                .collect(),
-        )
-    };
+    let mut total = merge(
+        docs.par_iter()
+            .map(|doc| check_document(set, &source.name, doc, ctx))
+            .collect(),
+    );
     total.findings.sort_by(finding_order);
     total
 }
