@@ -46,6 +46,11 @@ pub fn run(
             }
         })
         .collect();
+    // Room for every finding at once: the report is megabytes, and growing it by doubling
+    // copied each finding again and touched fresh pages on every step.
+    report
+        .findings
+        .reserve_exact(results.iter().map(|r| r.findings.len()).sum());
     for r in results {
         report.findings.extend(r.findings);
         report.skipped_documents.extend(r.skipped);
@@ -81,18 +86,27 @@ pub fn check_source(set: &PolicySet, source: &Source, ctx: &EvalContext<'_>) -> 
             load::apply_api_defaults(value);
         }
     }
-    let per_doc: Vec<FileResult> = docs
-        .par_iter()
-        .map(|doc| check_document(set, &source.name, doc, ctx))
-        .collect();
+    let mut total = merge(
+        docs.par_iter()
+            .map(|doc| check_document(set, &source.name, doc, ctx))
+            .collect(),
+    );
+    total.findings.sort_by(finding_order);
+    total
+}
+
+/// The documents' results of one file as one.
+fn merge(per_doc: Vec<FileResult>) -> FileResult {
     let mut total = FileResult::default();
+    total
+        .findings
+        .reserve_exact(per_doc.iter().map(|r| r.findings.len()).sum());
     for r in per_doc {
         total.findings.extend(r.findings);
         total.skipped.extend(r.skipped);
         total.input_errors.extend(r.input_errors);
         total.resources += r.resources;
     }
-    total.findings.sort_by(finding_order);
     total
 }
 

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 
 /// Replaces control characters (C0, DEL, C1) and Unicode bidirectional controls with `\u{…}`.
 pub fn escape_control(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
+    // Printable ASCII (nearly all text) needs no look at its characters one by one.
+    if super::is_printable_ascii(text) || !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -36,5 +37,27 @@ mod tests {
             escape_control("a\u{1b}[2Jb\rc\u{9b}d\u{202e}e"),
             "a\\u{1b}[2Jb\\u{d}c\\u{9b}d\\u{202e}e"
         );
+    }
+
+    /// The printable-ASCII fast path at its edges: every ASCII character, alone and inside plain
+    /// text, is escaped exactly when `needs_escape` says so (DEL and the C0 controls included).
+    #[test]
+    fn every_ascii_character_matches_the_per_character_reference() {
+        let reference = |text: &str| -> String {
+            text.chars()
+                .map(|c| {
+                    if needs_escape(c) {
+                        format!("\\u{{{:x}}}", u32::from(c))
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        };
+        for c in (0u8..0x80).map(char::from) {
+            for text in [c.to_string(), format!("web-{c}-1")] {
+                assert_eq!(escape_control(&text), reference(&text), "{text:?}");
+            }
+        }
     }
 }

@@ -132,7 +132,39 @@ fn key_str(buf: &mut Vec<u8>, key: &str, value: &str) {
     escaped(buf, value);
 }
 
+/// A JSON string as serde_json writes it. Most strings (names, paths, messages) hold nothing
+/// serde_json escapes (a control character below 0x20, `"` or a backslash): those are copied between
+/// quotes in one append, without a serializer per string.
 fn escaped(buf: &mut Vec<u8>, value: &str) {
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.reserve(value.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(value.as_bytes());
+        buf.push(b'"');
+        return;
+    }
     // A string serializes infallibly, and writing to a Vec cannot fail.
     let _ = serde_json::to_writer(buf, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    /// Every ASCII character alone and inside plain text, and non-ASCII text: the fast path and
+    /// serde_json's escaper give the same bytes.
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut texts: Vec<String> = (0u8..0x80)
+            .map(char::from)
+            .flat_map(|c| [c.to_string(), format!("web-{c}-1")])
+            .collect();
+        texts.extend(["", "ünï ✓ \u{2028}", "a\"b\\c", "plain.path[0].image"].map(String::from));
+        for text in texts {
+            let mut buf = Vec::new();
+            escaped(&mut buf, &text);
+            let by_serde = serde_json::to_string(&text).expect("a string serializes");
+            assert_eq!(String::from_utf8(buf).expect("UTF-8"), by_serde, "{text:?}");
+        }
+    }
 }

@@ -27,6 +27,12 @@ pub(crate) use table::{
 };
 pub(crate) use wrap::wrap;
 
+/// Whether `text` is all printable ASCII (space to `~`): nearly all report text, which then needs
+/// neither control escaping nor a per-character width walk.
+fn is_printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
 /// How `check` prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -113,13 +113,16 @@ pub struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
-        LineIndex {
-            lines: text
-                .lines()
+        // Split at `\n` with one line end search per step of many lines; a CRLF line's `\r` is
+        // dropped by `parse_line`'s `trim_end`, and a last empty piece is blank, so it yields no
+        // line either way.
+        let mut lines = Vec::with_capacity(text.len() / 24 + 1);
+        lines.extend(
+            super::lines::split_lines(text)
                 .enumerate()
-                .filter_map(|(i, l)| parse_line(i, l))
-                .collect(),
-        }
+                .filter_map(|(i, l)| parse_line(i, l)),
+        );
+        LineIndex { lines }
     }
 
     /// The 0-based line of `path`, or `None` when not even the first key is found.
@@ -301,6 +304,28 @@ spec:
             ]
             .map(|p| index.locate(p))
         );
+    }
+
+    /// `\r` before each `\n` is left to `parse_line`'s `trim_end`: a CRLF document's paths sit
+    /// on the same lines as in its LF twin.
+    #[test]
+    fn crlf_documents_locate_as_their_lf_twin() {
+        let paths = [
+            "metadata.name",
+            "spec.template.spec.initContainers[0].image",
+            "spec.template.spec.containers[0].image",
+            "spec.template.spec.containers[1].securityContext.privileged",
+            "spec.template.spec.containers[1].ports[0].containerPort",
+            "spec.template.spec.containers[1]",
+            "nope",
+        ];
+        let crlf = DEPLOY.replace('\n', "\r\n");
+        let (lf_index, crlf_index) = (LineIndex::new(DEPLOY), LineIndex::new(&crlf));
+        let (mut lf_lines, mut crlf_lines) = (Vec::new(), Vec::new());
+        lf_index.locate_each(None, paths, |line| lf_lines.push(line));
+        crlf_index.locate_each(None, paths, |line| crlf_lines.push(line));
+        assert_eq!(crlf_lines, lf_lines);
+        assert!(lf_lines[..6].iter().all(Option::is_some), "{lf_lines:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod defaults;
 mod fast;
 mod json;
+mod lines;
 mod locate;
 mod policies;
 mod scalar;
@@ -43,8 +44,14 @@ pub fn split(text: &str) -> Vec<(usize, &str)> {
     let mut start = 0;
     let mut start_line = 1;
     let mut offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        let bare = line.trim_end_matches(['\n', '\r']);
+    for (index, piece) in lines::split_lines(text).enumerate() {
+        // The line with its `\n` (the last line may have none).
+        let len = (piece.len() + 1).min(text.len() - offset);
+        if !piece.starts_with(['-', '.']) {
+            offset += len;
+            continue;
+        }
+        let bare = piece.trim_end_matches('\r');
         let is_start = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
         let is_end = bare == "..." || bare.starts_with("... ");
         if is_start || is_end {
@@ -54,11 +61,11 @@ pub fn split(text: &str) -> Vec<(usize, &str)> {
                 start = offset + 4;
                 start_line = index + 1;
             } else {
-                start = offset + line.len();
+                start = offset + len;
                 start_line = index + 2;
             }
         }
-        offset += line.len();
+        offset += len;
     }
     docs.push((start_line, &text[start..]));
     docs.retain(|(_, doc)| !is_blank(doc));

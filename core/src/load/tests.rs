@@ -104,3 +104,52 @@ fn lists_are_expanded_into_their_items_and_other_kinds_are_not() {
     let pod = serde_json::json!({"kind": "Pod", "items": [{"kind": "Pod"}]});
     assert!(list_items(&pod).is_none());
 }
+
+/// `split` as it was written over `str::split_inclusive` (before the line ends were found with
+/// `memchr`): the oracle the current one must match, text by text.
+fn split_by_std(text: &str) -> Vec<(usize, &str)> {
+    if looks_like_json(text) {
+        return vec![(1, text)];
+    }
+    let mut docs = Vec::new();
+    let (mut start, mut start_line, mut offset) = (0, 1, 0);
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let is_start = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        let is_end = bare == "..." || bare.starts_with("... ");
+        if is_start || is_end {
+            docs.push((start_line, &text[start..offset]));
+            if is_start && bare.len() > 3 {
+                start = offset + 4;
+                start_line = index + 1;
+            } else {
+                start = offset + line.len();
+                start_line = index + 2;
+            }
+        }
+        offset += line.len();
+    }
+    docs.push((start_line, &text[start..]));
+    docs.retain(|(_, doc)| !is_blank(doc));
+    docs
+}
+
+#[test]
+fn splits_as_the_line_by_line_split_did() {
+    let texts = [
+        "a: 1\n---\nb: 2\n",
+        "a: 1\r\n---\r\nb: 2\r\n...\r\nc: 3",
+        "---\na: 1\n--- {b: 2}\n--- \tc: 3\n---\td: 4",
+        "a: 1\n---",
+        "a: 1\n---\r",
+        "a: 1\n...",
+        "a: 1\n... # end\n----\n.... x\n-- -\nb: 2\n",
+        "ünï: ✓\n---\n- x\n--- ünï\n",
+        "\n\n---\n\n",
+        "",
+        "{\"a\": 1}\n---\n",
+    ];
+    for text in texts {
+        assert_eq!(split(text), split_by_std(text), "{text:?}");
+    }
+}

@@ -68,7 +68,7 @@ struct Line<'a> {
 /// The non-blank, non-comment lines; `None` if a document marker is left in the text.
 fn lines(text: &str) -> Option<Vec<Line<'_>>> {
     let mut out = Vec::with_capacity(text.len() / 24);
-    for raw in text.split('\n') {
+    for raw in super::lines::split_lines(text) {
         let content = raw.trim_start_matches(' ');
         let body = content.trim_end_matches(' ');
         if body.is_empty() || body.starts_with('#') {
