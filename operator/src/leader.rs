@@ -12,8 +12,13 @@
 //!   the crate alone would sleep until the old lease expired;
 //! - no crash on API errors: each one is logged, counted and retried with a capped backoff.
 //!
-//! RBAC: `get, list, watch, create, patch` on `coordination.k8s.io` leases in the lease namespace.
+//! Besides, each replica keeps a candidate record (`candidate`), so a watcher sees the standbys
+//! too, not only the holder.
+//!
+//! RBAC: `get, list, watch, create, patch, delete` on `coordination.k8s.io` leases in the lease
+//! namespace (delete: the candidate record, on shutdown).
 
+mod candidate;
 mod config;
 mod handle;
 
@@ -37,6 +42,8 @@ pub use config::{
     default_identity, default_namespace,
 };
 pub use handle::LeaderHandle;
+
+use candidate::Candidate;
 
 use crate::Error;
 use crate::metrics::Metrics;
@@ -143,15 +150,19 @@ impl LeaderElection {
         let backoff = RetryBackoff::new(self.config.retry_period);
         let mut events =
             std::pin::pin!(watcher::watch_object(api, &self.config.name).backoff(backoff));
+        let candidate = Candidate::new(self.client.clone(), &self.config, self.metrics.clone());
+        // Boxed so it can be dropped (an in-flight renewal cancelled) before the record is deleted.
+        let mut renewing = Box::pin(candidate.run());
         let mut driver = self.build_after(Duration::ZERO);
-        loop {
+        let driver = loop {
             let check_at = self
                 .next_check()
                 .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
             tokio::select! {
                 biased;
-                () = stop.cancelled() => return self.shutdown(driver).await,
+                () = stop.cancelled() => break driver,
                 step = &mut driver => driver = self.on_step(step),
+                never = &mut renewing => match never {},
                 Some(event) = events.next() => self.on_event(event),
                 () = tokio::time::sleep_until(check_at) => {
                     if self.holds && self.own_lease_expired() {
@@ -169,7 +180,10 @@ impl LeaderElection {
                 driver = self.build_after(Duration::ZERO);
             }
             self.publish();
-        }
+        };
+        // Stop renewing the candidate record before deleting it.
+        drop(renewing);
+        self.shutdown(driver, &candidate).await
     }
 
     /// The crate's manager for this Lease. Its grace (how long before expiry the holder renews) is
@@ -324,7 +338,27 @@ impl LeaderElection {
         }
     }
 
-    async fn shutdown(mut self, driver: Driver) -> Result<(), Error> {
+    /// Steps down, then releases the Lease (if held) and deletes the candidate record, each
+    /// within [`RELEASE_TIMEOUT`]. Only a failed release is an error: a candidate record left
+    /// behind merely turns stale.
+    async fn shutdown(mut self, driver: Driver, candidate: &Candidate) -> Result<(), Error> {
+        let lease = self.config.name.clone();
+        let withdraw = async {
+            match tokio::time::timeout(RELEASE_TIMEOUT, candidate.delete()).await {
+                Ok(Ok(())) => debug!(%lease, "deleted the candidate record"),
+                Ok(Err(error)) => candidate.report(error),
+                Err(_) => candidate.report(Error::Timeout {
+                    what: "deleting the candidate record",
+                    after: RELEASE_TIMEOUT,
+                }),
+            }
+        };
+        // The release first: it steps down before its first await.
+        let (released, ()) = tokio::join!(self.release(driver), withdraw);
+        released
+    }
+
+    async fn release(&mut self, driver: Driver) -> Result<(), Error> {
         // Whatever the crate was doing is moot now; a half-sent renewal is harmless.
         drop(driver);
         let held =

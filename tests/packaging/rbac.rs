@@ -338,6 +338,20 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         holder.starts_with("kg-rbac").then_some(())
     })
     .await;
+    // Its candidate record: created and renewed by server-side apply (create, patch).
+    let selector = guardian_cluster::lease::candidate_selector(LEASE);
+    let candidate = wait_for("its candidate record", &op, async || {
+        let records = leases
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+            .ok()?;
+        let record = records.items.into_iter().next()?;
+        let holder = record.spec.as_ref()?.holder_identity.clone()?;
+        holder
+            .starts_with("kg-rbac")
+            .then_some(record.metadata.name?)
+    })
+    .await;
     // Status (and the finalizer, and the last-good annotation: patches on the policy).
     let policies: Api<GuardianPolicy> = Api::all(admin.clone());
     wait_for("the policy's status", &op, async || {
@@ -523,9 +537,20 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
             "the chart lets the operator {verb} {resource} in {namespace:?}"
         );
     }
-    // Its Lease by name only: its own, not another in the same namespace.
-    let lease = ("patch", "coordination.k8s.io", "leases");
-    let own = allowed_named(&admin, &user, lease, Some(&release_ns), Some(LEASE)).await;
-    let other = allowed_named(&admin, &user, lease, Some(&release_ns), Some("other")).await;
-    assert!(own && !other, "own Lease: {own}, another: {other}");
+    // Reads its Lease by name only: its own, not another in the same namespace. Writes Leases in
+    // the release namespace only: its candidate record is named after its pod, and deleted on
+    // shutdown.
+    let get = ("get", "coordination.k8s.io", "leases");
+    let own = allowed_named(&admin, &user, get, Some(&release_ns), Some(LEASE)).await;
+    let other = allowed_named(&admin, &user, get, Some(&release_ns), Some("other")).await;
+    assert!(own && !other, "get own Lease: {own}, another: {other}");
+    for verb in ["patch", "delete"] {
+        let lease = (verb, "coordination.k8s.io", "leases");
+        let record = allowed_named(&admin, &user, lease, Some(&release_ns), Some(&candidate)).await;
+        let elsewhere = allowed_named(&admin, &user, lease, Some(&ns), Some(&candidate)).await;
+        assert!(
+            record && !elsewhere,
+            "{verb} its candidate record: {record}, in another namespace: {elsewhere}"
+        );
+    }
 }
