@@ -22,6 +22,7 @@ use crate::state::{ClusterState, UnreachableReason};
 use crate::watches::Update;
 
 mod data;
+mod leases;
 mod memo;
 use data::{Data, Resource};
 
@@ -180,11 +181,11 @@ impl Task {
         match update {
             Update::Listed(i) => {
                 self.data.kinds.listed(i);
-                self.data.changed();
+                self.data.updated(i);
             }
             Update::Changed(i) => {
                 self.data.kinds.recovered(i);
-                self.data.changed();
+                self.data.updated(i);
             }
             Update::Fetched => self.data.changed(),
             Update::Failed(i, failure) => {

@@ -1,0 +1,133 @@
+//! Candidate records against a real kube-apiserver: two replicas each write one, the cluster
+//! layer (as the console and `scan` run it) lists one holder and one standby, and a replica that
+//! shuts down deletes its record while the other takes over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use guardian_cluster::kubeconfig::{self, ContextSelection};
+use guardian_cluster::lease::candidate_selector;
+use guardian_cluster::operator_state::{OperatorState, Role, operator_state};
+use guardian_cluster::{ClusterOptions, ClusterSet, ClusterSnapshot};
+use guardian_operator::leader::{LeaderElection, LeaderHandle, LeaseConfig};
+use guardian_operator::metrics::Metrics;
+use guardian_testenv::{ControlPlane, unique_name};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::api::ListParams;
+use tokio::sync::watch;
+
+/// Generous: the first election and the cluster's first lists on a busy 2-core machine.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn start(client: &kube::Client, lease: &str, namespace: &str, identity: &str) -> LeaderHandle {
+    let mut config = LeaseConfig::new(lease, namespace, identity);
+    // Short timings, as in leader_election.rs: renewals every second.
+    config.lease_duration = Duration::from_secs(4);
+    config.renew_deadline = Duration::from_secs(3);
+    config.retry_period = Duration::from_secs(1);
+    let metrics = Metrics::new().expect("metrics");
+    LeaderElection::start(client.clone(), config, metrics)
+        .expect("the election starts")
+        .0
+}
+
+/// Waits until the operator state in the cluster's snapshots satisfies `condition`.
+async fn wait_for(
+    receiver: &mut watch::Receiver<Arc<ClusterSnapshot>>,
+    what: &str,
+    mut condition: impl FnMut(&OperatorState) -> bool,
+) -> OperatorState {
+    let waited = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let state = operator_state(&receiver.borrow_and_update(), Timestamp::now());
+            if condition(&state) {
+                return state;
+            }
+            // Renew ages change with the clock alone: look again at least every second.
+            let _ = tokio::time::timeout(Duration::from_secs(1), receiver.changed()).await;
+        }
+    })
+    .await;
+    waited.unwrap_or_else(|_| {
+        let state = operator_state(&receiver.borrow(), Timestamp::now());
+        panic!("{what}: not within {DEADLINE:?}; last state: {state:#?}")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_show_as_one_holder_and_one_standby_and_a_stopped_one_leaves() {
+    let cp = ControlPlane::shared().await.expect("control plane");
+    let client = cp.client().expect("client");
+    let namespace = cp
+        .create_namespace("kg-candidates")
+        .await
+        .expect("namespace");
+    let lease = unique_name("kg-election");
+    let mut replicas = vec![
+        Some(start(&client, &lease, &namespace, "replica-a")),
+        Some(start(&client, &lease, &namespace, "replica-b")),
+    ];
+
+    let targets = kubeconfig::select(&ContextSelection {
+        kubeconfigs: vec![cp.kubeconfig_path().to_path_buf()],
+        contexts: Vec::new(),
+        all_contexts: true,
+    })
+    .expect("the kubeconfig selects");
+    let options = ClusterOptions {
+        lease_name: lease.clone(),
+        publish_interval: Duration::from_millis(100),
+        ..ClusterOptions::default()
+    };
+    let set = ClusterSet::start(targets, options);
+    let mut receiver = set.subscribe().remove(0);
+
+    let state = wait_for(&mut receiver, "one holder and one standby", |state| {
+        let holder = state.leader.as_ref().and_then(|l| l.holder.as_deref());
+        state.candidates.len() == 2
+            && state.candidates[0].role == Role::Holder
+            && holder == Some(state.candidates[0].identity.as_str())
+            && state.standbys().count() == 1
+    })
+    .await;
+    let holder = state.candidates[0].identity.clone();
+    let standby = state.candidates[1].identity.clone();
+    assert_ne!(holder, standby);
+    assert!(["replica-a", "replica-b"].contains(&holder.as_str()));
+
+    // Two records in the API, one per replica, selected by the election's label.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &namespace);
+    let records = leases
+        .list(&ListParams::default().labels(&candidate_selector(&lease)))
+        .await
+        .expect("list the candidate records");
+    let mut identities: Vec<String> = records
+        .items
+        .iter()
+        .filter_map(|r| r.spec.as_ref()?.holder_identity.clone())
+        .collect();
+    identities.sort();
+    assert_eq!(identities, ["replica-a", "replica-b"]);
+
+    // The holder shuts down gracefully: it releases the Lease and deletes its record.
+    let index = usize::from(holder == "replica-b");
+    let stopping = replicas[index].take().expect("the holder's handle");
+    stopping.release().await.expect("a clean release");
+    let state = wait_for(
+        &mut receiver,
+        "the standby as the only candidate, holding",
+        |state| {
+            let leads = state.leader.as_ref().and_then(|l| l.holder.as_deref());
+            state.candidates.len() == 1
+                && state.candidates[0].identity == standby
+                && state.candidates[0].role == Role::Holder
+                && leads == Some(standby.as_str())
+        },
+    )
+    .await;
+    assert_eq!(state.standbys().count(), 0);
+    set.shutdown();
+    drop(replicas);
+}
