@@ -131,3 +131,123 @@ async fn two_replicas_show_as_one_holder_and_one_standby_and_a_stopped_one_leave
     set.shutdown();
     drop(replicas);
 }
+
+/// Counts of `kube_guardian_errors_total{kind="lease_candidate"}` in `metrics`.
+fn candidate_errors(metrics: &Metrics) -> f64 {
+    metrics
+        .render()
+        .lines()
+        .find(|line| line.starts_with("kube_guardian_errors_total{kind=\"lease_candidate\"}"))
+        .and_then(|line| line.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_candidate_record_is_counted_and_does_not_stop_leading() {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    use kube::api::PostParams;
+
+    let cp = ControlPlane::shared().await.expect("control plane");
+    let client = cp.client().expect("client");
+    let namespace = cp.create_namespace("kg-refused").await.expect("namespace");
+    let lease = unique_name("kg-election");
+    let label = guardian_cluster::lease::CANDIDATE_FOR;
+    // The API server refuses every candidate record in this namespace (a policy of the
+    // cluster's, standing in for an RBAC or admission rule the operator did not expect).
+    let name = unique_name("kg-no-candidates");
+    let policy: ValidatingAdmissionPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": ["coordination.k8s.io"], "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"], "resources": ["leases"]
+            }]},
+            "validations": [{
+                "expression": format!(
+                    "!has(object.metadata.labels) || !('{label}' in object.metadata.labels)"
+                ),
+                "message": "no candidate records here"
+            }]
+        }
+    }))
+    .expect("a policy");
+    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": namespace
+            }}}
+        }
+    }))
+    .expect("a binding");
+    let post = PostParams::default();
+    Api::<ValidatingAdmissionPolicy>::all(client.clone())
+        .create(&post, &policy)
+        .await
+        .expect("create the policy");
+    Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
+        .create(&post, &binding)
+        .await
+        .expect("create the binding");
+    // The policy applies once the API server has loaded it: wait until a labelled Lease is refused.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &namespace);
+    let probe: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "probe", "labels": {label: "probe"}}
+    }))
+    .expect("a lease");
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            match leases.create(&post, &probe).await {
+                Err(kube::Error::Api(status)) if status.code == 422 || status.code == 403 => return,
+                Ok(_) => {
+                    let _ = leases.delete("probe", &Default::default()).await;
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the policy refuses candidate records in time");
+
+    let mut config = LeaseConfig::new(&lease, &namespace, "replica-a");
+    config.lease_duration = Duration::from_secs(4);
+    config.renew_deadline = Duration::from_secs(3);
+    config.retry_period = Duration::from_secs(1);
+    let metrics = Metrics::new().expect("metrics");
+    let (handle, mut leader) =
+        LeaderElection::start(client.clone(), config, metrics.clone()).expect("starts");
+    tokio::time::timeout(DEADLINE, leader.wait_for(|leads| *leads))
+        .await
+        .expect("it leads in time")
+        .expect("the election runs");
+    tokio::time::timeout(DEADLINE, async {
+        while candidate_errors(&metrics) < 2.0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the refused writes are counted, and retried");
+    assert!(
+        *leader.borrow(),
+        "it stopped leading over its candidate record"
+    );
+    assert!(!handle.is_finished());
+    let records = leases
+        .list(&ListParams::default().labels(&candidate_selector(&lease)))
+        .await
+        .expect("list");
+    assert!(records.items.is_empty());
+    handle.release().await.expect("a clean release");
+    let _ = Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
+        .delete(&name, &Default::default())
+        .await;
+    let _ = Api::<ValidatingAdmissionPolicy>::all(client)
+        .delete(&name, &Default::default())
+        .await;
+}
