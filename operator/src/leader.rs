@@ -181,7 +181,8 @@ impl LeaderElection {
             }
             self.publish();
         };
-        // Stop renewing the candidate record before deleting it.
+        // Stop renewing the candidate record before deleting it. A renewal already on the wire may
+        // still land after the delete: that record is then left to turn stale (shown `gone`).
         drop(renewing);
         self.shutdown(driver, &candidate).await
     }
