@@ -379,7 +379,8 @@ fn rbac_has_no_wildcard_no_secrets_and_no_write_on_workloads() {
     assert_eq!(role["metadata"]["namespace"], NS);
     assert!(role.to_string().contains("leases"));
     // Leases: written (the election Lease and the replica's candidate record) without a name,
-    // since a candidate record is named after its pod; read by the election Lease's name only.
+    // since a candidate record is named after its pod, and narrowed by the chart's admission
+    // policy; read, watched and patched by the election Lease's name.
     let rules: Vec<(Vec<&str>, Option<&Value>)> = role["rules"]
         .as_array()
         .expect("rules")
@@ -393,9 +394,9 @@ fn rbac_has_no_wildcard_no_secrets_and_no_write_on_workloads() {
     assert_eq!(
         rules,
         [
-            (vec!["create", "patch", "delete"], None),
+            (vec!["create", "list", "patch", "delete"], None),
             (
-                vec!["get", "list", "watch"],
+                vec!["get", "list", "watch", "patch"],
                 Some(&serde_json::json!(["kube-guardian-operator"]))
             ),
         ]
