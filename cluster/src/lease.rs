@@ -30,10 +30,11 @@ pub fn candidate_label(lease_name: &str) -> String {
     dns_label(lease_name)
 }
 
-/// The name of the candidate record of replica `identity` in election `lease_name`: stable for the
-/// identity, DNS-1123-safe, at most 63 characters (a hash of both keeps long names distinct).
-pub fn candidate_name(lease_name: &str, identity: &str) -> String {
-    dns_label(&format!("{lease_name}-candidate-{identity}"))
+/// The name of the candidate record of the replica in pod `pod` in election `lease_name`: stable
+/// for the pod (a restarted container overwrites its own record), DNS-1123-safe, at most 63
+/// characters (a hash of both keeps long names distinct).
+pub fn candidate_name(lease_name: &str, pod: &str) -> String {
+    dns_label(&format!("{lease_name}-candidate-{pod}"))
 }
 
 /// `text` as a DNS-1123 label: lowercase alphanumerics and `-`, starting and ending with an

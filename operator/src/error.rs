@@ -84,7 +84,7 @@ pub enum Error {
 
     /// This replica's candidate record (see `leader::candidate`); leading does not depend on it.
     #[error(
-        "cannot write or delete the candidate record Lease {name} (leading is unaffected); check that the RBAC allows create, patch and delete on leases"
+        "cannot write, prune or delete the candidate record Lease {name} (leading is unaffected); check that the RBAC allows create, list, patch and delete on leases and the chart's lease admission policy is installed"
     )]
     LeaseCandidate {
         name: String,

@@ -38,8 +38,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 pub use config::{
-    DEFAULT_LEASE_DURATION, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD, LeaseConfig,
-    default_identity, default_namespace,
+    DEFAULT_CANDIDATE_RENEW, DEFAULT_LEASE_DURATION, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD,
+    LeaseConfig, default_identity, default_namespace, pod_name,
 };
 pub use handle::LeaderHandle;
 
@@ -151,8 +151,10 @@ impl LeaderElection {
         let mut events =
             std::pin::pin!(watcher::watch_object(api, &self.config.name).backoff(backoff));
         let candidate = Candidate::new(self.client.clone(), &self.config, self.metrics.clone());
-        // Boxed so it can be dropped (an in-flight renewal cancelled) before the record is deleted.
-        let mut renewing = Box::pin(candidate.run());
+        // Stopped by its own token between renewals, so a renewal in flight is awaited (not
+        // cancelled mid-request) before the record is deleted: no renewal lands after the delete.
+        let stop_renewing = CancellationToken::new();
+        let mut renewing = Box::pin(candidate.run(self.leader.subscribe(), stop_renewing.clone()));
         let mut driver = self.build_after(Duration::ZERO);
         let driver = loop {
             let check_at = self
@@ -162,7 +164,8 @@ impl LeaderElection {
                 biased;
                 () = stop.cancelled() => break driver,
                 step = &mut driver => driver = self.on_step(step),
-                never = &mut renewing => match never {},
+                // Returns only once `stop_renewing` is cancelled, after this loop.
+                () = &mut renewing => {}
                 Some(event) = events.next() => self.on_event(event),
                 () = tokio::time::sleep_until(check_at) => {
                     if self.holds && self.own_lease_expired() {
@@ -181,9 +184,17 @@ impl LeaderElection {
             }
             self.publish();
         };
-        // Stop renewing the candidate record before deleting it. A renewal already on the wire may
-        // still land after the delete: that record is then left to turn stale (shown `gone`).
-        drop(renewing);
+        // Stop renewing the candidate record and let a renewal in flight finish before deleting
+        // it. Only if that renewal outlasts the bound is it dropped (and may, rarely, land after
+        // the delete: the record then turns stale and the leader prunes it).
+        stop_renewing.cancel();
+        if tokio::time::timeout(RELEASE_TIMEOUT, renewing)
+            .await
+            .is_err()
+        {
+            let lease = &self.config.name;
+            debug!(%lease, "the candidate record's last renewal did not finish in time");
+        }
         self.shutdown(driver, &candidate).await
     }
 
@@ -348,9 +359,12 @@ impl LeaderElection {
             match tokio::time::timeout(RELEASE_TIMEOUT, candidate.delete()).await {
                 Ok(Ok(())) => debug!(%lease, "deleted the candidate record"),
                 Ok(Err(error)) => candidate.report(error),
-                Err(_) => candidate.report(Error::Timeout {
-                    what: "deleting the candidate record",
-                    after: RELEASE_TIMEOUT,
+                Err(_) => candidate.report(Error::LeaseCandidate {
+                    name: candidate.name().to_owned(),
+                    source: Box::new(Error::Timeout {
+                        what: "deleting the candidate record",
+                        after: RELEASE_TIMEOUT,
+                    }),
                 }),
             }
         };

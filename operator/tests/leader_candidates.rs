@@ -21,14 +21,19 @@ use tokio::sync::watch;
 /// Generous: the first election and the cluster's first lists on a busy 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(90);
 
-fn start(client: &kube::Client, lease: &str, namespace: &str, identity: &str) -> LeaderHandle {
+/// Short timings, as in leader_election.rs: renewals (the Lease's and the record's) every second.
+fn config(lease: &str, namespace: &str, identity: &str) -> LeaseConfig {
     let mut config = LeaseConfig::new(lease, namespace, identity);
-    // Short timings, as in leader_election.rs: renewals every second.
     config.lease_duration = Duration::from_secs(4);
     config.renew_deadline = Duration::from_secs(3);
     config.retry_period = Duration::from_secs(1);
+    config.candidate_renew = Duration::from_secs(1);
+    config
+}
+
+fn start(client: &kube::Client, lease: &str, namespace: &str, identity: &str) -> LeaderHandle {
     let metrics = Metrics::new().expect("metrics");
-    LeaderElection::start(client.clone(), config, metrics)
+    LeaderElection::start(client.clone(), config(lease, namespace, identity), metrics)
         .expect("the election starts")
         .0
 }
@@ -204,7 +209,12 @@ async fn a_refused_candidate_record_is_counted_and_does_not_stop_leading() {
         loop {
             match leases.create(&post, &probe).await {
                 Err(kube::Error::Api(status)) if status.code == 422 || status.code == 403 => return,
+                // Admitted (the policy is not loaded yet), or left over from such a try: delete
+                // it and try again.
                 Ok(_) => {
+                    let _ = leases.delete("probe", &Default::default()).await;
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => {
                     let _ = leases.delete("probe", &Default::default()).await;
                 }
                 Err(_) => {}
@@ -215,10 +225,7 @@ async fn a_refused_candidate_record_is_counted_and_does_not_stop_leading() {
     .await
     .expect("the policy refuses candidate records in time");
 
-    let mut config = LeaseConfig::new(&lease, &namespace, "replica-a");
-    config.lease_duration = Duration::from_secs(4);
-    config.renew_deadline = Duration::from_secs(3);
-    config.retry_period = Duration::from_secs(1);
+    let config = config(&lease, &namespace, "replica-a");
     let metrics = Metrics::new().expect("metrics");
     let (handle, mut leader) =
         LeaderElection::start(client.clone(), config, metrics.clone()).expect("starts");
@@ -233,8 +240,9 @@ async fn a_refused_candidate_record_is_counted_and_does_not_stop_leading() {
     })
     .await
     .expect("the refused writes are counted, and retried");
+    // Led throughout: not merely leading again at this instant.
     assert!(
-        *leader.borrow(),
+        *leader.borrow() && !leader.has_changed().unwrap_or(true),
         "it stopped leading over its candidate record"
     );
     assert!(!handle.is_finished());
@@ -250,4 +258,54 @@ async fn a_refused_candidate_record_is_counted_and_does_not_stop_leading() {
     let _ = Api::<ValidatingAdmissionPolicy>::all(client)
         .delete(&name, &Default::default())
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_prunes_a_long_stale_record_and_keeps_a_fresh_one() {
+    let cp = ControlPlane::shared().await.expect("control plane");
+    let client = cp.client().expect("client");
+    let namespace = cp.create_namespace("kg-prune").await.expect("namespace");
+    let lease = unique_name("kg-election");
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &namespace);
+    let label = guardian_cluster::lease::candidate_label(&lease);
+    // Records as a crashed replica leaves them: one renewed an hour ago (5 s duration), one
+    // renewed just now (a live replica of another process, 1 h duration).
+    let record = |name: &str, renewed: Timestamp, seconds: i32| -> Lease {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": name,
+                "labels": {guardian_cluster::lease::CANDIDATE_FOR: label},
+            },
+            "spec": {
+                "holderIdentity": name,
+                "leaseDurationSeconds": seconds,
+                "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(renewed),
+            },
+        }))
+        .expect("a lease")
+    };
+    let hour_ago = Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(3600);
+    let post = kube::api::PostParams::default();
+    leases
+        .create(&post, &record("crashed", hour_ago, 5))
+        .await
+        .expect("the stale record");
+    leases
+        .create(&post, &record("alive", Timestamp::now(), 3600))
+        .await
+        .expect("the fresh record");
+
+    let replica = start(&client, &lease, &namespace, "replica-a");
+    tokio::time::timeout(DEADLINE, async {
+        while leases.get_opt("crashed").await.ok().flatten().is_some() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the leader prunes the stale record in time");
+    assert!(
+        leases.get_opt("alive").await.expect("get").is_some(),
+        "a fresh record is kept"
+    );
+    replica.release().await.expect("a clean release");
 }
