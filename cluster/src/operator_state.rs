@@ -24,7 +24,9 @@ pub enum LeaseHealth {
     Healthy,
     /// Renewed more than one lease duration ago: another replica may take over.
     Late,
-    /// Renewed more than two lease durations ago, never renewed, or released: no live leader.
+    /// The election Lease: renewed more than two lease durations ago, never renewed, or released:
+    /// no live leader. A candidate record: renewed more than one duration ago (it has no takeover
+    /// grace), or never (see `candidates`).
     Stale,
 }
 
@@ -113,7 +115,7 @@ pub struct OperatorState {
 }
 
 impl OperatorState {
-    /// The live standbys: renewed in time and not the holder.
+    /// The live standbys: renewed in time and not the holder (not [`Role::Gone`]).
     pub fn standbys(&self) -> impl Iterator<Item = &Candidate> {
         self.candidates.iter().filter(|c| c.is_live_standby())
     }

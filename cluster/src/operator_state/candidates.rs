@@ -19,6 +19,9 @@ pub enum Role {
     Holder,
     /// It renews its record and does not hold the Lease: it takes over when the holder goes.
     Standby,
+    /// Not the holder, and its record was not renewed within its duration (crashed, cut off, or
+    /// stopped without deleting it): not a live standby. The leader prunes such records later.
+    Gone,
 }
 
 impl Role {
@@ -26,6 +29,7 @@ impl Role {
         match self {
             Role::Holder => "holder",
             Role::Standby => "standby",
+            Role::Gone => "gone",
         }
     }
 }
@@ -35,11 +39,13 @@ impl Role {
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
     pub identity: String,
-    /// The candidate record's name.
+    /// The candidate record's namespace and name.
+    pub namespace: String,
     pub record: String,
     pub role: Role,
     /// `healthy` while its record was renewed within its duration; `stale` after (the replica
-    /// is gone or cannot reach the API server: not a live standby).
+    /// is gone or cannot reach the API server: not a live standby). One duration, not the
+    /// election's two: a record has no takeover grace, so `late` does not apply.
     pub health: LeaseHealth,
     /// Seconds since the record's last renewal (none if never renewed).
     pub renew_age_seconds: Option<u64>,
@@ -49,12 +55,13 @@ pub struct Candidate {
 impl Candidate {
     /// A standby that could take over: renewed in time and not the holder.
     pub fn is_live_standby(&self) -> bool {
-        self.role == Role::Standby && self.health == LeaseHealth::Healthy
+        self.role == Role::Standby
     }
 }
 
-/// The candidates from their records at `now`, `holder` (the election Lease's) marked: the holder
-/// first, then by identity. Records without an identity are left out.
+/// The candidates from their records at `now`, `holder` (the election Lease's) marked, the others
+/// standing by or gone (record not renewed within its duration): the holder first, then the
+/// standbys, then the gone, each by identity. Records without an identity are left out.
 pub fn candidates(records: &[Arc<Lease>], holder: Option<&str>, now: Timestamp) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = records
         .iter()
@@ -71,13 +78,17 @@ pub fn candidates(records: &[Arc<Lease>], holder: Option<&str>, now: Timestamp) 
                 (Some(age), Some(duration)) if age <= duration => LeaseHealth::Healthy,
                 _ => LeaseHealth::Stale,
             };
+            let role = if holder == Some(identity.as_str()) {
+                Role::Holder
+            } else if health == LeaseHealth::Healthy {
+                Role::Standby
+            } else {
+                Role::Gone
+            };
             Some(Candidate {
-                role: if holder == Some(identity.as_str()) {
-                    Role::Holder
-                } else {
-                    Role::Standby
-                },
+                role,
                 identity,
+                namespace: record.metadata.namespace.clone().unwrap_or_default(),
                 record: record.metadata.name.clone().unwrap_or_default(),
                 health,
                 renew_age_seconds: age.map(|a| a.as_secs()),
@@ -85,9 +96,12 @@ pub fn candidates(records: &[Arc<Lease>], holder: Option<&str>, now: Timestamp) 
             })
         })
         .collect();
-    candidates.sort_by(|a, b| {
-        (a.role != Role::Holder, &a.identity).cmp(&(b.role != Role::Holder, &b.identity))
-    });
+    let rank = |role: Role| match role {
+        Role::Holder => 0,
+        Role::Standby => 1,
+        Role::Gone => 2,
+    };
+    candidates.sort_by(|a, b| (rank(a.role), &a.identity).cmp(&(rank(b.role), &b.identity)));
     candidates
 }
 
@@ -134,8 +148,8 @@ mod tests {
             rows,
             [
                 ("pod-b", Role::Holder, LeaseHealth::Healthy, Some(2)),
-                ("pod-a", Role::Standby, LeaseHealth::Stale, Some(32)),
                 ("pod-c", Role::Standby, LeaseHealth::Healthy, Some(12)),
+                ("pod-a", Role::Gone, LeaseHealth::Stale, Some(32)),
             ]
         );
         let live: Vec<_> = list.iter().filter(|c| c.is_live_standby()).collect();
@@ -146,9 +160,15 @@ mod tests {
     }
 
     #[test]
-    fn a_record_past_its_duration_or_without_timing_is_stale_not_a_standby() {
+    fn a_record_past_its_duration_or_without_timing_is_stale_and_gone_not_a_standby() {
         let health = |renewed, duration, now| {
-            candidates(&[record(Some("pod-a"), renewed, duration)], None, at(now))[0].health
+            let list = candidates(&[record(Some("pod-a"), renewed, duration)], None, at(now));
+            let expected = match list[0].health {
+                LeaseHealth::Healthy => Role::Standby,
+                _ => Role::Gone,
+            };
+            assert_eq!(list[0].role, expected, "{renewed:?} {duration:?} {now}");
+            list[0].health
         };
         assert_eq!(health(Some(100), Some(15), 115), LeaseHealth::Healthy);
         assert_eq!(health(Some(100), Some(15), 116), LeaseHealth::Stale);
@@ -161,5 +181,16 @@ mod tests {
         assert_eq!(health(Some(100), None, 100), LeaseHealth::Stale);
         assert_eq!(health(Some(100), Some(0), 100), LeaseHealth::Stale);
         assert!(candidates(&[], Some("pod-a"), at(0)).is_empty());
+        // The holder stays the holder even with a late record: the election Lease decides.
+        let late = candidates(
+            &[record(Some("pod-a"), Some(0), Some(15))],
+            Some("pod-a"),
+            at(99),
+        );
+        assert_eq!(late[0].role, Role::Holder);
+        assert_eq!(
+            serde_json::to_value(Role::Gone).expect("json"),
+            serde_json::json!("gone")
+        );
     }
 }

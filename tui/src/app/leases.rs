@@ -10,36 +10,17 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::history::History;
 
-/// What a row's replica does in the election.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowRole {
-    /// It holds the Lease.
-    Holder,
-    /// It renews its candidate record and would take over.
-    Standby,
-    /// Its candidate record was not renewed within its duration: not a live standby.
-    Gone,
-}
-
-impl RowRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RowRole::Holder => "holder",
-            RowRole::Standby => "standby",
-            RowRole::Gone => "gone",
-        }
-    }
-}
-
 /// One row of the Leases screen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaseRow {
     pub cluster: String,
-    /// `namespace/name` of the Lease (of the candidate record on a standby's row); none when no
-    /// operator Lease is found.
+    /// `namespace/name` of the Lease; on a candidate's row, its record's name after the election
+    /// Lease's (`…-candidate-<pod>`), the part that tells the rows apart. None when no operator
+    /// Lease is found.
     pub lease: Option<String>,
-    /// None on the holder's row of a released Lease, and where no Lease is found.
-    pub role: Option<RowRole>,
+    /// As guardian-cluster's `candidates` judges it. None on the holder's row of a released
+    /// Lease, and where no Lease is found.
+    pub role: Option<Role>,
     /// The holder's identity, or the standby's.
     pub holder: Option<String>,
     pub health: Option<LeaseHealth>,
@@ -89,13 +70,14 @@ pub fn rows(snapshots: &[&ClusterSnapshot], history: &History, now: Timestamp) -
             continue;
         };
         let leader = leader(lease, now);
-        let name = |meta: &kube::api::ObjectMeta| {
-            meta.name
-                .as_ref()
-                .map(|name| format!("{}/{name}", meta.namespace.as_deref().unwrap_or_default()))
-        };
-        row.lease = name(&lease.metadata);
-        row.role = leader.holder.as_ref().map(|_| RowRole::Holder);
+        let election = lease.metadata.name.as_deref().unwrap_or_default();
+        row.lease = lease.metadata.name.as_ref().map(|name| {
+            format!(
+                "{}/{name}",
+                lease.metadata.namespace.as_deref().unwrap_or_default()
+            )
+        });
+        row.role = leader.holder.as_ref().map(|_| Role::Holder);
         row.holder = leader.holder.clone();
         row.health = Some(leader.health);
         row.renew_age_seconds = leader.renew_age_seconds;
@@ -104,35 +86,24 @@ pub fn rows(snapshots: &[&ClusterSnapshot], history: &History, now: Timestamp) -
         row.acquired = leader.acquired;
         let holder = row.clone();
         rows.push(holder);
-        let mut others: Vec<LeaseRow> =
-            candidates(&snapshot.candidates, leader.holder.as_deref(), now)
-                .into_iter()
-                .filter(|c| c.role == Role::Standby)
-                .map(|c| {
-                    let role = if c.is_live_standby() {
-                        RowRole::Standby
-                    } else {
-                        RowRole::Gone
-                    };
-                    let record = snapshot
-                        .candidates
-                        .iter()
-                        .find(|r| r.metadata.name.as_deref() == Some(c.record.as_str()));
-                    LeaseRow {
-                        lease: record.and_then(|r| name(&r.metadata)),
-                        role: Some(role),
-                        holder: Some(c.identity),
-                        health: Some(c.health),
-                        renew_age_seconds: c.renew_age_seconds,
-                        duration_seconds: c.lease_duration_seconds,
-                        transitions: None,
-                        acquired: None,
-                        ..row.clone()
-                    }
-                })
-                .collect();
-        // Standbys first; `candidates` already sorts by identity.
-        others.sort_by_key(|r| r.role == Some(RowRole::Gone));
+        // Standbys, then the gone, each by identity: as `candidates` sorts them.
+        let others = candidates(&snapshot.candidates, leader.holder.as_deref(), now)
+            .into_iter()
+            .filter(|c| c.role != Role::Holder)
+            .map(|c| LeaseRow {
+                lease: Some(match c.record.strip_prefix(election) {
+                    Some(rest) if !election.is_empty() => format!("…{rest}"),
+                    _ => format!("{}/{}", c.namespace, c.record),
+                }),
+                role: Some(c.role),
+                holder: Some(c.identity),
+                health: Some(c.health),
+                renew_age_seconds: c.renew_age_seconds,
+                duration_seconds: c.lease_duration_seconds,
+                transitions: None,
+                acquired: None,
+                ..row.clone()
+            });
         rows.extend(others);
     }
     rows

@@ -3,7 +3,7 @@
 //! guardian-cluster's operator state rates it), transitions, and leader changes seen; then a row
 //! per other replica from its candidate record: `standby`, or `gone` once its record is `stale`.
 
-use guardian_cluster::operator_state::LeaseHealth;
+use guardian_cluster::operator_state::{LeaseHealth, Role};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -14,7 +14,7 @@ use super::policies::{cluster_width, stale};
 use super::table::{self, Spec};
 use super::text::age;
 use crate::app::State;
-use crate::app::leases::{RowRole, rows};
+use crate::app::leases::rows;
 use crate::app::screens::visible;
 use crate::theme::Theme;
 use crate::views::Screen;
@@ -89,14 +89,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             cells.push(Cell::from(row.lease.clone().unwrap_or_default()));
         }
         // The election's own columns show on its holder's row only.
-        let election = !matches!(row.role, Some(RowRole::Standby | RowRole::Gone));
+        let election = !matches!(row.role, Some(Role::Standby | Role::Gone));
         let (seen, changed) = if election {
             (row.changes_seen.to_string(), ago(row.last_change))
         } else {
             (String::new(), String::new())
         };
         cells.extend([
-            Cell::from(row.role.map_or("-", RowRole::as_str)),
+            Cell::from(row.role.map_or("-", Role::as_str)),
             Cell::from(row.holder.clone().unwrap_or_else(|| "-".to_owned())),
             Cell::from(Span::styled(health, style)),
             Cell::from(Span::styled(row.renew(), style)),
