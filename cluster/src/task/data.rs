@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use super::leases::Leases;
 use super::memo::{Basis, Memo};
 use crate::cache::{NamespaceCache, WorkloadCache, workload_resources};
+use crate::classify::Failure;
 use crate::evaluate::{Compiled, compile};
 use crate::kinds::{Kinds, POLICIES};
 use crate::set::ClusterOptions;
@@ -205,10 +206,29 @@ impl Data {
         self.dirty = true;
     }
 
+    /// Takes a watch's update: a list or change marks the kind listed (recovered) and refreshes
+    /// what it feeds ([`updated`](Self::updated)). A failure is handed back: the task tells a
+    /// lost connection from one kind's error.
+    pub fn apply_watch(&mut self, update: Update) -> Option<(usize, Failure)> {
+        match update {
+            Update::Listed(i) => {
+                self.kinds.listed(i);
+                self.updated(i);
+            }
+            Update::Changed(i) => {
+                self.kinds.recovered(i);
+                self.updated(i);
+            }
+            Update::Fetched => self.changed(),
+            Update::Failed(i, failure) => return Some((i, failure)),
+        }
+        None
+    }
+
     /// Resource `index` changed or listed: the Leases alone are read again when it is one of
     /// theirs (a renewal every retry period per replica must not re-evaluate the cluster), the
     /// objects are evaluated again otherwise.
-    pub fn updated(&mut self, index: usize) {
+    fn updated(&mut self, index: usize) {
         if self.leases.owns(index) {
             self.leases.changed();
         } else {

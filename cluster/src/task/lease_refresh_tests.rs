@@ -1,11 +1,10 @@
-//! A change to the operator's Leases alone (a renewal every retry period per replica) refreshes
+//! A change to the operator's Leases alone (renewals, several per replica and minute) refreshes
 //! the snapshot's Leases without evaluating the cluster again; any other change evaluates.
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 
 use super::*;
-use crate::kinds::EXCEPTIONS;
 
 fn index_of(data: &Data, resource: &str) -> Vec<usize> {
     data.kinds
@@ -32,18 +31,46 @@ fn lease(name: &str, holder: &str, renewed: i64) -> Arc<Lease> {
     })
 }
 
+/// A privileged Pod, as the Pods' watch caches it.
+fn pod(data: &Data, name: &str) {
+    let pods = workload_resources()
+        .into_iter()
+        .find(|ar| ar.kind == "Pod")
+        .expect("Pods are a workload kind");
+    let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "team-a", "uid": name},
+        "spec": {"containers": [{
+            "name": "app", "image": "nginx:1.27",
+            "securityContext": {"privileged": true}
+        }]}
+    }))
+    .expect("a pod");
+    data.workloads.insert_for_tests(obj, &pods);
+}
+
 #[tokio::test]
 async fn a_lease_only_change_refreshes_the_leases_without_evaluating() {
     let now = Timestamp::from_second(1_900_000_000).expect("a time");
     let mut data = Data::new(&ClusterOptions::default());
-    for resource in [POLICIES, EXCEPTIONS] {
-        for i in index_of(&data, resource) {
-            data.kinds.listed(i);
-        }
+    let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
+        "metadata": {"name": "no-privileged", "uid": "p"},
+        "spec": {"enforcement": "Audit", "rules": [{"id": "pss-privileged"}]}
+    }))
+    .expect("a policy");
+    if let Ok(mut map) = data.policies.write() {
+        map.insert("no-privileged".into(), Arc::new(policy));
+    }
+    pod(&data, "first");
+    // Every watch listed, as the task hears it.
+    for i in 0..data.kinds.statuses().len() {
+        assert!(data.apply_watch(Update::Listed(i)).is_none());
     }
     let mut snapshot = ClusterSnapshot::connecting("a", now);
     data.refresh(&mut snapshot, now).await;
     assert_eq!(data.evaluations_run(), 1);
+    assert_eq!(snapshot.evaluations.len(), 1, "the pod is evaluated");
     let before = snapshot.clone();
 
     // A renewal of the election Lease and a new candidate record, as their watches report them.
@@ -59,7 +86,7 @@ async fn a_lease_only_change_refreshes_the_leases_without_evaluating() {
         candidates.insert("k/c".into(), lease("candidate-pod-2", "pod-2", 10));
     }
     for &i in &lease_watches {
-        data.updated(i);
+        assert!(data.apply_watch(Update::Changed(i)).is_none());
     }
     data.refresh(&mut snapshot, now).await;
     assert_eq!(
@@ -68,7 +95,8 @@ async fn a_lease_only_change_refreshes_the_leases_without_evaluating() {
         "a Lease change evaluated the cluster"
     );
     assert!(
-        snapshot.same_findings(&before),
+        Arc::ptr_eq(&snapshot.evaluations[0], &before.evaluations[0])
+            && snapshot.same_findings(&before),
         "the findings' Arcs were replaced"
     );
     let holder = snapshot
@@ -79,12 +107,16 @@ async fn a_lease_only_change_refreshes_the_leases_without_evaluating() {
     assert_eq!(snapshot.candidates.len(), 1);
     assert_eq!(data.kinds.statuses()[lease_watches[1]].objects, 1);
 
-    // Anything else (here a workload kind) is evaluated again.
-    data.updated(0);
+    // A workload's change is evaluated again.
+    pod(&data, "second");
+    let pods = index_of(&data, "pods");
+    assert_eq!(pods.len(), 1);
+    assert!(data.apply_watch(Update::Changed(pods[0])).is_none());
     data.refresh(&mut snapshot, now).await;
     assert_eq!(
         data.evaluations_run(),
         2,
         "a workload change was not evaluated"
     );
+    assert_eq!(snapshot.evaluations.len(), 2, "the new pod is evaluated");
 }
