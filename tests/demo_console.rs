@@ -126,6 +126,24 @@ fn in_role<'a>(screen: &'a str, role: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The ROLE of each demo-a row naming `replica` (`demo-a-1` or `demo-a-2`).
+fn roles_of<'a>(screen: &'a str, replica: &str) -> Vec<&'a str> {
+    screen
+        .lines()
+        .filter(|line| {
+            let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+            start.split_whitespace().next() == Some("demo-a")
+                && line
+                    .split_whitespace()
+                    .any(|word| word.starts_with(replica))
+        })
+        .filter_map(|line| {
+            line.split_whitespace()
+                .find(|word| ["holder", "standby", "gone"].contains(word))
+        })
+        .collect()
+}
+
 /// The demo-a replica the Leases view shows as the holder.
 fn holder(screen: &str) -> Option<&str> {
     match in_role(screen, "holder")[..] {
@@ -148,8 +166,8 @@ fn changes_seen(screen: &str) -> Option<u32> {
 
 /// Waits until the Leases view shows demo-a's holder and the other replica standing by; stops the
 /// leader as the demo tells (`kill $(cat <dir>/operator-<replica>.pid)`) and waits until the view
-/// shows the other replica holding the Lease, one leader change, and the stopped one no longer
-/// standing by (its candidate record deleted on shutdown, or stale).
+/// shows the other replica holding the Lease, one leader change, and the stopped one in no row
+/// but as `gone` (its candidate record deleted on shutdown, or stale).
 async fn takeover(term: &Tmux, demo_dir: &Path) {
     term.send_keys(&[":"]).expect("keys");
     term.send_text("leases").expect("keys");
@@ -182,9 +200,11 @@ async fn takeover(term: &Tmux, demo_dir: &Path) {
         "the other demo-a replica holding the Lease",
         DEADLINE,
         |s| {
+            // The stopped replica in no row (its record deleted on SIGTERM), or only as gone;
+            // the other's row says holder.
             holder(s).is_some_and(|h| h != leader)
                 && changes_seen(s).is_some_and(|seen| seen > before)
-                && in_role(s, "standby").is_empty()
+                && roles_of(s, &leader).iter().all(|role| *role == "gone")
         },
     )
     .await
