@@ -16,7 +16,8 @@
 //! too, not only the holder.
 //!
 //! RBAC: `get, list, watch, create, patch, delete` on `coordination.k8s.io` leases in the lease
-//! namespace (delete: the candidate record, on shutdown).
+//! namespace (list: the leader prunes stale candidate records; delete: the own record, on
+//! shutdown). The chart narrows the writes to these Leases with an admission policy.
 
 mod candidate;
 mod config;
