@@ -1,7 +1,8 @@
 //! `make demo` as a newcomer runs it, in a real terminal (tmux): the demo starts both clusters
-//! and their operators and opens the console on them; stopping demo-a's leader as the demo says
-//! shows the takeover in the Leases view; quitting the console stops the operators and control
-//! planes and removes the demo's directory.
+//! and their operators and opens the console on them; the Leases view shows demo-a's holder and
+//! its standby; stopping demo-a's leader as the demo says shows the takeover there (the stopped
+//! replica's row leaves); quitting the console stops the operators and control planes and removes
+//! the demo's directory.
 //!
 //! The demo binary is guardian-testenv's `demo`, which `cargo test --workspace` (`make test`)
 //! builds next to `kube-guardian`; run alone, build it first:
@@ -105,18 +106,50 @@ async fn the_demo_opens_the_console_and_quitting_it_cleans_everything_up() {
     assert_eq!(processes_mentioning(&planes), Vec::<String>::new());
 }
 
-/// The demo-a replica the Leases view shows as the holder (`demo-a-1` or `demo-a-2`: its
-/// identity starts with the replica's name).
+/// The demo-a replicas the Leases view shows in `role` (`holder`, `standby` or `gone`), by
+/// replica name (`demo-a-1` or `demo-a-2`: an identity starts with the replica's name).
+fn in_role<'a>(screen: &'a str, role: &str) -> Vec<&'a str> {
+    screen
+        .lines()
+        .filter(|line| {
+            let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+            start.split_whitespace().next() == Some("demo-a")
+                && line.split_whitespace().any(|word| word == role)
+        })
+        .filter_map(|row| {
+            row.split_whitespace().find_map(|word| {
+                ["demo-a-1", "demo-a-2"]
+                    .into_iter()
+                    .find(|r| word.starts_with(r))
+            })
+        })
+        .collect()
+}
+
+/// The ROLE of each demo-a row naming `replica` (`demo-a-1` or `demo-a-2`).
+fn roles_of<'a>(screen: &'a str, replica: &str) -> Vec<&'a str> {
+    screen
+        .lines()
+        .filter(|line| {
+            let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+            start.split_whitespace().next() == Some("demo-a")
+                && line
+                    .split_whitespace()
+                    .any(|word| word.starts_with(replica))
+        })
+        .filter_map(|line| {
+            line.split_whitespace()
+                .find(|word| ["holder", "standby", "gone"].contains(word))
+        })
+        .collect()
+}
+
+/// The demo-a replica the Leases view shows as the holder.
 fn holder(screen: &str) -> Option<&str> {
-    let row = screen.lines().find(|line| {
-        let start = line.trim_start_matches(|c: char| !c.is_alphanumeric());
-        start.split_whitespace().next() == Some("demo-a")
-    })?;
-    row.split_whitespace().find_map(|word| {
-        ["demo-a-1", "demo-a-2"]
-            .into_iter()
-            .find(|r| word.starts_with(r))
-    })
+    match in_role(screen, "holder")[..] {
+        [holder] => Some(holder),
+        _ => None,
+    }
 }
 
 /// The Leases view's SEEN cell (leader changes the console saw) of demo-a's row.
@@ -131,15 +164,25 @@ fn changes_seen(screen: &str) -> Option<u32> {
     cell.trim().parse().ok()
 }
 
-/// Stops demo-a's leader as the demo tells (`kill $(cat <dir>/operator-<replica>.pid)`) and
-/// waits until the Leases view shows the other replica holding the Lease and one leader change.
+/// Waits until the Leases view shows demo-a's holder and the other replica standing by; stops the
+/// leader as the demo tells (`kill $(cat <dir>/operator-<replica>.pid)`) and waits until the view
+/// shows the other replica holding the Lease, one leader change, and the stopped one in no row
+/// but as `gone` (its candidate record deleted on shutdown, or stale).
 async fn takeover(term: &Tmux, demo_dir: &Path) {
     term.send_keys(&[":"]).expect("keys");
     term.send_text("leases").expect("keys");
     term.send_keys(&["Enter"]).expect("keys");
     let screen = term
-        .wait_for("demo-a's Lease held by a replica", DEADLINE, |s| {
-            holder(s).is_some() && changes_seen(s).is_some()
+        .wait_for("demo-a's holder and its standby", DEADLINE, |s| {
+            let standbys = in_role(s, "standby");
+            holder(s).is_some_and(|h| {
+                standbys
+                    == [if h == "demo-a-1" {
+                        "demo-a-2"
+                    } else {
+                        "demo-a-1"
+                    }]
+            }) && changes_seen(s).is_some()
         })
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
@@ -157,8 +200,11 @@ async fn takeover(term: &Tmux, demo_dir: &Path) {
         "the other demo-a replica holding the Lease",
         DEADLINE,
         |s| {
+            // The stopped replica in no row (its record deleted on SIGTERM), or only as gone;
+            // the other's row says holder.
             holder(s).is_some_and(|h| h != leader)
                 && changes_seen(s).is_some_and(|seen| seen > before)
+                && roles_of(s, &leader).iter().all(|role| *role == "gone")
         },
     )
     .await

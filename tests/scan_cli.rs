@@ -406,6 +406,7 @@ async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
             let state = &cluster(&report, A)["operator"];
             let policies = state["policies"].as_array()?;
             let ready = state["leader"]["health"] == "healthy"
+                && state["candidates"].as_array().is_some_and(|c| c.len() == 1)
                 && !policies.is_empty()
                 && policies.iter().all(|p| p["sync"] == "reconciled");
             ready.then_some(report)
@@ -420,6 +421,11 @@ async fn the_operators_lease_and_policy_status_are_read_where_one_runs() {
         "{leader:#}"
     );
     assert_eq!(leader["leaseDurationSeconds"], 15);
+    // Its one replica's candidate record: the holder, no standby.
+    let candidate = &cluster(&report, A)["operator"]["candidates"][0];
+    assert_eq!(candidate["identity"], leader["holder"], "{candidate:#}");
+    assert_eq!(candidate["role"], "holder");
+    assert_eq!(candidate["health"], "healthy");
     assert!(
         leader["renewAgeSeconds"]
             .as_u64()

@@ -127,6 +127,8 @@ impl Kinds {
             .collect();
         if !missing.is_empty() {
             missing.sort();
+            // Two watches of one resource (the election Lease and its candidates) need one right.
+            missing.dedup();
             return ClusterState::Forbidden { missing };
         }
         let failing: Vec<WatchFailure> = self
@@ -198,6 +200,24 @@ mod tests {
         assert!(kinds.is_synced(0) && !kinds.is_synced(1));
         kinds.relist();
         assert_eq!(kinds.state(), ClusterState::Connecting);
+    }
+
+    #[test]
+    fn two_forbidden_watches_of_one_resource_name_the_right_once() {
+        let lease = "leases.coordination.k8s.io";
+        let mut kinds = Kinds::new([POLICIES, lease, lease].map(str::to_owned));
+        kinds.listed(0);
+        kinds.failed(1, &forbidden("list"));
+        kinds.failed(2, &forbidden("list"));
+        assert_eq!(
+            kinds.state(),
+            ClusterState::Forbidden {
+                missing: vec![Access {
+                    verb: "list".into(),
+                    resource: lease.into()
+                }]
+            }
+        );
     }
 
     #[test]

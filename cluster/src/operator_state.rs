@@ -1,6 +1,11 @@
 //! Where an operator runs, its state as read from the cluster: the leader-election Lease (who
-//! holds it, how late its renewal is) and, per GuardianPolicy, whether the operator has caught
-//! up with the latest spec. Pure, with the clock passed in.
+//! holds it, how late its renewal is), its replicas' candidate records (who stands by) and, per
+//! GuardianPolicy, whether the operator has caught up with the latest spec. Pure, with the clock
+//! passed in.
+
+mod candidates;
+
+pub use candidates::{Candidate, Role, candidates};
 
 use std::time::Duration;
 
@@ -19,7 +24,9 @@ pub enum LeaseHealth {
     Healthy,
     /// Renewed more than one lease duration ago: another replica may take over.
     Late,
-    /// Renewed more than two lease durations ago, never renewed, or released: no live leader.
+    /// The election Lease: renewed more than two lease durations ago, never renewed, or released:
+    /// no live leader. A candidate record: renewed more than one duration ago (it has no takeover
+    /// grace), or never (see `candidates`).
     Stale,
 }
 
@@ -99,11 +106,20 @@ pub struct PolicyState {
 pub struct OperatorState {
     /// None when no operator Lease is found (no operator runs there, or it never led).
     pub leader: Option<Leader>,
+    /// The replicas from their candidate records, the holder first; empty where the operator
+    /// writes none (an older release).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
     /// Sorted by name.
     pub policies: Vec<PolicyState>,
 }
 
 impl OperatorState {
+    /// The live standbys: renewed in time and not the holder (not [`Role::Gone`]).
+    pub fn standbys(&self) -> impl Iterator<Item = &Candidate> {
+        self.candidates.iter().filter(|c| c.is_live_standby())
+    }
+
     /// Policies whose latest spec the operator has not acted on.
     pub fn pending(&self) -> usize {
         self.policies
@@ -118,8 +134,11 @@ pub fn operator_state(snapshot: &ClusterSnapshot, now: Timestamp) -> OperatorSta
     let mut policies: Vec<PolicyState> =
         snapshot.policies.iter().map(|p| policy_state(p)).collect();
     policies.sort_by(|a, b| a.name.cmp(&b.name));
+    let leader = snapshot.lease.as_deref().map(|lease| leader(lease, now));
+    let holder = leader.as_ref().and_then(|l| l.holder.as_deref());
     OperatorState {
-        leader: snapshot.lease.as_deref().map(|lease| leader(lease, now)),
+        candidates: candidates(&snapshot.candidates, holder, now),
+        leader,
         policies,
     }
 }
@@ -299,6 +318,12 @@ mod tests {
             Arc::new(policy("a-new", 1, None)),
         ];
         snap.lease = Some(Arc::new(lease(Some("pod-1"), Some(0), Some(15))));
+        let mut record = lease(Some("pod-2"), Some(1), Some(15));
+        record.metadata.name = Some("kube-guardian-operator-candidate-pod-2".into());
+        snap.candidates = vec![
+            Arc::new(lease(Some("pod-1"), Some(1), Some(15))),
+            Arc::new(record),
+        ];
         let state = operator_state(&snap, at(1));
         let rows: Vec<(&str, PolicySync)> = state
             .policies
@@ -319,6 +344,10 @@ mod tests {
         assert_eq!(current.conditions[1].type_, "Degraded");
         assert_eq!(current.last_transition, Some(at(9)));
         assert_eq!(state.policies[0].last_transition, None);
+        let standbys: Vec<&str> = state.standbys().map(|c| c.identity.as_str()).collect();
+        assert_eq!(standbys, ["pod-2"]);
+        assert_eq!(state.candidates[0].role, Role::Holder);
+        assert_eq!(state.candidates[0].identity, "pod-1");
         assert_eq!(state.leader.map(|l| l.health), Some(LeaseHealth::Healthy));
         assert_eq!(
             operator_state(&snapshot("b", Vec::new()), at(0)).leader,

@@ -33,6 +33,9 @@ pub struct ClusterSnapshot {
     pub exceptions: Vec<Arc<GuardianException>>,
     /// The operator's leader-election Lease, when one is found.
     pub lease: Option<Arc<Lease>>,
+    /// The candidate records of that Lease's election (one per operator replica that writes
+    /// them: see `crate::lease`), by name; empty for an operator that writes none.
+    pub candidates: Vec<Arc<Lease>>,
     /// Policies and exceptions that do not compile: left out of `evaluations`, reported here.
     pub rejected: Vec<Rejected>,
     /// How many PolicyReports the cluster holds (`None` while not listed: the CRD is not
@@ -72,6 +75,7 @@ impl ClusterSnapshot {
             policies: Vec::new(),
             exceptions: Vec::new(),
             lease: None,
+            candidates: Vec::new(),
             rejected: Vec::new(),
             policy_reports: None,
             warning_events: None,

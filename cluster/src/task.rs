@@ -22,6 +22,7 @@ use crate::state::{ClusterState, UnreachableReason};
 use crate::watches::Update;
 
 mod data;
+mod leases;
 mod memo;
 use data::{Data, Resource};
 
@@ -177,23 +178,11 @@ impl Task {
 
     /// Applies one watch update; a connection failure confirmed by a probe ends the watching.
     async fn apply(&mut self, update: Update, client: &Client) -> Option<Failure> {
-        match update {
-            Update::Listed(i) => {
-                self.data.kinds.listed(i);
-                self.data.changed();
-            }
-            Update::Changed(i) => {
-                self.data.kinds.recovered(i);
-                self.data.changed();
-            }
-            Update::Fetched => self.data.changed(),
-            Update::Failed(i, failure) => {
-                if failure.is_connection() {
-                    self.probe(client).await.err()?;
-                }
-                self.data.kinds.failed(i, &failure);
-            }
+        let (i, failure) = self.data.apply_watch(update)?;
+        if failure.is_connection() {
+            self.probe(client).await.err()?;
         }
+        self.data.kinds.failed(i, &failure);
         None
     }
 

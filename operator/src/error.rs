@@ -82,6 +82,16 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// This replica's candidate record (see `leader::candidate`); leading does not depend on it.
+    #[error(
+        "cannot write, prune or delete the candidate record Lease {name} (leading is unaffected); check that the RBAC allows create, list, patch and delete on leases and the chart's lease admission policy is installed"
+    )]
+    LeaseCandidate {
+        name: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     #[error("invalid leader-election settings: {reason}")]
     LeaseConfig { reason: String },
 
@@ -127,6 +137,7 @@ impl Error {
             Error::ClientCa { .. } => "client_ca",
             Error::Bind { .. } => "bind",
             Error::LeaderElection { .. } => "leader_election",
+            Error::LeaseCandidate { .. } => "lease_candidate",
             Error::LeaseConfig { .. } => "lease_config",
             Error::Timeout { .. } => "timeout",
             Error::Task { .. } => "task",

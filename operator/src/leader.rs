@@ -12,8 +12,14 @@
 //!   the crate alone would sleep until the old lease expired;
 //! - no crash on API errors: each one is logged, counted and retried with a capped backoff.
 //!
-//! RBAC: `get, list, watch, create, patch` on `coordination.k8s.io` leases in the lease namespace.
+//! Besides, each replica keeps a candidate record (`candidate`), so a watcher sees the standbys
+//! too, not only the holder.
+//!
+//! RBAC: `get, list, watch, create, patch, delete` on `coordination.k8s.io` leases in the lease
+//! namespace (list: the leader prunes stale candidate records; delete: the own record, on
+//! shutdown). The chart narrows the writes to these Leases with an admission policy.
 
+mod candidate;
 mod config;
 mod handle;
 
@@ -33,10 +39,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 pub use config::{
-    DEFAULT_LEASE_DURATION, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD, LeaseConfig,
-    default_identity, default_namespace,
+    DEFAULT_CANDIDATE_RENEW, DEFAULT_LEASE_DURATION, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD,
+    LeaseConfig, default_identity, default_namespace, pod_name,
 };
 pub use handle::LeaderHandle;
+
+use candidate::Candidate;
 
 use crate::Error;
 use crate::metrics::Metrics;
@@ -143,15 +151,22 @@ impl LeaderElection {
         let backoff = RetryBackoff::new(self.config.retry_period);
         let mut events =
             std::pin::pin!(watcher::watch_object(api, &self.config.name).backoff(backoff));
+        let candidate = Candidate::new(self.client.clone(), &self.config, self.metrics.clone());
+        // Stopped by its own token between renewals, so a renewal in flight is awaited (not
+        // cancelled mid-request) before the record is deleted: no renewal lands after the delete.
+        let stop_renewing = CancellationToken::new();
+        let mut renewing = Box::pin(candidate.run(self.leader.subscribe(), stop_renewing.clone()));
         let mut driver = self.build_after(Duration::ZERO);
-        loop {
+        let driver = loop {
             let check_at = self
                 .next_check()
                 .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
             tokio::select! {
                 biased;
-                () = stop.cancelled() => return self.shutdown(driver).await,
+                () = stop.cancelled() => break driver,
                 step = &mut driver => driver = self.on_step(step),
+                // Returns only once `stop_renewing` is cancelled, after this loop.
+                () = &mut renewing => {}
                 Some(event) = events.next() => self.on_event(event),
                 () = tokio::time::sleep_until(check_at) => {
                     if self.holds && self.own_lease_expired() {
@@ -169,7 +184,19 @@ impl LeaderElection {
                 driver = self.build_after(Duration::ZERO);
             }
             self.publish();
+        };
+        // Stop renewing the candidate record and let a renewal in flight finish before deleting
+        // it. Only if that renewal outlasts the bound is it dropped (and may, rarely, land after
+        // the delete: the record then turns stale and the leader prunes it).
+        stop_renewing.cancel();
+        if tokio::time::timeout(RELEASE_TIMEOUT, renewing)
+            .await
+            .is_err()
+        {
+            let lease = &self.config.name;
+            debug!(%lease, "the candidate record's last renewal did not finish in time");
         }
+        self.shutdown(driver, &candidate).await
     }
 
     /// The crate's manager for this Lease. Its grace (how long before expiry the holder renews) is
@@ -324,7 +351,30 @@ impl LeaderElection {
         }
     }
 
-    async fn shutdown(mut self, driver: Driver) -> Result<(), Error> {
+    /// Steps down, then releases the Lease (if held) and deletes the candidate record, each
+    /// within [`RELEASE_TIMEOUT`]. Only a failed release is an error: a candidate record left
+    /// behind merely turns stale.
+    async fn shutdown(mut self, driver: Driver, candidate: &Candidate) -> Result<(), Error> {
+        let lease = self.config.name.clone();
+        let withdraw = async {
+            match tokio::time::timeout(RELEASE_TIMEOUT, candidate.delete()).await {
+                Ok(Ok(())) => debug!(%lease, "deleted the candidate record"),
+                Ok(Err(error)) => candidate.report(error),
+                Err(_) => candidate.report(Error::LeaseCandidate {
+                    name: candidate.name().to_owned(),
+                    source: Box::new(Error::Timeout {
+                        what: "deleting the candidate record",
+                        after: RELEASE_TIMEOUT,
+                    }),
+                }),
+            }
+        };
+        // The release first: it steps down before its first await.
+        let (released, ()) = tokio::join!(self.release(driver), withdraw);
+        released
+    }
+
+    async fn release(&mut self, driver: Driver) -> Result<(), Error> {
         // Whatever the crate was doing is moot now; a half-sent renewal is harmless.
         drop(driver);
         let held =

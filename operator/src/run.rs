@@ -44,6 +44,7 @@ pub async fn run(
         let config = LeaseConfig {
             lease_duration: args.leader.lease_duration,
             renew_deadline: args.leader.renew_deadline,
+            pod: leader::pod_name(),
             ..LeaseConfig::new(
                 args.leader.lease_name.clone(),
                 args.leader

@@ -378,6 +378,29 @@ fn rbac_has_no_wildcard_no_secrets_and_no_write_on_workloads() {
     let role = find(&docs, "Role", None);
     assert_eq!(role["metadata"]["namespace"], NS);
     assert!(role.to_string().contains("leases"));
+    // Leases: written (the election Lease and the replica's candidate record) without a name,
+    // since a candidate record is named after its pod, and narrowed by the chart's admission
+    // policy; read, watched and patched by the election Lease's name.
+    let rules: Vec<(Vec<&str>, Option<&Value>)> = role["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|rule| {
+            let verbs = rule["verbs"].as_array().expect("verbs");
+            let verbs = verbs.iter().filter_map(Value::as_str).collect();
+            (verbs, rule.get("resourceNames"))
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (vec!["create", "list", "patch", "delete"], None),
+            (
+                vec!["get", "list", "watch", "patch"],
+                Some(&serde_json::json!(["kube-guardian-operator"]))
+            ),
+        ]
+    );
 }
 
 /// Dogfood, as the README's CI example runs it (`helm template … | kube-guardian check -`): the

@@ -2,7 +2,8 @@
 //! applied to the real API server, a token is minted for the ServiceAccount (TokenRequest), and
 //! the real `kube-guardian operator` runs with that identity alone (there is no kubelet to run
 //! the pod). It must reconcile, write status, reports, events and its Lease, serve admission and
-//! run its finalizer without a single Forbidden; access reviews show what it cannot do.
+//! run its finalizer without a single Forbidden; access reviews show what it cannot do, and real
+//! writes with its token that the chart's Lease admission policy refuses the Leases not its own.
 
 use std::time::Duration;
 
@@ -49,7 +50,8 @@ fn assert_not_refused(op: &OperatorProcess) {
     );
 }
 
-/// Applies the chart's identity (ServiceAccount, roles, bindings) for real and returns the
+/// Applies the chart's identity (ServiceAccount, roles, bindings, and the admission policy that
+/// narrows its Lease writes) for real and returns the
 /// ServiceAccount's name.
 async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
     let kinds = [
@@ -58,6 +60,8 @@ async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
         "ClusterRoleBinding",
         "Role",
         "RoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ];
     for doc in docs
         .iter()
@@ -338,6 +342,20 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         holder.starts_with("kg-rbac").then_some(())
     })
     .await;
+    // Its candidate record: created and renewed by server-side apply (create, patch).
+    let selector = guardian_cluster::lease::candidate_selector(LEASE);
+    let candidate = wait_for("its candidate record", &op, async || {
+        let records = leases
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+            .ok()?;
+        let record = records.items.into_iter().next()?;
+        let holder = record.spec.as_ref()?.holder_identity.clone()?;
+        holder
+            .starts_with("kg-rbac")
+            .then_some(record.metadata.name?)
+    })
+    .await;
     // Status (and the finalizer, and the last-good annotation: patches on the policy).
     let policies: Api<GuardianPolicy> = Api::all(admin.clone());
     wait_for("the policy's status", &op, async || {
@@ -523,9 +541,104 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
             "the chart lets the operator {verb} {resource} in {namespace:?}"
         );
     }
-    // Its Lease by name only: its own, not another in the same namespace.
-    let lease = ("patch", "coordination.k8s.io", "leases");
-    let own = allowed_named(&admin, &user, lease, Some(&release_ns), Some(LEASE)).await;
-    let other = allowed_named(&admin, &user, lease, Some(&release_ns), Some("other")).await;
-    assert!(own && !other, "own Lease: {own}, another: {other}");
+    // Reads its Lease by name only: its own, not another in the same namespace.
+    let get = ("get", "coordination.k8s.io", "leases");
+    let own = allowed_named(&admin, &user, get, Some(&release_ns), Some(LEASE)).await;
+    let other = allowed_named(&admin, &user, get, Some(&release_ns), Some("other")).await;
+    assert!(own && !other, "get own Lease: {own}, another: {other}");
+
+    // Writes: RBAC lets it create, patch and delete Leases in the release namespace (a candidate
+    // record is named after its pod), and the chart's admission policy narrows that to its own.
+    // An access review cannot see the policy: these are real writes with its token.
+    let operator = sa_client(cp, &kubeconfig).await;
+    lease_writes_are_narrowed(&admin, &operator, &release_ns, &ns, &candidate).await;
+}
+
+/// A client with the kubeconfig `path` (the ServiceAccount's token).
+async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("kubeconfig");
+    let options = kube::config::KubeConfigOptions {
+        context: Some(cp.context_name().to_owned()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+fn lease_doc(name: &str, label: Option<&str>) -> Lease {
+    let labels = label.map(|value| json!({ guardian_cluster::lease::CANDIDATE_FOR: value }));
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"holderIdentity": "someone-else"},
+    }))
+    .expect("a lease")
+}
+
+fn refused(result: &Result<impl std::fmt::Debug, kube::Error>) -> bool {
+    matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
+}
+
+/// As `operator`: another Lease of the release namespace (a stand-in for kube-system's
+/// scheduler Lease) cannot be patched nor deleted, nor a Lease created under a candidate's name
+/// without the election's label; a labelled candidate record can; nothing in another namespace.
+async fn lease_writes_are_narrowed(
+    admin: &kube::Client,
+    operator: &kube::Client,
+    release_ns: &str,
+    ns: &str,
+    candidate: &str,
+) {
+    let post = PostParams::default();
+    Api::<Lease>::namespaced(admin.clone(), release_ns)
+        .create(&post, &lease_doc("other", None))
+        .await
+        .expect("another Lease");
+    let leases: Api<Lease> = Api::namespaced(operator.clone(), release_ns);
+    let patch = kube::api::Patch::Merge(json!({"spec": {"holderIdentity": "kube-guardian"}}));
+    let params = kube::api::PatchParams::default();
+    // The policy was applied before the operator started; still, the API server loads it
+    // asynchronously: wait (generously) for the first refusal.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let patched = leases.patch("other", &params, &patch).await;
+        if refused(&patched) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the operator may patch another Lease of its namespace: {patched:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    let deleted = leases.delete("other", &DeleteParams::default()).await;
+    assert!(refused(&deleted), "deleting another Lease: {deleted:?}");
+    let unlabelled = format!("{LEASE}-candidate-unlabelled");
+    let created = leases.create(&post, &lease_doc(&unlabelled, None)).await;
+    assert!(
+        refused(&created),
+        "an unlabelled candidate name: {created:?}"
+    );
+    let labelled = format!("{LEASE}-candidate-labelled");
+    leases
+        .create(&post, &lease_doc(&labelled, Some(LEASE)))
+        .await
+        .expect("a labelled candidate record is allowed");
+    leases
+        .delete(&labelled, &DeleteParams::default())
+        .await
+        .expect("and may be deleted");
+    // Its own record stays writable (the operator renews it throughout).
+    leases
+        .patch(candidate, &params, &kube::api::Patch::Merge(json!({})))
+        .await
+        .expect("its own candidate record");
+    let elsewhere = Api::<Lease>::namespaced(operator.clone(), ns)
+        .create(&post, &lease_doc(&labelled, Some(LEASE)))
+        .await;
+    assert!(
+        refused(&elsewhere),
+        "a Lease in another namespace: {elsewhere:?}"
+    );
 }

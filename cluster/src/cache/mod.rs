@@ -101,6 +101,15 @@ impl WorkloadCache {
             .unwrap_or_default()
     }
 
+    /// Adds `obj` as a watch would (tests of the layers above, which have no watch).
+    #[cfg(test)]
+    pub(crate) fn insert_for_tests(&self, obj: DynamicObject, ar: &ApiResource) {
+        let mut packer = Packer::default();
+        if let Some(entry) = entry(obj, ar, Some(&mut packer)) {
+            self.update(|index, changes| index.apply(entry, changes));
+        }
+    }
+
     /// The object as cached now, if it is evaluated itself.
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<CachedObject>> {
         self.index.read().ok()?.objects.get(key).cloned()

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use guardian_core::crd::{GuardianException, GuardianPolicy};
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PartialObjectMeta};
@@ -14,8 +13,10 @@ use kube::{Client, Resource as _};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
+use super::leases::Leases;
 use super::memo::{Basis, Memo};
 use crate::cache::{NamespaceCache, WorkloadCache, workload_resources};
+use crate::classify::Failure;
 use crate::evaluate::{Compiled, compile};
 use crate::kinds::{Kinds, POLICIES};
 use crate::set::ClusterOptions;
@@ -50,7 +51,8 @@ pub struct Data {
     store: PolicyStore,
     policies: Objects<GuardianPolicy>,
     exceptions: Objects<GuardianException>,
-    leases: Objects<Lease>,
+    /// The election Lease and its candidate records: refreshed without evaluating.
+    leases: Leases,
     /// Warning Events about GuardianPolicies, read whole: the console shows them (few, and
     /// they expire).
     warnings: Objects<Event>,
@@ -66,6 +68,8 @@ pub struct Data {
     until: Option<Timestamp>,
     /// Whether objects changed since the last snapshot (the evaluation is redone only then).
     dirty: bool,
+    /// How many times the objects were evaluated (what a Lease renewal must not add to).
+    evaluations_run: u64,
 }
 
 impl std::fmt::Debug for Data {
@@ -91,7 +95,7 @@ fn objects<K>() -> Objects<K> {
 }
 
 /// A resource followed by the watcher `events(client)` starts, into `map`.
-fn whole<K>(
+pub(super) fn whole<K>(
     map: &Objects<K>,
     events: impl Fn(Client) -> WatchEvents<K> + Send + Sync + 'static,
 ) -> Resource
@@ -124,7 +128,6 @@ impl Data {
     pub fn new(options: &ClusterOptions) -> Data {
         let policies = objects::<GuardianPolicy>();
         let exceptions = objects::<GuardianException>();
-        let leases = objects::<Lease>();
         let reports = objects::<PartialObjectMeta<DynamicObject>>();
         let warnings = objects::<Event>();
         let report_resource = ApiResource::from_gvk_with_plural(
@@ -151,15 +154,8 @@ impl Data {
         resources.push(whole(&exceptions, |client| {
             watcher::watcher(Api::all(client), watcher::Config::default()).boxed()
         }));
-        names.push("leases.coordination.k8s.io".to_owned());
-        let by_name = format!("metadata.name={}", options.lease_name);
-        resources.push(whole(&leases, move |client| {
-            watcher::watcher(
-                Api::all(client),
-                watcher::Config::default().fields(&by_name),
-            )
-            .boxed()
-        }));
+        let mut leases = Leases::default();
+        leases.watch(&options.lease_name, &mut names, &mut resources);
         // PolicyReports are counted, not read: their metadata is enough.
         let reports_at = resources.len();
         names.push(resource_name(
@@ -193,6 +189,7 @@ impl Data {
             memo: Memo::default(),
             until: None,
             dirty: true,
+            evaluations_run: 0,
         }
     }
 
@@ -209,11 +206,54 @@ impl Data {
         self.dirty = true;
     }
 
+    /// Takes a watch's update: a list or change marks the kind listed (recovered) and refreshes
+    /// what it feeds ([`updated`](Self::updated)). A failure is handed back: the task tells a
+    /// lost connection from one kind's error.
+    pub fn apply_watch(&mut self, update: Update) -> Option<(usize, Failure)> {
+        match update {
+            Update::Listed(i) => {
+                self.kinds.listed(i);
+                self.updated(i);
+            }
+            Update::Changed(i) => {
+                self.kinds.recovered(i);
+                self.updated(i);
+            }
+            Update::Fetched => self.changed(),
+            Update::Failed(i, failure) => return Some((i, failure)),
+        }
+        None
+    }
+
+    /// Resource `index` changed or listed: the Leases alone are read again when it is one of
+    /// theirs (a renewal every retry period per replica must not re-evaluate the cluster), the
+    /// objects are evaluated again otherwise.
+    fn updated(&mut self, index: usize) {
+        if self.leases.owns(index) {
+            self.leases.changed();
+        } else {
+            self.changed();
+        }
+    }
+
+    /// How many times the objects were evaluated so far.
+    #[cfg(test)]
+    pub fn evaluations_run(&self) -> u64 {
+        self.evaluations_run
+    }
+
     /// Brings the snapshot's objects, evaluations and counts up to date (state aside); the
     /// evaluation only when objects changed.
     pub async fn refresh(&mut self, snapshot: &mut ClusterSnapshot, now: Timestamp) {
-        if std::mem::take(&mut self.dirty) {
+        let evaluate = std::mem::take(&mut self.dirty);
+        if evaluate {
             self.evaluate(snapshot, now).await;
+        }
+        self.leases.refresh(snapshot, evaluate);
+        for index in self.leases.indices() {
+            if let Some(Resource::Objects { count, .. }) = self.resources.get(index) {
+                self.kinds.set_objects(index, count());
+            }
         }
         // Also when only a kind's state changed (now forbidden: no count).
         snapshot.policy_reports = self.counted(self.reports, snapshot.policy_reports);
@@ -233,6 +273,7 @@ impl Data {
 
     /// The cluster's workloads evaluated with its policies and exceptions, and the counts.
     async fn evaluate(&mut self, snapshot: &mut ClusterSnapshot, now: Timestamp) {
+        self.evaluations_run += 1;
         let mut policies = values(&self.policies);
         policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let mut exceptions = values(&self.exceptions);
@@ -295,7 +336,6 @@ impl Data {
             }
         }
         snapshot.rejected = compiled.rejected.clone();
-        snapshot.lease = current_lease(values(&self.leases));
 
         for (i, resource) in self.resources.iter().enumerate() {
             let count = match resource {
@@ -325,18 +365,6 @@ impl Data {
     }
 }
 
-/// Of the Leases with the operator's name (one per namespace it runs in), the one renewed last:
-/// a leftover install elsewhere must not hide the live operator.
-fn current_lease(leases: Vec<Arc<Lease>>) -> Option<Arc<Lease>> {
-    leases.into_iter().max_by_key(|lease| {
-        lease
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.renew_time.as_ref())
-            .map(|time| time.0)
-    })
-}
-
 /// The earliest expiry after `now` among these exceptions.
 fn next_expiry(exceptions: &[Arc<GuardianException>], now: Timestamp) -> Option<Timestamp> {
     exceptions
@@ -347,37 +375,9 @@ fn next_expiry(exceptions: &[Arc<GuardianException>], now: Timestamp) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
-    use k8s_openapi::api::coordination::v1::LeaseSpec;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-
-    use super::*;
-
-    fn lease(namespace: &str, renewed: Option<i64>) -> Arc<Lease> {
-        Arc::new(Lease {
-            metadata: kube::api::ObjectMeta {
-                name: Some("kube-guardian-operator".into()),
-                namespace: Some(namespace.into()),
-                ..Default::default()
-            },
-            spec: Some(LeaseSpec {
-                renew_time: renewed.map(|s| MicroTime(Timestamp::from_second(s).expect("a time"))),
-                ..LeaseSpec::default()
-            }),
-        })
-    }
-
-    #[test]
-    fn the_lease_renewed_last_is_the_operators_whatever_its_namespace() {
-        let leftover = lease("a-old-install", Some(1_000));
-        let live = lease("kube-guardian", Some(2_000));
-        let never = lease("b", None);
-        let chosen = current_lease(vec![leftover, live.clone(), never]);
-        assert!(chosen.is_some_and(|l| Arc::ptr_eq(&l, &live)));
-        assert!(current_lease(Vec::new()).is_none());
-    }
-}
-
-#[cfg(test)]
 #[path = "data_tests.rs"]
 mod expiry_tests;
+
+#[cfg(test)]
+#[path = "lease_refresh_tests.rs"]
+mod lease_refresh_tests;

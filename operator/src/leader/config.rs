@@ -11,6 +11,9 @@ pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the leader renews, and the cap of every retry delay (client-go's default).
 pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
+/// How often a replica renews its candidate record. The record only informs (who stands by), so
+/// it is renewed far less often than the election Lease: one etcd write per 10 s per replica.
+pub const DEFAULT_CANDIDATE_RENEW: Duration = Duration::from_secs(10);
 
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
@@ -29,6 +32,12 @@ pub struct LeaseConfig {
     pub renew_deadline: Duration,
     /// Whole seconds, at least one.
     pub retry_period: Duration,
+    /// The pod this replica runs in: names its candidate record, so a restarted container
+    /// overwrites its own record instead of leaving one behind (the identity changes per start).
+    pub pod: String,
+    /// How often the candidate record is renewed; it counts for three times that, so one late
+    /// renewal does not show a live standby as gone. Whole seconds, at least one.
+    pub candidate_renew: Duration,
 }
 
 impl LeaseConfig {
@@ -38,13 +47,16 @@ impl LeaseConfig {
         namespace: impl Into<String>,
         identity: impl Into<String>,
     ) -> Self {
+        let identity = identity.into();
         LeaseConfig {
             name: name.into(),
             namespace: namespace.into(),
-            identity: identity.into(),
+            pod: identity.clone(),
+            identity,
             lease_duration: DEFAULT_LEASE_DURATION,
             renew_deadline: DEFAULT_RENEW_DEADLINE,
             retry_period: DEFAULT_RETRY_PERIOD,
+            candidate_renew: DEFAULT_CANDIDATE_RENEW,
         }
     }
 
@@ -79,6 +91,11 @@ impl LeaseConfig {
         Ok(())
     }
 
+    /// How long a renewal of the candidate record counts: three renewals.
+    pub(super) fn candidate_seconds(&self) -> u64 {
+        self.candidate_renew.as_secs().max(1) * 3
+    }
+
     pub(super) fn lease_seconds(&self) -> u64 {
         self.lease_duration.as_secs()
     }
@@ -101,11 +118,15 @@ pub fn default_namespace() -> String {
 /// processes under one name (a restarted container, two local runs) from both believing they hold
 /// the lease; a crashed replica's successor therefore waits for the old lease to expire.
 pub fn default_identity() -> String {
-    let name = non_empty(std::env::var("POD_NAME").ok())
+    format!("{}-{}", pod_name(), random_suffix())
+}
+
+/// `POD_NAME` (downward API), else the hostname (the pod's name in a pod), else `kube-guardian`.
+pub fn pod_name() -> String {
+    non_empty(std::env::var("POD_NAME").ok())
         .or_else(|| non_empty(std::env::var("HOSTNAME").ok()))
         .or_else(|| non_empty(std::fs::read_to_string("/proc/sys/kernel/hostname").ok()))
-        .unwrap_or_else(|| "kube-guardian".to_owned());
-    format!("{name}-{}", random_suffix())
+        .unwrap_or_else(|| "kube-guardian".to_owned())
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {

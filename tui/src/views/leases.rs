@@ -1,8 +1,9 @@
 //! Leases: per cluster, the operator's leader-election Lease: holder, renew age against the
 //! lease duration (`late` past 1x, `stale` past 2x, in words and highlighted, as
-//! guardian-cluster's operator state rates it), transitions, and leader changes seen.
+//! guardian-cluster's operator state rates it), transitions, and leader changes seen; then a row
+//! per other replica from its candidate record: `standby`, or `gone` once its record is `stale`.
 
-use guardian_cluster::operator_state::LeaseHealth;
+use guardian_cluster::operator_state::{LeaseHealth, Role};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -35,8 +36,17 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         titles.push("LEASE");
         widths.push(Constraint::Fill(1));
     }
-    titles.extend(["HOLDER", "HEALTH", "RENEW/DUR", "TRANS", "SEEN", "CHANGED"]);
+    titles.extend([
+        "ROLE",
+        "IDENTITY",
+        "HEALTH",
+        "RENEW/DUR",
+        "TRANS",
+        "SEEN",
+        "CHANGED",
+    ]);
     widths.extend([
+        Constraint::Length(7),
         Constraint::Fill(1),
         Constraint::Length(7),
         Constraint::Length(11),
@@ -78,16 +88,28 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         if wide {
             cells.push(Cell::from(row.lease.clone().unwrap_or_default()));
         }
+        // The election's own columns show on its holder's row only.
+        let election = !matches!(row.role, Some(Role::Standby | Role::Gone));
+        let (seen, changed) = if election {
+            (row.changes_seen.to_string(), ago(row.last_change))
+        } else {
+            (String::new(), String::new())
+        };
         cells.extend([
+            Cell::from(row.role.map_or("-", Role::as_str)),
             Cell::from(row.holder.clone().unwrap_or_else(|| "-".to_owned())),
             Cell::from(Span::styled(health, style)),
             Cell::from(Span::styled(row.renew(), style)),
-            Cell::from(row.transitions.to_string()),
-            Cell::from(row.changes_seen.to_string()),
-            Cell::from(ago(row.last_change)),
+            Cell::from(row.transitions.map(|t| t.to_string()).unwrap_or_default()),
+            Cell::from(seen),
+            Cell::from(changed),
         ]);
         if wide {
-            cells.push(Cell::from(ago(row.acquired)));
+            cells.push(Cell::from(if election {
+                ago(row.acquired)
+            } else {
+                String::new()
+            }));
         }
         let line = Row::new(cells);
         if stale(state, &row.cluster) {

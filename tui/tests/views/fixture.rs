@@ -2,7 +2,9 @@
 //! screens, fed through the reducer as the loop feeds them (built on `guardian_tui::testing`).
 //!
 //! - demo-a: three policies (best-practices pending: generation 3 observed at 2), two
-//!   exceptions (one expiring in 3 days, one in 30), its Lease renewed 20 s ago for 15 s (late).
+//!   exceptions (one expiring in 3 days, one in 30), its Lease renewed 20 s ago for 15 s (late);
+//!   three candidate records: the holder's, a standby's renewed 2 s ago, and one renewed 30 s
+//!   ago (gone).
 //! - demo-b: restricted-security in Warn instead of Deny (drift), team-ownership missing (drift),
 //!   best-practices failing (Ready turned False while the console ran, with a Warning Event),
 //!   its Lease renewed 40 s ago for 15 s (stale); then it becomes unreachable (an error).
@@ -120,6 +122,14 @@ fn named(lease: Arc<Lease>) -> Arc<Lease> {
     Arc::new(lease)
 }
 
+/// The candidate record of replica `identity`, renewed at `renewed` for 15 s.
+fn candidate(identity: &str, renewed: Timestamp) -> Arc<Lease> {
+    let mut record = (*lease(identity, renewed)).clone();
+    record.metadata.namespace = Some("kube-guardian".to_owned());
+    record.metadata.name = Some(format!("kube-guardian-operator-candidate-{identity}"));
+    Arc::new(record)
+}
+
 /// The console after following both clusters for an hour.
 pub fn fleet() -> State {
     let mut a = synced("demo-a");
@@ -169,6 +179,11 @@ pub fn fleet() -> State {
         ),
     ];
     a.lease = Some(named(lease("kube-guardian-7f9c", at(3580))));
+    a.candidates = vec![
+        candidate("kube-guardian-7f9c", at(3598)),
+        candidate("kube-guardian-c2d4", at(3570)),
+        candidate("kube-guardian-b81a", at(3598)),
+    ];
 
     let mut b = synced("demo-b");
     b.policies = vec![
