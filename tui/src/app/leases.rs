@@ -9,6 +9,9 @@ use guardian_cluster::operator_state::{LeaseHealth, Role, candidates, leader};
 use k8s_openapi::jiff::Timestamp;
 
 use super::history::History;
+use super::screens::visible;
+use super::state::State;
+use crate::views::Screen;
 
 /// One row of the Leases screen.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +47,16 @@ impl LeaseRow {
             show(self.duration_seconds)
         )
     }
+}
+
+/// The rows the Leases screen shows: those of the clusters the scope and filter leave. The
+/// cursor moves over these, so it reaches every standby's row, not one line per cluster.
+pub fn shown(state: &State) -> Vec<LeaseRow> {
+    let snapshots: Vec<_> = visible(state, Screen::Leases)
+        .iter()
+        .filter_map(|&i| state.clusters.get(i).map(|c| c.snapshot()))
+        .collect();
+    rows(&snapshots, &state.screens.history, state.now)
 }
 
 /// The rows of each cluster of `snapshots`, in their order, at `now`: the holder's, then one per

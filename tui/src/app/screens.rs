@@ -180,11 +180,16 @@ pub fn visible(state: &State, screen: Screen) -> Vec<usize> {
                     f.texts(&[&r.policy, &r.reason, &r.message])
                 })
         }),
+        // A cluster stays when the filter matches its holder or any replica's identity.
         Screen::Leases => indices(&state.clusters, |c| {
             keep(&c.context, &|f| {
-                let lease = c.snapshot().lease.as_ref();
-                let holder = lease.and_then(|l| l.spec.as_ref()?.holder_identity.as_deref());
-                f.texts(&[holder.unwrap_or_default()])
+                let snapshot = c.snapshot();
+                let identities: Vec<&str> = std::iter::once(&snapshot.lease)
+                    .flatten()
+                    .chain(&snapshot.candidates)
+                    .filter_map(|l| l.spec.as_ref()?.holder_identity.as_deref())
+                    .collect();
+                f.texts(&identities)
             })
         }),
         Screen::Contexts => indices(&state.clusters, |c| {

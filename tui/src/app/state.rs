@@ -321,6 +321,7 @@ impl State {
             Screen::Fleet => self.clusters.len(),
             Screen::Violations => self.violations.table.lines.len(),
             Screen::Help => self.keymap.active(self.is_readonly()).count(),
+            Screen::Leases => super::leases::shown(self).len(),
             other => super::screens::visible(self, other).len(),
         }
     }

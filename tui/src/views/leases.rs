@@ -14,8 +14,7 @@ use super::policies::{cluster_width, stale};
 use super::table::{self, Spec};
 use super::text::age;
 use crate::app::State;
-use crate::app::leases::rows;
-use crate::app::screens::visible;
+use crate::app::leases::shown;
 use crate::theme::Theme;
 use crate::views::Screen;
 
@@ -23,12 +22,7 @@ use crate::views::Screen;
 const WIDE: u16 = 120;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let shown = visible(state, Screen::Leases);
-    let snapshots: Vec<_> = shown
-        .iter()
-        .filter_map(|&i| state.clusters.get(i).map(|c| c.snapshot()))
-        .collect();
-    let rows = rows(&snapshots, &state.screens.history, state.now);
+    let rows = shown(state);
     let wide = area.width >= WIDE;
     let mut titles = vec!["CLUSTER"];
     let mut widths = vec![Constraint::Length(cluster_width(state))];

@@ -154,3 +154,31 @@ fn scope_and_filter_narrow_these_screens_too() {
     key(&mut state, 'E');
     assert_eq!(state.lines(Screen::Events), 3);
 }
+
+#[test]
+fn the_leases_cursor_reaches_every_replica_row_and_the_filter_finds_a_standby() {
+    let mut state = fixture::fleet();
+    key(&mut state, 'L');
+    let rows = guardian_tui::app::leases::shown(&state);
+    // The fixture's demo-a has a holder, a standby and a gone replica beside demo-b's holder.
+    assert!(rows.len() > state.clusters.len(), "{rows:?}");
+    key(&mut state, 'G');
+    assert_eq!(state.cursor(Screen::Leases).selected, rows.len() - 1);
+    // A standby's identity keeps its cluster, with every replica row of it.
+    update(&mut state, Action::Command(Command::Filter));
+    for c in "c2d4".chars() {
+        update(&mut state, Action::Input(c));
+    }
+    update(&mut state, Action::Submit);
+    let shown = guardian_tui::app::leases::shown(&state);
+    assert!(
+        shown.iter().all(|r| r.cluster == "demo-a") && !shown.is_empty(),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|r| r.holder.as_deref() == Some("kube-guardian-c2d4")),
+        "{shown:?}"
+    );
+}
