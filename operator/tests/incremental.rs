@@ -3,7 +3,7 @@
 //! the status and the PolicyReport follow it; an owner going away re-evaluates its Pod only. In a
 //! test binary of its own: other tests' namespaces and exceptions rightly re-evaluate everything.
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 
@@ -54,17 +54,10 @@ async fn decided(op: &Operator, count: f64) {
     .await;
 }
 
-fn tag_policy(name: &str, ns: &str) -> String {
-    format!(
-        r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaces: [{ns}]}}
-  rules: [{{id: image-tag-pinned}}]
-"#
-    )
+fn tag_policy(name: &str, ns: &str) -> TestPolicy {
+    TestPolicy::new(name)
+        .namespaces([ns])
+        .rules(["image-tag-pinned"])
 }
 
 /// The names of the resources in the namespace's report (none without a report).
@@ -293,16 +286,9 @@ async fn a_namespace_s_labels_re_evaluate_that_namespace_s_objects_only() {
     let name = format!("{ns}-selected");
     create_policy(
         &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaceSelector: {{matchLabels: {{selected-by: {name}}}}}}}
-  rules: [{{id: image-tag-pinned}}]
-"#
-        ),
+        &TestPolicy::new(&name)
+            .namespace_label("selected-by", &name)
+            .rules(["image-tag-pinned"]),
     )
     .await;
     eventually("nothing selected yet", || async {

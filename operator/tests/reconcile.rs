@@ -13,20 +13,12 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
-fn policy_yaml(name: &str, namespace: &str, enforcement: &str) -> String {
-    format!(
-        r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: {enforcement}
-  match: {{namespaces: [{namespace}]}}
-  rules:
-  - id: pss-privileged
-  - id: pss-host-namespaces
-"#
-    )
+/// A policy with the privileged and host-namespaces rules, matching `namespace`.
+fn two_rule_policy(name: &str, namespace: &str, enforcement: &str) -> TestPolicy {
+    TestPolicy::new(name)
+        .enforcement(enforcement)
+        .namespaces([namespace])
+        .rules(["pss-privileged", "pss-host-namespaces"])
 }
 
 fn summary(p: &GuardianPolicy) -> Option<(u64, u64, u64)> {
@@ -57,7 +49,7 @@ async fn seed_three_workloads(cp: &ControlPlane, prefix: &str) -> (Client, Strin
 /// workloads, two of them violating.
 async fn audit_policy_counts_the_seed(client: &Client, ns: &str) -> (String, GuardianPolicy) {
     let name = format!("{ns}-status");
-    create_policy(client, &policy_yaml(&name, ns, "Audit")).await;
+    create_policy(client, &two_rule_policy(&name, ns, "Audit")).await;
     let p = eventually("status with 3 resources and 2 violations", || async {
         policy(client, &name)
             .await
@@ -125,26 +117,38 @@ async fn paged_initial_lists_fill_the_caches_like_streaming_ones() {
     op.stop().await;
 }
 
+/// Waits until `op` reconciled `policy` `more` times from now.
+async fn resynced(op: &Operator, policy: &str, more: u64) {
+    let after = reconciles::reconciles_of(op.id, policy) + more;
+    eventually("the valid policy's resync reconciles", || async {
+        (reconciles::reconciles_of(op.id, policy) >= after).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_cel_sets_degraded_without_hot_looping() {
     let cp = cluster().await;
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("invalid").await.expect("namespace");
     let name = format!("{ns}-invalid");
+    // A valid policy beside it, which the 1 s resync requeues every second: its reconciles
+    // mark how many resync periods passed.
+    let valid = format!("{ns}-valid");
+    reconciles::count_reconciles();
     let op = Operator::start(client.clone(), Duration::from_secs(1)).await;
     create_policy(
         &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaces: [{ns}]}}
-  rules:
-  - cel: {{name: broken, expression: "object.spec.(", message: never}}
-"#
-        ),
+        &TestPolicy::new(&name)
+            .namespaces([&ns])
+            .cel("broken", "object.spec.(", "never"),
+    )
+    .await;
+    create_policy(
+        &client,
+        &TestPolicy::new(&valid)
+            .namespaces([&ns])
+            .rules(["pss-privileged"]),
     )
     .await;
     let p = eventually("the Degraded condition", || async {
@@ -180,10 +184,26 @@ spec:
         "{event:?}"
     );
 
-    // No hot loop: an invalid policy is not requeued by the 1 s resync, and its status is not
-    // rewritten (a rewrite would trigger the next reconcile).
-    let version = p.metadata.resource_version.clone();
-    tokio::time::sleep(Duration::from_secs(4)).await; // observation window, not synchronisation
+    // No hot loop: the resync requeues the valid policy, not the invalid one, and the invalid
+    // one's status is not rewritten (a rewrite would trigger the next reconcile). Counted from
+    // one resync of the valid policy after Degraded was seen (anything the policy's creation
+    // started is done by then) over three more.
+    resynced(&op, &valid, 1).await;
+    let (settled, version) = (
+        reconciles::reconciles_of(op.id, &name),
+        policy(&client, &name)
+            .await
+            .expect("policy")
+            .metadata
+            .resource_version,
+    );
+    assert!(settled >= 1, "the invalid policy's reconciles are counted");
+    resynced(&op, &valid, 3).await;
+    assert_eq!(
+        reconciles::reconciles_of(op.id, &name),
+        settled,
+        "the invalid policy was reconciled again over three resync periods"
+    );
     let p = policy(&client, &name).await.expect("policy");
     assert_eq!(p.metadata.resource_version, version, "no status rewrite");
     op.stop().await;
@@ -199,8 +219,8 @@ async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them
     let deny = format!("{ns}-deny");
     let warn = format!("{ns}-warn");
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    create_policy(&client, &policy_yaml(&deny, &ns, "Deny")).await;
-    create_policy(&client, &policy_yaml(&warn, &ns, "Warn")).await;
+    create_policy(&client, &two_rule_policy(&deny, &ns, "Deny")).await;
+    create_policy(&client, &two_rule_policy(&warn, &ns, "Warn")).await;
 
     let reports = policy_report_api(&client, &ns);
     let report = eventually("a report with both policies' results", || async {
@@ -287,16 +307,9 @@ async fn namespace_selectors_follow_namespace_labels() {
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     create_policy(
         &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaceSelector: {{matchLabels: {{guardian-test: {name}}}}}}}
-  rules: [{{id: pss-privileged}}]
-"#
-        ),
+        &TestPolicy::new(&name)
+            .namespace_label("guardian-test", &name)
+            .rules(["pss-privileged"]),
     )
     .await;
     eventually("no resource matched before the label", || async {
@@ -318,6 +331,113 @@ spec:
         policy(&client, &name)
             .await
             .filter(|p| summary(p) == Some((1, 1, 1)))
+    })
+    .await;
+    op.stop().await;
+}
+
+/// Has the API server refuse every PolicyReport write in `ns` (a ValidatingAdmissionPolicy and
+/// its binding, both named `name`), and waits until it does.
+async fn refuse_reports(client: &Client, name: &str, ns: &str) {
+    create(
+        client,
+        None,
+        &format!(
+            r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [wgpolicyk8s.io], apiVersions: ["*"], operations: [CREATE, UPDATE], resources: [policyreports]}}
+  validations:
+  - {{expression: "false", message: "no reports in this namespace"}}
+"#
+        ),
+    )
+    .await;
+    create(
+        client,
+        None,
+        &format!(
+            r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {name}}}
+spec:
+  policyName: {name}
+  validationActions: [Deny]
+  matchResources: {{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}}}
+"#
+        ),
+    )
+    .await;
+    let probe: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "probe"}, "results": []
+    }))
+    .expect("report");
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let reports = policy_report_api(client, ns);
+    eventually("the API server to refuse PolicyReports", || async {
+        match reports.create(&dry_run, &probe).await {
+            Err(kube::Error::Api(s)) if s.message.contains("no reports in this namespace") => {
+                Some(())
+            }
+            _ => None,
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_report_write_does_not_hold_up_the_status() {
+    let cp = cluster().await;
+    let (client, ns) = seed_three_workloads(cp, "noreport").await;
+    let refusal = format!("{ns}-refuse-reports");
+    refuse_reports(&client, &refusal, &ns).await;
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    // After the pass (which writes every report at its end): the policy's own reconcile writes.
+    op.converged().await;
+    // The status follows although the policy's report write is refused.
+    audit_policy_counts_the_seed(&client, &ns).await;
+    eventually("the refused report write counted as an error", || async {
+        (op.metric("kube_guardian_errors_total{kind=\"kube\"}") >= 1.0).then_some(())
+    })
+    .await;
+    let report = policy_report_api(&client, &ns)
+        .get_opt("kube-guardian")
+        .await
+        .expect("get the report");
+    assert!(report.is_none(), "the report was refused: {report:?}");
+    // Reports allowed again: the retried reconcile writes it.
+    for kind in [
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicies",
+    ] {
+        let resource = kube::api::ApiResource {
+            group: "admissionregistration.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "admissionregistration.k8s.io/v1".into(),
+            kind: String::new(),
+            plural: kind.into(),
+        };
+        Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource)
+            .delete(&refusal, &DeleteParams::default())
+            .await
+            .expect("delete the refusal");
+    }
+    eventually("the report written once allowed", || async {
+        policy_report_api(&client, &ns)
+            .get_opt("kube-guardian")
+            .await
+            .ok()
+            .flatten()
     })
     .await;
     op.stop().await;

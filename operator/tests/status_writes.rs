@@ -24,18 +24,11 @@ fn reconciles(op: &Operator) -> f64 {
 }
 
 /// An Audit policy `name` with the privileged rule, matching namespace `ns`.
-fn privileged_audit_policy(name: &str, ns: &str) -> String {
-    format!(
-        r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: Audit
-  match: {{namespaces: [{ns}]}}
-  rules: [{{id: pss-privileged}}]
-"#
-    )
+fn privileged_audit_policy(name: &str, ns: &str) -> TestPolicy {
+    TestPolicy::new(name)
+        .enforcement("Audit")
+        .namespaces([ns])
+        .rules(["pss-privileged"])
 }
 
 /// A policy matching a namespace with no objects, and its reconcile written: its watch events
