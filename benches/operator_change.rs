@@ -11,12 +11,14 @@
 //!   `kube_guardian_reconcile_decision_seconds` histogram (bucket upper bounds);
 //! - end to end, from the API write's return to the policy's status showing the change, timed
 //!   by this bench polling the status every 20 ms (includes the controller's 300 ms debounce and
-//!   the status write);
+//!   the status write; the PolicyReports are written too, as in a cluster with their CRD, after
+//!   the status: bench-0's report holds 1,000 Pods' rows, and its write is a reconcile's slow part);
 //! - the objects the operator evaluated per change (`kube_guardian_objects_evaluated_total`);
 //! - the operator's RSS afterwards (the kept results included).
 //!
 //! Run: `cargo bench --bench operator_change`. `GUARDIAN_BENCH_OPERATOR=<path>` runs another
-//! build's binary (before/after figures); `GUARDIAN_BENCH_SAMPLES` sets the changes (200).
+//! build's binary (before/after figures); `GUARDIAN_BENCH_SAMPLES` sets the changes (200);
+//! `GUARDIAN_BENCH_LOG=<filter>` keeps the operator's log (see `start_operator`).
 
 use std::time::{Duration, Instant};
 
