@@ -11,8 +11,9 @@
 //!   `kube_guardian_reconcile_decision_seconds` histogram (bucket upper bounds);
 //! - end to end, from the API write's return to the policy's status showing the change, timed
 //!   by this bench polling the status every 20 ms (includes the controller's 300 ms debounce and
-//!   the status write; the PolicyReports are written too, as in a cluster with their CRD, after
-//!   the status: bench-0's report holds 1,000 Pods' rows, and its write is a reconcile's slow part);
+//!   the status write, and the PolicyReport writes before it: the CRD is installed, as in a
+//!   cluster, and bench-0's report holds 1,000 Pods' rows, the slow part of each reconcile;
+//!   the next change follows at once, so a change also waits for the last one's report writes);
 //! - the objects the operator evaluated per change (`kube_guardian_objects_evaluated_total`);
 //! - the operator's RSS afterwards (the kept results included).
 //!

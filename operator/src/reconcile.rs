@@ -114,12 +114,8 @@ async fn apply(
     if matches!(assessment, Assessment::Evaluated(_)) {
         record_last_good(policy, ctx).await?;
     }
-    // The status first: one small write, where users and the console look. A namespace's
-    // report holds every policy's rows and costs far more to write (0.5-1.5 s for 1,000 Pods'
-    // rows on a loaded control plane), behind any other reconcile's report writes; and a
-    // report write that fails must not keep the status stale.
-    write_status(policy, &assessment, ctx).await?;
     write_reports(&name, rows, ctx).await?;
+    write_status(policy, &assessment, ctx).await?;
     // An invalid policy waits for its next edit instead of hot-looping.
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
