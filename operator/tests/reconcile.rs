@@ -335,3 +335,132 @@ async fn namespace_selectors_follow_namespace_labels() {
     .await;
     op.stop().await;
 }
+
+/// Has the API server refuse every PolicyReport write in `ns` (a ValidatingAdmissionPolicy and
+/// its binding, both named `name`), and waits until it does.
+async fn refuse_reports(client: &Client, name: &str, ns: &str) {
+    create(
+        client,
+        None,
+        &format!(
+            r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [wgpolicyk8s.io], apiVersions: ["*"], operations: [CREATE, UPDATE], resources: [policyreports]}}
+  validations:
+  - {{expression: "false", message: "no reports in this namespace"}}
+"#
+        ),
+    )
+    .await;
+    create(
+        client,
+        None,
+        &format!(
+            r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {name}}}
+spec:
+  policyName: {name}
+  validationActions: [Deny]
+  matchResources: {{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}}}
+"#
+        ),
+    )
+    .await;
+    eventually("the API server to refuse PolicyReports", || async {
+        match dry_run_report(client, ns).await {
+            Err(kube::Error::Api(s)) if s.message.contains("no reports in this namespace") => {
+                Some(())
+            }
+            _ => None,
+        }
+    })
+    .await;
+}
+
+/// Creates a PolicyReport in `ns` as a dry run: refused while `refuse_reports` is in force.
+async fn dry_run_report(
+    client: &Client,
+    ns: &str,
+) -> Result<kube::api::DynamicObject, kube::Error> {
+    let probe: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "probe"}, "results": []
+    }))
+    .expect("report");
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    policy_report_api(client, ns).create(&dry_run, &probe).await
+}
+
+/// Waits until the API server admits PolicyReports in `ns` again.
+async fn allow_reports(client: &Client, ns: &str) {
+    eventually("the API server to admit PolicyReports again", || async {
+        dry_run_report(client, ns).await.ok().map(|_| ())
+    })
+    .await;
+}
+
+/// The policy's own report write is refused, so its first reconcile fails before the status;
+/// the retried reconcile finds its rows unchanged (nothing to write for it), so the status
+/// follows while the namespace's report stays refused, and the report is written once allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_whose_report_write_is_refused_gets_its_status_on_the_retried_reconcile() {
+    let cp = cluster().await;
+    let (client, ns) = seed_three_workloads(cp, "noreport").await;
+    let refusal = format!("{ns}-refuse-reports");
+    refuse_reports(&client, &refusal, &ns).await;
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    // After the pass (which writes every report at its end): the policy's own reconcile writes.
+    op.converged().await;
+    // The status follows (on the retried reconcile) although the report write is refused.
+    audit_policy_counts_the_seed(&client, &ns).await;
+    eventually("the refused report write counted as an error", || async {
+        (op.metric("kube_guardian_errors_total{kind=\"kube\"}") >= 1.0).then_some(())
+    })
+    .await;
+    let report = policy_report_api(&client, &ns)
+        .get_opt("kube-guardian")
+        .await
+        .expect("get the report");
+    assert!(report.is_none(), "the report was refused: {report:?}");
+    // Reports allowed again: the retried reconcile writes it.
+    for kind in [
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicies",
+    ] {
+        let resource = kube::api::ApiResource {
+            group: "admissionregistration.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "admissionregistration.k8s.io/v1".into(),
+            kind: String::new(),
+            plural: kind.into(),
+        };
+        Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource)
+            .delete(&refusal, &DeleteParams::default())
+            .await
+            .expect("delete the refusal");
+    }
+    allow_reports(&client, &ns).await;
+    // A failed write is retried by later reconciles (not by a timer of its own yet): a new
+    // violating Pod's reconcile writes the namespace.
+    create(&client, Some(&ns), &pod("host-net-2", true)).await;
+    eventually("the report written once allowed", || async {
+        policy_report_api(&client, &ns)
+            .get_opt("kube-guardian")
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    op.stop().await;
+}
