@@ -134,14 +134,12 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("adm-labels").await.expect("namespace");
-    create_policy(
-        &client,
-        &TestPolicy::new(format!("{ns}-prod"))
-            .enforcement("Deny")
-            .namespace_label("env", "prod")
-            .rules(["pss-privileged"]),
-    )
-    .await;
+    TestPolicy::new(format!("{ns}-prod"))
+        .enforcement("Deny")
+        .namespace_label("env", "prod")
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = webhook_certs(dir.path());
     let op = start_operator(
@@ -207,11 +205,10 @@ async fn an_ephemeral_container_added_by_kubectl_debug_is_reviewed() {
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("adm-debug").await.expect("namespace");
-    create_policy(
-        &client,
-        &deny_policy(&format!("{ns}-baseline"), &ns).profiles(["pss-baseline"]),
-    )
-    .await;
+    deny_policy(&format!("{ns}-baseline"), &ns)
+        .profiles(["pss-baseline"])
+        .created(&client)
+        .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = webhook_certs(dir.path());
     let op = start_operator(
@@ -304,11 +301,10 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("adm-ready").await.expect("namespace");
-    create_policy(
-        &client,
-        &deny_policy(&format!("{ns}-deny"), &ns).rules(["pss-privileged"]),
-    )
-    .await;
+    deny_policy(&format!("{ns}-deny"), &ns)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
 
     // The operator runs as a user who may not list namespaces yet.
     let user = guardian_testenv::unique_name("adm-ready-operator");

@@ -41,14 +41,16 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
     let policies: Api<GuardianPolicy> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let name = format!("{ns}-deny");
-    create_policy(&client, &deny_policy(&name, &ns).rules(["pss-privileged"])).await;
+    deny_policy(&name, &ns)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
     // A policy that never compiled: nothing of it can be enforced, and its status says so.
     let never = format!("{ns}-never");
-    create_policy(
-        &client,
-        &deny_policy(&never, &ns).cel("broken", "object.metadata.(", "m"),
-    )
-    .await;
+    deny_policy(&never, &ns)
+        .cel("broken", "object.metadata.(", "m")
+        .created(&client)
+        .await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = webhook_certs(dir.path());

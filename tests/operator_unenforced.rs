@@ -59,7 +59,10 @@ async fn a_policy_deleted_without_a_reconcile_stops_being_enforced() {
     let policies: Api<GuardianPolicy> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let name = format!("{ns}-deny");
-    create_policy(&client, &deny_policy(&name, &ns).rules(["pss-privileged"])).await;
+    deny_policy(&name, &ns)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
 
     let lease = held_lease(&client).await;
     let dir = tempfile::tempdir().expect("temp dir");

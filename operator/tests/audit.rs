@@ -218,7 +218,7 @@ async fn objects_are_audited_through_cached_owners_only() {
 
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     let name = format!("{ns}-owned");
-    create_policy(&client, &host_policy(&name, &[&ns])).await;
+    host_policy(&name, &[&ns]).created(&client).await;
     // Evaluated: the ReplicaSet (for its Pods too), the four Pods no cached workload controls,
     // the Deployment and the StatefulSet claimed, and the Deployment claiming the StatefulSet.
     eventually("8 resources evaluated, 5 violations", || async {
@@ -348,8 +348,8 @@ async fn reports_converge_after_a_restart() {
     create(&client, Some(&fixed), &deployment("fine", false)).await;
     let both = format!("{kept}-both");
     let gone = format!("{kept}-gone");
-    create_policy(&client, &host_policy(&both, &[&kept, &fixed])).await;
-    create_policy(&client, &host_policy(&gone, &[&kept])).await;
+    host_policy(&both, &[&kept, &fixed]).created(&client).await;
+    host_policy(&gone, &[&kept]).created(&client).await;
 
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     eventually("both policies in the first report", || async {

@@ -104,7 +104,7 @@ async fn one_pod_change_re_evaluates_that_pod_only_and_the_report_follows_it() {
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     op.converged().await;
     let name = format!("{ns}-tags");
-    create_policy(&client, &tag_policy(&name, &ns)).await;
+    tag_policy(&name, &ns).created(&client).await;
     // The Pods and the Deployment.
     let counted = PODS as u64 + 1;
     eventually("every Pod counted, none violating", || async {
@@ -221,7 +221,7 @@ async fn an_owner_going_away_re_evaluates_its_pod_only() {
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     op.converged().await;
     let name = format!("{ns}-tags");
-    create_policy(&client, &tag_policy(&name, &ns)).await;
+    tag_policy(&name, &ns).created(&client).await;
     // The Pods and the ReplicaSet (for its Pod too).
     let counted = PODS as u64 + 1;
     eventually(
@@ -284,13 +284,11 @@ async fn a_namespace_s_labels_re_evaluate_that_namespace_s_objects_only() {
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     op.converged().await;
     let name = format!("{ns}-selected");
-    create_policy(
-        &client,
-        &TestPolicy::new(&name)
-            .namespace_label("selected-by", &name)
-            .rules(["image-tag-pinned"]),
-    )
-    .await;
+    TestPolicy::new(&name)
+        .namespace_label("selected-by", &name)
+        .rules(["image-tag-pinned"])
+        .created(&client)
+        .await;
     eventually("nothing selected yet", || async {
         policy(&client, &name)
             .await

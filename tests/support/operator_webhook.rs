@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::operator_process::{
     self, OperatorProcess as Operator, OperatorProcessBuilder,
 };
@@ -118,14 +117,6 @@ pub fn dry_run() -> PostParams {
 /// A Deny policy `name` on `ns`'s objects: the test adds its rules.
 pub fn deny_policy(name: &str, ns: &str) -> TestPolicy {
     TestPolicy::new(name).enforcement("Deny").namespaces([ns])
-}
-
-/// Creates `policy` in the cluster.
-pub async fn create_policy(client: &kube::Client, policy: &TestPolicy) -> GuardianPolicy {
-    policy
-        .create(client)
-        .await
-        .unwrap_or_else(|e| panic!("creating policy {}: {e}", policy.name()))
 }
 
 /// A denial by kube-guardian's webhook (not a webhook call failure, which names it too).

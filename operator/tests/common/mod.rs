@@ -200,14 +200,6 @@ pub async fn dynamic_api(
     }
 }
 
-/// Creates the policy (see [`TestPolicy`] for its parts).
-pub async fn create_policy(client: &Client, policy: &TestPolicy) -> GuardianPolicy {
-    policy
-        .create(client)
-        .await
-        .unwrap_or_else(|e| panic!("creating policy {}: {e}", policy.name()))
-}
-
 pub async fn policy(client: &Client, name: &str) -> Option<GuardianPolicy> {
     Api::<GuardianPolicy>::all(client.clone())
         .get_opt(name)

@@ -118,6 +118,16 @@ impl TestPolicy {
             .create(&PostParams::default(), &self.build())
             .await
     }
+
+    /// Creates the policy, for a test whose set-up it is.
+    ///
+    /// # Panics
+    /// When the API server refuses it: the test cannot go on without its policy.
+    pub async fn created(&self, client: &Client) -> GuardianPolicy {
+        self.create(client)
+            .await
+            .unwrap_or_else(|e| panic!("creating policy {}: {e}", self.name))
+    }
 }
 
 #[cfg(test)]
