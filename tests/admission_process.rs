@@ -11,18 +11,20 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use guardian_core::crd::GuardianPolicy;
+use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{
-    self, OperatorProcess as Operator, free_addr, parse_http_response,
+    OperatorProcess as Operator, free_addr, parse_http_response,
 };
-use guardian_testenv::{Ca, ControlPlane};
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use guardian_testenv::policy::TestPolicy;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-const POLL: Duration = Duration::from_millis(200);
+// `pub`: this binary uses a few of the shared helpers only.
+#[path = "support/operator_webhook.rs"]
+pub mod operator_webhook;
+use operator_webhook::*;
 
 /// Starts `kube-guardian operator` with its webhook on a free port, serving `certs`.
 fn start_operator(kubeconfig: &Path, context: &str, certs: &Path, log_dir: &Path) -> Operator {
@@ -111,51 +113,6 @@ fn typed_pod(name: &str, privileged: bool) -> Pod {
     serde_json::from_value(pod(name, privileged)).expect("pod")
 }
 
-async fn wait_for<T>(what: &str, op: &Operator, check: impl AsyncFnMut() -> Option<T>) -> T {
-    operator_process::wait_for(what, POLL, &[op], check).await
-}
-
-/// The webhook's serving pair in a Secret-like directory, and the CA the API server trusts.
-fn webhook_certs(dir: &Path) -> Ca {
-    let ca = Ca::new("admission process test CA").expect("CA");
-    let pair = ca
-        .server_cert("kube-guardian-webhook", &[])
-        .expect("serving certificate");
-    std::fs::write(dir.join("tls.crt"), &pair.cert_pem).expect("tls.crt");
-    std::fs::write(dir.join("tls.key"), &pair.key_pem).expect("tls.key");
-    ca
-}
-
-async fn create_policy(client: &kube::Client, policy: Value) {
-    let policy: GuardianPolicy = serde_json::from_value(policy).expect("policy");
-    Api::<GuardianPolicy>::all(client.clone())
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("policy");
-}
-
-async fn register(client: &kube::Client, name: &str, op: &Operator, ca: &Ca, ns: &str) {
-    let url = format!("https://{}/validate", webhook_addr(op));
-    let config = guardian_testenv::webhook_configuration(name, &url, &ca.pem(), ns);
-    Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &config)
-        .await
-        .expect("webhook configuration");
-}
-
-async fn unregister(client: &kube::Client, name: &str) {
-    let _ = Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .delete(name, &DeleteParams::default())
-        .await;
-}
-
-fn dry_run() -> PostParams {
-    PostParams {
-        dry_run: true,
-        ..PostParams::default()
-    }
-}
-
 /// The shared local control plane; `None` (said on stderr) when cluster tests are skipped or
 /// run against an existing cluster, which cannot call a webhook on this machine's loopback.
 async fn control_plane() -> Option<&'static ControlPlane> {
@@ -169,12 +126,6 @@ async fn control_plane() -> Option<&'static ControlPlane> {
     Some(cp)
 }
 
-/// kube-guardian's own denial, not a failed webhook call (whose message names the webhook too).
-fn is_our_denial(result: &Result<Pod, kube::Error>) -> bool {
-    matches!(result, Err(kube::Error::Api(s))
-        if s.code == 403 && s.message.contains("denied the request: kube-guardian:"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_seconds() {
     let Some(cp) = control_plane().await else {
@@ -183,17 +134,12 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("adm-labels").await.expect("namespace");
-    create_policy(
-        &client,
-        json!({
-            "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-            "metadata": {"name": format!("{ns}-prod")},
-            "spec": {"enforcement": "Deny",
-                     "match": {"namespaceSelector": {"matchLabels": {"env": "prod"}}},
-                     "rules": [{"id": "pss-privileged"}]}
-        }),
-    )
-    .await;
+    TestPolicy::new(format!("{ns}-prod"))
+        .enforcement("Deny")
+        .namespace_label("env", "prod")
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = webhook_certs(dir.path());
     let op = start_operator(
@@ -206,8 +152,7 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
         (op.readyz()? == 200).then_some(())
     })
     .await;
-    let configuration = guardian_testenv::unique_name("adm-labels");
-    register(&client, &configuration, &op, &ca, &ns).await;
+    let configuration = register_webhook(&client, webhook_addr(&op), &ca, &ns).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
 
     // Without the label the policy does not apply: admitted, and by the webhook (it counted it).
@@ -215,7 +160,7 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
         let before = answered_reviews(&op);
         let created = pods.create(&dry_run(), &typed_pod("probe", true)).await;
         assert!(
-            !is_our_denial(&created),
+            !denied_by_us(&created),
             "denied before the label: {created:?}"
         );
         (created.is_ok() && answered_reviews(&op) > before).then_some(())
@@ -236,7 +181,7 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
         "a privileged Pod to be denied in the env=prod namespace",
         &op,
         async || {
-            is_our_denial(&pods.create(&dry_run(), &typed_pod("probe", true)).await).then_some(())
+            denied_by_us(&pods.create(&dry_run(), &typed_pod("probe", true)).await).then_some(())
         },
     )
     .await;
@@ -249,7 +194,7 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
     pods.create(&dry_run(), &typed_pod("fine", false))
         .await
         .expect("a compliant Pod is still admitted");
-    unregister(&client, &configuration).await;
+    unregister_webhook(&client, &configuration).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,16 +205,10 @@ async fn an_ephemeral_container_added_by_kubectl_debug_is_reviewed() {
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("adm-debug").await.expect("namespace");
-    create_policy(
-        &client,
-        json!({
-            "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-            "metadata": {"name": format!("{ns}-baseline")},
-            "spec": {"enforcement": "Deny", "match": {"namespaces": [ns]},
-                     "profiles": ["pss-baseline"]}
-        }),
-    )
-    .await;
+    deny_policy(&format!("{ns}-baseline"), &ns)
+        .profiles(["pss-baseline"])
+        .created(&client)
+        .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = webhook_certs(dir.path());
     let op = start_operator(
@@ -282,11 +221,10 @@ async fn an_ephemeral_container_added_by_kubectl_debug_is_reviewed() {
         (op.readyz()? == 200).then_some(())
     })
     .await;
-    let configuration = guardian_testenv::unique_name("adm-debug");
-    register(&client, &configuration, &op, &ca, &ns).await;
+    let configuration = register_webhook(&client, webhook_addr(&op), &ca, &ns).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     wait_for("the webhook to deny a privileged Pod", &op, async || {
-        is_our_denial(&pods.create(&dry_run(), &typed_pod("probe", true)).await).then_some(())
+        denied_by_us(&pods.create(&dry_run(), &typed_pod("probe", true)).await).then_some(())
     })
     .await;
 
@@ -326,7 +264,7 @@ async fn an_ephemeral_container_added_by_kubectl_debug_is_reviewed() {
     pods.patch_ephemeral_containers("web", &PatchParams::default(), &debug("shell", false))
         .await
         .expect("a compliant ephemeral container is admitted");
-    unregister(&client, &configuration).await;
+    unregister_webhook(&client, &configuration).await;
 }
 
 /// Everything the operator reads and writes, except namespaces: without them its namespace
@@ -363,16 +301,10 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("adm-ready").await.expect("namespace");
-    create_policy(
-        &client,
-        json!({
-            "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-            "metadata": {"name": format!("{ns}-deny")},
-            "spec": {"enforcement": "Deny", "match": {"namespaces": [ns]},
-                     "rules": [{"id": "pss-privileged"}]}
-        }),
-    )
-    .await;
+    deny_policy(&format!("{ns}-deny"), &ns)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
 
     // The operator runs as a user who may not list namespaces yet.
     let user = guardian_testenv::unique_name("adm-ready-operator");
@@ -403,8 +335,7 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
     assert_eq!(op.readyz(), Some(503));
 
     // Through the API server: its failurePolicy (Fail) applies, nothing is admitted.
-    let configuration = guardian_testenv::unique_name("adm-ready");
-    register(&client, &configuration, &op, &ca, &ns).await;
+    let configuration = register_webhook(&client, webhook_addr(&op), &ca, &ns).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let failed = wait_for(
         "the API server to fail the webhook call",
@@ -459,11 +390,11 @@ async fn nothing_is_admitted_until_the_policies_are_loaded() {
     pods.create(&dry_run(), &typed_pod("fine", false))
         .await
         .expect("a compliant Pod is admitted once ready");
-    assert!(is_our_denial(
+    assert!(denied_by_us(
         &pods.create(&dry_run(), &typed_pod("bad", true)).await
     ));
 
-    unregister(&client, &configuration).await;
+    unregister_webhook(&client, &configuration).await;
     for name in [&user, &ns_role] {
         let _ = bindings.delete(name, &DeleteParams::default()).await;
         let _ = roles.delete(name, &DeleteParams::default()).await;

@@ -41,26 +41,16 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
     let policies: Api<GuardianPolicy> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let name = format!("{ns}-deny");
-    policies
-        .create(
-            &PostParams::default(),
-            &deny_policy(&name, &ns, json!([{"id": "pss-privileged"}])),
-        )
-        .await
-        .expect("policy");
+    deny_policy(&name, &ns)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
     // A policy that never compiled: nothing of it can be enforced, and its status says so.
     let never = format!("{ns}-never");
-    policies
-        .create(
-            &PostParams::default(),
-            &deny_policy(
-                &never,
-                &ns,
-                json!([{"cel": {"name": "broken", "expression": "object.metadata.(", "message": "m"}}]),
-            ),
-        )
-        .await
-        .expect("policy");
+    deny_policy(&never, &ns)
+        .cel("broken", "object.metadata.(", "m")
+        .created(&client)
+        .await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = webhook_certs(dir.path());
@@ -139,7 +129,9 @@ async fn a_broken_edit_keeps_the_last_good_generation_denying() {
         .patch(
             &vwc_name,
             &PatchParams::default(),
-            &Patch::Merge(&json!({"webhooks": [webhook_entry(webhook, &ca.pem(), &ns)]})),
+            &Patch::Merge(&json!({
+                "webhooks": webhook_configuration(&vwc_name, webhook, &ca, &ns).webhooks
+            })),
         )
         .await
         .expect("point the webhook at the restarted operator");

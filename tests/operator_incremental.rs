@@ -8,6 +8,7 @@ use std::time::Duration;
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{self, OperatorProcess};
+use guardian_testenv::policy::TestPolicy;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
@@ -103,16 +104,11 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     .expect("the operator starts");
     converged(&op).await;
     let name = format!("{ns}-tags");
-    let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
-        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-        "metadata": {"name": name},
-        "spec": {"match": {"namespaces": [ns]}, "rules": [{"id": "image-tag-pinned"}]}
-    }))
-    .expect("policy");
-    Api::<GuardianPolicy>::all(client.clone())
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("policy");
+    TestPolicy::new(&name)
+        .namespaces([&ns])
+        .rules(["image-tag-pinned"])
+        .created(&client)
+        .await;
     let all = PODS as u64;
     wait_for("every Pod counted", &op, async || {
         (summary(&client, &name).await? == (all, 0)).then_some(())

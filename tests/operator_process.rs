@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{self, OperatorProcess, free_addr};
+use guardian_testenv::policy::TestPolicy;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
@@ -78,16 +79,11 @@ async fn seed(cp: &ControlPlane) -> (kube::Client, String) {
         .create(&PostParams::default(), &pod)
         .await
         .expect("pod");
-    let policy: GuardianPolicy = serde_json::from_value(serde_json::json!({
-        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-        "metadata": {"name": format!("{ns}-policy")},
-        "spec": {"match": {"namespaces": [ns]}, "rules": [{"id": "pss-privileged"}]}
-    }))
-    .expect("policy");
-    Api::<GuardianPolicy>::all(client.clone())
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("policy");
+    TestPolicy::new(format!("{ns}-policy"))
+        .namespaces([&ns])
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
     (client, format!("{ns}-policy"))
 }
 

@@ -16,7 +16,6 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, DeleteParams, PostParams};
 use operator_webhook::*;
-use serde_json::json;
 
 /// The webhook's allowed admission reviews (dry runs are not counted).
 const ALLOWED: &str = "kube_guardian_admission_requests_total{decision=\"allowed\"";
@@ -60,13 +59,10 @@ async fn a_policy_deleted_without_a_reconcile_stops_being_enforced() {
     let policies: Api<GuardianPolicy> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let name = format!("{ns}-deny");
-    policies
-        .create(
-            &PostParams::default(),
-            &deny_policy(&name, &ns, json!([{"id": "pss-privileged"}])),
-        )
-        .await
-        .expect("policy");
+    deny_policy(&name, &ns)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
 
     let lease = held_lease(&client).await;
     let dir = tempfile::tempdir().expect("temp dir");

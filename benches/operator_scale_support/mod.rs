@@ -53,7 +53,27 @@ pub fn operator_binary() -> std::path::PathBuf {
 
 /// The operator with its resync pushed out to an hour: a resync's full evaluation of every policy
 /// must not fall inside a bench's window (the default 5 min did in operator_change's long runs).
+/// `GUARDIAN_BENCH_LOG=<filter>` (e.g. `warn,guardian_operator=debug`) logs at that level to
+/// `target/<bench>-operator.log` (JSON lines with timestamps), to see where a change's time goes.
 pub fn start_operator(cp: &ControlPlane, health: SocketAddr) -> Child {
+    let log = std::env::var("GUARDIAN_BENCH_LOG").ok();
+    let stdout = match &log {
+        Some(_) => {
+            let bench = std::env::args()
+                .next()
+                .and_then(|a| {
+                    let name = std::path::Path::new(&a).file_name()?.to_str()?.to_owned();
+                    Some(name.split('-').next()?.to_owned())
+                })
+                .unwrap_or_else(|| "bench".into());
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join(format!("{bench}-operator.log"));
+            eprintln!("the operator logs to {}", path.display());
+            Stdio::from(std::fs::File::create(&path).expect("the operator's log file"))
+        }
+        None => Stdio::null(),
+    };
     Command::new(operator_binary())
         .args(["operator", "--kubeconfig"])
         .arg(cp.kubeconfig_path())
@@ -61,13 +81,13 @@ pub fn start_operator(cp: &ControlPlane, health: SocketAddr) -> Child {
             "--health-addr",
             &health.to_string(),
             "--log-level",
-            "warn",
+            log.as_deref().unwrap_or("warn"),
             "--concurrency",
             "2",
             "--resync-interval",
             "3600s",
         ])
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .spawn()
         .expect("the operator starts")
 }

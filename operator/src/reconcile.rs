@@ -205,13 +205,18 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
 
 async fn write_reports(policy: &str, rows: Arc<NamespaceRows>, ctx: &Context) -> Result<(), Error> {
     let mut state = ctx.reports.lock().await;
-    let changed = state.set_policy(policy, rows);
+    let due = state.set_policy_bodies(policy, rows);
     state.record(policy);
     if state.in_pass() {
         // Written all at once when the pass completes (see `converge`).
         return Ok(());
     }
-    flush_reports(&mut state, changed.clone(), ctx).await?;
+    let changed: Vec<String> = due.iter().map(|(ns, _)| ns.clone()).collect();
+    for (ns, body) in due {
+        if !write_one(&mut state, &ns, &body, ctx).await? {
+            break;
+        }
+    }
     retry_failed_writes(&mut state, &changed, ctx).await;
     Ok(())
 }
@@ -233,24 +238,37 @@ pub(crate) async fn flush_reports(
     ctx: &Context,
 ) -> Result<(), Error> {
     for ns in namespaces {
-        if !ctx.is_leader() {
-            return Ok(());
-        }
         let body = state.body(&ns);
-        let written = reports::write(&ctx.client, &ns, &body, state.is_empty(&ns))
-            .await
-            .map_err(|source| Error::Kube {
-                context: format!("writing PolicyReport {ns}/{}", reports::REPORT_NAME),
-                source,
-            })?;
-        if written {
-            state.mark_written(&ns, &body);
-        } else {
-            ctx.note_reports_unavailable();
-            return Ok(());
+        if !write_one(state, &ns, &body, ctx).await? {
+            break;
         }
     }
     Ok(())
+}
+
+/// Writes one namespace's report as `body` (the state's body for it now); returns whether to go
+/// on with further writes: not when no longer leading, nor without the PolicyReport CRD.
+async fn write_one(
+    state: &mut reports::ReportState,
+    ns: &str,
+    body: &serde_json::Value,
+    ctx: &Context,
+) -> Result<bool, Error> {
+    if !ctx.is_leader() {
+        return Ok(false);
+    }
+    let written = reports::write(&ctx.client, ns, body, state.is_empty(ns))
+        .await
+        .map_err(|source| Error::Kube {
+            context: format!("writing PolicyReport {ns}/{}", reports::REPORT_NAME),
+            source,
+        })?;
+    if written {
+        state.mark_written(ns, body);
+    } else {
+        ctx.note_reports_unavailable();
+    }
+    Ok(written)
 }
 
 async fn write_status(

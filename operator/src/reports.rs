@@ -286,6 +286,17 @@ impl ReportState {
     /// allocation are copied and compared: after one object's change, that object's namespace
     /// alone.
     pub fn set_policy(&mut self, policy: &str, results: Arc<NamespaceRows>) -> Vec<String> {
+        let due = self.set_policy_bodies(policy, results);
+        due.into_iter().map(|(ns, _)| ns).collect()
+    }
+
+    /// [`set_policy`](Self::set_policy), with each namespace's report body: built once, to tell
+    /// whether it changed and to write it.
+    pub fn set_policy_bodies(
+        &mut self,
+        policy: &str,
+        results: Arc<NamespaceRows>,
+    ) -> Vec<(String, Value)> {
         let mut changed: Vec<String> = self
             .by_namespace
             .iter()
@@ -316,9 +327,15 @@ impl ReportState {
             // Texts only the replaced rows used.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
         }
-        changed.retain(|ns| self.written.get(ns) != Some(&fingerprint(&self.body(ns))));
-        self.pending.extend(changed.iter().cloned());
-        changed
+        let due: Vec<(String, Value)> = changed
+            .into_iter()
+            .filter_map(|ns| {
+                let body = self.body(&ns);
+                (self.written.get(&ns) != Some(&fingerprint(&body))).then_some((ns, body))
+            })
+            .collect();
+        self.pending.extend(due.iter().map(|(ns, _)| ns.clone()));
+        due
     }
 
     /// Namespaces whose write failed before, besides `except`, at most [`RETRIES`] of them: the
@@ -589,6 +606,24 @@ pub(crate) mod tests {
         assert_eq!(state.set_policy("p", Arc::new(rows)), ["a"]);
         assert_eq!(held(&state, "b"), b, "b's rows were not copied again");
         assert_eq!(state.body("a")["results"][0]["resources"][0]["name"], "z");
+    }
+
+    #[test]
+    fn the_bodies_handed_out_for_the_write_are_the_reports_as_they_are_now() {
+        let mut state = ReportState::default();
+        let mut rows = (*results("a", vec![row("p", "x", "r")])).clone();
+        rows.extend((*results("b", vec![row("p", "y", "r")])).clone());
+        let due = state.set_policy_bodies("p", Arc::new(rows));
+        assert_eq!(due.len(), 2);
+        for (ns, body) in &due {
+            assert_eq!(body, &state.body(ns), "{ns}");
+        }
+        // Another policy's rows in "a": its body holds both policies' rows.
+        let due = state.set_policy_bodies("q", results("a", vec![row("q", "z", "r")]));
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].0, "a");
+        assert_eq!(due[0].1, state.body("a"));
+        assert_eq!(due[0].1["results"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

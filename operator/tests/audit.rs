@@ -13,16 +13,6 @@ use guardian_core::crd::GuardianPolicy;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-const NS_POLICY: &str = r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {name: NAME}
-spec:
-  match: {namespaces: [NS]}
-  rules:
-  - id: pss-host-namespaces
-"#;
-
 fn host_network_pod(name: &str, owner: Option<(&str, &str, &str, &str)>) -> String {
     let owner = owner.map_or_else(String::new, |(api_version, kind, name, uid)| {
         format!(
@@ -228,11 +218,7 @@ async fn objects_are_audited_through_cached_owners_only() {
 
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     let name = format!("{ns}-owned");
-    create_policy(
-        &client,
-        &NS_POLICY.replace("NAME", &name).replace("NS", &ns),
-    )
-    .await;
+    host_policy(&name, &[&ns]).created(&client).await;
     // Evaluated: the ReplicaSet (for its Pods too), the four Pods no cached workload controls,
     // the Deployment and the StatefulSet claimed, and the Deployment claiming the StatefulSet.
     eventually("8 resources evaluated, 5 violations", || async {
@@ -306,19 +292,11 @@ async fn objects_are_audited_through_cached_owners_only() {
     op.stop().await;
 }
 
-fn host_policy(name: &str, namespaces: &[&str]) -> String {
-    format!(
-        r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaces: [{}]}}
-  rules:
-  - id: pss-host-namespaces
-"#,
-        namespaces.join(", ")
-    )
+/// A policy with the host-namespaces rule, matching `namespaces`.
+fn host_policy(name: &str, namespaces: &[&str]) -> TestPolicy {
+    TestPolicy::new(name)
+        .namespaces(namespaces)
+        .rules(["pss-host-namespaces"])
 }
 
 /// The policies with rows in a namespace's report, or `None` without a report.
@@ -370,8 +348,8 @@ async fn reports_converge_after_a_restart() {
     create(&client, Some(&fixed), &deployment("fine", false)).await;
     let both = format!("{kept}-both");
     let gone = format!("{kept}-gone");
-    create_policy(&client, &host_policy(&both, &[&kept, &fixed])).await;
-    create_policy(&client, &host_policy(&gone, &[&kept])).await;
+    host_policy(&both, &[&kept, &fixed]).created(&client).await;
+    host_policy(&gone, &[&kept]).created(&client).await;
 
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     eventually("both policies in the first report", || async {

@@ -3,7 +3,7 @@
 //! the status and the PolicyReport follow it; an owner going away re-evaluates its Pod only. In a
 //! test binary of its own: other tests' namespaces and exceptions rightly re-evaluate everything.
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 
@@ -54,17 +54,10 @@ async fn decided(op: &Operator, count: f64) {
     .await;
 }
 
-fn tag_policy(name: &str, ns: &str) -> String {
-    format!(
-        r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaces: [{ns}]}}
-  rules: [{{id: image-tag-pinned}}]
-"#
-    )
+fn tag_policy(name: &str, ns: &str) -> TestPolicy {
+    TestPolicy::new(name)
+        .namespaces([ns])
+        .rules(["image-tag-pinned"])
 }
 
 /// The names of the resources in the namespace's report (none without a report).
@@ -111,7 +104,7 @@ async fn one_pod_change_re_evaluates_that_pod_only_and_the_report_follows_it() {
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     op.converged().await;
     let name = format!("{ns}-tags");
-    create_policy(&client, &tag_policy(&name, &ns)).await;
+    tag_policy(&name, &ns).created(&client).await;
     // The Pods and the Deployment.
     let counted = PODS as u64 + 1;
     eventually("every Pod counted, none violating", || async {
@@ -228,7 +221,7 @@ async fn an_owner_going_away_re_evaluates_its_pod_only() {
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     op.converged().await;
     let name = format!("{ns}-tags");
-    create_policy(&client, &tag_policy(&name, &ns)).await;
+    tag_policy(&name, &ns).created(&client).await;
     // The Pods and the ReplicaSet (for its Pod too).
     let counted = PODS as u64 + 1;
     eventually(
@@ -291,20 +284,11 @@ async fn a_namespace_s_labels_re_evaluate_that_namespace_s_objects_only() {
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
     op.converged().await;
     let name = format!("{ns}-selected");
-    create_policy(
-        &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaceSelector: {{matchLabels: {{selected-by: {name}}}}}}}
-  rules: [{{id: image-tag-pinned}}]
-"#
-        ),
-    )
-    .await;
+    TestPolicy::new(&name)
+        .namespace_label("selected-by", &name)
+        .rules(["image-tag-pinned"])
+        .created(&client)
+        .await;
     eventually("nothing selected yet", || async {
         policy(&client, &name)
             .await

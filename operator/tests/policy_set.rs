@@ -32,21 +32,12 @@ async fn a_policy_deleted_without_a_reconcile_leaves_the_webhooks_set_on_a_quiet
     )
     .await;
     let name = "quiet-deny";
-    create_policy(
-        &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: Deny
-  match: {{namespaces: [quiet-nowhere]}}
-  profiles: [pss-baseline]
-"#
-        ),
-    )
-    .await;
+    TestPolicy::new(name)
+        .enforcement("Deny")
+        .namespaces(["quiet-nowhere"])
+        .profiles(["pss-baseline"])
+        .created(&client)
+        .await;
     eventually("the new policy in the webhook's set", || async {
         enforced(&store, name).then_some(())
     })

@@ -24,23 +24,12 @@ async fn a_quiet_cluster_gets_no_status_or_report_writes_across_resyncs() {
     let name = format!("{ns}-quiet");
     // A 1 s resync: a full re-evaluation every second.
     let op = Operator::start(client.clone(), Duration::from_secs(1)).await;
-    create_policy(
-        &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: Audit
-  match: {{namespaces: [{ns}]}}
-  rules:
-  - id: pss-privileged
-  - id: pss-host-namespaces
-"#
-        ),
-    )
-    .await;
+    TestPolicy::new(&name)
+        .enforcement("Audit")
+        .namespaces([&ns])
+        .rules(["pss-privileged", "pss-host-namespaces"])
+        .created(&client)
+        .await;
     let reports = policy_report_api(&client, &ns);
     let settled = eventually("status and report", || async {
         let p = policy(&client, &name)

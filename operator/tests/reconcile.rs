@@ -13,20 +13,12 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
-fn policy_yaml(name: &str, namespace: &str, enforcement: &str) -> String {
-    format!(
-        r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: {enforcement}
-  match: {{namespaces: [{namespace}]}}
-  rules:
-  - id: pss-privileged
-  - id: pss-host-namespaces
-"#
-    )
+/// A policy with the privileged and host-namespaces rules, matching `namespace`.
+fn two_rule_policy(name: &str, namespace: &str, enforcement: &str) -> TestPolicy {
+    TestPolicy::new(name)
+        .enforcement(enforcement)
+        .namespaces([namespace])
+        .rules(["pss-privileged", "pss-host-namespaces"])
 }
 
 fn summary(p: &GuardianPolicy) -> Option<(u64, u64, u64)> {
@@ -57,7 +49,7 @@ async fn seed_three_workloads(cp: &ControlPlane, prefix: &str) -> (Client, Strin
 /// workloads, two of them violating.
 async fn audit_policy_counts_the_seed(client: &Client, ns: &str) -> (String, GuardianPolicy) {
     let name = format!("{ns}-status");
-    create_policy(client, &policy_yaml(&name, ns, "Audit")).await;
+    two_rule_policy(&name, ns, "Audit").created(client).await;
     let p = eventually("status with 3 resources and 2 violations", || async {
         policy(client, &name)
             .await
@@ -125,28 +117,36 @@ async fn paged_initial_lists_fill_the_caches_like_streaming_ones() {
     op.stop().await;
 }
 
+/// Waits until `op` reconciled `policy` `more` times from now.
+async fn resynced(op: &Operator, policy: &str, more: u64) {
+    let after = reconciles::reconciles_of(op.id, policy) + more;
+    eventually("the valid policy's resync reconciles", || async {
+        (reconciles::reconciles_of(op.id, policy) >= after).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_cel_sets_degraded_without_hot_looping() {
     let cp = cluster().await;
     let client = cp.client().expect("client");
     let ns = cp.create_namespace("invalid").await.expect("namespace");
     let name = format!("{ns}-invalid");
+    // A valid policy beside it, which the 1 s resync requeues every second: its reconciles
+    // mark how many resync periods passed.
+    let valid = format!("{ns}-valid");
+    reconciles::count_reconciles();
     let op = Operator::start(client.clone(), Duration::from_secs(1)).await;
-    create_policy(
-        &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaces: [{ns}]}}
-  rules:
-  - cel: {{name: broken, expression: "object.spec.(", message: never}}
-"#
-        ),
-    )
-    .await;
+    TestPolicy::new(&name)
+        .namespaces([&ns])
+        .cel("broken", "object.spec.(", "never")
+        .created(&client)
+        .await;
+    TestPolicy::new(&valid)
+        .namespaces([&ns])
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
     let p = eventually("the Degraded condition", || async {
         policy(&client, &name)
             .await
@@ -180,10 +180,35 @@ spec:
         "{event:?}"
     );
 
-    // No hot loop: an invalid policy is not requeued by the 1 s resync, and its status is not
-    // rewritten (a rewrite would trigger the next reconcile).
-    let version = p.metadata.resource_version.clone();
-    tokio::time::sleep(Duration::from_secs(4)).await; // observation window, not synchronisation
+    // No hot loop: the resync requeues the valid policy, not the invalid one, and the invalid
+    // one's status is not rewritten (a rewrite would trigger the next reconcile). Counted from
+    // one resync of the valid policy after Degraded was seen (anything the policy's creation
+    // started is done by then) over three more.
+    resynced(&op, &valid, 1).await;
+    // The count takes failing reconciles too (a span each), so a failing loop with backoff shows
+    // as well; the reconcile metric does not: it has no policy label, and this operator also
+    // reconciles the other tests' policies on the shared control plane, some of them failing.
+    let (settled, version) = (
+        reconciles::reconciles_of(op.id, &name),
+        policy(&client, &name)
+            .await
+            .expect("policy")
+            .metadata
+            .resource_version,
+    );
+    // Since creation: the reconcile that adds the finalizer, the one its write triggers (which
+    // writes the Degraded status), and at most one the status write's event may still start.
+    // A loop of any period past three resyncs shows here, one within them below.
+    assert!(
+        (1..=3).contains(&settled),
+        "the invalid policy was reconciled {settled} times since its creation"
+    );
+    resynced(&op, &valid, 3).await;
+    assert_eq!(
+        reconciles::reconciles_of(op.id, &name),
+        settled,
+        "the invalid policy was reconciled again over three resync periods"
+    );
     let p = policy(&client, &name).await.expect("policy");
     assert_eq!(p.metadata.resource_version, version, "no status rewrite");
     op.stop().await;
@@ -199,8 +224,8 @@ async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them
     let deny = format!("{ns}-deny");
     let warn = format!("{ns}-warn");
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    create_policy(&client, &policy_yaml(&deny, &ns, "Deny")).await;
-    create_policy(&client, &policy_yaml(&warn, &ns, "Warn")).await;
+    two_rule_policy(&deny, &ns, "Deny").created(&client).await;
+    two_rule_policy(&warn, &ns, "Warn").created(&client).await;
 
     let reports = policy_report_api(&client, &ns);
     let report = eventually("a report with both policies' results", || async {
@@ -285,20 +310,11 @@ async fn namespace_selectors_follow_namespace_labels() {
     create(&client, Some(&ns), &deployment("bad", true)).await;
     let name = format!("{ns}-nssel");
     let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    create_policy(
-        &client,
-        &format!(
-            r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  match: {{namespaceSelector: {{matchLabels: {{guardian-test: {name}}}}}}}
-  rules: [{{id: pss-privileged}}]
-"#
-        ),
-    )
-    .await;
+    TestPolicy::new(&name)
+        .namespace_label("guardian-test", &name)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
     eventually("no resource matched before the label", || async {
         policy(&client, &name)
             .await
@@ -318,6 +334,135 @@ spec:
         policy(&client, &name)
             .await
             .filter(|p| summary(p) == Some((1, 1, 1)))
+    })
+    .await;
+    op.stop().await;
+}
+
+/// Has the API server refuse every PolicyReport write in `ns` (a ValidatingAdmissionPolicy and
+/// its binding, both named `name`), and waits until it does.
+async fn refuse_reports(client: &Client, name: &str, ns: &str) {
+    create(
+        client,
+        None,
+        &format!(
+            r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [wgpolicyk8s.io], apiVersions: ["*"], operations: [CREATE, UPDATE], resources: [policyreports]}}
+  validations:
+  - {{expression: "false", message: "no reports in this namespace"}}
+"#
+        ),
+    )
+    .await;
+    create(
+        client,
+        None,
+        &format!(
+            r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {name}}}
+spec:
+  policyName: {name}
+  validationActions: [Deny]
+  matchResources: {{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}}}
+"#
+        ),
+    )
+    .await;
+    eventually("the API server to refuse PolicyReports", || async {
+        match dry_run_report(client, ns).await {
+            Err(kube::Error::Api(s)) if s.message.contains("no reports in this namespace") => {
+                Some(())
+            }
+            _ => None,
+        }
+    })
+    .await;
+}
+
+/// Creates a PolicyReport in `ns` as a dry run: refused while `refuse_reports` is in force.
+async fn dry_run_report(
+    client: &Client,
+    ns: &str,
+) -> Result<kube::api::DynamicObject, kube::Error> {
+    let probe: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "probe"}, "results": []
+    }))
+    .expect("report");
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    policy_report_api(client, ns).create(&dry_run, &probe).await
+}
+
+/// Waits until the API server admits PolicyReports in `ns` again.
+async fn allow_reports(client: &Client, ns: &str) {
+    eventually("the API server to admit PolicyReports again", || async {
+        dry_run_report(client, ns).await.ok().map(|_| ())
+    })
+    .await;
+}
+
+/// The policy's own report write is refused, so its first reconcile fails before the status;
+/// the retried reconcile finds its rows unchanged (nothing to write for it), so the status
+/// follows while the namespace's report stays refused, and the report is written once allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_whose_report_write_is_refused_gets_its_status_on_the_retried_reconcile() {
+    let cp = cluster().await;
+    let (client, ns) = seed_three_workloads(cp, "noreport").await;
+    let refusal = format!("{ns}-refuse-reports");
+    refuse_reports(&client, &refusal, &ns).await;
+    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
+    // After the pass (which writes every report at its end): the policy's own reconcile writes.
+    op.converged().await;
+    // The status follows (on the retried reconcile) although the report write is refused.
+    audit_policy_counts_the_seed(&client, &ns).await;
+    eventually("the refused report write counted as an error", || async {
+        (op.metric("kube_guardian_errors_total{kind=\"kube\"}") >= 1.0).then_some(())
+    })
+    .await;
+    let report = policy_report_api(&client, &ns)
+        .get_opt("kube-guardian")
+        .await
+        .expect("get the report");
+    assert!(report.is_none(), "the report was refused: {report:?}");
+    // Reports allowed again: the retried reconcile writes it.
+    for kind in [
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicies",
+    ] {
+        let resource = kube::api::ApiResource {
+            group: "admissionregistration.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "admissionregistration.k8s.io/v1".into(),
+            kind: String::new(),
+            plural: kind.into(),
+        };
+        Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource)
+            .delete(&refusal, &DeleteParams::default())
+            .await
+            .expect("delete the refusal");
+    }
+    allow_reports(&client, &ns).await;
+    // A failed write is retried by later reconciles (not by a timer of its own yet): a new
+    // violating Pod's reconcile writes the namespace.
+    create(&client, Some(&ns), &pod("host-net-2", true)).await;
+    eventually("the report written once allowed", || async {
+        policy_report_api(&client, &ns)
+            .get_opt("kube-guardian")
+            .await
+            .ok()
+            .flatten()
     })
     .await;
     op.stop().await;

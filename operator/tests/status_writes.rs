@@ -24,28 +24,19 @@ fn reconciles(op: &Operator) -> f64 {
 }
 
 /// An Audit policy `name` with the privileged rule, matching namespace `ns`.
-fn privileged_audit_policy(name: &str, ns: &str) -> String {
-    format!(
-        r#"
-apiVersion: guardian.kube-guardian.dev/v1alpha1
-kind: GuardianPolicy
-metadata: {{name: {name}}}
-spec:
-  enforcement: Audit
-  match: {{namespaces: [{ns}]}}
-  rules: [{{id: pss-privileged}}]
-"#
-    )
+fn privileged_audit_policy(name: &str, ns: &str) -> TestPolicy {
+    TestPolicy::new(name)
+        .enforcement("Audit")
+        .namespaces([ns])
+        .rules(["pss-privileged"])
 }
 
 /// A policy matching a namespace with no objects, and its reconcile written: its watch events
 /// come after every earlier policy event, so a reconcile those started was scheduled by now.
 async fn barrier(client: &kube::Client, name: &str) {
-    create_policy(
-        client,
-        &privileged_audit_policy(name, &format!("{name}-nowhere")),
-    )
-    .await;
+    privileged_audit_policy(name, &format!("{name}-nowhere"))
+        .created(client)
+        .await;
     eventually("the barrier policy's status", || async {
         let p = policy(client, name).await?;
         let generation = p.metadata.generation;
@@ -76,7 +67,7 @@ async fn a_status_only_write_neither_recompiles_nor_re_evaluates() {
     // The pass over: the policy below is evaluated by its own reconciles only.
     op.converged().await;
     let name = format!("{ns}-status");
-    create_policy(&client, &privileged_audit_policy(&name, &ns)).await;
+    privileged_audit_policy(&name, &ns).created(&client).await;
     let settled = eventually("status with 3 resources and 1 violation", || async {
         policy(&client, &name)
             .await

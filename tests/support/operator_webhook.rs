@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::operator_process::{
     self, OperatorProcess as Operator, OperatorProcessBuilder,
 };
+use guardian_testenv::policy::TestPolicy;
 use guardian_testenv::{Ca, ControlPlane};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 
 /// `kube-guardian operator` with its webhook on `webhook` serving the pair in `certs`.
@@ -55,27 +55,25 @@ pub fn privileged_pod(name: &str, owner: Option<serde_json::Value>) -> Pod {
     serde_json::from_value(pod).expect("pod")
 }
 
-/// The webhook of a ValidatingWebhookConfiguration: Pods in `ns`, sent to `addr`.
-pub fn webhook_entry(addr: SocketAddr, ca_pem: &str, ns: &str) -> serde_json::Value {
-    json!({
-        "name": "validate.kube-guardian.dev",
-        "clientConfig": {
-            "url": format!("https://{addr}/validate"),
-            "caBundle": k8s_openapi::ByteString(ca_pem.as_bytes().to_vec()),
-        },
-        "rules": [{
-            "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
-            "resources": ["pods"], "scope": "Namespaced"
-        }],
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-        "sideEffects": "None", "admissionReviewVersions": ["v1"],
-        "failurePolicy": "Fail", "timeoutSeconds": 10
-    })
+/// A configuration `name` sending `ns`'s workloads (Pods and their ephemeral containers among
+/// them) to the webhook at `addr`, trusting `ca`.
+pub fn webhook_configuration(
+    name: &str,
+    addr: SocketAddr,
+    ca: &Ca,
+    ns: &str,
+) -> ValidatingWebhookConfiguration {
+    guardian_testenv::webhook_configuration(
+        name,
+        &format!("https://{addr}/validate"),
+        &ca.pem(),
+        ns,
+    )
 }
 
 /// A CA, and the webhook's serving pair it signed, written to `dir` as `tls.crt` and `tls.key`.
 pub fn webhook_certs(dir: &Path) -> Ca {
-    let ca = Ca::new("enforcement test CA").expect("CA");
+    let ca = Ca::new("webhook test CA").expect("CA");
     let serving = ca.server_cert("kube-guardian-webhook", &[]).expect("cert");
     std::fs::write(dir.join("tls.crt"), &serving.cert_pem).expect("cert");
     std::fs::write(dir.join("tls.key"), &serving.key_pem).expect("key");
@@ -90,19 +88,23 @@ pub async fn register_webhook(
     ca: &Ca,
     ns: &str,
 ) -> String {
-    let name = guardian_testenv::unique_name("enforce");
-    let configuration: ValidatingWebhookConfiguration = serde_json::from_value(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [webhook_entry(addr, &ca.pem(), ns)]
-    }))
-    .expect("configuration");
+    let name = guardian_testenv::unique_name("webhook");
     Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &configuration)
+        .create(
+            &PostParams::default(),
+            &webhook_configuration(&name, addr, ca, ns),
+        )
         .await
         .expect("webhook configuration");
     name
+}
+
+/// Removes the configuration [`register_webhook`] created, so no later test's Pods are sent to
+/// a webhook that is gone (best effort: the namespace selector keeps it to one namespace).
+pub async fn unregister_webhook(client: &kube::Client, name: &str) {
+    let _ = Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .delete(name, &DeleteParams::default())
+        .await;
 }
 
 pub fn dry_run() -> PostParams {
@@ -112,13 +114,9 @@ pub fn dry_run() -> PostParams {
     }
 }
 
-pub fn deny_policy(name: &str, ns: &str, rules: serde_json::Value) -> GuardianPolicy {
-    serde_json::from_value(json!({
-        "apiVersion": "guardian.kube-guardian.dev/v1alpha1", "kind": "GuardianPolicy",
-        "metadata": {"name": name},
-        "spec": {"enforcement": "Deny", "match": {"namespaces": [ns]}, "rules": rules}
-    }))
-    .expect("policy")
+/// A Deny policy `name` on `ns`'s objects: the test adds its rules.
+pub fn deny_policy(name: &str, ns: &str) -> TestPolicy {
+    TestPolicy::new(name).enforcement("Deny").namespaces([ns])
 }
 
 /// A denial by kube-guardian's webhook (not a webhook call failure, which names it too).

@@ -11,10 +11,13 @@ pub use guardian_operator::config::InitialListFlag;
 use guardian_operator::controller::{self, ControllerOptions};
 use guardian_operator::metrics::Metrics;
 use guardian_testenv::ControlPlane;
+pub use guardian_testenv::policy::TestPolicy;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+pub mod reconciles;
 
 /// Generous: the CI machine has two loaded cores.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -61,6 +64,8 @@ where
 /// An in-process operator (controller only) with leadership under the test's control.
 #[derive(Debug)]
 pub struct Operator {
+    /// Tells its reconciles from other operators' (see `reconciles`).
+    pub id: u64,
     pub token: CancellationToken,
     /// Held so leadership stays true for the operator's lifetime.
     _leader: watch::Sender<bool>,
@@ -102,23 +107,31 @@ impl Operator {
             let ready = ready.clone();
             Arc::new(move || ready.store(true, Ordering::SeqCst))
         };
-        let handle = tokio::spawn(controller::run(
-            client,
-            ControllerOptions {
-                resync,
-                concurrency,
-                initial_list,
-                identity: "test".into(),
-            },
-            store,
-            Arc::new(WorkloadCache::default()),
-            Arc::new(NamespaceCache::default()),
-            metrics.clone(),
-            leader_rx,
-            on_ready,
-            token.clone(),
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = IDS.fetch_add(1, Ordering::SeqCst);
+        // Its reconciles are counted as its own (see `reconciles`).
+        let span = tracing::info_span!(reconciles::OPERATOR_SPAN, id);
+        let handle = tokio::spawn(tracing::Instrument::instrument(
+            controller::run(
+                client,
+                ControllerOptions {
+                    resync,
+                    concurrency,
+                    initial_list,
+                    identity: "test".into(),
+                },
+                store,
+                Arc::new(WorkloadCache::default()),
+                Arc::new(NamespaceCache::default()),
+                metrics.clone(),
+                leader_rx,
+                on_ready,
+                token.clone(),
+            ),
+            span,
         ));
         let op = Operator {
+            id,
             token,
             _leader: leader,
             ready,
@@ -185,14 +198,6 @@ pub async fn dynamic_api(
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
         None => Api::all_with(client.clone(), &ar),
     }
-}
-
-pub async fn create_policy(client: &Client, yaml: &str) -> GuardianPolicy {
-    let policy: GuardianPolicy = serde_yaml_ng::from_str(yaml).expect("policy YAML parses");
-    Api::<GuardianPolicy>::all(client.clone())
-        .create(&PostParams::default(), &policy)
-        .await
-        .expect("the policy is created")
 }
 
 pub async fn policy(client: &Client, name: &str) -> Option<GuardianPolicy> {

@@ -32,6 +32,7 @@ mod identities;
 mod kubeconfig;
 mod local;
 pub mod operator_process;
+pub mod policy;
 mod ports;
 mod process;
 mod resources;
