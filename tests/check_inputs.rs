@@ -2,8 +2,8 @@
 //! FIFOs and sockets, huge files, alias bombs, terminal escapes in names, and a crash.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -11,32 +11,21 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  containers:\n  - name: app\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
 
-/// Runs the binary with a deadline (a blocked read must fail the test, not hang it).
+/// Runs the binary with a deadline (a blocked read must fail the test, not hang it); its output
+/// drains while it runs, so a large report cannot block it into a false timeout.
 fn kube_guardian(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kube-guardian"));
+    command
         .args(args)
         .envs(envs.iter().copied())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "kube-guardian {args:?} did not finish within {DEADLINE:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .env("NO_COLOR", "1");
+    guardian_testenv::output_within(
+        &mut command,
+        &format!("kube-guardian {args:?}"),
+        None,
+        DEADLINE,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn json(out: &Output) -> Value {

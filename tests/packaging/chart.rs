@@ -407,12 +407,10 @@ fn rbac_has_no_wildcard_no_secrets_and_no_write_on_workloads() {
 /// chart passes kube-guardian's own strictest profiles, nothing above low severity.
 #[test]
 fn the_rendered_chart_passes_pss_restricted_and_best_practices() {
-    use std::io::Write as _;
-    use std::process::Stdio;
-
     for (name, extra) in [("default", &[][..]), ("everything-on", EVERYTHING_ON)] {
         let yaml = template("kg", NS, extra).expect("renders");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kube-guardian"))
+        let mut check = Command::new(env!("CARGO_BIN_EXE_kube-guardian"));
+        check
             .args([
                 "check",
                 "-",
@@ -421,19 +419,14 @@ fn the_rendered_chart_passes_pss_restricted_and_best_practices() {
                 "--profile",
                 "best-practices",
             ])
-            .args(["--fail-on", "medium", "--output", "json"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kube-guardian check runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(yaml.as_bytes())
-            .expect("write the chart");
-        let out = child.wait_with_output().expect("check exits");
+            .args(["--fail-on", "medium", "--output", "json"]);
+        let out = guardian_testenv::output_within(
+            &mut check,
+            "kube-guardian check - on the rendered chart",
+            Some(yaml.as_bytes()),
+            std::time::Duration::from_secs(120),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         assert_eq!(out.status.code(), Some(0), "{name}: {report:#}");
