@@ -191,10 +191,15 @@ impl Rule for HostProbes {
                 let Some(handler_spec) = handler_spec else {
                     continue;
                 };
-                for action in ["httpGet", "tcpSocket"] {
-                    let host = handler_spec
-                        .map_field(action)
-                        .and_then(|a| a.str_field("host"));
+                // One walk of the handler's keys rather than a lookup per action: a lookup
+                // reads the text of every key it passes, the walk only of keys as long as an
+                // action's. The keys are sorted (`httpGet` before `tcpSocket`), as the lookups went.
+                for (action, spec) in handler_spec {
+                    let action = match action.as_str() {
+                        action @ ("httpGet" | "tcpSocket") => action,
+                        _ => continue,
+                    };
+                    let host = spec.as_object().and_then(|a| a.str_field("host"));
                     if let Some(host) = host.filter(|h| !h.is_empty()) {
                         out.push(container_violation(
                             c,
@@ -364,6 +369,27 @@ mod tests {
             );
             assert!(v[1].message.contains("example.com"));
         }
+    }
+
+    #[test]
+    fn both_actions_of_one_handler_fail_in_field_order_and_other_keys_are_not_actions() {
+        // A handler the API would reject (two actions) still shows both hosts, httpGet first;
+        // a `host` under any other key (here `grpc` and `exec`) is not a probe target.
+        let spec = "containers:\n- name: app\n  livenessProbe:\n    \
+                    tcpSocket: {host: t, port: 1}\n    periodSeconds: 5\n    httpGet: {host: h, port: 2}\n    \
+                    grpc: {host: g, port: 3}\n    exec: {host: e}";
+        let v = check("pss-host-probes", &workload(KINDS[0], spec));
+        assert_eq!(v.len(), 2, "{v:#?}");
+        assert_violation(
+            &v[0],
+            &spec_path(KINDS[0], "containers[0].livenessProbe.httpGet.host"),
+            Some("app"),
+        );
+        assert_violation(
+            &v[1],
+            &spec_path(KINDS[0], "containers[0].livenessProbe.tcpSocket.host"),
+            Some("app"),
+        );
     }
 
     #[test]
