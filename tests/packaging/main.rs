@@ -5,5 +5,6 @@
 mod apiserver;
 mod chart;
 mod dockerfile;
+mod leases;
 mod rbac;
 mod support;

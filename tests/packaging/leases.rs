@@ -1,0 +1,117 @@
+//! The chart's Lease permissions against the operator's naming: the ValidatingAdmissionPolicy
+//! admits the candidate records the operator writes for every lease name the chart accepts, and
+//! `leaderElection.candidates=false` renders neither that policy nor the verbs only records need.
+
+use guardian_cluster::lease::{MAX_LEASE_NAME, candidate_label, candidate_name};
+use serde_json::Value;
+
+use crate::support::{find, kinds, render, template};
+
+const NS: &str = "guardian-system";
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn args(docs: &[Value]) -> Vec<String> {
+    let container = &find(docs, "Deployment", None)["spec"]["template"]["spec"]["containers"][0];
+    strings(&container["args"])
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The verbs of the leader-election Role's rule without resourceNames (what any name may get).
+fn unnamed_lease_verbs(docs: &[Value]) -> Vec<String> {
+    let role = find(docs, "Role", Some("kg-kube-guardian-leader-election"));
+    let rules = role["rules"].as_array().expect("rules");
+    let rule = rules
+        .iter()
+        .find(|rule| rule.get("resourceNames").is_none())
+        .expect("a rule for Leases by any name");
+    strings(&rule["verbs"])
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_lease_policy_admits_the_records_the_operator_names_for_any_lease_name() {
+    let long_pod = format!("kube-guardian-{}-7d9f8c6b5-x2x4z", "p".repeat(200));
+    let longest = format!("kube-guardian.{}", "l".repeat(MAX_LEASE_NAME - 14));
+    let over_a_label = format!("kube-guardian-operator-of-the-{}", "x".repeat(40));
+    for lease in [
+        "kube-guardian-operator",
+        "ops.kube-guardian",
+        over_a_label.as_str(),
+        longest.as_str(),
+    ] {
+        let set = format!("leaderElection.leaseName={lease}");
+        let docs = render("kg", NS, &["--set", &set]);
+        let policy = find(&docs, "ValidatingAdmissionPolicy", None);
+        let checks = policy["spec"]["validations"]
+            .as_array()
+            .expect("validations");
+        let name_check = checks[0]["expression"].as_str().expect("an expression");
+        let label_check = checks[1]["expression"].as_str().expect("an expression");
+        let prefix = format!("{lease}-candidate-");
+        for pod in ["kube-guardian-7d9f8c6b5-x2x4z", long_pod.as_str()] {
+            let name = candidate_name(lease, pod);
+            assert!(
+                name.starts_with(&prefix) && name.len() <= 253,
+                "{lease}: {name}"
+            );
+        }
+        assert!(
+            name_check.contains(&format!("request.name.startsWith('{prefix}')")),
+            "{lease}: {name_check}"
+        );
+        let label = candidate_label(lease);
+        assert!(
+            label_check.contains(&format!("== '{label}')")),
+            "{lease}: the policy wants another label than the operator's {label}: {label_check}"
+        );
+    }
+    // One character more and the chart refuses the name (the operator would too).
+    let set = format!("leaderElection.leaseName={longest}x");
+    let refused = template("kg", NS, &["--set", &set]);
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("leaseName")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn candidate_records_off_drop_the_policy_and_the_verbs_only_records_need() {
+    let on = render("kg", NS, &[]);
+    assert!(kinds(&on).contains(&"ValidatingAdmissionPolicy".to_owned()));
+    assert!(kinds(&on).contains(&"ValidatingAdmissionPolicyBinding".to_owned()));
+    assert_eq!(
+        unnamed_lease_verbs(&on),
+        ["create", "list", "patch", "delete"]
+    );
+    assert!(args(&on).contains(&"--lease-candidates=true".to_owned()));
+
+    let off = render("kg", NS, &["--set", "leaderElection.candidates=false"]);
+    let kinds = kinds(&off);
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| k.starts_with("ValidatingAdmissionPolicy")),
+        "{kinds:?}"
+    );
+    // The election Lease itself: created (RBAC cannot name a create) and then used by name.
+    assert_eq!(unnamed_lease_verbs(&off), ["create"]);
+    let role = find(&off, "Role", Some("kg-kube-guardian-leader-election"));
+    let named = role["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|rule| rule.get("resourceNames").is_some())
+        .expect("the election Lease by name");
+    assert_eq!(strings(&named["resourceNames"]), ["kube-guardian-operator"]);
+    assert!(args(&off).contains(&"--lease-candidates=false".to_owned()));
+}
