@@ -9,11 +9,14 @@ use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{self, OperatorProcess, free_addr};
 use guardian_testenv::policy::TestPolicy;
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, PostParams};
 
 const LEASE: &str = "kube-guardian-test";
+/// The Lease's duration (`start_operator`), in microseconds as the Lease's times count.
+const LEASE_MICROS: i64 = 4_000_000;
 
 fn start_operator(cp: &ControlPlane, name: &str, dir: &Path) -> OperatorProcess {
     OperatorProcess::builder(
@@ -25,7 +28,7 @@ fn start_operator(cp: &ControlPlane, name: &str, dir: &Path) -> OperatorProcess 
     .leader_election(
         LEASE,
         "default",
-        Duration::from_secs(4),
+        Duration::from_micros(LEASE_MICROS.unsigned_abs()),
         Duration::from_secs(3),
     )
     .resync(Duration::from_secs(30))
@@ -54,15 +57,42 @@ async fn lease_holder(client: &kube::Client) -> Option<String> {
     lease.spec?.holder_identity.filter(|h| !h.is_empty())
 }
 
-/// Waits until the Lease names `name` (a holder identity starts with the pod name).
-async fn wait_for_holder(client: &kube::Client, name: &str, when: &str, logs: &[&OperatorProcess]) {
-    wait_for(&format!("{name} to lead {when}"), logs, async || {
-        lease_holder(client)
+/// The election Lease's spec, as it is now.
+async fn lease_spec(client: &kube::Client) -> LeaseSpec {
+    Api::<Lease>::namespaced(client.clone(), "default")
+        .get(LEASE)
+        .await
+        .expect("the election Lease")
+        .spec
+        .expect("the Lease's spec")
+}
+
+/// Waits until the Lease names `name` after one more transition than `before` (counted in a
+/// second write, just after the Lease is taken); returns its spec then.
+async fn wait_for_takeover(
+    client: &kube::Client,
+    before: &LeaseSpec,
+    name: &str,
+    when: &str,
+    logs: &[&OperatorProcess],
+) -> LeaseSpec {
+    let transitions = before.lease_transitions.unwrap_or(0) + 1;
+    let what = format!("{name} to take the Lease {when} (transition {transitions})");
+    wait_for(&what, logs, async || {
+        let lease = Api::<Lease>::namespaced(client.clone(), "default")
+            .get_opt(LEASE)
             .await
-            .filter(|h| h.starts_with(name))
-            .map(|_| ())
+            .ok()??;
+        let spec = lease.spec?;
+        let holder = spec.holder_identity.as_deref()?;
+        (holder.starts_with(name) && spec.lease_transitions == Some(transitions)).then_some(spec)
     })
-    .await;
+    .await
+}
+
+/// A Lease time in microseconds since the epoch.
+fn micros(time: Option<&MicroTime>) -> i64 {
+    time.expect("the Lease's time").0.as_microsecond()
 }
 
 async fn seed(cp: &ControlPlane) -> (kube::Client, String) {
@@ -166,15 +196,28 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
         "standard process metrics"
     );
 
-    // SIGTERM: the lease is released and the standby leads within 2 s; the process exits in 10 s.
+    // SIGTERM: the lease is released and the standby takes it without waiting for it to expire
+    // (judged by the Lease's own times); the process exits in 10 s.
+    let before = lease_spec(&client).await;
     let sigterm_at = Instant::now();
     let mut leader = leader;
     signal(&leader, nix::sys::signal::Signal::SIGTERM);
-    wait_for_holder(&client, standby.name(), "after SIGTERM", &[&standby]).await;
-    let takeover = sigterm_at.elapsed();
+    let after = wait_for_takeover(
+        &client,
+        &before,
+        standby.name(),
+        "after SIGTERM",
+        &[&standby],
+    )
+    .await;
+    let (renewed, acquired) = (
+        micros(before.renew_time.as_ref()),
+        micros(after.acquire_time.as_ref()),
+    );
     assert!(
-        takeover < Duration::from_secs(2),
-        "takeover after SIGTERM took {takeover:?}"
+        acquired < renewed + LEASE_MICROS,
+        "the standby acquired the released Lease {} ms after it would have expired",
+        (acquired - renewed - LEASE_MICROS) / 1000
     );
     let exited = loop {
         if let Some(status) = leader.child_mut().try_wait().expect("wait") {
@@ -203,13 +246,18 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
         (c.get("/readyz")?.0 == 200).then_some(())
     })
     .await;
-    let killed_at = Instant::now();
+    let before = lease_spec(&client).await;
     signal(&standby, nix::sys::signal::Signal::SIGKILL);
-    wait_for_holder(&client, "op-c", "after kill -9", &[&c]).await;
-    let takeover = killed_at.elapsed();
+    let after = wait_for_takeover(&client, &before, "op-c", "after kill -9", &[&c]).await;
+    // Not before the killed leader's lease expired (it renewed at `before` or later).
+    let (renewed, acquired) = (
+        micros(before.renew_time.as_ref()),
+        micros(after.acquire_time.as_ref()),
+    );
     assert!(
-        takeover < Duration::from_secs(6),
-        "takeover after kill -9 took {takeover:?}"
+        acquired >= renewed + LEASE_MICROS,
+        "op-c took an unexpired Lease, {} ms early",
+        (renewed + LEASE_MICROS - acquired) / 1000
     );
     drop(standby);
 }

@@ -1,5 +1,6 @@
-//! Leader election against a real kube-apiserver: one leader of two, handover on release, takeover
-//! after a crash, and surviving an apiserver restart.
+//! Leader election against a real kube-apiserver: one leader of two, handover on release (before
+//! the released Lease would expire), takeover after a crash (not before the Lease expired), and
+//! surviving an apiserver restart. Takeovers are judged by the Lease's own times, not the clock.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -7,7 +8,8 @@ use std::time::{Duration, Instant};
 use guardian_operator::leader::{LeaderElection, LeaderHandle, LeaseConfig};
 use guardian_operator::metrics::Metrics;
 use guardian_testenv::ControlPlane;
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::{Api, Client};
 use tokio::sync::watch;
 
@@ -102,16 +104,57 @@ async fn holder(client: &Client, namespace: &str) -> Result<Option<String>, kube
     Ok(lease.spec.and_then(|s| s.holder_identity))
 }
 
-/// Waits for `candidate` to lead; returns how long that took.
-async fn time_until_leads(
+/// Waits for `candidate` to lead.
+async fn wait_until_leads(
     candidate: &mut Candidate,
     within: Duration,
-) -> Result<Duration, Box<dyn std::error::Error>> {
-    let start = Instant::now();
+) -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::timeout(within, candidate.leader.wait_for(|leads| *leads))
         .await
         .map_err(|_| format!("{} did not take over within {within:?}", candidate.identity))??;
-    Ok(start.elapsed())
+    Ok(())
+}
+
+async fn lease_spec(
+    client: &Client,
+    namespace: &str,
+) -> Result<LeaseSpec, Box<dyn std::error::Error>> {
+    let lease = Api::<Lease>::namespaced(client.clone(), namespace)
+        .get(LEASE)
+        .await?;
+    Ok(lease.spec.ok_or("the Lease has no spec")?)
+}
+
+/// Waits until the Lease names `identity` after one more transition than `before` (the crate
+/// counts the transition in a second write, just after taking the Lease).
+async fn wait_for_takeover(
+    client: &Client,
+    namespace: &str,
+    before: &LeaseSpec,
+    identity: &str,
+) -> Result<LeaseSpec, Box<dyn std::error::Error>> {
+    let transitions = before.lease_transitions.unwrap_or(0) + 1;
+    let waited = tokio::time::timeout(ELECTION_TIMEOUT, async {
+        loop {
+            if let Ok(spec) = lease_spec(client, namespace).await
+                && spec.holder_identity.as_deref() == Some(identity)
+                && spec.lease_transitions == Some(transitions)
+            {
+                return spec;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    Ok(waited.map_err(|_| {
+        format!("the Lease did not name {identity} with {transitions} transitions within {ELECTION_TIMEOUT:?}")
+    })?)
+}
+
+/// A Lease time in microseconds since the epoch.
+fn micros(time: Option<&MicroTime>, what: &str) -> Result<i64, String> {
+    time.map(|t| t.0.as_microsecond())
+        .ok_or_else(|| format!("the Lease has no {what}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,33 +209,37 @@ async fn exactly_one_of_two_leads_and_the_lease_names_it() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn release_hands_over_to_the_standby_within_two_seconds() -> TestResult {
+async fn release_hands_over_to_the_standby_before_the_lease_would_expire() -> TestResult {
     let Some(cp) = ControlPlane::shared_unless_skipped().await? else {
         return Ok(());
     };
     let namespace = cp.create_namespace("leader-release").await?;
     let client = cp.client()?;
-    let mut candidates = two_candidates(&client, &namespace).await?;
+    // A long lease: a standby that waited for the released Lease to expire, instead of taking it
+    // at once, would acquire it at least this long after the leader's last renewal.
+    let lease = Duration::from_secs(20);
+    let mut candidates = [
+        Candidate::start_with_lease(&client, &namespace, "candidate-a", lease)?,
+        Candidate::start_with_lease(&client, &namespace, "candidate-b", lease)?,
+    ];
     let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
     let standby = 1 - leader;
+    let before = lease_spec(&client, &namespace).await?;
 
-    let start = Instant::now();
     let handle = candidates[leader].handle.take().ok_or("no handle")?;
     handle.release().await?;
     assert!(!candidates[leader].leads(), "still leading after release");
-    let waited = time_until_leads(&mut candidates[standby], ELECTION_TIMEOUT).await?;
-    let took = start.elapsed();
-    eprintln!(
-        "takeover after release: {took:?} (release call {:?})",
-        took - waited
-    );
+    wait_until_leads(&mut candidates[standby], ELECTION_TIMEOUT).await?;
+    let after =
+        wait_for_takeover(&client, &namespace, &before, &candidates[standby].identity).await?;
+    // The leader renewed at `before.renewTime` or later: acquired before that plus the lease's
+    // duration, the standby took the released Lease without waiting for it to expire.
+    let expiry = micros(before.renew_time.as_ref(), "renewTime")? + micros_of(lease);
+    let acquired = micros(after.acquire_time.as_ref(), "acquireTime")?;
     assert!(
-        took < Duration::from_secs(3),
-        "takeover after release took {took:?}"
-    );
-    assert_eq!(
-        holder(&client, &namespace).await?.as_deref(),
-        Some(candidates[standby].identity.as_str())
+        acquired < expiry,
+        "the standby acquired the released Lease {} ms after it would have expired",
+        (acquired - expiry) / 1000
     );
 
     if let Some(handle) = candidates[standby].handle.take() {
@@ -201,8 +248,12 @@ async fn release_hands_over_to_the_standby_within_two_seconds() -> TestResult {
     Ok(())
 }
 
+fn micros_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_leader_is_replaced_within_the_lease_duration() -> TestResult {
+async fn a_killed_leader_is_replaced_once_its_lease_expired() -> TestResult {
     let Some(cp) = ControlPlane::shared_unless_skipped().await? else {
         return Ok(());
     };
@@ -211,25 +262,25 @@ async fn a_killed_leader_is_replaced_within_the_lease_duration() -> TestResult {
     let mut candidates = two_candidates(&client, &namespace).await?;
     let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
     let standby = 1 - leader;
+    let before = lease_spec(&client, &namespace).await?;
 
     // Dropping the handle aborts the elector without releasing: the Lease keeps naming the dead
     // leader until it expires, as after kill -9.
-    let start = Instant::now();
     drop(candidates[leader].handle.take());
     assert!(
         !candidates[leader].leads(),
         "a stopped elector must not claim leadership"
     );
-    time_until_leads(&mut candidates[standby], LEASE_DURATION + ELECTION_TIMEOUT).await?;
-    let took = start.elapsed();
-    eprintln!("takeover after kill: {took:?} (lease duration {LEASE_DURATION:?})");
+    wait_until_leads(&mut candidates[standby], LEASE_DURATION + ELECTION_TIMEOUT).await?;
+    let after =
+        wait_for_takeover(&client, &namespace, &before, &candidates[standby].identity).await?;
+    // Not before the dead leader's lease expired (its last renewal was at `before` or later).
+    let expiry = micros(before.renew_time.as_ref(), "renewTime")? + micros_of(LEASE_DURATION);
+    let acquired = micros(after.acquire_time.as_ref(), "acquireTime")?;
     assert!(
-        took < LEASE_DURATION + Duration::from_secs(2),
-        "takeover after kill took {took:?}"
-    );
-    assert_eq!(
-        holder(&client, &namespace).await?.as_deref(),
-        Some(candidates[standby].identity.as_str())
+        acquired >= expiry,
+        "the standby took an unexpired Lease, {} ms early",
+        (expiry - acquired) / 1000
     );
 
     if let Some(handle) = candidates[standby].handle.take() {
