@@ -115,10 +115,7 @@ async fn with_every_cluster_unreachable_the_fleet_shows_at_once_and_the_console_
     })
     .await
     .unwrap_or_else(|e| panic!("{e:?}"));
-    term.send_keys(&["q"]).expect("keys");
-    term.wait_for_text("console exited 0", DEADLINE)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    quit(&term).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,10 +180,7 @@ async fn a_caught_panic_leaves_the_console_running() {
     term.wait_for("the help closed", DEADLINE, |s| !s.contains("reverse"))
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    term.send_keys(&["q"]).expect("keys");
-    term.wait_for_text("console exited 0", DEADLINE)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    quit(&term).await;
 }
 
 /// The colour codes among the SGR escape sequences of `styled` (foreground and background, the
@@ -222,12 +216,16 @@ async fn first_frame(term: &Tmux) -> (String, String) {
     .await
     .unwrap_or_else(|e| panic!("{e:?}"));
     let styled = term.capture_styled().expect("tmux");
-    term.send_keys(&["q"]).expect("keys");
-    let after = term
-        .wait_for_text("console exited 0", DEADLINE)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let after = quit(term).await;
     (styled, after)
+}
+
+/// `q`: the console exits with status 0; returns the screen after it.
+async fn quit(term: &Tmux) -> String {
+    term.send_keys(&["q"]).expect("keys");
+    term.wait_for_text("console exited 0", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// The SGR parameters in effect where `text` starts in `styled` (the last sequence before it).

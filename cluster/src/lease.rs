@@ -48,15 +48,7 @@ pub fn lease_name_problem(lease_name: &str) -> Option<String> {
             lease_name.len()
         ));
     }
-    let label_ok = |part: &str| {
-        !part.is_empty()
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !part.starts_with('-')
-            && !part.ends_with('-')
-    };
-    if !lease_name.split('.').all(label_ok) {
+    if !is_dns_subdomain(lease_name) {
         return Some(format!(
             "the lease name {lease_name:?} is not a DNS-1123 subdomain (lowercase letters, \
              digits, '-' and '.', each dot-separated part starting and ending with a letter or \
@@ -64,6 +56,19 @@ pub fn lease_name_problem(lease_name: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// Whether `text` has a DNS-1123 subdomain's characters: dot-separated parts of lowercase
+/// letters, digits and `-`, each starting and ending with a letter or digit (length aside).
+fn is_dns_subdomain(text: &str) -> bool {
+    text.split('.').all(|part| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !part.starts_with('-')
+            && !part.ends_with('-')
+    })
 }
 
 /// The label selector of the candidates of election `lease_name`.
@@ -146,18 +151,7 @@ mod tests {
 
     /// A DNS-1123 subdomain of at most `max` characters.
     fn is_dns_name(text: &str, max: usize) -> bool {
-        text.len() <= max && lease_name_problem_ignoring_length(text)
-    }
-
-    fn lease_name_problem_ignoring_length(text: &str) -> bool {
-        text.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !part.starts_with('-')
-                && !part.ends_with('-')
-        })
+        text.len() <= max && is_dns_subdomain(text)
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use crd::install_crd_file;
 pub use documents::{Document, load_dir, parse};
 pub use error::{Error, Result};
 pub use operator::{Operator, Replica, supports_operator};
-pub use plan::{DEMO_LABEL, NamespacePlan, Plan, Variant};
+pub use plan::{DEMO_LABEL, NamespacePlan, Plan, SEEDED_KINDS, Variant};
 
 use crate::ControlPlane;
 

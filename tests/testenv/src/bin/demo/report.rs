@@ -9,16 +9,7 @@ use crate::LEASE_NAMESPACE;
 use crate::operators::pid;
 
 pub fn print_summary(cp: &ControlPlane, seeded: &Seeded) {
-    let kinds = [
-        "GuardianPolicy",
-        "GuardianException",
-        "Deployment",
-        "StatefulSet",
-        "DaemonSet",
-        "CronJob",
-        "Pod",
-    ];
-    let counts: Vec<String> = kinds
+    let counts: Vec<String> = demo::SEEDED_KINDS
         .iter()
         .map(|kind| format!("{} {kind}", seeded.count(kind)))
         .collect();
