@@ -450,6 +450,8 @@ fn the_deployments_arguments_are_ones_the_operator_accepts() {
         EVERYTHING_ON,
         &["--set", "webhook.enabled=false"],
         &["--set", "leaderElection.candidates=false"],
+        // Missing (helm upgrade --reuse-values from a release before it existed): on.
+        &["--set", "leaderElection.candidates=null"],
     ] {
         let docs = render("kg", NS, extra);
         let container =

@@ -1,6 +1,7 @@
 //! The chart's Lease permissions against the operator's naming: the ValidatingAdmissionPolicy
 //! admits the candidate records the operator writes for every lease name the chart accepts, and
-//! `leaderElection.candidates=false` renders neither that policy nor the verbs only records need.
+//! `leaderElection.candidates=false` narrows it to the election Lease and drops the verbs only
+//! records need.
 
 use guardian_cluster::lease::{MAX_LEASE_NAME, candidate_label, candidate_name};
 use serde_json::Value;
@@ -51,12 +52,8 @@ fn the_lease_policy_admits_the_records_the_operator_names_for_any_lease_name() {
     ] {
         let set = format!("leaderElection.leaseName={lease}");
         let docs = render("kg", NS, &["--set", &set]);
-        let policy = find(&docs, "ValidatingAdmissionPolicy", None);
-        let checks = policy["spec"]["validations"]
-            .as_array()
-            .expect("validations");
-        let name_check = checks[0]["expression"].as_str().expect("an expression");
-        let label_check = checks[1]["expression"].as_str().expect("an expression");
+        let checks = policy_checks(&docs);
+        let (name_check, label_check) = (&checks[0], &checks[1]);
         let prefix = format!("{lease}-candidate-");
         for pod in ["kube-guardian-7d9f8c6b5-x2x4z", long_pod.as_str()] {
             let name = candidate_name(lease, pod);
@@ -84,26 +81,50 @@ fn the_lease_policy_admits_the_records_the_operator_names_for_any_lease_name() {
     );
 }
 
+/// The policy's validation expressions.
+fn policy_checks(docs: &[Value]) -> Vec<String> {
+    let policy = find(docs, "ValidatingAdmissionPolicy", None);
+    let checks = policy["spec"]["validations"]
+        .as_array()
+        .expect("validations");
+    checks
+        .iter()
+        .map(|check| {
+            check["expression"]
+                .as_str()
+                .expect("an expression")
+                .to_owned()
+        })
+        .collect()
+}
+
 #[test]
-fn candidate_records_off_drop_the_policy_and_the_verbs_only_records_need() {
-    let on = render("kg", NS, &[]);
-    assert!(kinds(&on).contains(&"ValidatingAdmissionPolicy".to_owned()));
-    assert!(kinds(&on).contains(&"ValidatingAdmissionPolicyBinding".to_owned()));
-    assert_eq!(
-        unnamed_lease_verbs(&on),
-        ["create", "list", "patch", "delete"]
-    );
-    assert!(args(&on).contains(&"--lease-candidates=true".to_owned()));
+fn candidate_records_off_narrow_the_policy_to_the_election_lease_and_drop_their_verbs() {
+    // A missing value (helm upgrade --reuse-values from a release before it existed) is on.
+    for extra in [&[][..], &["--set", "leaderElection.candidates=null"]] {
+        let on = render("kg", NS, extra);
+        assert!(kinds(&on).contains(&"ValidatingAdmissionPolicyBinding".to_owned()));
+        assert_eq!(policy_checks(&on).len(), 2, "{extra:?}");
+        assert_eq!(
+            unnamed_lease_verbs(&on),
+            ["create", "list", "patch", "delete"],
+            "{extra:?}"
+        );
+        assert!(
+            args(&on).contains(&"--lease-candidates=true".to_owned()),
+            "{extra:?}: {:?}",
+            args(&on)
+        );
+    }
 
     let off = render("kg", NS, &["--set", "leaderElection.candidates=false"]);
-    let kinds = kinds(&off);
-    assert!(
-        !kinds
-            .iter()
-            .any(|k| k.starts_with("ValidatingAdmissionPolicy")),
-        "{kinds:?}"
+    // The Role still creates Leases by any name (RBAC cannot name a create): the policy stays,
+    // admitting the election Lease alone.
+    assert!(kinds(&off).contains(&"ValidatingAdmissionPolicyBinding".to_owned()));
+    assert_eq!(
+        policy_checks(&off),
+        ["request.name == 'kube-guardian-operator'"]
     );
-    // The election Lease itself: created (RBAC cannot name a create) and then used by name.
     assert_eq!(unnamed_lease_verbs(&off), ["create"]);
     let role = find(&off, "Role", Some("kg-kube-guardian-leader-election"));
     let named = role["rules"]

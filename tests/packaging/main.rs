@@ -7,4 +7,5 @@ mod chart;
 mod dockerfile;
 mod leases;
 mod rbac;
+mod rbac_candidates_off;
 mod support;

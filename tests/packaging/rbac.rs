@@ -38,7 +38,7 @@ const LEASE: &str = concat!(
 const POD: &str = "kg-rbac-kube-guardian-of-a-long-release-name-7d9f8c6b5-x2x4z";
 
 /// Waits for `check`, failing at once (with the log) when the operator was refused anything.
-async fn wait_for<T>(
+pub(crate) async fn wait_for<T>(
     what: &str,
     op: &OperatorProcess,
     mut check: impl AsyncFnMut() -> Option<T>,
@@ -51,7 +51,7 @@ async fn wait_for<T>(
 }
 
 /// A verb the code needs and the chart lacks shows as a 403 in the operator's log.
-fn assert_not_refused(op: &OperatorProcess) {
+pub(crate) fn assert_not_refused(op: &OperatorProcess) {
     let logs = op.logs();
     assert!(
         !logs.to_lowercase().contains("forbidden"),
@@ -62,7 +62,7 @@ fn assert_not_refused(op: &OperatorProcess) {
 /// Applies the chart's identity (ServiceAccount, roles, bindings, and the admission policy that
 /// narrows its Lease writes) for real and returns the
 /// ServiceAccount's name.
-async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
+pub(crate) async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
     let kinds = [
         "ServiceAccount",
         "ClusterRole",
@@ -84,7 +84,7 @@ async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
         .to_owned()
 }
 
-async fn token(client: &kube::Client, namespace: &str, account: &str) -> String {
+pub(crate) async fn token(client: &kube::Client, namespace: &str, account: &str) -> String {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(3600),
@@ -570,7 +570,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
 }
 
 /// A client with the kubeconfig `path` (the ServiceAccount's token).
-async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
+pub(crate) async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
     let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("kubeconfig");
     let options = kube::config::KubeConfigOptions {
         context: Some(cp.context_name().to_owned()),
@@ -582,7 +582,7 @@ async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
-fn lease_doc(name: &str, label: Option<&str>) -> Lease {
+pub(crate) fn lease_doc(name: &str, label: Option<&str>) -> Lease {
     let labels = label.map(|value| json!({ guardian_cluster::lease::CANDIDATE_FOR: value }));
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": labels},
@@ -591,7 +591,7 @@ fn lease_doc(name: &str, label: Option<&str>) -> Lease {
     .expect("a lease")
 }
 
-fn refused(result: &Result<impl std::fmt::Debug, kube::Error>) -> bool {
+pub(crate) fn refused(result: &Result<impl std::fmt::Debug, kube::Error>) -> bool {
     matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
 }
 

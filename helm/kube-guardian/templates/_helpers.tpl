@@ -74,3 +74,12 @@ Lease: its name when it fits a label value (63 characters), else its first 54 ch
 {{- printf "%s-%s" $head (sha256sum $lease | trunc 8) | trimPrefix "-" }}
 {{- end }}
 {{- end }}
+
+{{/*
+Whether each replica keeps a candidate record: "true" or "false". A missing value (helm upgrade
+--reuse-values from a release before leaderElection.candidates existed) counts as on, the default,
+rather than rendering an empty --lease-candidates= the operator refuses.
+*/}}
+{{- define "kube-guardian.candidates" -}}
+{{- ne .Values.leaderElection.candidates false }}
+{{- end }}
