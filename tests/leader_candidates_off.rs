@@ -12,7 +12,14 @@ use guardian_testenv::{ControlPlane, unique_name};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ListParams};
 
-fn start(cp: &ControlPlane, name: &str, lease: &str, ns: &str, dir: &Path) -> OperatorProcess {
+fn start(
+    cp: &ControlPlane,
+    name: &str,
+    candidates: bool,
+    lease: &str,
+    ns: &str,
+    dir: &Path,
+) -> OperatorProcess {
     OperatorProcess::builder(
         env!("CARGO_BIN_EXE_kube-guardian"),
         cp.kubeconfig_path(),
@@ -20,7 +27,7 @@ fn start(cp: &ControlPlane, name: &str, lease: &str, ns: &str, dir: &Path) -> Op
     )
     .name(name)
     .leader_election(lease, ns, Duration::from_secs(4), Duration::from_secs(3))
-    .arg(&format!("--lease-candidates={}", name == "kg-on"))
+    .arg(&format!("--lease-candidates={candidates}"))
     .log_level("info,guardian_operator=debug")
     .start(dir)
     .expect("the operator starts")
@@ -53,14 +60,14 @@ async fn a_replica_without_candidate_records_writes_the_election_lease_alone() {
     let poll = Duration::from_millis(200);
 
     // Off: it leads. A record, were it written, goes out with the election's first steps.
-    let off = start(cp, "kg-off", &lease, &ns, dir.path());
+    let off = start(cp, "kg-off", false, &lease, &ns, dir.path());
     operator_process::wait_for("kg-off to lead", poll, &[&off], async || {
         let holder = leases.get_opt(&lease).await.ok()??.spec?.holder_identity?;
         holder.starts_with("kg-off").then_some(())
     })
     .await;
     // On, started after it leads: its record shows records do get written here and by now.
-    let on = start(cp, "kg-on", &lease, &ns, dir.path());
+    let on = start(cp, "kg-on", true, &lease, &ns, dir.path());
     let holders =
         operator_process::wait_for("kg-on's candidate record", poll, &[&off, &on], async || {
             let holders = record_holders(&leases, &lease).await?;
