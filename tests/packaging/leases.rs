@@ -3,7 +3,9 @@
 //! `leaderElection.candidates=false` narrows it to the election Lease and drops the verbs only
 //! records need.
 
-use guardian_cluster::lease::{MAX_LEASE_NAME, candidate_label, candidate_name};
+use guardian_cluster::lease::{
+    MAX_LEASE_NAME, candidate_label, candidate_name, lease_name_problem,
+};
 use serde_json::Value;
 
 use crate::support::{find, kinds, render, template};
@@ -135,4 +137,32 @@ fn candidate_records_off_narrow_the_policy_to_the_election_lease_and_drop_their_
         .expect("the election Lease by name");
     assert_eq!(strings(&named["resourceNames"]), ["kube-guardian-operator"]);
     assert!(args(&off).contains(&"--lease-candidates=false".to_owned()));
+}
+
+#[test]
+fn the_chart_accepts_the_lease_names_the_operator_accepts_and_no_other() {
+    for lease in [
+        "kube-guardian-operator",
+        "ops.kube-guardian",
+        "a.b-c.d",
+        "a..b",
+        "a.-b",
+        "a-.b",
+        "-a",
+        "a.",
+        "A",
+    ] {
+        let set = format!("leaderElection.leaseName={lease}");
+        let chart = template("kg", NS, &["--set", &set]);
+        let operator = lease_name_problem(lease);
+        assert_eq!(
+            chart.is_ok(),
+            operator.is_none(),
+            "{lease}: the chart says {:?}, the operator {operator:?}",
+            chart.as_ref().err()
+        );
+        if let Err(error) = &chart {
+            assert!(error.contains("leaseName"), "{lease}: {error}");
+        }
+    }
 }
