@@ -6,17 +6,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use guardian_core::crd::GuardianPolicy;
-use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{self, OperatorProcess, free_addr};
 use guardian_testenv::policy::TestPolicy;
+use guardian_testenv::{ControlPlane, lease};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, PostParams};
 
 const LEASE: &str = "kube-guardian-test";
-/// The Lease's duration (`start_operator`), in microseconds as the Lease's times count.
-const LEASE_MICROS: i64 = 4_000_000;
+/// The Lease's duration (`start_operator`).
+const LEASE_DURATION: Duration = Duration::from_secs(4);
 
 fn start_operator(cp: &ControlPlane, name: &str, dir: &Path) -> OperatorProcess {
     OperatorProcess::builder(
@@ -25,12 +24,7 @@ fn start_operator(cp: &ControlPlane, name: &str, dir: &Path) -> OperatorProcess 
         cp.context_name(),
     )
     .name(name)
-    .leader_election(
-        LEASE,
-        "default",
-        Duration::from_micros(LEASE_MICROS.unsigned_abs()),
-        Duration::from_secs(3),
-    )
+    .leader_election(LEASE, "default", LEASE_DURATION, Duration::from_secs(3))
     .resync(Duration::from_secs(30))
     .log_level("info,guardian_operator=debug,kube_runtime=debug")
     .start(dir)
@@ -59,16 +53,13 @@ async fn lease_holder(client: &kube::Client) -> Option<String> {
 
 /// The election Lease's spec, as it is now.
 async fn lease_spec(client: &kube::Client) -> LeaseSpec {
-    Api::<Lease>::namespaced(client.clone(), "default")
-        .get(LEASE)
+    let leases = Api::<Lease>::namespaced(client.clone(), "default");
+    lease::spec(&leases, LEASE)
         .await
         .expect("the election Lease")
-        .spec
-        .expect("the Lease's spec")
 }
 
-/// Waits until the Lease names `name` after one more transition than `before` (counted in a
-/// second write, just after the Lease is taken); returns its spec then.
+/// Waits until `name` took the Lease over from `before` (one more transition); its spec then.
 async fn wait_for_takeover(
     client: &kube::Client,
     before: &LeaseSpec,
@@ -76,23 +67,12 @@ async fn wait_for_takeover(
     when: &str,
     logs: &[&OperatorProcess],
 ) -> LeaseSpec {
-    let transitions = before.lease_transitions.unwrap_or(0) + 1;
-    let what = format!("{name} to take the Lease {when} (transition {transitions})");
+    let leases = Api::<Lease>::namespaced(client.clone(), "default");
+    let what = format!("{name} to take the Lease over {when}");
     wait_for(&what, logs, async || {
-        let lease = Api::<Lease>::namespaced(client.clone(), "default")
-            .get_opt(LEASE)
-            .await
-            .ok()??;
-        let spec = lease.spec?;
-        let holder = spec.holder_identity.as_deref()?;
-        (holder.starts_with(name) && spec.lease_transitions == Some(transitions)).then_some(spec)
+        lease::taken_over(&leases, LEASE, before, name).await
     })
     .await
-}
-
-/// A Lease time in microseconds since the epoch.
-fn micros(time: Option<&MicroTime>) -> i64 {
-    time.expect("the Lease's time").0.as_microsecond()
 }
 
 async fn seed(cp: &ControlPlane) -> (kube::Client, String) {
@@ -210,14 +190,11 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
         &[&standby],
     )
     .await;
-    let (renewed, acquired) = (
-        micros(before.renew_time.as_ref()),
-        micros(after.acquire_time.as_ref()),
-    );
+    let late = lease::acquired_past_expiry(&before, &after, LEASE_DURATION).expect("times");
     assert!(
-        acquired < renewed + LEASE_MICROS,
+        late < 0,
         "the standby acquired the released Lease {} ms after it would have expired",
-        (acquired - renewed - LEASE_MICROS) / 1000
+        late / 1000
     );
     let exited = loop {
         if let Some(status) = leader.child_mut().try_wait().expect("wait") {
@@ -250,14 +227,11 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     signal(&standby, nix::sys::signal::Signal::SIGKILL);
     let after = wait_for_takeover(&client, &before, "op-c", "after kill -9", &[&c]).await;
     // Not before the killed leader's lease expired (it renewed at `before` or later).
-    let (renewed, acquired) = (
-        micros(before.renew_time.as_ref()),
-        micros(after.acquire_time.as_ref()),
-    );
+    let late = lease::acquired_past_expiry(&before, &after, LEASE_DURATION).expect("times");
     assert!(
-        acquired >= renewed + LEASE_MICROS,
+        late >= 0,
         "op-c took an unexpired Lease, {} ms early",
-        (renewed + LEASE_MICROS - acquired) / 1000
+        -late / 1000
     );
     drop(standby);
 }

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use guardian_operator::leader::{LeaderElection, LeaderHandle, LeaseConfig};
 use guardian_operator::metrics::Metrics;
-use guardian_testenv::ControlPlane;
+use guardian_testenv::operator_process;
+use guardian_testenv::{ControlPlane, lease};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::{Api, Client};
 use tokio::sync::watch;
 
@@ -115,46 +115,16 @@ async fn wait_until_leads(
     Ok(())
 }
 
-async fn lease_spec(
-    client: &Client,
-    namespace: &str,
-) -> Result<LeaseSpec, Box<dyn std::error::Error>> {
-    let lease = Api::<Lease>::namespaced(client.clone(), namespace)
-        .get(LEASE)
-        .await?;
-    Ok(lease.spec.ok_or("the Lease has no spec")?)
-}
-
-/// Waits until the Lease names `identity` after one more transition than `before` (the crate
-/// counts the transition in a second write, just after taking the Lease).
-async fn wait_for_takeover(
-    client: &Client,
-    namespace: &str,
-    before: &LeaseSpec,
-    identity: &str,
-) -> Result<LeaseSpec, Box<dyn std::error::Error>> {
-    let transitions = before.lease_transitions.unwrap_or(0) + 1;
-    let waited = tokio::time::timeout(ELECTION_TIMEOUT, async {
-        loop {
-            if let Ok(spec) = lease_spec(client, namespace).await
-                && spec.holder_identity.as_deref() == Some(identity)
-                && spec.lease_transitions == Some(transitions)
-            {
-                return spec;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+/// Waits (bounded) until `identity` took the Lease over from `before`; its spec then.
+async fn wait_for_takeover(leases: &Api<Lease>, before: &LeaseSpec, identity: &str) -> LeaseSpec {
+    let what = format!(
+        "{identity} to take the Lease over from {:?}",
+        before.holder_identity
+    );
+    operator_process::wait_for(&what, Duration::from_millis(100), &[], async || {
+        lease::taken_over(leases, LEASE, before, identity).await
     })
-    .await;
-    Ok(waited.map_err(|_| {
-        format!("the Lease did not name {identity} with {transitions} transitions within {ELECTION_TIMEOUT:?}")
-    })?)
-}
-
-/// A Lease time in microseconds since the epoch.
-fn micros(time: Option<&MicroTime>, what: &str) -> Result<i64, String> {
-    time.map(|t| t.0.as_microsecond())
-        .ok_or_else(|| format!("the Lease has no {what}"))
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,32 +194,27 @@ async fn release_hands_over_to_the_standby_before_the_lease_would_expire() -> Te
     ];
     let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
     let standby = 1 - leader;
-    let before = lease_spec(&client, &namespace).await?;
+    let leases = Api::<Lease>::namespaced(client.clone(), &namespace);
+    let before = lease::spec(&leases, LEASE).await.ok_or("no Lease")?;
 
     let handle = candidates[leader].handle.take().ok_or("no handle")?;
     handle.release().await?;
     assert!(!candidates[leader].leads(), "still leading after release");
     wait_until_leads(&mut candidates[standby], ELECTION_TIMEOUT).await?;
-    let after =
-        wait_for_takeover(&client, &namespace, &before, &candidates[standby].identity).await?;
+    let after = wait_for_takeover(&leases, &before, &candidates[standby].identity).await;
     // The leader renewed at `before.renewTime` or later: acquired before that plus the lease's
     // duration, the standby took the released Lease without waiting for it to expire.
-    let expiry = micros(before.renew_time.as_ref(), "renewTime")? + micros_of(lease);
-    let acquired = micros(after.acquire_time.as_ref(), "acquireTime")?;
+    let late = lease::acquired_past_expiry(&before, &after, lease).ok_or("no Lease times")?;
     assert!(
-        acquired < expiry,
+        late < 0,
         "the standby acquired the released Lease {} ms after it would have expired",
-        (acquired - expiry) / 1000
+        late / 1000
     );
 
     if let Some(handle) = candidates[standby].handle.take() {
         handle.release().await?;
     }
     Ok(())
-}
-
-fn micros_of(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,7 +227,8 @@ async fn a_killed_leader_is_replaced_once_its_lease_expired() -> TestResult {
     let mut candidates = two_candidates(&client, &namespace).await?;
     let leader = wait_for_one_leader(&mut candidates, ELECTION_TIMEOUT).await?;
     let standby = 1 - leader;
-    let before = lease_spec(&client, &namespace).await?;
+    let leases = Api::<Lease>::namespaced(client.clone(), &namespace);
+    let before = lease::spec(&leases, LEASE).await.ok_or("no Lease")?;
 
     // Dropping the handle aborts the elector without releasing: the Lease keeps naming the dead
     // leader until it expires, as after kill -9.
@@ -272,15 +238,14 @@ async fn a_killed_leader_is_replaced_once_its_lease_expired() -> TestResult {
         "a stopped elector must not claim leadership"
     );
     wait_until_leads(&mut candidates[standby], LEASE_DURATION + ELECTION_TIMEOUT).await?;
-    let after =
-        wait_for_takeover(&client, &namespace, &before, &candidates[standby].identity).await?;
+    let after = wait_for_takeover(&leases, &before, &candidates[standby].identity).await;
     // Not before the dead leader's lease expired (its last renewal was at `before` or later).
-    let expiry = micros(before.renew_time.as_ref(), "renewTime")? + micros_of(LEASE_DURATION);
-    let acquired = micros(after.acquire_time.as_ref(), "acquireTime")?;
+    let late =
+        lease::acquired_past_expiry(&before, &after, LEASE_DURATION).ok_or("no Lease times")?;
     assert!(
-        acquired >= expiry,
+        late >= 0,
         "the standby took an unexpired Lease, {} ms early",
-        (expiry - acquired) / 1000
+        -late / 1000
     );
 
     if let Some(handle) = candidates[standby].handle.take() {
