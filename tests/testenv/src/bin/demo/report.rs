@@ -9,9 +9,11 @@ use crate::LEASE_NAMESPACE;
 use crate::operators::pid;
 
 pub fn print_summary(cp: &ControlPlane, seeded: &Seeded) {
-    let counts: Vec<String> = demo::SEEDED_KINDS
-        .iter()
-        .map(|kind| format!("{} {kind}", seeded.count(kind)))
+    // The kinds as applied, so the summary cannot miss one the plan gains.
+    let counts: Vec<String> = seeded
+        .counts()
+        .into_iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
         .collect();
     println!(
         "demo: {}: namespaces {}; {}",
