@@ -7,10 +7,8 @@
 pub mod operator_webhook;
 
 use guardian_core::crd::GuardianPolicy;
-use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::free_addr;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use operator_webhook::*;
 use serde_json::json;
@@ -34,17 +32,14 @@ async fn degraded(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_edit_keeps_the_last_good_generation_denying() {
-    let cp = ControlPlane::shared().await.expect("control plane");
-    cp.install_crds().await.expect("CRDs");
-    let client = cp.client().expect("client");
-    let ns = cp.create_namespace("enforce").await.expect("namespace");
-    let policies: Api<GuardianPolicy> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let name = format!("{ns}-deny");
-    deny_policy(&name, &ns)
-        .rules(["pss-privileged"])
-        .created(&client)
-        .await;
+    let DenySetup {
+        cp,
+        client,
+        ns,
+        name,
+        policies,
+        pods,
+    } = deny_setup("enforce").await;
     // A policy that never compiled: nothing of it can be enforced, and its status says so.
     let never = format!("{ns}-never");
     deny_policy(&never, &ns)

@@ -8,11 +8,8 @@ pub mod operator_webhook;
 
 use std::time::Duration;
 
-use guardian_core::crd::GuardianPolicy;
-use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::free_addr;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, DeleteParams, PostParams};
 use operator_webhook::*;
@@ -52,17 +49,14 @@ async fn held_lease(client: &kube::Client) -> String {
 async fn a_policy_deleted_without_a_reconcile_stops_being_enforced() {
     // This binary's own control plane: no other test's operator leads on it, which would add the
     // finalizer and reconcile the deletion.
-    let cp = ControlPlane::shared().await.expect("control plane");
-    cp.install_crds().await.expect("CRDs");
-    let client = cp.client().expect("client");
-    let ns = cp.create_namespace("unenforce").await.expect("namespace");
-    let policies: Api<GuardianPolicy> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let name = format!("{ns}-deny");
-    deny_policy(&name, &ns)
-        .rules(["pss-privileged"])
-        .created(&client)
-        .await;
+    let DenySetup {
+        cp,
+        client,
+        ns,
+        name,
+        policies,
+        pods,
+    } = deny_setup("unenforce").await;
 
     let lease = held_lease(&client).await;
     let dir = tempfile::tempdir().expect("temp dir");

@@ -86,15 +86,11 @@ fn start_operator(kubeconfig: &Path, context: &str, dir: &Path) -> OperatorProce
         .expect("the operator starts")
 }
 
-/// The console in tmux, through `sh` so that after it exits the pane shows the terminal's modes
-/// (`stty -a`) and the shell waits for Enter (tmux reports a dead pane's cursor as hidden), then
-/// exits with the console's status.
+/// The console in tmux, through `sh` that reports its exit (`Tmux::reporting_exit`).
 fn start_console(kubeconfig: &Path, contexts: &str, dir: &Path, extra: &[&str]) -> Tmux {
-    let script =
-        r#""$@"; status=$?; echo; echo "console exited $status"; stty -a; read x; exit $status"#;
     let log = dir.join(format!("console{}.log", extra.join("")));
-    Tmux::builder("sh")
-        .args(["-c", script, "sh", BIN, "tui", "--kubeconfig"])
+    Tmux::reporting_exit("")
+        .args([BIN, "tui", "--kubeconfig"])
         .arg(kubeconfig)
         .args(["--contexts", contexts, "--log-file"])
         .arg(&log)
@@ -245,22 +241,12 @@ async fn the_console_follows_two_clusters_live_through_an_outage_in_a_real_termi
 /// cooked mode (`stty` after it shows `icanon echo isig`).
 async fn quit(term: &Tmux, dir: &Path) {
     term.send_keys(&["q"]).expect("keys");
-    // `stty -a` prints after the exit line: wait for its modes too (`isig` or `-isig`).
-    let screen = ok(
-        term.wait_for("the exit line and stty's modes", DEADLINE, |s| {
-            s.contains("console exited") && s.contains("isig")
-        })
-        .await,
-        "quitting",
-        dir,
-    );
-    assert!(screen.contains("console exited 0"), "{screen}");
+    let report = ok(term.wait_for_exit_report(DEADLINE).await, "quitting", dir);
+    let screen = &report.screen;
+    assert_eq!(report.status, Some(0), "{screen}");
     assert!(!term.alternate_screen().expect("tmux"), "{screen}");
     assert!(term.cursor_visible().expect("tmux"), "{screen}");
-    let modes: Vec<&str> = screen.split_whitespace().collect();
-    for mode in ["icanon", "echo", "isig"] {
-        assert!(modes.contains(&mode), "{mode} not restored:\n{screen}");
-    }
+    assert!(report.cooked, "cooked mode not restored:\n{screen}");
     term.send_keys(&["Enter"]).expect("keys");
     let exit = ok(term.wait_for_exit(DEADLINE).await, "the shell's exit", dir);
     assert_eq!(exit, Exit::Code(0), "{screen}");

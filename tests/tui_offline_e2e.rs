@@ -50,9 +50,7 @@ fn start_console(dir: &Path, env: &[(&str, &str)]) -> Tmux {
 /// whatever the test's own environment holds).
 fn start_console_with(dir: &Path, env: &[(&str, &str)], prefix: &[&str]) -> Tmux {
     let kubeconfig = unreachable_kubeconfig(dir);
-    let script = r#""$@"; status=$?; echo; echo "NO_COLOR=[${NO_COLOR-unset}]"; echo "console exited $status"; stty -a; read x; exit $status"#;
-    let mut builder = Tmux::builder("sh")
-        .args(["-c", script, "sh"])
+    let mut builder = Tmux::reporting_exit(r#"echo "NO_COLOR=[${NO_COLOR-unset}]";"#)
         .args(prefix)
         .args([BIN, "tui", "--kubeconfig"])
         .arg(&kubeconfig)
@@ -115,10 +113,7 @@ async fn with_every_cluster_unreachable_the_fleet_shows_at_once_and_the_console_
     })
     .await
     .unwrap_or_else(|e| panic!("{e:?}"));
-    term.send_keys(&["q"]).expect("keys");
-    term.wait_for_text("console exited 0", DEADLINE)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    quit(&term).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,22 +127,18 @@ async fn a_panic_in_a_worker_task_restores_the_terminal_prints_and_exits() {
             ("RUST_BACKTRACE", "0"),
         ],
     );
-    let screen = term
-        .wait_for("the exit line and stty's modes", DEADLINE, |s| {
-            s.contains("console exited") && s.contains("isig")
-        })
+    let report = term
+        .wait_for_exit_report(DEADLINE)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
+    let screen = &report.screen;
     // The panic's message on the normal screen, then the console's own error and status as the
     // loop returned (so the log's guard flushed on the way out).
     assert!(screen.contains("a worker task panics"), "{screen}");
     assert!(screen.contains("error: the console panicked"), "{screen}");
-    assert!(screen.contains("console exited 2"), "{screen}");
+    assert_eq!(report.status, Some(2), "{screen}");
     assert!(!term.alternate_screen().expect("tmux"), "{screen}");
-    let modes: Vec<&str> = screen.split_whitespace().collect();
-    for mode in ["icanon", "echo", "isig"] {
-        assert!(modes.contains(&mode), "{mode} not restored:\n{screen}");
-    }
+    assert!(report.cooked, "cooked mode not restored:\n{screen}");
     term.send_keys(&["Enter"]).expect("keys");
     let exit = term.wait_for_exit(DEADLINE).await.expect("the shell exits");
     assert_eq!(exit, Exit::Code(2), "{screen}");
@@ -183,10 +174,7 @@ async fn a_caught_panic_leaves_the_console_running() {
     term.wait_for("the help closed", DEADLINE, |s| !s.contains("reverse"))
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    term.send_keys(&["q"]).expect("keys");
-    term.wait_for_text("console exited 0", DEADLINE)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    quit(&term).await;
 }
 
 /// The colour codes among the SGR escape sequences of `styled` (foreground and background, the
@@ -222,12 +210,16 @@ async fn first_frame(term: &Tmux) -> (String, String) {
     .await
     .unwrap_or_else(|e| panic!("{e:?}"));
     let styled = term.capture_styled().expect("tmux");
-    term.send_keys(&["q"]).expect("keys");
-    let after = term
-        .wait_for_text("console exited 0", DEADLINE)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let after = quit(term).await;
     (styled, after)
+}
+
+/// `q`: the console exits with status 0; returns the screen after it.
+async fn quit(term: &Tmux) -> String {
+    term.send_keys(&["q"]).expect("keys");
+    term.wait_for_text("console exited 0", DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// The SGR parameters in effect where `text` starts in `styled` (the last sequence before it).

@@ -91,6 +91,10 @@ pub struct LeaderArgs {
     /// How long the leader keeps trying to renew before it stops writing.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub renew_deadline: Duration,
+    /// Keep a candidate record per replica (a Lease `<lease>-candidate-<pod>`), so the console
+    /// shows the standbys; `false` writes the election Lease only.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub lease_candidates: bool,
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
@@ -148,5 +152,11 @@ mod tests {
         );
         // What running operators hold: a new default would leave their Leases behind.
         assert_eq!(flags.leader.lease_name, "kube-guardian-operator");
+        assert!(
+            flags.leader.lease_candidates,
+            "candidate records on by default"
+        );
+        let off = Flags::try_parse_from(["operator", "--lease-candidates=false"]).expect("off");
+        assert!(!off.leader.lease_candidates);
     }
 }

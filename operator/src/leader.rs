@@ -13,11 +13,12 @@
 //! - no crash on API errors: each one is logged, counted and retried with a capped backoff.
 //!
 //! Besides, each replica keeps a candidate record (`candidate`), so a watcher sees the standbys
-//! too, not only the holder.
+//! too, not only the holder; `--lease-candidates=false` turns that off.
 //!
 //! RBAC: `get, list, watch, create, patch, delete` on `coordination.k8s.io` leases in the lease
 //! namespace (list: the leader prunes stale candidate records; delete: the own record, on
-//! shutdown). The chart narrows the writes to these Leases with an admission policy.
+//! shutdown). The chart narrows the writes to these Leases with an admission policy. Without
+//! candidate records: `create`, and `get, watch, patch` on the election Lease.
 
 mod candidate;
 mod config;
@@ -151,11 +152,20 @@ impl LeaderElection {
         let backoff = RetryBackoff::new(self.config.retry_period);
         let mut events =
             std::pin::pin!(watcher::watch_object(api, &self.config.name).backoff(backoff));
-        let candidate = Candidate::new(self.client.clone(), &self.config, self.metrics.clone());
+        let candidate = self
+            .config
+            .candidates
+            .then(|| Candidate::new(self.client.clone(), &self.config, self.metrics.clone()));
         // Stopped by its own token between renewals, so a renewal in flight is awaited (not
         // cancelled mid-request) before the record is deleted: no renewal lands after the delete.
         let stop_renewing = CancellationToken::new();
-        let mut renewing = Box::pin(candidate.run(self.leader.subscribe(), stop_renewing.clone()));
+        let leading = self.leader.subscribe();
+        let mut renewing = Box::pin(async {
+            match &candidate {
+                Some(candidate) => candidate.run(leading, stop_renewing.clone()).await,
+                None => stop_renewing.cancelled().await,
+            }
+        });
         let mut driver = self.build_after(Duration::ZERO);
         let driver = loop {
             let check_at = self
@@ -196,7 +206,7 @@ impl LeaderElection {
             let lease = &self.config.name;
             debug!(%lease, "the candidate record's last renewal did not finish in time");
         }
-        self.shutdown(driver, &candidate).await
+        self.shutdown(driver, candidate.as_ref()).await
     }
 
     /// The crate's manager for this Lease. Its grace (how long before expiry the holder renews) is
@@ -354,9 +364,14 @@ impl LeaderElection {
     /// Steps down, then releases the Lease (if held) and deletes the candidate record, each
     /// within [`RELEASE_TIMEOUT`]. Only a failed release is an error: a candidate record left
     /// behind merely turns stale.
-    async fn shutdown(mut self, driver: Driver, candidate: &Candidate) -> Result<(), Error> {
+    async fn shutdown(
+        mut self,
+        driver: Driver,
+        candidate: Option<&Candidate>,
+    ) -> Result<(), Error> {
         let lease = self.config.name.clone();
         let withdraw = async {
+            let Some(candidate) = candidate else { return };
             match tokio::time::timeout(RELEASE_TIMEOUT, candidate.delete()).await {
                 Ok(Ok(())) => debug!(%lease, "deleted the candidate record"),
                 Ok(Err(error)) => candidate.report(error),

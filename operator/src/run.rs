@@ -45,6 +45,7 @@ pub async fn run(
             lease_duration: args.leader.lease_duration,
             renew_deadline: args.leader.renew_deadline,
             pod: leader::pod_name(),
+            candidates: args.leader.lease_candidates,
             ..LeaseConfig::new(
                 args.leader.lease_name.clone(),
                 args.leader

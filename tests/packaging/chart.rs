@@ -445,7 +445,14 @@ fn the_rendered_chart_passes_pss_restricted_and_best_practices() {
 fn the_deployments_arguments_are_ones_the_operator_accepts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("no-kubeconfig");
-    for extra in [&[][..], EVERYTHING_ON, &["--set", "webhook.enabled=false"]] {
+    for extra in [
+        &[][..],
+        EVERYTHING_ON,
+        &["--set", "webhook.enabled=false"],
+        &["--set", "leaderElection.candidates=false"],
+        // Missing (helm upgrade --reuse-values from a release before it existed): on.
+        &["--set", "leaderElection.candidates=null"],
+    ] {
         let docs = render("kg", NS, extra);
         let container =
             &find(&docs, "Deployment", None)["spec"]["template"]["spec"]["containers"][0];

@@ -2,9 +2,9 @@
 //! the runtime stage is what the chart's restricted security context expects, and the build
 //! stage's cargo command, run as written, builds a binary that works.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::support::{hadolint, root};
 
@@ -168,21 +168,16 @@ fn the_build_stages_command_builds_a_working_binary() {
         "the release binary is {size} bytes, over 30 MB"
     );
 
-    let mut child = Command::new(&binary)
-        .args(["check", "-", "--profile", "pss-restricted"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the release binary runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(
+    // Bounded: a hung binary fails the test naming this step instead of hanging it.
+    let out = guardian_testenv::output_within(
+        Command::new(&binary).args(["check", "-", "--profile", "pss-restricted"]),
+        "the release binary checking a privileged Pod from stdin",
+        Some(
             b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: x:1, securityContext: {privileged: true}}\n",
-        )
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("check exits");
+        ),
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         out.status.code(),
         Some(1),

@@ -5,5 +5,7 @@
 mod apiserver;
 mod chart;
 mod dockerfile;
+mod leases;
 mod rbac;
+mod rbac_candidates_off;
 mod support;

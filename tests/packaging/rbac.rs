@@ -26,10 +26,19 @@ use serde_json::{Value, json};
 use crate::support::{apply, find, render};
 
 const POLL: Duration = Duration::from_millis(200);
-const LEASE: &str = "kube-guardian-operator";
+/// The longest lease name the operator accepts: its candidate records' label is a hash and the
+/// pod's part of their names is shortened, both of which the chart's Lease policy must admit.
+const LEASE: &str = concat!(
+    "kube-guardian-operator.of-a-release-with-a-long-name-and-longer-and-longer-and-l",
+    "onger-and-longer-and-longer-and-longer-and-longer-and-longer-and-longer-and-long",
+    "er-and-longer-and-longer-and-longer-and-longer-and-longer-and-longer-and-l",
+);
+/// A long pod name (as long as a Deployment's pods get), past what a record's name can hold
+/// after `<LEASE>-candidate-`.
+const POD: &str = "kg-rbac-kube-guardian-of-a-long-release-name-7d9f8c6b5-x2x4z";
 
 /// Waits for `check`, failing at once (with the log) when the operator was refused anything.
-async fn wait_for<T>(
+pub(crate) async fn wait_for<T>(
     what: &str,
     op: &OperatorProcess,
     mut check: impl AsyncFnMut() -> Option<T>,
@@ -42,7 +51,7 @@ async fn wait_for<T>(
 }
 
 /// A verb the code needs and the chart lacks shows as a 403 in the operator's log.
-fn assert_not_refused(op: &OperatorProcess) {
+pub(crate) fn assert_not_refused(op: &OperatorProcess) {
     let logs = op.logs();
     assert!(
         !logs.to_lowercase().contains("forbidden"),
@@ -53,7 +62,7 @@ fn assert_not_refused(op: &OperatorProcess) {
 /// Applies the chart's identity (ServiceAccount, roles, bindings, and the admission policy that
 /// narrows its Lease writes) for real and returns the
 /// ServiceAccount's name.
-async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
+pub(crate) async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
     let kinds = [
         "ServiceAccount",
         "ClusterRole",
@@ -75,7 +84,7 @@ async fn install_identity(client: &kube::Client, docs: &[Value]) -> String {
         .to_owned()
 }
 
-async fn token(client: &kube::Client, namespace: &str, account: &str) -> String {
+pub(crate) async fn token(client: &kube::Client, namespace: &str, account: &str) -> String {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(3600),
@@ -278,7 +287,8 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     let release_ns = cp.create_namespace("kg-release").await.expect("namespace");
     let ns = cp.create_namespace("kg-work").await.expect("namespace");
     let release = unique_name("kg");
-    let docs = render(&release, &release_ns, &[]);
+    let lease_name = format!("leaderElection.leaseName={LEASE}");
+    let docs = render(&release, &release_ns, &["--set", &lease_name]);
     let account = install_identity(&admin, &docs).await;
     let user = format!("system:serviceaccount:{release_ns}:{account}");
 
@@ -316,7 +326,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         &kubeconfig,
         cp.context_name(),
     )
-    .name("kg-rbac")
+    .name(POD)
     .webhook(dir.path(), free_addr().expect("port"))
     .leader_election(
         LEASE,
@@ -356,6 +366,11 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
             .then_some(record.metadata.name?)
     })
     .await;
+    assert_eq!(
+        candidate,
+        guardian_cluster::lease::candidate_name(LEASE, POD)
+    );
+    assert_ne!(candidate, format!("{LEASE}-candidate-{POD}"), "shortened");
     // Status (and the finalizer, and the last-good annotation: patches on the policy).
     let policies: Api<GuardianPolicy> = Api::all(admin.clone());
     wait_for("the policy's status", &op, async || {
@@ -555,7 +570,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
 }
 
 /// A client with the kubeconfig `path` (the ServiceAccount's token).
-async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
+pub(crate) async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
     let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("kubeconfig");
     let options = kube::config::KubeConfigOptions {
         context: Some(cp.context_name().to_owned()),
@@ -567,7 +582,7 @@ async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
-fn lease_doc(name: &str, label: Option<&str>) -> Lease {
+pub(crate) fn lease_doc(name: &str, label: Option<&str>) -> Lease {
     let labels = label.map(|value| json!({ guardian_cluster::lease::CANDIDATE_FOR: value }));
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": labels},
@@ -576,7 +591,7 @@ fn lease_doc(name: &str, label: Option<&str>) -> Lease {
     .expect("a lease")
 }
 
-fn refused(result: &Result<impl std::fmt::Debug, kube::Error>) -> bool {
+pub(crate) fn refused(result: &Result<impl std::fmt::Debug, kube::Error>) -> bool {
     matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
 }
 
@@ -614,15 +629,16 @@ async fn lease_writes_are_narrowed(
     }
     let deleted = leases.delete("other", &DeleteParams::default()).await;
     assert!(refused(&deleted), "deleting another Lease: {deleted:?}");
-    let unlabelled = format!("{LEASE}-candidate-unlabelled");
+    let unlabelled = format!("{LEASE}-candidate-nolabel");
     let created = leases.create(&post, &lease_doc(&unlabelled, None)).await;
     assert!(
         refused(&created),
         "an unlabelled candidate name: {created:?}"
     );
     let labelled = format!("{LEASE}-candidate-labelled");
+    let label = guardian_cluster::lease::candidate_label(LEASE);
     leases
-        .create(&post, &lease_doc(&labelled, Some(LEASE)))
+        .create(&post, &lease_doc(&labelled, Some(&label)))
         .await
         .expect("a labelled candidate record is allowed");
     leases
@@ -635,7 +651,7 @@ async fn lease_writes_are_narrowed(
         .await
         .expect("its own candidate record");
     let elsewhere = Api::<Lease>::namespaced(operator.clone(), ns)
-        .create(&post, &lease_doc(&labelled, Some(LEASE)))
+        .create(&post, &lease_doc(&labelled, Some(&label)))
         .await;
     assert!(
         refused(&elsewhere),

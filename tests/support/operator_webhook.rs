@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::operator_process::{
     self, OperatorProcess as Operator, OperatorProcessBuilder,
 };
@@ -117,6 +118,48 @@ pub fn dry_run() -> PostParams {
 /// A Deny policy `name` on `ns`'s objects: the test adds its rules.
 pub fn deny_policy(name: &str, ns: &str) -> TestPolicy {
     TestPolicy::new(name).enforcement("Deny").namespaces([ns])
+}
+
+/// What a Deny test starts from: the CRDs on the shared control plane, a fresh namespace and
+/// the Deny policy `<ns>-deny` of `pss-privileged` on it.
+pub struct DenySetup {
+    pub cp: &'static ControlPlane,
+    pub client: kube::Client,
+    pub ns: String,
+    /// The Deny policy's name.
+    pub name: String,
+    pub policies: Api<GuardianPolicy>,
+    pub pods: Api<Pod>,
+}
+
+impl std::fmt::Debug for DenySetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenySetup")
+            .field("ns", &self.ns)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`DenySetup`] in a namespace named after `prefix`.
+pub async fn deny_setup(prefix: &str) -> DenySetup {
+    let cp = ControlPlane::shared().await.expect("control plane");
+    cp.install_crds().await.expect("CRDs");
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace(prefix).await.expect("namespace");
+    let name = format!("{ns}-deny");
+    deny_policy(&name, &ns)
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
+    DenySetup {
+        cp,
+        policies: Api::all(client.clone()),
+        pods: Api::namespaced(client.clone(), &ns),
+        client,
+        ns,
+        name,
+    }
 }
 
 /// A denial by kube-guardian's webhook (not a webhook call failure, which names it too).

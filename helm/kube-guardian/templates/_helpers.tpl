@@ -58,3 +58,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "kube-guardian.webhookName" -}}
 {{- include "kube-guardian.fullname" . }}
 {{- end }}
+
+{{/*
+The label value guardian.kube-guardian.io/candidate-for on the candidate records of the election
+Lease: its name when it fits a label value (63 characters), else its first 54 characters ('.' as
+'-'), '-' and 8 hex digits of its SHA-256. The operator computes the same
+(guardian_cluster::lease::candidate_label): change both together.
+*/}}
+{{- define "kube-guardian.candidateLabel" -}}
+{{- $lease := .Values.leaderElection.leaseName }}
+{{- if le (len $lease) 63 }}
+{{- $lease }}
+{{- else }}
+{{- $head := regexReplaceAll "[^a-z0-9-]" (lower $lease) "-" | trunc 54 | trimAll "-" }}
+{{- printf "%s-%s" $head (sha256sum $lease | trunc 8) | trimPrefix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether each replica keeps a candidate record: "true" or "false". A missing value (helm upgrade
+--reuse-values from a release before leaderElection.candidates existed) counts as on, the default,
+rather than rendering an empty --lease-candidates= the operator refuses.
+*/}}
+{{- define "kube-guardian.candidates" -}}
+{{- ne .Values.leaderElection.candidates false }}
+{{- end }}

@@ -38,6 +38,9 @@ pub struct LeaseConfig {
     /// How often the candidate record is renewed; it counts for three times that, so one late
     /// renewal does not show a live standby as gone. Whole seconds, at least one.
     pub candidate_renew: Duration,
+    /// Whether this replica keeps a candidate record at all. Off, it writes only the election
+    /// Lease (the chart then grants no more than that) and a watcher sees the holder alone.
+    pub candidates: bool,
 }
 
 impl LeaseConfig {
@@ -57,6 +60,7 @@ impl LeaseConfig {
             renew_deadline: DEFAULT_RENEW_DEADLINE,
             retry_period: DEFAULT_RETRY_PERIOD,
             candidate_renew: DEFAULT_CANDIDATE_RENEW,
+            candidates: true,
         }
     }
 
@@ -71,6 +75,9 @@ impl LeaseConfig {
             if value.trim().is_empty() {
                 return invalid(format!("the {what} is empty"));
             }
+        }
+        if let Some(problem) = guardian_cluster::lease::lease_name_problem(&self.name) {
+            return invalid(format!("{problem}; choose another --lease-name"));
         }
         for (what, value) in [
             ("lease duration", self.lease_duration),
@@ -175,6 +182,19 @@ mod tests {
         let mut c = config();
         c.identity = " ".into();
         assert!(c.validate().is_err());
+        // Names the API server refuses, or too long for a candidate record to keep its prefix.
+        for name in [
+            "Lease",
+            "a_b",
+            &"a".repeat(guardian_cluster::lease::MAX_LEASE_NAME + 1),
+        ] {
+            let mut c = config();
+            c.name = name.to_owned();
+            assert!(c.validate().is_err(), "{name:?}");
+        }
+        let mut c = config();
+        c.name = "a".repeat(guardian_cluster::lease::MAX_LEASE_NAME);
+        c.validate().expect("the longest lease name");
     }
 
     #[test]

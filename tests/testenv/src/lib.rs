@@ -30,6 +30,7 @@ mod env;
 mod error;
 mod identities;
 mod kubeconfig;
+pub mod lease;
 mod local;
 pub mod operator_process;
 pub mod policy;

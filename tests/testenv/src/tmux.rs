@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 use crate::command::output_within;
 use crate::error::{Error, Result};
 
+mod exit_report;
+pub use exit_report::ExitReport;
+
 /// How often [`Tmux::wait_for`] reads the screen.
 const POLL: Duration = Duration::from_millis(100);
 /// One tmux command returns in milliseconds; generous for a loaded 2-core machine.

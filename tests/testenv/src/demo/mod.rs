@@ -44,6 +44,18 @@ impl Seeded {
     pub fn count(&self, kind: &str) -> usize {
         self.objects.iter().filter(|o| o.kind == kind).count()
     }
+
+    /// Each kind applied, in the order first applied, with how many objects of it.
+    pub fn counts(&self) -> Vec<(&str, usize)> {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for object in &self.objects {
+            match counts.iter_mut().find(|(kind, _)| *kind == object.kind) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((&object.kind, 1)),
+            }
+        }
+        counts
+    }
 }
 
 /// The repository root (this crate lives in `tests/testenv`).
@@ -170,6 +182,28 @@ mod tests {
         assert_eq!(merged.clusters.len(), 2);
         assert_eq!(merged.auth_infos.len(), 2);
         assert_eq!(merged.current_context.as_deref(), Some("demo-a"));
+    }
+
+    #[test]
+    fn counts_are_per_kind_in_the_order_first_applied() {
+        let applied = |kind: &str, name: &str| Applied {
+            kind: kind.to_owned(),
+            namespace: None,
+            name: name.to_owned(),
+        };
+        let seeded = Seeded {
+            namespaces: Vec::new(),
+            objects: vec![
+                applied("GuardianPolicy", "a"),
+                applied("Deployment", "b"),
+                applied("GuardianPolicy", "c"),
+                applied("Pod", "d"),
+            ],
+        };
+        assert_eq!(
+            seeded.counts(),
+            [("GuardianPolicy", 2), ("Deployment", 1), ("Pod", 1)]
+        );
     }
 
     #[test]

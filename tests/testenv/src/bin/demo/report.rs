@@ -9,18 +9,11 @@ use crate::LEASE_NAMESPACE;
 use crate::operators::pid;
 
 pub fn print_summary(cp: &ControlPlane, seeded: &Seeded) {
-    let kinds = [
-        "GuardianPolicy",
-        "GuardianException",
-        "Deployment",
-        "StatefulSet",
-        "DaemonSet",
-        "CronJob",
-        "Pod",
-    ];
-    let counts: Vec<String> = kinds
-        .iter()
-        .map(|kind| format!("{} {kind}", seeded.count(kind)))
+    // The kinds as applied, so the summary cannot miss one the plan gains.
+    let counts: Vec<String> = seeded
+        .counts()
+        .into_iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
         .collect();
     println!(
         "demo: {}: namespaces {}; {}",
