@@ -136,11 +136,7 @@ fn key_str(buf: &mut Vec<u8>, key: &str, value: &str) {
 /// serde_json escapes (a control character below 0x20, `"` or a backslash): those are copied between
 /// quotes in one append, without a serializer per string.
 fn escaped(buf: &mut Vec<u8>, value: &str) {
-    // Folded without an early exit, so the compiler checks many bytes per instruction.
-    let plain = !value.bytes().fold(false, |escape, b| {
-        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if plain {
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         buf.reserve(value.len() + 2);
         buf.push(b'"');
         buf.extend_from_slice(value.as_bytes());
