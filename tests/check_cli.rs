@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+#[path = "check_cli/report_writes.rs"]
+mod report_writes;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

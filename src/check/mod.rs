@@ -96,7 +96,13 @@ pub fn check_source(set: &PolicySet, source: &Source, ctx: &EvalContext<'_>) -> 
 }
 
 /// The documents' results of one file as one.
-fn merge(per_doc: Vec<FileResult>) -> FileResult {
+fn merge(mut per_doc: Vec<FileResult>) -> FileResult {
+    // Most files hold one document: its result is the file's, without copying its findings.
+    if per_doc.len() == 1
+        && let Some(only) = per_doc.pop()
+    {
+        return only;
+    }
     let mut total = FileResult::default();
     total
         .findings
@@ -197,7 +203,12 @@ fn evaluate_object(
                     line,
                 });
             }
-            result.findings.append(&mut findings);
+            // The first object's findings become the document's as they are (no copy).
+            if result.findings.is_empty() {
+                result.findings = findings;
+            } else {
+                result.findings.append(&mut findings);
+            }
         }
     }
 }
