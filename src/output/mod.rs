@@ -8,6 +8,7 @@ mod sarif;
 mod style;
 mod summary;
 mod table;
+mod table_findings;
 mod wrap;
 
 #[cfg(test)]

@@ -42,10 +42,18 @@ impl Style {
 
     /// Writes `text` in `style` when colour is on, plain otherwise.
     pub(crate) fn paint(self, style: anstyle::Style, text: &str) -> String {
+        let mut out = String::new();
+        self.paint_into(style, text, &mut out);
+        out
+    }
+
+    /// [`Style::paint`], appended to `out`.
+    pub(crate) fn paint_into(self, style: anstyle::Style, text: &str, out: &mut String) {
         if self.color && !style.is_plain() {
-            format!("{}{text}{}", style.render(), style.render_reset())
+            use std::fmt::Write as _;
+            let _ = write!(out, "{}{text}{}", style.render(), style.render_reset());
         } else {
-            text.to_owned()
+            out.push_str(text);
         }
     }
 }

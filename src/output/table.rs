@@ -12,34 +12,32 @@
 //! ```
 //! The rule id carries its policy (`privileged [baseline]`) when the report has several.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Effects};
-use guardian_core::model::{Finding, Outcome, ResourceRef, Severity};
+use guardian_core::model::{Finding, Outcome, Severity};
 
 use super::Style;
 use super::escape::escape_control;
 use super::summary::Summary;
+pub(crate) use super::table_findings::write_findings;
 use super::wrap::wrap;
 use crate::check::report::CheckReport;
 
 /// Lines never exceed this many columns.
 pub(crate) const WIDTH: usize = 80;
 /// Where a finding's label starts.
-const LABEL_INDENT: &str = "  ";
+pub(super) const LABEL_INDENT: &str = "  ";
 /// Where a finding's text starts: after the indent and the widest label (`CRITICAL`) and a space.
-const TEXT_INDENT: &str = "           ";
-const LABEL_WIDTH: usize = TEXT_INDENT.len() - LABEL_INDENT.len() - 1;
+pub(super) const TEXT_INDENT: &str = "           ";
+pub(super) const LABEL_WIDTH: usize = TEXT_INDENT.len() - LABEL_INDENT.len() - 1;
 
 pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Result<()> {
+    // Several policies when any finding's differs from the first's.
     let show_policy = report
         .findings
-        .iter()
-        .map(|f| &*f.policy)
-        .collect::<BTreeSet<_>>()
-        .len()
-        > 1;
+        .split_first()
+        .is_some_and(|(first, rest)| rest.iter().any(|f| f.policy != first.policy));
     write_findings(out, &report.findings, show_policy, style)?;
     if report.findings.is_empty() {
         writeln!(out, "No findings.")?;
@@ -73,137 +71,7 @@ pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Re
     )
 }
 
-/// Findings grouped by resource, a blank line between groups (also `scan`'s findings list).
-pub(crate) fn write_findings<'a>(
-    out: &mut dyn Write,
-    findings: impl IntoIterator<Item = &'a Finding>,
-    show_policy: bool,
-    style: Style,
-) -> io::Result<()> {
-    for (index, group) in group_by_resource(findings).iter().enumerate() {
-        if index > 0 {
-            writeln!(out)?;
-        }
-        write_group(out, group, show_policy, style)?;
-    }
-    Ok(())
-}
-
-/// Findings of one resource in one file, in report order.
-#[derive(Debug)]
-struct Group<'a> {
-    resource: &'a ResourceRef,
-    file: Option<&'a str>,
-    findings: Vec<&'a Finding>,
-}
-
-/// Groups by (resource, file) in order of first appearance, so the caller's sort order holds
-/// even when another resource's findings are interleaved.
-fn group_by_resource<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<Group<'a>> {
-    let mut groups: Vec<Group<'_>> = Vec::new();
-    let mut index: HashMap<(&ResourceRef, Option<&str>), usize> = HashMap::new();
-    for finding in findings {
-        let file = finding.location.as_ref().map(|l| &*l.file);
-        let key = (&*finding.resource, file);
-        let at = *index.entry(key).or_insert_with(|| {
-            groups.push(Group {
-                resource: &finding.resource,
-                file,
-                findings: Vec::new(),
-            });
-            groups.len() - 1
-        });
-        groups[at].findings.push(finding);
-    }
-    groups
-}
-
-fn write_group(
-    out: &mut dyn Write,
-    group: &Group<'_>,
-    show_policy: bool,
-    style: Style,
-) -> io::Result<()> {
-    let resource = group.resource;
-    let name = match &resource.namespace {
-        Some(ns) => format!("{} {ns}/{}", resource.kind, resource.name),
-        None => format!("{} {}", resource.kind, resource.name),
-    };
-    let first_line = group
-        .findings
-        .iter()
-        .filter_map(|f| f.location.as_ref().map(|l| l.line))
-        .min();
-    let header = match (group.file, first_line) {
-        (Some(file), Some(line)) => format!("{name}  ({}:{line})", uri_path(file)),
-        _ => name,
-    };
-    for line in wrap(&escape_control(&header), "", "    ", WIDTH) {
-        writeln!(out, "{}", style.paint(Effects::BOLD.into(), &line))?;
-    }
-    for finding in &group.findings {
-        write_finding(out, finding, show_policy, style)?;
-    }
-    Ok(())
-}
-
-fn write_finding(
-    out: &mut dyn Write,
-    finding: &Finding,
-    show_policy: bool,
-    style: Style,
-) -> io::Result<()> {
-    let (label, label_style) = label(finding);
-    let rule = if show_policy {
-        format!("{} [{}]", finding.rule, finding.policy)
-    } else {
-        finding.rule.to_string()
-    };
-    // Wrap as plain text with a placeholder label, then colour only the label itself.
-    let plain_label = format!("{LABEL_INDENT}{label:<LABEL_WIDTH$} ");
-    let text = format!("{rule}  {}", finding.message);
-    let mut lines = wrap(&escape_control(&text), &plain_label, TEXT_INDENT, WIDTH);
-    if let Some(first) = lines.first_mut() {
-        let padding = " ".repeat(LABEL_WIDTH - label.len() + 1);
-        let painted = format!("{LABEL_INDENT}{}{padding}", style.paint(label_style, label));
-        first.replace_range(..plain_label.len(), &painted);
-    }
-    write_lines(out, &lines)?;
-
-    let mut at = format!("at {}", finding.path);
-    if let Some(location) = &finding.location {
-        // A no-break space keeps `(line N)` in one piece.
-        at.push_str(&format!(" (line\u{a0}{})", location.line));
-    }
-    let at_lines: Vec<String> = wrap(&escape_control(&at), TEXT_INDENT, TEXT_INDENT, WIDTH)
-        .into_iter()
-        .map(|l| l.replace('\u{a0}', " "))
-        .collect();
-    write_lines(out, &at_lines)?;
-    match &finding.outcome {
-        Outcome::Fail => {
-            let fix = format!("{TEXT_INDENT}fix: ");
-            let rest = " ".repeat(fix.len());
-            write_lines(
-                out,
-                &wrap(&escape_control(&finding.remediation), &fix, &rest, WIDTH),
-            )
-        }
-        Outcome::Skip {
-            exception,
-            justification,
-        } => {
-            let text = format!("excepted by {exception}: {justification}");
-            write_lines(
-                out,
-                &wrap(&escape_control(&text), TEXT_INDENT, TEXT_INDENT, WIDTH),
-            )
-        }
-        Outcome::Error => Ok(()),
-    }
-}
-
-fn label(finding: &Finding) -> (&'static str, anstyle::Style) {
+pub(super) fn label(finding: &Finding) -> (&'static str, anstyle::Style) {
     match finding.outcome {
         Outcome::Skip { .. } => ("SKIP", anstyle::Style::new().dimmed()),
         Outcome::Error => ("ERROR", error_style()),
@@ -276,7 +144,7 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
 }
 
 /// File paths as given, with forward slashes (the same spelling as the other formats).
-fn uri_path(file: &str) -> String {
+pub(super) fn uri_path(file: &str) -> String {
     file.replace('\\', "/")
 }
 

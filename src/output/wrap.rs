@@ -27,29 +27,62 @@ fn columns(text: &str) -> usize {
 /// Join words with U+00A0 to keep them together; callers may turn it back into a space.
 pub fn wrap(text: &str, first: &str, rest: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut line = first.to_owned();
-    let mut line_width = columns(first);
-    let rest_width = columns(rest);
+    wrap_each(text, first, rest, width, &mut String::new(), |line| {
+        lines.push(line.to_owned());
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .unwrap_or_else(|never| match never {});
+    lines
+}
+
+/// [`wrap`], handing each line to `emit` as it is complete, built in `line` (a buffer the caller
+/// reuses): the table prints ~17,500 findings of the bench corpus without a `String` per line.
+pub(crate) fn wrap_each<E>(
+    text: &str,
+    first: &str,
+    rest: &str,
+    width: usize,
+    line: &mut String,
+    mut emit: impl FnMut(&str) -> Result<(), E>,
+) -> Result<(), E> {
+    // All printable ASCII (nearly all report text): every piece is one column a byte.
+    let ascii = super::is_printable_ascii(text)
+        && super::is_printable_ascii(first)
+        && super::is_printable_ascii(rest);
+    let cols = |piece: &str| if ascii { piece.len() } else { columns(piece) };
+    line.clear();
+    line.push_str(first);
+    let mut line_width = cols(first);
+    let rest_width = cols(rest);
     let mut at_line_start = true;
     for (gap, word) in words(text) {
-        let word_width = columns(word);
+        let word_width = cols(word);
         // A word too long for any line starts right here and is broken below.
         let fits_a_line = rest_width + word_width <= width;
-        if !at_line_start && line_width + columns(gap) + word_width > width && fits_a_line {
-            lines.push(std::mem::replace(&mut line, rest.to_owned()));
+        if !at_line_start && line_width + cols(gap) + word_width > width && fits_a_line {
+            emit(line)?;
+            line.clear();
+            line.push_str(rest);
             line_width = rest_width;
             at_line_start = true;
         }
         if !at_line_start {
             line.push_str(gap);
-            line_width += columns(gap);
+            line_width += cols(gap);
         }
         let mut word = word;
         // Break a word that does not fit even on a line of its own.
-        while line_width + columns(word) > width {
-            let (head, tail) = split_word(word, width.saturating_sub(line_width));
+        while line_width + cols(word) > width {
+            let room = width.saturating_sub(line_width);
+            let (head, tail) = if ascii {
+                split_ascii_word(word, room)
+            } else {
+                split_word(word, room)
+            };
             if head.is_empty() && line_width > rest_width {
-                lines.push(std::mem::replace(&mut line, rest.to_owned()));
+                emit(line)?;
+                line.clear();
+                line.push_str(rest);
                 line_width = rest_width;
                 continue;
             }
@@ -57,30 +90,35 @@ pub fn wrap(text: &str, first: &str, rest: &str, width: usize) -> Vec<String> {
                 break; // a prefix as wide as the line: give up rather than loop
             }
             line.push_str(head);
-            lines.push(std::mem::replace(&mut line, rest.to_owned()));
+            emit(line)?;
+            line.clear();
+            line.push_str(rest);
             line_width = rest_width;
             word = tail;
         }
         line.push_str(word);
-        line_width += columns(word);
+        line_width += cols(word);
         at_line_start = false;
     }
-    lines.push(line);
-    lines
+    emit(line)
 }
 
 /// Words with the whitespace before them (tabs and newlines read as one space).
 fn words(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    // The separators are ASCII, so byte positions are character boundaries.
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let mut rest = text;
     std::iter::from_fn(move || {
-        let word_start = rest.find(|c: char| !is_space(c))?;
+        let word_start = rest.bytes().position(|b| !is_space(&b))?;
         let gap = &rest[..word_start];
         let after_gap = &rest[word_start..];
-        let word_end = after_gap.find(is_space).unwrap_or(after_gap.len());
+        let word_end = after_gap
+            .bytes()
+            .position(|b| is_space(&b))
+            .unwrap_or(after_gap.len());
         let word = &after_gap[..word_end];
         rest = &after_gap[word_end..];
-        let gap = if gap.contains(['\t', '\n', '\r']) {
+        let gap = if gap.bytes().any(|b| b != b' ') {
             " "
         } else {
             gap
@@ -109,6 +147,16 @@ fn split_word(word: &str, columns: usize) -> (&str, &str) {
     word.split_at(at)
 }
 
+/// [`split_word`] for printable ASCII, one column a byte.
+fn split_ascii_word(word: &str, columns: usize) -> (&str, &str) {
+    let fit = columns.min(word.len());
+    let at = word.as_bytes()[..fit]
+        .iter()
+        .rposition(|b| matches!(b, b'.' | b'/'))
+        .map_or(fit, |i| i + 1);
+    word.split_at(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +168,27 @@ mod tests {
         for c in (0u8..0x80).map(char::from) {
             for text in [c.to_string(), format!("web-{c}-1")] {
                 assert_eq!(columns(&text), text.width(), "{text:?}");
+            }
+        }
+    }
+
+    /// The ASCII split answers as the per-character one at every column count.
+    #[test]
+    fn ascii_split_matches_the_per_character_split() {
+        for word in [
+            "spec.template.spec.containers[0]",
+            "a/b.c",
+            "abc",
+            "x.",
+            ".x",
+            "",
+        ] {
+            for columns in 0..=word.len() + 2 {
+                assert_eq!(
+                    split_ascii_word(word, columns),
+                    split_word(word, columns),
+                    "{word:?} at {columns}"
+                );
             }
         }
     }
