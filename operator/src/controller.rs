@@ -352,7 +352,7 @@ pub async fn run(
             let shutdown = shutdown.clone();
             async move { shutdown.cancelled().await }
         })
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "controller event");
@@ -366,6 +366,8 @@ pub async fn run(
         () = converge_task => {}
         () = rebuild_task => {}
     }
+    // Pending report writes are dropped: the next leader's pass writes every report.
+    ctx.writer.stop();
 }
 
 #[cfg(test)]

@@ -19,8 +19,7 @@ use tokio::sync::watch;
 
 use crate::Error;
 use crate::context::Context;
-use crate::reconcile::flush_reports;
-use crate::reports::{self, ReportState};
+use crate::reports::{self, ReportBody, ReportState, Settled};
 
 /// How often a pass checks whether every live policy has been evaluated.
 const POLL: Duration = Duration::from_millis(200);
@@ -45,7 +44,11 @@ pub async fn run(
         if leader.wait_for(|l| *l).await.is_err() {
             return;
         }
-        ctx.reports.lock().await.start_pass();
+        {
+            let mut state = ctx.reports.lock().await;
+            state.start_pass();
+            ctx.writer.reset();
+        }
         tracing::info!("leading: re-evaluating every policy before reconciling the PolicyReports");
         for name in ctx.live_policies() {
             if reconcile.send(ObjectRef::new(&name)).await.is_err() {
@@ -200,8 +203,9 @@ fn wrote(state: &mut ReportState, step: Step, wrote_all: bool) -> Finished {
 /// deletes the stale ones. After the timeout, writes what it has and sweeps once the rest is
 /// evaluated. Returns whether the pass is over.
 ///
-/// The report lock is held for one report write at a time, never while listing: reconciles
+/// The report lock is held to build the bodies only, never while listing or writing: reconciles
 /// record their results meanwhile, and whatever they change is written before the pass moves on.
+/// The writes go through the report writer like every other (one in flight per namespace).
 async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
     let live = ctx.live_policies();
     let step = next_step(&*ctx.reports.lock().await, &live, timed_out);
@@ -220,41 +224,48 @@ async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
         _ => Vec::new(),
     };
     loop {
-        let pending = ctx.reports.lock().await.unwritten();
-        let mut wrote_all = true;
-        for ns in pending.iter().chain(&owned) {
-            if !write_one(ctx, ns).await? {
-                // Not leading any more, or no PolicyReport CRD: nothing more to write.
-                wrote_all = false;
-                break;
-            }
-        }
         let mut state = ctx.reports.lock().await;
         // Results recorded while writing are written too, before the pass moves on (reconciles
-        // do not write while the pass holds reports back).
-        if wrote_all && !state.unwritten().is_empty() {
-            continue;
+        // do not hand bodies over while the pass holds reports back).
+        let due = unwritten(&mut state, &owned, ctx);
+        if due.is_empty() {
+            if step == Step::WriteAndSweep {
+                tracing::info!("PolicyReports reconciled with the current results");
+            }
+            // Only now: a failed write or sweep is retried as part of the same pass.
+            return Ok(wrote(&mut state, step, true));
         }
-        if wrote_all && step == Step::WriteAndSweep {
-            tracing::info!("PolicyReports reconciled with the current results");
+        drop(state);
+        let namespaces: Vec<String> = due.iter().map(|r| r.namespace.clone()).collect();
+        for report in due {
+            if report.empty {
+                tracing::info!(namespace = %report.namespace, "deleting a PolicyReport no policy has results for any more");
+            }
+            ctx.writer.submit(report);
         }
-        // Only now: a failed write or sweep is retried as part of the same pass.
-        return Ok(wrote(&mut state, step, wrote_all));
+        if let Settled::Failed { namespace, error } = ctx.writer.settled(&namespaces).await {
+            return Err(Error::ReportWrite { namespace, error });
+        }
+        if !ctx.is_leader() || ctx.writer.crd_missing() {
+            // Not leading any more, or no PolicyReport CRD: nothing more to write.
+            return Ok(wrote(&mut *ctx.reports.lock().await, step, false));
+        }
     }
 }
 
-/// Writes (or deletes, when empty) one namespace's report unless it is written as it is now,
-/// holding the report lock for this one write. Returns false when nothing more can be written.
-async fn write_one(ctx: &Context, namespace: &str) -> Result<bool, Error> {
-    let mut state = ctx.reports.lock().await;
-    if state.is_written(namespace) {
-        return Ok(true);
-    }
-    if state.is_empty(namespace) {
-        tracing::info!(namespace = %namespace, "deleting a PolicyReport no policy has results for any more");
-    }
-    flush_reports(&mut state, vec![namespace.to_owned()], ctx).await?;
-    Ok(state.is_written(namespace))
+/// The reports of the namespaces with results and of `owned`, built now, that were not written
+/// as they are.
+fn unwritten(state: &mut ReportState, owned: &[String], ctx: &Context) -> Vec<ReportBody> {
+    let namespaces: BTreeSet<String> = state
+        .namespaces()
+        .into_iter()
+        .chain(owned.iter().cloned())
+        .collect();
+    namespaces
+        .iter()
+        .map(|ns| state.report(ns))
+        .filter(|report| !ctx.writer.is_written(report))
+        .collect()
 }
 
 /// The namespaces holding a report this operator owns (listed without the report lock).
