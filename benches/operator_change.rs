@@ -13,12 +13,11 @@
 //!   by this bench polling the status every 20 ms (includes the controller's 300 ms debounce and
 //!   the status write, and, in builds that write the PolicyReports before the status, those
 //!   writes: the CRD is installed, as in a cluster, and bench-0's report holds 1,000 rows);
-//! - settled (with the CRD): from the API write to bench-0's PolicyReport counting the change
-//!   (its summary's fail + warn + error, polled every 100 ms once the status followed); the next
-//!   change waits for it, so no change waits for an earlier one's report writes. The two totals
-//!   compared against are read once stable (unchanged over 2 s): before the first change, and
-//!   after it (that first change is left out of the settled figures). Every wait is bounded and
-//!   panics naming what it waited for;
+//! - settled (with the CRD): from the API write to bench-0's PolicyReport showing its final
+//!   count (its summary's fail + warn + error, polled every 100 ms once the status followed: the
+//!   first moment it showed the total it then kept for 2 s); the next change waits for it, so no
+//!   change waits for an earlier one's report writes. Every wait is bounded and panics naming
+//!   what it waited for;
 //! - the objects the operator evaluated per change (`kube_guardian_objects_evaluated_total`);
 //! - the operator's RSS afterwards (the kept results included).
 //!
@@ -112,16 +111,30 @@ async fn report_until(
     }
 }
 
-/// bench-0's report total once unchanged over 2 s.
-async fn stable_report_total(reports: &Api<DynamicObject>, what: &str) -> u64 {
-    let mut last = None;
+/// How long bench-0's report total must stay unchanged to count as settled.
+const STABLE: Duration = Duration::from_secs(2);
+
+/// When, since `since`, bench-0's report first showed the total it then kept for [`STABLE`]
+/// (polled every 100 ms): settled whatever the total is, so a body still on its way when the
+/// bench read a total cannot mislead it. Panics naming `what` past [`SETTLE_DEADLINE`].
+async fn report_settled(reports: &Api<DynamicObject>, what: &str, since: Instant) -> Duration {
+    let mut seen: Option<(u64, Duration)> = None;
     loop {
         let total = report_until(reports, what, |_| true).await;
-        if last == Some(total) {
-            return total;
+        let now = since.elapsed();
+        match seen {
+            Some((kept, first)) if kept == total => {
+                if now - first >= STABLE {
+                    return first;
+                }
+            }
+            _ => seen = Some((total, now)),
         }
-        last = Some(total);
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            now < SETTLE_DEADLINE,
+            "timed out after {SETTLE_DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -177,11 +190,9 @@ async fn main() {
             "policyreports",
         ),
     );
-    // The report totals with the Pod pinned (now) and on `latest` (after the first change).
-    let mut totals = (None, None);
     if reports {
         let what = "bench-0's report to stop changing before the changes";
-        totals.0 = Some(stable_report_total(&report_api, what).await);
+        report_settled(&report_api, what, Instant::now()).await;
     }
     let before = http_get(health, "/metrics").expect("metrics");
     let mut end_to_end = Vec::with_capacity(samples);
@@ -205,25 +216,8 @@ async fn main() {
         if !reports {
             continue;
         }
-        let latest = sample % 2 == 0;
-        match (latest, totals) {
-            (true, (_, Some(expected))) | (false, (Some(expected), _)) => {
-                let what =
-                    format!("bench-0's report to count change {sample} ({expected} results)");
-                report_until(&report_api, &what, |total| total == expected).await;
-                settled.push(written.elapsed());
-            }
-            _ => {
-                let what = "bench-0's report to stop changing after the first change";
-                let total = stable_report_total(&report_api, what).await;
-                assert_ne!(
-                    totals.0,
-                    Some(total),
-                    "the first change did not reach the report"
-                );
-                totals.1 = Some(total);
-            }
-        }
+        let what = format!("bench-0's report to settle after change {sample}");
+        settled.push(report_settled(&report_api, &what, written).await);
     }
     // Each change is one watch event, decided once: the last decision lands in the histogram
     // before the scrape (the last reconcile may not: its count is printed).
