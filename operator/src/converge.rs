@@ -47,7 +47,9 @@ pub async fn run(
         {
             let mut state = ctx.reports.lock().await;
             state.start_pass();
-            ctx.writer.reset();
+            // Under the report lock: a body built before this (a reconcile of the last term
+            // still on its way to hand it over) is not written during the new term's pass.
+            ctx.writer.reset(state.seq());
         }
         tracing::info!("leading: re-evaluating every policy before reconciling the PolicyReports");
         for name in ctx.live_policies() {

@@ -2,7 +2,7 @@
 //! is retried by the writer without waiting for a reconcile.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,14 +13,18 @@ use crate::context::Context;
 use crate::reports::Settled;
 use crate::reports::tests::{results, row};
 
+/// When the API server refused each request.
+type Refusals = Arc<Mutex<Vec<Instant>>>;
+
 /// An API server that forbids every request about namespace `stuck` (as for a namespace being
-/// deleted), counting them, and accepts every other report write.
-async fn forbidding_stuck() -> (Arc<Context>, Arc<AtomicUsize>) {
+/// deleted), noting when, and accepts every other report write. The context leads while the
+/// returned sender lives.
+async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listener");
     let url = format!("http://{}", listener.local_addr().expect("address"));
-    let refused = Arc::new(AtomicUsize::new(0));
+    let refused = Refusals::default();
     let counted = refused.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
@@ -32,7 +36,7 @@ async fn forbidding_stuck() -> (Arc<Context>, Arc<AtomicUsize>) {
                 };
                 let request = String::from_utf8_lossy(&buf[..n]);
                 let (status, body) = if request.contains("/namespaces/stuck/") {
-                    refused.fetch_add(1, Ordering::SeqCst);
+                    refused.lock().expect("refusals").push(Instant::now());
                     (
                         "403 Forbidden",
                         r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespace stuck is being terminated","reason":"Forbidden","code":403}"#,
@@ -53,12 +57,13 @@ async fn forbidding_stuck() -> (Arc<Context>, Arc<AtomicUsize>) {
     });
     let config = kube::Config::new(url.parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
-    (Context::offline(client, watch::channel(true).1), refused)
+    let (leader, rx) = watch::channel(true);
+    (Context::offline(client, rx), refused, leader)
 }
 
 #[tokio::test]
 async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other() {
-    let (ctx, refused) = forbidding_stuck().await;
+    let (ctx, refused, _leader) = forbidding_stuck().await;
     // The pass is over: reconciles hand their reports over themselves.
     ctx.reports.lock().await.pass.finish();
     let due = update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
@@ -81,11 +86,19 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
     assert!(
         matches!(settle("stuck").await, Settled::Failed { namespace, .. } if namespace == "stuck")
     );
-    // No reconcile since: the writer retries "stuck" on its own, with backoff.
+    // No reconcile since: the writer retries "stuck" on its own, with backoff (the offline
+    // context's first wait is 20 ms).
     let deadline = Instant::now() + Duration::from_secs(60);
-    while refused.load(Ordering::SeqCst) < 3 {
+    while refused.lock().expect("refusals").len() < 3 {
         assert!(Instant::now() < deadline, "stuck was not retried");
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let times = refused.lock().expect("refusals").clone();
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(20),
+            "retried without backoff: {times:?}"
+        );
     }
     let metrics = ctx.metrics.render();
     let errors = metrics

@@ -152,6 +152,11 @@ impl ReportState {
         };
     }
 
+    /// The `seq` of the last body built: a new term's writer ignores bodies up to it.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// True while reports wait for a pass to complete.
     pub fn in_pass(&self) -> bool {
         self.pass.holds_reports()

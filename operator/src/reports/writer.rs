@@ -65,8 +65,11 @@ struct Slots {
     by_namespace: HashMap<String, Slot>,
     /// The fingerprint of each report as last written in this term.
     written: HashMap<String, u64>,
-    /// The newest body handed over per namespace in this term (its `seq`).
+    /// The newest body handed over per namespace (its `seq`).
     newest: HashMap<String, u64>,
+    /// Bodies built before the term started (`seq` up to this) are dropped: a reconcile of the
+    /// last term may hand its body over after the new term's pass started holding reports.
+    floor: u64,
     /// Bumped by `reset`: an attempt started before it is not recorded.
     epoch: u64,
     /// The last attempt found no PolicyReport CRD.
@@ -122,11 +125,13 @@ impl ReportWriter {
     }
 
     /// Hands a namespace's body over to be written; returns at once. Called in the order the
-    /// bodies were built: one older than a body handed over already is ignored.
+    /// bodies were built: one older than a body handed over already, or built before the term
+    /// started (see [`reset`](Self::reset)), is ignored.
     pub fn submit(&self, report: ReportBody) {
         let mut slots = self.inner.lock();
         let ns = report.namespace;
-        if slots.newest.get(&ns).is_some_and(|&seq| seq >= report.seq) {
+        if report.seq <= slots.floor || slots.newest.get(&ns).is_some_and(|&seq| seq >= report.seq)
+        {
             return;
         }
         slots.newest.insert(ns.clone(), report.seq);
@@ -188,12 +193,14 @@ impl ReportWriter {
     }
 
     /// Starts a new leadership term: forgets what was written and drops what is pending; an
-    /// attempt in flight is not recorded.
-    pub fn reset(&self) {
+    /// attempt in flight is not recorded, and bodies built so far (`seq` up to `floor`, the
+    /// [`ReportState::seq`](super::ReportState::seq) read under the same report lock) are
+    /// ignored when handed over later.
+    pub fn reset(&self, floor: u64) {
         let mut slots = self.inner.lock();
         slots.epoch += 1;
+        slots.floor = slots.floor.max(floor);
         slots.written.clear();
-        slots.newest.clear();
         slots.crd_missing = false;
         for slot in slots.by_namespace.values_mut() {
             *slot = Slot::default();
@@ -309,14 +316,23 @@ async fn serve(inner: Arc<Inner>, ns: String) {
         let retry_in = inner.record(&ns, job, epoch, result);
         inner.changed.notify_waiters();
         if let Some(delay) = retry_in {
-            let mut leader = inner.leader.clone();
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = inner.stop.cancelled() => {}
-                // Lost (or the sender gone): the pending body is dropped by `next`.
-                _ = leader.wait_for(|l| !*l) => {}
+                // Lost: the pending body is dropped by `next`.
+                () = lost(inner.leader.clone()) => {}
             }
         }
+    }
+}
+
+/// Ends once leadership is lost. A closed channel keeps its last value, the one [`Inner::writing`]
+/// reads: still leading, this never ends and the retry waits its backoff (ending at once would
+/// retry in a tight loop). The election turns the channel false before dropping its sender, so
+/// a lost leadership is always seen; shutting down ends the wait through `stop`.
+async fn lost(mut leader: watch::Receiver<bool>) {
+    if leader.wait_for(|l| !*l).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

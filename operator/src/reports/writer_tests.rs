@@ -249,13 +249,55 @@ async fn a_missing_crd_drops_the_write_and_a_new_term_forgets_what_was_written()
     // A write in flight as a new term starts is not recorded in it.
     writer.submit(report("a", 2, 3));
     until("2 in flight", || fake.count() == 3).await;
-    writer.reset();
+    writer.reset(3);
     assert!(!writer.is_written(&report("a", 1, 0)), "forgotten");
     fake.gate.add_permits(10);
     assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
     assert!(!writer.is_written(&report("a", 2, 0)));
-    // The new term takes any body.
-    writer.submit(report("a", 2, 1));
+    // The new term writes the bodies built in it.
+    writer.submit(report("a", 2, 4));
     assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
     assert!(writer.is_written(&report("a", 2, 0)));
+}
+
+#[tokio::test]
+async fn a_body_built_before_a_new_term_is_not_written_in_it() {
+    let fake = Fake::new(false, []);
+    let (_leader, rx) = watch::channel(true);
+    let writer = writer(&fake, rx, Duration::from_millis(10));
+    let mut state = crate::reports::ReportState::default();
+    state.pass.finish();
+    // A reconcile builds its body under the report lock, then writes its status first...
+    let old = state.set_policy(
+        "p",
+        crate::reports::tests::results("a", vec![crate::reports::tests::row("p", "x", "r")]),
+    );
+    // ...meanwhile leadership moved and the new term's pass started holding reports back.
+    state.start_pass();
+    writer.reset(state.seq());
+    for report in old {
+        writer.submit(report);
+    }
+    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert_eq!(
+        fake.count(),
+        0,
+        "the last term's body was written during the pass"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_leader_channel_still_waits_out_the_backoff() {
+    let fake = Fake::new(false, [None]);
+    // The sender gone while leading (as in a test context): the value stays true.
+    let rx = watch::channel(true).1;
+    let first = Duration::from_millis(200);
+    let writer = writer(&fake, rx, first);
+    writer.submit(report("a", 1, 1));
+    until("the retry", || fake.count() == 2).await;
+    let calls = fake.calls.lock().expect("calls").clone();
+    assert!(
+        calls[1].2 - calls[0].2 >= first,
+        "retried at once: {calls:?}"
+    );
 }
