@@ -22,7 +22,7 @@ use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
 use crate::metrics::FULL;
 use crate::policy_build::PolicyInputs;
-use crate::reports::{NamespaceRows, ReportBody};
+use crate::reports::{NamespaceRows, ReportBody, Settled};
 use crate::status::{self, Assessment, DEGRADED};
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
@@ -196,10 +196,20 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     ctx.kept.forget(&name);
     // During a pass the namespaces are written (or deleted) when it completes; else the writer
     // rewrites them (or deletes the emptied ones), retrying on its own.
-    if !state.in_pass() {
+    let leaving = if state.in_pass() {
+        state.left(&name);
+        Vec::new()
+    } else {
         hand_over(changed, ctx);
-    }
+        state.leaving(&name)
+    };
     drop(state);
+    // The finalizer stays until the rows left every report: a refused write fails this cleanup,
+    // which is retried with the policy's backoff. Bounded: it waits for attempts that end.
+    if let Settled::Failed { namespace, error } = ctx.writer.settled(&leaving).await {
+        return Err(Error::ReportWrite { namespace, error });
+    }
+    ctx.reports.lock().await.left(&name);
     ctx.metrics.forget_policy(&name);
     ctx.events.forget(&name);
     ctx.reset_backoff(&name);

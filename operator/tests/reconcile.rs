@@ -259,7 +259,8 @@ async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them
             .all(|r| r["result"] == "warn")
     );
 
-    // The finalizer removes the deleted policy's rows before the policy goes.
+    // The finalizer removes the deleted policy's rows before the policy goes: while the report
+    // write is refused, the policy stays.
     let p = policy(&client, &deny).await.expect("policy");
     assert!(
         p.metadata
@@ -268,10 +269,27 @@ async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them
             .flatten()
             .any(|f| f == "guardian.kube-guardian.dev/reports")
     );
+    let refusal = format!("{ns}-refuse-reports");
+    refuse_reports(&client, &refusal, &ns).await;
     Api::<GuardianPolicy>::all(client.clone())
         .delete(&deny, &DeleteParams::default())
         .await
         .expect("delete");
+    eventually(
+        "the cleanup to fail on the refused report write",
+        || async {
+            (op.metric("kube_guardian_reconciles_total{result=\"report_write\"}") >= 1.0)
+                .then_some(())
+        },
+    )
+    .await;
+    let p = policy(&client, &deny)
+        .await
+        .expect("the policy stays while its rows are in the report");
+    assert!(p.metadata.deletion_timestamp.is_some());
+    let report = reports.get("kube-guardian").await.expect("the report");
+    assert_eq!(report.data["results"].as_array().map(Vec::len), Some(4));
+    lift_refusal(&client, &refusal, &ns).await;
     eventually("the policy to be gone", || async {
         policy(&client, &deny).await.is_none().then_some(())
     })
@@ -405,6 +423,28 @@ async fn dry_run_report(
     policy_report_api(client, ns).create(&dry_run, &probe).await
 }
 
+/// Deletes what `refuse_reports` created and waits until the API server admits PolicyReports
+/// in `ns` again.
+async fn lift_refusal(client: &Client, name: &str, ns: &str) {
+    for kind in [
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicies",
+    ] {
+        let resource = kube::api::ApiResource {
+            group: "admissionregistration.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "admissionregistration.k8s.io/v1".into(),
+            kind: String::new(),
+            plural: kind.into(),
+        };
+        Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource)
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete the refusal");
+    }
+    allow_reports(client, ns).await;
+}
+
 /// Waits until the API server admits PolicyReports in `ns` again.
 async fn allow_reports(client: &Client, ns: &str) {
     eventually("the API server to admit PolicyReports again", || async {
@@ -442,23 +482,7 @@ async fn a_policy_whose_report_write_is_refused_gets_its_status_and_its_report_o
         .expect("get the report");
     assert!(report.is_none(), "the report was refused: {report:?}");
     // Reports allowed again: the writer's retry writes it, no reconcile needed.
-    for kind in [
-        "validatingadmissionpolicybindings",
-        "validatingadmissionpolicies",
-    ] {
-        let resource = kube::api::ApiResource {
-            group: "admissionregistration.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "admissionregistration.k8s.io/v1".into(),
-            kind: String::new(),
-            plural: kind.into(),
-        };
-        Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource)
-            .delete(&refusal, &DeleteParams::default())
-            .await
-            .expect("delete the refusal");
-    }
-    allow_reports(&client, &ns).await;
+    lift_refusal(&client, &refusal, &ns).await;
     let report = eventually("the report written once allowed", || async {
         policy_report_api(&client, &ns)
             .get_opt("kube-guardian")

@@ -1,6 +1,6 @@
 //! Every policy's report rows by namespace: the source of truth the reports are written from.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use super::body::{self, ReportBody};
@@ -32,6 +32,9 @@ pub struct ReportState {
     pub(crate) pass: Pass,
     /// Bodies built so far (see [`ReportBody::seq`]); kept across passes.
     seq: u64,
+    /// Per deleted policy, the namespaces whose report held its rows: its finalizer waits until
+    /// they are written without them.
+    leaving: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// A fresh state waits for its first pass: nothing is written before every policy was evaluated.
@@ -42,6 +45,7 @@ impl Default for ReportState {
             strings: HashSet::new(),
             pass: Pass::default(),
             seq: 0,
+            leaving: BTreeMap::new(),
         }
     }
 }
@@ -136,10 +140,28 @@ impl ReportState {
         }
     }
 
-    /// Removes a deleted policy's results; returns the namespaces to rewrite.
+    /// Removes a deleted policy's results; returns the namespaces to rewrite, which are also
+    /// noted as [`leaving`](Self::leaving) it.
     pub fn remove_policy(&mut self, policy: &str) -> Vec<ReportBody> {
         self.pass.forget(policy);
-        self.set_policy(policy, Arc::default())
+        let changed = self.set_policy(policy, Arc::default());
+        let leaving = self.leaving.entry(policy.to_owned()).or_default();
+        leaving.extend(changed.iter().map(|r| r.namespace.clone()));
+        changed
+    }
+
+    /// The namespaces whose report held a deleted policy's rows, since it was removed (a retried
+    /// removal finds no rows left but still waits for these).
+    pub fn leaving(&self, policy: &str) -> Vec<String> {
+        self.leaving
+            .get(policy)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The deleted policy's rows left every report.
+    pub fn left(&mut self, policy: &str) {
+        self.leaving.remove(policy);
     }
 
     /// Forgets everything and starts a pass: what a new leader does, since the reports may have
