@@ -218,14 +218,7 @@ fn report_writer(
 ) -> ReportWriter {
     let write: reports::WriteFn = Arc::new(move |ns, body, empty| {
         let client = client.clone();
-        Box::pin(async move {
-            reports::write(&client, &ns, &body, empty)
-                .await
-                .map_err(|source| crate::Error::ReportWrite {
-                    error: crate::error::chain(&source),
-                    namespace: ns,
-                })
-        })
+        Box::pin(async move { reports::write(&client, &ns, &body, empty).await })
     });
     ReportWriter::new(write, leader, metrics, retry)
 }

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::Error;
 use crate::context::Context;
-use crate::reports::{self, ReportBody, ReportState, Settled};
+use crate::reports::{self, ReportBody, ReportState};
 
 /// How often a pass checks whether every live policy has been evaluated.
 const POLL: Duration = Duration::from_millis(200);
@@ -245,9 +245,7 @@ async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
             }
             ctx.writer.submit(report);
         }
-        if let Settled::Failed { namespace, error } = ctx.writer.settled(&namespaces).await {
-            return Err(Error::ReportWrite { namespace, error });
-        }
+        ctx.writer.settled(&namespaces).await.into_result()?;
         if !ctx.is_leader() || ctx.writer.crd_missing() {
             // Not leading any more, or no PolicyReport CRD: nothing more to write.
             return Ok(wrote(&mut *ctx.reports.lock().await, step, false));

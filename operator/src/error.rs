@@ -1,5 +1,6 @@
 //! The operator crate's one error type.
 
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -32,9 +33,14 @@ pub enum Error {
 
     /// A PolicyReport write failed; the report writer retries it with backoff on its own.
     #[error(
-        "writing PolicyReport {namespace}/kube-guardian failed: {error}; retried with backoff (check the operator's RBAC on policyreports and admission policies on them)"
+        "writing PolicyReport {namespace}/kube-guardian failed; retried with backoff (check the operator's RBAC on policyreports and admission policies on them)"
     )]
-    ReportWrite { namespace: String, error: String },
+    ReportWrite {
+        namespace: String,
+        /// Shared: the writer keeps it for whoever waits on the namespace.
+        #[source]
+        source: Arc<kube::Error>,
+    },
 
     #[error("an evaluation task failed: {0}")]
     Join(String),

@@ -22,7 +22,7 @@ use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
 use crate::metrics::FULL;
 use crate::policy_build::PolicyInputs;
-use crate::reports::{NamespaceRows, ReportBody, Settled};
+use crate::reports::{NamespaceRows, ReportBody};
 use crate::status::{self, Assessment, DEGRADED};
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
@@ -206,9 +206,7 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     drop(state);
     // The finalizer stays until the rows left every report: a refused write fails this cleanup,
     // which is retried with the policy's backoff. Bounded: it waits for attempts that end.
-    if let Settled::Failed { namespace, error } = ctx.writer.settled(&leaving).await {
-        return Err(Error::ReportWrite { namespace, error });
-    }
+    ctx.writer.settled(&leaving).await.into_result()?;
     ctx.reports.lock().await.left(&name);
     ctx.metrics.forget_policy(&name);
     ctx.events.forget(&name);

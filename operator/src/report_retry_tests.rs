@@ -81,10 +81,18 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
                 .expect("settled within 60 s")
         }
     };
-    assert_eq!(settle("b").await, Settled::Idle);
+    assert!(matches!(settle("b").await, Settled::Idle));
     assert!(ctx.writer.is_written(&b));
+    let failed = settle("stuck").await;
+    assert!(matches!(&failed, Settled::Failed { namespace, .. } if namespace == "stuck"));
+    // Named once, with the API server's answer as its source.
+    let error = failed.into_result().expect_err("failed");
+    let text = crate::error::chain(&error);
+    assert_eq!(text.matches("writing PolicyReport").count(), 1, "{text}");
     assert!(
-        matches!(settle("stuck").await, Settled::Failed { namespace, .. } if namespace == "stuck")
+        std::error::Error::source(&error)
+            .is_some_and(|s| s.to_string().contains("being terminated")),
+        "{text}"
     );
     // No reconcile since: the writer retries "stuck" on its own, with backoff (the offline
     // context's first wait is 20 ms).

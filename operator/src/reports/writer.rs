@@ -24,8 +24,9 @@ use crate::metrics::Metrics;
 
 /// Writes one report: `(namespace, body, empty)`, deleting it when `empty`. `Ok(false)` when the
 /// PolicyReport CRD is not installed.
-pub type WriteFn =
-    Arc<dyn Fn(String, Arc<Value>, bool) -> BoxFuture<'static, Result<bool, Error>> + Send + Sync>;
+pub type WriteFn = Arc<
+    dyn Fn(String, Arc<Value>, bool) -> BoxFuture<'static, Result<bool, kube::Error>> + Send + Sync,
+>;
 
 /// The first wait before retrying a failed report write; it doubles with each failure.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -34,13 +35,29 @@ pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 pub const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// What a pass waiting on its writes found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Settled {
     /// Nothing is pending for those namespaces: written, skipped, or dropped (no longer
     /// leading, no PolicyReport CRD, stopping).
     Idle,
     /// A write failed and waits for its retry.
-    Failed { namespace: String, error: String },
+    Failed {
+        namespace: String,
+        error: Arc<kube::Error>,
+    },
+}
+
+impl Settled {
+    /// `Err` for a failed write: the error names the namespace, its source the API's answer.
+    pub fn into_result(self) -> Result<(), Error> {
+        match self {
+            Settled::Idle => Ok(()),
+            Settled::Failed { namespace, error } => Err(Error::ReportWrite {
+                namespace,
+                source: error,
+            }),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -56,7 +73,7 @@ struct Slot {
     next: Option<Job>,
     failures: u32,
     /// The last attempt's error, until a write of this namespace succeeds.
-    failed: Option<String>,
+    failed: Option<Arc<kube::Error>>,
 }
 
 /// A slot exists while a task serves its namespace.
@@ -263,7 +280,7 @@ impl Inner {
         ns: &str,
         job: Job,
         epoch: u64,
-        result: Result<bool, Error>,
+        result: Result<bool, kube::Error>,
     ) -> Option<Duration> {
         let mut slots = self.lock();
         if slots.epoch != epoch {
@@ -287,8 +304,8 @@ impl Inner {
             Err(e) => {
                 slot.failures = slot.failures.saturating_add(1);
                 let delay = crate::backoff::delay_within(slot.failures, self.retry.0, self.retry.1);
-                let error = crate::error::chain(&e);
-                tracing::warn!(namespace = %ns, error = %error, retry_in = ?delay, "writing a PolicyReport failed");
+                let error = Arc::new(e);
+                tracing::warn!(namespace = %ns, error = %crate::error::chain(&*error), retry_in = ?delay, "writing a PolicyReport failed");
                 self.metrics.error("report_write");
                 slot.failed = Some(error);
                 // A newer body handed over meanwhile is the one retried.

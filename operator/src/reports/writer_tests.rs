@@ -42,7 +42,7 @@ impl Fake {
         })
     }
 
-    async fn write(&self, ns: String, body: &Value) -> Result<bool, Error> {
+    async fn write(&self, ns: String, body: &Value) -> Result<bool, kube::Error> {
         let v = body["v"].as_u64().unwrap_or_default();
         self.calls
             .lock()
@@ -65,10 +65,11 @@ impl Fake {
             .entry(ns.clone())
             .or_default() -= 1;
         match self.outcomes.lock().expect("outcomes").pop_front() {
-            Some(None) => Err(Error::ReportWrite {
-                namespace: ns,
-                error: "refused".into(),
-            }),
+            Some(None) => Err(kube::Error::Api(
+                kube::core::Status::failure("refused", "Forbidden")
+                    .with_code(403)
+                    .boxed(),
+            )),
             Some(Some(written)) => Ok(written),
             None => Ok(true),
         }
@@ -128,7 +129,7 @@ async fn one_write_in_flight_per_namespace_and_only_the_latest_body_is_written()
     writer.submit(report("b", 1, 4));
     until("b's write in flight beside a's", || fake.count() == 2).await;
     fake.gate.add_permits(10);
-    assert_eq!(settled(&writer, &["a", "b"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a", "b"]).await, Settled::Idle));
     assert_eq!(
         fake.written("a"),
         [1, 3],
@@ -147,7 +148,7 @@ async fn a_body_written_as_it_is_is_skipped_and_an_older_one_is_ignored() {
     let writer = writer(&fake, rx, Duration::from_millis(10));
     fake.gate.add_permits(1);
     writer.submit(report("a", 1, 1));
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     // The same content built again: nothing to write, no task.
     writer.submit(report("a", 1, 2));
     assert_eq!(writer.serving(), 0);
@@ -159,7 +160,7 @@ async fn a_body_written_as_it_is_is_skipped_and_an_older_one_is_ignored() {
     // Built before the last one handed over: ignored.
     writer.submit(report("a", 7, 3));
     fake.gate.add_permits(10);
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     assert_eq!(fake.written("a"), [1, 2, 1]);
     assert!(writer.is_written(&report("a", 1, 0)));
 }
@@ -177,7 +178,7 @@ async fn a_failed_write_is_retried_with_backoff_and_the_latest_body_wins() {
     fake.gate.add_permits(1);
     let failed = settled(&writer, &["a"]).await;
     assert!(
-        matches!(&failed, Settled::Failed { namespace, error } if namespace == "a" && error.contains("refused")),
+        matches!(&failed, Settled::Failed { namespace, error } if namespace == "a" && error.to_string().contains("refused")),
         "{failed:?}"
     );
     // No further hand-over: the writer retries on its own until a write succeeds.
@@ -195,7 +196,7 @@ async fn a_failed_write_is_retried_with_backoff_and_the_latest_body_wins() {
         metrics.contains(r#"kube_guardian_errors_total{kind="report_write"} 2"#),
         "{metrics}"
     );
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
 }
 
 #[tokio::test]
@@ -208,7 +209,7 @@ async fn losing_leadership_drops_pending_writes_and_ends_the_tasks() {
     writer.submit(report("a", 2, 2));
     leader.send_replace(false);
     fake.gate.add_permits(10);
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     assert_eq!(fake.written("a"), [1], "2 was dropped");
     assert_eq!(writer.serving(), 0);
 }
@@ -237,14 +238,14 @@ async fn a_missing_crd_drops_the_write_and_a_new_term_forgets_what_was_written()
     let writer = writer(&fake, rx, Duration::from_millis(10));
     fake.gate.add_permits(1);
     writer.submit(report("a", 1, 1));
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     assert!(writer.crd_missing());
     assert!(!writer.is_written(&report("a", 1, 0)));
     assert_eq!(fake.count(), 1, "not retried");
     // Installed since: the next body is written.
     fake.gate.add_permits(1);
     writer.submit(report("a", 1, 2));
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     assert!(writer.is_written(&report("a", 1, 0)) && !writer.crd_missing());
     // A write in flight as a new term starts is not recorded in it.
     writer.submit(report("a", 2, 3));
@@ -252,11 +253,11 @@ async fn a_missing_crd_drops_the_write_and_a_new_term_forgets_what_was_written()
     writer.reset(3);
     assert!(!writer.is_written(&report("a", 1, 0)), "forgotten");
     fake.gate.add_permits(10);
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     assert!(!writer.is_written(&report("a", 2, 0)));
     // The new term writes the bodies built in it.
     writer.submit(report("a", 2, 4));
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     assert!(writer.is_written(&report("a", 2, 0)));
 }
 
@@ -278,7 +279,7 @@ async fn a_body_built_before_a_new_term_is_not_written_in_it() {
     for report in old {
         writer.submit(report);
     }
-    assert_eq!(settled(&writer, &["a"]).await, Settled::Idle);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
     assert_eq!(
         fake.count(),
         0,
