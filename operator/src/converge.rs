@@ -7,7 +7,7 @@
 //! none loses the rows of a policy not yet evaluated), then writes every report with results and
 //! deletes every report it owns (see [`reports::owned_namespaces`]) that no policy has results for.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::Error;
 use crate::context::Context;
-use crate::reports::{self, ReportBody, ReportState};
+use crate::reports::{self, ReportBody, ReportState, Settled};
 
 /// How often a pass checks whether every live policy has been evaluated.
 const POLL: Duration = Duration::from_millis(200);
@@ -169,7 +169,7 @@ fn next_step(state: &ReportState, live: &[String], timed_out: bool) -> Step {
 
 /// What an attempt to complete the pass ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Finished {
+pub(crate) enum Finished {
     /// The pass goes on.
     Pending,
     /// The pass is over: every report written and the stale ones deleted (counted in
@@ -207,8 +207,10 @@ fn wrote(state: &mut ReportState, step: Step, wrote_all: bool) -> Finished {
 ///
 /// The report lock is held to build the bodies only, never while listing or writing: reconciles
 /// record their results meanwhile, and whatever they change is written before the pass moves on.
-/// The writes go through the report writer like every other (one in flight per namespace).
-async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
+/// The writes go through the report writer like every other (one in flight per namespace). A
+/// namespace whose write fails counts as handed over: the writer retries it on its own, and one
+/// namespace refusing writes must not hold the pass (and every other report) open for the term.
+pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
     let live = ctx.live_policies();
     let step = next_step(&*ctx.reports.lock().await, &live, timed_out);
     match step {
@@ -225,11 +227,14 @@ async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
         Step::WriteAndSweep => owned_reports(ctx).await?,
         _ => Vec::new(),
     };
+    // The namespaces whose write failed, with the content handed over to the writer's retries.
+    let mut failing: HashMap<String, u64> = HashMap::new();
     loop {
         let mut state = ctx.reports.lock().await;
         // Results recorded while writing are written too, before the pass moves on (reconciles
         // do not hand bodies over while the pass holds reports back).
-        let due = unwritten(&mut state, &owned, ctx);
+        let mut due = unwritten(&mut state, &owned, ctx);
+        due.retain(|r| failing.get(&r.namespace) != Some(&r.fingerprint));
         if due.is_empty() {
             if step == Step::WriteAndSweep {
                 tracing::info!("PolicyReports reconciled with the current results");
@@ -238,14 +243,26 @@ async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
             return Ok(wrote(&mut state, step, true));
         }
         drop(state);
-        let namespaces: Vec<String> = due.iter().map(|r| r.namespace.clone()).collect();
+        let handed: HashMap<String, u64> = due
+            .iter()
+            .map(|r| (r.namespace.clone(), r.fingerprint))
+            .collect();
         for report in due {
             if report.empty {
                 tracing::info!(namespace = %report.namespace, "deleting a PolicyReport no policy has results for any more");
             }
             ctx.writer.submit(report);
         }
-        ctx.writer.settled(&namespaces).await.into_result()?;
+        let waiting: Vec<String> = handed
+            .keys()
+            .filter(|ns| !failing.contains_key(*ns))
+            .cloned()
+            .collect();
+        if let Settled::Failed { namespace, error } = ctx.writer.settled(&waiting).await {
+            tracing::warn!(namespace = %namespace, error = %crate::error::chain(&*error), "a PolicyReport write failed during the report pass; the writer retries it on its own and the pass goes on");
+            let fingerprint = handed.get(&namespace).copied().unwrap_or_default();
+            failing.insert(namespace, fingerprint);
+        }
         if !ctx.is_leader() || ctx.writer.crd_missing() {
             // Not leading any more, or no PolicyReport CRD: nothing more to write.
             return Ok(wrote(&mut *ctx.reports.lock().await, step, false));

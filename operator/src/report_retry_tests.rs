@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::{hand_over, update_reports};
 use crate::context::Context;
+use crate::converge::{Finished, finish};
 use crate::reports::Settled;
 use crate::reports::tests::{results, row};
 
@@ -35,7 +36,15 @@ async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
                     return;
                 };
                 let request = String::from_utf8_lossy(&buf[..n]);
-                let (status, body) = if request.contains("/namespaces/stuck/") {
+                let (status, body) = if request
+                    .starts_with("GET /apis/wgpolicyk8s.io/v1alpha2/policyreports")
+                {
+                    // The sweep's list of owned reports: none.
+                    (
+                        "200 OK",
+                        r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
+                    )
+                } else if request.contains("/namespaces/stuck/") {
                     refused.lock().expect("refusals").push(Instant::now());
                     (
                         "403 Forbidden",
@@ -115,5 +124,26 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
         .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .unwrap_or_default();
     assert!(errors >= 3.0, "{metrics}");
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_open() {
+    let (ctx, refused, _leader) = forbidding_stuck().await;
+    // Both namespaces' results recorded during the pass (no live policy is left to evaluate).
+    update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
+    update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
+    let finished = tokio::time::timeout(Duration::from_secs(60), finish(&ctx, false))
+        .await
+        .expect("the pass finished within 60 s")
+        .expect("the pass finished");
+    assert_eq!(finished, Finished::Written);
+    assert!(!ctx.reports.lock().await.pass.running(), "the pass is over");
+    assert!(!refused.lock().expect("refusals").is_empty());
+    let b = ctx.reports.lock().await.report("b");
+    assert!(
+        ctx.writer.is_written(&b),
+        "b written beside the failing namespace"
+    );
     ctx.writer.stop();
 }
