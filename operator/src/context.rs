@@ -70,12 +70,13 @@ impl Context {
         events: EventPublisher,
         leader: watch::Receiver<bool>,
         resync: Duration,
+        report_retry: (Duration, Duration),
     ) -> Self {
         let writer = report_writer(
             client.clone(),
             leader.clone(),
             metrics.clone(),
-            (reports::FIRST_RETRY, reports::MAX_RETRY),
+            report_retry,
         );
         Context {
             client,
@@ -102,8 +103,7 @@ impl Context {
     /// Its report writer retries after 20 ms, doubling up to 80 ms.
     #[cfg(test)]
     pub(crate) fn offline(client: Client, leader: watch::Receiver<bool>) -> Arc<Self> {
-        let retry = (Duration::from_millis(20), Duration::from_millis(80));
-        let mut ctx = Context::new(
+        Arc::new(Context::new(
             client.clone(),
             Arc::new(PolicyStore::new()),
             kube::runtime::reflector::store::<GuardianPolicy>().0,
@@ -114,14 +114,8 @@ impl Context {
             EventPublisher::new(client, "test".into()),
             leader,
             Duration::from_secs(300),
-        );
-        ctx.writer = report_writer(
-            ctx.client.clone(),
-            ctx.leader.clone(),
-            ctx.metrics.clone(),
-            retry,
-        );
-        Arc::new(ctx)
+            (Duration::from_millis(20), Duration::from_millis(80)),
+        ))
     }
 
     /// True while this replica may write.
