@@ -74,6 +74,9 @@ struct Slot {
     failures: u32,
     /// The last attempt's error, until a write of this namespace succeeds.
     failed: Option<Arc<kube::Error>>,
+    /// Waiting out a retry's backoff: a different body (or a new term) ends the wait at once.
+    backing_off: bool,
+    wake: Arc<Notify>,
 }
 
 /// A slot exists while a task serves its namespace.
@@ -157,6 +160,15 @@ impl ReportWriter {
             return;
         }
         let slot = slots.by_namespace.entry(ns.clone()).or_default();
+        // Content the failed attempt did not carry need not wait out its backoff.
+        if slot.backing_off
+            && slot
+                .next
+                .as_ref()
+                .is_none_or(|j| j.fingerprint != report.fingerprint)
+        {
+            slot.wake.notify_one();
+        }
         slot.next = Some(Job {
             body: Arc::new(report.body),
             fingerprint: report.fingerprint,
@@ -220,6 +232,8 @@ impl ReportWriter {
         slots.written.clear();
         slots.crd_missing = false;
         for slot in slots.by_namespace.values_mut() {
+            // A task waiting to retry ends now: its body belongs to the last term.
+            slot.wake.notify_one();
             *slot = Slot::default();
         }
     }
@@ -257,6 +271,7 @@ impl Inner {
         let slots = &mut *slots;
         let writing = self.writing();
         let slot = slots.by_namespace.get_mut(ns)?;
+        slot.backing_off = false;
         loop {
             match slot.next.take().filter(|_| writing) {
                 // Written as it is (a change undone while the last write was in flight).
@@ -274,14 +289,15 @@ impl Inner {
         }
     }
 
-    /// Records an attempt; returns the wait before retrying it, after a failure.
+    /// Records an attempt; returns the wait before retrying it, after a failure, and what ends
+    /// that wait early.
     fn record(
         &self,
         ns: &str,
         job: Job,
         epoch: u64,
         result: Result<bool, kube::Error>,
-    ) -> Option<Duration> {
+    ) -> Option<(Duration, Arc<Notify>)> {
         let mut slots = self.lock();
         if slots.epoch != epoch {
             return None;
@@ -310,7 +326,8 @@ impl Inner {
                 slot.failed = Some(error);
                 // A newer body handed over meanwhile is the one retried.
                 slot.next.get_or_insert(job);
-                Some(delay)
+                slot.backing_off = true;
+                Some((delay, slot.wake.clone()))
             }
         }
     }
@@ -332,9 +349,10 @@ async fn serve(inner: Arc<Inner>, ns: String) {
         let result = (inner.write)(ns.clone(), job.body.clone(), job.empty).await;
         let retry_in = inner.record(&ns, job, epoch, result);
         inner.changed.notify_waiters();
-        if let Some(delay) = retry_in {
+        if let Some((delay, wake)) = retry_in {
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
+                () = wake.notified() => {}
                 () = inner.stop.cancelled() => {}
                 // Lost: the pending body is dropped by `next`.
                 () = lost(inner.leader.clone()) => {}

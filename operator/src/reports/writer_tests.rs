@@ -302,3 +302,27 @@ async fn a_closed_leader_channel_still_waits_out_the_backoff() {
         "retried at once: {calls:?}"
     );
 }
+
+#[tokio::test]
+async fn a_different_body_ends_the_backoff_of_a_failed_write() {
+    let fake = Fake::new(false, [None]);
+    let (_leader, rx) = watch::channel(true);
+    // An hour's wait: only the newer body ends it within the test.
+    let writer = writer(&fake, rx, Duration::from_secs(3600));
+    writer.submit(report("a", 1, 1));
+    until("the failed write", || {
+        writer
+            .inner
+            .lock()
+            .by_namespace
+            .get("a")
+            .is_some_and(|s| s.failed.is_some())
+    })
+    .await;
+    writer.submit(report("a", 2, 2));
+    until("the newer body written", || {
+        writer.is_written(&report("a", 2, 0))
+    })
+    .await;
+    assert_eq!(fake.written("a"), [1, 2]);
+}
