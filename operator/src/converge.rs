@@ -234,7 +234,7 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
         // Results recorded while writing are written too, before the pass moves on (reconciles
         // do not hand bodies over while the pass holds reports back).
         let mut due = unwritten(&mut state, &owned, ctx);
-        due.retain(|r| failing.get(&r.namespace) != Some(&r.fingerprint));
+        due.retain(|(r, fingerprint)| failing.get(&r.namespace) != Some(fingerprint));
         if due.is_empty() {
             if step == Step::WriteAndSweep {
                 tracing::info!("PolicyReports reconciled with the current results");
@@ -245,9 +245,9 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
         drop(state);
         let handed: HashMap<String, u64> = due
             .iter()
-            .map(|r| (r.namespace.clone(), r.fingerprint))
+            .map(|(r, fingerprint)| (r.namespace.clone(), *fingerprint))
             .collect();
-        for report in due {
+        for (report, _) in due {
             if report.empty {
                 tracing::info!(namespace = %report.namespace, "deleting a PolicyReport no policy has results for any more");
             }
@@ -271,8 +271,8 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
 }
 
 /// The reports of the namespaces with results and of `owned`, built now, that were not written
-/// as they are.
-fn unwritten(state: &mut ReportState, owned: &[String], ctx: &Context) -> Vec<ReportBody> {
+/// as they are, with their fingerprints.
+fn unwritten(state: &mut ReportState, owned: &[String], ctx: &Context) -> Vec<(ReportBody, u64)> {
     let namespaces: BTreeSet<String> = state
         .namespaces()
         .into_iter()
@@ -280,8 +280,12 @@ fn unwritten(state: &mut ReportState, owned: &[String], ctx: &Context) -> Vec<Re
         .collect();
     namespaces
         .iter()
-        .map(|ns| state.report(ns))
-        .filter(|report| !ctx.writer.is_written(report))
+        .map(|ns| {
+            let report = state.report(ns);
+            let fingerprint = reports::fingerprint(&report.body);
+            (report, fingerprint)
+        })
+        .filter(|(report, fingerprint)| !ctx.writer.is_written_as(&report.namespace, *fingerprint))
         .collect()
 }
 

@@ -196,14 +196,15 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     ctx.kept.forget(&name);
     // During a pass the namespaces are written (or deleted) when it completes; else the writer
     // rewrites them (or deletes the emptied ones), retrying on its own.
-    let leaving = if state.in_pass() {
+    let due = if state.in_pass() {
         state.left(&name);
         Vec::new()
     } else {
-        hand_over(changed, ctx);
-        state.leaving(&name)
+        changed
     };
+    let leaving = state.leaving(&name);
     drop(state);
+    hand_over(due, ctx);
     // The finalizer stays until the rows left every report: a refused write fails this cleanup,
     // which is retried with the policy's backoff. Bounded: it waits for attempts that end.
     ctx.writer.settled(&leaving).await.into_result()?;

@@ -12,8 +12,6 @@ use super::rows::{PolicyRows, ReportResult};
 pub struct ReportBody {
     pub namespace: String,
     pub body: Value,
-    /// See [`fingerprint`].
-    pub fingerprint: u64,
     /// No results: the report is deleted instead.
     pub empty: bool,
     /// The order bodies were built in under the report lock: the writer never replaces a newer
@@ -21,7 +19,8 @@ pub struct ReportBody {
     pub seq: u64,
 }
 
-/// A hash of a body, to skip identical writes without keeping bodies.
+/// A hash of a body, to skip identical writes without keeping bodies. It serialises the body:
+/// the writer takes it outside the report lock (only a report pass takes it under the lock).
 pub fn fingerprint(body: &Value) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

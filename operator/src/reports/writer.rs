@@ -148,6 +148,8 @@ impl ReportWriter {
     /// bodies were built: one older than a body handed over already, or built before the term
     /// started (see [`reset`](Self::reset)), is ignored.
     pub fn submit(&self, report: ReportBody) {
+        // Serialises the body: outside the writer's lock, as the report lock is released too.
+        let fingerprint = super::fingerprint(&report.body);
         let mut slots = self.inner.lock();
         let ns = report.namespace;
         if report.seq <= slots.floor || slots.newest.get(&ns).is_some_and(|&seq| seq >= report.seq)
@@ -156,7 +158,7 @@ impl ReportWriter {
         }
         slots.newest.insert(ns.clone(), report.seq);
         let serving = slots.by_namespace.contains_key(&ns);
-        if !serving && slots.written.get(&ns) == Some(&report.fingerprint) {
+        if !serving && slots.written.get(&ns) == Some(&fingerprint) {
             return;
         }
         let slot = slots.by_namespace.entry(ns.clone()).or_default();
@@ -165,13 +167,13 @@ impl ReportWriter {
             && slot
                 .next
                 .as_ref()
-                .is_none_or(|j| j.fingerprint != report.fingerprint)
+                .is_none_or(|j| j.fingerprint != fingerprint)
         {
             slot.wake.notify_one();
         }
         slot.next = Some(Job {
             body: Arc::new(report.body),
-            fingerprint: report.fingerprint,
+            fingerprint,
             empty: report.empty,
         });
         if !serving {
@@ -181,7 +183,12 @@ impl ReportWriter {
 
     /// Whether the namespace's report was last written as `report` holds it, in this term.
     pub fn is_written(&self, report: &ReportBody) -> bool {
-        self.inner.lock().written.get(&report.namespace) == Some(&report.fingerprint)
+        self.is_written_as(&report.namespace, super::fingerprint(&report.body))
+    }
+
+    /// Whether `namespace`'s report was last written with this [`fingerprint`](super::fingerprint).
+    pub fn is_written_as(&self, namespace: &str, fingerprint: u64) -> bool {
+        self.inner.lock().written.get(namespace) == Some(&fingerprint)
     }
 
     /// Whether the last attempt found no PolicyReport CRD.

@@ -9,7 +9,6 @@ use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 
 use super::*;
-use crate::reports::fingerprint;
 
 /// A fake API: records each write, holds it until the test releases a permit, and answers with
 /// the scripted outcomes (`Ok(true)` once they run out).
@@ -89,7 +88,6 @@ fn report(ns: &str, v: u64, seq: u64) -> ReportBody {
     let body = json!({ "v": v });
     ReportBody {
         namespace: ns.to_owned(),
-        fingerprint: fingerprint(&body),
         body,
         empty: false,
         seq,
