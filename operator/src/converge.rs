@@ -253,11 +253,9 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
             }
             ctx.writer.submit(report);
         }
-        let waiting: Vec<String> = handed
-            .keys()
-            .filter(|ns| !failing.contains_key(*ns))
-            .cloned()
-            .collect();
+        // Every namespace handed over is waited on, a failing one too: its new content is tried
+        // at once, and `failing` then holds what is due now (else the pass spins on it).
+        let waiting: Vec<String> = handed.keys().cloned().collect();
         if let Settled::Failed { namespace, error } = ctx.writer.settled(&waiting).await {
             tracing::warn!(namespace = %namespace, error = %crate::error::chain(&*error), "a PolicyReport write failed during the report pass; the writer retries it on its own and the pass goes on");
             let fingerprint = handed.get(&namespace).copied().unwrap_or_default();

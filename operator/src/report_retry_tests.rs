@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use super::{hand_over, update_reports};
 use crate::context::Context;
@@ -21,6 +21,13 @@ type Refusals = Arc<Mutex<Vec<Instant>>>;
 /// deleted), noting when, and accepts every other report write. The context leads while the
 /// returned sender lives.
 async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
+    forbidding_stuck_gated(Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))).await
+}
+
+/// As [`forbidding_stuck`], each refusal answered only once `gate` gives a permit.
+async fn forbidding_stuck_gated(
+    gate: Arc<Semaphore>,
+) -> (Arc<Context>, Refusals, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listener");
@@ -30,6 +37,7 @@ async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let refused = counted.clone();
+            let gate = gate.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 let Ok(n) = socket.read(&mut buf).await else {
@@ -46,6 +54,9 @@ async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
                     )
                 } else if request.contains("/namespaces/stuck/") {
                     refused.lock().expect("refusals").push(Instant::now());
+                    if let Ok(permit) = gate.acquire().await {
+                        permit.forget();
+                    }
                     (
                         "403 Forbidden",
                         r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespace stuck is being terminated","reason":"Forbidden","code":403}"#,
@@ -145,5 +156,33 @@ async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_ope
         ctx.writer.is_written(&b),
         "b written beside the failing namespace"
     );
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it_finish() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (ctx, refused, _leader) = forbidding_stuck_gated(gate.clone()).await;
+    update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
+    let pass = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { finish(&ctx, false).await }
+    });
+    // The first write of "stuck" is at the server: its content changes before it is refused,
+    // so the pass finds new content due for a namespace it already counts as failing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while refused.lock().expect("refusals").is_empty() {
+        assert!(Instant::now() < deadline, "stuck was never written");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let changed = vec![row("p", "x", "r"), row("p", "z", "r")];
+    update_reports("p", results("stuck", changed), &ctx).await;
+    gate.add_permits(Semaphore::MAX_PERMITS / 2);
+    let finished = tokio::time::timeout(Duration::from_secs(60), pass)
+        .await
+        .expect("the pass finished within 60 s (it spun on the failing namespace)")
+        .expect("the pass task")
+        .expect("the pass finished");
+    assert_eq!(finished, Finished::Written);
     ctx.writer.stop();
 }

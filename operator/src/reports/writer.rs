@@ -331,6 +331,9 @@ impl Inner {
                 tracing::warn!(namespace = %ns, error = %crate::error::chain(&*error), retry_in = ?delay, "writing a PolicyReport failed");
                 self.metrics.error("report_write");
                 slot.failed = Some(error);
+                // The server may have applied it before the answer was lost: what it holds is
+                // unknown now, so no later body counts as written as it is.
+                slots.written.remove(ns);
                 // A newer body handed over meanwhile is the one retried.
                 slot.next.get_or_insert(job);
                 slot.backing_off = true;

@@ -324,3 +324,22 @@ async fn a_different_body_ends_the_backoff_of_a_failed_write() {
     .await;
     assert_eq!(fake.written("a"), [1, 2]);
 }
+
+#[tokio::test]
+async fn after_a_failed_write_the_content_before_it_is_written_again() {
+    // The failed write may have reached the server (its answer lost): putting back the content
+    // written before it must not count as written as it is.
+    let fake = Fake::new(false, [Some(true), None]);
+    let (_leader, rx) = watch::channel(true);
+    let writer = writer(&fake, rx, Duration::from_secs(3600));
+    writer.submit(report("a", 1, 1));
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
+    writer.submit(report("a", 2, 2));
+    assert!(matches!(
+        settled(&writer, &["a"]).await,
+        Settled::Failed { .. }
+    ));
+    writer.submit(report("a", 1, 3));
+    until("1 written again", || fake.written("a") == [1, 2, 1]).await;
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
+}
