@@ -11,9 +11,13 @@
 //!   `kube_guardian_reconcile_decision_seconds` histogram (bucket upper bounds);
 //! - end to end, from the API write's return to the policy's status showing the change, timed
 //!   by this bench polling the status every 20 ms (includes the controller's 300 ms debounce and
-//!   the status write, and the PolicyReport writes before it: the CRD is installed, as in a
-//!   cluster, and bench-0's report holds 1,000 Pods' rows, the slow part of each reconcile;
-//!   the next change follows at once, so a change also waits for the last one's report writes);
+//!   the status write, and, in builds that write the PolicyReports before the status, those
+//!   writes: the CRD is installed, as in a cluster, and bench-0's report holds 1,000 rows);
+//! - settled (with the CRD): from the API write to bench-0's PolicyReport showing its final
+//!   count (its summary's fail + warn + error, polled every 100 ms once the status followed: the
+//!   first moment it showed the total it then kept for 2 s); the next change waits for it, so no
+//!   change waits for an earlier one's report writes. Every wait is bounded and panics naming
+//!   what it waited for;
 //! - the objects the operator evaluated per change (`kube_guardian_objects_evaluated_total`);
 //! - the operator's RSS afterwards (the kept results included).
 //!
@@ -28,7 +32,7 @@ use std::time::{Duration, Instant};
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 
 mod operator_scale_support;
 mod seed;
@@ -71,6 +75,68 @@ async fn converged(health: std::net::SocketAddr) {
 }
 
 const DECISIONS: &str = "kube_guardian_reconcile_decision_seconds_count";
+
+/// How long one settled wait may take before the bench gives up, naming it.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(120);
+
+/// bench-0's PolicyReport results counted in its summary (fail + warn + error), if it exists.
+async fn report_total(reports: &Api<DynamicObject>) -> Option<u64> {
+    let report = reports.get_opt("kube-guardian").await.ok()??;
+    let summary = &report.data["summary"];
+    ["fail", "warn", "error"]
+        .iter()
+        .map(|k| summary[k].as_u64())
+        .sum()
+}
+
+/// Polls bench-0's report every 100 ms until `done` holds for its total; panics naming `what`
+/// past [`SETTLE_DEADLINE`].
+async fn report_until(
+    reports: &Api<DynamicObject>,
+    what: &str,
+    mut done: impl FnMut(u64) -> bool,
+) -> u64 {
+    let started = Instant::now();
+    loop {
+        if let Some(total) = report_total(reports).await
+            && done(total)
+        {
+            return total;
+        }
+        assert!(
+            started.elapsed() < SETTLE_DEADLINE,
+            "timed out after {SETTLE_DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How long bench-0's report total must stay unchanged to count as settled.
+const STABLE: Duration = Duration::from_secs(2);
+
+/// When, since `since`, bench-0's report first showed the total it then kept for [`STABLE`]
+/// (polled every 100 ms): settled whatever the total is, so a body still on its way when the
+/// bench read a total cannot mislead it. Panics naming `what` past [`SETTLE_DEADLINE`].
+async fn report_settled(reports: &Api<DynamicObject>, what: &str, since: Instant) -> Duration {
+    let mut seen: Option<(u64, Duration)> = None;
+    loop {
+        let total = report_until(reports, what, |_| true).await;
+        let now = since.elapsed();
+        match seen {
+            Some((kept, first)) if kept == total => {
+                if now - first >= STABLE {
+                    return first;
+                }
+            }
+            _ => seen = Some((total, now)),
+        }
+        assert!(
+            now < SETTLE_DEADLINE,
+            "timed out after {SETTLE_DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 #[tokio::main]
 async fn main() {
@@ -116,8 +182,21 @@ async fn main() {
     let baseline = wait_until("the policy's violations", async || violations(&api).await).await;
 
     let pods = Api::<Pod>::namespaced(client.clone(), "bench-0");
+    let report_api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "bench-0",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
+            "policyreports",
+        ),
+    );
+    if reports {
+        let what = "bench-0's report to stop changing before the changes";
+        report_settled(&report_api, what, Instant::now()).await;
+    }
     let before = http_get(health, "/metrics").expect("metrics");
     let mut end_to_end = Vec::with_capacity(samples);
+    let mut settled = Vec::with_capacity(samples);
     for sample in 0..samples {
         let (image, expected) = if sample % 2 == 0 {
             ("nginx:latest", baseline + 1)
@@ -134,6 +213,11 @@ async fn main() {
         })
         .await;
         end_to_end.push(written.elapsed());
+        if !reports {
+            continue;
+        }
+        let what = format!("bench-0's report to settle after change {sample}");
+        settled.push(report_settled(&report_api, &what, written).await);
     }
     // Each change is one watch event, decided once: the last decision lands in the histogram
     // before the scrape (the last reconcile may not: its count is printed).
@@ -151,6 +235,7 @@ async fn main() {
     let _ = op.wait();
 
     end_to_end.sort();
+    settled.sort();
     let decision = "kube_guardian_reconcile_decision_seconds";
     let (d50, decided) = quantile_between(&before, &after, decision, 0.5);
     let (d99, _) = quantile_between(&before, &after, decision, 0.99);
@@ -166,7 +251,9 @@ async fn main() {
     );
     if decided > 0.0 {
         println!(
-            "  watch event -> write decision:  p50 <= {d50} s, p99 <= {d99} s (histogram bucket bounds, {decided} decisions)"
+            "  watch event -> write decision:  p50 {}, p99 {} (histogram bucket bounds, {decided} decisions)",
+            bound_text(&after, decision, d50),
+            bound_text(&after, decision, d99)
         );
         println!(
             "  objects evaluated per change:   {:.2} on the change path, {:.2} in full evaluations",
@@ -181,6 +268,17 @@ async fn main() {
         percentile(&end_to_end, 0.5),
         percentile(&end_to_end, 0.99)
     );
-    println!("  reconcile p99 (bucket bound):   {r99} s over {reconciles} reconciles");
+    if !settled.is_empty() {
+        println!(
+            "  API write -> report settled:    p50 {:.1?}, p99 {:.1?} ({} changes; polled every 100 ms)",
+            percentile(&settled, 0.5),
+            percentile(&settled, 0.99),
+            settled.len()
+        );
+    }
+    println!(
+        "  reconcile p99 (bucket bound):   {} over {reconciles} reconciles",
+        bound_text(&after, reconcile, r99)
+    );
     println!("  operator RSS after the changes: {rss:.1} MiB");
 }

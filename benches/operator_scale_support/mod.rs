@@ -179,6 +179,20 @@ pub fn buckets(metrics: &str, name: &str) -> Vec<(f64, f64)> {
     by_le
 }
 
+/// A bucket bound as printed: `<= b s`, or `> top s` past the top finite bucket (the +Inf
+/// bucket bounds nothing).
+pub fn bound_text(metrics: &str, name: &str, bound: f64) -> String {
+    if bound.is_finite() {
+        return format!("<= {bound} s");
+    }
+    let top = buckets(metrics, name)
+        .iter()
+        .map(|b| b.0)
+        .filter(|le| le.is_finite())
+        .fold(f64::NAN, f64::max);
+    format!("> {top} s (past the top bucket)")
+}
+
 /// The upper bound of the bucket holding quantile `q` of the observations made between two
 /// scrapes, and how many there were.
 pub fn quantile_between(before: &str, after: &str, name: &str, q: f64) -> (f64, f64) {

@@ -51,9 +51,16 @@ impl Backoff {
 
 /// The delay after `failures` consecutive failures (at least one).
 fn delay(failures: u32) -> Duration {
-    // 2^9 s already exceeds the maximum; the shift stays small whatever the count.
-    let doublings = failures.saturating_sub(1).min(9);
-    (FIRST * (1u32 << doublings)).min(MAX)
+    delay_within(failures, FIRST, MAX)
+}
+
+/// The delay after `failures` consecutive failures (at least one): `first`, doubling with each
+/// failure, at most `max`. Also the report writer's retries (with its own bounds).
+pub fn delay_within(failures: u32, first: Duration, max: Duration) -> Duration {
+    // 2^20 times any first delay worth waiting already exceeds any maximum; the shift stays small
+    // whatever the count, and the product saturates.
+    let doublings = failures.saturating_sub(1).min(20);
+    first.saturating_mul(1u32 << doublings).min(max)
 }
 
 #[cfg(test)]
@@ -69,6 +76,12 @@ mod tests {
             vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
         );
         assert_eq!(delay(u32::MAX), MAX);
+        let (first, max) = (Duration::from_millis(250), Duration::from_secs(3));
+        let within: Vec<u128> = (1..7)
+            .map(|n| delay_within(n, first, max).as_millis())
+            .collect();
+        assert_eq!(within, vec![250, 500, 1000, 2000, 3000, 3000]);
+        assert_eq!(delay_within(u32::MAX, Duration::MAX, max), max);
         // Another policy has its own count.
         assert_eq!(backoff.next("q"), FIRST);
         backoff.reset("p");

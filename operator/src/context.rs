@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use guardian_cluster::cache::{NamespaceCache, WorkloadCache};
@@ -20,7 +19,7 @@ use crate::incremental::KeptFindings;
 use crate::metrics::Metrics;
 use crate::policy_build::BuildTracker;
 pub use crate::policy_build::PolicyInputs;
-use crate::reports::ReportState;
+use crate::reports::{self, ReportState, ReportWriter};
 
 /// Shared by every reconcile, behind an `Arc`.
 pub struct Context {
@@ -34,9 +33,10 @@ pub struct Context {
     pub events: EventPublisher,
     pub leader: watch::Receiver<bool>,
     pub resync: Duration,
+    /// Held to update rows and build bodies, never across a write (see [`ReportWriter`]).
     pub reports: tokio::sync::Mutex<ReportState>,
-    /// Set once the PolicyReport CRD is found missing, so it is logged once.
-    pub reports_unavailable: AtomicBool,
+    /// Writes the bodies built under `reports`, one namespace at a time each.
+    pub writer: ReportWriter,
     /// Consecutive failures per policy, for per-object backoff.
     pub failures: Backoff,
     /// Each policy's latest results per object, updated as workloads change.
@@ -70,7 +70,14 @@ impl Context {
         events: EventPublisher,
         leader: watch::Receiver<bool>,
         resync: Duration,
+        report_retry: (Duration, Duration),
     ) -> Self {
+        let writer = report_writer(
+            client.clone(),
+            leader.clone(),
+            metrics.clone(),
+            report_retry,
+        );
         Context {
             client,
             store,
@@ -83,7 +90,7 @@ impl Context {
             leader,
             resync,
             reports: tokio::sync::Mutex::new(ReportState::default()),
-            reports_unavailable: AtomicBool::new(false),
+            writer,
             failures: Backoff::default(),
             kept: Arc::new(KeptFindings::default()),
             built: BuildTracker::default(),
@@ -93,6 +100,7 @@ impl Context {
 
     /// A context with empty caches and a fresh policy store, for unit tests: `client` names the
     /// API server the test stands in for (or an unreachable one), `leader` the leadership state.
+    /// Its report writer retries after 20 ms, doubling up to 80 ms.
     #[cfg(test)]
     pub(crate) fn offline(client: Client, leader: watch::Receiver<bool>) -> Arc<Self> {
         Arc::new(Context::new(
@@ -106,6 +114,7 @@ impl Context {
             EventPublisher::new(client, "test".into()),
             leader,
             Duration::from_secs(300),
+            (Duration::from_millis(20), Duration::from_millis(80)),
         ))
     }
 
@@ -190,12 +199,20 @@ impl Context {
     }
 
     pub fn note_reports_unavailable(&self) {
-        if !self.reports_unavailable.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                "the PolicyReport CRD (wgpolicyk8s.io/v1alpha2) is not installed: violations are \
-                 reported in GuardianPolicy status and metrics only; install it with the Helm chart \
-                 (policyReports.installCRD) or from helm/kube-guardian/files/"
-            );
-        }
+        self.writer.note_unavailable();
     }
+}
+
+/// The writer of the reports through `client`, while `leader` holds.
+fn report_writer(
+    client: Client,
+    leader: watch::Receiver<bool>,
+    metrics: crate::metrics::Metrics,
+    retry: (Duration, Duration),
+) -> ReportWriter {
+    let write: reports::WriteFn = Arc::new(move |ns, body, empty| {
+        let client = client.clone();
+        Box::pin(async move { reports::write(&client, &ns, &body, empty).await })
+    });
+    ReportWriter::new(write, leader, metrics, retry)
 }

@@ -34,6 +34,10 @@ pub struct ControllerOptions {
     pub initial_list: InitialListFlag,
     /// The reporting instance in Events (the pod name).
     pub identity: String,
+    /// The first and the longest wait between retries of a refused PolicyReport write
+    /// ([`reports::FIRST_RETRY`](crate::reports::FIRST_RETRY) and
+    /// [`reports::MAX_RETRY`](crate::reports::MAX_RETRY) in the binary; shorter in tests).
+    pub report_retry: (Duration, Duration),
 }
 
 /// Fails fast, with an install hint, when the CRDs are missing.
@@ -161,6 +165,7 @@ pub async fn run(
         EventPublisher::new(client.clone(), options.identity.clone()),
         leader.clone(),
         options.resync,
+        options.report_retry,
     ));
     // Workload kinds, namespaces, policies and exceptions. Ready means the policy set is built
     // from the synced policies and exceptions: the webhook admits nothing before that.
@@ -352,7 +357,7 @@ pub async fn run(
             let shutdown = shutdown.clone();
             async move { shutdown.cancelled().await }
         })
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "controller event");
@@ -366,6 +371,8 @@ pub async fn run(
         () = converge_task => {}
         () = rebuild_task => {}
     }
+    // Pending report writes are dropped: the next leader's pass writes every report.
+    ctx.writer.stop();
 }
 
 #[cfg(test)]

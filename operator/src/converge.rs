@@ -7,7 +7,7 @@
 //! none loses the rows of a policy not yet evaluated), then writes every report with results and
 //! deletes every report it owns (see [`reports::owned_namespaces`]) that no policy has results for.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,8 +19,7 @@ use tokio::sync::watch;
 
 use crate::Error;
 use crate::context::Context;
-use crate::reconcile::flush_reports;
-use crate::reports::{self, ReportState};
+use crate::reports::{self, ReportBody, ReportState, Settled};
 
 /// How often a pass checks whether every live policy has been evaluated.
 const POLL: Duration = Duration::from_millis(200);
@@ -45,7 +44,13 @@ pub async fn run(
         if leader.wait_for(|l| *l).await.is_err() {
             return;
         }
-        ctx.reports.lock().await.start_pass();
+        {
+            let mut state = ctx.reports.lock().await;
+            state.start_pass();
+            // Under the report lock: a body built before this (a reconcile of the last term
+            // still on its way to hand it over) is not written during the new term's pass.
+            ctx.writer.reset(state.seq());
+        }
         tracing::info!("leading: re-evaluating every policy before reconciling the PolicyReports");
         for name in ctx.live_policies() {
             if reconcile.send(ObjectRef::new(&name)).await.is_err() {
@@ -164,7 +169,7 @@ fn next_step(state: &ReportState, live: &[String], timed_out: bool) -> Step {
 
 /// What an attempt to complete the pass ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Finished {
+pub(crate) enum Finished {
     /// The pass goes on.
     Pending,
     /// The pass is over: every report written and the stale ones deleted (counted in
@@ -200,9 +205,12 @@ fn wrote(state: &mut ReportState, step: Step, wrote_all: bool) -> Finished {
 /// deletes the stale ones. After the timeout, writes what it has and sweeps once the rest is
 /// evaluated. Returns whether the pass is over.
 ///
-/// The report lock is held for one report write at a time, never while listing: reconciles
+/// The report lock is held to build the bodies only, never while listing or writing: reconciles
 /// record their results meanwhile, and whatever they change is written before the pass moves on.
-async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
+/// The writes go through the report writer like every other (one in flight per namespace). A
+/// namespace whose write fails counts as handed over: the writer retries it on its own, and one
+/// namespace refusing writes must not hold the pass (and every other report) open for the term.
+pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
     let live = ctx.live_policies();
     let step = next_step(&*ctx.reports.lock().await, &live, timed_out);
     match step {
@@ -219,42 +227,64 @@ async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, Error> {
         Step::WriteAndSweep => owned_reports(ctx).await?,
         _ => Vec::new(),
     };
+    // The namespaces whose write failed, with the content handed over to the writer's retries.
+    let mut failing: HashMap<String, u64> = HashMap::new();
     loop {
-        let pending = ctx.reports.lock().await.unwritten();
-        let mut wrote_all = true;
-        for ns in pending.iter().chain(&owned) {
-            if !write_one(ctx, ns).await? {
-                // Not leading any more, or no PolicyReport CRD: nothing more to write.
-                wrote_all = false;
-                break;
-            }
-        }
         let mut state = ctx.reports.lock().await;
         // Results recorded while writing are written too, before the pass moves on (reconciles
-        // do not write while the pass holds reports back).
-        if wrote_all && !state.unwritten().is_empty() {
-            continue;
+        // do not hand bodies over while the pass holds reports back).
+        let mut due = unwritten(&mut state, &owned, ctx);
+        due.retain(|(r, fingerprint)| failing.get(&r.namespace) != Some(fingerprint));
+        if due.is_empty() {
+            if step == Step::WriteAndSweep {
+                tracing::info!("PolicyReports reconciled with the current results");
+            }
+            // Only now: a failed write or sweep is retried as part of the same pass.
+            return Ok(wrote(&mut state, step, true));
         }
-        if wrote_all && step == Step::WriteAndSweep {
-            tracing::info!("PolicyReports reconciled with the current results");
+        drop(state);
+        let handed: HashMap<String, u64> = due
+            .iter()
+            .map(|(r, fingerprint)| (r.namespace.clone(), *fingerprint))
+            .collect();
+        for (report, _) in due {
+            if report.empty {
+                tracing::info!(namespace = %report.namespace, "deleting a PolicyReport no policy has results for any more");
+            }
+            ctx.writer.submit(report);
         }
-        // Only now: a failed write or sweep is retried as part of the same pass.
-        return Ok(wrote(&mut state, step, wrote_all));
+        // Every namespace handed over is waited on, a failing one too: its new content is tried
+        // at once, and `failing` then holds what is due now (else the pass spins on it).
+        let waiting: Vec<String> = handed.keys().cloned().collect();
+        if let Settled::Failed { namespace, error } = ctx.writer.settled(&waiting).await {
+            tracing::warn!(namespace = %namespace, error = %crate::error::chain(&*error), "a PolicyReport write failed during the report pass; the writer retries it on its own and the pass goes on");
+            let fingerprint = handed.get(&namespace).copied().unwrap_or_default();
+            failing.insert(namespace, fingerprint);
+        }
+        if !ctx.is_leader() || ctx.writer.crd_missing() {
+            // Not leading any more, or no PolicyReport CRD: nothing more to write.
+            return Ok(wrote(&mut *ctx.reports.lock().await, step, false));
+        }
     }
 }
 
-/// Writes (or deletes, when empty) one namespace's report unless it is written as it is now,
-/// holding the report lock for this one write. Returns false when nothing more can be written.
-async fn write_one(ctx: &Context, namespace: &str) -> Result<bool, Error> {
-    let mut state = ctx.reports.lock().await;
-    if state.is_written(namespace) {
-        return Ok(true);
-    }
-    if state.is_empty(namespace) {
-        tracing::info!(namespace = %namespace, "deleting a PolicyReport no policy has results for any more");
-    }
-    flush_reports(&mut state, vec![namespace.to_owned()], ctx).await?;
-    Ok(state.is_written(namespace))
+/// The reports of the namespaces with results and of `owned`, built now, that were not written
+/// as they are, with their fingerprints.
+fn unwritten(state: &mut ReportState, owned: &[String], ctx: &Context) -> Vec<(ReportBody, u64)> {
+    let namespaces: BTreeSet<String> = state
+        .namespaces()
+        .into_iter()
+        .chain(owned.iter().cloned())
+        .collect();
+    namespaces
+        .iter()
+        .map(|ns| {
+            let report = state.report(ns);
+            let fingerprint = reports::fingerprint(&report.body);
+            (report, fingerprint)
+        })
+        .filter(|(report, fingerprint)| !ctx.writer.is_written_as(&report.namespace, *fingerprint))
+        .collect()
 }
 
 /// The namespaces holding a report this operator owns (listed without the report lock).

@@ -1,5 +1,6 @@
 //! The operator crate's one error type.
 
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -29,6 +30,17 @@ pub enum Error {
 
     #[error("reconcile failed")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+
+    /// A PolicyReport write failed; the report writer retries it with backoff on its own.
+    #[error(
+        "writing PolicyReport {namespace}/kube-guardian failed; retried with backoff (check the operator's RBAC on policyreports and admission policies on them)"
+    )]
+    ReportWrite {
+        namespace: String,
+        /// Shared: the writer keeps it for whoever waits on the namespace.
+        #[source]
+        source: Arc<kube::Error>,
+    },
 
     #[error("an evaluation task failed: {0}")]
     Join(String),
@@ -129,6 +141,7 @@ impl Error {
                 | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metric_label(),
                 _ => "finalizer",
             },
+            Error::ReportWrite { .. } => "report_write",
             Error::Join(_) => "join",
             Error::TlsRead { .. } => "tls_read",
             Error::TlsPem { .. } => "tls_pem",

@@ -88,9 +88,12 @@ impl Metrics {
                 r,
                 "reconcile_duration_seconds",
                 HistogramVec::new(
+                    // Up to a minute: a full evaluation of a big cluster on a loaded node runs
+                    // past 5 s, and a quantile past the top bucket reads as +Inf.
                     HistogramOpts::new("reconcile_duration_seconds", "Reconcile duration").buckets(
                         vec![
-                            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                            30.0, 60.0,
                         ],
                     ),
                     &[],

@@ -1,7 +1,7 @@
 //! Reconciling one GuardianPolicy: take its results (kept per object and updated as workloads
 //! change, or evaluated over every cached resource it matches when they cannot be trusted, see
-//! [`crate::incremental`]), then write status, PolicyReports, events and metrics, each only when
-//! it changed.
+//! [`crate::incremental`]), then write status, events and metrics, each only when it changed, and
+//! hand the PolicyReports over to their writer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
 use crate::metrics::FULL;
 use crate::policy_build::PolicyInputs;
-use crate::reports::{self, NamespaceRows};
+use crate::reports::{NamespaceRows, ReportBody};
 use crate::status::{self, Assessment, DEGRADED};
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
@@ -114,8 +114,12 @@ async fn apply(
     if matches!(assessment, Assessment::Evaluated(_)) {
         record_last_good(policy, ctx).await?;
     }
-    write_reports(&name, rows, ctx).await?;
-    write_status(policy, &assessment, ctx).await?;
+    let due = update_reports(&name, rows, ctx).await;
+    // The status first: it waits on no report write. The bodies are handed over whatever the
+    // status write did: the retried reconcile finds the rows recorded and hands none over.
+    let status = write_status(policy, &assessment, ctx).await;
+    hand_over(due, ctx);
+    status?;
     // An invalid policy waits for its next edit instead of hot-looping.
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
@@ -190,12 +194,21 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     let mut state = ctx.reports.lock().await;
     let changed = state.remove_policy(&name);
     ctx.kept.forget(&name);
-    // During a pass the namespaces are written (or deleted) when it completes.
-    if !state.in_pass() {
-        flush_reports(&mut state, changed.clone(), ctx).await?;
-        retry_failed_writes(&mut state, &changed, ctx).await;
-    }
+    // During a pass the namespaces are written (or deleted) when it completes; else the writer
+    // rewrites them (or deletes the emptied ones), retrying on its own.
+    let due = if state.in_pass() {
+        state.left(&name);
+        Vec::new()
+    } else {
+        changed
+    };
+    let leaving = state.leaving(&name);
     drop(state);
+    hand_over(due, ctx);
+    // The finalizer stays until the rows left every report: a refused write fails this cleanup,
+    // which is retried with the policy's backoff. Bounded: it waits for attempts that end.
+    ctx.writer.settled(&leaving).await.into_result()?;
+    ctx.reports.lock().await.left(&name);
     ctx.metrics.forget_policy(&name);
     ctx.events.forget(&name);
     ctx.reset_backoff(&name);
@@ -203,72 +216,25 @@ async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error
     Ok(Action::await_change())
 }
 
-async fn write_reports(policy: &str, rows: Arc<NamespaceRows>, ctx: &Context) -> Result<(), Error> {
+/// Records the policy's rows; returns the bodies of the namespaces they changed, to hand over to
+/// the writer, none while a pass holds reports back (written all at once when it completes, see
+/// `converge`). The report lock is held for the rows and the bodies only, never across a write.
+pub(crate) async fn update_reports(
+    policy: &str,
+    rows: Arc<NamespaceRows>,
+    ctx: &Context,
+) -> Vec<ReportBody> {
     let mut state = ctx.reports.lock().await;
-    let due = state.set_policy_bodies(policy, rows);
+    let due = state.set_policy(policy, rows);
     state.record(policy);
-    if state.in_pass() {
-        // Written all at once when the pass completes (see `converge`).
-        return Ok(());
-    }
-    let changed: Vec<String> = due.iter().map(|(ns, _)| ns.clone()).collect();
-    for (ns, body) in due {
-        if !write_one(&mut state, &ns, &body, ctx).await? {
-            break;
-        }
-    }
-    retry_failed_writes(&mut state, &changed, ctx).await;
-    Ok(())
+    if state.in_pass() { Vec::new() } else { due }
 }
 
-/// Retries a few earlier failed report writes besides the namespaces this reconcile wrote. A
-/// failure here is not this reconcile's: logged and counted, the namespace stays due.
-async fn retry_failed_writes(state: &mut reports::ReportState, wrote: &[String], ctx: &Context) {
-    for ns in state.retries(wrote) {
-        if let Err(e) = flush_reports(state, vec![ns.clone()], ctx).await {
-            tracing::warn!(namespace = %ns, error = %e, "retrying a PolicyReport write failed; retried with later reconciles");
-            ctx.metrics.error("report_write");
-        }
+/// Hands bodies over to the report writer, which writes them outside the report lock.
+pub(crate) fn hand_over(due: Vec<ReportBody>, ctx: &Context) {
+    for report in due {
+        ctx.writer.submit(report);
     }
-}
-
-pub(crate) async fn flush_reports(
-    state: &mut reports::ReportState,
-    namespaces: Vec<String>,
-    ctx: &Context,
-) -> Result<(), Error> {
-    for ns in namespaces {
-        let body = state.body(&ns);
-        if !write_one(state, &ns, &body, ctx).await? {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Writes one namespace's report as `body` (the state's body for it now); returns whether to go
-/// on with further writes: not when no longer leading, nor without the PolicyReport CRD.
-async fn write_one(
-    state: &mut reports::ReportState,
-    ns: &str,
-    body: &serde_json::Value,
-    ctx: &Context,
-) -> Result<bool, Error> {
-    if !ctx.is_leader() {
-        return Ok(false);
-    }
-    let written = reports::write(&ctx.client, ns, body, state.is_empty(ns))
-        .await
-        .map_err(|source| Error::Kube {
-            context: format!("writing PolicyReport {ns}/{}", reports::REPORT_NAME),
-            source,
-        })?;
-    if written {
-        state.mark_written(ns, body);
-    } else {
-        ctx.note_reports_unavailable();
-    }
-    Ok(written)
 }
 
 async fn write_status(

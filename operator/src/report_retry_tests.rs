@@ -1,30 +1,62 @@
-//! A namespace whose PolicyReport write keeps failing holds up no other policy's reconcile.
+//! A namespace whose PolicyReport write keeps failing holds up no other policy's reconcile, and
+//! is retried by the writer without waiting for a reconcile.
 
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
-use super::write_reports;
+use super::{hand_over, update_reports};
 use crate::context::Context;
+use crate::converge::{Finished, finish};
+use crate::reports::Settled;
 use crate::reports::tests::{results, row};
 
+/// When the API server refused each request.
+type Refusals = Arc<Mutex<Vec<Instant>>>;
+
 /// An API server that forbids every request about namespace `stuck` (as for a namespace being
-/// deleted) and accepts every other report write.
-async fn forbidding_stuck() -> Arc<Context> {
+/// deleted), noting when, and accepts every other report write. The context leads while the
+/// returned sender lives.
+async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
+    forbidding_stuck_gated(Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))).await
+}
+
+/// As [`forbidding_stuck`], each refusal answered only once `gate` gives a permit.
+async fn forbidding_stuck_gated(
+    gate: Arc<Semaphore>,
+) -> (Arc<Context>, Refusals, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listener");
     let url = format!("http://{}", listener.local_addr().expect("address"));
+    let refused = Refusals::default();
+    let counted = refused.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let refused = counted.clone();
+            let gate = gate.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 let Ok(n) = socket.read(&mut buf).await else {
                     return;
                 };
                 let request = String::from_utf8_lossy(&buf[..n]);
-                let (status, body) = if request.contains("/namespaces/stuck/") {
+                let (status, body) = if request
+                    .starts_with("GET /apis/wgpolicyk8s.io/v1alpha2/policyreports")
+                {
+                    // The sweep's list of owned reports: none.
+                    (
+                        "200 OK",
+                        r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
+                    )
+                } else if request.contains("/namespaces/stuck/") {
+                    refused.lock().expect("refusals").push(Instant::now());
+                    if let Ok(permit) = gate.acquire().await {
+                        permit.forget();
+                    }
                     (
                         "403 Forbidden",
                         r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespace stuck is being terminated","reason":"Forbidden","code":403}"#,
@@ -45,28 +77,112 @@ async fn forbidding_stuck() -> Arc<Context> {
     });
     let config = kube::Config::new(url.parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
-    Context::offline(client, watch::channel(true).1)
+    let (leader, rx) = watch::channel(true);
+    (Context::offline(client, rx), refused, leader)
 }
 
 #[tokio::test]
-async fn a_namespace_whose_write_keeps_failing_fails_only_its_own_policys_reconcile() {
-    let ctx = forbidding_stuck().await;
-    // The pass is over: reconciles write their reports themselves.
+async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other() {
+    let (ctx, refused, _leader) = forbidding_stuck().await;
+    // The pass is over: reconciles hand their reports over themselves.
     ctx.reports.lock().await.pass.finish();
-    let stuck = write_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
-    assert!(stuck.is_err(), "p's own namespace failed: {stuck:?}");
-    // q changes namespace "b" only: written, and "stuck" retried besides without failing q.
-    write_reports("q", results("b", vec![row("q", "y", "r")]), &ctx)
-        .await
-        .expect("q's reconcile does not fail on p's namespace");
-    let state = ctx.reports.lock().await;
-    assert!(state.is_written("b"));
-    assert!(!state.is_written("stuck"));
-    assert_eq!(state.retries(&[]), ["stuck"], "still due");
-    drop(state);
-    let metrics = ctx.metrics.render();
+    let due = update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
+    hand_over(due, &ctx);
+    // q changes namespace "b" only: written beside "stuck"'s failing writes.
+    let due = update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
+    assert_eq!(due.len(), 1);
+    let b = due[0].clone();
+    hand_over(due, &ctx);
+    let settle = |ns: &str| {
+        let (ctx, ns) = (ctx.clone(), vec![ns.to_owned()]);
+        async move {
+            tokio::time::timeout(Duration::from_secs(60), ctx.writer.settled(&ns))
+                .await
+                .expect("settled within 60 s")
+        }
+    };
+    assert!(matches!(settle("b").await, Settled::Idle));
+    assert!(ctx.writer.is_written(&b));
+    let failed = settle("stuck").await;
+    assert!(matches!(&failed, Settled::Failed { namespace, .. } if namespace == "stuck"));
+    // Named once, with the API server's answer as its source.
+    let error = failed.into_result().expect_err("failed");
+    let text = crate::error::chain(&error);
+    assert_eq!(text.matches("writing PolicyReport").count(), 1, "{text}");
     assert!(
-        metrics.contains(r#"kube_guardian_errors_total{kind="report_write"} 1"#),
-        "{metrics}"
+        std::error::Error::source(&error)
+            .is_some_and(|s| s.to_string().contains("being terminated")),
+        "{text}"
     );
+    // No reconcile since: the writer retries "stuck" on its own, with backoff (the offline
+    // context's first wait is 20 ms).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while refused.lock().expect("refusals").len() < 3 {
+        assert!(Instant::now() < deadline, "stuck was not retried");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let times = refused.lock().expect("refusals").clone();
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(20),
+            "retried without backoff: {times:?}"
+        );
+    }
+    let metrics = ctx.metrics.render();
+    let errors = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"kube_guardian_errors_total{kind="report_write"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!(errors >= 3.0, "{metrics}");
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_open() {
+    let (ctx, refused, _leader) = forbidding_stuck().await;
+    // Both namespaces' results recorded during the pass (no live policy is left to evaluate).
+    update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
+    update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
+    let finished = tokio::time::timeout(Duration::from_secs(60), finish(&ctx, false))
+        .await
+        .expect("the pass finished within 60 s")
+        .expect("the pass finished");
+    assert_eq!(finished, Finished::Written);
+    assert!(!ctx.reports.lock().await.pass.running(), "the pass is over");
+    assert!(!refused.lock().expect("refusals").is_empty());
+    let b = ctx.reports.lock().await.report("b");
+    assert!(
+        ctx.writer.is_written(&b),
+        "b written beside the failing namespace"
+    );
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it_finish() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (ctx, refused, _leader) = forbidding_stuck_gated(gate.clone()).await;
+    update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
+    let pass = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { finish(&ctx, false).await }
+    });
+    // The first write of "stuck" is at the server: its content changes before it is refused,
+    // so the pass finds new content due for a namespace it already counts as failing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while refused.lock().expect("refusals").is_empty() {
+        assert!(Instant::now() < deadline, "stuck was never written");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let changed = vec![row("p", "x", "r"), row("p", "z", "r")];
+    update_reports("p", results("stuck", changed), &ctx).await;
+    gate.add_permits(Semaphore::MAX_PERMITS / 2);
+    let finished = tokio::time::timeout(Duration::from_secs(60), pass)
+        .await
+        .expect("the pass finished within 60 s (it spun on the failing namespace)")
+        .expect("the pass task")
+        .expect("the pass finished");
+    assert_eq!(finished, Finished::Written);
+    ctx.writer.stop();
 }

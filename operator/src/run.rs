@@ -108,6 +108,7 @@ pub async fn run(
             concurrency: args.concurrency,
             initial_list: args.initial_list,
             identity,
+            report_retry: (crate::reports::FIRST_RETRY, crate::reports::MAX_RETRY),
         },
         store,
         Arc::new(WorkloadCache::default()),

@@ -259,7 +259,8 @@ async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them
             .all(|r| r["result"] == "warn")
     );
 
-    // The finalizer removes the deleted policy's rows before the policy goes.
+    // The finalizer removes the deleted policy's rows before the policy goes: while the report
+    // write is refused, the policy stays.
     let p = policy(&client, &deny).await.expect("policy");
     assert!(
         p.metadata
@@ -268,10 +269,27 @@ async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them
             .flatten()
             .any(|f| f == "guardian.kube-guardian.dev/reports")
     );
+    let refusal = format!("{ns}-refuse-reports");
+    refuse_reports(&client, &refusal, &ns).await;
     Api::<GuardianPolicy>::all(client.clone())
         .delete(&deny, &DeleteParams::default())
         .await
         .expect("delete");
+    eventually(
+        "the cleanup to fail on the refused report write",
+        || async {
+            (op.metric("kube_guardian_reconciles_total{result=\"report_write\"}") >= 1.0)
+                .then_some(())
+        },
+    )
+    .await;
+    let p = policy(&client, &deny)
+        .await
+        .expect("the policy stays while its rows are in the report");
+    assert!(p.metadata.deletion_timestamp.is_some());
+    let report = reports.get("kube-guardian").await.expect("the report");
+    assert_eq!(report.data["results"].as_array().map(Vec::len), Some(4));
+    lift_refusal(&client, &refusal, &ns).await;
     eventually("the policy to be gone", || async {
         policy(&client, &deny).await.is_none().then_some(())
     })
@@ -405,38 +423,9 @@ async fn dry_run_report(
     policy_report_api(client, ns).create(&dry_run, &probe).await
 }
 
-/// Waits until the API server admits PolicyReports in `ns` again.
-async fn allow_reports(client: &Client, ns: &str) {
-    eventually("the API server to admit PolicyReports again", || async {
-        dry_run_report(client, ns).await.ok().map(|_| ())
-    })
-    .await;
-}
-
-/// The policy's own report write is refused, so its first reconcile fails before the status;
-/// the retried reconcile finds its rows unchanged (nothing to write for it), so the status
-/// follows while the namespace's report stays refused, and the report is written once allowed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_policy_whose_report_write_is_refused_gets_its_status_on_the_retried_reconcile() {
-    let cp = cluster().await;
-    let (client, ns) = seed_three_workloads(cp, "noreport").await;
-    let refusal = format!("{ns}-refuse-reports");
-    refuse_reports(&client, &refusal, &ns).await;
-    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    // After the pass (which writes every report at its end): the policy's own reconcile writes.
-    op.converged().await;
-    // The status follows (on the retried reconcile) although the report write is refused.
-    audit_policy_counts_the_seed(&client, &ns).await;
-    eventually("the refused report write counted as an error", || async {
-        (op.metric("kube_guardian_errors_total{kind=\"kube\"}") >= 1.0).then_some(())
-    })
-    .await;
-    let report = policy_report_api(&client, &ns)
-        .get_opt("kube-guardian")
-        .await
-        .expect("get the report");
-    assert!(report.is_none(), "the report was refused: {report:?}");
-    // Reports allowed again: the retried reconcile writes it.
+/// Deletes what `refuse_reports` created and waits until the API server admits PolicyReports
+/// in `ns` again.
+async fn lift_refusal(client: &Client, name: &str, ns: &str) {
     for kind in [
         "validatingadmissionpolicybindings",
         "validatingadmissionpolicies",
@@ -449,15 +438,52 @@ async fn a_policy_whose_report_write_is_refused_gets_its_status_on_the_retried_r
             plural: kind.into(),
         };
         Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource)
-            .delete(&refusal, &DeleteParams::default())
+            .delete(name, &DeleteParams::default())
             .await
             .expect("delete the refusal");
     }
-    allow_reports(&client, &ns).await;
-    // A failed write is retried by later reconciles (not by a timer of its own yet): a new
-    // violating Pod's reconcile writes the namespace.
-    create(&client, Some(&ns), &pod("host-net-2", true)).await;
-    eventually("the report written once allowed", || async {
+    allow_reports(client, ns).await;
+}
+
+/// Waits until the API server admits PolicyReports in `ns` again.
+async fn allow_reports(client: &Client, ns: &str) {
+    eventually("the API server to admit PolicyReports again", || async {
+        dry_run_report(client, ns).await.ok().map(|_| ())
+    })
+    .await;
+}
+
+/// The policy's report write is refused: its status lands all the same (the report is written
+/// beside it, not before it), and once the refusal is lifted the report writer's own retry
+/// writes the report, with no policy change, workload change or resync (an hour) in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_whose_report_write_is_refused_gets_its_status_and_its_report_once_allowed() {
+    let cp = cluster().await;
+    let (client, ns) = seed_three_workloads(cp, "noreport").await;
+    let refusal = format!("{ns}-refuse-reports");
+    refuse_reports(&client, &refusal, &ns).await;
+    let op = Operator::start(client.clone(), Duration::from_secs(3600)).await;
+    // After the pass (which writes every report at its end): the policy's own reconcile writes.
+    op.converged().await;
+    // The status lands although the report write is refused.
+    audit_policy_counts_the_seed(&client, &ns).await;
+    eventually("the refused report write counted as an error", || async {
+        (op.metric("kube_guardian_errors_total{kind=\"report_write\"}") >= 1.0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        op.metric("kube_guardian_errors_total{kind=\"kube\"}"),
+        0.0,
+        "no reconcile failed on the refused report"
+    );
+    let report = policy_report_api(&client, &ns)
+        .get_opt("kube-guardian")
+        .await
+        .expect("get the report");
+    assert!(report.is_none(), "the report was refused: {report:?}");
+    // Reports allowed again: the writer's retry writes it, no reconcile needed.
+    lift_refusal(&client, &refusal, &ns).await;
+    let report = eventually("the report written once allowed", || async {
         policy_report_api(&client, &ns)
             .get_opt("kube-guardian")
             .await
@@ -465,5 +491,6 @@ async fn a_policy_whose_report_write_is_refused_gets_its_status_on_the_retried_r
             .flatten()
     })
     .await;
+    assert_eq!(report.data["summary"]["fail"], 2, "{report:?}");
     op.stop().await;
 }

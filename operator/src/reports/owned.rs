@@ -4,7 +4,8 @@
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 
-use super::{MANAGED_BY, MANAGED_BY_LABEL, REPORT_NAME, crd_missing, report_resource};
+use super::REPORT_NAME;
+use super::api::{MANAGED_BY, MANAGED_BY_LABEL, crd_missing, report_resource};
 
 /// The namespaces holding a report this operator owns, for deleting those no policy has results
 /// for any more. Owned: named [`REPORT_NAME`] and labelled as kube-guardian's, or named so

@@ -119,6 +119,8 @@ impl Operator {
                     concurrency,
                     initial_list,
                     identity: "test".into(),
+                    // A refused report write is retried within a second, well inside DEADLINE.
+                    report_retry: (Duration::from_millis(100), Duration::from_secs(1)),
                 },
                 store,
                 Arc::new(WorkloadCache::default()),

@@ -1,0 +1,386 @@
+//! Writes the reports outside the report lock: a reconcile hands over each changed namespace's
+//! body and goes on to its status at once.
+//!
+//! Per namespace: at most one write in flight, the latest body only (a newer one replaces one
+//! still waiting: coalescing), none when the body is the one last written, and a failed write
+//! retried with its own capped exponential backoff, without waiting for a reconcile. A task
+//! serves a namespace only while it has work (or a retry due): the tasks are bounded by the
+//! namespaces with pending writes. Leadership lost or the operator stopping drops what is
+//! pending; [`reset`](ReportWriter::reset) starts a new leadership term from nothing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::body::ReportBody;
+use crate::Error;
+use crate::metrics::Metrics;
+
+/// Writes one report: `(namespace, body, empty)`, deleting it when `empty`. `Ok(false)` when the
+/// PolicyReport CRD is not installed.
+pub type WriteFn = Arc<
+    dyn Fn(String, Arc<Value>, bool) -> BoxFuture<'static, Result<bool, kube::Error>> + Send + Sync,
+>;
+
+/// The first wait before retrying a failed report write; it doubles with each failure.
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between retries: a namespace refusing writes (being deleted, an admission
+/// policy) costs one request per this period.
+pub const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// What a pass waiting on its writes found.
+#[derive(Debug, Clone)]
+pub enum Settled {
+    /// Nothing is pending for those namespaces: written, skipped, or dropped (no longer
+    /// leading, no PolicyReport CRD, stopping).
+    Idle,
+    /// A write failed and waits for its retry.
+    Failed {
+        namespace: String,
+        error: Arc<kube::Error>,
+    },
+}
+
+impl Settled {
+    /// `Err` for a failed write: the error names the namespace, its source the API's answer.
+    pub fn into_result(self) -> Result<(), Error> {
+        match self {
+            Settled::Idle => Ok(()),
+            Settled::Failed { namespace, error } => Err(Error::ReportWrite {
+                namespace,
+                source: error,
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Job {
+    body: Arc<Value>,
+    fingerprint: u64,
+    empty: bool,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The latest body not yet written.
+    next: Option<Job>,
+    failures: u32,
+    /// The last attempt's error, until a write of this namespace succeeds.
+    failed: Option<Arc<kube::Error>>,
+    /// Waiting out a retry's backoff: a different body (or a new term) ends the wait at once.
+    backing_off: bool,
+    wake: Arc<Notify>,
+}
+
+/// A slot exists while a task serves its namespace.
+#[derive(Debug, Default)]
+struct Slots {
+    by_namespace: HashMap<String, Slot>,
+    /// The fingerprint of each report as last written in this term.
+    written: HashMap<String, u64>,
+    /// The newest body handed over per namespace (its `seq`).
+    newest: HashMap<String, u64>,
+    /// Bodies built before the term started (`seq` up to this) are dropped: a reconcile of the
+    /// last term may hand its body over after the new term's pass started holding reports.
+    floor: u64,
+    /// Bumped by `reset`: an attempt started before it is not recorded.
+    epoch: u64,
+    /// The last attempt found no PolicyReport CRD.
+    crd_missing: bool,
+}
+
+/// The per-namespace report writer (see the module documentation). Cheap to share: one per
+/// operator, in the [`Context`](crate::context::Context).
+pub struct ReportWriter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    write: WriteFn,
+    leader: watch::Receiver<bool>,
+    metrics: Metrics,
+    retry: (Duration, Duration),
+    slots: Mutex<Slots>,
+    /// Woken after every attempt and whenever a namespace has nothing pending any more.
+    changed: Notify,
+    stop: CancellationToken,
+    unavailable_logged: AtomicBool,
+}
+
+impl std::fmt::Debug for ReportWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportWriter")
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReportWriter {
+    /// `retry`: the first and the longest wait between attempts of a failing namespace.
+    pub fn new(
+        write: WriteFn,
+        leader: watch::Receiver<bool>,
+        metrics: Metrics,
+        retry: (Duration, Duration),
+    ) -> Self {
+        ReportWriter {
+            inner: Arc::new(Inner {
+                write,
+                leader,
+                metrics,
+                retry,
+                slots: Mutex::default(),
+                changed: Notify::new(),
+                stop: CancellationToken::new(),
+                unavailable_logged: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Hands a namespace's body over to be written; returns at once. Called in the order the
+    /// bodies were built: one older than a body handed over already, or built before the term
+    /// started (see [`reset`](Self::reset)), is ignored.
+    pub fn submit(&self, report: ReportBody) {
+        // Serialises the body: outside the writer's lock, as the report lock is released too.
+        let fingerprint = super::fingerprint(&report.body);
+        let mut slots = self.inner.lock();
+        let ns = report.namespace;
+        if report.seq <= slots.floor || slots.newest.get(&ns).is_some_and(|&seq| seq >= report.seq)
+        {
+            return;
+        }
+        slots.newest.insert(ns.clone(), report.seq);
+        let serving = slots.by_namespace.contains_key(&ns);
+        if !serving && slots.written.get(&ns) == Some(&fingerprint) {
+            return;
+        }
+        let slot = slots.by_namespace.entry(ns.clone()).or_default();
+        // Content the failed attempt did not carry need not wait out its backoff.
+        if slot.backing_off
+            && slot
+                .next
+                .as_ref()
+                .is_none_or(|j| j.fingerprint != fingerprint)
+        {
+            slot.wake.notify_one();
+        }
+        slot.next = Some(Job {
+            body: Arc::new(report.body),
+            fingerprint,
+            empty: report.empty,
+        });
+        if !serving {
+            tokio::spawn(serve(self.inner.clone(), ns));
+        }
+    }
+
+    /// Whether the namespace's report was last written as `report` holds it, in this term.
+    pub fn is_written(&self, report: &ReportBody) -> bool {
+        self.is_written_as(&report.namespace, super::fingerprint(&report.body))
+    }
+
+    /// Whether `namespace`'s report was last written with this [`fingerprint`](super::fingerprint).
+    pub fn is_written_as(&self, namespace: &str, fingerprint: u64) -> bool {
+        self.inner.lock().written.get(namespace) == Some(&fingerprint)
+    }
+
+    /// Whether the last attempt found no PolicyReport CRD.
+    pub fn crd_missing(&self) -> bool {
+        self.inner.lock().crd_missing
+    }
+
+    /// Waits until nothing is pending for `namespaces`, or one of them failed and waits for its
+    /// retry. Every attempt ends (the client's timeouts bound each request), so this does too.
+    pub async fn settled(&self, namespaces: &[String]) -> Settled {
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let slots = self.inner.lock();
+                let mut busy = false;
+                for ns in namespaces {
+                    if let Some(slot) = slots.by_namespace.get(ns) {
+                        if let Some(error) = &slot.failed {
+                            return Settled::Failed {
+                                namespace: ns.clone(),
+                                error: error.clone(),
+                            };
+                        }
+                        busy = true;
+                    }
+                }
+                if !busy {
+                    return Settled::Idle;
+                }
+            }
+            tokio::select! {
+                () = changed => {}
+                () = self.inner.stop.cancelled() => return Settled::Idle,
+            }
+        }
+    }
+
+    /// Starts a new leadership term: forgets what was written and drops what is pending; an
+    /// attempt in flight is not recorded, and bodies built so far (`seq` up to `floor`, the
+    /// [`ReportState::seq`](super::ReportState::seq) read under the same report lock) are
+    /// ignored when handed over later.
+    pub fn reset(&self, floor: u64) {
+        let mut slots = self.inner.lock();
+        slots.epoch += 1;
+        slots.floor = slots.floor.max(floor);
+        slots.written.clear();
+        slots.crd_missing = false;
+        for slot in slots.by_namespace.values_mut() {
+            // A task waiting to retry ends now: its body belongs to the last term.
+            slot.wake.notify_one();
+            *slot = Slot::default();
+        }
+    }
+
+    /// Drops every pending write and ends the tasks (a write in flight ends with its request).
+    pub fn stop(&self) {
+        self.inner.stop.cancel();
+    }
+
+    /// Logs once that the PolicyReport CRD is not installed.
+    pub fn note_unavailable(&self) {
+        self.inner.note_unavailable();
+    }
+
+    /// The namespaces a task serves now.
+    #[cfg(test)]
+    fn serving(&self) -> usize {
+        self.inner.lock().by_namespace.len()
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        // Nothing panics while holding it; a poisoned lock still holds consistent slots.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn writing(&self) -> bool {
+        *self.leader.borrow() && !self.stop.is_cancelled()
+    }
+
+    /// The next body to write for `ns`, with the term it belongs to; `None` ends the task.
+    fn next(&self, ns: &str) -> Option<(Job, u64)> {
+        let mut slots = self.lock();
+        let slots = &mut *slots;
+        let writing = self.writing();
+        let slot = slots.by_namespace.get_mut(ns)?;
+        slot.backing_off = false;
+        loop {
+            match slot.next.take().filter(|_| writing) {
+                // Written as it is (a change undone while the last write was in flight).
+                Some(job) if slots.written.get(ns) == Some(&job.fingerprint) => {
+                    slot.failures = 0;
+                    slot.failed = None;
+                }
+                Some(job) => return Some((job, slots.epoch)),
+                None => {
+                    slots.by_namespace.remove(ns);
+                    self.changed.notify_waiters();
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Records an attempt; returns the wait before retrying it, after a failure, and what ends
+    /// that wait early.
+    fn record(
+        &self,
+        ns: &str,
+        job: Job,
+        epoch: u64,
+        result: Result<bool, kube::Error>,
+    ) -> Option<(Duration, Arc<Notify>)> {
+        let mut slots = self.lock();
+        if slots.epoch != epoch {
+            return None;
+        }
+        let slots = &mut *slots;
+        let slot = slots.by_namespace.entry(ns.to_owned()).or_default();
+        match result {
+            Ok(written) => {
+                slot.failures = 0;
+                slot.failed = None;
+                slots.crd_missing = !written;
+                if written {
+                    slots.written.insert(ns.to_owned(), job.fingerprint);
+                } else {
+                    // As before the writer: written with the namespace's next change or pass.
+                    self.note_unavailable();
+                }
+                None
+            }
+            Err(e) => {
+                slot.failures = slot.failures.saturating_add(1);
+                let delay = crate::backoff::delay_within(slot.failures, self.retry.0, self.retry.1);
+                let error = Arc::new(e);
+                tracing::warn!(namespace = %ns, error = %crate::error::chain(&*error), retry_in = ?delay, "writing a PolicyReport failed");
+                self.metrics.error("report_write");
+                slot.failed = Some(error);
+                // The server may have applied it before the answer was lost: what it holds is
+                // unknown now, so no later body counts as written as it is.
+                slots.written.remove(ns);
+                // A newer body handed over meanwhile is the one retried.
+                slot.next.get_or_insert(job);
+                slot.backing_off = true;
+                Some((delay, slot.wake.clone()))
+            }
+        }
+    }
+
+    fn note_unavailable(&self) {
+        if !self.unavailable_logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "the PolicyReport CRD (wgpolicyk8s.io/v1alpha2) is not installed: violations are \
+                 reported in GuardianPolicy status and metrics only; install it with the Helm chart \
+                 (policyReports.installCRD) or from helm/kube-guardian/files/"
+            );
+        }
+    }
+}
+
+/// Serves one namespace until nothing is pending for it.
+async fn serve(inner: Arc<Inner>, ns: String) {
+    while let Some((job, epoch)) = inner.next(&ns) {
+        let result = (inner.write)(ns.clone(), job.body.clone(), job.empty).await;
+        let retry_in = inner.record(&ns, job, epoch, result);
+        inner.changed.notify_waiters();
+        if let Some((delay, wake)) = retry_in {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = wake.notified() => {}
+                () = inner.stop.cancelled() => {}
+                // Lost: the pending body is dropped by `next`.
+                () = lost(inner.leader.clone()) => {}
+            }
+        }
+    }
+}
+
+/// Ends once leadership is lost. A closed channel keeps its last value, the one [`Inner::writing`]
+/// reads: still leading, this never ends and the retry waits its backoff (ending at once would
+/// retry in a tight loop). The election turns the channel false before dropping its sender, so
+/// a lost leadership is always seen; shutting down ends the wait through `stop`.
+async fn lost(mut leader: watch::Receiver<bool>) {
+    if leader.wait_for(|l| !*l).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
