@@ -115,26 +115,34 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
         "{text}"
     );
     // No reconcile since: the writer retries "stuck" on its own, with backoff (the offline
-    // context's first wait is 20 ms).
+    // context's first wait is 20 ms). The server notes a refusal before the writer has its
+    // answer, so wait for the writer to have counted three failed writes, not only for three
+    // refusals.
+    let report_write_errors = || {
+        ctx.metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with(r#"kube_guardian_errors_total{kind="report_write"}"#))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or_default()
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while refused.lock().expect("refusals").len() < 3 {
-        assert!(Instant::now() < deadline, "stuck was not retried");
+    while report_write_errors() < 3.0 {
+        assert!(
+            Instant::now() < deadline,
+            "stuck was not retried: {}",
+            ctx.metrics.render()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let times = refused.lock().expect("refusals").clone();
+    assert!(times.len() >= 3, "{times:?}");
     for pair in times.windows(2) {
         assert!(
             pair[1] - pair[0] >= Duration::from_millis(20),
             "retried without backoff: {times:?}"
         );
     }
-    let metrics = ctx.metrics.render();
-    let errors = metrics
-        .lines()
-        .find(|l| l.starts_with(r#"kube_guardian_errors_total{kind="report_write"}"#))
-        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .unwrap_or_default();
-    assert!(errors >= 3.0, "{metrics}");
     ctx.writer.stop();
 }
 
