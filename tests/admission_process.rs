@@ -187,8 +187,11 @@ async fn a_namespace_label_added_after_start_takes_effect_at_admission_within_se
     .await;
     let took = labelled_at.elapsed();
     eprintln!("the namespace label applied at admission after {took:?}");
+    // Through the namespace watch: a relist, the only other way the label could arrive, is
+    // minutes away. Generous for a loaded machine (its API server may take seconds to send the
+    // event), not a measure of speed.
     assert!(
-        took < Duration::from_secs(10),
+        took < Duration::from_secs(60),
         "the label took {took:?} to apply at admission"
     );
     pods.create(&dry_run(), &typed_pod("fine", false))

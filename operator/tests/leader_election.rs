@@ -21,7 +21,7 @@ const LEASE_DURATION: Duration = Duration::from_secs(4);
 const RENEW_DEADLINE: Duration = Duration::from_secs(3);
 const RETRY_PERIOD: Duration = Duration::from_secs(1);
 /// Generous: the first election includes creating the Lease on a possibly busy 2-core machine.
-const ELECTION_TIMEOUT: Duration = Duration::from_secs(30);
+const ELECTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 struct Candidate {
     handle: Option<LeaderHandle>,

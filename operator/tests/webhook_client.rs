@@ -21,6 +21,12 @@ use guardian_testenv::Ca;
 use support::client::{H1, client_config, review_http1_within};
 use support::review::Review;
 
+/// Each step's deadline in the stall tests below. The steps before the stall (a TCP connect, and
+/// in one a TLS handshake with a server task on the same runtime) must finish within it, or the
+/// test fails naming the wrong step: a loaded machine can take a second for a handshake, so
+/// it is generous (each test waits it out once, at its stall).
+const STEP: Duration = Duration::from_secs(10);
+
 /// A loopback listener that accepts connections and holds them, doing `then` with each.
 async fn holding<F, Fut>(then: F) -> std::net::SocketAddr
 where
@@ -50,7 +56,7 @@ async fn a_review_stalled_in_the_handshake_fails_naming_its_step() {
     })
     .await;
     let config = client_config(&ca.pem(), rustls::DEFAULT_VERSIONS, H1, None);
-    let _ = review_http1_within(addr, config, Duration::from_millis(500)).await;
+    let _ = review_http1_within(addr, config, STEP).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +93,7 @@ async fn a_review_never_answered_fails_naming_its_step() {
     })
     .await;
     let config = client_config(&ca.pem(), rustls::DEFAULT_VERSIONS, H1, None);
-    let _ = review_http1_within(addr, config, Duration::from_millis(500)).await;
+    let _ = review_http1_within(addr, config, STEP).await;
 }
 
 /// An io::Error carrying rustls' "received fatal alert", as tokio-rustls reports it.

@@ -10,9 +10,8 @@ use guardian_testenv::{ControlPlane, unique_name};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
 
-use crate::rbac::{
-    assert_not_refused, install_identity, lease_doc, refused, sa_client, token, wait_for,
-};
+use crate::rbac_identity::{assert_not_refused, install_identity, sa_client, token, wait_for};
+use crate::rbac_leases::{lease_doc, refused};
 use crate::support::render;
 
 /// The chart's default `leaderElection.leaseName`.

@@ -226,7 +226,7 @@ mod tests {
         ];
         let mut p = ManagedProcess::spawn("sleeper", Path::new("/bin/sh"), &args, &log)?;
         assert!(p.pid() > 0);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !log_tail(&log).contains("hello from child") && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }

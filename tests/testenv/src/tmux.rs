@@ -33,8 +33,9 @@ pub use exit_report::ExitReport;
 const POLL: Duration = Duration::from_millis(100);
 /// One tmux command returns in milliseconds; generous for a loaded 2-core machine.
 const TMUX_DEADLINE: Duration = Duration::from_secs(30);
-/// How long the last output of a program that exited may take to show.
-const SETTLE: Duration = Duration::from_secs(2);
+/// How long the last output of a program that exited may take to show: a loaded machine may
+/// schedule the tmux server seconds late. Waited out only when the screen never shows it.
+const SETTLE: Duration = Duration::from_secs(10);
 /// Runs the program and writes its exit status to a file (`$1`). tmux's own `pane_dead_status`
 /// is not enough: with several servers starting at once it sometimes never learns the status of
 /// a dead pane. The traps keep the shell alive when Ctrl-C or Ctrl-\ reaches both it and the
@@ -420,6 +421,8 @@ mod tests {
     #[tokio::test]
     async fn waiting_fails_with_the_screen_on_timeout_and_on_exit() -> Result<()> {
         let term = sh("echo waiting; exec cat").start()?;
+        // On the screen first: a loaded machine may not have run `echo` within the short wait.
+        term.wait_for_text("waiting", DEADLINE).await?;
         let err = term
             .wait_for_text("never shown", Duration::from_millis(300))
             .await

@@ -141,7 +141,7 @@ async fn grant_configmap_read(
 /// The RBAC authorizer reads from an informer cache, so a new binding applies a moment later.
 async fn eventually_allowed(client: &Client, ns: &str) -> TestResult {
     let api = Api::<ConfigMap>::namespaced(client.clone(), ns);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match api.list(&ListParams::default()).await {
             Ok(_) => return Ok(()),

@@ -115,19 +115,22 @@ async fn stored_objects_survive_an_apiserver_restart_and_an_etcd_outage() -> Tes
         Some("before restart")
     );
 
-    // With etcd down the apiserver stays up but reports itself unready.
+    // With etcd down the apiserver stays up but reports itself unready, naming etcd. (Its
+    // first failure may be another: a request of a loaded machine that timed out.)
     cp.stop_etcd()?;
     let client = cp.client()?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while readyz(&client).await.is_ok() {
+    loop {
+        let unready = readyz(&client).await.err();
+        if unready.as_ref().is_some_and(|text| text.contains("etcd")) {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
-            "/readyz still passes a minute after etcd stopped"
+            "/readyz does not name etcd a minute after etcd stopped: {unready:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let unready = readyz(&client).await.err().unwrap_or_default();
-    assert!(unready.contains("etcd"), "{unready}");
 
     cp.start_etcd().await?;
     let kept = Api::<ConfigMap>::namespaced(cp.client()?, &ns)
@@ -249,11 +252,11 @@ async fn service_ip(cp: &ControlPlane) -> Result<String, Box<dyn std::error::Err
 async fn readyz(client: &kube::Client) -> Result<(), String> {
     let mut request = http::Request::new(Vec::new());
     *request.uri_mut() = http::Uri::from_static("/readyz?verbose");
-    let result = tokio::time::timeout(Duration::from_secs(10), client.request_text(request)).await;
+    let result = tokio::time::timeout(Duration::from_secs(30), client.request_text(request)).await;
     match result {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("/readyz did not answer within 10 s".into()),
+        Err(_) => Err("/readyz did not answer within 30 s".into()),
     }
 }
 

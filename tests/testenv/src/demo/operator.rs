@@ -205,7 +205,7 @@ mod tests {
             dir.path(),
         )?;
         assert!(operator.log().ends_with("operator-demo-x.log"));
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let message = loop {
             if let Some(message) = operator.take_exit() {
                 break message;
@@ -255,7 +255,7 @@ mod tests {
             ("demo-a-2", "demo-a")
         );
         assert!(operator.log().ends_with("operator-demo-a-2.log"));
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let message = loop {
             if let Some(message) = operator.take_exit() {
                 break message;
