@@ -7,7 +7,7 @@ mod pod;
 mod security;
 
 pub use container::{ContainerKind, ContainerRef, ProbeKind};
-pub use fields::Fields;
+pub use fields::{Fields, lookup};
 pub use security::SecurityContext;
 
 use pod::{Containers, PodFields};
