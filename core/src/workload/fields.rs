@@ -18,7 +18,7 @@ const ONE_NODE: usize = 11;
 /// `map.get(key)`. In a map of one node it walks the keys comparing lengths first, so it reads
 /// the text of only the keys as long as `key`; a B-tree search compares (memcmp) the text of every
 /// key it passes, each in a heap block of its own, often not in cache.
-pub fn lookup<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     if map.len() > ONE_NODE {
         return map.get(key);
     }
@@ -68,5 +68,48 @@ mod tests {
                 assert_eq!(lookup(&map, key), map.get(key), "{size} keys, {key:?}");
             }
         }
+    }
+
+    #[test]
+    fn lookup_finds_what_get_finds_for_odd_keys_and_maps_shrunk_by_removals() {
+        // Non-ASCII keys of equal byte length, an empty key, NUL and a combining mark; then the
+        // same map grown past one node and shrunk back below it (its nodes as removal left them).
+        let odd = [
+            "",
+            "é",
+            "e\u{301}",
+            "ä",
+            "a\0",
+            "\u{1f600}",
+            "ab",
+            "aé",
+            "a",
+        ];
+        let mut map: Map<String, Value> = odd
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((*k).to_owned(), Value::from(i)))
+            .collect();
+        let probe = |map: &Map<String, Value>| {
+            for key in odd.iter().copied().chain(["b", "\u{1f601}", "e"]) {
+                assert_eq!(
+                    lookup(map, key),
+                    map.get(key),
+                    "{} keys, {key:?}",
+                    map.len()
+                );
+            }
+        };
+        probe(&map);
+        for i in 0..30 {
+            map.insert(format!("grown{i:02}"), Value::from(i));
+        }
+        probe(&map);
+        for i in 0..30 {
+            map.remove(&format!("grown{i:02}"));
+        }
+        map.remove("ab");
+        assert!(map.len() <= ONE_NODE);
+        probe(&map);
     }
 }

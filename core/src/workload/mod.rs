@@ -7,7 +7,8 @@ mod pod;
 mod security;
 
 pub use container::{ContainerKind, ContainerRef, ProbeKind};
-pub use fields::{Fields, lookup};
+pub use fields::Fields;
+pub(crate) use fields::lookup;
 pub use security::SecurityContext;
 
 use pod::{Containers, PodFields};
