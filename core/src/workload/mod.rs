@@ -8,6 +8,7 @@ mod security;
 
 pub use container::{ContainerKind, ContainerRef, ProbeKind};
 pub use fields::Fields;
+pub(crate) use fields::lookup;
 pub use security::SecurityContext;
 
 use pod::{Containers, PodFields};

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::governance::traits::Violation;
 use crate::workload::{
-    ContainerKind, ContainerRef, Fields, SecurityContext, WorkloadView, push_index,
+    ContainerKind, ContainerRef, Fields, SecurityContext, WorkloadView, lookup, push_index,
 };
 
 /// What a finding's message says after its subject: a literal, or `format_args!` (a literal
@@ -73,10 +73,10 @@ pub(super) fn dig<'a>(mut map: &'a Map<String, Value>, path: &str) -> Option<&'a
     // A byte loop, not `split_once('.')`: the paths are a few bytes long and the char searcher's
     // set-up cost more than the search (a few % of the engine's profile).
     while let Some(dot) = rest.bytes().position(|b| b == b'.') {
-        map = map.get(&rest[..dot])?.as_object()?;
+        map = lookup(map, &rest[..dot])?.as_object()?;
         rest = &rest[dot + 1..];
     }
-    map.get(rest)
+    lookup(map, rest)
 }
 
 /// A JSON value for a message: strings quoted, anything else as JSON.

@@ -6,6 +6,7 @@ mod images;
 mod object;
 mod probes;
 mod resources;
+mod secret_env;
 
 use crate::crd::Profile;
 use crate::governance::traits::BuiltinRule;
@@ -16,7 +17,7 @@ const BEST_PRACTICES: &[Profile] = &[Profile::BestPractices];
 pub const RULES: &[BuiltinRule] = &[
     images::IMAGE_TAG_PINNED,
     images::ALLOWED_REGISTRIES,
-    hardening::SECRET_ENV_VARS,
+    secret_env::SECRET_ENV_VARS,
     hardening::READ_ONLY_ROOT_FILESYSTEM,
     hardening::AUTOMOUNT_SERVICE_ACCOUNT_TOKEN,
     resources::CPU_REQUESTS,
