@@ -6,11 +6,12 @@ pub mod common;
 
 use std::time::{Duration, Instant};
 
+use common::report_refusal::{lift_refusal, refuse_reports};
 use common::*;
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 /// A policy with the privileged and host-namespaces rules, matching `namespace`.
@@ -214,112 +215,6 @@ async fn invalid_cel_sets_degraded_without_hot_looping() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them() {
-    let cp = cluster().await;
-    let client = cp.client().expect("client");
-    let ns = cp.create_namespace("reports").await.expect("namespace");
-    create(&client, Some(&ns), &deployment("bad", true)).await;
-    create(&client, Some(&ns), &pod("host-net", true)).await;
-    let deny = format!("{ns}-deny");
-    let warn = format!("{ns}-warn");
-    let op = Operator::start(client.clone(), Duration::from_secs(300)).await;
-    two_rule_policy(&deny, &ns, "Deny").created(&client).await;
-    two_rule_policy(&warn, &ns, "Warn").created(&client).await;
-
-    let reports = policy_report_api(&client, &ns);
-    let report = eventually("a report with both policies' results", || async {
-        reports
-            .get_opt("kube-guardian")
-            .await
-            .ok()
-            .flatten()
-            .filter(|r| r.data["results"].as_array().is_some_and(|a| a.len() == 4))
-    })
-    .await;
-    assert_eq!(report.data["summary"]["fail"], 2);
-    assert_eq!(report.data["summary"]["warn"], 2);
-    let results = report.data["results"].as_array().expect("results");
-    let privileged = results
-        .iter()
-        .find(|r| r["policy"] == deny.as_str() && r["rule"] == "pss-privileged")
-        .expect("the privileged result");
-    assert_eq!(privileged["result"], "fail");
-    assert_eq!(privileged["severity"], "critical");
-    assert_eq!(privileged["resources"][0]["kind"], "Deployment");
-    assert_eq!(privileged["resources"][0]["name"], "bad");
-    assert_eq!(
-        privileged["properties"]["path"],
-        "spec.template.spec.containers[0].securityContext.privileged"
-    );
-    assert!(
-        results
-            .iter()
-            .filter(|r| r["policy"] == warn.as_str())
-            .all(|r| r["result"] == "warn")
-    );
-
-    // The finalizer removes the deleted policy's rows before the policy goes: while the report
-    // write is refused, the policy stays.
-    let p = policy(&client, &deny).await.expect("policy");
-    assert!(
-        p.metadata
-            .finalizers
-            .iter()
-            .flatten()
-            .any(|f| f == "guardian.kube-guardian.dev/reports")
-    );
-    let refusal = format!("{ns}-refuse-reports");
-    refuse_reports(&client, &refusal, &ns).await;
-    Api::<GuardianPolicy>::all(client.clone())
-        .delete(&deny, &DeleteParams::default())
-        .await
-        .expect("delete");
-    eventually(
-        "the cleanup to fail on the refused report write",
-        || async {
-            (op.metric("kube_guardian_reconciles_total{result=\"report_write\"}") >= 1.0)
-                .then_some(())
-        },
-    )
-    .await;
-    let p = policy(&client, &deny)
-        .await
-        .expect("the policy stays while its rows are in the report");
-    assert!(p.metadata.deletion_timestamp.is_some());
-    let report = reports.get("kube-guardian").await.expect("the report");
-    assert_eq!(report.data["results"].as_array().map(Vec::len), Some(4));
-    lift_refusal(&client, &refusal, &ns).await;
-    eventually("the policy to be gone", || async {
-        policy(&client, &deny).await.is_none().then_some(())
-    })
-    .await;
-    let report = reports
-        .get("kube-guardian")
-        .await
-        .expect("the report remains for the other policy");
-    let results = report.data["results"].as_array().expect("results");
-    assert_eq!(results.len(), 2);
-    assert!(results.iter().all(|r| r["policy"] == warn.as_str()));
-
-    // With no policy left, the report goes too.
-    Api::<GuardianPolicy>::all(client.clone())
-        .delete(&warn, &DeleteParams::default())
-        .await
-        .expect("delete");
-    eventually("the empty report to be deleted", || async {
-        reports
-            .get_opt("kube-guardian")
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-            .then_some(())
-    })
-    .await;
-    op.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_selectors_follow_namespace_labels() {
     let cp = cluster().await;
     let client = cp.client().expect("client");
@@ -354,102 +249,6 @@ async fn namespace_selectors_follow_namespace_labels() {
     })
     .await;
     op.stop().await;
-}
-
-/// Has the API server refuse every PolicyReport write in `ns` (a ValidatingAdmissionPolicy and
-/// its binding, both named `name`), and waits until it does.
-async fn refuse_reports(client: &Client, name: &str, ns: &str) {
-    create(
-        client,
-        None,
-        &format!(
-            r#"
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {{name: {name}}}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-    - {{apiGroups: [wgpolicyk8s.io], apiVersions: ["*"], operations: [CREATE, UPDATE], resources: [policyreports]}}
-  validations:
-  - {{expression: "false", message: "no reports in this namespace"}}
-"#
-        ),
-    )
-    .await;
-    create(
-        client,
-        None,
-        &format!(
-            r#"
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {{name: {name}}}
-spec:
-  policyName: {name}
-  validationActions: [Deny]
-  matchResources: {{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}}}
-"#
-        ),
-    )
-    .await;
-    eventually("the API server to refuse PolicyReports", || async {
-        match dry_run_report(client, ns).await {
-            Err(kube::Error::Api(s)) if s.message.contains("no reports in this namespace") => {
-                Some(())
-            }
-            _ => None,
-        }
-    })
-    .await;
-}
-
-/// Creates a PolicyReport in `ns` as a dry run: refused while `refuse_reports` is in force.
-async fn dry_run_report(
-    client: &Client,
-    ns: &str,
-) -> Result<kube::api::DynamicObject, kube::Error> {
-    let probe: kube::api::DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
-        "metadata": {"name": "probe"}, "results": []
-    }))
-    .expect("report");
-    let dry_run = kube::api::PostParams {
-        dry_run: true,
-        ..Default::default()
-    };
-    policy_report_api(client, ns).create(&dry_run, &probe).await
-}
-
-/// Deletes what `refuse_reports` created and waits until the API server admits PolicyReports
-/// in `ns` again.
-async fn lift_refusal(client: &Client, name: &str, ns: &str) {
-    for kind in [
-        "validatingadmissionpolicybindings",
-        "validatingadmissionpolicies",
-    ] {
-        let resource = kube::api::ApiResource {
-            group: "admissionregistration.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "admissionregistration.k8s.io/v1".into(),
-            kind: String::new(),
-            plural: kind.into(),
-        };
-        Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource)
-            .delete(name, &DeleteParams::default())
-            .await
-            .expect("delete the refusal");
-    }
-    allow_reports(client, ns).await;
-}
-
-/// Waits until the API server admits PolicyReports in `ns` again.
-async fn allow_reports(client: &Client, ns: &str) {
-    eventually("the API server to admit PolicyReports again", || async {
-        dry_run_report(client, ns).await.ok().map(|_| ())
-    })
-    .await;
 }
 
 /// The policy's report write is refused: its status lands all the same (the report is written
