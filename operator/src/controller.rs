@@ -162,7 +162,7 @@ pub async fn run(
         workloads.clone(),
         namespaces.clone(),
         metrics,
-        EventPublisher::new(client.clone(), options.identity.clone()),
+        EventPublisher::new(client.clone(), &options.identity),
         leader.clone(),
         options.resync,
         options.report_retry,

@@ -16,6 +16,11 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 /// The same reason is not repeated for a policy more often than this.
 const MIN_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The longest `reportingInstance` the API server accepts in an Event (events.k8s.io
+/// validation). The instance is the replica's identity, its pod's name (up to 253 characters)
+/// and a suffix: a longer one is cut, its tail replaced by a hash.
+const MAX_INSTANCE: usize = 128;
+
 /// A transition worth telling `kubectl describe` readers about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transition {
@@ -85,10 +90,11 @@ impl std::fmt::Debug for EventPublisher {
 }
 
 impl EventPublisher {
-    pub fn new(client: Client, instance: String) -> Self {
+    /// `instance`: the replica's identity, cut to what an Event holds.
+    pub fn new(client: Client, instance: &str) -> Self {
         let reporter = Reporter {
             controller: "kube-guardian".to_owned(),
-            instance: Some(instance),
+            instance: Some(reporting_instance(instance)),
         };
         EventPublisher {
             recorder: Recorder::new(client, reporter),
@@ -135,9 +141,27 @@ impl EventPublisher {
     }
 }
 
+/// The Events' `reportingInstance` for a replica's identity: as it is when it fits, else its
+/// head and a hash of the whole (so two replicas of long pod names still tell apart).
+fn reporting_instance(identity: &str) -> String {
+    guardian_cluster::names::fit(identity, MAX_INSTANCE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reporting_instance_fits_an_event_for_any_pod_name() {
+        assert_eq!(reporting_instance("op-a-0a1b2c3d"), "op-a-0a1b2c3d");
+        let pod = "p".repeat(253);
+        let (a, b) = (
+            reporting_instance(&format!("{pod}-0a1b2c3d")),
+            reporting_instance(&format!("{pod}-0a1b2c3e")),
+        );
+        assert!(a.len() <= MAX_INSTANCE && a.starts_with("ppp"), "{a}");
+        assert_ne!(a, b, "two replicas of one long pod name");
+    }
 
     #[test]
     fn one_event_per_policy_and_reason_a_minute() {

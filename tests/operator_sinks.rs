@@ -1,0 +1,108 @@
+//! What `kube-guardian operator`, run as the README tells a user, leaves in the cluster for
+//! others to read, against the real local control plane: Events are accepted whatever the length
+//! of the pod's name.
+
+use std::path::Path;
+use std::time::Duration;
+
+use guardian_testenv::ControlPlane;
+use guardian_testenv::operator_process::{self, OperatorProcess, OperatorProcessBuilder};
+use guardian_testenv::policy::TestPolicy;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, PostParams};
+
+fn operator(cp: &ControlPlane, name: &str) -> OperatorProcessBuilder {
+    OperatorProcess::builder(
+        env!("CARGO_BIN_EXE_kube-guardian"),
+        cp.kubeconfig_path(),
+        cp.context_name(),
+    )
+    .name(name)
+    // No resync within the test: only what the test checks can bring a report back.
+    .resync(Duration::from_secs(3600))
+}
+
+async fn wait_for<T>(what: &str, op: &OperatorProcess, check: impl AsyncFnMut() -> Option<T>) -> T {
+    operator_process::wait_for(what, Duration::from_millis(200), &[op], check).await
+}
+
+/// A namespace holding one privileged Pod, and the policy `<ns>-policy` finding it.
+async fn seeded(cp: &ControlPlane, prefix: &str) -> (kube::Client, String, String) {
+    cp.install_crds().await.expect("CRDs");
+    let client = cp.client().expect("client");
+    let ns = cp.create_namespace(prefix).await.expect("namespace");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "privileged"},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
+            "securityContext": {"privileged": true}}]}
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+    let policy = format!("{ns}-policy");
+    TestPolicy::new(&policy)
+        .namespaces([&ns])
+        .rules(["pss-privileged"])
+        .created(&client)
+        .await;
+    (client, ns, policy)
+}
+
+fn logs_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("log dir")
+}
+
+/// Whether an Event about `policy` from kube-guardian was stored.
+async fn event_about(client: &kube::Client, policy: &str) -> Option<Event> {
+    let events = Api::<Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .ok()?;
+    events.items.into_iter().find(|e| {
+        e.reporting_controller.as_deref() == Some("kube-guardian")
+            && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(policy)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_accepted_for_a_pod_name_of_253_characters() {
+    let cp = ControlPlane::shared().await.expect("control plane");
+    // The longest pod name Kubernetes allows, as the downward API hands it over.
+    let pod_name = format!("kube-guardian-{}", "x".repeat(239));
+    assert_eq!(pod_name.len(), 253);
+    cp.install_crds().await.expect("CRDs");
+    let dir = logs_dir();
+    let op = start_named(cp, dir.path(), &pod_name);
+    wait_for("the operator ready", &op, async || {
+        (op.readyz()? == 200).then_some(())
+    })
+    .await;
+    let (client, _ns, policy) = seeded(cp, "long-pod").await;
+    let event = wait_for("the ViolationsFound event", &op, async || {
+        event_about(&client, &policy).await
+    })
+    .await;
+    assert_eq!(event.reason.as_deref(), Some("ViolationsFound"));
+    let instance = event.reporting_instance.unwrap_or_default();
+    assert!(
+        instance.len() <= 128 && instance.starts_with("kube-guardian-xxx"),
+        "{instance}"
+    );
+    assert!(
+        !op.logs().contains("failed to publish an event"),
+        "{}",
+        op.logs()
+    );
+}
+
+/// The operator with `POD_NAME` set to `pod_name` (too long to name its log file after).
+fn start_named(cp: &ControlPlane, dir: &Path, pod_name: &str) -> OperatorProcess {
+    operator(cp, "op-long-pod")
+        .env("POD_NAME", pod_name)
+        .start(dir)
+        .expect("the operator starts")
+}
