@@ -257,6 +257,14 @@ pub async fn run(
             std::future::pending::<()>().await;
         }
     };
+    // A PolicyReport deleted by someone else is written again by the leader.
+    let restore_task = {
+        let restore = crate::reports::restore_deleted(ctx.clone());
+        async move {
+            restore.await;
+            std::future::pending::<()>().await;
+        }
+    };
     // Once the caches synced (the webhook is not ready before), each policy or exception change
     // rebuilds the set the webhook enforces.
     let rebuild_task = {
@@ -369,6 +377,7 @@ pub async fn run(
         () = controller => {}
         () = workload_task => {}
         () = converge_task => {}
+        () = restore_task => {}
         () = rebuild_task => {}
     }
     // Pending report writes are dropped: the next leader's pass writes every report.

@@ -1,0 +1,165 @@
+//! A report deleted by someone else (by hand, or by a namespace cleanup tool) is written again at
+//! once, not only when its namespace's content next changes.
+//!
+//! Every replica watches the metadata of the reports it owns (named [`REPORT_NAME`] and labelled
+//! as kube-guardian's, as the sweep lists them); the leader answers a deletion by forgetting what
+//! it wrote there and handing the namespace's current body to the writer. Only deletions count:
+//! the writer's own writes (and the deletes of empty reports, which find no rows to write back)
+//! start nothing, so they cannot loop.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+
+use super::REPORT_NAME;
+use super::api::{MANAGED_BY, MANAGED_BY_LABEL, report_resource};
+use super::body::ReportBody;
+use super::state::ReportState;
+use crate::context::Context;
+
+/// Watches the reports this operator owns and writes a deleted one again; runs until dropped.
+/// Without the PolicyReport CRD the watch keeps retrying with kube's backoff, quietly: the CRD may
+/// be installed later, and its absence is said once elsewhere.
+pub async fn restore_deleted(ctx: Arc<Context>) {
+    // Metadata only: the bodies are not needed to see a deletion.
+    let api: Api<PartialObjectMeta<DynamicObject>> =
+        Api::all_with(ctx.client.clone(), &report_resource());
+    let config = watcher::Config::default()
+        .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
+        .fields(&format!("metadata.name={REPORT_NAME}"));
+    let events = watcher::watcher(api, config).default_backoff();
+    let mut events = std::pin::pin!(events);
+    let mut seen = Seen::default();
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => by_namespace(event),
+            Err(e) => {
+                tracing::debug!(error = %e, "watching the PolicyReports failed; retrying");
+                continue;
+            }
+        };
+        for namespace in seen.deleted(event) {
+            rewrite(&ctx, &namespace).await;
+        }
+    }
+}
+
+/// The event with each report as its namespace.
+fn by_namespace(event: Event<PartialObjectMeta<DynamicObject>>) -> Event<String> {
+    let ns = |meta: PartialObjectMeta<DynamicObject>| meta.metadata.namespace.unwrap_or_default();
+    match event {
+        Event::Apply(meta) => Event::Apply(ns(meta)),
+        Event::Delete(meta) => Event::Delete(ns(meta)),
+        Event::Init => Event::Init,
+        Event::InitApply(meta) => Event::InitApply(ns(meta)),
+        Event::InitDone => Event::InitDone,
+    }
+}
+
+/// The leader writes `namespace`'s report again, as the report state holds it now.
+async fn rewrite(ctx: &Context, namespace: &str) {
+    if !ctx.is_leader() {
+        return;
+    }
+    let report = {
+        let mut state = ctx.reports.lock().await;
+        // Under the report lock: a pass deciding what is unwritten sees the deletion.
+        ctx.writer.forget(namespace);
+        restored(&mut state, namespace)
+    };
+    if let Some(report) = report {
+        tracing::info!(namespace = %namespace, "a PolicyReport kube-guardian owns was deleted; writing it again");
+        ctx.writer.submit(report);
+    }
+}
+
+/// The body to write back into `namespace` after its report was deleted: none while a pass holds
+/// reports back (the pass writes it, as nothing counts as written there any more), nor when no
+/// policy has results there (the report was, or was to be, deleted anyway).
+fn restored(state: &mut ReportState, namespace: &str) -> Option<ReportBody> {
+    (!state.in_pass() && !state.is_empty(namespace)).then(|| state.report(namespace))
+}
+
+/// The namespaces holding an owned report, as the watch has shown them.
+#[derive(Debug, Default)]
+struct Seen {
+    present: BTreeSet<String>,
+    /// A relist in progress: the namespaces listed so far.
+    listing: BTreeSet<String>,
+}
+
+impl Seen {
+    /// Follows one watch event; returns the namespaces whose report it shows deleted. A relist
+    /// (after a watch gap) counts every report it no longer holds as deleted: a deletion during
+    /// the gap has no event of its own.
+    fn deleted(&mut self, event: Event<String>) -> Vec<String> {
+        match event {
+            Event::Apply(ns) => {
+                self.present.insert(ns);
+                Vec::new()
+            }
+            Event::Delete(ns) => {
+                self.present.remove(&ns);
+                vec![ns]
+            }
+            Event::Init => {
+                self.listing.clear();
+                Vec::new()
+            }
+            Event::InitApply(ns) => {
+                self.listing.insert(ns);
+                Vec::new()
+            }
+            Event::InitDone => {
+                let listed = std::mem::take(&mut self.listing);
+                let gone = self.present.difference(&listed).cloned().collect();
+                self.present = listed;
+                gone
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::tests::{results, row};
+
+    #[test]
+    fn deletions_are_seen_by_their_event_and_across_a_relist() {
+        let mut seen = Seen::default();
+        let ns = |s: &str| s.to_owned();
+        assert!(seen.deleted(Event::Init).is_empty());
+        assert!(seen.deleted(Event::InitApply(ns("a"))).is_empty());
+        assert!(seen.deleted(Event::InitApply(ns("b"))).is_empty());
+        assert!(seen.deleted(Event::InitDone).is_empty(), "the first list");
+        // Its own writes change nothing.
+        assert!(seen.deleted(Event::Apply(ns("a"))).is_empty());
+        assert!(seen.deleted(Event::Apply(ns("c"))).is_empty());
+        assert_eq!(seen.deleted(Event::Delete(ns("a"))), ["a"]);
+        // A watch gap hid the deletion of "b": the relist shows it.
+        seen.deleted(Event::Init);
+        seen.deleted(Event::InitApply(ns("c")));
+        assert_eq!(seen.deleted(Event::InitDone), ["b"]);
+        assert_eq!(seen.present, BTreeSet::from([ns("c")]));
+    }
+
+    #[test]
+    fn a_deleted_report_is_written_back_with_its_rows_outside_a_pass_only() {
+        let mut state = ReportState::default();
+        state.set_policy("p", results("a", vec![row("p", "x", "r")]));
+        // The pass writes every report itself.
+        assert!(restored(&mut state, "a").is_none());
+        state.pass.finish();
+        let report = restored(&mut state, "a").expect("a's report");
+        assert_eq!(report.body, state.body("a"));
+        assert!(!report.empty);
+        // No results there: nothing to write back.
+        assert!(restored(&mut state, "b").is_none());
+    }
+}
