@@ -43,7 +43,7 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
                 continue;
             }
         };
-        for namespace in seen.deleted(event) {
+        for namespace in seen.deleted(event, || ctx.writer.written_namespaces()) {
             rewrite(&ctx, &namespace).await;
         }
     }
@@ -94,10 +94,15 @@ struct Seen {
 }
 
 impl Seen {
-    /// Follows one watch event; returns the namespaces whose report it shows deleted. A relist
-    /// (after a watch gap) counts every report it no longer holds as deleted: a deletion during
-    /// the gap has no event of its own.
-    fn deleted(&mut self, event: Event<String>) -> Vec<String> {
+    /// Follows one watch event; returns the namespaces whose report it shows deleted. A list
+    /// (the first, or a relist after a watch gap) counts as deleted every report it no longer
+    /// holds and every one `written` (the namespaces this replica wrote) that it does not hold:
+    /// a report written and deleted before the list has no event of its own.
+    fn deleted(
+        &mut self,
+        event: Event<String>,
+        written: impl FnOnce() -> Vec<String>,
+    ) -> Vec<String> {
         match event {
             Event::Apply(ns) => {
                 self.present.insert(ns);
@@ -117,9 +122,11 @@ impl Seen {
             }
             Event::InitDone => {
                 let listed = std::mem::take(&mut self.listing);
-                let gone = self.present.difference(&listed).cloned().collect();
+                let mut gone: BTreeSet<String> =
+                    self.present.difference(&listed).cloned().collect();
+                gone.extend(written().into_iter().filter(|ns| !listed.contains(ns)));
                 self.present = listed;
-                gone
+                gone.into_iter().collect()
             }
         }
     }
@@ -134,18 +141,23 @@ mod tests {
     fn deletions_are_seen_by_their_event_and_across_a_relist() {
         let mut seen = Seen::default();
         let ns = |s: &str| s.to_owned();
-        assert!(seen.deleted(Event::Init).is_empty());
-        assert!(seen.deleted(Event::InitApply(ns("a"))).is_empty());
-        assert!(seen.deleted(Event::InitApply(ns("b"))).is_empty());
-        assert!(seen.deleted(Event::InitDone).is_empty(), "the first list");
+        let none = Vec::new;
+        assert!(seen.deleted(Event::Init, none).is_empty());
+        assert!(seen.deleted(Event::InitApply(ns("a")), none).is_empty());
+        assert!(seen.deleted(Event::InitApply(ns("b")), none).is_empty());
+        assert!(
+            seen.deleted(Event::InitDone, none).is_empty(),
+            "the first list"
+        );
         // Its own writes change nothing.
-        assert!(seen.deleted(Event::Apply(ns("a"))).is_empty());
-        assert!(seen.deleted(Event::Apply(ns("c"))).is_empty());
-        assert_eq!(seen.deleted(Event::Delete(ns("a"))), ["a"]);
-        // A watch gap hid the deletion of "b": the relist shows it.
-        seen.deleted(Event::Init);
-        seen.deleted(Event::InitApply(ns("c")));
-        assert_eq!(seen.deleted(Event::InitDone), ["b"]);
+        assert!(seen.deleted(Event::Apply(ns("a")), none).is_empty());
+        assert!(seen.deleted(Event::Apply(ns("c")), none).is_empty());
+        assert_eq!(seen.deleted(Event::Delete(ns("a")), none), ["a"]);
+        // A watch gap hid the deletion of "b", and "d" was written and deleted within it.
+        seen.deleted(Event::Init, none);
+        seen.deleted(Event::InitApply(ns("c")), none);
+        let written = || vec![ns("c"), ns("d")];
+        assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d"]);
         assert_eq!(seen.present, BTreeSet::from([ns("c")]));
     }
 

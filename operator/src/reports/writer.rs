@@ -195,6 +195,11 @@ impl ReportWriter {
         }
     }
 
+    /// The namespaces whose report was written in this term (and not forgotten since).
+    pub fn written_namespaces(&self) -> Vec<String> {
+        self.inner.lock().written.keys().cloned().collect()
+    }
+
     /// Whether the namespace's report was last written as `report` holds it, in this term.
     pub fn is_written(&self, report: &ReportBody) -> bool {
         self.is_written_as(&report.namespace, super::fingerprint(&report.body))
