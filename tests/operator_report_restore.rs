@@ -1,6 +1,7 @@
 //! `kube-guardian operator`, run as the README tells a user, against the real local control
-//! plane: a PolicyReport deleted by hand is written again with the same rows. A binary of its
-//! own: no other operator writes to its control plane.
+//! plane: a PolicyReport deleted by hand is written again with the same rows, and one relabelled
+//! as another tool's is left alone. A binary of its own: no other operator writes to its control
+//! plane.
 
 use std::time::Duration;
 
@@ -8,7 +9,9 @@ use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{self, OperatorProcess, OperatorProcessBuilder};
 use guardian_testenv::policy::TestPolicy;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use serde_json::Value;
 
 fn operator(cp: &ControlPlane, name: &str) -> OperatorProcessBuilder {
@@ -80,6 +83,7 @@ fn logs_dir() -> tempfile::TempDir {
 async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
     let cp = ControlPlane::shared().await.expect("control plane");
     let (client, ns, _policy) = seeded(cp, "restore").await;
+    let (_, other_ns, _) = seeded(cp, "restore-other").await;
     guardian_testenv::demo::install_crd_file(
         &client,
         &guardian_testenv::demo::policy_report_crd_file(),
@@ -109,4 +113,42 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
     assert_ne!(new_uid, uid);
     assert_eq!(new_summary, summary);
     assert_eq!(new_results, results);
+
+    // Relabelled as another tool's: the watch sees it leave as a deletion, but it is not gone.
+    let other_tool = serde_json::json!({
+        "metadata": {"labels": {"app.kubernetes.io/managed-by": "other-tool"}}
+    });
+    reports(&client, &ns)
+        .patch(
+            "kube-guardian",
+            &PatchParams::default(),
+            &Patch::Merge(&other_tool),
+        )
+        .await
+        .expect("relabel the report");
+    // The watch shows events in order: once the other namespace's deleted report is written
+    // again, the operator has handled the relabelling.
+    let (other_uid, _, _) = wait_for("the other namespace's report", &op, async || {
+        report(&client, &other_ns).await
+    })
+    .await;
+    reports(&client, &other_ns)
+        .delete("kube-guardian", &DeleteParams::default())
+        .await
+        .expect("delete the other report");
+    wait_for("the other deleted report written again", &op, async || {
+        report(&client, &other_ns)
+            .await
+            .filter(|(u, _, _)| *u != other_uid)
+    })
+    .await;
+    let relabelled = reports(&client, &ns)
+        .get("kube-guardian")
+        .await
+        .expect("the relabelled report");
+    assert_eq!(
+        relabelled.metadata.labels.unwrap_or_default()["app.kubernetes.io/managed-by"],
+        "other-tool",
+        "a report another tool's label claims is left alone"
+    );
 }

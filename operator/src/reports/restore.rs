@@ -6,9 +6,13 @@
 //! it wrote there and handing the namespace's current body to the writer. Only deletions count:
 //! the writer's own writes (and the deletes of empty reports, which find no rows to write back)
 //! start nothing, so they cannot loop.
+//!
+//! The watch selects by label, so a report relabelled as another tool's leaves it as a deletion
+//! too: the leader looks the report up first and writes only when it is really gone.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
@@ -35,7 +39,21 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
     let events = watcher::watcher(api, config).default_backoff();
     let mut events = std::pin::pin!(events);
     let mut seen = Seen::default();
-    while let Some(event) = events.next().await {
+    // Namespaces whose report could not be looked up: looked up again later.
+    let mut unsure = BTreeSet::new();
+    loop {
+        let event = tokio::select! {
+            event = events.next() => match event {
+                Some(event) => event,
+                None => return,
+            },
+            () = tokio::time::sleep(RECHECK), if !unsure.is_empty() => {
+                for namespace in std::mem::take(&mut unsure) {
+                    rewrite_if_gone(&ctx, namespace, &mut unsure).await;
+                }
+                continue;
+            }
+        };
         let event = match event {
             Ok(event) => by_namespace(event),
             Err(e) => {
@@ -44,7 +62,30 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
             }
         };
         for namespace in seen.deleted(event, || ctx.writer.written_namespaces()) {
-            rewrite(&ctx, &namespace).await;
+            rewrite_if_gone(&ctx, namespace, &mut unsure).await;
+        }
+    }
+}
+
+/// The wait before looking up again a report whose lookup failed.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// The leader writes `namespace`'s report again if it is gone: a report that left the watch by
+/// a relabelling (another tool's now) is left alone. A failed lookup adds it to `unsure`.
+async fn rewrite_if_gone(ctx: &Context, namespace: String, unsure: &mut BTreeSet<String>) {
+    if !ctx.is_leader() {
+        return;
+    }
+    let api: Api<PartialObjectMeta<DynamicObject>> =
+        Api::namespaced_with(ctx.client.clone(), &namespace, &report_resource());
+    match api.get_metadata_opt(REPORT_NAME).await {
+        Ok(None) => rewrite(ctx, &namespace).await,
+        Ok(Some(_)) => {
+            tracing::debug!(namespace = %namespace, "a PolicyReport left kube-guardian's watch but exists (relabelled): left alone");
+        }
+        Err(e) => {
+            tracing::warn!(namespace = %namespace, error = %crate::error::chain(&e), retry_in = ?RECHECK, "looking up a PolicyReport that left kube-guardian's watch failed");
+            unsure.insert(namespace);
         }
     }
 }
