@@ -17,8 +17,10 @@ use crate::reports::tests::{results, row};
 /// When the API server refused each request.
 type Refusals = Arc<Mutex<Vec<Instant>>>;
 
-/// An API server that forbids every request about namespace `stuck` (as for a namespace being
-/// deleted), noting when, and accepts every other report write. The context leads while the
+/// An API server that forbids every request about namespace `stuck` (a plain 403, as RBAC or an
+/// admission policy answers), noting when; answers every request about namespace `ending` as
+/// for a namespace being deleted (its first write excepted), noting it too; and accepts every
+/// other report write. The context leads while the
 /// returned sender lives.
 async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
     forbidding_stuck_gated(Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))).await
@@ -52,6 +54,21 @@ async fn forbidding_stuck_gated(
                         "200 OK",
                         r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
                     )
+                } else if request.contains("/namespaces/ending/") {
+                    let first = {
+                        let mut refused = refused.lock().expect("refusals");
+                        refused.push(Instant::now());
+                        refused.len() == 1
+                    };
+                    if first {
+                        ("200 OK", "{}")
+                    } else {
+                        // As the API server's NamespaceLifecycle admission answers.
+                        (
+                            "403 Forbidden",
+                            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" is forbidden: unable to create new content in namespace ending because it is being terminated","reason":"Forbidden","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports","causes":[{"reason":"NamespaceTerminating","message":"namespace ending is being terminated","field":"metadata.namespace"}]},"code":403}"#,
+                        )
+                    }
                 } else if request.contains("/namespaces/stuck/") {
                     refused.lock().expect("refusals").push(Instant::now());
                     if let Ok(permit) = gate.acquire().await {
@@ -143,6 +160,44 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
             "retried without backoff: {times:?}"
         );
     }
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_namespace_being_deleted_is_not_an_error_and_a_recreated_one_gets_its_report() {
+    let (ctx, requests, _leader) = forbidding_stuck().await;
+    ctx.reports.lock().await.pass.finish();
+    let settle = || async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            ctx.writer.settled(&["ending".to_owned()]),
+        )
+        .await
+        .expect("settled within 60 s")
+    };
+    let due = update_reports("p", results("ending", vec![row("p", "x", "r")]), &ctx).await;
+    let first = due[0].clone();
+    hand_over(due, &ctx);
+    assert!(matches!(settle().await, Settled::Idle));
+    assert!(ctx.writer.is_written(&first));
+    // The namespace is being deleted: its next write is refused, which is nothing to retry.
+    let due = update_reports("p", results("ending", vec![row("p", "y", "r")]), &ctx).await;
+    hand_over(due, &ctx);
+    assert!(
+        matches!(settle().await, Settled::Idle),
+        "not failed, not retried"
+    );
+    assert!(
+        !ctx.metrics.render().contains(r#"kind="report_write""#),
+        "{}",
+        ctx.metrics.render()
+    );
+    assert_eq!(requests.lock().expect("requests").len(), 2);
+    // Re-created with the first content: written, though that content was written before.
+    let due = update_reports("p", results("ending", vec![row("p", "x", "r")]), &ctx).await;
+    hand_over(due, &ctx);
+    settle().await;
+    assert_eq!(requests.lock().expect("requests").len(), 3);
     ctx.writer.stop();
 }
 

@@ -30,8 +30,8 @@ pub type WriteFn = Arc<
 
 /// The first wait before retrying a failed report write; it doubles with each failure.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// The longest wait between retries: a namespace refusing writes (being deleted, an admission
-/// policy) costs one request per this period.
+/// The longest wait between retries: a namespace refusing writes (RBAC, an admission policy)
+/// costs one request per this period. A namespace being deleted is not retried.
 pub const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// What a pass waiting on its writes found.
@@ -345,6 +345,15 @@ impl Inner {
                     // As before the writer: written with the namespace's next change or pass.
                     self.note_unavailable();
                 }
+                None
+            }
+            Err(e) if super::api::namespace_terminating(&e) => {
+                // The namespace is being deleted, its report with it: nothing to write. What it
+                // held is forgotten, so a namespace created again under that name gets its report.
+                tracing::debug!(namespace = %ns, "not writing a PolicyReport: its namespace is being deleted");
+                slot.failures = 0;
+                slot.failed = None;
+                slots.written.remove(ns);
                 None
             }
             Err(e) => {
