@@ -494,6 +494,9 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
             "policyreports",
             Some(ns.as_str()),
         ),
+        // The restore watch: without it a report deleted by hand stays deleted.
+        ("watch", "wgpolicyk8s.io", "policyreports", None),
+        ("get", "wgpolicyk8s.io", "policyreports", Some(ns.as_str())),
     ] {
         assert!(
             allowed(&admin, &user, verb, group, resource, namespace).await,

@@ -41,6 +41,7 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
     let mut seen = Seen::default();
     // Namespaces whose report could not be looked up: looked up again later.
     let mut unsure = BTreeSet::new();
+    let mut health = WatchHealth::default();
     loop {
         let event = tokio::select! {
             event = events.next() => match event {
@@ -55,9 +56,16 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
             }
         };
         let event = match event {
-            Ok(event) => by_namespace(event),
+            Ok(event) => {
+                health.ok();
+                by_namespace(event)
+            }
             Err(e) => {
-                tracing::debug!(error = %e, "watching the PolicyReports failed; retrying");
+                if health.refused(&e) {
+                    tracing::warn!(error = %crate::error::chain(&e), "watching the PolicyReports kube-guardian owns was refused: a report deleted by hand is written again only with its namespace's next change; grant the operator watch on policyreports.wgpolicyk8s.io (the Helm chart's ClusterRole does)");
+                } else {
+                    tracing::debug!(error = %e, "watching the PolicyReports failed; retrying");
+                }
                 continue;
             }
         };
@@ -87,6 +95,34 @@ async fn rewrite_if_gone(ctx: &Context, namespace: String, unsure: &mut BTreeSet
             tracing::warn!(namespace = %namespace, error = %crate::error::chain(&e), retry_in = ?RECHECK, "looking up a PolicyReport that left kube-guardian's watch failed");
             unsure.insert(namespace);
         }
+    }
+}
+
+/// Whether a refused watch is to be said: once, until the watch works again.
+#[derive(Debug, Default)]
+struct WatchHealth {
+    refusal_said: bool,
+}
+
+impl WatchHealth {
+    fn ok(&mut self) {
+        self.refusal_said = false;
+    }
+
+    /// Whether `error` is a refusal (401, 403) not said since the watch last worked.
+    fn refused(&mut self, error: &watcher::Error) -> bool {
+        let status = match error {
+            watcher::Error::InitialListFailed(kube::Error::Api(s))
+            | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+            | watcher::Error::WatchFailed(kube::Error::Api(s))
+            | watcher::Error::WatchError(s) => s,
+            _ => return false,
+        };
+        if !matches!(status.code, 401 | 403) || self.refusal_said {
+            return false;
+        }
+        self.refusal_said = true;
+        true
     }
 }
 
@@ -200,6 +236,22 @@ mod tests {
         let written = || vec![ns("c"), ns("d")];
         assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d"]);
         assert_eq!(seen.present, BTreeSet::from([ns("c")]));
+    }
+
+    #[test]
+    fn a_refused_watch_is_said_once_until_it_works_again() {
+        let api = |code: u16| {
+            let status = kube::core::Status::failure("refused", "Forbidden").with_code(code);
+            watcher::Error::InitialListFailed(kube::Error::Api(Box::new(status)))
+        };
+        let mut health = WatchHealth::default();
+        assert!(!health.refused(&api(500)), "not a refusal");
+        assert!(health.refused(&api(403)));
+        assert!(!health.refused(&watcher::Error::WatchError(Box::new(
+            kube::core::Status::failure("refused", "Forbidden").with_code(403)
+        ))));
+        health.ok();
+        assert!(health.refused(&api(401)), "refused again after working");
     }
 
     #[test]
