@@ -145,9 +145,12 @@ async fn rewrite(ctx: &Context, namespace: &str) {
     }
     let report = {
         let mut state = ctx.reports.lock().await;
+        let Some(report) = restored(&mut state, namespace) else {
+            return;
+        };
         // Under the report lock: a pass deciding what is unwritten sees the deletion.
         ctx.writer.forget(namespace);
-        restored(&mut state, namespace)
+        report
     };
     if let Some(report) = report {
         tracing::info!(namespace = %namespace, "a PolicyReport kube-guardian owns was deleted; writing it again");
@@ -155,11 +158,16 @@ async fn rewrite(ctx: &Context, namespace: &str) {
     }
 }
 
-/// The body to write back into `namespace` after its report was deleted: none while a pass holds
-/// reports back (the pass writes it, as nothing counts as written there any more), nor when no
-/// policy has results there (the report was, or was to be, deleted anyway).
-fn restored(state: &mut ReportState, namespace: &str) -> Option<ReportBody> {
-    (!state.in_pass() && !state.is_empty(namespace)).then(|| state.report(namespace))
+/// What the deletion of `namespace`'s report calls for. `None` when no policy has results there:
+/// the report was, or was to be, deleted (the sweep's own delete, say), so what was written there
+/// stays as it is (forgetting it would have the next pass delete it again). Else what was written
+/// there is forgotten, and the body written back, unless a pass holds reports back (the pass
+/// writes it, as nothing counts as written there any more).
+fn restored(state: &mut ReportState, namespace: &str) -> Option<Option<ReportBody>> {
+    if state.is_empty(namespace) {
+        return None;
+    }
+    Some((!state.in_pass()).then(|| state.report(namespace)))
 }
 
 /// The namespaces holding an owned report, as the watch has shown them.
@@ -258,13 +266,14 @@ mod tests {
     fn a_deleted_report_is_written_back_with_its_rows_outside_a_pass_only() {
         let mut state = ReportState::default();
         state.set_policy("p", results("a", vec![row("p", "x", "r")]));
-        // The pass writes every report itself.
-        assert!(restored(&mut state, "a").is_none());
+        // The pass writes every report itself; what was written is forgotten all the same.
+        assert!(matches!(restored(&mut state, "a"), Some(None)));
         state.pass.finish();
-        let report = restored(&mut state, "a").expect("a's report");
+        let report = restored(&mut state, "a").flatten().expect("a's report");
         assert_eq!(report.body, state.body("a"));
         assert!(!report.empty);
-        // No results there: nothing to write back.
+        // No results there (the sweep deleted its empty report): nothing to write back, and
+        // nothing to forget.
         assert!(restored(&mut state, "b").is_none());
     }
 }
