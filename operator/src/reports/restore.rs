@@ -176,13 +176,17 @@ struct Seen {
     present: BTreeSet<String>,
     /// A relist in progress: the namespaces listed so far.
     listing: BTreeSet<String>,
+    /// A relist in progress: the namespaces written before it began (a write landing later may
+    /// be missing from the list's snapshot without being deleted).
+    written_before: BTreeSet<String>,
 }
 
 impl Seen {
     /// Follows one watch event; returns the namespaces whose report it shows deleted. A list
     /// (the first, or a relist after a watch gap) counts as deleted every report it no longer
-    /// holds and every one `written` (the namespaces this replica wrote) that it does not hold:
-    /// a report written and deleted before the list has no event of its own.
+    /// holds and every one `written` (the namespaces this replica wrote, read as the list
+    /// begins) that it does not hold: a report written and deleted before the list has no event
+    /// of its own.
     fn deleted(
         &mut self,
         event: Event<String>,
@@ -199,6 +203,8 @@ impl Seen {
             }
             Event::Init => {
                 self.listing.clear();
+                // Init comes before the list's first request.
+                self.written_before = written().into_iter().collect();
                 Vec::new()
             }
             Event::InitApply(ns) => {
@@ -209,7 +215,8 @@ impl Seen {
                 let listed = std::mem::take(&mut self.listing);
                 let mut gone: BTreeSet<String> =
                     self.present.difference(&listed).cloned().collect();
-                gone.extend(written().into_iter().filter(|ns| !listed.contains(ns)));
+                let written = std::mem::take(&mut self.written_before);
+                gone.extend(written.into_iter().filter(|ns| !listed.contains(ns)));
                 self.present = listed;
                 gone.into_iter().collect()
             }
@@ -239,9 +246,10 @@ mod tests {
         assert!(seen.deleted(Event::Apply(ns("c")), none).is_empty());
         assert_eq!(seen.deleted(Event::Delete(ns("a")), none), ["a"]);
         // A watch gap hid the deletion of "b", and "d" was written and deleted within it.
-        seen.deleted(Event::Init, none);
+        // "e" was written after the list began: the list need not hold it.
+        seen.deleted(Event::Init, || vec![ns("c"), ns("d")]);
         seen.deleted(Event::InitApply(ns("c")), none);
-        let written = || vec![ns("c"), ns("d")];
+        let written = || vec![ns("c"), ns("d"), ns("e")];
         assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d"]);
         assert_eq!(seen.present, BTreeSet::from([ns("c")]));
     }
