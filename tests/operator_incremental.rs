@@ -10,9 +10,7 @@ use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{self, OperatorProcess};
 use guardian_testenv::policy::TestPolicy;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 
 const PODS: usize = 40;
 
@@ -48,14 +46,7 @@ async fn summary(client: &kube::Client, policy: &str) -> Option<(u64, u64)> {
 
 /// The names of the resources the namespace's PolicyReport lists.
 async fn reported(client: &kube::Client, ns: &str) -> Option<Vec<String>> {
-    let reports: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns,
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
-            "policyreports",
-        ),
-    );
+    let reports = guardian_testenv::policy_reports(client, ns);
     let Some(report) = reports.get_opt("kube-guardian").await.ok()? else {
         return Some(Vec::new());
     };

@@ -6,64 +6,13 @@
 use std::time::Duration;
 
 use guardian_testenv::ControlPlane;
-use guardian_testenv::operator_process::{self, OperatorProcess, OperatorProcessBuilder};
-use guardian_testenv::policy::TestPolicy;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use guardian_testenv::policy_reports as reports;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::Value;
 
-fn operator(cp: &ControlPlane, name: &str) -> OperatorProcessBuilder {
-    OperatorProcess::builder(
-        env!("CARGO_BIN_EXE_kube-guardian"),
-        cp.kubeconfig_path(),
-        cp.context_name(),
-    )
-    .name(name)
-    // No resync within the test: only what the test checks can bring a report back.
-    .resync(Duration::from_secs(3600))
-}
-
-async fn wait_for<T>(what: &str, op: &OperatorProcess, check: impl AsyncFnMut() -> Option<T>) -> T {
-    operator_process::wait_for(what, Duration::from_millis(200), &[op], check).await
-}
-
-/// A namespace holding one privileged Pod, and the policy `<ns>-policy` finding it.
-async fn seeded(cp: &ControlPlane, prefix: &str) -> (kube::Client, String, String) {
-    cp.install_crds().await.expect("CRDs");
-    let client = cp.client().expect("client");
-    let ns = cp.create_namespace(prefix).await.expect("namespace");
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "privileged"},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-            "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
-    let policy = format!("{ns}-policy");
-    TestPolicy::new(&policy)
-        .namespaces([&ns])
-        .rules(["pss-privileged"])
-        .created(&client)
-        .await;
-    (client, ns, policy)
-}
-
-fn reports(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        ns,
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
-            "policyreports",
-        ),
-    )
-}
+#[path = "support/operator_seeded.rs"]
+mod operator_seeded;
+use operator_seeded::{logs_dir, operator, seeded, wait_for};
 
 /// The namespace's report as `(uid, summary, results)`, once it exists.
 async fn report(client: &kube::Client, ns: &str) -> Option<(String, Value, Value)> {
@@ -73,10 +22,6 @@ async fn report(client: &kube::Client, ns: &str) -> Option<(String, Value, Value
         report.data["summary"].clone(),
         report.data["results"].clone(),
     ))
-}
-
-fn logs_dir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("log dir")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,6 +37,8 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
     .expect("the PolicyReport CRD installs");
     let dir = logs_dir();
     let op = operator(cp, "op-restore")
+        // No resync within the test: only what the test checks can bring a report back.
+        .resync(Duration::from_secs(3600))
         .start(dir.path())
         .expect("the operator starts");
     let (uid, summary, results) = wait_for("the report with the privileged Pod", &op, async || {

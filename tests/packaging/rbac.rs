@@ -20,7 +20,7 @@ use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use serde_json::{Value, json};
 
 use crate::support::{apply, find, render};
@@ -143,17 +143,6 @@ async fn allowed_named(
         .expect("SubjectAccessReview")
         .status
         .is_some_and(|s| s.allowed)
-}
-
-fn report_api(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
-    let resource = ApiResource {
-        group: "wgpolicyk8s.io".into(),
-        version: "v1alpha2".into(),
-        api_version: "wgpolicyk8s.io/v1alpha2".into(),
-        kind: "PolicyReport".into(),
-        plural: "policyreports".into(),
-    };
-    Api::namespaced_with(client.clone(), namespace, &resource)
 }
 
 async fn create_policy(client: &kube::Client, name: &str, ns: &str, enforcement: &str) {
@@ -305,7 +294,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     // A report from before reports were labelled: the operator GETs it to tell whether it is
     // its own, then deletes it (no policy has results there).
     let legacy = cp.create_namespace("kg-legacy").await.expect("namespace");
-    report_api(&admin, &legacy)
+    guardian_testenv::policy_reports(&admin, &legacy)
         .create(&PostParams::default(), &legacy_report(&legacy))
         .await
         .expect("legacy report");
@@ -382,7 +371,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     .await;
     // A PolicyReport (server-side apply creates it) and an Event about the policy.
     wait_for("the PolicyReport", &op, async || {
-        report_api(&admin, &ns)
+        guardian_testenv::policy_reports(&admin, &ns)
             .get_opt("kube-guardian")
             .await
             .ok()?
@@ -398,7 +387,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     .await;
 
     wait_for("the unlabelled report to be deleted", &op, async || {
-        let report = report_api(&admin, &legacy)
+        let report = guardian_testenv::policy_reports(&admin, &legacy)
             .get_opt("kube-guardian")
             .await
             .ok()?;
@@ -409,7 +398,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         delete_owner(&admin, &ns, kind, owner).await;
     }
     wait_for("the orphaned children in the report", &op, async || {
-        let report = report_api(&admin, &ns)
+        let report = guardian_testenv::policy_reports(&admin, &ns)
             .get_opt("kube-guardian")
             .await
             .ok()??;
@@ -463,7 +452,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     })
     .await;
     wait_for("the empty PolicyReport to be deleted", &op, async || {
-        let report = report_api(&admin, &ns)
+        let report = guardian_testenv::policy_reports(&admin, &ns)
             .get_opt("kube-guardian")
             .await
             .ok()?;
