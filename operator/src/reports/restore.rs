@@ -87,15 +87,27 @@ async fn rewrite_if_gone(ctx: &Context, namespace: String, unsure: &mut BTreeSet
     let api: Api<PartialObjectMeta<DynamicObject>> =
         Api::namespaced_with(ctx.client.clone(), &namespace, &report_resource());
     match api.get_metadata_opt(REPORT_NAME).await {
+        // Gone; or created again as kube-guardian's since (by someone else, or another
+        // replica), its content unknown: written as this leader has it.
         Ok(None) => rewrite(ctx, &namespace).await,
+        Ok(Some(report)) if claimed_by_us(&report.metadata) => rewrite(ctx, &namespace).await,
         Ok(Some(_)) => {
-            tracing::debug!(namespace = %namespace, "a PolicyReport left kube-guardian's watch but exists (relabelled): left alone");
+            tracing::debug!(namespace = %namespace, "a PolicyReport left kube-guardian's watch but exists under another owner's label: left alone");
         }
         Err(e) => {
             tracing::warn!(namespace = %namespace, error = %crate::error::chain(&e), retry_in = ?RECHECK, "looking up a PolicyReport that left kube-guardian's watch failed");
             unsure.insert(namespace);
         }
     }
+}
+
+/// Whether the report carries kube-guardian's `managed-by` label.
+fn claimed_by_us(report: &kube::core::ObjectMeta) -> bool {
+    report
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(MANAGED_BY_LABEL))
+        .is_some_and(|v| v == MANAGED_BY)
 }
 
 /// Whether a refused watch is to be said: once, until the watch works again.
@@ -252,6 +264,17 @@ mod tests {
         let written = || vec![ns("c"), ns("d"), ns("e")];
         assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d"]);
         assert_eq!(seen.present, BTreeSet::from([ns("c")]));
+    }
+
+    #[test]
+    fn only_a_report_labelled_as_kube_guardian_s_is_written_over() {
+        let labelled = |value: &str| kube::core::ObjectMeta {
+            labels: Some([(MANAGED_BY_LABEL.to_owned(), value.to_owned())].into()),
+            ..Default::default()
+        };
+        assert!(claimed_by_us(&labelled(MANAGED_BY)));
+        assert!(!claimed_by_us(&labelled("other-tool")));
+        assert!(!claimed_by_us(&kube::core::ObjectMeta::default()));
     }
 
     #[test]
