@@ -57,7 +57,7 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
         };
         let event = match event {
             Ok(event) => {
-                health.ok();
+                health.saw(&event);
                 by_namespace(event)
             }
             Err(e) => {
@@ -117,8 +117,12 @@ struct WatchHealth {
 }
 
 impl WatchHealth {
-    fn ok(&mut self) {
-        self.refusal_said = false;
+    /// Follows a watch event. Only a finished list or a watched change shows the watch working:
+    /// the watcher starts every retry of a refused list with `Init`.
+    fn saw<K>(&mut self, event: &Event<K>) {
+        if matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_)) {
+            self.refusal_said = false;
+        }
     }
 
     /// Whether `error` is a refusal (401, 403) not said since the watch last worked.
@@ -289,7 +293,12 @@ mod tests {
         assert!(!health.refused(&watcher::Error::WatchError(Box::new(
             kube::core::Status::failure("refused", "Forbidden").with_code(403)
         ))));
-        health.ok();
+        // A refused list: the watcher starts each retry from Init, which is no sign of working.
+        health.saw(&Event::<String>::Init);
+        assert!(!health.refused(&api(403)), "said once");
+        health.saw(&Event::<String>::Init);
+        assert!(!health.refused(&api(403)), "said once");
+        health.saw(&Event::InitDone::<String>);
         assert!(health.refused(&api(401)), "refused again after working");
     }
 
