@@ -9,6 +9,7 @@
 
 mod api;
 mod body;
+mod lookup_retries;
 mod owned;
 mod restore;
 mod rows;

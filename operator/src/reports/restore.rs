@@ -12,17 +12,18 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
+use tokio::time::Instant;
 
 use super::REPORT_NAME;
 use super::api::{MANAGED_BY, MANAGED_BY_LABEL, report_resource};
 use super::body::ReportBody;
+use super::lookup_retries::LookupRetries;
 use super::state::ReportState;
 use crate::context::Context;
 
@@ -39,18 +40,19 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
     let events = watcher::watcher(api, config).default_backoff();
     let mut events = std::pin::pin!(events);
     let mut seen = Seen::default();
-    // Namespaces whose report could not be looked up: looked up again later.
-    let mut unsure = BTreeSet::new();
+    let mut retries = LookupRetries::default();
     let mut health = WatchHealth::default();
     loop {
+        // Each namespace keeps the deadline it was given: watch events do not put it off.
+        let next_due = retries.next_due();
         let event = tokio::select! {
             event = events.next() => match event {
                 Some(event) => event,
                 None => return,
             },
-            () = tokio::time::sleep(RECHECK), if !unsure.is_empty() => {
-                for namespace in std::mem::take(&mut unsure) {
-                    rewrite_if_gone(&ctx, namespace, &mut unsure).await;
+            () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {
+                for namespace in retries.due(Instant::now()) {
+                    rewrite_if_gone(&ctx, namespace, &mut retries).await;
                 }
                 continue;
             }
@@ -70,23 +72,27 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
             }
         };
         for namespace in seen.deleted(event, || ctx.writer.written_namespaces()) {
-            rewrite_if_gone(&ctx, namespace, &mut unsure).await;
+            rewrite_if_gone(&ctx, namespace, &mut retries).await;
         }
     }
 }
 
-/// The wait before looking up again a report whose lookup failed.
-const RECHECK: Duration = Duration::from_secs(5);
-
 /// The leader writes `namespace`'s report again if it is gone: a report that left the watch by
-/// a relabelling (another tool's now) is left alone. A failed lookup adds it to `unsure`.
-async fn rewrite_if_gone(ctx: &Context, namespace: String, unsure: &mut BTreeSet<String>) {
-    if !ctx.is_leader() {
+/// a relabelling (another tool's now) is left alone. A failed lookup is tried again later.
+async fn rewrite_if_gone(ctx: &Context, namespace: String, retries: &mut LookupRetries) {
+    // No rows there (the sweep deleted its empty report, say): nothing to write back, so no
+    // lookup either.
+    if !ctx.is_leader() || ctx.reports.lock().await.is_empty(&namespace) {
+        retries.forget(&namespace);
         return;
     }
     let api: Api<PartialObjectMeta<DynamicObject>> =
         Api::namespaced_with(ctx.client.clone(), &namespace, &report_resource());
-    match api.get_metadata_opt(REPORT_NAME).await {
+    let found = api.get_metadata_opt(REPORT_NAME).await;
+    if found.is_ok() {
+        retries.forget(&namespace);
+    }
+    match found {
         // Gone; or created again as kube-guardian's since (by someone else, or another
         // replica), its content unknown: written as this leader has it.
         Ok(None) => rewrite(ctx, &namespace).await,
@@ -95,8 +101,11 @@ async fn rewrite_if_gone(ctx: &Context, namespace: String, unsure: &mut BTreeSet
             tracing::debug!(namespace = %namespace, "a PolicyReport left kube-guardian's watch but exists under another owner's label: left alone");
         }
         Err(e) => {
-            tracing::warn!(namespace = %namespace, error = %crate::error::chain(&e), retry_in = ?RECHECK, "looking up a PolicyReport that left kube-guardian's watch failed");
-            unsure.insert(namespace);
+            if retries.failed(&namespace, Instant::now()) {
+                tracing::warn!(namespace = %namespace, error = %crate::error::chain(&e), "looking up a PolicyReport that left kube-guardian's watch failed; looking it up again, less often each time (said again only after a lookup there works)");
+            } else {
+                tracing::debug!(namespace = %namespace, error = %e, "looking up a PolicyReport that left kube-guardian's watch failed again");
+            }
         }
     }
 }
