@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,28 +18,35 @@ use crate::reports::tests::{results, row};
 /// When the API server refused each request.
 type Refusals = Arc<Mutex<Vec<Instant>>>;
 
+/// What the fake API server saw.
+#[derive(Clone, Default)]
+struct Seen {
+    /// When each request about namespace `stuck` was refused.
+    stuck_refusals: Refusals,
+    /// How many requests about namespace `ending` came.
+    ending_requests: Arc<AtomicUsize>,
+}
+
 /// An API server that forbids every request about namespace `stuck` (a plain 403, as RBAC or an
-/// admission policy answers), noting when; answers every request about namespace `ending` as
-/// for a namespace being deleted (its first write excepted), noting it too; and accepts every
-/// other report write. The context leads while the
-/// returned sender lives.
-async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
+/// admission policy answers), noting when; answers the second request about namespace `ending`
+/// as for a namespace being deleted, and the others as for a namespace there (before its
+/// deletion, and created again after it), counting them; and accepts every other report write.
+/// The context leads while the returned sender lives.
+async fn forbidding_stuck() -> (Arc<Context>, Seen, watch::Sender<bool>) {
     forbidding_stuck_gated(Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))).await
 }
 
 /// As [`forbidding_stuck`], each refusal answered only once `gate` gives a permit.
-async fn forbidding_stuck_gated(
-    gate: Arc<Semaphore>,
-) -> (Arc<Context>, Refusals, watch::Sender<bool>) {
+async fn forbidding_stuck_gated(gate: Arc<Semaphore>) -> (Arc<Context>, Seen, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listener");
     let url = format!("http://{}", listener.local_addr().expect("address"));
-    let refused = Refusals::default();
-    let counted = refused.clone();
+    let seen = Seen::default();
+    let counted = seen.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let refused = counted.clone();
+            let seen = counted.clone();
             let gate = gate.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
@@ -55,12 +63,8 @@ async fn forbidding_stuck_gated(
                         r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
                     )
                 } else if request.contains("/namespaces/ending/") {
-                    let first = {
-                        let mut refused = refused.lock().expect("refusals");
-                        refused.push(Instant::now());
-                        refused.len() == 1
-                    };
-                    if first {
+                    let nth = seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    if nth != 2 {
                         ("200 OK", "{}")
                     } else {
                         // As the API server's NamespaceLifecycle admission answers.
@@ -70,7 +74,10 @@ async fn forbidding_stuck_gated(
                         )
                     }
                 } else if request.contains("/namespaces/stuck/") {
-                    refused.lock().expect("refusals").push(Instant::now());
+                    seen.stuck_refusals
+                        .lock()
+                        .expect("refusals")
+                        .push(Instant::now());
                     if let Ok(permit) = gate.acquire().await {
                         permit.forget();
                     }
@@ -95,12 +102,12 @@ async fn forbidding_stuck_gated(
     let config = kube::Config::new(url.parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
     let (leader, rx) = watch::channel(true);
-    (Context::offline(client, rx), refused, leader)
+    (Context::offline(client, rx), seen, leader)
 }
 
 #[tokio::test]
 async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other() {
-    let (ctx, refused, _leader) = forbidding_stuck().await;
+    let (ctx, seen, _leader) = forbidding_stuck().await;
     // The pass is over: reconciles hand their reports over themselves.
     ctx.reports.lock().await.pass.finish();
     let due = update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
@@ -152,7 +159,7 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let times = refused.lock().expect("refusals").clone();
+    let times = seen.stuck_refusals.lock().expect("refusals").clone();
     assert!(times.len() >= 3, "{times:?}");
     for pair in times.windows(2) {
         assert!(
@@ -165,7 +172,7 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
 
 #[tokio::test]
 async fn a_namespace_being_deleted_is_not_an_error_and_a_recreated_one_gets_its_report() {
-    let (ctx, requests, _leader) = forbidding_stuck().await;
+    let (ctx, seen, _leader) = forbidding_stuck().await;
     ctx.reports.lock().await.pass.finish();
     let settle = || async {
         tokio::time::timeout(
@@ -192,18 +199,20 @@ async fn a_namespace_being_deleted_is_not_an_error_and_a_recreated_one_gets_its_
         "{}",
         ctx.metrics.render()
     );
-    assert_eq!(requests.lock().expect("requests").len(), 2);
+    assert_eq!(seen.ending_requests.load(Ordering::SeqCst), 2);
     // Re-created with the first content: written, though that content was written before.
     let due = update_reports("p", results("ending", vec![row("p", "x", "r")]), &ctx).await;
+    let recreated = due[0].clone();
     hand_over(due, &ctx);
-    settle().await;
-    assert_eq!(requests.lock().expect("requests").len(), 3);
+    assert!(matches!(settle().await, Settled::Idle));
+    assert_eq!(seen.ending_requests.load(Ordering::SeqCst), 3);
+    assert!(ctx.writer.is_written(&recreated));
     ctx.writer.stop();
 }
 
 #[tokio::test]
 async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_open() {
-    let (ctx, refused, _leader) = forbidding_stuck().await;
+    let (ctx, seen, _leader) = forbidding_stuck().await;
     // Both namespaces' results recorded during the pass (no live policy is left to evaluate).
     update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
     update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
@@ -213,7 +222,7 @@ async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_ope
         .expect("the pass finished");
     assert_eq!(finished, Finished::Written);
     assert!(!ctx.reports.lock().await.pass.running(), "the pass is over");
-    assert!(!refused.lock().expect("refusals").is_empty());
+    assert!(!seen.stuck_refusals.lock().expect("refusals").is_empty());
     let b = ctx.reports.lock().await.report("b");
     assert!(
         ctx.writer.is_written(&b),
@@ -225,7 +234,7 @@ async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_ope
 #[tokio::test]
 async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it_finish() {
     let gate = Arc::new(Semaphore::new(0));
-    let (ctx, refused, _leader) = forbidding_stuck_gated(gate.clone()).await;
+    let (ctx, seen, _leader) = forbidding_stuck_gated(gate.clone()).await;
     update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
     let pass = tokio::spawn({
         let ctx = ctx.clone();
@@ -234,7 +243,7 @@ async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it
     // The first write of "stuck" is at the server: its content changes before it is refused,
     // so the pass finds new content due for a namespace it already counts as failing.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while refused.lock().expect("refusals").is_empty() {
+    while seen.stuck_refusals.lock().expect("refusals").is_empty() {
         assert!(Instant::now() < deadline, "stuck was never written");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
