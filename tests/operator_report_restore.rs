@@ -65,14 +65,16 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
     let other_tool = serde_json::json!({
         "metadata": {"labels": {"app.kubernetes.io/managed-by": "other-tool"}}
     });
-    reports(&client, &ns)
+    let relabelled_version = reports(&client, &ns)
         .patch(
             "kube-guardian",
             &PatchParams::default(),
             &Patch::Merge(&other_tool),
         )
         .await
-        .expect("relabel the report");
+        .expect("relabel the report")
+        .metadata
+        .resource_version;
     // The watch shows events in order: once the other namespace's deleted report is written
     // again, the operator has handled the relabelling.
     let (other_uid, _, _) = wait_for("the other namespace's report", &op, async || {
@@ -93,6 +95,11 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
         .get("kube-guardian")
         .await
         .expect("the relabelled report");
+    // Not written at all (a write keeping the other label would still change its version).
+    assert_eq!(
+        relabelled.metadata.resource_version, relabelled_version,
+        "the relabelled report is not written"
+    );
     assert_eq!(
         relabelled.metadata.labels.unwrap_or_default()["app.kubernetes.io/managed-by"],
         "other-tool",
