@@ -9,9 +9,12 @@ use guardian_testenv::operator_process::OperatorProcess;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 
+#[path = "support/operator_run.rs"]
+mod operator_run;
 #[path = "support/operator_seeded.rs"]
 mod operator_seeded;
-use operator_seeded::{logs_dir, operator, seeded, wait_for};
+use operator_run::{logs_dir, operator, wait_for};
+use operator_seeded::seeded;
 
 /// Whether an Event about `policy` from kube-guardian was stored.
 async fn event_about(client: &kube::Client, policy: &str) -> Option<Event> {

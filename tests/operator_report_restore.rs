@@ -10,9 +10,12 @@ use guardian_testenv::policy_reports as reports;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::Value;
 
+#[path = "support/operator_run.rs"]
+mod operator_run;
 #[path = "support/operator_seeded.rs"]
 mod operator_seeded;
-use operator_seeded::{logs_dir, operator, seeded, wait_for};
+use operator_run::{logs_dir, operator, wait_for};
+use operator_seeded::seeded;
 
 /// The namespace's report as `(uid, summary, results)`, once it exists.
 async fn report(client: &kube::Client, ns: &str) -> Option<(String, Value, Value)> {
