@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::ControlPlane;
-use guardian_testenv::operator_process::{self, OperatorProcess};
+use guardian_testenv::operator_process::OperatorProcess;
 use guardian_testenv::policy::TestPolicy;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+
+#[path = "support/operator_run.rs"]
+mod operator_run;
+use operator_run::{logs_dir, operator, wait_for};
 
 const PODS: usize = 40;
 
@@ -20,10 +22,6 @@ fn evaluated(op: &OperatorProcess, path: &str) -> Option<f64> {
     op.metric(&format!(
         "kube_guardian_objects_evaluated_total{{path=\"{path}\"}}"
     ))
-}
-
-async fn wait_for<T>(what: &str, op: &OperatorProcess, check: impl AsyncFnMut() -> Option<T>) -> T {
-    operator_process::wait_for(what, Duration::from_millis(100), &[op], check).await
 }
 
 /// Waits for the operator's report pass: every cache listed and every live policy evaluated.
@@ -48,14 +46,7 @@ async fn summary(client: &kube::Client, policy: &str) -> Option<(u64, u64)> {
 
 /// The names of the resources the namespace's PolicyReport lists.
 async fn reported(client: &kube::Client, ns: &str) -> Option<Vec<String>> {
-    let reports: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns,
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
-            "policyreports",
-        ),
-    );
+    let reports = guardian_testenv::policy_reports(client, ns);
     let Some(report) = reports.get_opt("kube-guardian").await.ok()? else {
         return Some(Vec::new());
     };
@@ -92,16 +83,11 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
             .await
             .expect("pod");
     }
-    let dir = tempfile::tempdir().expect("log dir");
-    let op = OperatorProcess::builder(
-        env!("CARGO_BIN_EXE_kube-guardian"),
-        cp.kubeconfig_path(),
-        cp.context_name(),
-    )
-    .name("incr")
-    .resync(Duration::from_secs(600))
-    .start(dir.path())
-    .expect("the operator starts");
+    let dir = logs_dir();
+    let op = operator(cp, "incr")
+        .resync(Duration::from_secs(600))
+        .start(dir.path())
+        .expect("the operator starts");
     converged(&op).await;
     let name = format!("{ns}-tags");
     TestPolicy::new(&name)

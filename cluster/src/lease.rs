@@ -14,6 +14,8 @@
 
 use ring::digest::{SHA256, digest};
 
+use crate::names::{HASH_LEN, dns_part, with_hashed_tail};
+
 /// The Lease an operator holds unless `--lease-name` says otherwise. Renaming it would leave
 /// every running operator's Lease behind on upgrade.
 pub const DEFAULT_LEASE_NAME: &str = "kube-guardian-operator";
@@ -30,9 +32,6 @@ const MAX_NAME: usize = 253;
 
 /// The longest label value.
 const MAX_LABEL: usize = 63;
-
-/// Hex digits of a hash that stands for shortened or changed text.
-const HASH_LEN: usize = 8;
 
 /// The longest election Lease name the operator accepts: its candidate records' names keep
 /// `<lease>-candidate-` whole and need room for at least a hash of the pod after it.
@@ -114,35 +113,7 @@ pub fn candidate_name(lease_name: &str, pod: &str) -> String {
     if plain {
         return format!("{prefix}{pod}");
     }
-    let hash = format!("{:08x}", fnv1a(pod) & 0xffff_ffff);
-    let head = dns_part(pod, room.saturating_sub(HASH_LEN + 1));
-    if head.is_empty() {
-        format!("{prefix}{hash}")
-    } else {
-        format!("{prefix}{head}-{hash}")
-    }
-}
-
-/// `text` lowercased, every character but `a-z`, `0-9` and `-` replaced by `-`, cut to `max`
-/// characters, without leading or trailing `-`.
-fn dns_part(text: &str, max: usize) -> String {
-    let mut part: String = text
-        .chars()
-        .map(|c| match c.to_ascii_lowercase() {
-            c @ ('a'..='z' | '0'..='9' | '-') => c,
-            _ => '-',
-        })
-        .take(max)
-        .collect();
-    part.truncate(part.trim_end_matches('-').len());
-    part.trim_start_matches('-').to_owned()
-}
-
-/// FNV-1a: a hash that is the same in every process and release (std's is randomly keyed).
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    format!("{prefix}{}", with_hashed_tail(pod, room))
 }
 
 #[cfg(test)]

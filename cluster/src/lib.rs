@@ -19,6 +19,7 @@ pub mod kinds;
 pub mod kubeconfig;
 pub mod lease;
 pub mod logging;
+pub mod names;
 pub mod operator_state;
 pub mod set;
 pub mod snapshot;

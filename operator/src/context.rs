@@ -111,7 +111,7 @@ impl Context {
             Arc::new(WorkloadCache::default()),
             Arc::new(NamespaceCache::default()),
             Metrics::new().expect("metrics"),
-            EventPublisher::new(client, "test".into()),
+            EventPublisher::new(client, "test"),
             leader,
             Duration::from_secs(300),
             (Duration::from_millis(20), Duration::from_millis(80)),

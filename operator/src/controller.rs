@@ -162,7 +162,7 @@ pub async fn run(
         workloads.clone(),
         namespaces.clone(),
         metrics,
-        EventPublisher::new(client.clone(), options.identity.clone()),
+        EventPublisher::new(client.clone(), &options.identity),
         leader.clone(),
         options.resync,
         options.report_retry,
@@ -254,6 +254,14 @@ pub async fn run(
         let converge = converge::run(ctx.clone(), leader.clone(), synced_rx, refs_tx.clone());
         async move {
             converge.await;
+            std::future::pending::<()>().await;
+        }
+    };
+    // A PolicyReport deleted by someone else is written again by the leader.
+    let restore_task = {
+        let restore = crate::reports::restore_deleted(ctx.clone());
+        async move {
+            restore.await;
             std::future::pending::<()>().await;
         }
     };
@@ -369,6 +377,7 @@ pub async fn run(
         () = controller => {}
         () = workload_task => {}
         () = converge_task => {}
+        () = restore_task => {}
         () = rebuild_task => {}
     }
     // Pending report writes are dropped: the next leader's pass writes every report.

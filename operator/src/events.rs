@@ -4,7 +4,7 @@
 //! minute has passed or the policy is deleted, so its memory is bounded by the events of the last
 //! minute. kube's recorder keeps its own series cache, which drops entries after 6 minutes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,11 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 /// The same reason is not repeated for a policy more often than this.
 const MIN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The longest `reportingInstance` the API server accepts in an Event (events.k8s.io
+/// validation). The instance is the replica's identity, its pod's name (up to 253 characters)
+/// and a suffix: a longer one is cut, its tail replaced by a hash.
+const MAX_INSTANCE: usize = 128;
 
 /// A transition worth telling `kubectl describe` readers about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,13 +48,25 @@ impl Transition {
     }
 }
 
+/// The longest policy name an Event can be about: kube's recorder names an Event
+/// `<policy>.<nanoseconds in hex, 16 digits>`, and an Event's name is at most 253 characters.
+const MAX_POLICY_NAME: usize = 253 - 17;
+
 /// When each (policy, transition) last published, within the last [`MIN_INTERVAL`].
 #[derive(Debug, Default)]
 struct RateLimit {
     last: HashMap<(String, Transition), Instant>,
+    /// The policies named too long for an Event, said once each.
+    too_long: HashSet<String>,
 }
 
 impl RateLimit {
+    /// `None` when an Event about `policy` can be named; else whether to say so (the first
+    /// time only).
+    fn too_long(&mut self, policy: &str) -> Option<bool> {
+        (policy.len() > MAX_POLICY_NAME).then(|| self.too_long.insert(policy.to_owned()))
+    }
+
     /// True (and noted) unless the same transition was let through for the policy within the
     /// interval. Expired entries go on the way, so the map never outgrows one interval's events.
     fn allow(&mut self, policy: &str, transition: Transition, now: Instant) -> bool {
@@ -65,10 +82,12 @@ impl RateLimit {
 
     fn forget(&mut self, policy: &str) {
         self.last.retain(|(p, _), _| p != policy);
+        self.too_long.remove(policy);
     }
 
     fn retain_policies(&mut self, live: &dyn Fn(&str) -> bool) {
         self.last.retain(|(p, _), _| live(p));
+        self.too_long.retain(|p| live(p));
     }
 }
 
@@ -85,10 +104,11 @@ impl std::fmt::Debug for EventPublisher {
 }
 
 impl EventPublisher {
-    pub fn new(client: Client, instance: String) -> Self {
+    /// `instance`: the replica's identity, cut to what an Event holds.
+    pub fn new(client: Client, instance: &str) -> Self {
         let reporter = Reporter {
             controller: "kube-guardian".to_owned(),
-            instance: Some(instance),
+            instance: Some(reporting_instance(instance)),
         };
         EventPublisher {
             recorder: Recorder::new(client, reporter),
@@ -115,10 +135,17 @@ impl EventPublisher {
     /// Failures are logged, never fatal: events are a courtesy, not state.
     pub async fn publish(&self, policy: &GuardianPolicy, transition: Transition, note: String) {
         let name = policy.meta().name.clone().unwrap_or_default();
-        let allowed = self
-            .limit
-            .lock()
-            .is_ok_and(|mut limit| limit.allow(&name, transition, Instant::now()));
+        let (too_long, allowed) = match self.limit.lock() {
+            Ok(mut limit) => {
+                let too_long = limit.too_long(&name);
+                let allowed = too_long.is_none() && limit.allow(&name, transition, Instant::now());
+                (too_long, allowed)
+            }
+            Err(_) => (None, false),
+        };
+        if too_long == Some(true) {
+            tracing::warn!(policy = %name, "publishing no Events about this GuardianPolicy: its name is longer than the {MAX_POLICY_NAME} characters an Event's name leaves for it (its status and metrics still say everything)");
+        }
         if !allowed {
             return;
         }
@@ -135,9 +162,47 @@ impl EventPublisher {
     }
 }
 
+/// The Events' `reportingInstance` for a replica's identity: as it is when it fits, else its
+/// head and a hash of the whole (so two replicas of long pod names still tell apart).
+fn reporting_instance(identity: &str) -> String {
+    guardian_cluster::names::fit(identity, MAX_INSTANCE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reporting_instance_fits_an_event_for_any_pod_name() {
+        assert_eq!(reporting_instance("op-a-0a1b2c3d"), "op-a-0a1b2c3d");
+        let pod = "p".repeat(253);
+        let (a, b) = (
+            reporting_instance(&format!("{pod}-0a1b2c3d")),
+            reporting_instance(&format!("{pod}-0a1b2c3e")),
+        );
+        assert!(a.len() <= MAX_INSTANCE && a.starts_with("ppp"), "{a}");
+        assert_ne!(a, b, "two replicas of one long pod name");
+    }
+
+    #[test]
+    fn a_policy_named_too_long_for_an_event_is_said_once() {
+        let mut limit = RateLimit::default();
+        let longest = "p".repeat(MAX_POLICY_NAME);
+        // As kube's recorder names the Event now: it fits.
+        let since_epoch = std::time::UNIX_EPOCH.elapsed().expect("a clock after 1970");
+        let nanos = format!("{:x}", since_epoch.as_nanos());
+        assert!(format!("{longest}.{nanos}").len() <= 253);
+        assert_eq!(limit.too_long(&longest), None);
+        let long = "p".repeat(MAX_POLICY_NAME + 1);
+        assert_eq!(limit.too_long(&long), Some(true));
+        assert_eq!(limit.too_long(&long), Some(false));
+        limit.forget(&long);
+        assert_eq!(
+            limit.too_long(&long),
+            Some(true),
+            "a new policy of that name"
+        );
+    }
 
     #[test]
     fn one_event_per_policy_and_reason_a_minute() {

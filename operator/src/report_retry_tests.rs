@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,26 +18,35 @@ use crate::reports::tests::{results, row};
 /// When the API server refused each request.
 type Refusals = Arc<Mutex<Vec<Instant>>>;
 
-/// An API server that forbids every request about namespace `stuck` (as for a namespace being
-/// deleted), noting when, and accepts every other report write. The context leads while the
-/// returned sender lives.
-async fn forbidding_stuck() -> (Arc<Context>, Refusals, watch::Sender<bool>) {
+/// What the fake API server saw.
+#[derive(Clone, Default)]
+struct Seen {
+    /// When each request about namespace `stuck` was refused.
+    stuck_refusals: Refusals,
+    /// How many requests about namespace `ending` came.
+    ending_requests: Arc<AtomicUsize>,
+}
+
+/// An API server that forbids every request about namespace `stuck` (a plain 403, as RBAC or an
+/// admission policy answers), noting when; answers the second request about namespace `ending`
+/// as for a namespace being deleted, and the others as for a namespace there (before its
+/// deletion, and created again after it), counting them; and accepts every other report write.
+/// The context leads while the returned sender lives.
+async fn forbidding_stuck() -> (Arc<Context>, Seen, watch::Sender<bool>) {
     forbidding_stuck_gated(Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))).await
 }
 
 /// As [`forbidding_stuck`], each refusal answered only once `gate` gives a permit.
-async fn forbidding_stuck_gated(
-    gate: Arc<Semaphore>,
-) -> (Arc<Context>, Refusals, watch::Sender<bool>) {
+async fn forbidding_stuck_gated(gate: Arc<Semaphore>) -> (Arc<Context>, Seen, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listener");
     let url = format!("http://{}", listener.local_addr().expect("address"));
-    let refused = Refusals::default();
-    let counted = refused.clone();
+    let seen = Seen::default();
+    let counted = seen.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let refused = counted.clone();
+            let seen = counted.clone();
             let gate = gate.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
@@ -52,8 +62,22 @@ async fn forbidding_stuck_gated(
                         "200 OK",
                         r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
                     )
+                } else if request.contains("/namespaces/ending/") {
+                    let nth = seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    if nth != 2 {
+                        ("200 OK", "{}")
+                    } else {
+                        // As the API server's NamespaceLifecycle admission answers.
+                        (
+                            "403 Forbidden",
+                            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" is forbidden: unable to create new content in namespace ending because it is being terminated","reason":"Forbidden","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports","causes":[{"reason":"NamespaceTerminating","message":"namespace ending is being terminated","field":"metadata.namespace"}]},"code":403}"#,
+                        )
+                    }
                 } else if request.contains("/namespaces/stuck/") {
-                    refused.lock().expect("refusals").push(Instant::now());
+                    seen.stuck_refusals
+                        .lock()
+                        .expect("refusals")
+                        .push(Instant::now());
                     if let Ok(permit) = gate.acquire().await {
                         permit.forget();
                     }
@@ -78,12 +102,12 @@ async fn forbidding_stuck_gated(
     let config = kube::Config::new(url.parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
     let (leader, rx) = watch::channel(true);
-    (Context::offline(client, rx), refused, leader)
+    (Context::offline(client, rx), seen, leader)
 }
 
 #[tokio::test]
 async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other() {
-    let (ctx, refused, _leader) = forbidding_stuck().await;
+    let (ctx, seen, _leader) = forbidding_stuck().await;
     // The pass is over: reconciles hand their reports over themselves.
     ctx.reports.lock().await.pass.finish();
     let due = update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
@@ -135,7 +159,7 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let times = refused.lock().expect("refusals").clone();
+    let times = seen.stuck_refusals.lock().expect("refusals").clone();
     assert!(times.len() >= 3, "{times:?}");
     for pair in times.windows(2) {
         assert!(
@@ -147,8 +171,48 @@ async fn a_namespace_whose_write_keeps_failing_is_retried_and_holds_up_no_other(
 }
 
 #[tokio::test]
+async fn a_namespace_being_deleted_is_not_an_error_and_a_recreated_one_gets_its_report() {
+    let (ctx, seen, _leader) = forbidding_stuck().await;
+    ctx.reports.lock().await.pass.finish();
+    let settle = || async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            ctx.writer.settled(&["ending".to_owned()]),
+        )
+        .await
+        .expect("settled within 60 s")
+    };
+    let due = update_reports("p", results("ending", vec![row("p", "x", "r")]), &ctx).await;
+    let first = due[0].clone();
+    hand_over(due, &ctx);
+    assert!(matches!(settle().await, Settled::Idle));
+    assert!(ctx.writer.is_written(&first));
+    // The namespace is being deleted: its next write is refused, which is nothing to retry.
+    let due = update_reports("p", results("ending", vec![row("p", "y", "r")]), &ctx).await;
+    hand_over(due, &ctx);
+    assert!(
+        matches!(settle().await, Settled::Idle),
+        "not failed, not retried"
+    );
+    assert!(
+        !ctx.metrics.render().contains(r#"kind="report_write""#),
+        "{}",
+        ctx.metrics.render()
+    );
+    assert_eq!(seen.ending_requests.load(Ordering::SeqCst), 2);
+    // Re-created with the first content: written, though that content was written before.
+    let due = update_reports("p", results("ending", vec![row("p", "x", "r")]), &ctx).await;
+    let recreated = due[0].clone();
+    hand_over(due, &ctx);
+    assert!(matches!(settle().await, Settled::Idle));
+    assert_eq!(seen.ending_requests.load(Ordering::SeqCst), 3);
+    assert!(ctx.writer.is_written(&recreated));
+    ctx.writer.stop();
+}
+
+#[tokio::test]
 async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_open() {
-    let (ctx, refused, _leader) = forbidding_stuck().await;
+    let (ctx, seen, _leader) = forbidding_stuck().await;
     // Both namespaces' results recorded during the pass (no live policy is left to evaluate).
     update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
     update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
@@ -158,7 +222,7 @@ async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_ope
         .expect("the pass finished");
     assert_eq!(finished, Finished::Written);
     assert!(!ctx.reports.lock().await.pass.running(), "the pass is over");
-    assert!(!refused.lock().expect("refusals").is_empty());
+    assert!(!seen.stuck_refusals.lock().expect("refusals").is_empty());
     let b = ctx.reports.lock().await.report("b");
     assert!(
         ctx.writer.is_written(&b),
@@ -170,7 +234,7 @@ async fn a_namespace_whose_write_keeps_failing_does_not_hold_the_report_pass_ope
 #[tokio::test]
 async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it_finish() {
     let gate = Arc::new(Semaphore::new(0));
-    let (ctx, refused, _leader) = forbidding_stuck_gated(gate.clone()).await;
+    let (ctx, seen, _leader) = forbidding_stuck_gated(gate.clone()).await;
     update_reports("p", results("stuck", vec![row("p", "x", "r")]), &ctx).await;
     let pass = tokio::spawn({
         let ctx = ctx.clone();
@@ -179,7 +243,7 @@ async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it
     // The first write of "stuck" is at the server: its content changes before it is refused,
     // so the pass finds new content due for a namespace it already counts as failing.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while refused.lock().expect("refusals").is_empty() {
+    while seen.stuck_refusals.lock().expect("refusals").is_empty() {
         assert!(Instant::now() < deadline, "stuck was never written");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -4,11 +4,14 @@
 //!
 //! Reconciles update the rows and build each changed namespace's body under the report lock
 //! ([`ReportState`]); the [`ReportWriter`] writes them outside it, one write in flight per
-//! namespace, the latest body only, retried with backoff.
+//! namespace, the latest body only, retried with backoff. A report deleted by someone else is
+//! written again at once ([`restore_deleted`]).
 
 mod api;
 mod body;
+mod lookup_retries;
 mod owned;
+mod restore;
 mod rows;
 mod state;
 mod writer;
@@ -16,6 +19,7 @@ mod writer;
 pub use api::{MANAGED_BY, MANAGED_BY_LABEL, write};
 pub use body::{ReportBody, fingerprint};
 pub use owned::owned_namespaces;
+pub use restore::restore_deleted;
 pub use rows::{NamespaceRows, PolicyRows, ReportResult};
 pub use state::ReportState;
 pub use writer::{FIRST_RETRY, MAX_RETRY, ReportWriter, Settled, WriteFn};

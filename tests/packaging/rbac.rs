@@ -19,9 +19,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use crate::rbac_access::access_reviews_show_what_it_cannot_do;
 use crate::rbac_identity::{assert_not_refused, install_identity, sa_client, token, wait_for};
 use crate::rbac_leases::lease_writes_are_narrowed;
-use crate::rbac_objects::{
-    create_policy, delete_owner, legacy_report, privileged_pod, report_api, seed_owned,
-};
+use crate::rbac_objects::{create_policy, delete_owner, legacy_report, privileged_pod, seed_owned};
 use crate::support::render;
 
 /// The longest lease name the operator accepts: its candidate records' label is a hash and the
@@ -67,7 +65,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     // A report from before reports were labelled: the operator GETs it to tell whether it is
     // its own, then deletes it (no policy has results there).
     let legacy = cp.create_namespace("kg-legacy").await.expect("namespace");
-    report_api(&admin, &legacy)
+    guardian_testenv::policy_reports(&admin, &legacy)
         .create(&PostParams::default(), &legacy_report(&legacy))
         .await
         .expect("legacy report");
@@ -144,7 +142,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     .await;
     // A PolicyReport (server-side apply creates it) and an Event about the policy.
     wait_for("the PolicyReport", &op, async || {
-        report_api(&admin, &ns)
+        guardian_testenv::policy_reports(&admin, &ns)
             .get_opt("kube-guardian")
             .await
             .ok()?
@@ -160,7 +158,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     .await;
 
     wait_for("the unlabelled report to be deleted", &op, async || {
-        let report = report_api(&admin, &legacy)
+        let report = guardian_testenv::policy_reports(&admin, &legacy)
             .get_opt("kube-guardian")
             .await
             .ok()?;
@@ -171,7 +169,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         delete_owner(&admin, &ns, kind, owner).await;
     }
     wait_for("the orphaned children in the report", &op, async || {
-        let report = report_api(&admin, &ns)
+        let report = guardian_testenv::policy_reports(&admin, &ns)
             .get_opt("kube-guardian")
             .await
             .ok()??;
@@ -225,7 +223,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     })
     .await;
     wait_for("the empty PolicyReport to be deleted", &op, async || {
-        let report = report_api(&admin, &ns)
+        let report = guardian_testenv::policy_reports(&admin, &ns)
             .get_opt("kube-guardian")
             .await
             .ok()?;

@@ -70,6 +70,9 @@ pub(crate) async fn access_reviews_show_what_it_cannot_do(
             None,
         ),
         ("create", "wgpolicyk8s.io", "policyreports", Some(ns)),
+        // The restore watch: without it a report deleted by hand stays deleted.
+        ("watch", "wgpolicyk8s.io", "policyreports", None),
+        ("get", "wgpolicyk8s.io", "policyreports", Some(ns)),
     ] {
         assert!(
             allowed(admin, user, verb, group, resource, namespace).await,

@@ -5,21 +5,10 @@ use guardian_core::crd::GuardianPolicy;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use serde_json::{Value, json};
 
 use crate::support::apply;
-
-pub(crate) fn report_api(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
-    let resource = ApiResource {
-        group: "wgpolicyk8s.io".into(),
-        version: "v1alpha2".into(),
-        api_version: "wgpolicyk8s.io/v1alpha2".into(),
-        kind: "PolicyReport".into(),
-        plural: "policyreports".into(),
-    };
-    Api::namespaced_with(client.clone(), namespace, &resource)
-}
 
 pub(crate) async fn create_policy(client: &kube::Client, name: &str, ns: &str, enforcement: &str) {
     let policy: GuardianPolicy = serde_json::from_value(json!({

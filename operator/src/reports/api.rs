@@ -69,6 +69,14 @@ pub(super) fn crd_missing(status: &kube::core::Status) -> bool {
     status.reason != "NotFound"
 }
 
+/// The API server's refusal to create content in a namespace being deleted (a 403 whose details
+/// carry the cause `NamespaceTerminating`, from its NamespaceLifecycle admission), as opposed to a
+/// 403 from RBAC or an admission policy.
+pub(super) fn namespace_terminating(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(s) if s.code == 403
+        && s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")))
+}
+
 fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {

@@ -30,8 +30,8 @@ pub type WriteFn = Arc<
 
 /// The first wait before retrying a failed report write; it doubles with each failure.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// The longest wait between retries: a namespace refusing writes (being deleted, an admission
-/// policy) costs one request per this period.
+/// The longest wait between retries: a namespace refusing writes (RBAC, an admission policy)
+/// costs one request per this period. A namespace being deleted is not retried.
 pub const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// What a pass waiting on its writes found.
@@ -76,6 +76,9 @@ struct Slot {
     failed: Option<Arc<kube::Error>>,
     /// Waiting out a retry's backoff: a different body (or a new term) ends the wait at once.
     backing_off: bool,
+    /// The report was deleted by someone else while an attempt was in flight: that attempt may
+    /// have landed before the deletion, so it does not count as written.
+    forgotten: bool,
     wake: Arc<Notify>,
 }
 
@@ -181,6 +184,22 @@ impl ReportWriter {
         }
     }
 
+    /// Forgets what was written for `namespace`: its report was deleted by someone else, so the
+    /// next body handed over is written even if it equals the last one written, and an attempt
+    /// in flight now (which may have landed before the deletion) does not count as written.
+    pub fn forget(&self, namespace: &str) {
+        let mut slots = self.inner.lock();
+        slots.written.remove(namespace);
+        if let Some(slot) = slots.by_namespace.get_mut(namespace) {
+            slot.forgotten = true;
+        }
+    }
+
+    /// The namespaces whose report was written in this term (and not forgotten since).
+    pub fn written_namespaces(&self) -> Vec<String> {
+        self.inner.lock().written.keys().cloned().collect()
+    }
+
     /// Whether the namespace's report was last written as `report` holds it, in this term.
     pub fn is_written(&self, report: &ReportBody) -> bool {
         self.is_written_as(&report.namespace, super::fingerprint(&report.body))
@@ -279,6 +298,8 @@ impl Inner {
         let writing = self.writing();
         let slot = slots.by_namespace.get_mut(ns)?;
         slot.backing_off = false;
+        // No attempt is in flight: the next one starts after any deletion seen so far.
+        slot.forgotten = false;
         loop {
             match slot.next.take().filter(|_| writing) {
                 // Written as it is (a change undone while the last write was in flight).
@@ -317,11 +338,22 @@ impl Inner {
                 slot.failed = None;
                 slots.crd_missing = !written;
                 if written {
-                    slots.written.insert(ns.to_owned(), job.fingerprint);
+                    if !slot.forgotten {
+                        slots.written.insert(ns.to_owned(), job.fingerprint);
+                    }
                 } else {
                     // As before the writer: written with the namespace's next change or pass.
                     self.note_unavailable();
                 }
+                None
+            }
+            Err(e) if super::api::namespace_terminating(&e) => {
+                // The namespace is being deleted, its report with it: nothing to write. What it
+                // held is forgotten, so a namespace created again under that name gets its report.
+                tracing::debug!(namespace = %ns, "not writing a PolicyReport: its namespace is being deleted");
+                slot.failures = 0;
+                slot.failed = None;
+                slots.written.remove(ns);
                 None
             }
             Err(e) => {

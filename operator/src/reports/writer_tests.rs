@@ -343,3 +343,34 @@ async fn after_a_failed_write_the_content_before_it_is_written_again() {
     until("1 written again", || fake.written("a") == [1, 2, 1]).await;
     assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
 }
+
+#[tokio::test]
+async fn a_report_deleted_by_someone_else_is_written_again_with_the_same_content() {
+    let fake = Fake::new(true, []);
+    let (_leader, rx) = watch::channel(true);
+    let writer = writer(&fake, rx, Duration::from_millis(10));
+    fake.gate.add_permits(1);
+    writer.submit(report("a", 1, 1));
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
+    // Deleted: the same content is written again, not skipped as written.
+    writer.forget("a");
+    assert!(!writer.is_written(&report("a", 1, 0)));
+    fake.gate.add_permits(1);
+    writer.submit(report("a", 1, 2));
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
+    assert_eq!(fake.written("a"), [1, 1]);
+    // Deleted while a write is in flight: that write may have landed before the deletion, so
+    // the same body handed over again is written once more.
+    writer.submit(report("a", 2, 3));
+    until("2 in flight", || fake.count() == 3).await;
+    writer.forget("a");
+    writer.submit(report("a", 2, 4));
+    fake.gate.add_permits(10);
+    assert!(matches!(settled(&writer, &["a"]).await, Settled::Idle));
+    assert_eq!(fake.written("a"), [1, 1, 2, 2]);
+    assert!(writer.is_written(&report("a", 2, 0)));
+    // Nothing deleted: the same body is skipped again.
+    writer.submit(report("a", 2, 5));
+    assert_eq!(writer.serving(), 0);
+    assert_eq!(fake.count(), 4);
+}

@@ -49,5 +49,5 @@ pub use env::{
     local_plane_wanted, skip_cluster_tests,
 };
 pub use error::{Error, Result};
-pub use resources::{NAMESPACE_LABEL, unique_name};
+pub use resources::{NAMESPACE_LABEL, policy_reports, unique_name};
 pub use webhook::{WEBHOOK_NAME, webhook_configuration, webhook_resources};

@@ -53,6 +53,7 @@ pub struct OperatorProcessBuilder {
     resync: Option<Duration>,
     log_level: String,
     extra_args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl OperatorProcessBuilder {
@@ -60,6 +61,14 @@ impl OperatorProcessBuilder {
     #[must_use]
     pub fn arg(mut self, arg: &str) -> Self {
         self.extra_args.push(arg.to_owned());
+        self
+    }
+
+    /// One more environment variable, set after the others (e.g. a `POD_NAME` too long to name
+    /// the log file after).
+    #[must_use]
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -147,6 +156,7 @@ impl OperatorProcessBuilder {
         if let Some(name) = &self.name {
             command.env("POD_NAME", name);
         }
+        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let child = command
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
@@ -206,6 +216,7 @@ impl OperatorProcess {
             resync: None,
             log_level: "info".to_owned(),
             extra_args: Vec::new(),
+            envs: Vec::new(),
         }
     }
 

@@ -16,6 +16,18 @@ use crate::control_plane::ControlPlane;
 use crate::error::{Error, Result};
 use crate::local::error_chain;
 
+/// The PolicyReports (wgpolicyk8s.io/v1alpha2) of `namespace`, as kube-guardian writes them.
+pub fn policy_reports(client: &Client, namespace: &str) -> Api<DynamicObject> {
+    let resource = ApiResource {
+        group: "wgpolicyk8s.io".into(),
+        version: "v1alpha2".into(),
+        api_version: "wgpolicyk8s.io/v1alpha2".into(),
+        kind: "PolicyReport".into(),
+        plural: "policyreports".into(),
+    };
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
 /// Label on every namespace the harness creates: `kubectl delete ns -l kube-guardian.dev/testenv`
 /// cleans up after runs against an existing cluster.
 pub const NAMESPACE_LABEL: &str = "kube-guardian.dev/testenv";

@@ -1,0 +1,111 @@
+//! `kube-guardian operator`, run as the README tells a user, against the real local control
+//! plane: a PolicyReport deleted by hand is written again with the same rows, and one relabelled
+//! as another tool's is left alone. A binary of its own: no other operator writes to its control
+//! plane.
+
+use std::time::Duration;
+
+use guardian_testenv::ControlPlane;
+use guardian_testenv::policy_reports as reports;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::Value;
+
+#[path = "support/operator_run.rs"]
+mod operator_run;
+#[path = "support/operator_seeded.rs"]
+mod operator_seeded;
+use operator_run::{logs_dir, operator, wait_for};
+use operator_seeded::seeded;
+
+/// The namespace's report as `(uid, summary, results)`, once it exists.
+async fn report(client: &kube::Client, ns: &str) -> Option<(String, Value, Value)> {
+    let report = reports(client, ns).get_opt("kube-guardian").await.ok()??;
+    Some((
+        report.metadata.uid?,
+        report.data["summary"].clone(),
+        report.data["results"].clone(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
+    let cp = ControlPlane::shared().await.expect("control plane");
+    let (client, ns, _policy) = seeded(cp, "restore").await;
+    let (_, other_ns, _) = seeded(cp, "restore-other").await;
+    guardian_testenv::demo::install_crd_file(
+        &client,
+        &guardian_testenv::demo::policy_report_crd_file(),
+    )
+    .await
+    .expect("the PolicyReport CRD installs");
+    let dir = logs_dir();
+    let op = operator(cp, "op-restore")
+        // No resync within the test: only what the test checks can bring a report back.
+        .resync(Duration::from_secs(3600))
+        .start(dir.path())
+        .expect("the operator starts");
+    let (uid, summary, results) = wait_for("the report with the privileged Pod", &op, async || {
+        report(&client, &ns)
+            .await
+            .filter(|(_, _, results)| results[0]["resources"][0]["name"] == "privileged")
+    })
+    .await;
+
+    reports(&client, &ns)
+        .delete("kube-guardian", &DeleteParams::default())
+        .await
+        .expect("delete the report");
+    let (new_uid, new_summary, new_results) =
+        wait_for("the deleted report written again", &op, async || {
+            report(&client, &ns).await.filter(|(u, _, _)| *u != uid)
+        })
+        .await;
+    assert_ne!(new_uid, uid);
+    assert_eq!(new_summary, summary);
+    assert_eq!(new_results, results);
+
+    // Relabelled as another tool's: the watch sees it leave as a deletion, but it is not gone.
+    let other_tool = serde_json::json!({
+        "metadata": {"labels": {"app.kubernetes.io/managed-by": "other-tool"}}
+    });
+    let relabelled_version = reports(&client, &ns)
+        .patch(
+            "kube-guardian",
+            &PatchParams::default(),
+            &Patch::Merge(&other_tool),
+        )
+        .await
+        .expect("relabel the report")
+        .metadata
+        .resource_version;
+    // The watch shows events in order: once the other namespace's deleted report is written
+    // again, the operator has handled the relabelling.
+    let (other_uid, _, _) = wait_for("the other namespace's report", &op, async || {
+        report(&client, &other_ns).await
+    })
+    .await;
+    reports(&client, &other_ns)
+        .delete("kube-guardian", &DeleteParams::default())
+        .await
+        .expect("delete the other report");
+    wait_for("the other deleted report written again", &op, async || {
+        report(&client, &other_ns)
+            .await
+            .filter(|(u, _, _)| *u != other_uid)
+    })
+    .await;
+    let relabelled = reports(&client, &ns)
+        .get("kube-guardian")
+        .await
+        .expect("the relabelled report");
+    // Not written at all (a write keeping the other label would still change its version).
+    assert_eq!(
+        relabelled.metadata.resource_version, relabelled_version,
+        "the relabelled report is not written"
+    );
+    assert_eq!(
+        relabelled.metadata.labels.unwrap_or_default()["app.kubernetes.io/managed-by"],
+        "other-tool",
+        "a report another tool's label claims is left alone"
+    );
+}
