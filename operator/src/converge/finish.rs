@@ -113,11 +113,11 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
             .iter()
             .map(|(r, fingerprint)| (r.namespace.clone(), *fingerprint))
             .collect();
-        for (report, _) in due {
+        for (report, fingerprint) in due {
             if report.empty {
                 tracing::info!(namespace = %report.namespace, "deleting a PolicyReport no policy has results for any more");
             }
-            ctx.writer.submit(report);
+            ctx.writer.submit_as(report, fingerprint);
         }
         // Every namespace handed over is waited on, a failing one too: its new content is tried
         // at once, and `failing` then holds what is due now (else the pass spins on it).
