@@ -14,7 +14,7 @@
 
 use ring::digest::{SHA256, digest};
 
-use crate::names::{HASH_LEN, dns_part, with_hashed_tail};
+use crate::names::{HASH_LEN, head_and_hash, with_hashed_tail};
 
 /// The Lease an operator holds unless `--lease-name` says otherwise. Renaming it would leave
 /// every running operator's Lease behind on upgrade.
@@ -88,12 +88,7 @@ pub fn candidate_label(lease_name: &str) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    let head = dns_part(lease_name, MAX_LABEL - HASH_LEN - 1);
-    if head.is_empty() {
-        hash
-    } else {
-        format!("{head}-{hash}")
-    }
+    head_and_hash(lease_name, MAX_LABEL, hash)
 }
 
 /// The name of the candidate record of the replica in pod `pod` in election `lease_name` (a name

@@ -10,8 +10,14 @@ pub const HASH_LEN: usize = 8;
 /// DNS-1123 label's characters). Stable across processes and releases; two texts that differ
 /// anywhere, the cut part included, get different hashes.
 pub fn with_hashed_tail(text: &str, max: usize) -> String {
-    let hash = format!("{:08x}", fnv1a(text) & 0xffff_ffff);
-    let head = dns_part(text, max.saturating_sub(HASH_LEN + 1));
+    head_and_hash(text, max, format!("{:08x}", fnv1a(text) & 0xffff_ffff))
+}
+
+/// `<head>-<hash>` within `max` bytes, the head as [`with_hashed_tail`] cuts it from `text`;
+/// `hash` alone when no character of the head is left. For callers that must use a given hash
+/// (one the Helm chart computes too).
+pub(crate) fn head_and_hash(text: &str, max: usize, hash: String) -> String {
+    let head = dns_part(text, max.saturating_sub(hash.len() + 1));
     if head.is_empty() {
         hash
     } else {
@@ -30,7 +36,7 @@ pub fn fit(text: &str, max: usize) -> String {
 
 /// `text` lowercased, every character but `a-z`, `0-9` and `-` replaced by `-`, cut to `max`
 /// characters, without leading or trailing `-`.
-pub(crate) fn dns_part(text: &str, max: usize) -> String {
+fn dns_part(text: &str, max: usize) -> String {
     let mut part: String = text
         .chars()
         .map(|c| match c.to_ascii_lowercase() {
