@@ -114,7 +114,7 @@ fn looks_like_secret(name: &str) -> bool {
 /// null, not `""`). This runs for every env var of every container and most names are ordinary,
 /// so one walk of the keys stops at an ordinary `name`: serde_json's maps are sorted (the
 /// workspace never enables `preserve_order`; a test below would catch it), so `name` comes
-/// before `value`. No lookup: a B-tree search compares every key it passes with memcmp.
+/// before `value`: the walk ends at an ordinary `name` without looking `value` up at all.
 fn literal_secret(env: &Map<String, Value>) -> Option<&str> {
     let mut name = None;
     for (key, value) in env {

@@ -191,15 +191,11 @@ impl Rule for HostProbes {
                 let Some(handler_spec) = handler_spec else {
                     continue;
                 };
-                // One walk of the handler's keys rather than a lookup per action: a lookup
-                // reads the text of every key it passes, the walk only of keys as long as an
-                // action's. The keys are sorted (`httpGet` before `tcpSocket`), as the lookups went.
-                for (action, spec) in handler_spec {
-                    let action = match action.as_str() {
-                        action @ ("httpGet" | "tcpSocket") => action,
-                        _ => continue,
-                    };
-                    let host = spec.as_object().and_then(|a| a.str_field("host"));
+                // `map_field` walks a small map comparing key lengths first (`workload::lookup`).
+                for action in ["httpGet", "tcpSocket"] {
+                    let host = handler_spec
+                        .map_field(action)
+                        .and_then(|a| a.str_field("host"));
                     if let Some(host) = host.filter(|h| !h.is_empty()) {
                         out.push(container_violation(
                             c,
