@@ -2,7 +2,6 @@
 //! gathered in one reused buffer (see the layout in `table.rs`).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::io::{self, Write};
 
 use anstyle::Effects;
@@ -102,7 +101,7 @@ fn write_group(text: &mut Text, group: &Group<'_>, show_policy: bool, style: Sty
     };
     let out = &mut text.out;
     // Headers are printed untrimmed.
-    infallible(wrap_each(
+    wrap_each(
         &escape_control(&header),
         "",
         "    ",
@@ -111,9 +110,8 @@ fn write_group(text: &mut Text, group: &Group<'_>, show_policy: bool, style: Sty
         |line| {
             style.paint_into(Effects::BOLD.into(), line, out);
             out.push('\n');
-            Ok(())
         },
-    ));
+    );
     for finding in &group.findings {
         write_finding(text, finding, show_policy, style);
     }
@@ -138,7 +136,7 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
     // Wrap as plain text with a placeholder label, then colour only the label itself.
     let plain_label = padded_label(label);
     let mut first = true;
-    infallible(wrap_each(
+    wrap_each(
         &escape_control(scratch),
         plain_label,
         TEXT_INDENT,
@@ -154,9 +152,8 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
             } else {
                 push_line(out, line);
             }
-            Ok(())
         },
-    ));
+    );
 
     // `escape_control` maps character by character, so the path is escaped alone and the line
     // number appended (a no-break space keeps `(line N)` in one piece).
@@ -167,47 +164,36 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
         use std::fmt::Write as _;
         let _ = write!(scratch, " (line\u{a0}{})", location.line);
     }
-    infallible(wrap_each(
-        scratch,
-        TEXT_INDENT,
-        TEXT_INDENT,
-        WIDTH,
-        line,
-        |line| {
-            if line.contains('\u{a0}') {
-                push_line(out, &line.replace('\u{a0}', " "));
-            } else {
-                push_line(out, line);
-            }
-            Ok(())
-        },
-    ));
-    let mut push = |line: &str| {
-        push_line(out, line);
-        Ok::<(), Infallible>(())
-    };
+    wrap_each(scratch, TEXT_INDENT, TEXT_INDENT, WIDTH, line, |line| {
+        if line.contains('\u{a0}') {
+            push_line(out, &line.replace('\u{a0}', " "));
+        } else {
+            push_line(out, line);
+        }
+    });
+    let mut push = |line: &str| push_line(out, line);
     match &finding.outcome {
-        Outcome::Fail => infallible(wrap_each(
+        Outcome::Fail => wrap_each(
             &escape_control(&finding.remediation),
             FIX_FIRST,
             FIX_REST,
             WIDTH,
             line,
             &mut push,
-        )),
+        ),
         Outcome::Skip {
             exception,
             justification,
         } => {
             let text = format!("excepted by {exception}: {justification}");
-            infallible(wrap_each(
+            wrap_each(
                 &escape_control(&text),
                 TEXT_INDENT,
                 TEXT_INDENT,
                 WIDTH,
                 line,
                 &mut push,
-            ))
+            )
         }
         Outcome::Error => {}
     }
@@ -217,10 +203,6 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
 fn push_line(out: &mut String, line: &str) {
     out.push_str(line.trim_end());
     out.push('\n');
-}
-
-fn infallible(result: Result<(), Infallible>) {
-    result.unwrap_or_else(|never| match never {})
 }
 
 /// `label` left-aligned in the label column, as `format!("{LABEL_INDENT}{label:<LABEL_WIDTH$} ")`

@@ -29,22 +29,20 @@ pub fn wrap(text: &str, first: &str, rest: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     wrap_each(text, first, rest, width, &mut String::new(), |line| {
         lines.push(line.to_owned());
-        Ok::<(), std::convert::Infallible>(())
-    })
-    .unwrap_or_else(|never| match never {});
+    });
     lines
 }
 
 /// [`wrap`], handing each line to `emit` as it is complete, built in `line` (a buffer the caller
 /// reuses): the table prints ~17,500 findings of the bench corpus without a `String` per line.
-pub(crate) fn wrap_each<E>(
+pub(crate) fn wrap_each(
     text: &str,
     first: &str,
     rest: &str,
     width: usize,
     line: &mut String,
-    mut emit: impl FnMut(&str) -> Result<(), E>,
-) -> Result<(), E> {
+    mut emit: impl FnMut(&str),
+) {
     // All printable ASCII (nearly all report text): every piece is one column a byte.
     let ascii = super::is_printable_ascii(text)
         && super::is_printable_ascii(first)
@@ -60,7 +58,7 @@ pub(crate) fn wrap_each<E>(
         // A word too long for any line starts right here and is broken below.
         let fits_a_line = rest_width + word_width <= width;
         if !at_line_start && line_width + cols(gap) + word_width > width && fits_a_line {
-            emit(line)?;
+            emit(line);
             line.clear();
             line.push_str(rest);
             line_width = rest_width;
@@ -80,7 +78,7 @@ pub(crate) fn wrap_each<E>(
                 split_word(word, room)
             };
             if head.is_empty() && line_width > rest_width {
-                emit(line)?;
+                emit(line);
                 line.clear();
                 line.push_str(rest);
                 line_width = rest_width;
@@ -90,7 +88,7 @@ pub(crate) fn wrap_each<E>(
                 break; // a prefix as wide as the line: give up rather than loop
             }
             line.push_str(head);
-            emit(line)?;
+            emit(line);
             line.clear();
             line.push_str(rest);
             line_width = rest_width;
@@ -100,7 +98,7 @@ pub(crate) fn wrap_each<E>(
         line_width += cols(word);
         at_line_start = false;
     }
-    emit(line)
+    emit(line);
 }
 
 /// Words with the whitespace before them (tabs and newlines read as one space).
