@@ -62,7 +62,7 @@ async fn a_replica_without_candidate_records_writes_the_election_lease_alone() {
     // Off: it leads. A record, were it written, goes out with the election's first steps.
     let off = start(cp, "kg-off", false, &lease, &ns, dir.path());
     operator_process::wait_for("kg-off to lead", poll, &[&off], async || {
-        let holder = leases.get_opt(&lease).await.ok()??.spec?.holder_identity?;
+        let holder = guardian_testenv::lease::holder(&leases, &lease).await?;
         holder.starts_with("kg-off").then_some(())
     })
     .await;

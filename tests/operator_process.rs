@@ -44,11 +44,7 @@ async fn wait_for<T>(
 }
 
 async fn lease_holder(client: &kube::Client) -> Option<String> {
-    let lease = Api::<Lease>::namespaced(client.clone(), "default")
-        .get_opt(LEASE)
-        .await
-        .ok()??;
-    lease.spec?.holder_identity.filter(|h| !h.is_empty())
+    guardian_testenv::lease::holder(&Api::namespaced(client.clone(), "default"), LEASE).await
 }
 
 /// The election Lease's spec, as it is now.

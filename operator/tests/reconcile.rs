@@ -14,14 +14,6 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-/// A policy with the privileged and host-namespaces rules, matching `namespace`.
-fn two_rule_policy(name: &str, namespace: &str, enforcement: &str) -> TestPolicy {
-    TestPolicy::new(name)
-        .enforcement(enforcement)
-        .namespaces([namespace])
-        .rules(["pss-privileged", "pss-host-namespaces"])
-}
-
 fn summary(p: &GuardianPolicy) -> Option<(u64, u64, u64)> {
     let s = p.status.as_ref()?.summary.as_ref()?;
     Some((s.resources_evaluated, s.violations, s.by_severity.critical))

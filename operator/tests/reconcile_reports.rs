@@ -13,14 +13,6 @@ use common::*;
 use guardian_core::crd::GuardianPolicy;
 use kube::api::{Api, DeleteParams};
 
-/// A policy with the privileged and host-namespaces rules, matching `namespace`.
-fn two_rule_policy(name: &str, namespace: &str, enforcement: &str) -> TestPolicy {
-    TestPolicy::new(name)
-        .enforcement(enforcement)
-        .namespaces([namespace])
-        .rules(["pss-privileged", "pss-host-namespaces"])
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_reports_hold_fail_and_warn_results_and_the_finalizer_cleans_them() {
     let cp = cluster().await;

@@ -108,7 +108,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     .await;
     let leases: Api<Lease> = Api::namespaced(admin.clone(), &release_ns);
     wait_for("the Lease to name it", &op, async || {
-        let holder = leases.get_opt(LEASE).await.ok()??.spec?.holder_identity?;
+        let holder = guardian_testenv::lease::holder(&leases, LEASE).await?;
         holder.starts_with("kg-rbac").then_some(())
     })
     .await;

@@ -57,7 +57,7 @@ async fn without_candidate_records_the_operator_leads_and_may_create_no_other_le
 
     let leases: Api<Lease> = Api::namespaced(admin.clone(), &release_ns);
     wait_for("the Lease to name it", &op, async || {
-        let holder = leases.get_opt(LEASE).await.ok()??.spec?.holder_identity?;
+        let holder = guardian_testenv::lease::holder(&leases, LEASE).await?;
         holder.starts_with("kg-off").then_some(())
     })
     .await;

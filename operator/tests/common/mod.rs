@@ -13,7 +13,7 @@ use guardian_operator::metrics::Metrics;
 use guardian_testenv::ControlPlane;
 pub use guardian_testenv::policy::TestPolicy;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{Api, DynamicObject, GroupVersionKind, PostParams};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -210,15 +210,16 @@ pub async fn policy(client: &Client, name: &str) -> Option<GuardianPolicy> {
         .expect("get policy")
 }
 
+/// A policy with the privileged and host-namespaces rules, matching `namespace`.
+pub fn two_rule_policy(name: &str, namespace: &str, enforcement: &str) -> TestPolicy {
+    TestPolicy::new(name)
+        .enforcement(enforcement)
+        .namespaces([namespace])
+        .rules(["pss-privileged", "pss-host-namespaces"])
+}
+
 pub fn policy_report_api(client: &Client, namespace: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        namespace,
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
-            "policyreports",
-        ),
-    )
+    guardian_testenv::policy_reports(client, namespace)
 }
 
 pub fn deployment(name: &str, privileged: bool) -> String {

@@ -12,6 +12,14 @@ pub async fn spec(leases: &Api<Lease>, name: &str) -> Option<LeaseSpec> {
     leases.get_opt(name).await.ok()??.spec
 }
 
+/// The Lease `name`'s holder as it is now; `None` when it cannot be read or none holds it.
+pub async fn holder(leases: &Api<Lease>, name: &str) -> Option<String> {
+    spec(leases, name)
+        .await?
+        .holder_identity
+        .filter(|h| !h.is_empty())
+}
+
 /// The Lease's spec once a holder whose identity starts with `holder` took it over from `before`:
 /// one more transition than `before` (counted in a second write, just after the Lease is taken).
 /// `None` while it has not: poll it with a bounded wait (e.g. `operator_process::wait_for`).
