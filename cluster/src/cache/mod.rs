@@ -26,8 +26,7 @@ use kube::{Client, ResourceExt};
 mod owners;
 mod packed;
 use owners::{Entry, Index, controller_of};
-pub use packed::CachedObject;
-use packed::Packer;
+pub use packed::{CachedObject, Packer};
 
 /// How long the children of a deleted owner wait before they are fetched to be evaluated
 /// themselves: the garbage collector usually deletes them first, and then nothing is fetched.

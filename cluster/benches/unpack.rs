@@ -1,0 +1,77 @@
+//! What the console and the operator pay per object: a cached object unpacked and evaluated.
+//!
+//! The cluster cache keeps each object as compressed JSON ([`CachedObject`]); every evaluation
+//! (a snapshot's changed objects, an edit's impact preview, a reconcile) unpacks it into a
+//! `Value` first. The same 1,000 manifests as the engine bench, packed by kind as a watch packs
+//! them, one core, mimalloc as the shipped binary uses.
+
+#[path = "../../core/benches/corpus/mod.rs"]
+mod corpus;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use guardian_cluster::cache::{CachedObject, Packer};
+use guardian_cluster::evaluate::Evaluator;
+use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, Profile};
+use guardian_core::engine::{PolicySet, UnknownNamespaces};
+use k8s_openapi::jiff::Timestamp;
+
+const COUNT: usize = 1_000;
+
+fn all_rules() -> PolicySet {
+    let policy = GuardianPolicy::new(
+        "all",
+        GuardianPolicySpec {
+            profiles: Profile::ALL.to_vec(),
+            ..GuardianPolicySpec::default()
+        },
+    );
+    PolicySet::compile(&[policy], &[]).expect("the built-in profiles compile")
+}
+
+/// The corpus packed with one packer per kind, as each kind's watch packs its objects.
+fn packed() -> Vec<CachedObject> {
+    let mut packers: HashMap<String, Packer> = HashMap::new();
+    corpus::corpus(COUNT)
+        .iter()
+        .map(|doc| {
+            let value = guardian_core::load::parse(doc, 1).expect("corpus parses");
+            let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+            let json = serde_json::to_vec(&value).expect("a parsed object serialises");
+            packers.entry(kind).or_default().pack(&json)
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let objects = packed();
+    let set = all_rules();
+    let evaluator = Evaluator::new(&set, &UnknownNamespaces, Timestamp::now());
+    let mut group = c.benchmark_group("cached");
+    group.throughput(Throughput::Elements(COUNT as u64));
+    group.sample_size(20);
+    group.bench_function("unpack", |b| {
+        b.iter(|| {
+            for object in &objects {
+                black_box(object.value());
+            }
+        })
+    });
+    group.bench_function("unpack + evaluate", |b| {
+        b.iter(|| {
+            for object in &objects {
+                let value = object.value().expect("a cached object unpacks");
+                black_box(evaluator.object(&value));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
