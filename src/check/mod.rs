@@ -78,17 +78,27 @@ fn panic_if_asked(path: &std::path::Path) {
 fn panic_if_asked(_: &std::path::Path) {}
 
 /// Checks one in-memory source (also used by tests and benchmarks).
+///
+/// Each document is parsed where it is evaluated, right before: the engine then reads an
+/// object still in the CPU's caches, and a file of many documents never holds all their trees
+/// at once (a tree takes about 15 times its text).
 pub fn check_source(set: &PolicySet, source: &Source, ctx: &EvalContext<'_>) -> FileResult {
-    let mut docs = load::documents(&source.text);
-    // Judged as the API server stores them: with the defaults a verdict depends on.
-    for doc in &mut docs {
-        if let Ok(value) = &mut doc.value {
-            load::apply_api_defaults(value);
-        }
-    }
     let mut total = merge(
-        docs.par_iter()
-            .map(|doc| check_document(set, &source.name, doc, ctx))
+        load::split(&source.text)
+            .into_par_iter()
+            .map(|(first_line, text)| {
+                let mut value = load::parse(text, first_line);
+                // Judged as the API server stores them: with the defaults a verdict depends on.
+                if let Ok(value) = &mut value {
+                    load::apply_api_defaults(value);
+                }
+                let doc = Document {
+                    text,
+                    first_line,
+                    value,
+                };
+                check_document(set, &source.name, &doc, ctx)
+            })
             .collect(),
     );
     total.findings.sort_by(finding_order);
