@@ -44,6 +44,9 @@ struct Text {
     out: String,
     line: String,
     scratch: String,
+    /// Each rule's fix lines, escaped and wrapped once (by the address of its shared text):
+    /// every finding of a rule repeats them.
+    fixes: HashMap<usize, String>,
 }
 
 /// Findings of one resource in one file, in report order.
@@ -122,7 +125,12 @@ const FIX_FIRST: &str = "           fix: ";
 const FIX_REST: &str = "                ";
 
 fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: Style) {
-    let Text { out, line, scratch } = text;
+    let Text {
+        out,
+        line,
+        scratch,
+        fixes,
+    } = text;
     let (label, label_style) = label(finding);
     scratch.clear();
     scratch.push_str(&finding.rule);
@@ -171,16 +179,25 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
             push_line(out, line);
         }
     });
-    let mut push = |line: &str| push_line(out, line);
     match &finding.outcome {
-        Outcome::Fail => wrap_each(
-            &escape_control(&finding.remediation),
-            FIX_FIRST,
-            FIX_REST,
-            WIDTH,
-            line,
-            &mut push,
-        ),
+        Outcome::Fail => {
+            let remediation = &finding.remediation;
+            let fix = fixes
+                .entry(remediation.as_ptr() as usize)
+                .or_insert_with(|| {
+                    let mut lines = String::new();
+                    wrap_each(
+                        &escape_control(remediation),
+                        FIX_FIRST,
+                        FIX_REST,
+                        WIDTH,
+                        line,
+                        |l| push_line(&mut lines, l),
+                    );
+                    lines
+                });
+            out.push_str(fix);
+        }
         Outcome::Skip {
             exception,
             justification,
@@ -192,7 +209,7 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
                 TEXT_INDENT,
                 WIDTH,
                 line,
-                &mut push,
+                |l| push_line(out, l),
             )
         }
         Outcome::Error => {}
