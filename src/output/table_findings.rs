@@ -257,6 +257,38 @@ mod tests {
         }
     }
 
+    /// A rule's fix lines are wrapped once and repeated: every finding of the rule shows its
+    /// whole fix, and a finding of another rule shows its own.
+    #[test]
+    fn each_finding_shows_its_own_rules_fix() {
+        let report = sample_report();
+        let long: std::sync::Arc<str> = "Set resources.limits.cpu on every container (e.g. 500m), \
+             or spec.resources.limits.cpu for the whole pod, so one workload cannot starve its \
+             neighbours."
+            .into();
+        let mut findings: Vec<Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.outcome == Outcome::Fail)
+            .take(3)
+            .cloned()
+            .collect();
+        assert_eq!(findings.len(), 3, "the sample has three failures");
+        findings[0].remediation = std::sync::Arc::clone(&long);
+        findings[2].remediation = std::sync::Arc::clone(&long);
+        let mut out = Vec::new();
+        write_findings(&mut out, &findings, false, Style::PLAIN).expect("written");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let mut lines = String::new();
+        wrap_each(&long, FIX_FIRST, FIX_REST, WIDTH, &mut String::new(), |l| {
+            push_line(&mut lines, l)
+        });
+        assert!(lines.lines().count() > 1, "the fix wraps:\n{lines}");
+        assert_eq!(text.matches(&lines).count(), 2, "{text}");
+        let own = format!("fix: {}", findings[1].remediation);
+        assert_eq!(text.matches(&own).count(), 1, "{text}");
+    }
+
     /// A resource whose findings are interleaved with another's still gets one group, at its
     /// first appearance.
     #[test]
