@@ -199,6 +199,52 @@ fn invalid_yaml_is_reported_with_file_and_line_and_other_files_are_still_checked
     );
 }
 
+/// Each document of a file is read and judged on its own: a broken one in the middle is an
+/// error at its own line, and the documents around it are still checked at theirs.
+#[test]
+fn a_broken_document_between_two_good_ones_is_an_error_at_its_line() {
+    let pod = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n  \
+             containers:\n  - name: c\n    image: nginx:1.27\n    securityContext: {{privileged: true}}\n"
+        )
+    };
+    let text = format!(
+        "{}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n---\n{}",
+        pod("first"),
+        pod("last")
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("many.yaml");
+    std::fs::write(&file, text).expect("write");
+    let (code, report) = json_report(&[
+        "check",
+        &file.to_string_lossy(),
+        "--profile",
+        "pss-baseline",
+    ]);
+    assert_eq!(code, 2, "an input error exits 2: {report:#}");
+    let errors = report["inputErrors"].as_array().expect("inputErrors");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0]["line"]
+            .as_u64()
+            .is_some_and(|l| (10..=13).contains(&l)),
+        "the broken document spans lines 10-13: {}",
+        errors[0]
+    );
+    let lines: Vec<(&str, u64)> = failed(&report, "pss-privileged")
+        .iter()
+        .map(|f| {
+            (
+                f["resource"]["name"].as_str().unwrap_or_default(),
+                f["location"]["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(lines, [("first", 8), ("last", 22)], "{report:#}");
+}
+
 #[test]
 fn stdin_lists_and_documents_without_kind() {
     let input = r#"
