@@ -9,7 +9,7 @@ use guardian_core::model::{Finding, Outcome, ResourceRef};
 
 use super::Style;
 use super::escape::escape_control;
-use super::table::{LABEL_INDENT, LABEL_WIDTH, TEXT_INDENT, WIDTH, label, uri_path};
+use super::table::{LABEL_INDENT, TEXT_INDENT, WIDTH, label, uri_path};
 use super::wrap::wrap_each;
 
 /// Findings grouped by resource, a blank line between groups (also `scan`'s findings list).
@@ -152,11 +152,10 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
         line,
         |line| {
             if std::mem::take(&mut first) && style != Style::PLAIN {
-                let padding = " ".repeat(LABEL_WIDTH - label.len() + 1);
-                let painted = format!("{LABEL_INDENT}{}{padding}", style.paint(label_style, label));
-                let mut line = line.to_owned();
-                line.replace_range(..plain_label.len(), &painted);
-                push_line(out, &line);
+                // The label painted where its plain copy stood; its padding and the text follow.
+                out.push_str(LABEL_INDENT);
+                style.paint_into(label_style, label, out);
+                push_line(out, line.get(LABEL_INDENT.len() + label.len()..).unwrap_or(""));
             } else {
                 push_line(out, line);
             }
@@ -242,7 +241,7 @@ mod tests {
     use guardian_core::model::Severity;
 
     use super::*;
-    use crate::output::table::severity_label;
+    use crate::output::table::{LABEL_WIDTH, severity_label};
     use crate::output::test_support::sample_report;
 
     #[test]
