@@ -77,7 +77,7 @@ fn panic_if_asked(path: &std::path::Path) {
 #[cfg(not(debug_assertions))]
 fn panic_if_asked(_: &std::path::Path) {}
 
-/// Checks one in-memory source (also used by tests and benchmarks).
+/// Checks one in-memory source.
 ///
 /// Each document is parsed where it is evaluated, right before: the engine then reads an
 /// object still in the CPU's caches, and a file of many documents never holds all their trees
@@ -87,16 +87,11 @@ pub fn check_source(set: &PolicySet, source: &Source, ctx: &EvalContext<'_>) -> 
         load::split(&source.text)
             .into_par_iter()
             .map(|(first_line, text)| {
-                let mut value = load::parse(text, first_line);
+                let mut doc = Document::parse(first_line, text);
                 // Judged as the API server stores them: with the defaults a verdict depends on.
-                if let Ok(value) = &mut value {
+                if let Ok(value) = &mut doc.value {
                     load::apply_api_defaults(value);
                 }
-                let doc = Document {
-                    text,
-                    first_line,
-                    value,
-                };
                 check_document(set, &source.name, &doc, ctx)
             })
             .collect(),

@@ -45,7 +45,8 @@ struct Text {
     line: String,
     scratch: String,
     /// Each rule's fix lines, escaped and wrapped once (by the address of its shared text):
-    /// every finding of a rule repeats them.
+    /// every finding of a rule repeats them. An address names one text only while the findings
+    /// are borrowed, so a `Text` lives for one `write_findings` call.
     fixes: HashMap<usize, String>,
 }
 
@@ -155,7 +156,10 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
                 // The label painted where its plain copy stood; its padding and the text follow.
                 out.push_str(LABEL_INDENT);
                 style.paint_into(label_style, label, out);
-                push_line(out, line.get(LABEL_INDENT.len() + label.len()..).unwrap_or(""));
+                push_line(
+                    out,
+                    line.get(LABEL_INDENT.len() + label.len()..).unwrap_or(""),
+                );
             } else {
                 push_line(out, line);
             }

@@ -134,15 +134,22 @@ pub fn list_items(value: &Value) -> Option<&Vec<Value>> {
     }
 }
 
+impl<'a> Document<'a> {
+    /// One document's text (as [`split`] gives it) parsed.
+    pub fn parse(first_line: usize, text: &'a str) -> Document<'a> {
+        Document {
+            text,
+            first_line,
+            value: parse(text, first_line),
+        }
+    }
+}
+
 /// Splits and parses every document of a text.
 pub fn documents(text: &str) -> Vec<Document<'_>> {
     split(text)
         .into_iter()
-        .map(|(first_line, doc)| Document {
-            text: doc,
-            first_line,
-            value: parse(doc, first_line),
-        })
+        .map(|(first_line, doc)| Document::parse(first_line, doc))
         .collect()
 }
 
