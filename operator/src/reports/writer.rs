@@ -354,12 +354,15 @@ impl Inner {
                 }
                 None
             }
-            Err(e) if super::api::namespace_terminating(&e) => {
-                // The namespace is being deleted, its report with it: nothing to write. What it
-                // held is forgotten, so a namespace created again under that name gets its report.
-                tracing::debug!(namespace = %ns, "not writing a PolicyReport: its namespace is being deleted");
+            Err(e) if super::api::namespace_gone(&e, ns) => {
+                // The namespace is deleted or being deleted, its report with it: nothing to
+                // write. What it held is forgotten, so a namespace created again under that name
+                // gets its report.
+                tracing::debug!(namespace = %ns, "not writing a PolicyReport: its namespace is deleted or being deleted");
                 slot.failures = 0;
                 slot.failed = None;
+                // The server routed the request to the PolicyReport resource: it is served.
+                slots.crd_missing = false;
                 slots.written.remove(ns);
                 None
             }
