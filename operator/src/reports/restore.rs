@@ -1,9 +1,11 @@
 //! A report deleted by someone else (by hand, or by a namespace cleanup tool) is written again at
 //! once, not only when its namespace's content next changes.
 //!
-//! Every replica watches the metadata of the reports it owns (named [`REPORT_NAME`] and labelled
-//! as kube-guardian's, as the sweep lists them); the leader answers a deletion by forgetting what
-//! it wrote there and handing the namespace's current body to the writer. Only deletions count:
+//! The leader watches the metadata of the reports it owns (named [`REPORT_NAME`] and labelled as
+//! kube-guardian's, as the sweep lists them), from the start of each leadership term to its end:
+//! only the leader writes, so a standby has nothing to do with a deletion and does not watch. It
+//! answers a deletion by forgetting what it wrote there and handing the namespace's current body
+//! to the writer. Only deletions count:
 //! the writer's own writes (and the deletes of empty reports, which find no rows to write back)
 //! start nothing, so they cannot loop.
 //!
@@ -18,6 +20,7 @@ use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::REPORT_NAME;
@@ -27,10 +30,38 @@ use super::lookup_retries::LookupRetries;
 use super::state::ReportState;
 use crate::context::Context;
 
-/// Watches the reports this operator owns and writes a deleted one again; runs until dropped.
-/// Without the PolicyReport CRD the watch keeps retrying with kube's backoff, quietly: the CRD may
-/// be installed later, and its absence is said once elsewhere.
+/// While this replica leads, watches the reports it owns and writes a deleted one again: the watch
+/// starts with each leadership term and is dropped when the term ends. Runs until dropped.
 pub async fn restore_deleted(ctx: Arc<Context>) {
+    let mut leader = ctx.leader.clone();
+    loop {
+        if leader.wait_for(|l| *l).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            () = watch_term(&ctx) => {}
+            () = lost(leader.clone()) => {}
+        }
+        // The term is over (or its watch ended, which kube's watcher never does): the next term
+        // watches again, from a new list.
+        if leader.wait_for(|l| !*l).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Ends once leadership is lost; never while a closed channel still says leading (as
+/// [`writer`](super::writer) reads it).
+async fn lost(mut leader: watch::Receiver<bool>) {
+    if leader.wait_for(|l| !*l).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Watches the reports this operator owns and writes a deleted one again, for one term. Without
+/// the PolicyReport CRD the watch keeps retrying with kube's backoff, quietly: the CRD may be
+/// installed later, and its absence is said once elsewhere.
+async fn watch_term(ctx: &Context) {
     // Metadata only: the bodies are not needed to see a deletion.
     let api: Api<PartialObjectMeta<DynamicObject>> =
         Api::all_with(ctx.client.clone(), &report_resource());
@@ -52,7 +83,7 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
             },
             () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {
                 for namespace in retries.due(Instant::now()) {
-                    rewrite_if_gone(&ctx, namespace, &mut retries).await;
+                    rewrite_if_gone(ctx, namespace, &mut retries).await;
                 }
                 continue;
             }
@@ -72,7 +103,7 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
             }
         };
         for namespace in seen.deleted(event, || ctx.writer.written_namespaces()) {
-            rewrite_if_gone(&ctx, namespace, &mut retries).await;
+            rewrite_if_gone(ctx, namespace, &mut retries).await;
         }
     }
 }
@@ -326,3 +357,7 @@ mod tests {
         assert!(restored(&mut state, "b").is_none());
     }
 }
+
+#[cfg(test)]
+#[path = "restore_tests.rs"]
+mod term_tests;

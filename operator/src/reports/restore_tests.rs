@@ -1,0 +1,120 @@
+//! The restore watch runs only while this replica leads, against fake API servers that record
+//! each request and hold each watch open.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+use super::restore_deleted;
+use crate::context::Context;
+
+/// What a fake API server saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The request line of each request.
+    requests: Vec<String>,
+    /// Watches whose connection the client closed.
+    watches_closed: usize,
+}
+
+impl Seen {
+    fn watches(&self) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| r.contains("watch="))
+            .count()
+    }
+
+    fn lists(&self) -> usize {
+        self.requests.len() - self.watches()
+    }
+}
+
+/// A context whose API server lists no reports and holds every watch open without an event; it
+/// leads while the returned sender says so.
+async fn context(leading: bool) -> (Arc<Context>, Arc<Mutex<Seen>>, watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let recorded = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = recorded.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let Ok(n) = socket.read(&mut buf).await else {
+                    return;
+                };
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let line = request.lines().next().unwrap_or_default().to_owned();
+                let watching = line.contains("watch=");
+                seen.lock().expect("seen").requests.push(line);
+                if watching {
+                    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    // Held until the client closes it.
+                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+                    seen.lock().expect("seen").watches_closed += 1;
+                } else {
+                    let body = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{"resourceVersion":"1"},"items":[]}"#;
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                }
+            });
+        }
+    });
+    let client =
+        kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
+    let (leader, rx) = watch::channel(leading);
+    (Context::offline(client, rx), seen, leader)
+}
+
+/// Polls `done` until it holds, for up to 60 s.
+async fn until(what: &str, seen: &Mutex<Seen>, done: impl Fn(&Seen) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(&seen.lock().expect("seen")) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_watches_its_reports_from_each_term_to_its_end() {
+    let (standby, standby_seen, standby_leads) = context(false).await;
+    let (leader, leader_seen, _leads) = context(true).await;
+    let tasks = [
+        tokio::spawn(restore_deleted(standby)),
+        tokio::spawn(restore_deleted(leader)),
+    ];
+    until("the leader's watch", &leader_seen, |s| s.watches() >= 1).await;
+    assert!(
+        standby_seen.lock().expect("seen").requests.is_empty(),
+        "a standby neither lists nor watches: {:?}",
+        standby_seen.lock().expect("seen").requests
+    );
+
+    // A term: the replica lists and watches, and stops watching when it ends.
+    standby_leads.send_replace(true);
+    until("the new leader's watch", &standby_seen, |s| {
+        s.watches() == 1
+    })
+    .await;
+    standby_leads.send_replace(false);
+    until("the watch to end with the term", &standby_seen, |s| {
+        s.watches_closed == 1
+    })
+    .await;
+    // The next term watches again, from a new list.
+    let lists = standby_seen.lock().expect("seen").lists();
+    standby_leads.send_replace(true);
+    until("the next term's watch", &standby_seen, |s| s.watches() == 2).await;
+    assert!(standby_seen.lock().expect("seen").lists() > lists);
+    tasks.iter().for_each(tokio::task::JoinHandle::abort);
+}
