@@ -25,6 +25,8 @@ use crate::policy_build::PolicyInputs;
 use crate::reports::{NamespaceRows, ReportBody};
 use crate::status::{self, Assessment, DEGRADED};
 
+mod cleanup;
+
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
 pub const FINALIZER: &str = "guardian.kube-guardian.dev/reports";
 const FIELD_MANAGER: &str = "kube-guardian";
@@ -50,7 +52,7 @@ pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result
     let result = finalizer(&api, FINALIZER, policy, |event| async {
         match event {
             FinalizerEvent::Apply(p) => apply(&p, built.clone(), &ctx).await,
-            FinalizerEvent::Cleanup(p) => cleanup(&p, &ctx).await,
+            FinalizerEvent::Cleanup(p) => cleanup::cleanup(&p.name_any(), &ctx).await,
         }
     })
     .await
@@ -66,9 +68,14 @@ pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result
     result
 }
 
-/// Requeues a failed policy with per-policy exponential backoff; never exits.
+/// Requeues a failed policy with per-policy exponential backoff; never exits. A cleanup waiting
+/// for its report writes is no failure: checked again shortly, without backoff.
 pub fn error_policy(policy: Arc<GuardianPolicy>, error: &Error, ctx: Arc<Context>) -> Action {
     let name = policy.name_any();
+    if error.reports_pending() {
+        tracing::debug!(policy = %name, retry_in = ?cleanup::RECHECK, "{error}");
+        return Action::requeue(cleanup::RECHECK);
+    }
     let delay = ctx.backoff(&name);
     tracing::warn!(policy = %name, error = %crate::error::chain(error), retry_in = ?delay, "reconcile failed");
     ctx.metrics.error(error.metric_label());
@@ -187,33 +194,6 @@ async fn results(
     })
     .await
     .map_err(|e| Error::Join(e.to_string()))
-}
-
-async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
-    let name = policy.name_any();
-    let mut state = ctx.reports.lock().await;
-    let changed = state.remove_policy(&name);
-    ctx.kept.forget(&name);
-    // During a pass the namespaces are written (or deleted) when it completes; else the writer
-    // rewrites them (or deletes the emptied ones), retrying on its own.
-    let due = if state.in_pass() {
-        state.left(&name);
-        Vec::new()
-    } else {
-        changed
-    };
-    let leaving = state.leaving(&name);
-    drop(state);
-    hand_over(due, ctx);
-    // The finalizer stays until the rows left every report: a refused write fails this cleanup,
-    // which is retried with the policy's backoff. Bounded: it waits for attempts that end.
-    ctx.writer.settled(&leaving).await.into_result()?;
-    ctx.reports.lock().await.left(&name);
-    ctx.metrics.forget_policy(&name);
-    ctx.events.forget(&name);
-    ctx.reset_backoff(&name);
-    tracing::info!(policy = %name, "policy deleted; its results were removed from the reports");
-    Ok(Action::await_change())
 }
 
 /// Records the policy's rows; returns the bodies of the namespaces they changed, to hand over to

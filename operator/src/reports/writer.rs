@@ -223,7 +223,9 @@ impl ReportWriter {
     }
 
     /// Waits until nothing is pending for `namespaces`, or one of them failed and waits for its
-    /// retry. Every attempt ends (the client's timeouts bound each request), so this does too.
+    /// retry. An attempt ends when its request does, and the client bounds connecting and
+    /// sending but not the wait for the answer: a caller that must not wait on a stalled API
+    /// server bounds its own wait (as a policy's cleanup does).
     pub async fn settled(&self, namespaces: &[String]) -> Settled {
         loop {
             let changed = self.inner.changed.notified();

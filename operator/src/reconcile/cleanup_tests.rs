@@ -1,0 +1,96 @@
+//! A deleted policy's cleanup gives its worker back while its report writes are in flight, and
+//! lets the finalizer go once they landed: against an API server that answers each report write
+//! only when the test says so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, watch};
+
+use super::cleanup;
+use crate::Error;
+use crate::context::Context;
+use crate::reconcile::{hand_over, update_reports};
+use crate::reports::Settled;
+use crate::reports::tests::{results, row};
+
+/// A leading context whose API server answers each request (as a written report) once `gate`
+/// gives a permit, holding it until then.
+async fn gated_api(gate: Arc<Semaphore>) -> (Arc<Context>, watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                if socket.read(&mut buf).await.is_err() {
+                    return;
+                }
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+                let body = r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"a"}}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    let client =
+        kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
+    let (leader, rx) = watch::channel(true);
+    (Context::offline(client, rx), leader)
+}
+
+/// Runs the cleanup, which must give its worker back within 60 s.
+async fn cleanup_once(ctx: &Context) -> Result<(), Error> {
+    tokio::time::timeout(Duration::from_secs(60), cleanup("p", ctx))
+        .await
+        .expect("the cleanup gives its worker back")
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn a_cleanup_does_not_hold_its_worker_on_a_write_in_flight_and_keeps_the_finalizer() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (ctx, _leader) = gated_api(gate.clone()).await;
+    ctx.reports.lock().await.pass.finish();
+    let due = update_reports("p", results("a", vec![row("p", "x", "r")]), &ctx).await;
+    hand_over(due, &ctx);
+    gate.add_permits(1);
+    let settled = ctx.writer.settled(&["a".to_owned()]).await;
+    assert!(matches!(settled, Settled::Idle), "{settled:?}");
+
+    // The policy is deleted while the API server holds every answer: its rows' removal from
+    // a's report is in flight, and stays so.
+    let pending = cleanup_once(&ctx).await;
+    assert!(
+        pending.as_ref().is_err_and(Error::reports_pending),
+        "{pending:?}"
+    );
+    assert_eq!(
+        ctx.reports.lock().await.leaving("p"),
+        ["a"],
+        "the finalizer stays while the rows are in the report"
+    );
+    // Checked again: still in flight, nothing written twice, the worker given back again.
+    let pending = cleanup_once(&ctx).await;
+    assert!(
+        pending.as_ref().is_err_and(Error::reports_pending),
+        "{pending:?}"
+    );
+
+    // The write lands: the next check lets the finalizer go.
+    gate.add_permits(1);
+    let settled = ctx.writer.settled(&["a".to_owned()]).await;
+    assert!(matches!(settled, Settled::Idle), "{settled:?}");
+    cleanup_once(&ctx).await.expect("the rows left the report");
+    assert!(ctx.reports.lock().await.leaving("p").is_empty());
+    ctx.writer.stop();
+}
