@@ -20,7 +20,6 @@ use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::REPORT_NAME;
@@ -28,6 +27,7 @@ use super::api::{MANAGED_BY, MANAGED_BY_LABEL, report_resource};
 use super::body::ReportBody;
 use super::lookup_retries::LookupRetries;
 use super::state::ReportState;
+use super::writer::lost;
 use crate::context::Context;
 
 /// While this replica leads, watches the reports it owns and writes a deleted one again: the watch
@@ -47,14 +47,6 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
         if leader.wait_for(|l| !*l).await.is_err() {
             return;
         }
-    }
-}
-
-/// Ends once leadership is lost; never while a closed channel still says leading (as
-/// [`writer`](super::writer) reads it).
-async fn lost(mut leader: watch::Receiver<bool>) {
-    if leader.wait_for(|l| !*l).await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
 
