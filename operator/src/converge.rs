@@ -65,13 +65,18 @@ pub async fn run(
             }
         }
         let started = tokio::time::Instant::now();
+        let mut done = false;
         while ctx.is_leader() {
             match finish(&ctx, started.elapsed() > PASS_TIMEOUT).await {
                 Ok(Finished::Written) => {
                     ctx.metrics.report_pass_done();
+                    done = true;
                     break;
                 }
-                Ok(Finished::Over) => break,
+                Ok(Finished::Over) => {
+                    done = true;
+                    break;
+                }
                 Ok(Finished::Pending) => tokio::time::sleep(POLL).await,
                 Err(e) => {
                     tracing::warn!(error = %crate::error::chain(&e), retry_in = ?RETRY, "reconciling the PolicyReports failed");
@@ -79,7 +84,9 @@ pub async fn run(
                 }
             }
         }
-        if leader.wait_for(|l| !*l).await.is_err() {
+        // A pass done waits for its term's end; a term seen over goes straight back to waiting
+        // for the next, which may have begun since.
+        if done && leader.wait_for(|l| !*l).await.is_err() {
             return;
         }
     }

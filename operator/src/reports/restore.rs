@@ -38,14 +38,12 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
         if leader.wait_for(|l| *l).await.is_err() {
             return;
         }
+        // `lost` ends once it saw the term over; the loop then waits for the next term, which
+        // watches again from a new list (waiting for the term's end once more could miss a term
+        // begun since).
         tokio::select! {
             () = watch_term(&ctx) => {}
             () = lost(leader.clone()) => {}
-        }
-        // The term is over (or its watch ended, which kube's watcher never does): the next term
-        // watches again, from a new list.
-        if leader.wait_for(|l| !*l).await.is_err() {
-            return;
         }
     }
 }
