@@ -222,17 +222,16 @@ struct Seen {
     present: BTreeSet<String>,
     /// A relist in progress: the namespaces listed so far.
     listing: BTreeSet<String>,
-    /// A relist in progress: the namespaces written before it began (a write landing later may
-    /// be missing from the list's snapshot without being deleted).
-    written_before: BTreeSet<String>,
 }
 
 impl Seen {
     /// Follows one watch event; returns the namespaces whose report it shows deleted. A list
     /// (the first, or a relist after a watch gap) counts as deleted every report it no longer
-    /// holds and every one `written` (the namespaces this replica wrote, read as the list
-    /// begins) that it does not hold: a report written and deleted before the list has no event
-    /// of its own.
+    /// holds and every one `written` (the namespaces this replica wrote, read as the list ends)
+    /// that it does not hold: a report written and deleted before the list was served has no
+    /// event of its own (a new leader's pass writes while its first list is on its way). A
+    /// write landing after the list was served is taken for a deletion too: one unchanged
+    /// write more, which nothing deletes, so it cannot loop.
     fn deleted(
         &mut self,
         event: Event<String>,
@@ -249,8 +248,6 @@ impl Seen {
             }
             Event::Init => {
                 self.listing.clear();
-                // Init comes before the list's first request.
-                self.written_before = written().into_iter().collect();
                 Vec::new()
             }
             Event::InitApply(ns) => {
@@ -261,8 +258,7 @@ impl Seen {
                 let listed = std::mem::take(&mut self.listing);
                 let mut gone: BTreeSet<String> =
                     self.present.difference(&listed).cloned().collect();
-                let written = std::mem::take(&mut self.written_before);
-                gone.extend(written.into_iter().filter(|ns| !listed.contains(ns)));
+                gone.extend(written().into_iter().filter(|ns| !listed.contains(ns)));
                 self.present = listed;
                 gone.into_iter().collect()
             }
@@ -291,13 +287,28 @@ mod tests {
         assert!(seen.deleted(Event::Apply(ns("a")), none).is_empty());
         assert!(seen.deleted(Event::Apply(ns("c")), none).is_empty());
         assert_eq!(seen.deleted(Event::Delete(ns("a")), none), ["a"]);
-        // A watch gap hid the deletion of "b", and "d" was written and deleted within it.
-        // "e" was written after the list began: the list need not hold it.
+        // A watch gap hid the deletion of "b", and "d" was written and deleted within it. "e"
+        // was written after the list was served: written once more, unchanged.
         seen.deleted(Event::Init, || vec![ns("c"), ns("d")]);
         seen.deleted(Event::InitApply(ns("c")), none);
         let written = || vec![ns("c"), ns("d"), ns("e")];
-        assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d"]);
+        assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d", "e"]);
         assert_eq!(seen.present, BTreeSet::from([ns("c")]));
+    }
+
+    #[test]
+    fn a_report_written_and_deleted_while_the_first_list_is_on_its_way_is_seen_deleted() {
+        // A new leader: its watch starts listing with nothing written yet; its pass writes "a",
+        // which is deleted by hand before the list is served: no event shows it.
+        let mut seen = Seen::default();
+        let nothing_yet = Vec::new;
+        assert!(seen.deleted(Event::Init, nothing_yet).is_empty());
+        assert!(
+            seen.deleted(Event::InitApply("b".to_owned()), nothing_yet)
+                .is_empty()
+        );
+        let written = || vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(seen.deleted(Event::InitDone, written), ["a"]);
     }
 
     #[test]
