@@ -3,6 +3,7 @@
 //! only when the test says so.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,8 +17,11 @@ use crate::reports::Settled;
 use crate::reports::tests::{results, row};
 
 /// A leading context whose API server answers each request (as a written report) once `gate`
-/// gives a permit, holding it until then.
-async fn gated_api(gate: Arc<Semaphore>) -> (Arc<Context>, watch::Sender<bool>) {
+/// gives a permit, holding it until then; `requests` counts the requests it received.
+async fn gated_api(
+    gate: Arc<Semaphore>,
+    requests: Arc<AtomicUsize>,
+) -> (Arc<Context>, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listener");
@@ -25,11 +29,13 @@ async fn gated_api(gate: Arc<Semaphore>) -> (Arc<Context>, watch::Sender<bool>) 
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let gate = gate.clone();
+            let requests = requests.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 if socket.read(&mut buf).await.is_err() {
                     return;
                 }
+                requests.fetch_add(1, Ordering::SeqCst);
                 if let Ok(permit) = gate.acquire().await {
                     permit.forget();
                 }
@@ -59,7 +65,8 @@ async fn cleanup_once(ctx: &Context) -> Result<(), Error> {
 #[tokio::test]
 async fn a_cleanup_does_not_hold_its_worker_on_a_write_in_flight_and_keeps_the_finalizer() {
     let gate = Arc::new(Semaphore::new(0));
-    let (ctx, _leader) = gated_api(gate.clone()).await;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (ctx, _leader) = gated_api(gate.clone(), requests.clone()).await;
     ctx.reports.lock().await.pass.finish();
     let due = update_reports("p", results("a", vec![row("p", "x", "r")]), &ctx).await;
     hand_over(due, &ctx);
@@ -92,5 +99,10 @@ async fn a_cleanup_does_not_hold_its_worker_on_a_write_in_flight_and_keeps_the_f
     assert!(matches!(settled, Settled::Idle), "{settled:?}");
     cleanup_once(&ctx).await.expect("the rows left the report");
     assert!(ctx.reports.lock().await.leaving("p").is_empty());
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        2,
+        "the report written, then its rows removed: nothing written twice"
+    );
     ctx.writer.stop();
 }
