@@ -20,12 +20,14 @@ use crate::Error;
 use crate::context::Context;
 use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
-use crate::metrics::FULL;
+use crate::metrics::{FULL, Metrics};
 use crate::policy_build::PolicyInputs;
 use crate::reports::{NamespaceRows, ReportBody};
 use crate::status::{self, Assessment, DEGRADED};
 
 mod cleanup;
+
+pub(crate) use cleanup::PendingCleanups;
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
 pub const FINALIZER: &str = "guardian.kube-guardian.dev/reports";
@@ -64,8 +66,19 @@ pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result
         }
         Err(e) => e.metric_label(),
     };
-    ctx.metrics.reconcile(label, started.elapsed());
+    record(&ctx.metrics, label, &result, started.elapsed());
     result
+}
+
+/// Counts a reconcile and times it, unless it is a cleanup waiting on its report writes: that
+/// wait (up to [`cleanup::WAIT`], every few seconds while the writes are in flight) is no
+/// reconcile's work, and would skew the durations.
+fn record(metrics: &Metrics, label: &'static str, result: &Result<Action, Error>, took: Duration) {
+    if result.as_ref().is_err_and(Error::reports_pending) {
+        metrics.reconcile_untimed(label);
+    } else {
+        metrics.reconcile(label, took);
+    }
 }
 
 /// Requeues a failed policy with per-policy exponential backoff; never exits. A cleanup waiting

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, watch};
 
-use super::cleanup;
+use super::{PendingCleanups, WARN_AFTER, cleanup};
 use crate::Error;
 use crate::context::Context;
 use crate::reconcile::{hand_over, update_reports};
@@ -105,4 +105,44 @@ async fn a_cleanup_does_not_hold_its_worker_on_a_write_in_flight_and_keeps_the_f
         "the report written, then its rows removed: nothing written twice"
     );
     ctx.writer.stop();
+}
+
+#[test]
+fn a_cleanup_waiting_on_its_writes_is_said_once_after_a_minute() {
+    let pending = PendingCleanups::default();
+    let start = Instant::now();
+    assert!(!pending.pending("p", start));
+    assert!(!pending.pending("p", start + WARN_AFTER / 2), "not yet");
+    assert!(!pending.pending("q", start + WARN_AFTER), "q just began");
+    assert!(pending.pending("p", start + WARN_AFTER), "said");
+    assert!(!pending.pending("p", start + WARN_AFTER * 2), "said once");
+    // A cleanup done and the policy deleted again: its own minute.
+    pending.forget("p");
+    let again = start + WARN_AFTER * 3;
+    assert!(!pending.pending("p", again));
+    assert!(pending.pending("p", again + WARN_AFTER));
+}
+
+#[test]
+fn a_cleanup_waiting_on_its_writes_is_counted_but_not_timed() {
+    let metrics = crate::metrics::Metrics::new().expect("metrics");
+    let pending: Result<kube::runtime::controller::Action, Error> = Err(Error::ReportsPending {
+        policy: "p".to_owned(),
+        namespaces: 1,
+    });
+    crate::reconcile::record(
+        &metrics,
+        "reports_pending",
+        &pending,
+        Duration::from_secs(1),
+    );
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"reconciles_total{result="reports_pending"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("reconcile_duration_seconds_count 1"),
+        "{text}"
+    );
 }
