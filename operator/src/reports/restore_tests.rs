@@ -1,14 +1,17 @@
-//! The restore watch runs only while this replica leads, against fake API servers that record
-//! each request and hold each watch open.
+//! The restore watch runs only while this replica leads, and sees a report deleted before its
+//! list was served: against fake API servers that record each request and hold each watch open.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, watch};
 
 use super::restore_deleted;
 use crate::context::Context;
+use crate::reports::Settled;
+use crate::reports::tests::{results, row};
 
 /// What a fake API server saw.
 #[derive(Debug, Default)]
@@ -27,9 +30,33 @@ impl Seen {
             .count()
     }
 
+    /// The lists of every namespace's reports.
     fn lists(&self) -> usize {
-        self.requests.len() - self.watches()
+        self.count(|r| r.starts_with("GET") && !r.contains("watch=") && !r.contains("/namespaces/"))
     }
+
+    /// The lookups of one report.
+    fn lookups(&self) -> usize {
+        self.count(|r| r.starts_with("GET") && r.contains("/namespaces/"))
+    }
+
+    /// The report writes (server-side applies).
+    fn writes(&self) -> usize {
+        self.count(|r| r.starts_with("PATCH"))
+    }
+
+    fn count(&self, what: impl Fn(&str) -> bool) -> usize {
+        self.requests.iter().filter(|r| what(r)).count()
+    }
+}
+
+/// Answers one request with `status` and a JSON `body`, closing the connection.
+async fn answer(socket: &mut TcpStream, status: &str, body: &str) {
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
 }
 
 /// A context whose API server lists no reports and holds every watch open without an event; it
@@ -60,12 +87,7 @@ async fn context(leading: bool) -> (Arc<Context>, Arc<Mutex<Seen>>, watch::Sende
                     while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
                     seen.lock().expect("seen").watches_closed += 1;
                 } else {
-                    let body = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{"resourceVersion":"1"},"items":[]}"#;
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
+                    answer(&mut socket, "200 OK", EMPTY_LIST).await;
                 }
             });
         }
@@ -73,6 +95,57 @@ async fn context(leading: bool) -> (Arc<Context>, Arc<Mutex<Seen>>, watch::Sende
     let client =
         kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
     let (leader, rx) = watch::channel(leading);
+    (Context::offline(client, rx), seen, leader)
+}
+
+const EMPTY_LIST: &str = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{"resourceVersion":"1"},"items":[]}"#;
+
+/// A leading context whose API server holds each list of the reports until `lists` gives a
+/// permit, then finds none; finds no report when one is looked up; takes every write; and holds
+/// every watch open without an event.
+async fn held_list_context(
+    lists: Arc<Semaphore>,
+) -> (Arc<Context>, Arc<Mutex<Seen>>, watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let recorded = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = recorded.clone();
+            let lists = lists.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let Ok(n) = socket.read(&mut buf).await else {
+                    return;
+                };
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let line = request.lines().next().unwrap_or_default().to_owned();
+                seen.lock().expect("seen").requests.push(line.clone());
+                if line.contains("watch=") {
+                    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+                } else if line.starts_with("PATCH") {
+                    let report = r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"a"}}"#;
+                    answer(&mut socket, "200 OK", report).await;
+                } else if line.contains("/namespaces/") {
+                    let gone = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" not found","reason":"NotFound","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports"},"code":404}"#;
+                    answer(&mut socket, "404 Not Found", gone).await;
+                } else {
+                    if let Ok(permit) = lists.acquire().await {
+                        permit.forget();
+                    }
+                    answer(&mut socket, "200 OK", EMPTY_LIST).await;
+                }
+            });
+        }
+    });
+    let client =
+        kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
+    let (leader, rx) = watch::channel(true);
     (Context::offline(client, rx), seen, leader)
 }
 
@@ -117,4 +190,31 @@ async fn only_the_leader_watches_its_reports_from_each_term_to_its_end() {
     until("the next term's watch", &standby_seen, |s| s.watches() == 2).await;
     assert!(standby_seen.lock().expect("seen").lists() > lists);
     tasks.iter().for_each(tokio::task::JoinHandle::abort);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_written_and_deleted_while_the_term_s_first_list_is_on_its_way_is_written_again() {
+    let lists = Arc::new(Semaphore::new(0));
+    let (ctx, seen, _leads) = held_list_context(lists.clone()).await;
+    {
+        let mut state = ctx.reports.lock().await;
+        state.set_policy("p", results("a", vec![row("p", "x", "r")]));
+        state.pass.finish();
+    }
+    let task = tokio::spawn(restore_deleted(ctx.clone()));
+    // The term's watch has begun its list, which the server holds...
+    until("the term's list", &seen, |s| s.lists() == 1).await;
+    // ...while the new leader's pass writes a's report, which is deleted by hand before the
+    // list is served: the list does not hold it, and no event shows its deletion.
+    let report = ctx.reports.lock().await.report("a");
+    ctx.writer.submit(report);
+    let settled = ctx.writer.settled(&["a".to_owned()]).await;
+    assert!(matches!(settled, Settled::Idle), "{settled:?}");
+    lists.add_permits(1);
+    until("a's report looked up and written again", &seen, |s| {
+        s.lookups() == 1 && s.writes() == 2
+    })
+    .await;
+    task.abort();
+    ctx.writer.stop();
 }
