@@ -25,12 +25,15 @@ struct Seen {
     stuck_refusals: Refusals,
     /// How many requests about namespace `ending` came.
     ending_requests: Arc<AtomicUsize>,
+    /// How many requests about namespace `gone` came.
+    gone_requests: Arc<AtomicUsize>,
 }
 
 /// An API server that forbids every request about namespace `stuck` (a plain 403, as RBAC or an
 /// admission policy answers), noting when; answers the second request about namespace `ending`
 /// as for a namespace being deleted, and the others as for a namespace there (before its
-/// deletion, and created again after it), counting them; and accepts every other report write.
+/// deletion, and created again after it), counting them; answers every request about namespace
+/// `gone` as for a namespace being deleted, counting them; and accepts every other report write.
 /// The context leads while the returned sender lives.
 async fn forbidding_stuck() -> (Arc<Context>, Seen, watch::Sender<bool>) {
     forbidding_stuck_gated(Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))).await
@@ -62,8 +65,15 @@ async fn forbidding_stuck_gated(gate: Arc<Semaphore>) -> (Arc<Context>, Seen, wa
                         "200 OK",
                         r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
                     )
-                } else if request.contains("/namespaces/ending/") {
-                    let nth = seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1;
+                } else if request.contains("/namespaces/ending/")
+                    || request.contains("/namespaces/gone/")
+                {
+                    let nth = if request.contains("/namespaces/gone/") {
+                        seen.gone_requests.fetch_add(1, Ordering::SeqCst);
+                        2
+                    } else {
+                        seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1
+                    };
                     if nth != 2 {
                         ("200 OK", "{}")
                     } else {
@@ -256,5 +266,24 @@ async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it
         .expect("the pass task")
         .expect("the pass finished");
     assert_eq!(finished, Finished::Written);
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_namespace_being_deleted_lets_the_report_pass_finish_after_one_write() {
+    let (ctx, seen, _leader) = forbidding_stuck().await;
+    // Results recorded during the pass for a namespace whose every write is refused as
+    // terminating (no live policy is left to evaluate).
+    update_reports("p", results("gone", vec![row("p", "x", "r")]), &ctx).await;
+    update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
+    let finished = tokio::time::timeout(Duration::from_secs(60), finish(&ctx, false))
+        .await
+        .expect("the pass finished within 60 s (it spun on the namespace being deleted)")
+        .expect("the pass finished");
+    assert_eq!(finished, Finished::Written);
+    assert!(!ctx.reports.lock().await.pass.running(), "the pass is over");
+    assert_eq!(seen.gone_requests.load(Ordering::SeqCst), 1, "written once");
+    let b = ctx.reports.lock().await.report("b");
+    assert!(ctx.writer.is_written(&b), "b written beside it");
     ctx.writer.stop();
 }

@@ -100,7 +100,12 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
         // Results recorded while writing are written too, before the pass moves on (reconciles
         // do not hand bodies over while the pass holds reports back).
         let mut due = unwritten(&mut state, &owned, ctx);
-        due.retain(|(r, fingerprint)| failing.get(&r.namespace) != Some(fingerprint));
+        // A namespace deleted or being deleted refused this very content: it is not handed over
+        // again in this pass (the writer forgot it as written, so it would be due forever).
+        due.retain(|(r, fingerprint)| {
+            failing.get(&r.namespace) != Some(fingerprint)
+                && !ctx.writer.is_gone_as(&r.namespace, *fingerprint)
+        });
         if due.is_empty() {
             if step == Step::WriteAndSweep {
                 tracing::info!("PolicyReports reconciled with the current results");

@@ -184,6 +184,13 @@ impl ReportWriter {
         self.inner.lock().written.get(namespace) == Some(&fingerprint)
     }
 
+    /// Whether `namespace`'s last attempt, with this [`fingerprint`](super::fingerprint), was
+    /// refused in this term because the namespace is deleted or being deleted (and no write of
+    /// it succeeded since).
+    pub fn is_gone_as(&self, namespace: &str, fingerprint: u64) -> bool {
+        self.inner.lock().gone.get(namespace) == Some(&fingerprint)
+    }
+
     /// Whether the last attempt found no PolicyReport CRD.
     pub fn crd_missing(&self) -> bool {
         self.inner.lock().crd_missing
@@ -232,6 +239,7 @@ impl ReportWriter {
         slots.epoch += 1;
         slots.floor = slots.floor.max(floor);
         slots.written.clear();
+        slots.gone.clear();
         slots.crd_missing = false;
         for slot in slots.by_namespace.values_mut() {
             // A task waiting to retry ends now: its body belongs to the last term.

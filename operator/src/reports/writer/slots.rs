@@ -36,6 +36,10 @@ pub(super) struct Slots {
     pub(super) by_namespace: HashMap<String, Slot>,
     /// The fingerprint of each report as last written in this term.
     pub(super) written: HashMap<String, u64>,
+    /// The fingerprint of each body last refused in this term because its namespace is deleted
+    /// or being deleted, until a write of that namespace succeeds: the report pass does not hand
+    /// it over again (it would spin on it).
+    pub(super) gone: HashMap<String, u64>,
     /// The newest body handed over per namespace (its `seq`).
     pub(super) newest: HashMap<String, u64>,
     /// Bodies built before the term started (`seq` up to this) are dropped: a reconcile of the

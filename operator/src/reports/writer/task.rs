@@ -67,6 +67,7 @@ impl Inner {
                 slot.failed = None;
                 slots.crd_missing = !written;
                 if written {
+                    slots.gone.remove(ns);
                     if !slot.forgotten {
                         slots.written.insert(ns.to_owned(), job.fingerprint);
                     }
@@ -86,6 +87,7 @@ impl Inner {
                 // The server routed the request to the PolicyReport resource: it is served.
                 slots.crd_missing = false;
                 slots.written.remove(ns);
+                slots.gone.insert(ns.to_owned(), job.fingerprint);
                 None
             }
             Err(e) => {
