@@ -77,6 +77,7 @@ pub async fn run(
                     done = true;
                     break;
                 }
+                Ok(Finished::Lost) => break,
                 Ok(Finished::Pending) => tokio::time::sleep(POLL).await,
                 Err(e) => {
                     tracing::warn!(error = %crate::error::chain(&e), retry_in = ?RETRY, "reconciling the PolicyReports failed");
@@ -84,8 +85,8 @@ pub async fn run(
                 }
             }
         }
-        // A pass done waits for its term's end; a term seen over goes straight back to waiting
-        // for the next, which may have begun since.
+        // A pass over while leading waits for its term's end; a term seen lost (here or by
+        // `finish`) goes straight back to waiting for the next, which may have begun since.
         if done && leader.wait_for(|l| !*l).await.is_err() {
             return;
         }

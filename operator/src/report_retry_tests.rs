@@ -287,3 +287,18 @@ async fn a_namespace_being_deleted_lets_the_report_pass_finish_after_one_write()
     assert!(ctx.writer.is_written(&b), "b written beside it");
     ctx.writer.stop();
 }
+
+#[tokio::test]
+async fn a_pass_that_sees_its_leadership_lost_says_so() {
+    let (ctx, _seen, leader) = forbidding_stuck().await;
+    update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
+    // Lost as the pass writes: the writer drops "b", and the pass must not pass for one over
+    // while leading (the converge loop would then wait for the end of a term it no longer holds).
+    leader.send(false).expect("leader");
+    let finished = tokio::time::timeout(Duration::from_secs(60), finish(&ctx, false))
+        .await
+        .expect("the pass ended within 60 s")
+        .expect("the pass ended");
+    assert_eq!(finished, Finished::Lost);
+    ctx.writer.stop();
+}
