@@ -58,6 +58,7 @@ pub async fn run(
             // still on its way to hand it over) is not written during the new term's pass.
             ctx.writer.reset(state.seq());
         }
+        ctx.cleanups.new_term();
         tracing::info!("leading: re-evaluating every policy before reconciling the PolicyReports");
         for name in ctx.live_policies() {
             if reconcile.send(ObjectRef::new(&name)).await.is_err() {

@@ -45,10 +45,10 @@ pub(super) async fn cleanup(policy: &str, ctx: &Context) -> Result<Action, Error
     match tokio::time::timeout(WAIT, ctx.writer.settled(&leaving)).await {
         Ok(settled) => settled.into_result()?,
         Err(_) => {
-            if ctx.cleanups.pending(policy, Instant::now()) {
+            if let Some(waited) = ctx.cleanups.pending(policy, Instant::now()) {
                 // The first few namespaces name where to look; a policy may span thousands.
                 let first = &leaving[..leaving.len().min(10)];
-                tracing::warn!(%policy, namespaces = leaving.len(), first = ?first, waited = ?WARN_AFTER, "a deleted GuardianPolicy's rows are still on their way out of the PolicyReports of its namespaces (`first`: up to 10 of them) after `waited`: its finalizer stays until they are written. Check that the API server answers the operator's PolicyReport writes (its load, admission webhooks on policyreports) and the operator's log for failed report writes (said once per policy)");
+                tracing::warn!(%policy, namespaces = leaving.len(), first = ?first, waited = ?waited, "a deleted GuardianPolicy's rows are still on their way out of the PolicyReports of its namespaces (`first`: up to 10 of them) after `waited`: its finalizer stays until they are written. Check that the API server answers the operator's PolicyReport writes (its load, admission webhooks on policyreports) and the operator's log for failed report writes (said once per policy)");
             }
             return Err(Error::ReportsPending {
                 policy: policy.to_owned(),
@@ -73,18 +73,25 @@ pub(crate) struct PendingCleanups {
 }
 
 impl PendingCleanups {
-    /// Notes `policy`'s cleanup waiting at `now`; true once it has waited [`WARN_AFTER`], the
-    /// first time only.
-    fn pending(&self, policy: &str, now: Instant) -> bool {
-        let Ok(mut since) = self.since.lock() else {
-            return false;
-        };
+    /// Notes `policy`'s cleanup waiting at `now`; once it has waited [`WARN_AFTER`] in this
+    /// term, how long, the first time only.
+    fn pending(&self, policy: &str, now: Instant) -> Option<Duration> {
+        let mut since = self.since.lock().ok()?;
         let (first, said) = since.entry(policy.to_owned()).or_insert((now, false));
-        if *said || now.duration_since(*first) < WARN_AFTER {
-            return false;
+        let waited = now.duration_since(*first);
+        if *said || waited < WARN_AFTER {
+            return None;
         }
         *said = true;
-        true
+        Some(waited)
+    }
+
+    /// A leadership term starts: a cleanup still pending counts its wait from now (the last
+    /// term's writes were dropped with it).
+    pub(crate) fn new_term(&self) {
+        if let Ok(mut since) = self.since.lock() {
+            since.clear();
+        }
     }
 
     /// Forgets `policy` (its cleanup is done).

@@ -111,16 +111,45 @@ async fn a_cleanup_does_not_hold_its_worker_on_a_write_in_flight_and_keeps_the_f
 fn a_cleanup_waiting_on_its_writes_is_said_once_after_a_minute() {
     let pending = PendingCleanups::default();
     let start = Instant::now();
-    assert!(!pending.pending("p", start));
-    assert!(!pending.pending("p", start + WARN_AFTER / 2), "not yet");
-    assert!(!pending.pending("q", start + WARN_AFTER), "q just began");
-    assert!(pending.pending("p", start + WARN_AFTER), "said");
-    assert!(!pending.pending("p", start + WARN_AFTER * 2), "said once");
+    assert_eq!(pending.pending("p", start), None);
+    assert_eq!(
+        pending.pending("p", start + WARN_AFTER / 2),
+        None,
+        "not yet"
+    );
+    assert_eq!(
+        pending.pending("q", start + WARN_AFTER),
+        None,
+        "q just began"
+    );
+    let waited = WARN_AFTER + Duration::from_secs(3);
+    assert_eq!(
+        pending.pending("p", start + waited),
+        Some(waited),
+        "said, with the real wait"
+    );
+    assert_eq!(
+        pending.pending("p", start + WARN_AFTER * 2),
+        None,
+        "said once"
+    );
     // A cleanup done and the policy deleted again: its own minute.
     pending.forget("p");
     let again = start + WARN_AFTER * 3;
-    assert!(!pending.pending("p", again));
-    assert!(pending.pending("p", again + WARN_AFTER));
+    assert_eq!(pending.pending("p", again), None);
+    assert_eq!(pending.pending("p", again + WARN_AFTER), Some(WARN_AFTER));
+}
+
+#[test]
+fn a_cleanup_pending_in_a_new_term_gets_its_own_minute() {
+    let pending = PendingCleanups::default();
+    let start = Instant::now();
+    assert_eq!(pending.pending("p", start), None);
+    // Leadership lost and taken again later: the wait counts from the new term.
+    pending.new_term();
+    let later = start + WARN_AFTER * 2;
+    assert_eq!(pending.pending("p", later), None, "not said at once");
+    assert_eq!(pending.pending("p", later + WARN_AFTER), Some(WARN_AFTER));
 }
 
 #[test]
