@@ -258,6 +258,8 @@ impl Seen {
                 let listed = std::mem::take(&mut self.listing);
                 let mut gone: BTreeSet<String> =
                     self.present.difference(&listed).cloned().collect();
+                // Cost, per list (the first or a relist): one GET, in turn, per report written
+                // between the list's snapshot and its end (and per one deleted, as for an event).
                 gone.extend(written().into_iter().filter(|ns| !listed.contains(ns)));
                 self.present = listed;
                 gone.into_iter().collect()
