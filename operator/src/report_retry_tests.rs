@@ -6,12 +6,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, watch};
 
 use super::{hand_over, update_reports};
 use crate::context::Context;
 use crate::converge::{Finished, finish};
+use crate::fake_api::{self, answer};
 use crate::reports::Settled;
 use crate::reports::tests::{results, row};
 
@@ -41,78 +41,61 @@ async fn forbidding_stuck() -> (Arc<Context>, Seen, watch::Sender<bool>) {
 
 /// As [`forbidding_stuck`], each refusal answered only once `gate` gives a permit.
 async fn forbidding_stuck_gated(gate: Arc<Semaphore>) -> (Arc<Context>, Seen, watch::Sender<bool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listener");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Seen::default();
     let counted = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let seen = counted.clone();
-            let gate = gate.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let Ok(n) = socket.read(&mut buf).await else {
-                    return;
+    let (ctx, leader) = fake_api::context(true, move |request| {
+        let seen = counted.clone();
+        let gate = gate.clone();
+        async move {
+            let (status, body) = if request
+                .starts_with("GET /apis/wgpolicyk8s.io/v1alpha2/policyreports")
+            {
+                // The sweep's list of owned reports: none.
+                (
+                    "200 OK",
+                    r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
+                )
+            } else if request.contains("/namespaces/ending/")
+                || request.contains("/namespaces/gone/")
+            {
+                let nth = if request.contains("/namespaces/gone/") {
+                    seen.gone_requests.fetch_add(1, Ordering::SeqCst);
+                    2
+                } else {
+                    seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1
                 };
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let (status, body) = if request
-                    .starts_with("GET /apis/wgpolicyk8s.io/v1alpha2/policyreports")
-                {
-                    // The sweep's list of owned reports: none.
-                    (
-                        "200 OK",
-                        r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
-                    )
-                } else if request.contains("/namespaces/ending/")
-                    || request.contains("/namespaces/gone/")
-                {
-                    let nth = if request.contains("/namespaces/gone/") {
-                        seen.gone_requests.fetch_add(1, Ordering::SeqCst);
-                        2
-                    } else {
-                        seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1
-                    };
-                    if nth != 2 {
-                        ("200 OK", "{}")
-                    } else {
-                        // As the API server's NamespaceLifecycle admission answers.
-                        (
-                            "403 Forbidden",
-                            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" is forbidden: unable to create new content in namespace ending because it is being terminated","reason":"Forbidden","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports","causes":[{"reason":"NamespaceTerminating","message":"namespace ending is being terminated","field":"metadata.namespace"}]},"code":403}"#,
-                        )
-                    }
-                } else if request.contains("/namespaces/stuck/") {
-                    seen.stuck_refusals
-                        .lock()
-                        .expect("refusals")
-                        .push(Instant::now());
-                    if let Ok(permit) = gate.acquire().await {
-                        permit.forget();
-                    }
+                if nth != 2 {
+                    ("200 OK", "{}")
+                } else {
+                    // As the API server's NamespaceLifecycle admission answers.
                     (
                         "403 Forbidden",
-                        r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespace stuck is being terminated","reason":"Forbidden","code":403}"#,
+                        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" is forbidden: unable to create new content in namespace ending because it is being terminated","reason":"Forbidden","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports","causes":[{"reason":"NamespaceTerminating","message":"namespace ending is being terminated","field":"metadata.namespace"}]},"code":403}"#,
                     )
-                } else {
-                    (
-                        "200 OK",
-                        r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"b"}}"#,
-                    )
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
+                }
+            } else if request.contains("/namespaces/stuck/") {
+                seen.stuck_refusals
+                    .lock()
+                    .expect("refusals")
+                    .push(Instant::now());
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+                (
+                    "403 Forbidden",
+                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespace stuck is being terminated","reason":"Forbidden","code":403}"#,
+                )
+            } else {
+                (
+                    "200 OK",
+                    r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"b"}}"#,
+                )
+            };
+            answer(status, body)
         }
-    });
-    let config = kube::Config::new(url.parse().expect("url"));
-    let client = kube::Client::try_from(config).expect("client");
-    let (leader, rx) = watch::channel(true);
-    (Context::offline(client, rx), seen, leader)
+    })
+    .await;
+    (ctx, seen, leader)
 }
 
 #[tokio::test]

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, watch};
 
 use super::{PendingCleanups, WARN_AFTER, cleanup};
 use crate::Error;
 use crate::context::Context;
+use crate::fake_api::{self, answer};
 use crate::reconcile::{hand_over, update_reports};
 use crate::reports::Settled;
 use crate::reports::tests::{results, row};
@@ -22,36 +22,20 @@ async fn gated_api(
     gate: Arc<Semaphore>,
     requests: Arc<AtomicUsize>,
 ) -> (Arc<Context>, watch::Sender<bool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listener");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let gate = gate.clone();
-            let requests = requests.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                if socket.read(&mut buf).await.is_err() {
-                    return;
-                }
-                requests.fetch_add(1, Ordering::SeqCst);
-                if let Ok(permit) = gate.acquire().await {
-                    permit.forget();
-                }
-                let body = r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"a"}}"#;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
+    fake_api::context(true, move |_| {
+        requests.fetch_add(1, Ordering::SeqCst);
+        let gate = gate.clone();
+        async move {
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+            answer(
+                "200 OK",
+                r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"a"}}"#,
+            )
         }
-    });
-    let client =
-        kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
-    let (leader, rx) = watch::channel(true);
-    (Context::offline(client, rx), leader)
+    })
+    .await
 }
 
 /// Runs the cleanup, which must give its worker back within 60 s.

@@ -4,12 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 
 use super::restore_deleted;
 use crate::context::Context;
+use crate::fake_api::{self, Reply, answer};
 use crate::reports::Settled;
 use crate::reports::tests::{results, row};
 
@@ -50,52 +49,33 @@ impl Seen {
     }
 }
 
-/// Answers one request with `status` and a JSON `body`, closing the connection.
-async fn answer(socket: &mut TcpStream, status: &str, body: &str) {
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = socket.write_all(response.as_bytes()).await;
+/// The request line of `request`, noted in `seen`.
+fn note(seen: &Mutex<Seen>, request: &str) -> String {
+    let line = request.lines().next().unwrap_or_default().to_owned();
+    seen.lock().expect("seen").requests.push(line.clone());
+    line
 }
 
 /// A context whose API server lists no reports and holds every watch open without an event; it
 /// leads while the returned sender says so.
 async fn context(leading: bool) -> (Arc<Context>, Arc<Mutex<Seen>>, watch::Sender<bool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listener");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let recorded = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let seen = recorded.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let Ok(n) = socket.read(&mut buf).await else {
-                    return;
-                };
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let line = request.lines().next().unwrap_or_default().to_owned();
-                let watching = line.contains("watch=");
-                seen.lock().expect("seen").requests.push(line);
-                if watching {
-                    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    // Held until the client closes it.
-                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+    let (ctx, leader) = fake_api::context(leading, move |request| {
+        let line = note(&recorded, &request);
+        let seen = recorded.clone();
+        async move {
+            if line.contains("watch=") {
+                Reply::Watch(Some(Box::new(move || {
                     seen.lock().expect("seen").watches_closed += 1;
-                } else {
-                    answer(&mut socket, "200 OK", EMPTY_LIST).await;
-                }
-            });
+                })))
+            } else {
+                answer("200 OK", EMPTY_LIST)
+            }
         }
-    });
-    let client =
-        kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
-    let (leader, rx) = watch::channel(leading);
-    (Context::offline(client, rx), seen, leader)
+    })
+    .await;
+    (ctx, seen, leader)
 }
 
 const EMPTY_LIST: &str = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{"resourceVersion":"1"},"items":[]}"#;
@@ -106,47 +86,34 @@ const EMPTY_LIST: &str = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObject
 async fn held_list_context(
     lists: Arc<Semaphore>,
 ) -> (Arc<Context>, Arc<Mutex<Seen>>, watch::Sender<bool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listener");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let recorded = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let seen = recorded.clone();
-            let lists = lists.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let Ok(n) = socket.read(&mut buf).await else {
-                    return;
-                };
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let line = request.lines().next().unwrap_or_default().to_owned();
-                seen.lock().expect("seen").requests.push(line.clone());
-                if line.contains("watch=") {
-                    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
-                } else if line.starts_with("PATCH") {
-                    let report = r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"a"}}"#;
-                    answer(&mut socket, "200 OK", report).await;
-                } else if line.contains("/namespaces/") {
-                    let gone = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" not found","reason":"NotFound","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports"},"code":404}"#;
-                    answer(&mut socket, "404 Not Found", gone).await;
-                } else {
-                    if let Ok(permit) = lists.acquire().await {
-                        permit.forget();
-                    }
-                    answer(&mut socket, "200 OK", EMPTY_LIST).await;
+    let (ctx, leader) = fake_api::context(true, move |request| {
+        let line = note(&recorded, &request);
+        let lists = lists.clone();
+        async move {
+            if line.contains("watch=") {
+                Reply::Watch(None)
+            } else if line.starts_with("PATCH") {
+                answer(
+                    "200 OK",
+                    r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"a"}}"#,
+                )
+            } else if line.contains("/namespaces/") {
+                answer(
+                    "404 Not Found",
+                    r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" not found","reason":"NotFound","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports"},"code":404}"#,
+                )
+            } else {
+                if let Ok(permit) = lists.acquire().await {
+                    permit.forget();
                 }
-            });
+                answer("200 OK", EMPTY_LIST)
+            }
         }
-    });
-    let client =
-        kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
-    let (leader, rx) = watch::channel(true);
-    (Context::offline(client, rx), seen, leader)
+    })
+    .await;
+    (ctx, seen, leader)
 }
 
 /// Polls `done` until it holds, for up to 60 s.
