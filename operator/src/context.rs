@@ -19,6 +19,7 @@ use crate::incremental::KeptFindings;
 use crate::metrics::Metrics;
 use crate::policy_build::BuildTracker;
 pub use crate::policy_build::PolicyInputs;
+use crate::reconcile::PendingCleanups;
 use crate::reports::{self, ReportState, ReportWriter};
 
 /// Shared by every reconcile, behind an `Arc`.
@@ -39,6 +40,8 @@ pub struct Context {
     pub writer: ReportWriter,
     /// Consecutive failures per policy, for per-object backoff.
     pub failures: Backoff,
+    /// Deleted policies whose cleanup waits on report writes, to say one stuck once.
+    pub(crate) cleanups: PendingCleanups,
     /// Each policy's latest results per object, updated as workloads change.
     pub kept: Arc<KeptFindings>,
     /// What the store was last built from, and what each policy's results depend on in that
@@ -92,6 +95,7 @@ impl Context {
             reports: tokio::sync::Mutex::new(ReportState::default()),
             writer,
             failures: Backoff::default(),
+            cleanups: PendingCleanups::default(),
             kept: Arc::new(KeptFindings::default()),
             built: BuildTracker::default(),
             policy_changed: tokio::sync::Notify::new(),
@@ -143,6 +147,7 @@ impl Context {
                 self.policies.state().iter().map(|p| p.name_any()).collect();
             let live = |name: &str| live.contains(name);
             self.failures.retain_policies(&live);
+            self.cleanups.retain_policies(&live);
             self.events.retain_policies(&live);
         }
         (fresh.snapshot, fresh.inputs)

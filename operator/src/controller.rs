@@ -257,7 +257,8 @@ pub async fn run(
             std::future::pending::<()>().await;
         }
     };
-    // A PolicyReport deleted by someone else is written again by the leader.
+    // A PolicyReport deleted by someone else is written again by the leader: the watch runs
+    // during each leadership term only.
     let restore_task = {
         let restore = crate::reports::restore_deleted(ctx.clone());
         async move {

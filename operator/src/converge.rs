@@ -58,6 +58,7 @@ pub async fn run(
             // still on its way to hand it over) is not written during the new term's pass.
             ctx.writer.reset(state.seq());
         }
+        ctx.cleanups.new_term();
         tracing::info!("leading: re-evaluating every policy before reconciling the PolicyReports");
         for name in ctx.live_policies() {
             if reconcile.send(ObjectRef::new(&name)).await.is_err() {
@@ -65,13 +66,19 @@ pub async fn run(
             }
         }
         let started = tokio::time::Instant::now();
+        let mut done = false;
         while ctx.is_leader() {
             match finish(&ctx, started.elapsed() > PASS_TIMEOUT).await {
                 Ok(Finished::Written) => {
                     ctx.metrics.report_pass_done();
+                    done = true;
                     break;
                 }
-                Ok(Finished::Over) => break,
+                Ok(Finished::Over) => {
+                    done = true;
+                    break;
+                }
+                Ok(Finished::Lost) => break,
                 Ok(Finished::Pending) => tokio::time::sleep(POLL).await,
                 Err(e) => {
                     tracing::warn!(error = %crate::error::chain(&e), retry_in = ?RETRY, "reconciling the PolicyReports failed");
@@ -79,7 +86,9 @@ pub async fn run(
                 }
             }
         }
-        if leader.wait_for(|l| !*l).await.is_err() {
+        // A pass over while leading waits for its term's end; a term seen lost (here or by
+        // `finish`) goes straight back to waiting for the next, which may have begun since.
+        if done && leader.wait_for(|l| !*l).await.is_err() {
             return;
         }
     }

@@ -31,6 +31,13 @@ pub enum Error {
     #[error("reconcile failed")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 
+    /// A deleted policy's rows are still on their way out of some reports: its finalizer stays,
+    /// and the cleanup is checked again shortly (not an error: nothing failed).
+    #[error(
+        "deleted GuardianPolicy {policy}'s rows are still being removed from the PolicyReports of {namespaces} namespace(s); its finalizer stays until they are written"
+    )]
+    ReportsPending { policy: String, namespaces: usize },
+
     /// A PolicyReport write failed; the report writer retries it with backoff on its own.
     #[error(
         "writing PolicyReport {namespace}/kube-guardian failed; retried with backoff (check the operator's RBAC on policyreports and admission policies on them)"
@@ -129,6 +136,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is a cleanup still waiting for its report writes (see
+    /// [`Error::ReportsPending`]), however the finalizer wrapped it.
+    pub fn reports_pending(&self) -> bool {
+        match self {
+            Error::ReportsPending { .. } => true,
+            Error::Finalizer(inner) => matches!(
+                inner.as_ref(),
+                kube::runtime::finalizer::Error::CleanupFailed(e) if e.reports_pending()
+            ),
+            _ => false,
+        }
+    }
+
     /// A bounded label for metrics: one static string per error kind, never the error text.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -142,6 +162,7 @@ impl Error {
                 _ => "finalizer",
             },
             Error::ReportWrite { .. } => "report_write",
+            Error::ReportsPending { .. } => "reports_pending",
             Error::Join(_) => "join",
             Error::TlsRead { .. } => "tls_read",
             Error::TlsPem { .. } => "tls_pem",

@@ -9,6 +9,8 @@ pub mod controller;
 pub mod converge;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fake_api;
 pub mod findings;
 pub mod health;
 pub mod incremental;

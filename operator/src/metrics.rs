@@ -205,10 +205,15 @@ impl Metrics {
 
     /// Records a finished reconcile: `result` is `success` or an error's `metric_label`.
     pub fn reconcile(&self, result: &'static str, duration: Duration) {
-        self.reconciles.with_label_values(&[result]).inc();
+        self.reconcile_untimed(result);
         self.reconcile_duration
             .with_label_values(&[] as &[&str])
             .observe(duration.as_secs_f64());
+    }
+
+    /// Counts a finished reconcile without timing it.
+    pub fn reconcile_untimed(&self, result: &'static str) {
+        self.reconciles.with_label_values(&[result]).inc();
     }
 
     /// Counts objects evaluated on `path` ([`FULL`] or [`CHANGE`]).

@@ -20,10 +20,14 @@ use crate::Error;
 use crate::context::Context;
 use crate::events::Transition;
 use crate::incremental::{Freshness, Results, next_requeue};
-use crate::metrics::FULL;
+use crate::metrics::{FULL, Metrics};
 use crate::policy_build::PolicyInputs;
 use crate::reports::{NamespaceRows, ReportBody};
 use crate::status::{self, Assessment, DEGRADED};
+
+mod cleanup;
+
+pub(crate) use cleanup::PendingCleanups;
 
 /// Guards report cleanup: a policy's rows leave every report before the policy goes.
 pub const FINALIZER: &str = "guardian.kube-guardian.dev/reports";
@@ -50,7 +54,7 @@ pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result
     let result = finalizer(&api, FINALIZER, policy, |event| async {
         match event {
             FinalizerEvent::Apply(p) => apply(&p, built.clone(), &ctx).await,
-            FinalizerEvent::Cleanup(p) => cleanup(&p, &ctx).await,
+            FinalizerEvent::Cleanup(p) => cleanup::cleanup(&p.name_any(), &ctx).await,
         }
     })
     .await
@@ -62,13 +66,29 @@ pub async fn reconcile(policy: Arc<GuardianPolicy>, ctx: Arc<Context>) -> Result
         }
         Err(e) => e.metric_label(),
     };
-    ctx.metrics.reconcile(label, started.elapsed());
+    record(&ctx.metrics, label, &result, started.elapsed());
     result
 }
 
-/// Requeues a failed policy with per-policy exponential backoff; never exits.
+/// Counts a reconcile and times it, unless it is a cleanup waiting on its report writes: that
+/// wait (up to [`cleanup::WAIT`], every few seconds while the writes are in flight) is no
+/// reconcile's work, and would skew the durations.
+fn record(metrics: &Metrics, label: &'static str, result: &Result<Action, Error>, took: Duration) {
+    if result.as_ref().is_err_and(Error::reports_pending) {
+        metrics.reconcile_untimed(label);
+    } else {
+        metrics.reconcile(label, took);
+    }
+}
+
+/// Requeues a failed policy with per-policy exponential backoff; never exits. A cleanup waiting
+/// for its report writes is no failure: checked again shortly, without backoff.
 pub fn error_policy(policy: Arc<GuardianPolicy>, error: &Error, ctx: Arc<Context>) -> Action {
     let name = policy.name_any();
+    if error.reports_pending() {
+        tracing::debug!(policy = %name, retry_in = ?cleanup::RECHECK, "{error}");
+        return Action::requeue(cleanup::RECHECK);
+    }
     let delay = ctx.backoff(&name);
     tracing::warn!(policy = %name, error = %crate::error::chain(error), retry_in = ?delay, "reconcile failed");
     ctx.metrics.error(error.metric_label());
@@ -187,33 +207,6 @@ async fn results(
     })
     .await
     .map_err(|e| Error::Join(e.to_string()))
-}
-
-async fn cleanup(policy: &GuardianPolicy, ctx: &Context) -> Result<Action, Error> {
-    let name = policy.name_any();
-    let mut state = ctx.reports.lock().await;
-    let changed = state.remove_policy(&name);
-    ctx.kept.forget(&name);
-    // During a pass the namespaces are written (or deleted) when it completes; else the writer
-    // rewrites them (or deletes the emptied ones), retrying on its own.
-    let due = if state.in_pass() {
-        state.left(&name);
-        Vec::new()
-    } else {
-        changed
-    };
-    let leaving = state.leaving(&name);
-    drop(state);
-    hand_over(due, ctx);
-    // The finalizer stays until the rows left every report: a refused write fails this cleanup,
-    // which is retried with the policy's backoff. Bounded: it waits for attempts that end.
-    ctx.writer.settled(&leaving).await.into_result()?;
-    ctx.reports.lock().await.left(&name);
-    ctx.metrics.forget_policy(&name);
-    ctx.events.forget(&name);
-    ctx.reset_backoff(&name);
-    tracing::info!(policy = %name, "policy deleted; its results were removed from the reports");
-    Ok(Action::await_change())
 }
 
 /// Records the policy's rows; returns the bodies of the namespaces they changed, to hand over to

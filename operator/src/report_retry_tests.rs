@@ -6,12 +6,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, watch};
 
 use super::{hand_over, update_reports};
 use crate::context::Context;
 use crate::converge::{Finished, finish};
+use crate::fake_api::{self, answer};
 use crate::reports::Settled;
 use crate::reports::tests::{results, row};
 
@@ -25,12 +25,15 @@ struct Seen {
     stuck_refusals: Refusals,
     /// How many requests about namespace `ending` came.
     ending_requests: Arc<AtomicUsize>,
+    /// How many requests about namespace `gone` came.
+    gone_requests: Arc<AtomicUsize>,
 }
 
 /// An API server that forbids every request about namespace `stuck` (a plain 403, as RBAC or an
 /// admission policy answers), noting when; answers the second request about namespace `ending`
 /// as for a namespace being deleted, and the others as for a namespace there (before its
-/// deletion, and created again after it), counting them; and accepts every other report write.
+/// deletion, and created again after it), counting them; answers every request about namespace
+/// `gone` as for a namespace being deleted, counting them; and accepts every other report write.
 /// The context leads while the returned sender lives.
 async fn forbidding_stuck() -> (Arc<Context>, Seen, watch::Sender<bool>) {
     forbidding_stuck_gated(Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))).await
@@ -38,71 +41,61 @@ async fn forbidding_stuck() -> (Arc<Context>, Seen, watch::Sender<bool>) {
 
 /// As [`forbidding_stuck`], each refusal answered only once `gate` gives a permit.
 async fn forbidding_stuck_gated(gate: Arc<Semaphore>) -> (Arc<Context>, Seen, watch::Sender<bool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listener");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Seen::default();
     let counted = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let seen = counted.clone();
-            let gate = gate.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let Ok(n) = socket.read(&mut buf).await else {
-                    return;
+    let (ctx, leader) = fake_api::context(true, move |request| {
+        let seen = counted.clone();
+        let gate = gate.clone();
+        async move {
+            let (status, body) = if request
+                .starts_with("GET /apis/wgpolicyk8s.io/v1alpha2/policyreports")
+            {
+                // The sweep's list of owned reports: none.
+                (
+                    "200 OK",
+                    r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
+                )
+            } else if request.contains("/namespaces/ending/")
+                || request.contains("/namespaces/gone/")
+            {
+                let nth = if request.contains("/namespaces/gone/") {
+                    seen.gone_requests.fetch_add(1, Ordering::SeqCst);
+                    2
+                } else {
+                    seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1
                 };
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let (status, body) = if request
-                    .starts_with("GET /apis/wgpolicyk8s.io/v1alpha2/policyreports")
-                {
-                    // The sweep's list of owned reports: none.
-                    (
-                        "200 OK",
-                        r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#,
-                    )
-                } else if request.contains("/namespaces/ending/") {
-                    let nth = seen.ending_requests.fetch_add(1, Ordering::SeqCst) + 1;
-                    if nth != 2 {
-                        ("200 OK", "{}")
-                    } else {
-                        // As the API server's NamespaceLifecycle admission answers.
-                        (
-                            "403 Forbidden",
-                            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" is forbidden: unable to create new content in namespace ending because it is being terminated","reason":"Forbidden","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports","causes":[{"reason":"NamespaceTerminating","message":"namespace ending is being terminated","field":"metadata.namespace"}]},"code":403}"#,
-                        )
-                    }
-                } else if request.contains("/namespaces/stuck/") {
-                    seen.stuck_refusals
-                        .lock()
-                        .expect("refusals")
-                        .push(Instant::now());
-                    if let Ok(permit) = gate.acquire().await {
-                        permit.forget();
-                    }
+                if nth != 2 {
+                    ("200 OK", "{}")
+                } else {
+                    // As the API server's NamespaceLifecycle admission answers.
                     (
                         "403 Forbidden",
-                        r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespace stuck is being terminated","reason":"Forbidden","code":403}"#,
+                        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"policyreports.wgpolicyk8s.io \"kube-guardian\" is forbidden: unable to create new content in namespace ending because it is being terminated","reason":"Forbidden","details":{"name":"kube-guardian","group":"wgpolicyk8s.io","kind":"policyreports","causes":[{"reason":"NamespaceTerminating","message":"namespace ending is being terminated","field":"metadata.namespace"}]},"code":403}"#,
                     )
-                } else {
-                    (
-                        "200 OK",
-                        r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"b"}}"#,
-                    )
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
+                }
+            } else if request.contains("/namespaces/stuck/") {
+                seen.stuck_refusals
+                    .lock()
+                    .expect("refusals")
+                    .push(Instant::now());
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+                (
+                    "403 Forbidden",
+                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespace stuck is being terminated","reason":"Forbidden","code":403}"#,
+                )
+            } else {
+                (
+                    "200 OK",
+                    r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"kube-guardian","namespace":"b"}}"#,
+                )
+            };
+            answer(status, body)
         }
-    });
-    let config = kube::Config::new(url.parse().expect("url"));
-    let client = kube::Client::try_from(config).expect("client");
-    let (leader, rx) = watch::channel(true);
-    (Context::offline(client, rx), seen, leader)
+    })
+    .await;
+    (ctx, seen, leader)
 }
 
 #[tokio::test]
@@ -256,5 +249,39 @@ async fn a_failing_namespace_whose_content_changes_during_the_pass_still_lets_it
         .expect("the pass task")
         .expect("the pass finished");
     assert_eq!(finished, Finished::Written);
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_namespace_being_deleted_lets_the_report_pass_finish_after_one_write() {
+    let (ctx, seen, _leader) = forbidding_stuck().await;
+    // Results recorded during the pass for a namespace whose every write is refused as
+    // terminating (no live policy is left to evaluate).
+    update_reports("p", results("gone", vec![row("p", "x", "r")]), &ctx).await;
+    update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
+    let finished = tokio::time::timeout(Duration::from_secs(60), finish(&ctx, false))
+        .await
+        .expect("the pass finished within 60 s (it spun on the namespace being deleted)")
+        .expect("the pass finished");
+    assert_eq!(finished, Finished::Written);
+    assert!(!ctx.reports.lock().await.pass.running(), "the pass is over");
+    assert_eq!(seen.gone_requests.load(Ordering::SeqCst), 1, "written once");
+    let b = ctx.reports.lock().await.report("b");
+    assert!(ctx.writer.is_written(&b), "b written beside it");
+    ctx.writer.stop();
+}
+
+#[tokio::test]
+async fn a_pass_that_sees_its_leadership_lost_says_so() {
+    let (ctx, _seen, leader) = forbidding_stuck().await;
+    update_reports("q", results("b", vec![row("q", "y", "r")]), &ctx).await;
+    // Lost as the pass writes: the writer drops "b", and the pass must not pass for one over
+    // while leading (the converge loop would then wait for the end of a term it no longer holds).
+    leader.send(false).expect("leader");
+    let finished = tokio::time::timeout(Duration::from_secs(60), finish(&ctx, false))
+        .await
+        .expect("the pass ended within 60 s")
+        .expect("the pass ended");
+    assert_eq!(finished, Finished::Lost);
     ctx.writer.stop();
 }

@@ -41,9 +41,10 @@ pub(crate) enum Finished {
     /// The pass is over: every report written and the stale ones deleted (counted in
     /// `report_passes_total`, which the tests and the bench wait on).
     Written,
-    /// The pass is over without writing (no longer leading, or no PolicyReport CRD), or no pass
-    /// runs: not counted.
+    /// The pass is over without writing (no PolicyReport CRD), or no pass runs: not counted.
     Over,
+    /// Leadership was lost while writing: the term is over, not counted.
+    Lost,
 }
 
 /// After `step` ran without error (`wrote_all`: every write it tried was done); returns whether
@@ -100,7 +101,12 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
         // Results recorded while writing are written too, before the pass moves on (reconciles
         // do not hand bodies over while the pass holds reports back).
         let mut due = unwritten(&mut state, &owned, ctx);
-        due.retain(|(r, fingerprint)| failing.get(&r.namespace) != Some(fingerprint));
+        // A namespace deleted or being deleted refused this very content: it is not handed over
+        // again in this pass (the writer forgot it as written, so it would be due forever).
+        due.retain(|(r, fingerprint)| {
+            failing.get(&r.namespace) != Some(fingerprint)
+                && !ctx.writer.is_gone_as(&r.namespace, *fingerprint)
+        });
         if due.is_empty() {
             if step == Step::WriteAndSweep {
                 tracing::info!("PolicyReports reconciled with the current results");
@@ -127,8 +133,13 @@ pub(crate) async fn finish(ctx: &Context, timed_out: bool) -> Result<Finished, E
             let fingerprint = handed.get(&namespace).copied().unwrap_or_default();
             failing.insert(namespace, fingerprint);
         }
-        if !ctx.is_leader() || ctx.writer.crd_missing() {
-            // Not leading any more, or no PolicyReport CRD: nothing more to write.
+        if !ctx.is_leader() {
+            // Not leading any more: nothing more to write. The next term starts its own pass.
+            wrote(&mut *ctx.reports.lock().await, step, false);
+            return Ok(Finished::Lost);
+        }
+        if ctx.writer.crd_missing() {
+            // No PolicyReport CRD: nothing more to write.
             return Ok(wrote(&mut *ctx.reports.lock().await, step, false));
         }
     }
@@ -196,7 +207,7 @@ mod tests {
     fn a_pass_that_could_not_write_is_over_but_not_counted_as_written() {
         let mut state = ReportState::default();
         state.record("p");
-        // Leadership lost, or no PolicyReport CRD, while writing.
+        // No PolicyReport CRD while writing.
         assert_eq!(
             wrote(&mut state, Step::WriteAndSweep, false),
             Finished::Over

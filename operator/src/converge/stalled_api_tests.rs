@@ -7,6 +7,7 @@ use tokio::sync::{mpsc as chan, watch};
 
 use super::finish;
 use crate::context::Context;
+use crate::fake_api::{self, Reply};
 
 /// A leader's context whose API server takes every request and answers none; the first
 /// bytes of each request (its request line) go to the receiver.
@@ -15,33 +16,13 @@ async fn stalled_api() -> (
     chan::UnboundedReceiver<String>,
     watch::Sender<bool>,
 ) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listener");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
     let (tx, rx) = chan::unbounded_channel();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            let mut buf = [0u8; 512];
-            loop {
-                let _ = socket.readable().await;
-                match socket.try_read(&mut buf) {
-                    Ok(n) => {
-                        let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
-                        break;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-            held.push(socket);
-        }
-    });
-    let config = kube::Config::new(url.parse().expect("url"));
-    let client = kube::Client::try_from(config).expect("client");
-    let (leader_tx, leader) = watch::channel(true);
-    (Context::offline(client, leader), rx, leader_tx)
+    let (ctx, leader) = fake_api::context(true, move |request| {
+        let _ = tx.send(request);
+        async { Reply::Hold }
+    })
+    .await;
+    (ctx, rx, leader)
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! A report deleted by someone else (by hand, or by a namespace cleanup tool) is written again at
 //! once, not only when its namespace's content next changes.
 //!
-//! Every replica watches the metadata of the reports it owns (named [`REPORT_NAME`] and labelled
-//! as kube-guardian's, as the sweep lists them); the leader answers a deletion by forgetting what
-//! it wrote there and handing the namespace's current body to the writer. Only deletions count:
+//! The leader watches the metadata of the reports it owns (named [`REPORT_NAME`] and labelled as
+//! kube-guardian's, as the sweep lists them), from the start of each leadership term to its end:
+//! only the leader writes, so a standby has nothing to do with a deletion and does not watch. It
+//! answers a deletion by forgetting what it wrote there and handing the namespace's current body
+//! to the writer. Only deletions count:
 //! the writer's own writes (and the deletes of empty reports, which find no rows to write back)
 //! start nothing, so they cannot loop.
 //!
@@ -25,12 +27,31 @@ use super::api::{MANAGED_BY, MANAGED_BY_LABEL, report_resource};
 use super::body::ReportBody;
 use super::lookup_retries::LookupRetries;
 use super::state::ReportState;
+use super::writer::lost;
 use crate::context::Context;
 
-/// Watches the reports this operator owns and writes a deleted one again; runs until dropped.
-/// Without the PolicyReport CRD the watch keeps retrying with kube's backoff, quietly: the CRD may
-/// be installed later, and its absence is said once elsewhere.
+/// While this replica leads, watches the reports it owns and writes a deleted one again: the watch
+/// starts with each leadership term and is dropped when the term ends. Runs until dropped.
 pub async fn restore_deleted(ctx: Arc<Context>) {
+    let mut leader = ctx.leader.clone();
+    loop {
+        if leader.wait_for(|l| *l).await.is_err() {
+            return;
+        }
+        // `lost` ends once it saw the term over; the loop then waits for the next term, which
+        // watches again from a new list (waiting for the term's end once more could miss a term
+        // begun since).
+        tokio::select! {
+            () = watch_term(&ctx) => {}
+            () = lost(leader.clone()) => {}
+        }
+    }
+}
+
+/// Watches the reports this operator owns and writes a deleted one again, for one term. Without
+/// the PolicyReport CRD the watch keeps retrying with kube's backoff, quietly: the CRD may be
+/// installed later, and its absence is said once elsewhere.
+async fn watch_term(ctx: &Context) {
     // Metadata only: the bodies are not needed to see a deletion.
     let api: Api<PartialObjectMeta<DynamicObject>> =
         Api::all_with(ctx.client.clone(), &report_resource());
@@ -52,7 +73,7 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
             },
             () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {
                 for namespace in retries.due(Instant::now()) {
-                    rewrite_if_gone(&ctx, namespace, &mut retries).await;
+                    rewrite_if_gone(ctx, namespace, &mut retries).await;
                 }
                 continue;
             }
@@ -72,7 +93,7 @@ pub async fn restore_deleted(ctx: Arc<Context>) {
             }
         };
         for namespace in seen.deleted(event, || ctx.writer.written_namespaces()) {
-            rewrite_if_gone(&ctx, namespace, &mut retries).await;
+            rewrite_if_gone(ctx, namespace, &mut retries).await;
         }
     }
 }
@@ -201,17 +222,16 @@ struct Seen {
     present: BTreeSet<String>,
     /// A relist in progress: the namespaces listed so far.
     listing: BTreeSet<String>,
-    /// A relist in progress: the namespaces written before it began (a write landing later may
-    /// be missing from the list's snapshot without being deleted).
-    written_before: BTreeSet<String>,
 }
 
 impl Seen {
     /// Follows one watch event; returns the namespaces whose report it shows deleted. A list
     /// (the first, or a relist after a watch gap) counts as deleted every report it no longer
-    /// holds and every one `written` (the namespaces this replica wrote, read as the list
-    /// begins) that it does not hold: a report written and deleted before the list has no event
-    /// of its own.
+    /// holds and every one `written` (the namespaces this replica wrote, read as the list ends)
+    /// that it does not hold: a report written and deleted before the list was served has no
+    /// event of its own (a new leader's pass writes while its first list is on its way). A
+    /// write landing after the list was served is taken for a deletion too: one unchanged
+    /// write more, which nothing deletes, so it cannot loop.
     fn deleted(
         &mut self,
         event: Event<String>,
@@ -228,8 +248,6 @@ impl Seen {
             }
             Event::Init => {
                 self.listing.clear();
-                // Init comes before the list's first request.
-                self.written_before = written().into_iter().collect();
                 Vec::new()
             }
             Event::InitApply(ns) => {
@@ -240,8 +258,9 @@ impl Seen {
                 let listed = std::mem::take(&mut self.listing);
                 let mut gone: BTreeSet<String> =
                     self.present.difference(&listed).cloned().collect();
-                let written = std::mem::take(&mut self.written_before);
-                gone.extend(written.into_iter().filter(|ns| !listed.contains(ns)));
+                // Cost, per list (the first or a relist): one GET, in turn, per report written
+                // between the list's snapshot and its end (and per one deleted, as for an event).
+                gone.extend(written().into_iter().filter(|ns| !listed.contains(ns)));
                 self.present = listed;
                 gone.into_iter().collect()
             }
@@ -270,13 +289,28 @@ mod tests {
         assert!(seen.deleted(Event::Apply(ns("a")), none).is_empty());
         assert!(seen.deleted(Event::Apply(ns("c")), none).is_empty());
         assert_eq!(seen.deleted(Event::Delete(ns("a")), none), ["a"]);
-        // A watch gap hid the deletion of "b", and "d" was written and deleted within it.
-        // "e" was written after the list began: the list need not hold it.
+        // A watch gap hid the deletion of "b", and "d" was written and deleted within it. "e"
+        // was written after the list was served: written once more, unchanged.
         seen.deleted(Event::Init, || vec![ns("c"), ns("d")]);
         seen.deleted(Event::InitApply(ns("c")), none);
         let written = || vec![ns("c"), ns("d"), ns("e")];
-        assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d"]);
+        assert_eq!(seen.deleted(Event::InitDone, written), ["b", "d", "e"]);
         assert_eq!(seen.present, BTreeSet::from([ns("c")]));
+    }
+
+    #[test]
+    fn a_report_written_and_deleted_while_the_first_list_is_on_its_way_is_seen_deleted() {
+        // A new leader: its watch starts listing with nothing written yet; its pass writes "a",
+        // which is deleted by hand before the list is served: no event shows it.
+        let mut seen = Seen::default();
+        let nothing_yet = Vec::new;
+        assert!(seen.deleted(Event::Init, nothing_yet).is_empty());
+        assert!(
+            seen.deleted(Event::InitApply("b".to_owned()), nothing_yet)
+                .is_empty()
+        );
+        let written = || vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(seen.deleted(Event::InitDone, written), ["a"]);
     }
 
     #[test]
@@ -326,3 +360,7 @@ mod tests {
         assert!(restored(&mut state, "b").is_none());
     }
 }
+
+#[cfg(test)]
+#[path = "restore_tests.rs"]
+mod term_tests;

@@ -8,9 +8,8 @@
 //! namespaces with pending writes. Leadership lost or the operator stopping drops what is
 //! pending; [`reset`](ReportWriter::reset) starts a new leadership term from nothing.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -19,8 +18,15 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::body::ReportBody;
+
+mod slots;
+mod task;
+
 use crate::Error;
 use crate::metrics::Metrics;
+use slots::{Job, Slot, Slots};
+pub(super) use task::lost;
+use task::serve;
 
 /// Writes one report: `(namespace, body, empty)`, deleting it when `empty`. `Ok(false)` when the
 /// PolicyReport CRD is not installed.
@@ -58,45 +64,6 @@ impl Settled {
             }),
         }
     }
-}
-
-#[derive(Debug)]
-struct Job {
-    body: Arc<Value>,
-    fingerprint: u64,
-    empty: bool,
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    /// The latest body not yet written.
-    next: Option<Job>,
-    failures: u32,
-    /// The last attempt's error, until a write of this namespace succeeds.
-    failed: Option<Arc<kube::Error>>,
-    /// Waiting out a retry's backoff: a different body (or a new term) ends the wait at once.
-    backing_off: bool,
-    /// The report was deleted by someone else while an attempt was in flight: that attempt may
-    /// have landed before the deletion, so it does not count as written.
-    forgotten: bool,
-    wake: Arc<Notify>,
-}
-
-/// A slot exists while a task serves its namespace.
-#[derive(Debug, Default)]
-struct Slots {
-    by_namespace: HashMap<String, Slot>,
-    /// The fingerprint of each report as last written in this term.
-    written: HashMap<String, u64>,
-    /// The newest body handed over per namespace (its `seq`).
-    newest: HashMap<String, u64>,
-    /// Bodies built before the term started (`seq` up to this) are dropped: a reconcile of the
-    /// last term may hand its body over after the new term's pass started holding reports.
-    floor: u64,
-    /// Bumped by `reset`: an attempt started before it is not recorded.
-    epoch: u64,
-    /// The last attempt found no PolicyReport CRD.
-    crd_missing: bool,
 }
 
 /// The per-namespace report writer (see the module documentation). Cheap to share: one per
@@ -217,13 +184,22 @@ impl ReportWriter {
         self.inner.lock().written.get(namespace) == Some(&fingerprint)
     }
 
+    /// Whether `namespace`'s last attempt, with this [`fingerprint`](super::fingerprint), was
+    /// refused in this term because the namespace is deleted or being deleted (and no write of
+    /// it succeeded since).
+    pub fn is_gone_as(&self, namespace: &str, fingerprint: u64) -> bool {
+        self.inner.lock().gone.get(namespace) == Some(&fingerprint)
+    }
+
     /// Whether the last attempt found no PolicyReport CRD.
     pub fn crd_missing(&self) -> bool {
         self.inner.lock().crd_missing
     }
 
     /// Waits until nothing is pending for `namespaces`, or one of them failed and waits for its
-    /// retry. Every attempt ends (the client's timeouts bound each request), so this does too.
+    /// retry. An attempt ends when its request does, and the client bounds connecting and
+    /// sending but not the wait for the answer: a caller that must not wait on a stalled API
+    /// server bounds its own wait (as a policy's cleanup does).
     pub async fn settled(&self, namespaces: &[String]) -> Settled {
         loop {
             let changed = self.inner.changed.notified();
@@ -263,6 +239,7 @@ impl ReportWriter {
         slots.epoch += 1;
         slots.floor = slots.floor.max(floor);
         slots.written.clear();
+        slots.gone.clear();
         slots.crd_missing = false;
         for slot in slots.by_namespace.values_mut() {
             // A task waiting to retry ends now: its body belongs to the last term.
@@ -285,138 +262,6 @@ impl ReportWriter {
     #[cfg(test)]
     fn serving(&self) -> usize {
         self.inner.lock().by_namespace.len()
-    }
-}
-
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Slots> {
-        // Nothing panics while holding it; a poisoned lock still holds consistent slots.
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn writing(&self) -> bool {
-        *self.leader.borrow() && !self.stop.is_cancelled()
-    }
-
-    /// The next body to write for `ns`, with the term it belongs to; `None` ends the task.
-    fn next(&self, ns: &str) -> Option<(Job, u64)> {
-        let mut slots = self.lock();
-        let slots = &mut *slots;
-        let writing = self.writing();
-        let slot = slots.by_namespace.get_mut(ns)?;
-        slot.backing_off = false;
-        // No attempt is in flight: the next one starts after any deletion seen so far.
-        slot.forgotten = false;
-        loop {
-            match slot.next.take().filter(|_| writing) {
-                // Written as it is (a change undone while the last write was in flight).
-                Some(job) if slots.written.get(ns) == Some(&job.fingerprint) => {
-                    slot.failures = 0;
-                    slot.failed = None;
-                }
-                Some(job) => return Some((job, slots.epoch)),
-                None => {
-                    slots.by_namespace.remove(ns);
-                    self.changed.notify_waiters();
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// Records an attempt; returns the wait before retrying it, after a failure, and what ends
-    /// that wait early.
-    fn record(
-        &self,
-        ns: &str,
-        job: Job,
-        epoch: u64,
-        result: Result<bool, kube::Error>,
-    ) -> Option<(Duration, Arc<Notify>)> {
-        let mut slots = self.lock();
-        if slots.epoch != epoch {
-            return None;
-        }
-        let slots = &mut *slots;
-        let slot = slots.by_namespace.entry(ns.to_owned()).or_default();
-        match result {
-            Ok(written) => {
-                slot.failures = 0;
-                slot.failed = None;
-                slots.crd_missing = !written;
-                if written {
-                    if !slot.forgotten {
-                        slots.written.insert(ns.to_owned(), job.fingerprint);
-                    }
-                } else {
-                    // As before the writer: written with the namespace's next change or pass.
-                    self.note_unavailable();
-                }
-                None
-            }
-            Err(e) if super::api::namespace_terminating(&e) => {
-                // The namespace is being deleted, its report with it: nothing to write. What it
-                // held is forgotten, so a namespace created again under that name gets its report.
-                tracing::debug!(namespace = %ns, "not writing a PolicyReport: its namespace is being deleted");
-                slot.failures = 0;
-                slot.failed = None;
-                slots.written.remove(ns);
-                None
-            }
-            Err(e) => {
-                slot.failures = slot.failures.saturating_add(1);
-                let delay = crate::backoff::delay_within(slot.failures, self.retry.0, self.retry.1);
-                let error = Arc::new(e);
-                tracing::warn!(namespace = %ns, error = %crate::error::chain(&*error), retry_in = ?delay, "writing a PolicyReport failed");
-                self.metrics.error("report_write");
-                slot.failed = Some(error);
-                // The server may have applied it before the answer was lost: what it holds is
-                // unknown now, so no later body counts as written as it is.
-                slots.written.remove(ns);
-                // A newer body handed over meanwhile is the one retried.
-                slot.next.get_or_insert(job);
-                slot.backing_off = true;
-                Some((delay, slot.wake.clone()))
-            }
-        }
-    }
-
-    fn note_unavailable(&self) {
-        if !self.unavailable_logged.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                "the PolicyReport CRD (wgpolicyk8s.io/v1alpha2) is not installed: violations are \
-                 reported in GuardianPolicy status and metrics only; install it with the Helm chart \
-                 (policyReports.installCRD) or from helm/kube-guardian/files/"
-            );
-        }
-    }
-}
-
-/// Serves one namespace until nothing is pending for it.
-async fn serve(inner: Arc<Inner>, ns: String) {
-    while let Some((job, epoch)) = inner.next(&ns) {
-        let result = (inner.write)(ns.clone(), job.body.clone(), job.empty).await;
-        let retry_in = inner.record(&ns, job, epoch, result);
-        inner.changed.notify_waiters();
-        if let Some((delay, wake)) = retry_in {
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = wake.notified() => {}
-                () = inner.stop.cancelled() => {}
-                // Lost: the pending body is dropped by `next`.
-                () = lost(inner.leader.clone()) => {}
-            }
-        }
-    }
-}
-
-/// Ends once leadership is lost. A closed channel keeps its last value, the one [`Inner::writing`]
-/// reads: still leading, this never ends and the retry waits its backoff (ending at once would
-/// retry in a tight loop). The election turns the channel false before dropping its sender, so
-/// a lost leadership is always seen; shutting down ends the wait through `stop`.
-async fn lost(mut leader: watch::Receiver<bool>) {
-    if leader.wait_for(|l| !*l).await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
 
