@@ -44,19 +44,20 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
         .resync(Duration::from_secs(3600))
         .start(dir.path())
         .expect("the operator starts");
-    let (uid, summary, results) = wait_for("the report with the privileged Pod", &op, async || {
-        report(&client, &ns)
-            .await
-            .filter(|(_, _, results)| results[0]["resources"][0]["name"] == "privileged")
-    })
-    .await;
+    let (uid, summary, results) =
+        wait_for("the report with the privileged Pod", &[&op], async || {
+            report(&client, &ns)
+                .await
+                .filter(|(_, _, results)| results[0]["resources"][0]["name"] == "privileged")
+        })
+        .await;
 
     reports(&client, &ns)
         .delete("kube-guardian", &DeleteParams::default())
         .await
         .expect("delete the report");
     let (new_uid, new_summary, new_results) =
-        wait_for("the deleted report written again", &op, async || {
+        wait_for("the deleted report written again", &[&op], async || {
             report(&client, &ns).await.filter(|(u, _, _)| *u != uid)
         })
         .await;
@@ -80,7 +81,7 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
         .resource_version;
     // The watch shows events in order: once the other namespace's deleted report is written
     // again, the operator has handled the relabelling.
-    let (other_uid, _, _) = wait_for("the other namespace's report", &op, async || {
+    let (other_uid, _, _) = wait_for("the other namespace's report", &[&op], async || {
         report(&client, &other_ns).await
     })
     .await;
@@ -88,11 +89,15 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
         .delete("kube-guardian", &DeleteParams::default())
         .await
         .expect("delete the other report");
-    wait_for("the other deleted report written again", &op, async || {
-        report(&client, &other_ns)
-            .await
-            .filter(|(u, _, _)| *u != other_uid)
-    })
+    wait_for(
+        "the other deleted report written again",
+        &[&op],
+        async || {
+            report(&client, &other_ns)
+                .await
+                .filter(|(u, _, _)| *u != other_uid)
+        },
+    )
     .await;
     let relabelled = reports(&client, &ns)
         .get("kube-guardian")

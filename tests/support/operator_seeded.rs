@@ -10,17 +10,7 @@ pub async fn seeded(cp: &ControlPlane, prefix: &str) -> (kube::Client, String, S
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace(prefix).await.expect("namespace");
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "privileged"},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-            "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
+    create_privileged_pod(&client, &ns, "privileged").await;
     let policy = format!("{ns}-policy");
     TestPolicy::new(&policy)
         .namespaces([&ns])
@@ -28,4 +18,19 @@ pub async fn seeded(cp: &ControlPlane, prefix: &str) -> (kube::Client, String, S
         .created(&client)
         .await;
     (client, ns, policy)
+}
+
+/// Creates the privileged Pod `name` in `ns`.
+pub async fn create_privileged_pod(client: &kube::Client, ns: &str, name: &str) {
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
+            "securityContext": {"privileged": true}}]}
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
 }
