@@ -15,9 +15,11 @@
 //!   writes: the CRD is installed, as in a cluster, and bench-0's report holds 1,000 rows);
 //! - settled (with the CRD): from the API write to bench-0's PolicyReport showing its final
 //!   count (its summary's fail + warn + error, polled every 100 ms once the status followed: the
-//!   first moment it showed the total it then kept for 2 s); the next change waits for it, so no
-//!   change waits for an earlier one's report writes. Every wait is bounded and panics naming
-//!   what it waited for;
+//!   first moment it showed the total the Pod's image gives, which it then kept for 2 s; the
+//!   total on `latest` is learnt from the first change, as any other than the pinned one); the
+//!   next change waits for it, so no change waits for an earlier one's report writes. Every wait
+//!   is bounded and panics naming what it waited for (a report that never settles on its total
+//!   fails the bench);
 //! - the objects the operator evaluated per change (`kube_guardian_objects_evaluated_total`);
 //! - the operator's RSS afterwards (the kept results included).
 //!
@@ -89,50 +91,35 @@ async fn report_total(reports: &Api<DynamicObject>) -> Option<u64> {
         .sum()
 }
 
-/// Polls bench-0's report every 100 ms until `done` holds for its total; panics naming `what`
-/// past [`SETTLE_DEADLINE`].
-async fn report_until(
-    reports: &Api<DynamicObject>,
-    what: &str,
-    mut done: impl FnMut(u64) -> bool,
-) -> u64 {
-    let started = Instant::now();
-    loop {
-        if let Some(total) = report_total(reports).await
-            && done(total)
-        {
-            return total;
-        }
-        assert!(
-            started.elapsed() < SETTLE_DEADLINE,
-            "timed out after {SETTLE_DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// How long bench-0's report total must stay unchanged to count as settled.
 const STABLE: Duration = Duration::from_secs(2);
 
-/// When, since `since`, bench-0's report first showed the total it then kept for [`STABLE`]
-/// (polled every 100 ms): settled whatever the total is, so a body still on its way when the
-/// bench read a total cannot mislead it. Panics naming `what` past [`SETTLE_DEADLINE`].
-async fn report_settled(reports: &Api<DynamicObject>, what: &str, since: Instant) -> Duration {
+/// When, since `since`, bench-0's report first showed a total `settles_on` accepts and then kept
+/// it for [`STABLE`] (polled every 100 ms), and that total: a body still on its way when the
+/// bench read a total cannot mislead it, and a report that never reaches an accepted total is
+/// not counted as settled. Panics naming `what` and the last total past [`SETTLE_DEADLINE`].
+async fn report_settled(
+    reports: &Api<DynamicObject>,
+    what: &str,
+    since: Instant,
+    settles_on: impl Fn(u64) -> bool,
+) -> (Duration, u64) {
     let mut seen: Option<(u64, Duration)> = None;
     loop {
-        let total = report_until(reports, what, |_| true).await;
+        let total = report_total(reports).await;
         let now = since.elapsed();
-        match seen {
-            Some((kept, first)) if kept == total => {
+        match (total, seen) {
+            (Some(total), Some((kept, first))) if kept == total => {
                 if now - first >= STABLE {
-                    return first;
+                    return (first, total);
                 }
             }
-            _ => seen = Some((total, now)),
+            (Some(total), _) if settles_on(total) => seen = Some((total, now)),
+            _ => seen = None,
         }
         assert!(
             now < SETTLE_DEADLINE,
-            "timed out after {SETTLE_DEADLINE:?} waiting for {what}"
+            "timed out after {SETTLE_DEADLINE:?} waiting for {what}: the report's total is {total:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -190,9 +177,14 @@ async fn main() {
             "policyreports",
         ),
     );
+    // bench-0's report total with the Pod on its pinned tag, then (learnt from the first change)
+    // on `latest`: every change must settle on the one its image gives.
+    let mut pinned_total = None;
+    let mut latest_total = None;
     if reports {
         let what = "bench-0's report to stop changing before the changes";
-        report_settled(&report_api, what, Instant::now()).await;
+        let (_, total) = report_settled(&report_api, what, Instant::now(), |_| true).await;
+        pinned_total = Some(total);
     }
     let before = http_get(health, "/metrics").expect("metrics");
     let mut end_to_end = Vec::with_capacity(samples);
@@ -216,8 +208,21 @@ async fn main() {
         if !reports {
             continue;
         }
-        let what = format!("bench-0's report to settle after change {sample}");
-        settled.push(report_settled(&report_api, &what, written).await);
+        let latest = sample % 2 == 0;
+        let want = if latest { latest_total } else { pinned_total };
+        let what = format!(
+            "bench-0's report to settle after change {sample} on {} (a total of {want:?}, or \
+             any other than {pinned_total:?} when not known yet)",
+            if latest { "latest" } else { "the pinned tag" }
+        );
+        let (at, total) = report_settled(&report_api, &what, written, |total| {
+            want.map_or(Some(total) != pinned_total, |want| total == want)
+        })
+        .await;
+        if latest {
+            latest_total = Some(total);
+        }
+        settled.push(at);
     }
     // Each change is one watch event, decided once: the last decision lands in the histogram
     // before the scrape (the last reconcile may not: its count is printed).
