@@ -62,14 +62,10 @@ async fn reported(client: &kube::Client, ns: &str) -> Option<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     let cp = ControlPlane::shared().await.expect("control plane");
-    cp.install_crds().await.expect("CRDs");
+    guardian_testenv::demo::install_crds(cp)
+        .await
+        .expect("the CRDs install");
     let client = cp.client().expect("client");
-    guardian_testenv::demo::install_crd_file(
-        &client,
-        &guardian_testenv::demo::policy_report_crd_file(),
-    )
-    .await
-    .expect("the PolicyReport CRD installs");
     let ns = cp.create_namespace("incr-proc").await.expect("namespace");
     let pods = Api::<Pod>::namespaced(client.clone(), &ns);
     for i in 0..PODS {

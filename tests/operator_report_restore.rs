@@ -32,12 +32,9 @@ async fn a_policy_report_deleted_by_hand_is_written_again_with_the_same_rows() {
     let cp = ControlPlane::shared().await.expect("control plane");
     let (client, ns, _policy) = seeded(cp, "restore").await;
     let (_, other_ns, _) = seeded(cp, "restore-other").await;
-    guardian_testenv::demo::install_crd_file(
-        &client,
-        &guardian_testenv::demo::policy_report_crd_file(),
-    )
-    .await
-    .expect("the PolicyReport CRD installs");
+    guardian_testenv::demo::install_policy_report_crd(&client)
+        .await
+        .expect("the PolicyReport CRD installs");
     let dir = logs_dir();
     let op = operator(cp, "op-restore")
         // No resync within the test: only what the test checks can bring a report back.
