@@ -15,11 +15,10 @@
 //!   writes: the CRD is installed, as in a cluster, and bench-0's report holds 1,000 rows);
 //! - settled (with the CRD): from the API write to bench-0's PolicyReport showing its final
 //!   count (its summary's fail + warn + error, polled every 100 ms once the status followed: the
-//!   first moment it showed the total the Pod's image gives, which it then kept for 2 s; the
-//!   total on `latest` is learnt from the first change, as any other than the pinned one); the
-//!   next change waits for it, so no change waits for an earlier one's report writes. Every wait
-//!   is bounded and panics naming what it waited for (a report that never settles on its total
-//!   fails the bench);
+//!   first moment it showed the total the Pod's image gives, which it then kept for 2 s; both
+//!   totals learnt by an unmeasured round trip first); the next change waits for it, so no
+//!   change waits for an earlier one's report writes. Every wait is bounded and panics naming
+//!   what it waited for (a report that never settles on its total fails the bench);
 //! - the objects the operator evaluated per change (`kube_guardian_objects_evaluated_total`);
 //! - the operator's RSS afterwards (the kept results included).
 //!
@@ -125,6 +124,26 @@ async fn report_settled(
     }
 }
 
+/// Sets [`POD`]'s image to `latest` or back to its pinned tag and waits until the policy's status
+/// follows (`baseline` violations pinned, one more on `latest`); when the API write returned.
+async fn flip(pods: &Api<Pod>, api: &Api<GuardianPolicy>, latest: bool, baseline: u64) -> Instant {
+    let (image, expected) = if latest {
+        ("nginx:latest", baseline + 1)
+    } else {
+        ("registry.example.com/app:1.2.3", baseline)
+    };
+    let patch = serde_json::json!({"spec": {"containers": [{"name": "app", "image": image}]}});
+    pods.patch(POD, &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .expect("patch the Pod");
+    let written = Instant::now();
+    wait_until("the status to follow the change", async || {
+        (violations(api).await? == expected).then_some(())
+    })
+    .await;
+    written
+}
+
 #[tokio::main]
 async fn main() {
     guardian_cluster::crypto::install_crypto_provider();
@@ -140,12 +159,9 @@ async fn main() {
     let reports = std::env::var("GUARDIAN_BENCH_REPORTS").map_or(true, |v| v != "0");
     if reports {
         // The report pass counts only once it wrote the reports (see `converged`).
-        guardian_testenv::demo::install_crd_file(
-            &client,
-            &guardian_testenv::demo::policy_report_crd_file(),
-        )
-        .await
-        .expect("the PolicyReport CRD installs");
+        guardian_testenv::demo::install_policy_report_crd(&client)
+            .await
+            .expect("the PolicyReport CRD installs");
     }
     let created = Instant::now();
     seed::create_pods(&client, PODS, NAMESPACES, true).await;
@@ -177,51 +193,35 @@ async fn main() {
             "policyreports",
         ),
     );
-    // bench-0's report total with the Pod on its pinned tag, then (learnt from the first change)
-    // on `latest`: every change must settle on the one its image gives.
-    let mut pinned_total = None;
-    let mut latest_total = None;
+    // The totals of bench-0's report with the Pod on `latest` and on its pinned tag, which every
+    // change must settle on. A total that stood still for STABLE may still be partial (a report
+    // write in flight or retried): one unmeasured round trip, each way moving the total, learns
+    // them.
+    let mut totals = None;
     if reports {
         let what = "bench-0's report to stop changing before the changes";
-        let (_, total) = report_settled(&report_api, what, Instant::now(), |_| true).await;
-        pinned_total = Some(total);
+        let (_, start) = report_settled(&report_api, what, Instant::now(), |_| true).await;
+        let written = flip(&pods, &api, true, baseline).await;
+        let what = "bench-0's report to move on latest (warm-up)";
+        let (_, latest) = report_settled(&report_api, what, written, |t| t != start).await;
+        let written = flip(&pods, &api, false, baseline).await;
+        let what = "bench-0's report to move back on the pinned tag (warm-up)";
+        let (_, pinned) = report_settled(&report_api, what, written, |t| t != latest).await;
+        totals = Some((latest, pinned));
     }
     let before = http_get(health, "/metrics").expect("metrics");
     let mut end_to_end = Vec::with_capacity(samples);
     let mut settled = Vec::with_capacity(samples);
     for sample in 0..samples {
-        let (image, expected) = if sample % 2 == 0 {
-            ("nginx:latest", baseline + 1)
-        } else {
-            ("registry.example.com/app:1.2.3", baseline)
-        };
-        let patch = serde_json::json!({"spec": {"containers": [{"name": "app", "image": image}]}});
-        pods.patch(POD, &PatchParams::default(), &Patch::Strategic(&patch))
-            .await
-            .expect("patch the Pod");
-        let written = Instant::now();
-        wait_until("the status to follow the change", async || {
-            (violations(&api).await? == expected).then_some(())
-        })
-        .await;
-        end_to_end.push(written.elapsed());
-        if !reports {
-            continue;
-        }
         let latest = sample % 2 == 0;
+        let written = flip(&pods, &api, latest, baseline).await;
+        end_to_end.push(written.elapsed());
+        let Some((latest_total, pinned_total)) = totals else {
+            continue;
+        };
         let want = if latest { latest_total } else { pinned_total };
-        let what = format!(
-            "bench-0's report to settle after change {sample} on {} (a total of {want:?}, or \
-             any other than {pinned_total:?} when not known yet)",
-            if latest { "latest" } else { "the pinned tag" }
-        );
-        let (at, total) = report_settled(&report_api, &what, written, |total| {
-            want.map_or(Some(total) != pinned_total, |want| total == want)
-        })
-        .await;
-        if latest {
-            latest_total = Some(total);
-        }
+        let what = format!("bench-0's report to settle on {want} after change {sample}");
+        let (at, _) = report_settled(&report_api, &what, written, |t| t == want).await;
         settled.push(at);
     }
     // Each change is one watch event, decided once: the last decision lands in the histogram
