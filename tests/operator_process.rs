@@ -16,7 +16,7 @@ use guardian_testenv::{ControlPlane, lease};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use kube::api::Api;
 use operator_run::{logs_dir, operator, wait_for};
-use operator_seeded::{create_privileged_pod, seeded};
+use operator_seeded::seeded;
 
 const LEASE: &str = "kube-guardian-test";
 /// The Lease's duration (`start_operator`).
@@ -236,7 +236,7 @@ async fn the_operator_recovers_from_an_apiserver_restart_without_exiting() {
     );
     // After the restart the operator still sees changes: a second privileged Pod is counted.
     let client = cp.client().expect("client after restart");
-    create_privileged_pod(&client, &ns, "privileged-2").await;
+    guardian_testenv::pods::create_privileged(&client, &ns, "privileged-2").await;
     wait_for("the status after the restart", &[&op], async || {
         violations(&client, &policy).await.filter(|v| *v == 2)
     })

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::operator_process::{OperatorProcess, free_addr};
-use guardian_testenv::{Ca, ControlPlane, unique_name};
+use guardian_testenv::{Ca, ControlPlane, pods, unique_name};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
@@ -19,7 +19,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use crate::rbac_access::access_reviews_show_what_it_cannot_do;
 use crate::rbac_identity::{assert_not_refused, install_identity, sa_client, token, wait_for};
 use crate::rbac_leases::lease_writes_are_narrowed;
-use crate::rbac_objects::{create_policy, delete_owner, legacy_report, privileged_pod, seed_owned};
+use crate::rbac_objects::{create_policy, delete_owner, legacy_report, seed_owned};
 use crate::support::render;
 
 /// The longest lease name the operator accepts: its candidate records' label is a hash and the
@@ -54,7 +54,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
 
     // A violation to find, before the webhook exists.
     Api::<Pod>::namespaced(admin.clone(), &ns)
-        .create(&PostParams::default(), &privileged_pod("privileged"))
+        .create(&PostParams::default(), &pods::privileged("privileged"))
         .await
         .expect("pod");
     let audit = format!("{ns}-audit");
@@ -197,7 +197,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         ..PostParams::default()
     };
     wait_for("a privileged Pod to be denied", &op, async || {
-        match pods.create(&dry_run, &privileged_pod("denied")).await {
+        match pods.create(&dry_run, &pods::privileged("denied")).await {
             Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("kube-guardian:") => {
                 Some(())
             }
