@@ -17,7 +17,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, PostParams};
 
 use crate::rbac_access::access_reviews_show_what_it_cannot_do;
-use crate::rbac_identity::{assert_not_refused, install_identity, sa_client, token, wait_for};
+use crate::rbac_identity::{assert_not_refused, install_identity, wait_for};
 use crate::rbac_leases::lease_writes_are_narrowed;
 use crate::rbac_objects::{create_policy, delete_owner, legacy_report, seed_owned};
 use crate::support::render;
@@ -73,7 +73,11 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     // The operator as the chart runs it, with the ServiceAccount's token as its only credential.
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
-    cp.write_kubeconfig_with_token(&token(&admin, &release_ns, &account).await, &kubeconfig)
+    let token = cp
+        .service_account_token(&release_ns, &account)
+        .await
+        .expect("a token");
+    cp.write_kubeconfig_with_token(&token, &kubeconfig)
         .expect("kubeconfig");
     let ca = Ca::new("chart rbac test CA").expect("CA");
     let pair = ca
@@ -244,6 +248,9 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     // Writes: RBAC lets it create, patch and delete Leases in the release namespace (a candidate
     // record is named after its pod), and the chart's admission policy narrows that to its own.
     // An access review cannot see the policy: these are real writes with its token.
-    let operator = sa_client(cp, &kubeconfig).await;
+    let operator = cp
+        .client_for_service_account(&release_ns, &account)
+        .await
+        .expect("a client as the operator's ServiceAccount");
     lease_writes_are_narrowed(&admin, &operator, LEASE, &release_ns, &ns, &candidate).await;
 }

@@ -118,6 +118,19 @@ impl ControlPlane {
                 });
             }
         }
+        let token = self.service_account_token(namespace, name).await?;
+        let mut config = self.config().clone();
+        config.auth_info = kubeconfig::token_auth(&token);
+        Client::try_from(config).map_err(|source| Error::Client {
+            who: format!("ServiceAccount {namespace}/{name}"),
+            source,
+        })
+    }
+
+    /// A bound token for the existing ServiceAccount `namespace/name`, from the TokenRequest API
+    /// (valid for an hour: longer than any test).
+    pub async fn service_account_token(&self, namespace: &str, name: &str) -> Result<String> {
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client()?, namespace);
         let request = TokenRequest {
             spec: Some(TokenRequestSpec {
                 expiration_seconds: Some(TOKEN_SECONDS),
@@ -125,7 +138,7 @@ impl ControlPlane {
             }),
             ..TokenRequest::default()
         };
-        let token = accounts
+        accounts
             .create_token_request(name, &PostParams::default(), &request)
             .await
             .map_err(|source| Error::Api {
@@ -137,13 +150,6 @@ impl ControlPlane {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Error::NoToken {
                 account: format!("{namespace}/{name}"),
-            })?;
-
-        let mut config = self.config().clone();
-        config.auth_info = kubeconfig::token_auth(&token);
-        Client::try_from(config).map_err(|source| Error::Client {
-            who: format!("ServiceAccount {namespace}/{name}"),
-            source,
-        })
+            })
     }
 }
