@@ -1,6 +1,11 @@
 //! An API server that answers `GET /version` and nothing else: a cluster that connects and then
 //! never finishes its initial sync, however long a scan waits (its lists are held open
 //! unanswered, and the client bounds only the `/version` probe).
+//!
+//! Each held list parks its connection's thread until the test binary ends (a scan opens a few,
+//! and the binary's life bounds them). At the first accept error (out of file descriptors) the
+//! server closes its listener rather than spin on an error that repeats: later connections are
+//! refused, and a test sees a cluster it cannot reach instead of hanging.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -12,7 +17,10 @@ pub fn start() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a listener");
     let addr = listener.local_addr().expect("its address");
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else {
+                return;
+            };
             std::thread::spawn(move || serve(stream));
         }
     });
