@@ -249,7 +249,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     // record is named after its pod), and the chart's admission policy narrows that to its own.
     // An access review cannot see the policy: these are real writes with its token.
     let operator = cp
-        .client_for_service_account(&release_ns, &account)
+        .client_for_existing_service_account(&release_ns, &account)
         .await
         .expect("a client as the operator's ServiceAccount");
     lease_writes_are_narrowed(&admin, &operator, LEASE, &release_ns, &ns, &candidate).await;

@@ -83,7 +83,7 @@ async fn without_candidate_records_the_operator_leads_and_may_create_no_other_le
     // With its token: another Lease cannot be created (the policy loads asynchronously: wait
     // generously for the first refusal), nor a labelled candidate record.
     let operator = cp
-        .client_for_service_account(&release_ns, &account)
+        .client_for_existing_service_account(&release_ns, &account)
         .await
         .expect("a client as the operator's ServiceAccount");
     let mine: Api<Lease> = Api::namespaced(operator, &release_ns);

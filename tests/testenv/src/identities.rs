@@ -118,6 +118,18 @@ impl ControlPlane {
                 });
             }
         }
+        self.client_for_existing_service_account(namespace, name)
+            .await
+    }
+
+    /// A client that authenticates as the existing ServiceAccount `namespace/name` with a bound
+    /// token from the TokenRequest API; an error if it does not exist (a test that checks what
+    /// an account may do must not pass on an account it created by mistake).
+    pub async fn client_for_existing_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Client> {
         let token = self.service_account_token(namespace, name).await?;
         let mut config = self.config().clone();
         config.auth_info = kubeconfig::token_auth(&token);
