@@ -142,6 +142,7 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
         LEASE,
         &before,
         standby.name(),
+        "after SIGTERM",
         &[&standby],
     )
     .await;
@@ -180,7 +181,15 @@ async fn replicas_elect_one_writer_and_take_over_on_kill_and_on_sigterm() {
     .await;
     let before = lease_spec(&client).await;
     signal(&standby, nix::sys::signal::Signal::SIGKILL);
-    let after = lease::wait_for_takeover(&leases(&client), LEASE, &before, "op-c", &[&c]).await;
+    let after = lease::wait_for_takeover(
+        &leases(&client),
+        LEASE,
+        &before,
+        "op-c",
+        "after kill -9",
+        &[&c],
+    )
+    .await;
     // Not before the killed leader's lease expired (it renewed at `before` or later).
     let late = lease::acquired_past_expiry(&before, &after, LEASE_DURATION).expect("times");
     assert!(

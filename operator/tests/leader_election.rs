@@ -188,8 +188,15 @@ async fn release_hands_over_to_the_standby_before_the_lease_would_expire() -> Te
     handle.release().await?;
     assert!(!candidates[leader].leads(), "still leading after release");
     wait_until_leads(&mut candidates[standby], ELECTION_TIMEOUT).await?;
-    let after =
-        lease::wait_for_takeover(&leases, LEASE, &before, &candidates[standby].identity, &[]).await;
+    let after = lease::wait_for_takeover(
+        &leases,
+        LEASE,
+        &before,
+        &candidates[standby].identity,
+        "after the leader released it",
+        &[],
+    )
+    .await;
     // The leader renewed at `before.renewTime` or later: acquired before that plus the lease's
     // duration, the standby took the released Lease without waiting for it to expire.
     let late = lease::acquired_past_expiry(&before, &after, lease).ok_or("no Lease times")?;
@@ -226,8 +233,15 @@ async fn a_killed_leader_is_replaced_once_its_lease_expired() -> TestResult {
         "a stopped elector must not claim leadership"
     );
     wait_until_leads(&mut candidates[standby], LEASE_DURATION + ELECTION_TIMEOUT).await?;
-    let after =
-        lease::wait_for_takeover(&leases, LEASE, &before, &candidates[standby].identity, &[]).await;
+    let after = lease::wait_for_takeover(
+        &leases,
+        LEASE,
+        &before,
+        &candidates[standby].identity,
+        "after the leader's elector was dropped",
+        &[],
+    )
+    .await;
     // Not before the dead leader's lease expired (its last renewal was at `before` or later).
     let late =
         lease::acquired_past_expiry(&before, &after, LEASE_DURATION).ok_or("no Lease times")?;

@@ -195,13 +195,14 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         .await
         .expect("webhook");
     create_policy(&admin, &format!("{ns}-deny"), &ns, "Deny").await;
-    let pods: Api<Pod> = Api::namespaced(admin.clone(), &ns);
+    let ns_pods: Api<Pod> = Api::namespaced(admin.clone(), &ns);
     let dry_run = PostParams {
         dry_run: true,
         ..PostParams::default()
     };
     wait_for("a privileged Pod to be denied", &op, async || {
-        match pods.create(&dry_run, &pods::privileged("denied")).await {
+        let created = ns_pods.create(&dry_run, &pods::privileged("denied")).await;
+        match created {
             Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("kube-guardian:") => {
                 Some(())
             }

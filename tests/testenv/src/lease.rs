@@ -43,6 +43,8 @@ pub async fn taken_over(
 
 /// Waits until a holder whose identity starts with `holder` took the Lease `name` over from
 /// `before` ([`taken_over`]), polling for up to [`operator_process::DEADLINE`]; its spec then.
+/// `context` says what the test did to the old holder (e.g. "after SIGTERM"), for the timeout's
+/// message.
 ///
 /// # Panics
 ///
@@ -52,10 +54,11 @@ pub async fn wait_for_takeover(
     name: &str,
     before: &LeaseSpec,
     holder: &str,
+    context: &str,
     operators: &[&OperatorProcess],
 ) -> LeaseSpec {
     let what = format!(
-        "{holder} to take the Lease {name} over from {:?} (transitions {:?})",
+        "{holder} to take the Lease {name} over from {:?} (transitions {:?}) {context}",
         before.holder_identity, before.lease_transitions
     );
     operator_process::wait_for(&what, TAKEOVER_POLL, operators, async || {
