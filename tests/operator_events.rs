@@ -37,12 +37,12 @@ async fn events_are_accepted_for_a_pod_name_of_253_characters() {
     cp.install_crds().await.expect("CRDs");
     let dir = logs_dir();
     let op = start_named(cp, dir.path(), &pod_name);
-    wait_for("the operator ready", &op, async || {
+    wait_for("the operator ready", &[&op], async || {
         (op.readyz()? == 200).then_some(())
     })
     .await;
     let (client, _ns, policy) = seeded(cp, "long-pod").await;
-    let event = wait_for("the ViolationsFound event", &op, async || {
+    let event = wait_for("the ViolationsFound event", &[&op], async || {
         event_about(&client, &policy).await
     })
     .await;

@@ -27,7 +27,7 @@ fn evaluated(op: &OperatorProcess, path: &str) -> Option<f64> {
 /// Waits for the operator's report pass: every cache listed and every live policy evaluated.
 /// A policy created after it is evaluated in full once, by its own reconcile, and by nothing else.
 async fn converged(op: &OperatorProcess) {
-    wait_for("the report convergence pass", op, async || {
+    wait_for("the report convergence pass", &[op], async || {
         (op.metric("kube_guardian_report_passes_total")? >= 1.0).then_some(())
     })
     .await;
@@ -62,14 +62,10 @@ async fn reported(client: &kube::Client, ns: &str) -> Option<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     let cp = ControlPlane::shared().await.expect("control plane");
-    cp.install_crds().await.expect("CRDs");
+    guardian_testenv::demo::install_crds(cp)
+        .await
+        .expect("the CRDs install");
     let client = cp.client().expect("client");
-    guardian_testenv::demo::install_crd_file(
-        &client,
-        &guardian_testenv::demo::policy_report_crd_file(),
-    )
-    .await
-    .expect("the PolicyReport CRD installs");
     let ns = cp.create_namespace("incr-proc").await.expect("namespace");
     let pods = Api::<Pod>::namespaced(client.clone(), &ns);
     for i in 0..PODS {
@@ -96,7 +92,7 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
         .created(&client)
         .await;
     let all = PODS as u64;
-    wait_for("every Pod counted", &op, async || {
+    wait_for("every Pod counted", &[&op], async || {
         (summary(&client, &name).await? == (all, 0)).then_some(())
     })
     .await;
@@ -113,16 +109,16 @@ async fn one_pod_change_is_re_evaluated_alone_as_the_operator_s_metrics_show() {
     pods.patch("web-3", &PatchParams::default(), &Patch::Strategic(&patch))
         .await
         .expect("patch the Pod");
-    wait_for("the broken Pod in the status", &op, async || {
+    wait_for("the broken Pod in the status", &[&op], async || {
         (summary(&client, &name).await? == (all, 1)).then_some(())
     })
     .await;
-    wait_for("the broken Pod in the PolicyReport", &op, async || {
+    wait_for("the broken Pod in the PolicyReport", &[&op], async || {
         (reported(&client, &ns).await? == ["web-3"]).then_some(())
     })
     .await;
     // The Pod's one watch event, decided (and timed).
-    wait_for("the change's decision", &op, async || {
+    wait_for("the change's decision", &[&op], async || {
         (op.metric(DECISIONS)? > decisions).then_some(())
     })
     .await;

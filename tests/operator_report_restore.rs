@@ -44,30 +44,28 @@ async fn a_policy_report_deleted_by_hand_is_written_again_also_by_a_replica_taki
 async fn written_again_with_the_same_rows(cp: &ControlPlane, dir: &std::path::Path) {
     let (client, ns, _policy) = seeded(cp, "restore").await;
     let (_, other_ns, _) = seeded(cp, "restore-other").await;
-    guardian_testenv::demo::install_crd_file(
-        &client,
-        &guardian_testenv::demo::policy_report_crd_file(),
-    )
-    .await
-    .expect("the PolicyReport CRD installs");
+    guardian_testenv::demo::install_policy_report_crd(&client)
+        .await
+        .expect("the PolicyReport CRD installs");
     let op = operator(cp, "op-restore")
         // No resync within the test: only what the test checks can bring a report back.
         .resync(Duration::from_secs(3600))
         .start(dir)
         .expect("the operator starts");
-    let (uid, summary, results) = wait_for("the report with the privileged Pod", &op, async || {
-        report(&client, &ns)
-            .await
-            .filter(|(_, _, results)| results[0]["resources"][0]["name"] == "privileged")
-    })
-    .await;
+    let (uid, summary, results) =
+        wait_for("the report with the privileged Pod", &[&op], async || {
+            report(&client, &ns)
+                .await
+                .filter(|(_, _, results)| results[0]["resources"][0]["name"] == "privileged")
+        })
+        .await;
 
     reports(&client, &ns)
         .delete("kube-guardian", &DeleteParams::default())
         .await
         .expect("delete the report");
     let (new_uid, new_summary, new_results) =
-        wait_for("the deleted report written again", &op, async || {
+        wait_for("the deleted report written again", &[&op], async || {
             report(&client, &ns).await.filter(|(u, _, _)| *u != uid)
         })
         .await;
@@ -91,7 +89,7 @@ async fn written_again_with_the_same_rows(cp: &ControlPlane, dir: &std::path::Pa
         .resource_version;
     // The watch shows events in order: once the other namespace's deleted report is written
     // again, the operator has handled the relabelling.
-    let (other_uid, _, _) = wait_for("the other namespace's report", &op, async || {
+    let (other_uid, _, _) = wait_for("the other namespace's report", &[&op], async || {
         report(&client, &other_ns).await
     })
     .await;
@@ -99,11 +97,15 @@ async fn written_again_with_the_same_rows(cp: &ControlPlane, dir: &std::path::Pa
         .delete("kube-guardian", &DeleteParams::default())
         .await
         .expect("delete the other report");
-    wait_for("the other deleted report written again", &op, async || {
-        report(&client, &other_ns)
-            .await
-            .filter(|(u, _, _)| *u != other_uid)
-    })
+    wait_for(
+        "the other deleted report written again",
+        &[&op],
+        async || {
+            report(&client, &other_ns)
+                .await
+                .filter(|(u, _, _)| *u != other_uid)
+        },
+    )
     .await;
     let relabelled = reports(&client, &ns)
         .get("kube-guardian")
@@ -153,15 +155,12 @@ async fn written_again_by_the_replica_taking_over(cp: &ControlPlane, dir: &std::
     let (client, ns, _policy) = seeded(cp, "takeover").await;
     let a = replica(cp, "op-a", dir);
     let b = replica(cp, "op-b", dir);
-    let first = guardian_testenv::operator_process::wait_for(
-        "a leader",
-        Duration::from_millis(200),
-        &[&a, &b],
-        async || [leads(&a), leads(&b)].iter().position(|l| *l),
-    )
+    let first = wait_for("a leader", &[&a, &b], async || {
+        [leads(&a), leads(&b)].iter().position(|l| *l)
+    })
     .await;
     let (leader, standby) = if first == 0 { (a, b) } else { (b, a) };
-    wait_for("the report", &leader, async || {
+    wait_for("the report", &[&leader], async || {
         report_uid(&client, &ns).await
     })
     .await;
@@ -169,12 +168,12 @@ async fn written_again_by_the_replica_taking_over(cp: &ControlPlane, dir: &std::
     // SIGTERM releases the lease: the standby leads, with a term of its own.
     let pid = nix::unistd::Pid::from_raw(i32::try_from(leader.child().id()).expect("pid fits"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal the leader");
-    wait_for("the new leader's report pass", &standby, async || {
+    wait_for("the new leader's report pass", &[&standby], async || {
         (leads(&standby) && standby.metric("kube_guardian_report_passes_total") >= Some(1.0))
             .then_some(())
     })
     .await;
-    let uid = wait_for("the report", &standby, async || {
+    let uid = wait_for("the report", &[&standby], async || {
         report_uid(&client, &ns).await
     })
     .await;
@@ -184,7 +183,7 @@ async fn written_again_by_the_replica_taking_over(cp: &ControlPlane, dir: &std::
         .expect("delete the report");
     wait_for(
         "the deleted report written again by the new leader",
-        &standby,
+        &[&standby],
         async || report_uid(&client, &ns).await.filter(|u| *u != uid),
     )
     .await;

@@ -60,22 +60,8 @@ async fn seed(cp: &ControlPlane, pod: &str) -> kube::Client {
         .create(&PostParams::default(), &policy)
         .await
         .expect("policy");
-    create_privileged_pod(&client, pod).await;
+    guardian_testenv::pods::create_privileged(&client, NAMESPACE, pod).await;
     client
-}
-
-async fn create_privileged_pod(client: &kube::Client, name: &str) {
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-                                 "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), NAMESPACE)
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("create the pod");
 }
 
 /// `kube-guardian operator --kubeconfig K --context C`, as the README starts it.
@@ -212,7 +198,7 @@ async fn the_console_follows_two_clusters_live_through_an_outage_in_a_real_termi
         "an outage",
         dir,
     );
-    create_privileged_pod(&client_b, "late-b").await;
+    guardian_testenv::pods::create_privileged(&client_b, NAMESPACE, "late-b").await;
     show(&term, "violations", "Violations").await;
     ok(
         term.wait_for_text("Pod/late-b", DEADLINE).await,

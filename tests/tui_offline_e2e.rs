@@ -214,12 +214,20 @@ async fn first_frame(term: &Tmux) -> (String, String) {
     (styled, after)
 }
 
-/// `q`: the console exits with status 0; returns the screen after it.
+/// `q`: the console exits with status 0 (then the shell, after Enter, with the same status);
+/// returns the screen the shell's exit report was on.
 async fn quit(term: &Tmux) -> String {
     term.send_keys(&["q"]).expect("keys");
-    term.wait_for_text("console exited 0", DEADLINE)
+    let report = term
+        .wait_for_exit_report(DEADLINE)
         .await
-        .unwrap_or_else(|e| panic!("{e:?}"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let screen = report.screen;
+    assert_eq!(report.status, Some(0), "{screen}");
+    term.send_keys(&["Enter"]).expect("keys");
+    let exit = term.wait_for_exit(DEADLINE).await.expect("the shell exits");
+    assert_eq!(exit, Exit::Code(0), "{screen}");
+    screen
 }
 
 /// The SGR parameters in effect where `text` starts in `styled` (the last sequence before it).

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use guardian_operator::leader::{LeaderElection, LeaderHandle, LeaseConfig};
 use guardian_operator::metrics::Metrics;
-use guardian_testenv::operator_process;
 use guardian_testenv::{ControlPlane, lease};
-use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use tokio::sync::watch;
 
@@ -115,18 +114,6 @@ async fn wait_until_leads(
     Ok(())
 }
 
-/// Waits (bounded) until `identity` took the Lease over from `before`; its spec then.
-async fn wait_for_takeover(leases: &Api<Lease>, before: &LeaseSpec, identity: &str) -> LeaseSpec {
-    let what = format!(
-        "{identity} to take the Lease over from {:?}",
-        before.holder_identity
-    );
-    operator_process::wait_for(&what, Duration::from_millis(100), &[], async || {
-        lease::taken_over(leases, LEASE, before, identity).await
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_one_of_two_leads_and_the_lease_names_it() -> TestResult {
     let Some(cp) = ControlPlane::shared_unless_skipped().await? else {
@@ -201,7 +188,15 @@ async fn release_hands_over_to_the_standby_before_the_lease_would_expire() -> Te
     handle.release().await?;
     assert!(!candidates[leader].leads(), "still leading after release");
     wait_until_leads(&mut candidates[standby], ELECTION_TIMEOUT).await?;
-    let after = wait_for_takeover(&leases, &before, &candidates[standby].identity).await;
+    let after = lease::wait_for_takeover(
+        &leases,
+        LEASE,
+        &before,
+        &candidates[standby].identity,
+        "after the leader released it",
+        &[],
+    )
+    .await;
     // The leader renewed at `before.renewTime` or later: acquired before that plus the lease's
     // duration, the standby took the released Lease without waiting for it to expire.
     let late = lease::acquired_past_expiry(&before, &after, lease).ok_or("no Lease times")?;
@@ -238,7 +233,15 @@ async fn a_killed_leader_is_replaced_once_its_lease_expired() -> TestResult {
         "a stopped elector must not claim leadership"
     );
     wait_until_leads(&mut candidates[standby], LEASE_DURATION + ELECTION_TIMEOUT).await?;
-    let after = wait_for_takeover(&leases, &before, &candidates[standby].identity).await;
+    let after = lease::wait_for_takeover(
+        &leases,
+        LEASE,
+        &before,
+        &candidates[standby].identity,
+        "after the leader's elector was dropped",
+        &[],
+    )
+    .await;
     // Not before the dead leader's lease expired (its last renewal was at `before` or later).
     let late =
         lease::acquired_past_expiry(&before, &after, LEASE_DURATION).ok_or("no Lease times")?;

@@ -9,7 +9,7 @@ pub mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{DEADLINE, eventually, install_policy_report_crd};
+use common::{DEADLINE, eventually};
 use guardian_operator::metrics::Metrics;
 use guardian_operator::reports::{self, ReportBody, ReportWriter, Settled, WriteFn};
 use guardian_testenv::{ControlPlane, policy_reports};
@@ -111,7 +111,9 @@ async fn a_deleted_or_terminating_namespace_is_nothing_to_write_unlike_a_missing
 
     // With the CRD, a namespace that does not exist (`namespaces "..." not found`): nothing to
     // write, no error, no retry.
-    install_policy_report_crd(cp).await;
+    guardian_testenv::demo::install_policy_report_crd(&cp.client().expect("client"))
+        .await
+        .expect("the PolicyReport CRD installs");
     let settled = write_into(&writer, missing, 2).await;
     assert!(matches!(settled, Settled::Idle), "{settled:?}");
     assert!(!writer.crd_missing());

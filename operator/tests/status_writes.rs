@@ -83,7 +83,18 @@ async fn a_status_only_write_neither_recompiles_nor_re_evaluates() {
     .await;
     let reports = policy_report_api(&client, &ns);
     let report_version = |r: kube::api::DynamicObject| r.metadata.resource_version;
-    let report_before = report_version(reports.get("kube-guardian").await.expect("report"));
+    // The report writer writes the PolicyReport apart from the status, maybe after it: its
+    // version once it holds the violation.
+    let report_before = eventually("the PolicyReport with the violation", || async {
+        let report = reports.get_opt("kube-guardian").await.ok()??;
+        let summary = &report.data["summary"];
+        let failing: u64 = ["fail", "warn", "error"]
+            .iter()
+            .filter_map(|k| summary[*k].as_u64())
+            .sum();
+        (failing == 1).then(|| report_version(report))
+    })
+    .await;
     // Someone else's status write: a new resourceVersion, the same generation.
     let mut status = settled.status.clone().expect("status");
     if let Some(summary) = status.summary.as_mut() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::operator_process::{OperatorProcess, free_addr};
-use guardian_testenv::{Ca, ControlPlane, unique_name};
+use guardian_testenv::{Ca, ControlPlane, pods, unique_name};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
@@ -17,9 +17,9 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, PostParams};
 
 use crate::rbac_access::access_reviews_show_what_it_cannot_do;
-use crate::rbac_identity::{assert_not_refused, install_identity, sa_client, token, wait_for};
+use crate::rbac_identity::{assert_not_refused, install_identity, wait_for};
 use crate::rbac_leases::lease_writes_are_narrowed;
-use crate::rbac_objects::{create_policy, delete_owner, legacy_report, privileged_pod, seed_owned};
+use crate::rbac_objects::{create_policy, delete_owner, legacy_report, seed_owned};
 use crate::support::render;
 
 /// The longest lease name the operator accepts: its candidate records' label is a hash and the
@@ -54,7 +54,7 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
 
     // A violation to find, before the webhook exists.
     Api::<Pod>::namespaced(admin.clone(), &ns)
-        .create(&PostParams::default(), &privileged_pod("privileged"))
+        .create(&PostParams::default(), &pods::privileged("privileged"))
         .await
         .expect("pod");
     let audit = format!("{ns}-audit");
@@ -73,7 +73,11 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     // The operator as the chart runs it, with the ServiceAccount's token as its only credential.
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
-    cp.write_kubeconfig_with_token(&token(&admin, &release_ns, &account).await, &kubeconfig)
+    let token = cp
+        .service_account_token(&release_ns, &account)
+        .await
+        .expect("a token");
+    cp.write_kubeconfig_with_token(&token, &kubeconfig)
         .expect("kubeconfig");
     let ca = Ca::new("chart rbac test CA").expect("CA");
     let pair = ca
@@ -191,13 +195,14 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
         .await
         .expect("webhook");
     create_policy(&admin, &format!("{ns}-deny"), &ns, "Deny").await;
-    let pods: Api<Pod> = Api::namespaced(admin.clone(), &ns);
+    let ns_pods: Api<Pod> = Api::namespaced(admin.clone(), &ns);
     let dry_run = PostParams {
         dry_run: true,
         ..PostParams::default()
     };
     wait_for("a privileged Pod to be denied", &op, async || {
-        match pods.create(&dry_run, &privileged_pod("denied")).await {
+        let created = ns_pods.create(&dry_run, &pods::privileged("denied")).await;
+        match created {
             Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("kube-guardian:") => {
                 Some(())
             }
@@ -244,6 +249,9 @@ async fn the_operator_does_its_whole_job_with_only_the_charts_rbac() {
     // Writes: RBAC lets it create, patch and delete Leases in the release namespace (a candidate
     // record is named after its pod), and the chart's admission policy narrows that to its own.
     // An access review cannot see the policy: these are real writes with its token.
-    let operator = sa_client(cp, &kubeconfig).await;
+    let operator = cp
+        .client_for_existing_service_account(&release_ns, &account)
+        .await
+        .expect("a client as the operator's ServiceAccount");
     lease_writes_are_narrowed(&admin, &operator, LEASE, &release_ns, &ns, &candidate).await;
 }

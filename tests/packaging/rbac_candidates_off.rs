@@ -10,7 +10,7 @@ use guardian_testenv::{ControlPlane, unique_name};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
 
-use crate::rbac_identity::{assert_not_refused, install_identity, sa_client, token, wait_for};
+use crate::rbac_identity::{assert_not_refused, install_identity, wait_for};
 use crate::rbac_leases::{lease_doc, refused};
 use crate::support::render;
 
@@ -36,7 +36,11 @@ async fn without_candidate_records_the_operator_leads_and_may_create_no_other_le
 
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
-    cp.write_kubeconfig_with_token(&token(&admin, &release_ns, &account).await, &kubeconfig)
+    let token = cp
+        .service_account_token(&release_ns, &account)
+        .await
+        .expect("a token");
+    cp.write_kubeconfig_with_token(&token, &kubeconfig)
         .expect("kubeconfig");
     let op = OperatorProcess::builder(
         env!("CARGO_BIN_EXE_kube-guardian"),
@@ -78,7 +82,10 @@ async fn without_candidate_records_the_operator_leads_and_may_create_no_other_le
 
     // With its token: another Lease cannot be created (the policy loads asynchronously: wait
     // generously for the first refusal), nor a labelled candidate record.
-    let operator = sa_client(cp, &kubeconfig).await;
+    let operator = cp
+        .client_for_existing_service_account(&release_ns, &account)
+        .await
+        .expect("a client as the operator's ServiceAccount");
     let mine: Api<Lease> = Api::namespaced(operator, &release_ns);
     let post = PostParams::default();
     other_leases_refused(&mine, &post).await;

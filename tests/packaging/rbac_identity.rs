@@ -1,14 +1,10 @@
-//! The chart's identity for the RBAC tests: applied for real, a token minted for its
-//! ServiceAccount, a client holding only that token, and waits that fail at the first Forbidden
-//! in the operator's log.
+//! The chart's identity for the RBAC tests, applied for real (its ServiceAccount's tokens and
+//! clients come from `guardian_testenv`), and waits that fail at the first Forbidden in the
+//! operator's log.
 
 use std::time::Duration;
 
-use guardian_testenv::ControlPlane;
 use guardian_testenv::operator_process::{self, OperatorProcess};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::{Api, PostParams};
 use serde_json::Value;
 
 use crate::support::{apply, find};
@@ -60,34 +56,4 @@ pub(crate) async fn install_identity(client: &kube::Client, docs: &[Value]) -> S
         .as_str()
         .expect("name")
         .to_owned()
-}
-
-pub(crate) async fn token(client: &kube::Client, namespace: &str, account: &str) -> String {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    Api::<ServiceAccount>::namespaced(client.clone(), namespace)
-        .create_token_request(account, &PostParams::default(), &request)
-        .await
-        .expect("TokenRequest")
-        .status
-        .and_then(|s| s.token)
-        .expect("a token")
-}
-
-/// A client with the kubeconfig `path` (the ServiceAccount's token).
-pub(crate) async fn sa_client(cp: &ControlPlane, path: &std::path::Path) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("kubeconfig");
-    let options = kube::config::KubeConfigOptions {
-        context: Some(cp.context_name().to_owned()),
-        ..Default::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
 }

@@ -4,7 +4,6 @@
 use guardian_core::crd::GuardianPolicy;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use serde_json::{Value, json};
 
@@ -22,15 +21,6 @@ pub(crate) async fn create_policy(client: &kube::Client, name: &str, ns: &str, e
         .create(&PostParams::default(), &policy)
         .await
         .expect("policy created");
-}
-
-pub(crate) fn privileged_pod(name: &str) -> Pod {
-    serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-                                 "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod")
 }
 
 /// A privileged Pod template.

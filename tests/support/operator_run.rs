@@ -16,13 +16,14 @@ pub fn operator(cp: &ControlPlane, name: &str) -> OperatorProcessBuilder {
     .name(name)
 }
 
-/// Waits (with the generous deadline of the harness) until `check` holds, naming `what`.
+/// Waits (with the generous deadline of the harness) until `check` holds, naming `what`; a
+/// timeout shows the logs of `operators`.
 pub async fn wait_for<T>(
     what: &str,
-    op: &OperatorProcess,
+    operators: &[&OperatorProcess],
     check: impl AsyncFnMut() -> Option<T>,
 ) -> T {
-    operator_process::wait_for(what, Duration::from_millis(200), &[op], check).await
+    operator_process::wait_for(what, Duration::from_millis(200), operators, check).await
 }
 
 /// Where the operator's logs go (kept until dropped).

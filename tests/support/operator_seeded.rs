@@ -2,25 +2,13 @@
 
 use guardian_testenv::ControlPlane;
 use guardian_testenv::policy::TestPolicy;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
 
 /// A namespace holding one privileged Pod, and the policy `<ns>-policy` finding it.
 pub async fn seeded(cp: &ControlPlane, prefix: &str) -> (kube::Client, String, String) {
     cp.install_crds().await.expect("CRDs");
     let client = cp.client().expect("client");
     let ns = cp.create_namespace(prefix).await.expect("namespace");
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "privileged"},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-            "securityContext": {"privileged": true}}]}
-    }))
-    .expect("pod");
-    Api::<Pod>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
+    guardian_testenv::pods::create_privileged(&client, &ns, "privileged").await;
     let policy = format!("{ns}-policy");
     TestPolicy::new(&policy)
         .namespaces([&ns])

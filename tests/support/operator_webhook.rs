@@ -14,7 +14,6 @@ use guardian_testenv::{Ca, ControlPlane};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
-use serde_json::json;
 
 /// `kube-guardian operator` with its webhook on `webhook` serving the pair in `certs`.
 pub fn operator(cp: &ControlPlane, certs: &Path, webhook: SocketAddr) -> OperatorProcessBuilder {
@@ -43,17 +42,12 @@ pub async fn wait_for<T>(what: &str, op: &Operator, check: impl AsyncFnMut() -> 
     operator_process::wait_for(what, Duration::from_millis(200), &[op], check).await
 }
 
+/// The privileged Pod `name`, owned by `owner` (an ownerReference) if given.
 pub fn privileged_pod(name: &str, owner: Option<serde_json::Value>) -> Pod {
-    let mut pod = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/c:1",
-            "securityContext": {"privileged": true}}]}
-    });
-    if let Some(owner) = owner {
-        pod["metadata"]["ownerReferences"] = json!([owner]);
-    }
-    serde_json::from_value(pod).expect("pod")
+    let mut pod = guardian_testenv::pods::privileged(name);
+    pod.metadata.owner_references =
+        owner.map(|o| vec![serde_json::from_value(o).expect("an ownerReference")]);
+    pod
 }
 
 /// A configuration `name` sending `ns`'s workloads (Pods and their ephemeral containers among

@@ -41,14 +41,10 @@ async fn owned_objects_are_judged_through_their_owner_and_operator_objects_are_r
         .start()
         .await
         .expect("the control plane starts");
-    cp.install_crds().await.expect("CRDs");
+    guardian_testenv::demo::install_crds(&cp)
+        .await
+        .expect("the CRDs install");
     let client = cp.client().expect("admin client");
-    guardian_testenv::demo::install_crd_file(
-        &client,
-        &guardian_testenv::demo::policy_report_crd_file(),
-    )
-    .await
-    .expect("the PolicyReport CRD");
     let ns = cp.create_namespace("objects").await.expect("namespace");
 
     create(

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use guardian_cluster::{ClusterSet, ClusterState, UnreachableReason};
 use guardian_testenv::ControlPlane;
-use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::Api;
@@ -37,14 +36,8 @@ async fn admin_token(cp: &ControlPlane) -> String {
         .create(&PostParams::default(), &binding)
         .await
         .expect("ClusterRoleBinding");
-    let request: TokenRequest =
-        serde_json::from_value(json!({"spec": {"expirationSeconds": 3600}})).expect("request");
-    accounts
-        .create_token_request(name, &PostParams::default(), &request)
+    cp.service_account_token(&ns, name)
         .await
-        .expect("a token")
-        .status
-        .and_then(|s| s.token)
         .expect("the token")
 }
 

@@ -27,20 +27,10 @@ pub async fn cluster() -> &'static ControlPlane {
     let cp = ControlPlane::shared()
         .await
         .expect("the local control plane starts");
-    cp.install_crds().await.expect("the CRDs install");
-    install_policy_report_crd(cp).await;
+    guardian_testenv::demo::install_crds(cp)
+        .await
+        .expect("the CRDs install");
     cp
-}
-
-/// Installs the PolicyReport CRD the chart ships, and waits until it is served.
-pub async fn install_policy_report_crd(cp: &ControlPlane) {
-    let client = cp.client().expect("client");
-    guardian_testenv::demo::install_crd_file(
-        &client,
-        &guardian_testenv::demo::policy_report_crd_file(),
-    )
-    .await
-    .expect("the PolicyReport CRD installs");
 }
 
 /// Polls `check` until it returns `Some`, failing with `what` after [`DEADLINE`].

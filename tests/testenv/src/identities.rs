@@ -118,6 +118,31 @@ impl ControlPlane {
                 });
             }
         }
+        self.client_for_existing_service_account(namespace, name)
+            .await
+    }
+
+    /// A client that authenticates as the existing ServiceAccount `namespace/name` with a bound
+    /// token from the TokenRequest API; an error if it does not exist (a test that checks what
+    /// an account may do must not pass on an account it created by mistake).
+    pub async fn client_for_existing_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Client> {
+        let token = self.service_account_token(namespace, name).await?;
+        let mut config = self.config().clone();
+        config.auth_info = kubeconfig::token_auth(&token);
+        Client::try_from(config).map_err(|source| Error::Client {
+            who: format!("ServiceAccount {namespace}/{name}"),
+            source,
+        })
+    }
+
+    /// A bound token for the existing ServiceAccount `namespace/name`, from the TokenRequest API
+    /// (valid for an hour: longer than any test).
+    pub async fn service_account_token(&self, namespace: &str, name: &str) -> Result<String> {
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client()?, namespace);
         let request = TokenRequest {
             spec: Some(TokenRequestSpec {
                 expiration_seconds: Some(TOKEN_SECONDS),
@@ -125,7 +150,7 @@ impl ControlPlane {
             }),
             ..TokenRequest::default()
         };
-        let token = accounts
+        accounts
             .create_token_request(name, &PostParams::default(), &request)
             .await
             .map_err(|source| Error::Api {
@@ -137,13 +162,6 @@ impl ControlPlane {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Error::NoToken {
                 account: format!("{namespace}/{name}"),
-            })?;
-
-        let mut config = self.config().clone();
-        config.auth_info = kubeconfig::token_auth(&token);
-        Client::try_from(config).map_err(|source| Error::Client {
-            who: format!("ServiceAccount {namespace}/{name}"),
-            source,
-        })
+            })
     }
 }

@@ -7,6 +7,11 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Api;
 
+use crate::operator_process::{self, OperatorProcess};
+
+/// How often [`wait_for_takeover`] reads the Lease.
+const TAKEOVER_POLL: Duration = Duration::from_millis(100);
+
 /// The Lease `name`'s spec as it is now; `None` when it cannot be read or has none.
 pub async fn spec(leases: &Api<Lease>, name: &str) -> Option<LeaseSpec> {
     leases.get_opt(name).await.ok()??.spec
@@ -34,6 +39,32 @@ pub async fn taken_over(
     (spec.holder_identity.as_deref()?.starts_with(holder)
         && spec.lease_transitions == Some(transitions))
     .then_some(spec)
+}
+
+/// Waits until a holder whose identity starts with `holder` took the Lease `name` over from
+/// `before` ([`taken_over`]), polling for up to [`operator_process::DEADLINE`]; its spec then.
+/// `context` says what the test did to the old holder (e.g. "after SIGTERM"), for the timeout's
+/// message.
+///
+/// # Panics
+///
+/// On timeout, as a test assertion, with the logs of `operators`.
+pub async fn wait_for_takeover(
+    leases: &Api<Lease>,
+    name: &str,
+    before: &LeaseSpec,
+    holder: &str,
+    context: &str,
+    operators: &[&OperatorProcess],
+) -> LeaseSpec {
+    let what = format!(
+        "{holder} to take the Lease {name} over from {:?} (transitions {:?}) {context}",
+        before.holder_identity, before.lease_transitions
+    );
+    operator_process::wait_for(&what, TAKEOVER_POLL, operators, async || {
+        taken_over(leases, name, before, holder).await
+    })
+    .await
 }
 
 /// How long after `before` would have expired (its renewTime plus `duration`) `after` was

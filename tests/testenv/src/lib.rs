@@ -33,6 +33,7 @@ mod kubeconfig;
 pub mod lease;
 mod local;
 pub mod operator_process;
+pub mod pods;
 pub mod policy;
 mod ports;
 mod process;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use guardian_core::crd::GuardianPolicy;
 use guardian_testenv::{ControlPlane, Error};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
@@ -99,6 +99,24 @@ async fn a_service_account_token_authenticates_and_is_subject_to_rbac() -> TestR
     )
     .await?;
     eventually_allowed(&operator, &ns).await
+}
+
+#[tokio::test]
+async fn a_client_for_an_existing_service_account_fails_on_a_missing_one() -> TestResult {
+    let Some(cp) = ControlPlane::shared_unless_skipped().await? else {
+        return Ok(());
+    };
+    let ns = cp.create_namespace("rbac-sa-missing").await?;
+    let missing = cp
+        .client_for_existing_service_account(&ns, "no-such-account")
+        .await;
+    assert!(missing.is_err(), "a client for a missing ServiceAccount");
+    let accounts = Api::<ServiceAccount>::namespaced(cp.client()?, &ns);
+    assert!(
+        accounts.get_opt("no-such-account").await?.is_none(),
+        "the ServiceAccount was created"
+    );
+    Ok(())
 }
 
 async fn grant_configmap_read(

@@ -88,7 +88,12 @@ pub async fn prepare(cp: &ControlPlane, examples: &Path, variant: Variant) -> Re
 /// The project's CRDs (from code) and the PolicyReport CRD (from the chart).
 pub async fn install_crds(cp: &ControlPlane) -> Result<()> {
     cp.install_crds().await?;
-    install_crd_file(&cp.client()?, &policy_report_crd_file()).await?;
+    install_policy_report_crd(&cp.client()?).await
+}
+
+/// The PolicyReport CRD the chart ships, installed and served ([`install_crd_file`]).
+pub async fn install_policy_report_crd(client: &kube::Client) -> Result<()> {
+    install_crd_file(client, &policy_report_crd_file()).await?;
     Ok(())
 }
 
