@@ -52,8 +52,8 @@ fn verdict_of_finding(f: &Finding) -> Verdict {
             .clone()
             .unwrap_or_else(|| "default".into()),
         f.resource.name.clone(),
-        f.policy.to_string(),
-        f.rule.to_string(),
+        f.policy().to_string(),
+        f.rule_id().to_string(),
         f.container.clone().unwrap_or_default(),
         f.outcome.as_str().to_owned(),
     )

@@ -82,16 +82,18 @@ pub fn aggregate(snapshots: &[&ClusterSnapshot]) -> Aggregate {
                 .or_default()
                 .add_object(&evaluation.findings);
             for policy in &evaluation.matched_policies {
-                policies
-                    .entry(policy)
-                    .or_default()
-                    .add_object(evaluation.findings.iter().filter(|f| f.policy == *policy));
+                policies.entry(policy).or_default().add_object(
+                    evaluation
+                        .findings
+                        .iter()
+                        .filter(|f| f.policy() == &**policy),
+                );
             }
             let mut seen = [false; Severity::ALL.len()];
             for finding in evaluation.findings.iter().filter(|f| is_violation(f)) {
-                let entry = severities.entry(finding.severity).or_default();
+                let entry = severities.entry(finding.severity()).or_default();
                 entry.0 += 1;
-                let index = finding.severity as usize;
+                let index = finding.severity() as usize;
                 if !seen[index] {
                     seen[index] = true;
                     entry.1 += 1;

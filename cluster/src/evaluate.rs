@@ -213,7 +213,7 @@ spec:
             evaluations[2]
                 .findings
                 .iter()
-                .any(|f| f.rule.contains("privileged")),
+                .any(|f| f.rule_id().contains("privileged")),
             "{:?}",
             evaluations[2].findings
         );

@@ -41,7 +41,7 @@ impl Violation {
     fn of(finding: &Finding) -> Violation {
         Violation {
             resource: Arc::clone(&finding.resource),
-            rule: Arc::clone(&finding.rule),
+            rule: Arc::clone(&finding.rule.id),
             container: finding.container.clone(),
             path: finding.path.clone(),
         }
@@ -77,7 +77,7 @@ pub fn edit_impact(
     if rejected.iter().any(|r| r.kind == "GuardianPolicy") {
         return None;
     }
-    let is_violation = |f: &&Finding| &*f.policy == name && f.is_failure();
+    let is_violation = |f: &&Finding| f.policy() == name && f.is_failure();
     let mut before: Vec<Violation> = snapshot
         .evaluations
         .iter()
@@ -146,8 +146,8 @@ pub fn enforcement_preview(
         }
         let findings = &evaluation.findings;
         // A policy's findings are contiguous in an evaluation.
-        let start = findings.iter().position(|f| &*f.policy == policy);
-        let count = findings.iter().filter(|f| &*f.policy == policy).count();
+        let start = findings.iter().position(|f| f.policy() == policy);
+        let count = findings.iter().filter(|f| f.policy() == policy).count();
         let range = start.map_or(0..0, |s| s..s + count);
         let matched = [MatchedPolicy {
             index: 0,
@@ -158,7 +158,7 @@ pub fn enforcement_preview(
         let verdict = decide(&matched, findings, || None);
         let blocked = |found: Vec<&guardian_core::model::Finding>| Blocked {
             resource: Arc::clone(&evaluation.resource),
-            rules: found.iter().map(|f| Arc::clone(&f.rule)).collect(),
+            rules: found.iter().map(|f| Arc::clone(&f.rule.id)).collect(),
         };
         if !verdict.denied.is_empty() {
             preview.denied.push(blocked(verdict.denied.clone()));

@@ -286,7 +286,7 @@ mod tests {
             .evaluate(&privileged_pod(), &EvalContext::offline())
         {
             Evaluation::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.rule.to_string()).collect()
+                findings.iter().map(|f| f.rule_id().to_string()).collect()
             }
             Evaluation::Skipped(why) => panic!("skipped: {why}"),
         }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use guardian_core::model::{Category, Finding, Outcome, ResourceRef, Severity};
+use guardian_core::model::{Category, Finding, Outcome, ResourceRef, RuleRef, Severity};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::snapshot::{ClusterSnapshot, ObjectEvaluation};
@@ -54,10 +54,13 @@ pub fn evaluation(
 /// A failing finding of `policy`.
 pub fn finding(policy: &str, severity: Severity) -> Finding {
     Finding {
-        policy: policy.into(),
-        rule: format!("rule-{severity}").into(),
-        severity,
-        category: Category::Security,
+        rule: RuleRef::shared(
+            policy,
+            &format!("rule-{severity}"),
+            severity,
+            Category::Security,
+            "",
+        ),
         resource: Arc::new(ResourceRef {
             api_version: String::new(),
             kind: String::new(),
@@ -67,7 +70,6 @@ pub fn finding(policy: &str, severity: Severity) -> Finding {
         container: None,
         message: String::new(),
         path: String::new(),
-        remediation: "".into(),
         outcome: Outcome::Fail,
         location: None,
     }

@@ -95,8 +95,8 @@ impl Tally {
         for finding in findings {
             if is_violation(finding) {
                 self.violations += 1;
-                self.by_severity.add(finding.severity);
-                worst = worst.max(Some(finding.severity));
+                self.by_severity.add(finding.severity());
+                worst = worst.max(Some(finding.severity()));
             } else {
                 self.skipped += 1;
             }
@@ -185,14 +185,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::{Category, ResourceRef};
+    use crate::model::{Category, ResourceRef, RuleRef};
 
     fn finding(severity: Severity, outcome: Outcome) -> Finding {
         Finding {
-            policy: "p".into(),
-            rule: "r".into(),
-            severity,
-            category: Category::Security,
+            rule: RuleRef::shared("p", "r", severity, Category::Security, ""),
             resource: Arc::new(ResourceRef {
                 api_version: "v1".into(),
                 kind: "Pod".into(),
@@ -202,7 +199,6 @@ mod tests {
             container: None,
             message: String::new(),
             path: String::new(),
-            remediation: "".into(),
             outcome,
             location: None,
         }
@@ -294,7 +290,7 @@ mod tests {
             let evaluation = set.evaluate(&object, &ctx);
             if let Some((matched, findings)) = audit.add(&evaluation) {
                 assert_eq!(matched.enforcement, crate::crd::Enforcement::Warn);
-                own.extend(findings.iter().map(|f| f.policy.to_string()));
+                own.extend(findings.iter().map(|f| f.policy().to_string()));
             }
         }
         let not_a_workload = set.evaluate(&serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}), &ctx);

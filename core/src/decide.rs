@@ -169,8 +169,8 @@ impl ViolationKey {
             f.path.clone()
         };
         ViolationKey {
-            policy: f.policy.to_string(),
-            rule: f.rule.to_string(),
+            policy: f.policy().to_string(),
+            rule: f.rule_id().to_string(),
             container: f.container.clone(),
             path,
             message: f.message.clone(),

@@ -77,7 +77,7 @@ fn findings(evaluation: Evaluation) -> Vec<Finding> {
 fn finding<'f>(findings: &'f [Finding], rule: &str) -> &'f Finding {
     findings
         .iter()
-        .find(|f| &*f.rule == rule)
+        .find(|f| f.rule_id() == rule)
         .unwrap_or_else(|| panic!("no finding of {rule}: {findings:#?}"))
 }
 

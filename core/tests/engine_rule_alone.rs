@@ -49,7 +49,7 @@ fn each_rule_finds_in_the_full_policy_what_it_finds_alone() {
         });
         let mut found = 0;
         for (object, full) in objects.iter().zip(&everything) {
-            let own: Vec<&Finding> = full.iter().filter(|f| *f.rule == *rule.id).collect();
+            let own: Vec<&Finding> = full.iter().filter(|f| f.rule_id() == rule.id).collect();
             let by_itself = findings(&alone, object, &ctx);
             assert_eq!(
                 own,
@@ -73,7 +73,7 @@ fn each_rule_finds_in_the_full_policy_what_it_finds_alone() {
     let attributed: usize = everything
         .iter()
         .flatten()
-        .filter(|f| all.rules().iter().any(|r| *r.id == *f.rule))
+        .filter(|f| all.rules().iter().any(|r| r.id == f.rule_id()))
         .count();
     assert_eq!(total, attributed);
 }

@@ -154,7 +154,7 @@ impl ObjectResult {
         let mut rows = Vec::new();
         for f in own {
             if is_violation(f) {
-                let slot = &mut result.violations[f.severity as usize];
+                let slot = &mut result.violations[f.severity() as usize];
                 *slot = slot.saturating_add(1);
             } else {
                 result.skipped = result.skipped.saturating_add(1);

@@ -33,7 +33,7 @@ pub const MAX_RESULTS: usize = 1000;
 pub(crate) mod tests {
     use std::sync::Arc;
 
-    use guardian_core::model::{Finding, Outcome, ResourceRef};
+    use guardian_core::model::{Category, Finding, Outcome, ResourceRef, RuleRef, Severity};
 
     use super::*;
 
@@ -64,10 +64,7 @@ pub(crate) mod tests {
 
     pub(crate) fn finding(name: &str, outcome: Outcome) -> Finding {
         Finding {
-            policy: "p".into(),
-            rule: "r".into(),
-            severity: guardian_core::model::Severity::High,
-            category: guardian_core::model::Category::Security,
+            rule: RuleRef::shared("p", "r", Severity::High, Category::Security, "fix"),
             resource: Arc::new(ResourceRef {
                 api_version: "v1".into(),
                 kind: "Pod".into(),
@@ -77,7 +74,6 @@ pub(crate) mod tests {
             container: Some("c".into()),
             message: "m".into(),
             path: "spec.containers[0].image".into(),
-            remediation: "fix".into(),
             outcome,
             location: None,
         }

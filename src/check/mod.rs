@@ -235,11 +235,11 @@ fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
     fn loc(f: &Finding) -> Option<(&str, usize)> {
         f.location.as_ref().map(|l| (&*l.file, l.line))
     }
-    (loc(a), &a.resource, &a.policy, &a.rule, &a.path).cmp(&(
+    (loc(a), &a.resource, a.policy(), a.rule_id(), &a.path).cmp(&(
         loc(b),
         &b.resource,
-        &b.policy,
-        &b.rule,
+        b.policy(),
+        b.rule_id(),
         &b.path,
     ))
 }

@@ -57,7 +57,7 @@ impl CheckReport {
     pub fn failures_at_or_above(&self, threshold: Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.is_failure() && f.severity >= threshold)
+            .filter(|f| f.is_failure() && f.severity() >= threshold)
             .count()
     }
 }

@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn same_bytes_as_serde_for_every_outcome_and_optional_field() {
-        use guardian_core::model::{Category, Finding, Outcome, ResourceRef, Severity};
+        use guardian_core::model::{Category, Finding, Outcome, ResourceRef, RuleRef, Severity};
         use std::sync::Arc;
 
         let mut report = sample_report();
@@ -127,8 +127,11 @@ mod tests {
             name: "a\"b\\c\u{1}\n\té/".into(),
         });
         bare.message = "ctl \u{7f}\u{1f}\r\u{8}\u{c} \u{2028} ünï".into();
-        bare.severity = Severity::Info;
-        bare.category = Category::Efficiency;
+        bare.rule = Arc::new(RuleRef {
+            severity: Severity::Info,
+            category: Category::Efficiency,
+            ..(*bare.rule).clone()
+        });
         report.findings.push(bare);
         assert!(
             report

@@ -10,7 +10,7 @@
 
 use std::io::{self, Write};
 
-use guardian_core::model::{Finding, Outcome, ResourceRef, SourceLocation};
+use guardian_core::model::{Finding, Outcome, ResourceRef, RuleRef, SourceLocation};
 
 /// The buffer is handed to the writer whenever it holds this much.
 const FLUSH_AT: usize = 1 << 16;
@@ -41,22 +41,25 @@ fn finding_object(buf: &mut Vec<u8>, f: &Finding) {
     // Destructured in full (no `..`), so a field added to `Finding` fails to compile here
     // instead of going missing from the report.
     let Finding {
-        policy,
         rule,
-        severity,
-        category,
         resource,
         container,
         message,
         path,
-        remediation,
         outcome,
         location,
     } = f;
+    let RuleRef {
+        policy,
+        id,
+        severity,
+        category,
+        remediation,
+    } = &**rule;
     buf.extend_from_slice(b"    {\n      ");
     key_str(buf, "policy", policy);
     buf.extend_from_slice(FIELD);
-    key_str(buf, "rule", rule);
+    key_str(buf, "rule", id);
     buf.extend_from_slice(FIELD);
     key_str(buf, "severity", severity.as_str());
     buf.extend_from_slice(FIELD);

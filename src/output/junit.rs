@@ -199,7 +199,7 @@ fn group(findings: &[Finding]) -> Vec<Group<'_>> {
     let mut index: HashMap<(Option<&str>, &ResourceRef, &str), usize> = HashMap::new();
     for finding in findings {
         let file = finding.location.as_ref().map(|l| &*l.file);
-        let key = (file, &*finding.resource, &*finding.rule);
+        let key = (file, &*finding.resource, finding.rule_id());
         let at = *index.entry(key).or_insert_with(|| {
             groups.push((file, &finding.resource, Vec::new()));
             groups.len() - 1
@@ -236,11 +236,11 @@ fn finding_case(resource: &ResourceRef, findings: &[&Finding]) -> Case {
     let worst_failure = findings
         .iter()
         .filter(|f| f.outcome == Outcome::Fail)
-        .max_by_key(|f| f.severity);
+        .max_by_key(|f| f.severity());
     let verdict = if let Some(worst) = worst_failure {
         Verdict::Failure {
             message: one_line(&worst.message),
-            kind: worst.severity.as_str().to_owned(),
+            kind: worst.severity().as_str().to_owned(),
             body,
         }
     } else if let Some(error) = findings.iter().find(|f| f.outcome == Outcome::Error) {
@@ -268,7 +268,7 @@ fn finding_case(resource: &ResourceRef, findings: &[&Finding]) -> Case {
         classname: resource.to_string(),
         name: findings
             .first()
-            .map(|f| f.rule.to_string())
+            .map(|f| f.rule_id().to_string())
             .unwrap_or_default(),
         verdict,
     }
@@ -279,8 +279,8 @@ fn finding_text(finding: &Finding) -> String {
     let resource = &finding.resource;
     let mut fields = vec![
         ("resource", format!("{resource} ({})", resource.api_version)),
-        ("policy", finding.policy.to_string()),
-        ("rule", finding.rule.to_string()),
+        ("policy", finding.policy().to_string()),
+        ("rule", finding.rule_id().to_string()),
         ("path", finding.path.clone()),
     ];
     if let Some(container) = &finding.container {
@@ -291,7 +291,7 @@ fn finding_text(finding: &Finding) -> String {
         fields.push(("location", place));
     }
     match &finding.outcome {
-        Outcome::Fail => fields.push(("fix", finding.remediation.to_string())),
+        Outcome::Fail => fields.push(("fix", finding.remediation().to_string())),
         Outcome::Skip {
             exception,
             justification,
@@ -300,7 +300,7 @@ fn finding_text(finding: &Finding) -> String {
     }
     let mut text = format!(
         "[{}] {}",
-        finding.severity.as_str().to_uppercase(),
+        finding.severity().as_str().to_uppercase(),
         finding.message
     );
     for (label, value) in fields {

@@ -41,7 +41,7 @@ fn sarif(report: &CheckReport) -> Sarif {
     let results: Vec<SarifResult> = report
         .findings
         .iter()
-        .map(|f| result(f, rule_index.get(&*f.rule).copied()))
+        .map(|f| result(f, rule_index.get(f.rule_id()).copied()))
         .collect();
     let mut notifications: Vec<Notification> = report
         .input_errors
@@ -174,8 +174,8 @@ fn result(finding: &Finding, rule_index: Option<usize>) -> SarifResult {
             None => resource.name.clone(),
         },
         finding.message,
-        finding.policy,
-        finding.rule,
+        finding.policy(),
+        finding.rule_id(),
     );
     let location = Location {
         physical_location: finding.location.as_ref().map(physical_location),
@@ -188,9 +188,9 @@ fn result(finding: &Finding, rule_index: Option<usize>) -> SarifResult {
         ..Location::default()
     };
     let mut bag = vec![
-        ("policy", json!(&*finding.policy)),
-        ("severity", json!(finding.severity.as_str())),
-        ("category", json!(finding.category.as_str())),
+        ("policy", json!(finding.policy())),
+        ("severity", json!(finding.severity().as_str())),
+        ("category", json!(finding.category().as_str())),
         ("outcome", json!(finding.outcome.as_str())),
         ("fieldPath", json!(finding.path)),
         ("apiVersion", json!(resource.api_version)),
@@ -200,7 +200,7 @@ fn result(finding: &Finding, rule_index: Option<usize>) -> SarifResult {
     }
     let level = match finding.outcome {
         Outcome::Error => ResultLevel::Error,
-        Outcome::Fail | Outcome::Skip { .. } => level(finding.severity),
+        Outcome::Fail | Outcome::Skip { .. } => level(finding.severity()),
     };
     let suppressions = match &finding.outcome {
         Outcome::Skip {
@@ -217,7 +217,7 @@ fn result(finding: &Finding, rule_index: Option<usize>) -> SarifResult {
         Outcome::Fail | Outcome::Error => None,
     };
     let mut result = SarifResult::builder()
-        .rule_id(finding.rule.to_string())
+        .rule_id(finding.rule_id().to_string())
         .level(level)
         .message(text(message))
         .locations(vec![location])

@@ -40,7 +40,7 @@ impl Summary {
             match finding.outcome {
                 Outcome::Fail => {
                     by_outcome.fail += 1;
-                    failures_by_severity.add(finding.severity);
+                    failures_by_severity.add(finding.severity());
                 }
                 Outcome::Skip { .. } => by_outcome.skip += 1,
                 Outcome::Error => by_outcome.error += 1,

@@ -39,7 +39,7 @@ pub fn render(report: &CheckReport, out: &mut dyn Write, style: Style) -> io::Re
     let show_policy = report
         .findings
         .split_first()
-        .is_some_and(|(first, rest)| rest.iter().any(|f| f.policy != first.policy));
+        .is_some_and(|(first, rest)| rest.iter().any(|f| f.policy() != first.policy()));
     write_findings(out, &report.findings, show_policy, style)?;
     if report.findings.is_empty() {
         writeln!(out, "No findings.")?;
@@ -78,8 +78,8 @@ pub(super) fn label(finding: &Finding) -> (&'static str, anstyle::Style) {
         Outcome::Skip { .. } => ("SKIP", anstyle::Style::new().dimmed()),
         Outcome::Error => ("ERROR", error_style()),
         Outcome::Fail => (
-            severity_label(finding.severity),
-            severity_style(finding.severity),
+            severity_label(finding.severity()),
+            severity_style(finding.severity()),
         ),
     }
 }

@@ -134,10 +134,10 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
     } = text;
     let (label, label_style) = label(finding);
     scratch.clear();
-    scratch.push_str(&finding.rule);
+    scratch.push_str(finding.rule_id());
     if show_policy {
         scratch.push_str(" [");
-        scratch.push_str(&finding.policy);
+        scratch.push_str(finding.policy());
         scratch.push(']');
     }
     scratch.push_str("  ");
@@ -184,7 +184,7 @@ fn write_finding(text: &mut Text, finding: &Finding, show_policy: bool, style: S
     });
     match &finding.outcome {
         Outcome::Fail => {
-            let remediation = &finding.remediation;
+            let remediation = finding.remediation();
             let fix = fixes
                 .entry(remediation.as_ptr() as usize)
                 .or_insert_with(|| {
@@ -242,7 +242,7 @@ fn padded_label(label: &'static str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use guardian_core::model::Severity;
+    use guardian_core::model::{RuleRef, Severity};
 
     use super::*;
     use crate::output::table::{LABEL_WIDTH, severity_label};
@@ -277,8 +277,13 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(findings.len(), 3, "the sample has three failures");
-        findings[0].remediation = std::sync::Arc::clone(&long);
-        findings[2].remediation = std::sync::Arc::clone(&long);
+        for i in [0, 2] {
+            let f = &mut findings[i];
+            f.rule = std::sync::Arc::new(RuleRef {
+                remediation: std::sync::Arc::clone(&long),
+                ..(*f.rule).clone()
+            });
+        }
         let mut out = Vec::new();
         write_findings(&mut out, &findings, false, Style::PLAIN).expect("written");
         let text = String::from_utf8(out).expect("UTF-8");
@@ -288,7 +293,7 @@ mod tests {
         });
         assert!(lines.lines().count() > 1, "the fix wraps:\n{lines}");
         assert_eq!(text.matches(&lines).count(), 2, "{text}");
-        let own = format!("fix: {}", findings[1].remediation);
+        let own = format!("fix: {}", findings[1].remediation());
         assert_eq!(text.matches(&own).count(), 1, "{text}");
     }
 

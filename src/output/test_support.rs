@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use guardian_core::model::{
-    Category, Finding, Outcome, ResourceRef, RuleInfo, Severity, SourceLocation,
+    Category, Finding, Outcome, ResourceRef, RuleInfo, RuleRef, Severity, SourceLocation,
 };
 
 use crate::check::report::{CheckReport, InputError, SkippedDocument};
@@ -35,15 +35,17 @@ struct Spec<'a> {
 
 fn finding(spec: Spec<'_>) -> Finding {
     Finding {
-        policy: spec.policy.into(),
-        rule: spec.rule.into(),
-        severity: spec.severity,
-        category: Category::Security,
+        rule: RuleRef::shared(
+            spec.policy,
+            spec.rule,
+            spec.severity,
+            Category::Security,
+            &format!("Fix {} by following the docs.", spec.rule),
+        ),
         resource: Arc::clone(spec.resource),
         container: Some("app".to_owned()),
         message: spec.message.to_owned(),
         path: spec.path.to_owned(),
-        remediation: format!("Fix {} by following the docs.", spec.rule).into(),
         outcome: spec.outcome,
         location: Some(SourceLocation {
             file: spec.file.into(),

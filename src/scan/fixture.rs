@@ -13,7 +13,7 @@ use guardian_core::crd::{
     Enforcement, ExceptionResources, GuardianException, GuardianExceptionSpec, GuardianPolicy,
     GuardianPolicySpec, GuardianPolicyStatus, Profile, RuleSpec,
 };
-use guardian_core::model::{Category, Finding, Outcome, ResourceRef, Severity};
+use guardian_core::model::{Category, Finding, Outcome, ResourceRef, RuleRef, Severity};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -45,15 +45,17 @@ fn finding(
     path: &str,
 ) -> Finding {
     Finding {
-        policy: policy.into(),
-        rule: rule.into(),
-        severity,
-        category: Category::Security,
+        rule: RuleRef::shared(
+            policy,
+            rule,
+            severity,
+            Category::Security,
+            &format!("Fix {rule} by following the docs."),
+        ),
         resource: Arc::clone(resource),
         container: Some("app".to_owned()),
         message: format!("Container \"app\" breaks {rule}"),
         path: path.to_owned(),
-        remediation: format!("Fix {rule} by following the docs.").into(),
         outcome: Outcome::Fail,
         location: None,
     }

@@ -135,8 +135,8 @@ impl<'a> ScanReport<'a> {
                 .get(a.cluster)
                 .cmp(&order.get(b.cluster))
                 .then_with(|| x.resource.cmp(&y.resource))
-                .then_with(|| x.policy.cmp(&y.policy))
-                .then_with(|| x.rule.cmp(&y.rule))
+                .then_with(|| x.policy().cmp(y.policy()))
+                .then_with(|| x.rule_id().cmp(y.rule_id()))
                 .then_with(|| x.path.cmp(&y.path))
         });
         ScanReport {
@@ -158,7 +158,7 @@ impl<'a> ScanReport<'a> {
     pub fn failures_at_or_above(&self, threshold: Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.finding.is_failure() && f.finding.severity >= threshold)
+            .filter(|f| f.finding.is_failure() && f.finding.severity() >= threshold)
             .count()
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use guardian_cluster::{ClusterSnapshot, ClusterState, Connection, ObjectEvaluation};
 use guardian_core::crd::{Enforcement, GuardianPolicy, GuardianPolicySpec, GuardianPolicyStatus};
-use guardian_core::model::{Category, Finding, Outcome, ResourceRef, Severity};
+use guardian_core::model::{Category, Finding, Outcome, ResourceRef, RuleRef, Severity};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, ObjectMeta, Time};
@@ -68,10 +68,13 @@ pub fn unreachable(
 /// A finding of `policy`/`rule` with a path, message and remediation.
 pub fn finding(policy: &str, rule: &str, severity: Severity) -> Finding {
     Finding {
-        policy: policy.into(),
-        rule: rule.into(),
-        severity,
-        category: Category::Security,
+        rule: RuleRef::shared(
+            policy,
+            rule,
+            severity,
+            Category::Security,
+            &format!("fix {rule}"),
+        ),
         resource: Arc::new(ResourceRef {
             api_version: String::new(),
             kind: String::new(),
@@ -81,7 +84,6 @@ pub fn finding(policy: &str, rule: &str, severity: Severity) -> Finding {
         container: Some("app".to_owned()),
         message: format!("{rule} is not satisfied"),
         path: "spec.template.spec.containers[0].securityContext".to_owned(),
-        remediation: format!("fix {rule}").into(),
         outcome: Outcome::Fail,
         location: None,
     }

@@ -54,7 +54,7 @@ fn text(text: String) -> String {
 mod tests {
     use std::sync::Arc;
 
-    use guardian_core::model::{Category, ResourceRef, Severity};
+    use guardian_core::model::{Category, ResourceRef, RuleRef, Severity};
 
     use super::*;
 
@@ -66,10 +66,13 @@ mod tests {
 
     fn loose_finding(outcome: Outcome) -> Finding {
         Finding {
-            policy: "p".into(),
-            rule: "r".into(),
-            severity: Severity::High,
-            category: Category::Security,
+            rule: RuleRef::shared(
+                "p",
+                "r",
+                Severity::High,
+                Category::Security,
+                "set privileged: false",
+            ),
             resource: Arc::new(ResourceRef {
                 api_version: "v1".into(),
                 kind: "Pod".into(),
@@ -79,7 +82,6 @@ mod tests {
             container: Some(roomy("app")),
             message: roomy("container app must not run privileged"),
             path: roomy("spec.containers[0].securityContext.privileged"),
-            remediation: "set privileged: false".into(),
             outcome,
             location: None,
         }

@@ -27,7 +27,7 @@ fn outcome(
         .iter()
         .filter(|e| e.resource.namespace.as_deref() == Some(namespace) && e.resource.name == pod)
         .flat_map(|e| e.findings.iter())
-        .find(|f| &*f.rule == "pss-privileged" && &*f.policy == policy)
+        .find(|f| f.rule_id() == "pss-privileged" && f.policy() == policy)
         .map(|f| match f.outcome {
             Outcome::Skip { .. } => "skip",
             Outcome::Fail => "fail",

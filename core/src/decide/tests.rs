@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use super::*;
 use crate::engine::{EvalContext, Evaluation, PolicySet};
-use crate::model::{Category, ResourceRef, Severity};
+use crate::model::{Category, ResourceRef, RuleRef, Severity};
 
 fn finding(policy: &str, container: Option<&str>, path: &str, message: &str) -> Finding {
     Finding {
-        policy: policy.into(),
-        rule: "pss-capabilities".into(),
-        severity: Severity::High,
-        category: Category::Security,
+        rule: RuleRef::shared(
+            policy,
+            "pss-capabilities",
+            Severity::High,
+            Category::Security,
+            "drop it",
+        ),
         resource: Arc::new(ResourceRef {
             api_version: "v1".into(),
             kind: "Pod".into(),
@@ -22,7 +25,6 @@ fn finding(policy: &str, container: Option<&str>, path: &str, message: &str) -> 
         container: container.map(str::to_owned),
         message: message.into(),
         path: path.into(),
-        remediation: "drop it".into(),
         outcome: Outcome::Fail,
         location: None,
     }
@@ -89,12 +91,12 @@ fn deny_beats_warn_beats_audit_on_a_real_evaluation() {
         let warned: Vec<String> = verdict
             .warned
             .iter()
-            .map(|w| w.finding.policy.to_string())
+            .map(|w| w.finding.policy().to_string())
             .collect();
         let denied: Vec<String> = verdict
             .denied
             .iter()
-            .map(|f| f.policy.to_string())
+            .map(|f| f.policy().to_string())
             .collect();
         (verdict.decision(), verdict.enforcement, warned, denied)
     };

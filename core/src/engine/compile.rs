@@ -10,7 +10,7 @@ use crate::Error;
 use crate::crd::{GuardianException, GuardianPolicy, RuleSpec};
 use crate::governance::cel::{CelExpression, CelLoadError};
 use crate::governance::{self, BuiltinRule, Params};
-use crate::model::{Category, RuleInfo};
+use crate::model::{Category, RuleInfo, RuleRef, Severity};
 use crate::workload::WorkloadKind;
 
 /// A policy or exception left out of a partially compiled set, with every error it has.
@@ -122,19 +122,21 @@ fn compile_policy(
             None
         }
     };
+    // One name shared by the policy and every finding of its rules.
+    let shared_name: Arc<str> = Arc::from(name);
     // Profile rules first, in library order; an explicit rule with the same id replaces it.
     let mut ordered: Vec<(Arc<str>, Option<CompiledRule>)> = Vec::new();
     for profile in &spec.profiles {
         for builtin in governance::profile_rules(*profile) {
             if !ordered.iter().any(|(id, _)| **id == *builtin.meta.id) {
-                let rule = build_builtin(name, builtin, None, errors);
+                let rule = build_builtin(&shared_name, builtin, None, None, errors);
                 ordered.push((Arc::from(builtin.meta.id), rule));
             }
         }
     }
     let mut explicit = HashSet::new();
     for spec_rule in &spec.rules {
-        let Some((id, rule)) = compile_rule(name, spec_rule, errors) else {
+        let Some((id, rule)) = compile_rule(&shared_name, spec_rule, errors) else {
             continue;
         };
         if !explicit.insert(id.clone()) {
@@ -156,7 +158,7 @@ fn compile_policy(
             .collect()
     });
     Some(CompiledPolicy {
-        name: Arc::from(name),
+        name: shared_name,
         enforcement: spec.enforcement,
         matcher: matcher?,
         rules,
@@ -166,7 +168,7 @@ fn compile_policy(
 }
 
 fn compile_rule(
-    policy: &str,
+    policy: &Arc<str>,
     spec: &RuleSpec,
     errors: &mut Vec<Error>,
 ) -> Option<(Arc<str>, Option<CompiledRule>)> {
@@ -174,15 +176,18 @@ fn compile_rule(
         (Some(id), None) => {
             let Some(builtin) = governance::rule(id) else {
                 errors.push(Error::UnknownRule {
-                    policy: policy.to_owned(),
+                    policy: policy.to_string(),
                     rule: id.clone(),
                 });
                 return None;
             };
-            let mut rule = build_builtin(policy, builtin, spec.parameters.as_ref(), errors);
-            if let (Some(r), Some(sev)) = (rule.as_mut(), spec.severity) {
-                r.severity = sev;
-            }
+            let rule = build_builtin(
+                policy,
+                builtin,
+                spec.parameters.as_ref(),
+                spec.severity,
+                errors,
+            );
             Some((Arc::from(id.as_str()), rule))
         }
         (None, Some(cel)) => {
@@ -195,7 +200,7 @@ fn compile_rule(
                     message,
                 }) => {
                     errors.push(Error::CelCompile {
-                        policy: policy.to_owned(),
+                        policy: policy.to_string(),
                         rule: cel.name.clone(),
                         line,
                         column,
@@ -205,7 +210,7 @@ fn compile_rule(
                 }
                 Err(CelLoadError::TooExpensive(reason)) => {
                     errors.push(Error::CelTooExpensive {
-                        policy: policy.to_owned(),
+                        policy: policy.to_string(),
                         rule: cel.name.clone(),
                         reason,
                     });
@@ -213,11 +218,14 @@ fn compile_rule(
                 }
             };
             let rule = CompiledRule {
-                id: id.clone(),
+                reference: Arc::new(RuleRef {
+                    policy: policy.clone(),
+                    id: id.clone(),
+                    severity: spec.severity.unwrap_or(cel.severity),
+                    category: Category::Security,
+                    remediation: Arc::from(cel.remediation.as_deref().unwrap_or(&cel.message)),
+                }),
                 title: cel.message.clone(),
-                severity: spec.severity.unwrap_or(cel.severity),
-                category: Category::Security,
-                remediation: Arc::from(cel.remediation.as_deref().unwrap_or(&cel.message)),
                 kind: RuleKind::Cel {
                     expr,
                     message: cel.message.clone(),
@@ -227,7 +235,7 @@ fn compile_rule(
         }
         _ => {
             errors.push(Error::InvalidParameters {
-                policy: policy.to_owned(),
+                policy: policy.to_string(),
                 rule: spec.id.clone().unwrap_or_default(),
                 reason: "a rule sets exactly one of id (a built-in rule) or cel (a custom rule)"
                     .to_owned(),
@@ -237,24 +245,29 @@ fn compile_rule(
     }
 }
 
+/// `severity` is the policy's override of the rule's own, if any.
 fn build_builtin(
-    policy: &str,
+    policy: &Arc<str>,
     builtin: &'static BuiltinRule,
     params: Option<&serde_json::Map<String, serde_json::Value>>,
+    severity: Option<Severity>,
     errors: &mut Vec<Error>,
 ) -> Option<CompiledRule> {
     match (builtin.build)(&Params(params)) {
         Ok(rule) => Some(CompiledRule {
-            id: Arc::from(builtin.meta.id),
+            reference: Arc::new(RuleRef {
+                policy: policy.clone(),
+                id: Arc::from(builtin.meta.id),
+                severity: severity.unwrap_or(builtin.meta.severity),
+                category: builtin.meta.category,
+                remediation: Arc::from(builtin.meta.remediation),
+            }),
             title: builtin.meta.title.to_owned(),
-            severity: builtin.meta.severity,
-            category: builtin.meta.category,
-            remediation: Arc::from(builtin.meta.remediation),
             kind: RuleKind::Builtin(rule),
         }),
         Err(reason) => {
             errors.push(Error::InvalidParameters {
-                policy: policy.to_owned(),
+                policy: policy.to_string(),
                 rule: builtin.meta.id.to_owned(),
                 reason,
             });
@@ -266,21 +279,25 @@ fn build_builtin(
 /// One entry per rule id across all policies, with the highest effective severity.
 fn rule_infos(policies: &[CompiledPolicy]) -> Vec<RuleInfo> {
     let mut by_id: BTreeMap<&str, RuleInfo> = BTreeMap::new();
-    for rule in policies.iter().flat_map(|p| &p.rules) {
-        let info = by_id.entry(&rule.id).or_insert_with(|| RuleInfo {
-            id: rule.id.to_string(),
+    for (rule, reference) in policies
+        .iter()
+        .flat_map(|p| &p.rules)
+        .map(|r| (r, &*r.reference))
+    {
+        let info = by_id.entry(&reference.id).or_insert_with(|| RuleInfo {
+            id: reference.id.to_string(),
             title: rule.title.clone(),
-            category: rule.category,
-            severity: rule.severity,
+            category: reference.category,
+            severity: reference.severity,
             description: match &rule.kind {
-                RuleKind::Builtin(_) => governance::rule(&rule.id)
+                RuleKind::Builtin(_) => governance::rule(&reference.id)
                     .map_or_else(String::new, |b| b.meta.description.to_owned()),
                 RuleKind::Cel { .. } => format!("Custom CEL rule: {}", rule.title),
             },
-            remediation: rule.remediation.to_string(),
+            remediation: reference.remediation.to_string(),
             custom: matches!(rule.kind, RuleKind::Cel { .. }),
         });
-        info.severity = info.severity.max(rule.severity);
+        info.severity = info.severity.max(reference.severity);
     }
     by_id.into_values().collect()
 }

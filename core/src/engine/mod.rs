@@ -26,7 +26,7 @@ use crate::crd::{Enforcement, GuardianException, GuardianPolicy};
 use crate::governance::Rule;
 use crate::governance::Violation;
 use crate::governance::cel::{CelExpression, CelObject};
-use crate::model::{Category, Finding, Outcome, ResourceRef, RuleInfo, Severity};
+use crate::model::{Finding, Outcome, ResourceRef, RuleInfo, RuleRef};
 use crate::workload::{ObjectMeta, ViewError, WorkloadKind, WorkloadView};
 use exceptions::{CompiledException, ExceptionIndex};
 use matcher::CompiledMatch;
@@ -63,11 +63,9 @@ impl CompiledPolicy {
 
 #[derive(Debug)]
 struct CompiledRule {
-    id: Arc<str>,
+    /// What each of its findings refers to, built once here: a finding clones this one `Arc`.
+    reference: Arc<RuleRef>,
     title: String,
-    severity: Severity,
-    category: Category,
-    remediation: Arc<str>,
     kind: RuleKind,
 }
 
@@ -294,18 +292,14 @@ impl PolicySet {
                     let outcome = if run.errored {
                         Outcome::Error
                     } else {
-                        exception_outcome(&exceptions, &rule.id, v.container.as_deref())
+                        exception_outcome(&exceptions, &rule.reference.id, v.container.as_deref())
                     };
                     findings.push(Finding {
-                        policy: policy.name.clone(),
-                        rule: rule.id.clone(),
-                        severity: rule.severity,
-                        category: rule.category,
+                        rule: rule.reference.clone(),
                         resource: resource.clone(),
                         container: v.container,
                         message: v.message,
                         path: v.path,
-                        remediation: rule.remediation.clone(),
                         outcome,
                         location: None,
                     });
@@ -351,7 +345,7 @@ fn run_rule<'o>(
                 Err(e) => {
                     out.push(Violation::new(
                         String::new(),
-                        format!("CEL rule {} could not be evaluated: {e}", rule.id),
+                        format!("CEL rule {} could not be evaluated: {e}", rule.reference.id),
                     ));
                     true
                 }

@@ -7,6 +7,7 @@ mod findings;
 mod matching;
 
 use super::*;
+use crate::model::Severity;
 
 fn yaml(s: &str) -> Value {
     serde_yaml_ng::from_str(s).expect("test YAML parses")

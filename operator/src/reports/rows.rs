@@ -75,15 +75,15 @@ fn result_of(f: &Finding, enforcement: Enforcement) -> Option<&'static str> {
 
 fn finding_key<'a>(f: &'a Finding, result: &'static str) -> RowKey<'a> {
     RowKey {
-        policy: &f.policy,
+        policy: f.policy(),
         kind: &f.resource.kind,
         api_version: &f.resource.api_version,
         name: &f.resource.name,
-        rule: &f.rule,
+        rule: f.rule_id(),
         path: &f.path,
         result,
-        severity: f.severity.as_str(),
-        category: f.category.as_str(),
+        severity: f.severity().as_str(),
+        category: f.category().as_str(),
         message: &f.message,
         container: f.container.as_deref(),
     }
@@ -98,13 +98,13 @@ impl ReportResult {
 
     fn new(f: &Finding, result: &'static str) -> Self {
         ReportResult {
-            policy: f.policy.clone(),
+            policy: f.rule.policy.clone(),
             resource: f.resource.clone(),
-            rule: f.rule.clone(),
+            rule: f.rule.id.clone(),
             path: f.path.as_str().into(),
             result,
-            severity: f.severity.as_str(),
-            category: f.category.as_str(),
+            severity: f.severity().as_str(),
+            category: f.category().as_str(),
             message: f.message.as_str().into(),
             container: f.container.as_deref().map(Arc::from),
         }

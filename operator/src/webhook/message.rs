@@ -37,7 +37,7 @@ pub fn denial(resource: &str, blocking: &[&Finding]) -> String {
         if blocking.len() == 1 { "" } else { "s" },
     );
     for f in blocking.iter().take(MAX_DENIAL_LINES) {
-        let _ = write!(out, "\n- [{}/{}]", f.policy, f.rule);
+        let _ = write!(out, "\n- [{}/{}]", f.policy(), f.rule_id());
         if !f.path.is_empty() {
             let _ = write!(out, " {}:", f.path);
         }
@@ -45,8 +45,8 @@ pub fn denial(resource: &str, blocking: &[&Finding]) -> String {
         if matches!(f.outcome, Outcome::Error) {
             // Fail-closed: say so, or the author of the rule cannot tell it from a violation.
             out.push_str(" (a Deny policy fails closed when a rule cannot be evaluated)");
-        } else if !f.remediation.is_empty() {
-            let _ = write!(out, ". Fix: {}", f.remediation);
+        } else if !f.remediation().is_empty() {
+            let _ = write!(out, ". Fix: {}", f.remediation());
         }
     }
     if blocking.len() > MAX_DENIAL_LINES {
@@ -56,7 +56,7 @@ pub fn denial(resource: &str, blocking: &[&Finding]) -> String {
 }
 
 fn count_policies(findings: &[&Finding]) -> usize {
-    let mut names: Vec<&str> = findings.iter().map(|f| &*f.policy).collect();
+    let mut names: Vec<&str> = findings.iter().map(|f| f.policy()).collect();
     names.sort_unstable();
     names.dedup();
     names.len()
@@ -64,7 +64,7 @@ fn count_policies(findings: &[&Finding]) -> usize {
 
 /// One short warning line for a finding.
 pub fn warning(f: &Finding, note: &str) -> String {
-    let mut line = format!("[{}/{}] {note}{}", f.policy, f.rule, f.message);
+    let mut line = format!("[{}/{}] {note}{}", f.policy(), f.rule_id(), f.message);
     truncate(&mut line, WARNING_MAX_CHARS);
     line
 }

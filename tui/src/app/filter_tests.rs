@@ -23,9 +23,9 @@ fn haystack(shown: &Shown<'_>, enforcement: &str) -> String {
         o.namespace.as_deref().unwrap_or_default(),
         o.kind,
         o.name,
-        f.policy,
-        f.rule,
-        f.severity,
+        f.policy(),
+        f.rule_id(),
+        f.severity(),
         f.message,
         shown.waived_by().unwrap_or_default(),
     )
@@ -164,7 +164,10 @@ fn the_filter_keeps_the_rows_whose_shown_texts_held_every_word_as_one_lower_case
             let filter = Filter::parse(&text);
             for row in 0..rows.violations.len() {
                 let shown = rows.shown(row).expect("the rows' own finding");
-                let expected = oracle(&text, &haystack(&shown, enforcement(&shown.finding.policy)));
+                let expected = oracle(
+                    &text,
+                    &haystack(&shown, enforcement(shown.finding.policy())),
+                );
                 assert_eq!(shown.matches(&filter), expected, "{text:?} on row {row}");
                 kept += usize::from(expected);
                 checked += 1;

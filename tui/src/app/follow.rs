@@ -23,8 +23,8 @@ pub struct Followed {
 impl Followed {
     fn is(&self, finding: &Finding) -> bool {
         // Rule and policy first: most findings differ there, and they are short.
-        finding.rule == self.finding.rule
-            && finding.policy == self.finding.policy
+        finding.rule_id() == self.finding.rule_id()
+            && finding.policy() == self.finding.policy()
             && finding.resource == self.finding.resource
             && finding.path == self.finding.path
             && finding.container == self.finding.container
@@ -38,7 +38,12 @@ impl Followed {
             .as_deref()
             .map(|n| format!("{n}/"))
             .unwrap_or_default();
-        format!("{} {namespace}{}: {}", r.kind, r.name, self.finding.rule)
+        format!(
+            "{} {namespace}{}: {}",
+            r.kind,
+            r.name,
+            self.finding.rule_id()
+        )
     }
 }
 
@@ -72,7 +77,7 @@ pub fn restore(state: &mut State, followed: Followed, by_data: bool) -> bool {
     let found = table.lines.iter().position(|line| {
         let Line::Row(r) = line else { return false };
         usize::try_from(r.cluster).ok() == Some(followed.cluster)
-            && severity(r) == Some(followed.finding.severity)
+            && severity(r) == Some(followed.finding.severity())
             && violations::row(table, *r).is_some_and(|(_, row)| followed.is(row.finding))
     });
     let Some(line) = found else {

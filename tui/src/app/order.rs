@@ -157,8 +157,8 @@ fn primary(column: Column, a: Keyed<'_>, b: Keyed<'_>) -> Ordering {
         Column::Cluster => a.rank.cmp(&b.rank),
         Column::Namespace => texts(&a, &b, |a, b| a.namespace().cmp(b.namespace())),
         Column::Resource => texts(&a, &b, |a, b| resource(a.object, b.object)),
-        Column::Policy => texts(&a, &b, |a, b| a.finding.policy.cmp(&b.finding.policy)),
-        Column::Rule => texts(&a, &b, |a, b| a.finding.rule.cmp(&b.finding.rule)),
+        Column::Policy => texts(&a, &b, |a, b| a.finding.policy().cmp(b.finding.policy())),
+        Column::Rule => texts(&a, &b, |a, b| a.finding.rule_id().cmp(b.finding.rule_id())),
         Column::Enforcement => ra.enforcement().cmp(rb.enforcement()),
         Column::Message => texts(&a, &b, |a, b| a.finding.message.cmp(&b.finding.message)),
         Column::Age => rb.first_seen().cmp(&ra.first_seen()),
@@ -177,7 +177,7 @@ pub fn compare(sort: Sort, a: Keyed<'_>, b: Keyed<'_>) -> Ordering {
             texts(&a, &b, |a, b| {
                 (a.namespace().cmp(b.namespace()))
                     .then_with(|| resource(a.object, b.object))
-                    .then_with(|| a.finding.rule.cmp(&b.finding.rule))
+                    .then_with(|| a.finding.rule_id().cmp(b.finding.rule_id()))
             })
         })
 }

@@ -79,8 +79,8 @@ fn merging_the_clusters_presorted_runs_gives_the_order_of_one_stable_sort_of_all
                     cluster: if all.is_empty() { 0 } else { 6 },
                     namespace: widest(|r| r.namespace().to_owned()),
                     resource: widest(|r| r.resource()),
-                    policy: widest(|r| r.finding.policy.to_string()),
-                    rule: widest(|r| r.finding.rule.to_string()),
+                    policy: widest(|r| r.finding.policy().to_string()),
+                    rule: widest(|r| r.finding.rule_id().to_string()),
                 };
                 let expected: Vec<Line> = all.into_iter().map(|(r, _)| Line::Row(r)).collect();
                 let table = build(

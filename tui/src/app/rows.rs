@@ -146,9 +146,9 @@ impl<'s> Shown<'s> {
         filter.fields(&Fields {
             texts: [
                 self.namespace(),
-                &f.policy,
-                &f.rule,
-                f.severity.as_str(),
+                f.policy(),
+                f.rule_id(),
+                f.severity().as_str(),
                 self.enforcement(),
                 &f.message,
                 self.waived_by().unwrap_or_default(),
@@ -171,8 +171,8 @@ fn seen_key(object: &ResourceRef, finding: &Finding) -> SeenKey {
         object.namespace.as_deref().unwrap_or_default(),
         &object.kind,
         &object.name,
-        &*finding.policy,
-        &*finding.rule,
+        finding.policy(),
+        finding.rule_id(),
         &finding.path,
     )
         .hash(&mut hasher);
@@ -222,11 +222,11 @@ impl Deriver {
                     widths: [
                         namespace,
                         resource,
-                        width(&finding.policy),
-                        width(&finding.rule),
+                        width(finding.policy()),
+                        width(finding.rule_id()),
                     ],
-                    severity: finding.severity,
-                    enforcement: enforcement.get(&*finding.policy).copied(),
+                    severity: finding.severity(),
+                    enforcement: enforcement.get(finding.policy()).copied(),
                     waived: matches!(finding.outcome, Outcome::Skip { .. }),
                 });
             }

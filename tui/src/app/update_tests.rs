@@ -62,7 +62,7 @@ fn resources(state: &State) -> Vec<String> {
                     "{} {} {}",
                     cluster.context,
                     row.resource(),
-                    row.finding.rule
+                    row.finding.rule_id()
                 )
             }
         })

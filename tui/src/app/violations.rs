@@ -345,9 +345,9 @@ fn group_key<'c>(group: GroupBy, (cluster, row): Entry<'c>) -> &'c str {
     match group {
         GroupBy::None => "",
         GroupBy::Cluster => &cluster.context,
-        GroupBy::Policy => &row.finding.policy,
+        GroupBy::Policy => row.finding.policy(),
         GroupBy::Namespace => row.namespace(),
-        GroupBy::Rule => &row.finding.rule,
+        GroupBy::Rule => row.finding.rule_id(),
     }
 }
 

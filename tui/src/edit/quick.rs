@@ -289,12 +289,12 @@ pub fn create_exception(state: &mut State) -> bool {
         );
         return true;
     };
-    let name = exception_name(&resource.name, &finding.rule, state.now);
+    let name = exception_name(&resource.name, finding.rule_id(), state.now);
     let template = NewException {
         namespace,
         name,
-        policy: finding.policy.to_string(),
-        rule: finding.rule.to_string(),
+        policy: finding.policy().to_string(),
+        rule: finding.rule_id().to_string(),
         kind: resource.kind.clone(),
         resource: resource.name.clone(),
         owner: String::new(),
@@ -303,7 +303,8 @@ pub fn create_exception(state: &mut State) -> bool {
     };
     let title = format!(
         "Exception for {resource}: {} of {}",
-        finding.rule, finding.policy
+        finding.rule_id(),
+        finding.policy()
     );
     let form = Form {
         title,

@@ -29,7 +29,10 @@ pub fn selected(state: &State) -> Option<String> {
             let finding = row.finding;
             Some(format!(
                 "{} {} {} {}",
-                cluster.context, finding.policy, finding.rule, finding.resource
+                cluster.context,
+                finding.policy(),
+                finding.rule_id(),
+                finding.resource
             ))
         }
         Screen::Policies => {

@@ -54,11 +54,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         )),
         Line::from(vec![
             label("rule"),
-            Span::raw(format!("{}  ", finding.rule)),
+            Span::raw(format!("{}  ", finding.rule_id())),
             Span::styled(severity_word(severity), theme.severity(severity)),
             Span::raw(format!("  {}", row.row.enforcement())),
         ]),
-        Line::from(vec![label("policy"), Span::raw(&*finding.policy)]),
+        Line::from(vec![label("policy"), Span::raw(finding.policy())]),
         Line::from(vec![label("path"), Span::raw(finding.path.as_str())]),
     ];
     if let Some(container) = &finding.container {
@@ -66,7 +66,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     }
     lines.push(Line::from(vec![
         label("fix"),
-        Span::raw(&*finding.remediation),
+        Span::raw(finding.remediation()),
     ]));
     let waived = match &finding.outcome {
         Outcome::Skip {

@@ -20,8 +20,8 @@ spec:
     let set = PolicySet::compile(&[p], &[]).expect("compiles");
     let findings = evaluate(&set, PRIVILEGED_DEPLOY);
     assert_eq!(findings.len(), 2);
-    assert_eq!(&*findings[0].rule, "needs-team-label");
-    assert_eq!(findings[0].severity, Severity::High);
+    assert_eq!(findings[0].rule_id(), "needs-team-label");
+    assert_eq!(findings[0].severity(), Severity::High);
     assert_eq!(findings[0].outcome, Outcome::Fail);
     assert_eq!(findings[1].outcome, Outcome::Error);
     assert!(

@@ -9,8 +9,8 @@ fn builtin_rule_findings_carry_policy_rule_resource_and_path() {
     let findings = evaluate(&set, PRIVILEGED_DEPLOY);
     assert_eq!(findings.len(), 2);
     let f = &findings[0];
-    assert_eq!(&*f.policy, "no-privileged");
-    assert_eq!(&*f.rule, "pss-privileged");
+    assert_eq!(f.policy(), "no-privileged");
+    assert_eq!(f.rule_id(), "pss-privileged");
     assert_eq!(f.resource.to_string(), "Deployment/shop/web");
     assert_eq!(
         f.path,
@@ -34,14 +34,14 @@ spec:
     let set = PolicySet::compile(&[p], &[]).expect("compiles");
     let privileged: Vec<_> = evaluate(&set, PRIVILEGED_DEPLOY)
         .into_iter()
-        .filter(|f| &*f.rule == "pss-privileged")
+        .filter(|f| f.rule_id() == "pss-privileged")
         .collect();
     assert_eq!(
         privileged.len(),
         2,
         "once per container, not once per profile"
     );
-    assert!(privileged.iter().all(|f| f.severity == Severity::Low));
+    assert!(privileged.iter().all(|f| f.severity() == Severity::Low));
 }
 
 #[test]
@@ -69,7 +69,14 @@ spec:
     for (object, privileged_outcome) in [(PRIVILEGED_DEPLOY, &skip), (&*other_ns, &Outcome::Fail)] {
         let got: Vec<_> = evaluate(&set, object)
             .into_iter()
-            .map(|f| (f.rule.to_string(), f.severity, f.outcome, f.container))
+            .map(|f| {
+                (
+                    f.rule_id().to_string(),
+                    f.severity(),
+                    f.outcome,
+                    f.container,
+                )
+            })
             .collect();
         let want = |rule: &str, severity, outcome: &Outcome, container: Option<&str>| {
             (

@@ -67,7 +67,7 @@ fn evaluation_can_be_limited_to_named_policies() {
             assert_eq!(indices, vec![1]);
             assert_eq!(&*matched_policies[0].name, "other");
             assert_eq!(matched_policies[0].findings(&findings), &findings[..]);
-            assert!(findings.iter().all(|f| &*f.policy == "other"));
+            assert!(findings.iter().all(|f| f.policy() == "other"));
             assert_eq!(findings.len(), 2);
         }
         Evaluation::Skipped(why) => panic!("{why}"),
@@ -121,7 +121,7 @@ fn rules_are_chosen_per_kind_when_compiled() {
     let ids = |kind| {
         policy
             .rules_for(kind)
-            .map(|(_, r)| &*r.id)
+            .map(|(_, r)| &*r.reference.id)
             .collect::<Vec<_>>()
     };
     for kind in WorkloadKind::ALL {
@@ -137,7 +137,7 @@ fn rules_are_chosen_per_kind_when_compiled() {
         );
     }
     // Every other rule applies to every kind, in policy order.
-    let every: Vec<&str> = policy.rules.iter().map(|r| &*r.id).collect();
+    let every: Vec<&str> = policy.rules.iter().map(|r| &*r.reference.id).collect();
     assert_eq!(ids(WorkloadKind::Deployment), every);
 }
 
