@@ -11,6 +11,8 @@
 mod corpus;
 #[path = "../../core/benches/cpu_time/mod.rs"]
 mod cpu_time;
+#[path = "../../core/benches/policy/mod.rs"]
+mod policy;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -23,22 +25,11 @@ use cpu_time::{BATCH, thread_cpu_time};
 use criterion::{Bencher, Criterion, Throughput, criterion_group, criterion_main};
 use guardian_cluster::cache::{CachedObject, Packer};
 use guardian_cluster::evaluate::Evaluator;
-use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, Profile};
-use guardian_core::engine::{PolicySet, UnknownNamespaces};
+use guardian_core::engine::UnknownNamespaces;
 use k8s_openapi::jiff::Timestamp;
+use policy::all_rules;
 
 const COUNT: usize = 1_000;
-
-fn all_rules() -> PolicySet {
-    let policy = GuardianPolicy::new(
-        "all",
-        GuardianPolicySpec {
-            profiles: Profile::ALL.to_vec(),
-            ..GuardianPolicySpec::default()
-        },
-    );
-    PolicySet::compile(&[policy], &[]).expect("the built-in profiles compile")
-}
 
 /// The corpus packed with one packer per kind, as each kind's watch packs its objects.
 fn packed() -> Vec<CachedObject> {

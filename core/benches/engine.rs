@@ -15,6 +15,7 @@
 mod common;
 mod corpus;
 mod cpu_time;
+mod policy;
 
 // The allocator the kube-guardian binary ships with, so the figures are the product's.
 #[global_allocator]
@@ -26,22 +27,11 @@ use std::time::Duration;
 use common::count_findings;
 use cpu_time::{BATCH, thread_cpu_time};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use guardian_core::crd::{GuardianPolicy, GuardianPolicySpec, Profile};
-use guardian_core::engine::{EvalContext, PolicySet};
+use guardian_core::engine::EvalContext;
+use policy::all_rules;
 use serde_json::Value;
 
 const COUNT: usize = 1_000;
-
-fn all_rules() -> PolicySet {
-    let policy = GuardianPolicy::new(
-        "all",
-        GuardianPolicySpec {
-            profiles: Profile::ALL.to_vec(),
-            ..GuardianPolicySpec::default()
-        },
-    );
-    PolicySet::compile(&[policy], &[]).expect("the built-in profiles compile")
-}
 
 fn write_corpus(docs: &[String]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-corpus");

@@ -5,6 +5,7 @@
 
 mod common;
 mod corpus;
+mod policy;
 
 // The allocator the kube-guardian binary ships with, so the figures are the product's.
 #[global_allocator]
@@ -37,13 +38,7 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(300));
     group.measurement_time(Duration::from_secs(1));
 
-    let all = compile(
-        "all",
-        GuardianPolicySpec {
-            profiles: Profile::ALL.to_vec(),
-            ..GuardianPolicySpec::default()
-        },
-    );
+    let all = policy::all_rules();
     group.bench_function("fixed (view + match)", |b| {
         b.iter(|| {
             objects
