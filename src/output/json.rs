@@ -110,6 +110,8 @@ mod tests {
         assert_eq!(String::from_utf8(out).expect("UTF-8"), by_serde(&empty));
     }
 
+    /// The hand-written writer against serde. `Finding`'s `Serialize` is hand-written too, so this
+    /// proves the two agree; the shape itself is pinned by `guardian_core`'s finding test.
     #[test]
     fn same_bytes_as_serde_for_every_outcome_and_optional_field() {
         use guardian_core::model::{Category, Finding, Outcome, ResourceRef, RuleRef, Severity};

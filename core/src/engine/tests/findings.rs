@@ -20,6 +20,22 @@ fn builtin_rule_findings_carry_policy_rule_resource_and_path() {
     assert_eq!(f.outcome, Outcome::Fail);
 }
 
+/// A rule's identity is built once, when the set compiles: its findings share it (two `Arc`s a
+/// finding, its rule and its resource, whatever the number of findings).
+#[test]
+fn findings_of_one_rule_share_its_identity() {
+    let set = PolicySet::compile(&[policy(PRIVILEGED_POLICY)], &[]).expect("compiles");
+    let first = evaluate(&set, PRIVILEGED_DEPLOY);
+    let again = evaluate(&set, PRIVILEGED_DEPLOY);
+    assert_eq!(first.len(), 2, "one finding per container");
+    assert!(Arc::ptr_eq(&first[0].rule, &first[1].rule));
+    assert!(
+        Arc::ptr_eq(&first[0].rule, &again[0].rule),
+        "across objects too"
+    );
+    assert!(Arc::ptr_eq(&first[0].resource, &first[1].resource));
+}
+
 #[test]
 fn severity_override_and_profile_dedup() {
     let p = policy(
