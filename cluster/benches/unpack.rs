@@ -19,9 +19,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::time::Duration;
 
-use cpu_time::{BATCH, thread_cpu_time};
+use cpu_time::{batched, thread_cpu_time};
 use criterion::{Bencher, Criterion, Throughput, criterion_group, criterion_main};
 use guardian_cluster::cache::{CachedObject, Packer};
 use guardian_cluster::evaluate::Evaluator;
@@ -69,21 +68,16 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("evaluate (each object just unpacked)", |b| {
         b.iter_custom(|iterations| {
-            let mut evaluating = Duration::ZERO;
-            for _ in 0..iterations {
-                for batch in objects.chunks(BATCH) {
-                    let values: Vec<_> = batch
-                        .iter()
-                        .map(|o| o.value().expect("a cached object unpacks"))
-                        .collect();
-                    let start = thread_cpu_time();
-                    for value in &values {
+            batched(
+                iterations,
+                &objects,
+                |o| o.value().expect("a cached object unpacks"),
+                |values| {
+                    for value in values {
                         black_box(evaluator.object(value));
                     }
-                    evaluating += thread_cpu_time().saturating_sub(start);
-                }
-            }
-            evaluating
+                },
+            )
         })
     });
     group.finish();

@@ -22,10 +22,9 @@ mod policy;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use common::count_findings;
-use cpu_time::{BATCH, thread_cpu_time};
+use cpu_time::batched;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use guardian_core::engine::EvalContext;
 use policy::all_rules;
@@ -68,19 +67,14 @@ fn bench(c: &mut Criterion) {
         .collect();
     group.bench_function("evaluate (each object just unpacked)", |b| {
         b.iter_custom(|iterations| {
-            let mut evaluating = Duration::ZERO;
-            for _ in 0..iterations {
-                for batch in compact.chunks(BATCH) {
-                    let objects: Vec<Value> = batch
-                        .iter()
-                        .map(|json| serde_json::from_str(json).expect("compact JSON parses"))
-                        .collect();
-                    let start = thread_cpu_time();
-                    black_box(count_findings(&set, &objects, &ctx));
-                    evaluating += thread_cpu_time().saturating_sub(start);
-                }
-            }
-            evaluating
+            batched(
+                iterations,
+                &compact,
+                |json| serde_json::from_str::<Value>(json).expect("compact JSON parses"),
+                |objects| {
+                    black_box(count_findings(&set, objects, &ctx));
+                },
+            )
         })
     });
     group.bench_function("evaluate (1,000 held objects)", |b| {

@@ -16,3 +16,23 @@ pub fn thread_cpu_time() -> Duration {
         .map(Duration::from)
         .unwrap_or_default()
 }
+
+/// The CPU time `step` takes over all `items`, `iterations` times, each batch of [`BATCH`]
+/// prepared by `prepare` right before it, untimed: as a caller unpacks an object and evaluates it.
+pub fn batched<I, T>(
+    iterations: u64,
+    items: &[I],
+    prepare: impl Fn(&I) -> T,
+    mut step: impl FnMut(&[T]),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iterations {
+        for batch in items.chunks(BATCH) {
+            let prepared: Vec<T> = batch.iter().map(&prepare).collect();
+            let start = thread_cpu_time();
+            step(&prepared);
+            total += thread_cpu_time().saturating_sub(start);
+        }
+    }
+    total
+}
